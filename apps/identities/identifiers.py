@@ -1,0 +1,259 @@
+"""Validation and normalisation of Swedish identifiers.
+
+Pure functions with no database access: personnummer and samordningsnummer, HSA-ids and
+organisationsnummer. Every rejection raises :class:`IdentifierError`, which carries a stable
+``code`` (for logs, tests and API clients) and a human-friendly, translatable ``message``.
+
+Sources: Skatteverket (personnummer SKV 704, samordningsnummer SKV 707), Folkbokföringslagen
+(1991:481) 18 §, the HSA-id rules in ``/work/shared/domain.md`` and python-stdnum for the Luhn
+check digit (``stdnum.luhn``, ``stdnum.se.personnummer``, ``stdnum.se.orgnr``).
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+from stdnum import luhn
+from stdnum.exceptions import InvalidChecksum
+from stdnum.exceptions import ValidationError as StdnumValidationError
+from stdnum.se import orgnr as stdnum_orgnr
+from stdnum.se import personnummer as stdnum_personnummer
+
+__all__ = [
+    "OID_PERSONNUMMER",
+    "OID_SAMORDNINGSNUMMER",
+    "IdentifierError",
+    "PersonIdentifier",
+    "make_person_number",
+    "normalise_hsa_id",
+    "normalise_org_number",
+    "parse_person_number",
+]
+
+#: Identifier OID (root) of a personnummer (personal identity number).
+OID_PERSONNUMMER = "1.2.752.129.2.1.3.1"
+#: Identifier OID (root) of a samordningsnummer (coordination number).
+OID_SAMORDNINGSNUMMER = "1.2.752.129.2.1.3.3"
+
+HSA_ID_MAX_LENGTH = 31
+
+_CHECK_DIGIT_MESSAGE = _("The check digit is wrong. Check the number and try again.")
+
+_MESSAGES: dict[str, str | Promise] = {
+    "pnr.format": _(
+        "Enter a personal identity number or coordination number as YYYYMMDD-NNNN, "
+        "for example 19121212-1212."
+    ),
+    "pnr.checksum": _CHECK_DIGIT_MESSAGE,
+    "pnr.date": _("The number does not start with a valid date. Check the number and try again."),
+    "pnr.future_date": _("The date of birth is in the future. Check the number and try again."),
+    "pnr.is_orgnr": _(
+        "This looks like an organisation number. "
+        "Enter a personal identity number or coordination number."
+    ),
+    "hsa.format": _(
+        "Enter an HSA-id such as SE2321000016-ABC1: SE, the organisation number, a hyphen, "
+        "then letters A-Z and digits (no å, ä, ö or @)."
+    ),
+    "hsa.too_long": _("An HSA-id has at most 31 characters."),
+    "hsa.checksum": _(
+        "The organisation number in the HSA-id has a wrong check digit. "
+        "Check the HSA-id and try again."
+    ),
+    "orgnr.format": _("Enter the organisation number as NNNNNN-NNNN, for example 232100-0016."),
+    "orgnr.checksum": _CHECK_DIGIT_MESSAGE,
+}
+
+
+class IdentifierError(ValueError):
+    """An identifier was rejected.
+
+    ``code`` is a stable string such as ``"pnr.checksum"``; ``message`` is a lazily translated
+    text to show to people. ``str(error)`` is the code, so logging never needs translations.
+    """
+
+    code: str
+    message: str | Promise
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.message = _MESSAGES[code]
+
+
+@dataclass(frozen=True)
+class PersonIdentifier:
+    """A person identifier stored as (root OID, extension), never as a bare string.
+
+    ``root`` is :data:`OID_PERSONNUMMER` or :data:`OID_SAMORDNINGSNUMMER`; ``extension`` is the
+    12-digit canonical form without separator, e.g. ``"191212121212"``.
+    """
+
+    root: str
+    extension: str
+
+    @property
+    def display(self) -> str:
+        """The extension as ``YYYYMMDD-NNNN``, e.g. ``"19121212-1212"``."""
+        return f"{self.extension[:8]}-{self.extension[8:]}"
+
+
+# Digits are spelled [0-9]: \d would also match non-ASCII (e.g. Arabic-Indic) digits.
+_PERSON_NUMBER_RE = re.compile(
+    r"(?P<century>[0-9]{2})?(?P<yymmdd>[0-9]{6})(?P<separator>[-+]?)(?P<serial>[0-9]{4})"
+)
+
+
+def parse_person_number(value: str, *, today: date | None = None) -> PersonIdentifier:
+    """Validate a personnummer or samordningsnummer and return its canonical identifier.
+
+    Accepted shapes (surrounding whitespace is ignored): ``YYYYMMDDNNNN``, ``YYYYMMDD-NNNN``,
+    ``YYMMDDNNNN``, ``YYMMDD-NNNN`` and ``YYMMDD+NNNN``.
+
+    Rules and sources:
+
+    * The last digit is a Luhn check digit over the 10-digit form (Skatteverket SKV 704).
+    * Century of a 10-digit form (Folkbokföringslagen 18 §): with ``-`` or no separator the
+      person is under 100, i.e. the most recent birth date that is not after ``today``. ``+`` is
+      used from the calendar year the person turns 100, so the birth year is the latest one that
+      is at most ``today.year - 100``.
+    * A samordningsnummer has 60 added to the day of birth (SKV 707). Skatteverket's newer
+      numbers may have an unknown month (``00``) and/or an unknown day (day ``60``); then only the
+      known parts are checked (month 0..12, day 60..91, date not in the future).
+    * A personnummer must be a real date (no 2023-02-29); no birth date may lie after ``today``.
+    * Month digits of 20 or more mean an organisationsnummer (the third digit is at least 2).
+
+    ``python-stdnum``'s ``se.personnummer`` validates plain personnummer and is used for them;
+    it rejects every samordningsnummer, picks the century from the real clock and accepts birth
+    dates in the future, so those parts are done here.
+
+    :param value: the number as typed.
+    :param today: the reference date for century and future checks; defaults to ``date.today()``.
+    :returns: ``PersonIdentifier(root=<OID>, extension="YYYYMMDDNNNN")``.
+    :raises IdentifierError: with code ``pnr.format``, ``pnr.is_orgnr``, ``pnr.date``,
+        ``pnr.future_date`` or ``pnr.checksum``.
+    """
+    today = today or date.today()
+    match = _PERSON_NUMBER_RE.fullmatch(value.strip())
+    if match is None or (match["century"] and match["separator"] == "+"):
+        raise IdentifierError("pnr.format")
+    yymmdd, serial = match["yymmdd"], match["serial"]
+    month_digits, day_digits = int(yymmdd[2:4]), int(yymmdd[4:6])
+    if month_digits >= 20:
+        raise IdentifierError("pnr.is_orgnr")
+
+    coordination = day_digits >= 60
+    if coordination:
+        # 0 means "unknown" for both parts.
+        month, day = month_digits, day_digits - 60
+        if month > 12 or day > 31:
+            raise IdentifierError("pnr.date")
+    else:
+        month, day = month_digits, day_digits
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            raise IdentifierError("pnr.date")
+
+    if match["century"]:
+        year = int(match["century"] + yymmdd[:2])
+    else:
+        year = _resolve_year(int(yymmdd[:2]), month, day, match["separator"] == "+", today)
+
+    try:
+        # For a partial date this is the earliest possible birth date; for a full date, the date.
+        earliest_birth = date(year, month or 1, day or 1)
+    except ValueError:
+        raise IdentifierError("pnr.date") from None
+    if earliest_birth > today:
+        raise IdentifierError("pnr.future_date")
+
+    extension = f"{year:04d}{yymmdd[2:]}{serial}"
+    if coordination:
+        if not luhn.is_valid(extension[2:]):
+            raise IdentifierError("pnr.checksum")
+        return PersonIdentifier(root=OID_SAMORDNINGSNUMMER, extension=extension)
+
+    try:
+        stdnum_personnummer.validate(f"{extension[:8]}-{extension[8:]}")
+    except InvalidChecksum:
+        raise IdentifierError("pnr.checksum") from None
+    except StdnumValidationError:
+        raise IdentifierError("pnr.date") from None
+    return PersonIdentifier(root=OID_PERSONNUMMER, extension=extension)
+
+
+def _resolve_year(yy: int, month: int, day: int, plus: bool, today: date) -> int:
+    """Pick the four-digit birth year for a 10-digit number (month/day 0 mean unknown)."""
+    latest = today.year - 100 if plus else today.year
+    year = latest - (latest - yy) % 100
+    if not plus and (year, month or 1, day or 1) > (today.year, today.month, today.day):
+        year -= 100
+    return year
+
+
+def make_person_number(birth: date, serial: int, *, coordination: bool = False) -> str:
+    """Build a valid 12-digit canonical number, e.g. for synthetic demo people.
+
+    :param birth: date of birth.
+    :param serial: the three-digit birth number 0..999 (its last digit is odd for men).
+    :param coordination: build a samordningsnummer (day + 60) instead of a personnummer.
+    :returns: ``"YYYYMMDDNNNC"`` with the Luhn check digit ``C`` computed over the last 9 digits.
+    :raises ValueError: if ``serial`` is outside 0..999 (a programming error, not user input).
+    """
+    if not 0 <= serial <= 999:
+        raise ValueError(f"serial must be in 0..999, got {serial}")
+    day = birth.day + 60 if coordination else birth.day
+    body = f"{birth.year % 100:02d}{birth.month:02d}{day:02d}{serial:03d}"
+    return f"{birth.year // 100:02d}{body}{luhn.calc_check_digit(body)}"
+
+
+_HSA_ID_RE = re.compile(r"[Ss][Ee](?P<number>[0-9]{12}|[0-9]{10})-[A-Za-z0-9]+")
+
+
+def normalise_hsa_id(value: str) -> str:
+    """Validate an HSA-id and return it with an upper-case ``SE`` prefix.
+
+    Shape (domain.md, HSA): ``SE`` + the directory owner's 10-digit organisationsnummer (Luhn
+    check digit verified with ``stdnum.se.orgnr``) or the older national 12-digit number (only
+    digits are checked) + ``-`` + one or more of ``[A-Za-z0-9]``; at most 31 characters; no å,
+    ä, ö or ``@``. Surrounding whitespace is removed; apart from the prefix the id is kept
+    exactly as given, e.g. ``"se2321000016-abc1"`` becomes ``"SE2321000016-abc1"``.
+
+    :raises IdentifierError: with code ``hsa.too_long``, ``hsa.format`` or ``hsa.checksum``.
+    """
+    value = value.strip()
+    if len(value) > HSA_ID_MAX_LENGTH:
+        raise IdentifierError("hsa.too_long")
+    match = _HSA_ID_RE.fullmatch(value)
+    if match is None:
+        raise IdentifierError("hsa.format")
+    number = match["number"]
+    if len(number) == 10 and not stdnum_orgnr.is_valid(number):
+        raise IdentifierError("hsa.checksum")
+    return "SE" + value[2:]
+
+
+_ORG_NUMBER_RE = re.compile(r"(?P<head>[0-9]{6})-?(?P<tail>[0-9]{4})")
+
+
+def normalise_org_number(value: str) -> str:
+    """Validate an organisationsnummer and return it as ``NNNNNN-NNNN``.
+
+    Accepts ``NNNNNN-NNNN`` or ``NNNNNNNNNN`` (surrounding whitespace ignored); the Luhn check
+    digit is verified with ``stdnum.se.orgnr``. A sole trader's personnummer is also a valid
+    organisationsnummer, so it is accepted too.
+
+    :raises IdentifierError: with code ``orgnr.format`` or ``orgnr.checksum``.
+    """
+    match = _ORG_NUMBER_RE.fullmatch(value.strip())
+    if match is None:
+        raise IdentifierError("orgnr.format")
+    number = match["head"] + match["tail"]
+    try:
+        stdnum_orgnr.validate(number)
+    except InvalidChecksum:
+        raise IdentifierError("orgnr.checksum") from None
+    except StdnumValidationError:
+        raise IdentifierError("orgnr.format") from None
+    return stdnum_orgnr.format(number)
