@@ -1,0 +1,57 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+export DJANGO_SETTINGS_MODULE ?= portal.settings.base
+
+.PHONY: run test setup lint bench mail totp messages
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)." % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+setup: $(STAMP)
+
+## make run: set up, migrate, create the CA, load demo data, serve on 127.0.0.1:8000 with a worker.
+run: export DJANGO_DEBUG ?= true
+run: $(STAMP)
+	$(PY) manage.py check --deploy --fail-level CRITICAL >/dev/null
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py issuance_ca_init
+	$(PY) manage.py demo_data
+	$(PY) manage.py runportal
+
+## make test: ruff, mypy, migrations check and pytest (PostgreSQL when DATABASE_URL is set).
+test: export DJANGO_SETTINGS_MODULE = portal.settings.test
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy .
+
+## make bench: benchmarks that print figures (never part of the tests).
+bench: export DJANGO_SETTINGS_MODULE = portal.settings.test
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+## make mail: print the e-mails the portal sent in development (var/mail).
+mail:
+	@cat var/mail/*.log 2>/dev/null || echo "No e-mail yet."
+
+## make totp ACCOUNT=anna.admin: print the current second-factor code of a demo account.
+totp: export DJANGO_DEBUG ?= true
+totp: $(STAMP)
+	@$(PY) manage.py demo_totp $(ACCOUNT)
+
+## make messages: refresh the Swedish translations (needs GNU gettext) and compile them.
+messages: $(STAMP)
+	$(PY) manage.py makemessages -l sv --ignore=.venv --ignore=var
+	$(PY) manage.py compilemessages --ignore=.venv

@@ -1,0 +1,45 @@
+"""Sets the audit actor context for each page request from the session's user and login."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
+from apps.audit import context
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The peer address (REMOTE_ADDR). Behind a proxy, configure the proxy to set it."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AuditContextMiddleware:
+    """Puts an `ActorContext` around each request; anonymous requests get an anonymous actor."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        user = getattr(request, "user", None)
+        authn = request.session.get("authn", {}) if hasattr(request, "session") else {}
+        if user is not None and user.is_authenticated:
+            ctx = context.ActorContext(
+                actor_id=user.pk,
+                actor_label=str(user),
+                kind="user",
+                request_id=request_id,
+                ip=client_ip(request),
+                loa=authn.get("loa"),
+            )
+        else:
+            ctx = context.ActorContext(
+                actor_id=None, actor_label="anonymous", kind="anonymous",
+                request_id=request_id, ip=client_ip(request),
+            )
+        with context.acting_as(ctx):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

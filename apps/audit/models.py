@@ -1,0 +1,73 @@
+"""The audit log (logg): append-only rows holding snapshots, never cascading foreign keys.
+
+Rows outlive everything they mention: actor, target and subject are stored as ids and labels, not
+foreign keys. The model refuses updates and deletes; on PostgreSQL a trigger rejects them too
+(migration 0002). Rule sources: HSLF-FS 2016:40 4 kap. 9 § (what a log holds), Inera's Logg contract.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, NoReturn
+
+from django.db import models
+from django.utils import timezone
+
+
+class AppendOnlyError(Exception):
+    """An attempt to change or delete an audit row."""
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("audit events cannot be updated")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    """One audited action. `changes` is `{field: [old, new]}` with secrets masked; times are UTC."""
+
+    class Outcome(models.TextChoices):
+        SUCCESS = "success"
+        FAILURE = "failure"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    actor_id = models.UUIDField(null=True, blank=True, db_index=True)
+    actor_label = models.CharField(max_length=200)
+    actor_kind = models.CharField(max_length=16)
+    commission_hsa_id = models.CharField(max_length=31, blank=True)
+    organisation_hsa_id = models.CharField(max_length=31, blank=True)
+    organisation_label = models.CharField(max_length=200, blank=True)
+    subject_person_id = models.UUIDField(null=True, blank=True)
+    subject_label = models.CharField(max_length=200, blank=True)
+    target_type = models.CharField(max_length=64)
+    target_id = models.CharField(max_length=64, db_index=True)
+    target_label = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    loa = models.CharField(max_length=100, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["subject_person_id", "-occurred_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit events cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("audit events cannot be deleted")

@@ -1,0 +1,45 @@
+"""The audit action registry: every action code is registered once, by the app that owns it.
+
+Codes are `<entity>.<past_verb>` (e.g. `commission.granted`). Registering a code twice raises at
+start-up, so two apps can never mean different things by one code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.utils.functional import Promise
+
+
+@dataclass(frozen=True)
+class Action:
+    """An audit action: stable `code` and a translatable `label` shown in audit histories."""
+
+    code: str
+    label: str | Promise
+
+
+_ACTIONS: dict[str, Action] = {}
+
+
+class DuplicateAction(Exception):
+    """An action code was registered twice."""
+
+
+def register(code: str, label: str | Promise) -> Action:
+    """Register `code` with its `label`; raises DuplicateAction if the code is already taken."""
+    if code in _ACTIONS:
+        raise DuplicateAction(f"audit action {code!r} is registered twice")
+    action = Action(code, label)
+    _ACTIONS[code] = action
+    return action
+
+
+def get(code: str) -> Action:
+    """Return the registered action; KeyError for an unknown code."""
+    return _ACTIONS[code]
+
+
+def all_actions() -> dict[str, Action]:
+    """All registered actions by code (a copy)."""
+    return dict(_ACTIONS)

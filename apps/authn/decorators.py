@@ -1,0 +1,62 @@
+"""View decorators: who may open a page. Each one redirects to the matching login."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+
+from apps.authn import session
+from apps.identities.models import User
+
+View = Callable[..., HttpResponse]
+
+
+def _login_redirect(request: HttpRequest, name: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(
+        f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}"
+    )
+
+
+def staff_required(view: View) -> View:
+    """Staff logged in with password and a verified second factor (django-otp)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not (user.is_authenticated and user.kind == User.Kind.STAFF
+                and user.is_verified()):  # type: ignore[union-attr]
+            return _login_redirect(request, "authn:login")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def patient_required(view: View) -> View:
+    """A patient logged in (in this issue: the demo login)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = request.user
+        if not (user.is_authenticated and user.kind == User.Kind.PATIENT):  # type: ignore[union-attr]
+            return _login_redirect(request, "authn:patient_login")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def step_up_required(view: View) -> View:
+    """A fresh re-entry of the second factor (STEP_UP_MAX_AGE_SECONDS) before the view runs;
+    otherwise redirect to the step-up page, which comes back here."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not session.has_fresh_step_up(request):
+            return _login_redirect(request, "authn:step_up")
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,26 @@
+"""Login forms. Errors are translated and shown next to the field."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+
+class PasswordForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150,
+                               widget=forms.TextInput(attrs={"autocomplete": "username"}))
+    password = forms.CharField(label=_("Password"),
+                               widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class OTPForm(forms.Form):
+    token = forms.RegexField(
+        label=_("Code from your authenticator app"), regex=r"^\s*\d{6}\s*$",
+        error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+class PatientDemoForm(forms.Form):
+    person_number = forms.CharField(
+        label=_("Personal identity number or coordination number"), max_length=13,
+        help_text=_("For example 19121212-1212 (Tolvan Tolvansson)."),
+    )

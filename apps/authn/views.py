@@ -1,0 +1,101 @@
+"""Login pages: password, then the TOTP second factor; step-up; the demo patient login."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth import login, logout
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+
+from apps.authn import services, session
+from apps.authn.decorators import staff_required
+from apps.authn.forms import OTPForm, PasswordForm, PatientDemoForm
+from apps.core.errors import PortalError
+from apps.identities.models import User
+
+PENDING = "authn_pending_user"
+
+
+def _next(request: HttpRequest) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        return target
+    return "/"
+
+
+def login_view(request: HttpRequest) -> HttpResponse:
+    """Step 1: username and password."""
+    form = PasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.password_check(request, **form.cleaned_data)
+        except PortalError as exc:
+            form.add_error(None, str(exc.message))
+        else:
+            request.session.cycle_key()
+            request.session[PENDING] = str(user.pk)
+            return redirect(f"{reverse('authn:otp')}?{urlencode({'next': _next(request)})}")
+    return render(request, "authn/login.html", {"form": form, "next": _next(request)})
+
+
+def otp_view(request: HttpRequest) -> HttpResponse:
+    """Step 2: the code from the authenticator app; completes the login at LoA 2."""
+    user = User.objects.filter(pk=request.session.get(PENDING), is_active=True).first()
+    if user is None:
+        return redirect("authn:login")
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = services.otp_check(user, form.cleaned_data["token"])
+        except PortalError as exc:
+            form.add_error(exc.field, str(exc.message))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            otp_login(request, device)
+            session.set_login(request, loa=session.LOA2, methods=["pwd", "otp"])
+            return HttpResponseRedirect(_next(request))
+    return render(request, "authn/otp.html", {"form": form, "next": _next(request)})
+
+
+@staff_required
+def step_up_view(request: HttpRequest) -> HttpResponse:
+    """Re-enter the second factor before a sensitive action (e.g. a new mobile e-ID)."""
+    form = OTPForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.otp_check(request.user, form.cleaned_data["token"])  # type: ignore[arg-type]
+        except PortalError as exc:
+            form.add_error(exc.field, str(exc.message))
+        else:
+            session.mark_step_up(request)
+            return HttpResponseRedirect(_next(request))
+    return render(request, "authn/step_up.html", {"form": form, "next": _next(request)})
+
+
+def patient_login_view(request: HttpRequest) -> HttpResponse:
+    """Demo login for seeded patients; exists only with debug on (federated e-ID comes later)."""
+    if not settings.DEBUG:
+        raise Http404
+    form = PatientDemoForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.patient_demo_user(form.cleaned_data["person_number"])
+        except PortalError as exc:
+            form.add_error(exc.field, str(exc.message))
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            session.set_login(request, loa=None, methods=["demo"])
+            return HttpResponseRedirect(_next(request) if _next(request) != "/" else "/patient/")
+    return render(request, "authn/patient_login.html", {"form": form, "next": _next(request)})
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("home")

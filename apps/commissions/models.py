@@ -1,0 +1,146 @@
+"""Employees, commissions (medarbetaruppdrag) with rights, and system roles.
+
+Fields of a commission follow HSA's authorisation contracts (domain.md, "Commissions"); the portal
+adds validity and who assigned it. A system role (administrativt uppdrag) is granted over an
+organisation subtree, time-bound.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
+from apps.core.models import BaseModel
+from apps.identities.models import Person
+from apps.organisations.models import Organisation
+from apps.organisations.validators import validate_hsa_id
+
+
+class Employee(BaseModel):
+    """An employee HSA-id of a person, issued under an organisation (its home in the tree).
+
+    A staff member is one person with one or more employee HSA-ids; HSA-ids never change.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="employees")
+    hsa_id = models.CharField(_("employee HSA-id"), max_length=31, unique=True,
+                              validators=[validate_hsa_id])
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    title = models.CharField(_("title"), max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.hsa_id})"
+
+
+class ValidityQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    def active_at(self, when: datetime) -> ValidityQuerySet:
+        """Rows valid at `when`: not ended and `valid_from <= when < valid_until` (open end)."""
+        return self.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=when),
+            valid_from__lte=when,
+            ended_at__isnull=True,
+        )
+
+
+class Commission(BaseModel):
+    """A commission: purpose and rights at a care provider and optionally one of its care units.
+
+    Valid in [valid_from, valid_until) unless ended early (`ended_at`, with `end_reason`).
+    """
+
+    hsa_id = models.CharField(_("commission HSA-id"), max_length=31, unique=True,
+                              validators=[validate_hsa_id])
+    name = models.CharField(_("name"), max_length=200)
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="commissions")
+    purpose = models.CharField(_("purpose"), max_length=64, choices=Purpose.choices)
+    care_provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    care_unit = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="commissions"
+    )
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    assigned_by_label = models.CharField(max_length=200)
+    assigned_by_id = models.UUIDField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+
+    objects = ValidityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="commission_valid_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | ~Q(end_reason=""),
+                name="commission_end_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def rights_display(self) -> list[str]:
+        return [str(r) for r in self.rights.all()]
+
+
+class CommissionRight(models.Model):
+    """One right `activity;information class;scope` of a commission (written with it)."""
+
+    commission = models.ForeignKey(Commission, on_delete=models.CASCADE, related_name="rights")
+    activity = models.CharField(max_length=16, choices=Activity.choices)
+    information_class = models.CharField(max_length=8, choices=InformationClass.choices)
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+
+    class Meta:
+        ordering = ["activity", "information_class", "scope"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["commission", "activity", "information_class", "scope"],
+                name="commission_right_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.activity};{self.information_class};{self.scope}"
+
+
+class Role(models.TextChoices):
+    """System roles of the portal, granted over an organisation subtree."""
+
+    LOCAL_ADMIN = "local_admin", _("Local administrator")
+    ISSUER = "issuer", _("e-ID issuer")
+
+
+class RoleAssignment(BaseModel):
+    """A system role (administrativt uppdrag) for a person over `organisation` and its subtree."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="role_assignments")
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
+    assigned_by_label = models.CharField(max_length=200)
+    assigned_by_id = models.UUIDField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.TextField(blank=True)
+
+    objects = ValidityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="role_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} @ {self.organisation}"

@@ -1,0 +1,232 @@
+"""Writes of employees, commissions and system roles; each audited in the same transaction."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.services import record
+from apps.commissions import audit, policies
+from apps.commissions.models import Commission, CommissionRight, Employee, Role, RoleAssignment
+from apps.commissions.vocabularies import Purpose, parse_right
+from apps.core.actors import SystemActor
+from apps.core.errors import ValidationFailed
+from apps.identities.actors import Actor
+from apps.identities.identifiers import IdentifierError, normalise_hsa_id
+from apps.identities.models import Person
+from apps.organisations.models import Organisation
+
+_ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _actor_id(actor: Actor) -> object:
+    return None if isinstance(actor, SystemActor) else actor.pk
+
+
+def new_hsa_id(directory_owner: Organisation, prefix: str) -> str:
+    """A fresh HSA-id under the directory owner's `SE<orgnr>-` prefix, e.g. `SE2321000016-U4K9T2QX`."""
+    base = directory_owner.hsa_id.split("-", 1)[0]
+    return f"{base}-{prefix}{''.join(secrets.choice(_ALNUM) for _ in range(8))}"
+
+
+def _check_validity(valid_from: datetime, valid_until: datetime | None) -> None:
+    if valid_until is not None and valid_until <= valid_from:
+        raise ValidationFailed(
+            _("The end must be after the start."), code="validity.end_before_start",
+            field="valid_until",
+        )
+
+
+def employee_create(
+    *, actor: Actor, person: Person, organisation: Organisation, hsa_id: str | None = None,
+    title: str = "",
+) -> Employee:
+    """Give `person` an employee HSA-id issued under `organisation` (generated if not given)."""
+    policies.require_administer_unit(actor, organisation)
+    try:
+        hsa_id = normalise_hsa_id(hsa_id) if hsa_id else new_hsa_id(organisation, "E")
+    except IdentifierError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="hsa_id") from exc
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                employee = Employee.objects.create(
+                    person=person, hsa_id=hsa_id, organisation=organisation, title=title
+                )
+        except IntegrityError as exc:
+            raise ValidationFailed(
+                _("This HSA-id is already in use."), code="employee.duplicate", field="hsa_id"
+            ) from exc
+        record(
+            action=audit.EMPLOYEE_CREATED.code, target=employee, subject=person,
+            organisation=organisation,
+            changes={"hsa_id": [None, hsa_id], "organisation": [None, organisation.hsa_id]},
+        )
+    return employee
+
+
+def commission_grant(
+    *,
+    actor: Actor,
+    employee: Employee,
+    care_unit: Organisation,
+    purpose: str,
+    rights: Sequence[str],
+    valid_from: datetime,
+    valid_until: datetime | None,
+    name: str = "",
+) -> Commission:
+    """Grant a commission (medarbetaruppdrag) at `care_unit` to `employee`.
+
+    `rights` are `activity;information class;scope` strings from the HSA vocabularies (at least
+    one); validity is [valid_from, valid_until) in UTC. Raises NotFound when the unit or the person
+    is outside the actor's scope, ValidationFailed (with `field`) for an unknown purpose or right,
+    an end before the start, a unit that is not a care unit, or an active commission with the same
+    unit and purpose overlapping in time.
+    """
+    policies.require_administer_unit(actor, care_unit)
+    policies.require_administer_person(actor, employee.person)
+    if not care_unit.is_care_unit or care_unit.care_provider_id is None:
+        raise ValidationFailed(_("Choose a care unit."), code="commission.not_care_unit",
+                               field="care_unit")
+    if purpose not in Purpose.values:
+        raise ValidationFailed(_("Unknown purpose."), code="commission.purpose", field="purpose")
+    if not rights:
+        raise ValidationFailed(_("Choose at least one right."), code="commission.no_rights",
+                               field="rights")
+    parsed = []
+    for right in dict.fromkeys(rights):
+        try:
+            parsed.append(parse_right(right))
+        except ValueError as exc:
+            raise ValidationFailed(
+                _("Unknown right: %(right)s") % {"right": right}, code="commission.right",
+                field="rights",
+            ) from exc
+    _check_validity(valid_from, valid_until)
+    with transaction.atomic():
+        Employee.objects.select_for_update().get(pk=employee.pk)  # serialise grants per employee
+        overlapping = Commission.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=valid_from),
+            employee=employee, care_unit=care_unit, purpose=purpose, ended_at__isnull=True,
+        )
+        if valid_until is not None:
+            overlapping = overlapping.filter(valid_from__lt=valid_until)
+        if overlapping.exists():
+            raise ValidationFailed(
+                _("The person already has a commission with this purpose at this unit for that "
+                  "period."),
+                code="commission.duplicate", field="care_unit",
+            )
+        commission = Commission.objects.create(
+            hsa_id=new_hsa_id(care_unit.care_provider or care_unit, "U"),
+            name=name or f"{Purpose(purpose).label}, {care_unit.name}",
+            employee=employee, purpose=purpose, care_provider=care_unit.care_provider,
+            care_unit=care_unit, valid_from=valid_from, valid_until=valid_until,
+            assigned_by_label=str(actor), assigned_by_id=_actor_id(actor),
+        )
+        CommissionRight.objects.bulk_create(
+            CommissionRight(commission=commission, activity=a, information_class=i, scope=s)
+            for a, i, s in parsed
+        )
+        record(
+            action=audit.COMMISSION_GRANTED.code, target=commission, subject=employee.person,
+            organisation=care_unit,
+            changes={"purpose": [None, purpose], "care_unit": [None, care_unit.hsa_id],
+                     "rights": [None, [";".join(p) for p in parsed]],
+                     "valid_from": [None, valid_from.isoformat()],
+                     "valid_until": [None, valid_until.isoformat() if valid_until else None]},
+        )
+    return commission
+
+
+def commission_end(*, actor: Actor, commission: Commission, reason: str) -> Commission:
+    """End a commission now, with a reason. Raises NotFound outside scope, ValidationFailed when
+    the reason is empty or the commission already ended."""
+    unit = commission.care_unit or commission.care_provider
+    policies.require_administer_unit(actor, unit)
+    if not reason.strip():
+        raise ValidationFailed(_("Give a reason."), code="commission.no_reason", field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = Commission.objects.select_for_update().get(pk=commission.pk)
+        if locked.ended_at is not None or (locked.valid_until and locked.valid_until <= now):
+            raise ValidationFailed(_("The commission has already ended."),
+                                   code="commission.ended")
+        locked.ended_at = now
+        locked.end_reason = reason.strip()
+        locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
+        record(
+            action=audit.COMMISSION_ENDED.code, target=locked, subject=locked.employee.person,
+            organisation=unit, reason=locked.end_reason,
+            changes={"ended_at": [None, now.isoformat()]},
+        )
+    return locked
+
+
+def role_grant(
+    *, actor: Actor, person: Person, role: str, organisation: Organisation,
+    valid_from: datetime, valid_until: datetime | None,
+) -> RoleAssignment:
+    """Grant a system role over `organisation`'s subtree to `person`, for [valid_from, valid_until).
+
+    The actor must be a local administrator over `organisation`. Raises NotFound outside scope,
+    ValidationFailed for an unknown role, an end before the start, or an overlapping assignment of
+    the same role over the same organisation.
+    """
+    policies.require_administer_unit(actor, organisation)
+    if role not in Role.values:
+        raise ValidationFailed(_("Unknown role."), code="role.unknown", field="role")
+    _check_validity(valid_from, valid_until)
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        overlapping = RoleAssignment.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gt=valid_from),
+            person=person, role=role, organisation=organisation, ended_at__isnull=True,
+        )
+        if valid_until is not None:
+            overlapping = overlapping.filter(valid_from__lt=valid_until)
+        if overlapping.exists():
+            raise ValidationFailed(
+                _("The person already has this role here for that period."),
+                code="role.duplicate", field="role",
+            )
+        assignment = RoleAssignment.objects.create(
+            person=person, role=role, organisation=organisation, valid_from=valid_from,
+            valid_until=valid_until, assigned_by_label=str(actor), assigned_by_id=_actor_id(actor),
+        )
+        record(
+            action=audit.ROLE_GRANTED.code, target=assignment, subject=person,
+            organisation=organisation,
+            changes={"role": [None, role], "organisation": [None, organisation.hsa_id],
+                     "valid_from": [None, valid_from.isoformat()],
+                     "valid_until": [None, valid_until.isoformat() if valid_until else None]},
+        )
+    return assignment
+
+
+def role_end(*, actor: Actor, assignment: RoleAssignment, reason: str) -> RoleAssignment:
+    """End a role assignment now, with a reason (same errors as `commission_end`)."""
+    policies.require_administer_unit(actor, assignment.organisation)
+    if not reason.strip():
+        raise ValidationFailed(_("Give a reason."), code="role.no_reason", field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
+        if locked.ended_at is not None or (locked.valid_until and locked.valid_until <= now):
+            raise ValidationFailed(_("The role has already ended."), code="role.ended")
+        locked.ended_at = now
+        locked.end_reason = reason.strip()
+        locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
+        record(
+            action=audit.ROLE_ENDED.code, target=locked, subject=locked.person,
+            organisation=locked.organisation, reason=locked.end_reason,
+            changes={"ended_at": [None, now.isoformat()]},
+        )
+    return locked

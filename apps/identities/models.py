@@ -1,0 +1,100 @@
+"""People and their login accounts.
+
+A `Person` is a human (staff member, patient or both); identity numbers are stored as
+(root OID, extension), never as bare strings (domain.md, "People"). A `User` is a login account
+linked to a person; later issues key federated users by (identity provider, subject).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import BaseModel
+from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
+
+
+class Person(BaseModel):
+    """A human. `is_protected` marks protected personal data (skyddade personuppgifter)."""
+
+    given_name = models.CharField(_("given name"), max_length=100)
+    family_name = models.CharField(_("family name"), max_length=100)
+    email = models.EmailField(_("e-mail"), blank=True)
+    is_protected = models.BooleanField(_("protected personal data"), default=False)
+
+    class Meta:
+        ordering = ["family_name", "given_name"]
+        indexes = [models.Index(fields=["family_name", "given_name"])]
+
+    def __str__(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def person_number(self) -> str:
+        """The canonical personnummer or samordningsnummer (`YYYYMMDD-NNNN`), or ""."""
+        for number in self.identity_numbers.all():
+            if number.root in (OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER):
+                return number.display
+        return ""
+
+
+class IdentityNumber(BaseModel):
+    """A person identifier as (root OID, extension); unique per root."""
+
+    ROOT_CHOICES = [
+        (OID_PERSONNUMMER, _("personal identity number")),
+        (OID_SAMORDNINGSNUMMER, _("coordination number")),
+    ]
+
+    person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identity_numbers")
+    root = models.CharField(max_length=64, choices=ROOT_CHOICES)
+    extension = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["root", "extension"], name="identity_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def display(self) -> str:
+        """`YYYYMMDD-NNNN` for 12-digit numbers, else the extension as stored."""
+        ext = self.extension
+        return f"{ext[:8]}-{ext[8:]}" if len(ext) == 12 and ext.isdigit() else ext
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, username: str, password: str | None = None, **extra: Any) -> User:
+        user = self.model(username=username, **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    """A login account. `kind` is staff or patient; `person` is who the account belongs to."""
+
+    class Kind(models.TextChoices):
+        STAFF = "staff", _("staff")
+        PATIENT = "patient", _("patient")
+
+    id = models.UUIDField(primary_key=True, editable=False, default=uuid.uuid4)
+    username = models.CharField(_("username"), max_length=150, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="users")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.username})"

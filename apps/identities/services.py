@@ -1,0 +1,84 @@
+"""Writes of people and login accounts; each one audited in the same transaction."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.audit.services import record
+from apps.core.actors import SystemActor
+from apps.core.errors import Forbidden, ValidationFailed
+from apps.identities import audit
+from apps.identities.actors import Actor
+from apps.identities.identifiers import IdentifierError, parse_person_number
+from apps.identities.models import IdentityNumber, Person, User
+
+
+def person_create(
+    *,
+    actor: Actor,
+    given_name: str,
+    family_name: str,
+    person_number: str,
+    email: str = "",
+    is_protected: bool = False,
+) -> Person:
+    """Register a person with a personnummer or samordningsnummer (validated, 12 digits).
+
+    Raises ValidationFailed (field `person_number`) for an invalid or already registered number.
+    Only the system registers people in this issue (demo data, imports): a user actor gets
+    Forbidden. Person data comes from the population register later (roadmap 7).
+    """
+    if not isinstance(actor, SystemActor):
+        raise Forbidden(_("Only the system registers people."), code="person.create_forbidden")
+    try:
+        ident = parse_person_number(person_number)
+    except IdentifierError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="person_number") from exc
+    with transaction.atomic():
+        person = Person.objects.create(
+            given_name=given_name.strip(), family_name=family_name.strip(), email=email,
+            is_protected=is_protected,
+        )
+        try:
+            with transaction.atomic():
+                IdentityNumber.objects.create(
+                    person=person, root=ident.root, extension=ident.extension
+                )
+        except IntegrityError as exc:
+            raise ValidationFailed(
+                _("A person with this identity number is already registered."),
+                code="person.duplicate", field="person_number",
+            ) from exc
+        record(
+            action=audit.PERSON_CREATED.code, target=person, subject=person,
+            changes={"given_name": [None, person.given_name],
+                     "family_name": [None, person.family_name],
+                     "identity_number": [None, ident.display]},
+        )
+    return person
+
+
+def user_create(
+    *, actor: Actor, person: Person, username: str, kind: str, password: str | None = None
+) -> User:
+    """Create a login account for `person` (an unusable password when `password` is None)."""
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=username, password=password, kind=kind, person=person
+        )
+        record(
+            action=audit.USER_CREATED.code, target=user, subject=person,
+            changes={"username": [None, username], "kind": [None, kind]},
+        )
+    return user
+
+
+def totp_device_create(*, actor: Actor, user: User, key_hex: str | None = None) -> TOTPDevice:
+    """Enrol a TOTP second factor (RFC 6238, 30-second steps, 6 digits) for `user`."""
+    with transaction.atomic():
+        kwargs = {"key": key_hex} if key_hex else {}
+        device = TOTPDevice.objects.create(user=user, name="TOTP", confirmed=True, **kwargs)
+        record(action=audit.OTP_DEVICE_CREATED.code, target=device, subject=user.person)
+    return device

@@ -1,0 +1,3 @@
+
+app_name = "issuance"
+urlpatterns: list = []  # type: ignore[type-arg]

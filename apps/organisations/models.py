@@ -1,0 +1,57 @@
+"""The organisation tree: care providers (vårdgivare) and care units (vårdenhet) with HSA-ids.
+
+Care provider and care unit are roles of a node; each care unit belongs to exactly one care provider,
+the nearest care-provider ancestor (domain.md; PDL 1 kap. 3 §). `path` is the materialised path of
+HSA-ids from the root (`/SE..-A/SE..-B/`), so a subtree is one indexed prefix query; HSA-ids never
+change, so paths never need rewriting.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import BaseModel
+from apps.organisations.validators import validate_hsa_id, validate_org_number
+
+
+class Organisation(BaseModel):
+    """A node of the tree. `care_provider` is set for care units (and points to itself for a
+    care provider), derived once at creation from the nearest care-provider ancestor."""
+
+    hsa_id = models.CharField(_("HSA-id"), max_length=31, unique=True, validators=[validate_hsa_id])
+    name = models.CharField(_("name"), max_length=200)
+    parent = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
+    )
+    path = models.CharField(max_length=1000, db_index=True, editable=False)
+    is_care_provider = models.BooleanField(_("care provider"), default=False)
+    is_care_unit = models.BooleanField(_("care unit"), default=False)
+    org_number = models.CharField(
+        _("organisation number"), max_length=11, blank=True, validators=[validate_org_number]
+    )
+    care_provider = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_care_provider=False) | ~Q(org_number=""),
+                name="care_provider_has_org_number",
+            ),
+            models.CheckConstraint(
+                condition=Q(is_care_unit=False) | Q(care_provider__isnull=False),
+                name="care_unit_has_care_provider",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def depth(self) -> int:
+        """0 for a root."""
+        return self.path.count("/") - 2

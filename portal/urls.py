@@ -1,0 +1,15 @@
+"""URL map: pages, the JSON API (/api/v1/) and the CA's published files (/issuance/)."""
+
+from django.urls import include, path
+
+from apps.selfservice.views import home
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("apps.authn.urls")),
+    path("administration/", include("apps.administration.urls")),
+    path("issuance/", include("apps.issuance.urls")),
+    path("", include("apps.selfservice.urls")),
+    path("api/v1/", include("apps.api.urls")),
+]

@@ -1,0 +1,62 @@
+"""The audit guarantees: one writer, actor context, append-only rows that outlive their subjects."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection, transaction
+
+from apps.audit import context, registry
+from apps.audit.models import AppendOnlyError, AuditEvent
+from apps.audit.services import AuditContextMissing, record
+from apps.organisations.models import Organisation
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_refuses_outside_a_transaction():
+    with pytest.raises(AuditContextMissing):
+        record(action="organisation.created", target=Organisation(name="unsaved"))
+    assert not AuditEvent.objects.exists()
+
+
+def test_record_refuses_without_actor(tree):
+    token = context._current.set(None)
+    try:
+        with pytest.raises(AuditContextMissing), transaction.atomic():
+            record(action="organisation.created", target=tree["region"])
+    finally:
+        context._current.reset(token)
+
+
+def test_duplicate_action_code_fails():
+    with pytest.raises(registry.DuplicateAction):
+        registry.register("commission.granted", "again")
+
+
+def test_audit_rows_refuse_update_and_delete(tree):
+    event = AuditEvent.objects.first()
+    assert event is not None
+    with pytest.raises(AppendOnlyError):
+        event.save()
+    with pytest.raises(AppendOnlyError):
+        event.delete()
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().update(reason="x")
+    with pytest.raises(AppendOnlyError):
+        AuditEvent.objects.all().delete()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigger exists on PostgreSQL only")
+def test_postgresql_trigger_rejects_raw_update_and_delete(tree):
+    from django.db import DatabaseError
+
+    for sql in ("UPDATE audit_auditevent SET reason = 'x'", "DELETE FROM audit_auditevent"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+                connection.cursor() as cursor:
+            cursor.execute(sql)
+
+
+def test_secrets_are_masked(tree):
+    with transaction.atomic():
+        event = record(action="organisation.created", target=tree["region"],
+                       changes={"code_hash": ["a", "b"], "name": [None, "x"]})
+    assert event.changes == {"code_hash": ["***", "***"], "name": [None, "x"]}

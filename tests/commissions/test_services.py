@@ -1,0 +1,122 @@
+"""Granting and ending commissions and roles: scope, validation, audit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.commissions import services
+from apps.commissions.models import Commission, Role
+from apps.core.errors import NotFound, ValidationFailed
+from tests.conftest import make_staff
+
+CARE = "Vård och behandling"
+
+
+def grant(admin, employee, unit, **overrides):
+    kwargs = dict(actor=admin, employee=employee, care_unit=unit, purpose=CARE,
+                  rights=["Läsa;alla;VE"], valid_from=timezone.now(),
+                  valid_until=timezone.now() + timedelta(days=30))
+    kwargs.update(overrides)
+    return services.commission_grant(**kwargs)
+
+
+def test_admin_grants_commission_in_scope(tree, hospital_admin, assert_audited):
+    _, employee = make_staff(tree["ortho"], "Olle", "Ortoped")
+    commission = grant(hospital_admin, employee, tree["ortho"],
+                       rights=["Läsa;alla;VE", "Skriva;dia;VE"])
+    assert commission.care_provider == tree["region"]
+    assert sorted(commission.rights_display()) == ["Läsa;alla;VE", "Skriva;dia;VE"]
+    event = assert_audited("commission.granted", target=commission, subject=employee.person)
+    assert event.actor_label == "tests"
+    assert event.organisation_hsa_id == tree["ortho"].hsa_id
+
+
+def test_unit_outside_scope_is_not_found_and_nothing_saved(tree, hospital_admin):
+    _, employee = make_staff(tree["ortho"], "Olle", "Ortoped")
+    with pytest.raises(NotFound):
+        grant(hospital_admin, employee, tree["primary"])
+    with pytest.raises(NotFound):
+        grant(hospital_admin, employee, tree["other_unit"])
+    assert not Commission.objects.filter(employee=employee).exists()
+
+
+def test_person_outside_scope_is_not_found(tree, hospital_admin):
+    _, outsider = make_staff(tree["primary"], "Pia", "Primär")
+    with pytest.raises(NotFound):
+        grant(hospital_admin, outsider, tree["ortho"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"valid_until": timezone.now() - timedelta(days=1)}, "validity.end_before_start"),
+        ({"rights": ["Läsa;alla;XX"]}, "commission.right"),
+        ({"rights": ["Dansa;alla;VE"]}, "commission.right"),
+        ({"rights": []}, "commission.no_rights"),
+        ({"purpose": "Nöje"}, "commission.purpose"),
+    ],
+)
+def test_invalid_input_is_refused(tree, hospital_admin, overrides, code):
+    _, employee = make_staff(tree["ortho"], "Olle", "Ortoped")
+    with pytest.raises(ValidationFailed) as exc:
+        grant(hospital_admin, employee, tree["ortho"], **overrides)
+    assert exc.value.code == code
+    assert not Commission.objects.filter(employee=employee).exists()
+
+
+def test_duplicate_active_commission_is_refused(tree, hospital_admin):
+    _, employee = make_staff(tree["ortho"], "Olle", "Ortoped")
+    grant(hospital_admin, employee, tree["ortho"])
+    with pytest.raises(ValidationFailed) as exc:
+        grant(hospital_admin, employee, tree["ortho"],
+              valid_from=timezone.now() + timedelta(days=5), valid_until=None)
+    assert exc.value.code == "commission.duplicate"
+    # A later, non-overlapping period is fine.
+    grant(hospital_admin, employee, tree["ortho"], valid_from=timezone.now() + timedelta(days=31),
+          valid_until=timezone.now() + timedelta(days=60))
+
+
+def test_end_commission_early_with_reason(tree, hospital_admin, assert_audited):
+    _, employee = make_staff(tree["ortho"], "Olle", "Ortoped")
+    commission = grant(hospital_admin, employee, tree["ortho"])
+    with pytest.raises(ValidationFailed):
+        services.commission_end(actor=hospital_admin, commission=commission, reason="  ")
+    ended = services.commission_end(actor=hospital_admin, commission=commission,
+                                    reason="Moved to another unit")
+    assert ended.ended_at is not None
+    assert not Commission.objects.active_at(timezone.now()).filter(pk=commission.pk).exists()
+    event = assert_audited("commission.ended", target=commission)
+    assert event.reason == "Moved to another unit"
+    with pytest.raises(ValidationFailed):
+        services.commission_end(actor=hospital_admin, commission=ended, reason="again")
+
+
+def test_role_grant_and_end(tree, hospital_admin, assert_audited):
+    user, _ = make_staff(tree["cardio"], "Ida", "Issuer")
+    assignment = services.role_grant(actor=hospital_admin, person=user.person, role=Role.ISSUER,
+                                     organisation=tree["cardio"], valid_from=timezone.now(),
+                                     valid_until=None)
+    assert_audited("role.granted", target=assignment, subject=user.person)
+    with pytest.raises(ValidationFailed):
+        services.role_grant(actor=hospital_admin, person=user.person, role=Role.ISSUER,
+                            organisation=tree["cardio"], valid_from=timezone.now(),
+                            valid_until=None)
+    with pytest.raises(NotFound):
+        services.role_grant(actor=hospital_admin, person=user.person, role=Role.ISSUER,
+                            organisation=tree["primary"], valid_from=timezone.now(),
+                            valid_until=None)
+    services.role_end(actor=hospital_admin, assignment=assignment, reason="Left the role")
+    assert_audited("role.ended", target=assignment)
+
+
+def test_expired_role_gives_no_scope(tree):
+    user, employee = make_staff(tree["hospital"], "Exa", "Expired")
+    services.role_grant(actor=services.SystemActor(), person=user.person, role=Role.LOCAL_ADMIN,
+                        organisation=tree["hospital"],
+                        valid_from=timezone.now() - timedelta(days=10),
+                        valid_until=timezone.now() - timedelta(days=1))
+    with pytest.raises(NotFound):
+        grant(user, employee, tree["ortho"])

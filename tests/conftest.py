@@ -1,0 +1,146 @@
+"""Shared fixtures: a small organisation tree, actors (local admin, issuer, staff, patient) and
+`assert_audited`. Everything is built through the services, so it is audited like real data."""
+
+from __future__ import annotations
+
+from binascii import unhexlify
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from django_otp.oath import totp
+
+from apps.audit import context
+from apps.audit.models import AuditEvent
+from apps.commissions import services as commissions
+from apps.commissions.models import Employee, Role
+from apps.core.actors import SYSTEM
+from apps.identities import services as identities
+from apps.identities.identifiers import make_person_number
+from apps.identities.models import Person, User
+from apps.organisations.models import Organisation
+from apps.organisations.services import organisation_create
+
+PASSWORD = "correct horse battery staple"
+TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238 test key, hex
+
+
+@pytest.fixture(autouse=True)
+def system_actor() -> Iterator[None]:
+    """Tests act as the system unless a request sets another actor."""
+    with context.acting_as(context.system("tests")):
+        yield
+
+
+@pytest.fixture
+def tree(db: Any) -> dict[str, Organisation]:
+    """Region (care provider) → hospital → two care units; a second, separate care provider."""
+    region = organisation_create(actor=SYSTEM, hsa_id="SE2321000016-0001", name="Region Demo",
+                                 is_care_provider=True, org_number="232100-0016")
+    hospital = organisation_create(actor=SYSTEM, hsa_id="SE2321000016-0100",
+                                   name="Demo Hospital", parent=region)
+    cardio = organisation_create(actor=SYSTEM, hsa_id="SE2321000016-0101", name="Cardiology",
+                                 parent=hospital, is_care_unit=True)
+    ortho = organisation_create(actor=SYSTEM, hsa_id="SE2321000016-0102",
+                                name="Orthopaedics", parent=hospital, is_care_unit=True)
+    primary = organisation_create(actor=SYSTEM, hsa_id="SE2321000016-0200",
+                                  name="Primary Care Centre North", parent=region,
+                                  is_care_unit=True)
+    other = organisation_create(actor=SYSTEM, hsa_id="SE5560360793-0001", name="Other Care AB",
+                                is_care_provider=True, org_number="556036-0793")
+    other_unit = organisation_create(actor=SYSTEM, hsa_id="SE5560360793-0002",
+                                     name="Other Clinic", parent=other, is_care_unit=True)
+    return {"region": region, "hospital": hospital, "cardio": cardio, "ortho": ortho,
+            "primary": primary, "other": other, "other_unit": other_unit}
+
+
+_serial = iter(range(100, 999))
+
+
+def make_staff(
+    unit: Organisation, given: str, family: str, *, username: str | None = None,
+    totp: bool = True,
+) -> tuple[User, Employee]:
+    """A staff member with an employee HSA-id at `unit`, a login account and a TOTP device."""
+    person = identities.person_create(
+        actor=SYSTEM, given_name=given, family_name=family,
+        person_number=make_person_number(date(1980, 5, 17), next(_serial)),
+        email=f"{given.lower()}@example.invalid",
+    )
+    employee = commissions.employee_create(actor=SYSTEM, person=person, organisation=unit)
+    user = identities.user_create(actor=SYSTEM, person=person,
+                                  username=username or f"{given.lower()}.{family.lower()}",
+                                  kind=User.Kind.STAFF, password=PASSWORD)
+    if totp:
+        identities.totp_device_create(actor=SYSTEM, user=user, key_hex=TOTP_KEY)
+    return user, employee
+
+
+@pytest.fixture
+def hospital_admin(tree: dict[str, Organisation]) -> User:
+    """Local administrator over Demo Hospital (not over primary care or the other provider)."""
+    user, _ = make_staff(tree["hospital"], "Astrid", "Admin")
+    commissions.role_grant(actor=SYSTEM, person=user.person, role=Role.LOCAL_ADMIN,
+                           organisation=tree["hospital"], valid_from=timezone.now(),
+                           valid_until=None)
+    return user
+
+
+@pytest.fixture
+def issuer(tree: dict[str, Organisation]) -> User:
+    """An e-ID issuer over the whole region."""
+    user, _ = make_staff(tree["region"], "Ivar", "Issuer")
+    commissions.role_grant(actor=SYSTEM, person=user.person, role=Role.ISSUER,
+                           organisation=tree["region"], valid_from=timezone.now(),
+                           valid_until=None)
+    return user
+
+
+@pytest.fixture
+def nurse(tree: dict[str, Organisation]) -> tuple[User, Employee]:
+    """A nurse at Cardiology with an active care commission."""
+    user, employee = make_staff(tree["cardio"], "Nina", "Nurse")
+    commissions.commission_grant(
+        actor=SYSTEM, employee=employee, care_unit=tree["cardio"],
+        purpose="Vård och behandling", rights=["Läsa;alla;VE", "Skriva;alla;VE"],
+        valid_from=timezone.now() - timedelta(days=1), valid_until=None,
+    )
+    return user, employee
+
+
+@pytest.fixture
+def patient(db: Any) -> User:
+    """Tolvan Tolvansson, the test patient of Swedish e-health, with a patient account."""
+    person = identities.person_create(actor=SYSTEM, given_name="Tolvan",
+                                      family_name="Tolvansson", person_number="19121212-1212")
+    return identities.user_create(actor=SYSTEM, person=person, username="tolvan",
+                                  kind=User.Kind.PATIENT)
+
+
+@pytest.fixture
+def assert_audited() -> Any:
+    """`assert_audited(action, target=None, subject=None)` → the newest matching event."""
+
+    def check(action: str, *, target: Any = None, subject: Person | None = None,
+              outcome: str = "success") -> AuditEvent:
+        events = AuditEvent.objects.filter(action=action, outcome=outcome)
+        if target is not None:
+            events = events.filter(target_id=str(target.pk))
+        if subject is not None:
+            events = events.filter(subject_person_id=subject.pk)
+        event = events.first()
+        assert event is not None, f"no {outcome} audit event {action}"
+        return event
+
+    return check
+
+
+def totp_now(key_hex: str = TOTP_KEY, offset_steps: int = 0) -> str:
+    """The RFC 6238 code for `key_hex` at now + `offset_steps` 30-second steps.
+
+    django-otp accepts one step of drift and refuses a step already used, so a second login in
+    the same half-minute uses `offset_steps=1`.
+    """
+    return f"{totp(unhexlify(key_hex), step=30, t0=0, digits=6, drift=offset_steps):06d}"
