@@ -2,7 +2,13 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import path
 
 
 def placeholder(request: HttpRequest, **kwargs: object) -> HttpResponse:
     return render(request, "home.html")
+
+
+urlpatterns = [
+    path("my/eids/", placeholder, name="my_eids"),
+]

@@ -2,7 +2,14 @@
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import path
 
 
 def placeholder(request: HttpRequest, **kwargs: object) -> HttpResponse:
     return render(request, "home.html")
+
+
+urlpatterns = [
+    path("patient/", placeholder, name="patient_consents"),
+    path("patient/log/", placeholder, name="patient_log"),
+]

@@ -1,14 +1,7 @@
-"""Self-service pages: staff e-IDs (`eids`), patient consents and log (`patient`), and staff
-registering consent or emergency access for a present patient (`care`)."""
-
-from django.urls import path
+"""Self-service pages. Each module owns its routes: staff e-IDs and issuing (`eids`), patient
+consents and log extract (`patient`), staff registering consent or emergency access (`care`)."""
 
 from apps.selfservice import care, eids, patient
 
 app_name = "selfservice"
-urlpatterns = [
-    path("my/eids/", eids.placeholder, name="my_eids"),
-    path("patient/", patient.placeholder, name="patient_consents"),
-    path("patient/log/", patient.placeholder, name="patient_log"),
-    path("care/consent/", care.placeholder, name="care_consent"),
-]
+urlpatterns = [*eids.urlpatterns, *patient.urlpatterns, *care.urlpatterns]
