@@ -1,0 +1,504 @@
+"""The portal's issuing CA: a CA key and certificate, mobile e-ID certificates and the CRL.
+
+One EC key, one self-signed CA certificate, end-entity certificates for mobile e-IDs
+(e-legitimation) and the CRL that revokes them.
+
+Pure code: no Django, no database, no global state. Only the `cryptography` library.
+
+Shapes and units
+- Times are timezone-aware `datetime`s in UTC; a naive datetime raises `ValueError`. X.509 time
+  encodings (UTCTime/GeneralizedTime, RFC 5280 4.1.2.5) have whole seconds, so microseconds are
+  dropped (rounded down).
+- Durations are whole seconds (`int`).
+- Serial numbers are positive integers of at most 20 octets (RFC 5280 4.1.2.2);
+  `x509.random_serial_number()` gives 159 random bits.
+- PEM is ASCII text (`bytes` in, `str`/`bytes` out as documented per function).
+
+Profile
+- CA: EC P-384 key signing with ECDSA-SHA384; subject C=SE, O=<organisation>, CN=<common name>;
+  basicConstraints CA:true, pathLenConstraint 0, critical (RFC 5280 4.2.1.9); keyUsage
+  keyCertSign + cRLSign, critical (4.2.1.3); subjectKeyIdentifier (4.2.1.2); valid 10 years.
+- End entity: EC P-256 key from a CSR (PKCS#10, RFC 2986) whose signature proves possession of
+  the private key; subject C=SE, CN=<name>, serialNumber=<12-digit personnummer or
+  samordningsnummer> as in the Swedish e-ID certificate profile. The subject comes only from the
+  caller, never from the CSR. basicConstraints CA:false critical (4.2.1.9), keyUsage
+  digitalSignature critical (4.2.1.3), extendedKeyUsage clientAuth (4.2.1.12),
+  authorityKeyIdentifier (4.2.1.1), subjectKeyIdentifier (4.2.1.2), cRLDistributionPoints
+  (4.2.1.13).
+- CRL: v2 with cRLNumber (RFC 5280 5.2.3) and authorityKeyIdentifier (5.2.1).
+
+Errors
+`CAError(code, message)` for refused input and unusable CA files. Codes:
+`csr.format`, `csr.key_type`, `csr.signature`, `subject.serial_number`, `subject.common_name`,
+`subject.organisation`, `ca.inconsistent`, `ca.missing`, `ca.format`, `ca.key_type`,
+`ca.mismatch`, `ca.not_ca`, `ca.expired`. Programming errors (naive datetimes, non-positive
+durations, a CRL number out of range, a CRL URL that is not http(s)) raise `ValueError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import os
+import re
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+__all__ = [
+    "CA_VALIDITY_SECONDS",
+    "CAError",
+    "CAPaths",
+    "IssuingCA",
+    "ensure_ca",
+    "fingerprint_sha256",
+    "load_ca",
+    "serial_hex",
+]
+
+#: Validity of a new CA certificate: 10 years of 365.25 days, in seconds.
+CA_VALIDITY_SECONDS: int = 3653 * 24 * 60 * 60
+#: How far not_before is backdated to tolerate clock skew on relying parties, in seconds.
+BACKDATE_SECONDS: int = 60
+#: Upper bound of an accepted CSR, in bytes (a P-256 CSR in PEM is about 500 bytes).
+MAX_CSR_BYTES: int = 16 * 1024
+#: Largest CRL number: a non-negative integer of at most 20 octets (RFC 5280 5.2.3).
+MAX_CRL_NUMBER: int = 2**159 - 1
+#: Upper bound of commonName (RFC 5280 Appendix A, ub-common-name).
+MAX_COMMON_NAME: int = 64
+
+_PERSON_NUMBER = re.compile(r"\d{12}")
+_KEY_FILE_MODE = 0o600
+_CERT_FILE_MODE = 0o644
+_DIR_MODE = 0o700
+_ACCEPTED_CSR_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
+
+
+class CAError(Exception):
+    """A CA operation refused: `code` is stable (callers branch on it), `message` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class CAPaths:
+    """Where the CA lives: `key` (PKCS#8 PEM, mode 0600) and `cert` (PEM, mode 0644)."""
+
+    key: Path
+    cert: Path
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _utc(value: dt.datetime, name: str) -> dt.datetime:
+    """Return `value` in UTC with whole seconds; raise ValueError when it is naive."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (UTC), got a naive datetime")
+    return value.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def _positive_seconds(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+    return value
+
+
+def _hash_for(key: ec.EllipticCurvePrivateKey) -> hashes.SHA256 | hashes.SHA384:
+    """The ECDSA hash that matches the curve strength (P-256 → SHA-256, P-384 → SHA-384)."""
+    return hashes.SHA384() if key.curve.key_size >= 384 else hashes.SHA256()
+
+
+def _write_file(path: Path, data: bytes, mode: int) -> None:
+    """Write `data` to `path` atomically with file mode `mode`.
+
+    A temporary file is created 0600 (never readable by others, whatever the umask), chmod-ed to
+    `mode`, fsync-ed, then renamed over `path`.
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _KEY_FILE_MODE)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fchmod(fh.fileno(), mode)
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _make_dirs(directory: Path) -> None:
+    """Create `directory` and any missing ancestors, each with mode 0700.
+
+    (os.makedirs would give intermediate directories the default mode.)
+    """
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=_DIR_MODE)
+
+
+@contextlib.contextmanager
+def _locked(paths: CAPaths) -> Iterator[None]:
+    """Hold an exclusive lock on a `<key>.lock` file beside the key.
+
+    Concurrent workers calling `ensure_ca` then cannot write a key and a certificate that do not
+    belong together.
+    """
+    lock_path = paths.key.with_name(paths.key.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, _KEY_FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _check_consistent(paths: CAPaths) -> bool:
+    """True when both CA files exist, False when neither does; CAError when only one does."""
+    key_exists, cert_exists = paths.key.exists(), paths.cert.exists()
+    if key_exists != cert_exists:
+        present, missing = (paths.key, paths.cert) if key_exists else (paths.cert, paths.key)
+        raise CAError(
+            "ca.inconsistent",
+            f"inconsistent CA files: {present} exists but {missing} is missing; restore the "
+            "missing file from backup or remove both to create a new CA",
+        )
+    return key_exists
+
+
+# --- creating and loading the CA -----------------------------------------------------------------
+
+
+def ensure_ca(
+    paths: CAPaths,
+    *,
+    common_name: str,
+    organisation: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Create the CA key and self-signed certificate unless both files already exist.
+
+    Returns False (and touches nothing) when both exist, True when it created them. `now` (aware,
+    UTC; default the current time) sets not_before = now - 60 s and not_after = not_before + 10
+    years (`CA_VALIDITY_SECONDS`). `common_name` and `organisation` are 1-64 characters.
+
+    Files: missing parent directories are created with mode 0700; the key is written as
+    unencrypted PKCS#8 PEM with mode 0600 (created 0600, never world readable), the certificate as
+    PEM with mode 0644. Each file is written atomically (temporary file + rename), the key first.
+    A `<key>.lock` file beside the key serialises concurrent callers.
+
+    Raises CAError("ca.inconsistent") when exactly one of the two files exists: the pair cannot be
+    repaired automatically (a new key would not match the old certificate, and vice versa);
+    CAError("subject.common_name" / "subject.organisation") for empty or over-long names.
+    Raises ValueError for a naive `now`; OSError when the files cannot be written.
+    """
+    when = _utc(now, "now") if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    if _check_consistent(paths):
+        return False
+    for directory in (paths.key.parent, paths.cert.parent):
+        _make_dirs(directory)
+    with _locked(paths):
+        if _check_consistent(paths):  # another process created it while we waited
+            return False
+        key = ec.generate_private_key(ec.SECP384R1())
+        cert = _build_ca_certificate(
+            key, common_name=common_name, organisation=organisation, now=when
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write_file(paths.key, key_pem, _KEY_FILE_MODE)
+        _write_file(paths.cert, cert.public_bytes(serialization.Encoding.PEM), _CERT_FILE_MODE)
+    return True
+
+
+def _build_ca_certificate(
+    key: ec.EllipticCurvePrivateKey, *, common_name: str, organisation: str, now: dt.datetime
+) -> x509.Certificate:
+    """The self-signed CA certificate (profile in the module docstring)."""
+    if not common_name or len(common_name) > MAX_COMMON_NAME:
+        raise CAError("subject.common_name", f"CA common name must be 1-{MAX_COMMON_NAME} chars")
+    if not organisation or len(organisation) > MAX_COMMON_NAME:
+        raise CAError("subject.organisation", f"organisation must be 1-{MAX_COMMON_NAME} chars")
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+    not_before = now - dt.timedelta(seconds=BACKDATE_SECONDS)
+    public_key = key.public_key()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_before + dt.timedelta(seconds=CA_VALIDITY_SECONDS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .sign(key, _hash_for(key))
+    )
+
+
+def load_ca(paths: CAPaths) -> IssuingCA:
+    """Read the CA key and certificate from `paths` (nothing is cached between calls).
+
+    Raises CAError: `ca.missing` (a file does not exist), `ca.format` (not PEM / not parseable),
+    `ca.key_type` (the key is not an EC key), `ca.mismatch` (the key does not belong to the
+    certificate), `ca.not_ca` (the certificate lacks basicConstraints CA:true, RFC 5280 4.2.1.9).
+    """
+    try:
+        key_pem = paths.key.read_bytes()
+        cert_pem = paths.cert.read_bytes()
+    except FileNotFoundError as exc:
+        raise CAError("ca.missing", f"CA file not found: {exc.filename}") from exc
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CAError("ca.format", f"cannot read the CA key {paths.key}: {exc}") from exc
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise CAError("ca.format", f"cannot read the CA certificate {paths.cert}: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CAError("ca.key_type", f"the CA key {paths.key} is not an EC key")
+    if key.public_key() != cert.public_key():
+        raise CAError(
+            "ca.mismatch", f"the CA key {paths.key} does not belong to the certificate {paths.cert}"
+        )
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        raise CAError("ca.not_ca", f"{paths.cert} is not a CA certificate (basicConstraints)")
+    return IssuingCA(key=key, cert=cert)
+
+
+# --- the CA at work ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuingCA:
+    """A loaded CA: its EC private `key` and self-signed `cert`. Build with `load_ca`."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+    def _authority_key_identifier(self) -> x509.AuthorityKeyIdentifier:
+        """AKI for what this CA signs: its own SKI when present (RFC 5280 4.2.1.1)."""
+        try:
+            ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            return x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key())
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+
+    def issue(
+        self,
+        csr_pem: bytes,
+        *,
+        subject_serial_number: str,
+        common_name: str,
+        validity_seconds: int,
+        crl_url: str,
+        now: dt.datetime,
+    ) -> x509.Certificate:
+        """Issue an end-entity certificate for the public key in `csr_pem` (PKCS#10 PEM).
+
+        The CSR only proves possession of the private key; the subject is built solely from the
+        arguments: C=SE, CN=`common_name` (1-64 chars), serialNumber=`subject_serial_number`
+        (12 digits: personnummer or samordningsnummer, no separator). Validity: not_before =
+        `now` - 60 s, not_after = `now` + `validity_seconds`, cut at the CA's own not_after so the
+        certificate never outlives its issuer (RFC 5280 6.1.3 checks every certificate of the path
+        at validation time). `crl_url` (http or https) goes into cRLDistributionPoints.
+
+        Raises CAError: `csr.format` (not a PEM CSR, or larger than 16 KiB), `csr.key_type` (the
+        key is not EC P-256), `csr.signature` (the CSR signature does not verify or uses a hash
+        weaker than SHA-256), `subject.serial_number`, `subject.common_name`, `ca.expired` (the CA
+        is not valid at `now`). Raises ValueError for a naive `now`, a non-positive
+        `validity_seconds` or a non-http(s) `crl_url`.
+        """
+        when = _utc(now, "now")
+        _positive_seconds(validity_seconds, "validity_seconds")
+        if urlsplit(crl_url).scheme not in ("http", "https"):
+            raise ValueError(f"crl_url must be an http(s) URL, got {crl_url!r}")
+        if not _PERSON_NUMBER.fullmatch(subject_serial_number):
+            raise CAError(
+                "subject.serial_number",
+                "the subject serial number must be a 12-digit person number without separator",
+            )
+        if not common_name.strip() or len(common_name) > MAX_COMMON_NAME:
+            raise CAError(
+                "subject.common_name", f"the common name must be 1-{MAX_COMMON_NAME} characters"
+            )
+        if not self.cert.not_valid_before_utc <= when <= self.cert.not_valid_after_utc:
+            raise CAError("ca.expired", "the issuing CA certificate is not valid at this time")
+
+        csr = _load_csr(csr_pem)
+        public_key = csr.public_key()
+        if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+            public_key.curve, ec.SECP256R1
+        ):
+            raise CAError("csr.key_type", "the CSR key must be an EC P-256 (secp256r1) key")
+        if not isinstance(csr.signature_hash_algorithm, _ACCEPTED_CSR_HASHES):
+            raise CAError(
+                "csr.signature", "the CSR must be signed with ECDSA and SHA-256 or better"
+            )
+        if not csr.is_signature_valid:
+            raise CAError("csr.signature", "the CSR signature does not verify")
+
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+                x509.NameAttribute(NameOID.SERIAL_NUMBER, subject_serial_number),
+            ]
+        )
+        not_before = when - dt.timedelta(seconds=BACKDATE_SECONDS)
+        not_after = min(
+            when + dt.timedelta(seconds=validity_seconds), self.cert.not_valid_after_utc
+        )
+        crl_dp = x509.DistributionPoint(
+            full_name=[x509.UniformResourceIdentifier(crl_url)],
+            relative_name=None,
+            reasons=None,
+            crl_issuer=None,
+        )
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(self._authority_key_identifier(), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(x509.CRLDistributionPoints([crl_dp]), critical=False)
+            .sign(self.key, _hash_for(self.key))
+        )
+
+    def build_crl(
+        self,
+        revoked: Iterable[tuple[int, dt.datetime]],
+        *,
+        now: dt.datetime,
+        next_update_seconds: int,
+        crl_number: int,
+    ) -> x509.CertificateRevocationList:
+        """Build and sign a CRL listing `revoked` as (certificate serial, revocation time UTC).
+
+        thisUpdate = `now`, nextUpdate = `now` + `next_update_seconds` (RFC 5280 5.1.2.4-5).
+        `crl_number` must increase with every CRL this CA publishes (RFC 5280 5.2.3; the caller
+        keeps the counter) and be in 0..2**159-1. A serial listed twice appears once, with its
+        earliest revocation time. Serialise with `crl.public_bytes(Encoding.DER)` to publish.
+
+        Raises ValueError for a naive datetime, a non-positive `next_update_seconds`, a
+        `crl_number` out of range or a non-positive serial.
+        """
+        when = _utc(now, "now")
+        _positive_seconds(next_update_seconds, "next_update_seconds")
+        if isinstance(crl_number, bool) or not 0 <= crl_number <= MAX_CRL_NUMBER:
+            raise ValueError(f"crl_number must be in 0..2**159-1, got {crl_number!r}")
+        earliest: dict[int, dt.datetime] = {}
+        for serial, revoked_at in revoked:
+            if serial <= 0:
+                raise ValueError(f"certificate serial numbers are positive, got {serial!r}")
+            at = _utc(revoked_at, "revocation time")
+            earliest[serial] = min(at, earliest.get(serial, at))
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.cert.subject)
+            .last_update(when)
+            .next_update(when + dt.timedelta(seconds=next_update_seconds))
+            .add_extension(x509.CRLNumber(crl_number), critical=False)
+            .add_extension(self._authority_key_identifier(), critical=False)
+        )
+        for serial, at in sorted(earliest.items()):
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(at).build()
+            )
+        return builder.sign(self.key, _hash_for(self.key))
+
+    def ca_pem(self) -> str:
+        """The CA certificate as PEM text (what `/issuance/ca.pem` serves)."""
+        return self.cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    def chain_pem(self, cert: x509.Certificate) -> str:
+        """`cert` followed by the CA certificate, both PEM, as one text (leaf first)."""
+        return cert.public_bytes(serialization.Encoding.PEM).decode("ascii") + self.ca_pem()
+
+
+def _load_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:
+    """Parse a PEM CSR; CAError("csr.format") when it is not one."""
+    if not isinstance(csr_pem, bytes | bytearray) or len(csr_pem) > MAX_CSR_BYTES:
+        raise CAError("csr.format", f"the CSR must be PEM bytes of at most {MAX_CSR_BYTES} bytes")
+    try:
+        return x509.load_pem_x509_csr(bytes(csr_pem))
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise CAError("csr.format", "the CSR is not a valid PEM certificate request") from exc
+
+
+def fingerprint_sha256(cert: x509.Certificate) -> str:
+    """SHA-256 over the certificate's DER: 64 lowercase hex characters, no colons."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def serial_hex(serial: int) -> str:
+    """A serial number as lowercase hex, no colons (the `serial` field of the activation API)."""
+    return format(serial, "x")

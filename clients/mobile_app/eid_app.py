@@ -1,0 +1,653 @@
+#!/usr/bin/env python3
+"""eid_app: the reference client of the portal's mobile e-ID activation API.
+
+It plays the phone in the SITHS-style activation flow: the person has logged in to the portal with
+a strong e-ID, asked for a new mobile e-ID and got a single-use activation code (also shown as a QR
+code, valid at most 15 minutes). This program then
+
+1. generates an EC P-256 key pair "on the device" (the private key never leaves it),
+2. builds a PKCS#10 CSR (RFC 2986) signed with that key; its subject is CN=<device name>, which
+   the portal ignores: the certificate subject comes from the person bound to the code,
+3. POSTs `{"csr", "qr_payload" | ("person_number", "code"), "device_name"}` as JSON to
+   `{portal}/api/v1/eid/activations` and expects `201` with
+   `{"eid_id", "serial" (hex), "certificate" (PEM), "chain" (PEM leaf + CA), "not_after" (ISO 8601
+   UTC)}`; a refusal is `application/problem+json` (RFC 9457: type, title, status, detail, code),
+   printed as `title: detail`,
+4. checks the answer (the certificate carries our public key and is signed by the CA in the chain)
+   and saves a wallet: JSON `{"portal", "private_key" (PKCS#8 PEM), "certificate", "chain",
+   "eid_id"}`, file mode 0600, never overwriting an existing wallet without `--force`.
+
+`verify` downloads `{portal}/issuance/ca.pem` and the CRL `{portal}/issuance/crl` (DER) and checks
+the wallet's certificate (RFC 5280: signature by the CA, validity period, a CRL signed by the same
+CA and not past its nextUpdate, serial not listed). `show` prints the certificate's subject, serial
+and validity.
+
+Usage
+    eid_app.py activate --portal URL --wallet PATH
+                        (--qr-payload TEXT | --person-number NNNNNNNNNNNN --code XXXX-XXXX)
+                        [--device-name NAME] [--force]
+    eid_app.py verify --wallet PATH [--portal URL]
+    eid_app.py show --wallet PATH
+
+Exit status: 0 success (`verify`: valid); 1 error (refused by the portal, network, bad wallet,
+bad arguments: 2 from argparse); 2 `verify` found the certificate revoked or invalid.
+
+Standard library and `cryptography` only; times are UTC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import ipaddress
+import json
+import os
+import re
+import secrets
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.x509.oid import NameOID
+
+__all__ = [
+    "AppError",
+    "PortalProblem",
+    "Verdict",
+    "Wallet",
+    "activation_body",
+    "build_csr",
+    "generate_device_key",
+    "main",
+    "normalise_person_number",
+    "problem_from",
+    "read_wallet",
+    "verify_certificate",
+    "verify_wallet",
+    "wallet_from_response",
+    "write_wallet",
+]
+
+ACTIVATIONS_PATH = "/api/v1/eid/activations"
+CA_PATH = "/issuance/ca.pem"
+CRL_PATH = "/issuance/crl"
+USER_AGENT = "eid-app/1.0 (portal reference client)"
+#: Seconds to wait for the portal.
+TIMEOUT_SECONDS = 15.0
+#: Largest response body read from the portal, in bytes.
+MAX_RESPONSE_BYTES = 1024 * 1024
+#: commonName upper bound (RFC 5280 Appendix A, ub-common-name).
+MAX_DEVICE_NAME = 64
+WALLET_MODE = 0o600
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_NOT_VALID = 2
+
+_PERSON_NUMBER = re.compile(r"(\d{8})-?(\d{4})")
+_VERIFY_KEY_TYPES = (
+    ec.EllipticCurvePublicKey,
+    rsa.RSAPublicKey,
+    ed25519.Ed25519PublicKey,
+    ed448.Ed448PublicKey,
+)
+
+
+class AppError(Exception):
+    """A failure to report to the user as one line; the program exits with `EXIT_ERROR`."""
+
+
+class PortalProblem(AppError):
+    """The portal refused a request with an RFC 9457 problem (or another HTTP error)."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        title: str,
+        detail: str = "",
+        code: str = "",
+        type_: str = "about:blank",
+    ) -> None:
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.code = code
+        self.type = type_
+        super().__init__(f"{title}: {detail}" if detail else title)
+
+
+@dataclass(frozen=True)
+class Wallet:
+    """What the phone keeps: PEM texts and the portal it belongs to (the JSON wallet file)."""
+
+    portal: str
+    private_key: str
+    certificate: str
+    chain: str
+    eid_id: str
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Wallet:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise AppError(f"the wallet is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise AppError("the wallet is not a JSON object")
+        values: dict[str, str] = {}
+        for field in ("portal", "private_key", "certificate", "chain", "eid_id"):
+            value = data.get(field)
+            if not isinstance(value, str) or not value:
+                raise AppError(f"the wallet lacks {field!r}")
+            values[field] = value
+        return cls(**values)
+
+    def key(self) -> ec.EllipticCurvePrivateKey:
+        try:
+            key = serialization.load_pem_private_key(self.private_key.encode(), password=None)
+        except ValueError as exc:
+            raise AppError(f"the wallet's private key cannot be read: {exc}") from exc
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise AppError("the wallet's private key is not an EC key")
+        return key
+
+    def cert(self) -> x509.Certificate:
+        return _load_cert(self.certificate.encode(), "the wallet's certificate")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of `verify_certificate`: `status` and, unless valid, a `reason`."""
+
+    status: Literal["valid", "revoked", "invalid"]
+    reason: str = ""
+
+    def line(self) -> str:
+        return f"{self.status}: {self.reason}" if self.reason else self.status
+
+
+# --- device key, CSR, request and response -------------------------------------------------------
+
+
+def generate_device_key() -> ec.EllipticCurvePrivateKey:
+    """A new EC P-256 (secp256r1) private key, as the phone's secure element would make."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def build_csr(key: ec.EllipticCurvePrivateKey, device_name: str) -> str:
+    """A PEM CSR (PKCS#10) for `key`, subject CN=`device_name`, signed ECDSA-SHA256.
+
+    Raises ValueError when `device_name` is empty or longer than 64 characters.
+    """
+    name = device_name.strip()
+    if not name or len(name) > MAX_DEVICE_NAME:
+        raise ValueError(f"the device name must be 1-{MAX_DEVICE_NAME} characters")
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def normalise_person_number(value: str) -> str:
+    """`YYYYMMDDNNNC` from `YYYYMMDD-NNNC` or `YYYYMMDDNNNC`; ValueError otherwise.
+
+    Only the shape is checked here; the portal validates the number itself.
+    """
+    match = _PERSON_NUMBER.fullmatch(value.strip())
+    if match is None:
+        raise ValueError("the person number must have 12 digits (YYYYMMDDNNNC)")
+    return match.group(1) + match.group(2)
+
+
+def activation_body(
+    csr_pem: str,
+    *,
+    device_name: str,
+    qr_payload: str | None = None,
+    person_number: str | None = None,
+    code: str | None = None,
+) -> dict[str, str]:
+    """The JSON body of `POST /api/v1/eid/activations`.
+
+    Either `qr_payload` alone, or `person_number` and `code` together; ValueError otherwise.
+    """
+    body = {"csr": csr_pem, "device_name": device_name.strip()}
+    if qr_payload is not None:
+        if person_number is not None or code is not None:
+            raise ValueError("give either the QR payload or the person number and code")
+        if not qr_payload.strip():
+            raise ValueError("the QR payload is empty")
+        body["qr_payload"] = qr_payload.strip()
+    else:
+        if person_number is None or code is None or not code.strip():
+            raise ValueError("give the QR payload, or both the person number and the code")
+        body["person_number"] = normalise_person_number(person_number)
+        body["code"] = code.strip().upper()
+    return body
+
+
+def wallet_from_response(portal: str, key: ec.EllipticCurvePrivateKey, response: object) -> Wallet:
+    """Check the portal's 201 answer and build the wallet from it.
+
+    Checks: the required string fields are present, the certificate holds our public key, the
+    chain starts with the certificate and the certificate is signed by the chain's CA, and the
+    `serial` field matches. Raises AppError naming the first failed check.
+    """
+    if not isinstance(response, dict):
+        raise AppError("the portal's answer is not a JSON object")
+    fields: dict[str, str] = {}
+    for name in ("eid_id", "serial", "certificate", "chain"):
+        value = response.get(name)
+        if not isinstance(value, str) or not value:
+            raise AppError(f"the portal's answer lacks {name!r}")
+        fields[name] = value
+    cert = _load_cert(fields["certificate"].encode(), "the issued certificate")
+    if cert.public_key() != key.public_key():
+        raise AppError("the issued certificate is not for this device's key")
+    try:
+        chain = x509.load_pem_x509_certificates(fields["chain"].encode())
+    except ValueError as exc:
+        raise AppError(f"the chain cannot be read: {exc}") from exc
+    if len(chain) < 2 or chain[0] != cert:
+        raise AppError("the chain must be the issued certificate followed by the CA")
+    try:
+        cert.verify_directly_issued_by(chain[1])
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise AppError("the issued certificate is not signed by the CA in the chain") from exc
+    if fields["serial"].lower().lstrip("0") != format(cert.serial_number, "x"):
+        raise AppError("the serial in the answer does not match the certificate")
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+    return Wallet(
+        portal=portal,
+        private_key=private_pem,
+        certificate=fields["certificate"],
+        chain=fields["chain"],
+        eid_id=fields["eid_id"],
+    )
+
+
+# --- wallet file ---------------------------------------------------------------------------------
+
+
+def write_wallet(path: Path, wallet: Wallet, *, force: bool = False) -> None:
+    """Write `wallet` to `path` with mode 0600.
+
+    Without `force` an existing file is never touched (AppError); with `force` the file is
+    replaced atomically (temporary file + rename), so a failed write keeps the old wallet.
+    """
+    data = wallet.to_json().encode("utf-8")
+    if not force:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WALLET_MODE)
+        except FileExistsError as exc:
+            raise AppError(f"{path} exists; use --force to replace it") from exc
+        _write_fd(fd, data, path)
+        return
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WALLET_MODE)
+    _write_fd(fd, data, tmp)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_fd(fd: int, data: bytes, path: Path) -> None:
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), WALLET_MODE)
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def read_wallet(path: Path) -> Wallet:
+    """Read a wallet file; AppError when it is missing or malformed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AppError(f"cannot read the wallet {path}: {exc.strerror or exc}") from exc
+    return Wallet.from_json(text)
+
+
+def _check_wallet_path(path: Path, *, force: bool) -> None:
+    """Refuse before contacting the portal, so a single-use code is not spent in vain."""
+    if path.exists() and not force:
+        raise AppError(f"{path} exists; use --force to replace it")
+    if path.is_dir():
+        raise AppError(f"{path} is a directory")
+    if not path.parent.is_dir():
+        raise AppError(f"the directory {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise AppError(f"the directory {path.parent} is not writable")
+
+
+# --- verification --------------------------------------------------------------------------------
+
+
+def _load_cert(data: bytes, what: str) -> x509.Certificate:
+    try:
+        if data.lstrip().startswith(b"-----"):
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise AppError(f"{what} cannot be read: {exc}") from exc
+
+
+def _load_crl(data: bytes) -> x509.CertificateRevocationList:
+    try:
+        if data.lstrip().startswith(b"-----"):
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError as exc:
+        raise AppError(f"the CRL cannot be read: {exc}") from exc
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def verify_certificate(cert_pem: bytes, ca_cert: bytes, crl: bytes, *, now: dt.datetime) -> Verdict:
+    """Check `cert_pem` against the CA certificate `ca_cert` and the CRL `crl` at `now` (UTC).
+
+    `ca_cert` and `crl` are PEM or DER, as downloaded. RFC 5280: the CA is a CA (4.2.1.9) and
+    within its validity, the certificate is signed by it (6.1.3 (a)(1)) and within its validity
+    (6.1.3 (a)(2)), the CRL is issued and signed by the CA and not past nextUpdate (6.3.3), the
+    serial is not listed (6.3.3 (k)). Raises AppError when an input cannot be parsed.
+    """
+    cert = _load_cert(cert_pem, "the certificate")
+    ca = _load_cert(ca_cert, "the CA certificate")
+    revocations = _load_crl(crl)
+    try:
+        constraints = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is None or not constraints.ca:
+        return Verdict("invalid", "the portal's CA certificate is not a CA")
+    if not ca.not_valid_before_utc <= now <= ca.not_valid_after_utc:
+        return Verdict("invalid", "the portal's CA certificate is not valid now")
+    ca_key = ca.public_key()
+    if not isinstance(ca_key, _VERIFY_KEY_TYPES):
+        return Verdict("invalid", "the CA key type is not supported")
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        return Verdict("invalid", "the certificate is not issued by the portal's CA")
+    if now < cert.not_valid_before_utc:
+        return Verdict("invalid", f"not valid before {_iso(cert.not_valid_before_utc)}")
+    if now > cert.not_valid_after_utc:
+        return Verdict("invalid", f"expired {_iso(cert.not_valid_after_utc)}")
+    if revocations.issuer != ca.subject or not revocations.is_signature_valid(ca_key):
+        return Verdict("invalid", "the CRL is not signed by the portal's CA")
+    next_update = revocations.next_update_utc
+    if next_update is None or now > next_update:
+        return Verdict("invalid", "the CRL is out of date; cannot tell if the e-ID is revoked")
+    entry = revocations.get_revoked_certificate_by_serial_number(cert.serial_number)
+    if entry is not None:
+        return Verdict("revoked", f"since {_iso(entry.revocation_date_utc)}")
+    return Verdict("valid")
+
+
+def verify_wallet(wallet: Wallet, ca_cert: bytes, crl: bytes, *, now: dt.datetime) -> Verdict:
+    """`verify_certificate` for the wallet's certificate, after checking the wallet itself.
+
+    The private key must belong to the certificate, and the downloaded CA must be the CA that
+    came in the wallet's chain at activation (a portal that now answers with another CA is not
+    trusted).
+    """
+    cert = wallet.cert()
+    if wallet.key().public_key() != cert.public_key():
+        return Verdict("invalid", "the wallet's private key does not match its certificate")
+    try:
+        chain = x509.load_pem_x509_certificates(wallet.chain.encode())
+    except ValueError as exc:
+        raise AppError(f"the wallet's chain cannot be read: {exc}") from exc
+    if len(chain) >= 2 and chain[-1] != _load_cert(ca_cert, "the CA certificate"):
+        return Verdict("invalid", "the portal's CA differs from the CA in the wallet")
+    return verify_certificate(wallet.certificate.encode(), ca_cert, crl, now=now)
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+
+def _portal_url(value: str) -> str:
+    """argparse type: an http(s) base URL without a trailing slash."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {value!r}")
+    return value.rstrip("/")
+
+
+def _warn_if_cleartext(portal: str) -> None:
+    parts = urlsplit(portal)
+    if parts.scheme == "https" or parts.hostname in (None, "localhost"):
+        return
+    try:
+        if ipaddress.ip_address(parts.hostname).is_loopback:
+            return
+    except ValueError:
+        pass
+    print(
+        "warning: the portal URL is not https; codes and certificates travel in clear",
+        file=sys.stderr,
+    )
+
+
+def problem_from(status: int, content_type: str, body: bytes, reason: str = "") -> PortalProblem:
+    """A PortalProblem from an error response.
+
+    RFC 9457 members (title, detail, status, code, type) when the body is problem JSON, else the
+    HTTP status and reason phrase.
+    """
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type in ("application/problem+json", "application/json"):
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("title"), str):
+            return PortalProblem(
+                status=data["status"] if isinstance(data.get("status"), int) else status,
+                title=data["title"],
+                detail=str(data.get("detail") or ""),
+                code=str(data.get("code") or ""),
+                type_=str(data.get("type") or "about:blank"),
+            )
+    return PortalProblem(status=status, title=f"HTTP {status}", detail=reason)
+
+
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    json_body: dict[str, str] | None = None,
+    accept: str = "*/*",
+    timeout: float = TIMEOUT_SECONDS,
+) -> tuple[int, str, bytes]:
+    """Send one request; return (status, content type, body) of a 2xx answer.
+
+    Raises PortalProblem for an HTTP error status, AppError when the portal cannot be reached or
+    answers more than `MAX_RESPONSE_BYTES`.
+    """
+    data = None
+    headers = {"Accept": accept, "User-Agent": USER_AGENT}
+    if json_body is not None:
+        data = json.dumps(json_body).encode("utf-8")
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        # Only http(s) URLs get here: `_portal_url` checks the scheme.
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read(MAX_RESPONSE_BYTES + 1)
+            status = response.status
+            content_type = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        try:
+            error_body = exc.read(MAX_RESPONSE_BYTES)
+        except (OSError, AttributeError):
+            error_body = b""
+        finally:
+            exc.close()
+        content_type = exc.headers.get("Content-Type", "") if exc.headers else ""
+        raise problem_from(exc.code, content_type, error_body, str(exc.reason)) from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise AppError(f"cannot reach {url}: {reason}") from exc
+    if len(body) > MAX_RESPONSE_BYTES:
+        raise AppError(f"the answer from {url} is too large")
+    return status, content_type, body
+
+
+# --- commands ------------------------------------------------------------------------------------
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    wallet_path: Path = args.wallet
+    _check_wallet_path(wallet_path, force=args.force)
+    key = generate_device_key()
+    try:
+        csr_pem = build_csr(key, args.device_name)
+        body = activation_body(
+            csr_pem,
+            device_name=args.device_name,
+            qr_payload=args.qr_payload,
+            person_number=args.person_number,
+            code=args.code,
+        )
+    except ValueError as exc:
+        raise AppError(str(exc)) from exc
+    _warn_if_cleartext(args.portal)
+    status, _, raw = http_request(
+        args.portal + ACTIVATIONS_PATH,
+        method="POST",
+        json_body=body,
+        accept="application/json, application/problem+json",
+    )
+    if status != 201:
+        raise AppError(f"unexpected answer from the portal: HTTP {status} (expected 201)")
+    try:
+        response = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AppError("the portal's answer is not JSON") from exc
+    wallet = wallet_from_response(args.portal, key, response)
+    write_wallet(wallet_path, wallet, force=args.force)
+    cert = wallet.cert()
+    print(f"activated e-ID {wallet.eid_id}")
+    print(f"serial:    {format(cert.serial_number, 'x')}")
+    print(f"valid to:  {_iso(cert.not_valid_after_utc)}")
+    print(f"wallet:    {wallet_path}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    wallet = read_wallet(args.wallet)
+    portal = args.portal or _portal_url(wallet.portal)
+    _, _, ca_pem = http_request(portal + CA_PATH, accept="application/x-pem-file, */*")
+    _, _, crl_der = http_request(portal + CRL_PATH, accept="application/pkix-crl, */*")
+    verdict = verify_wallet(wallet, ca_pem, crl_der, now=dt.datetime.now(dt.UTC))
+    print(verdict.line())
+    return EXIT_OK if verdict.status == "valid" else EXIT_NOT_VALID
+
+
+def describe(wallet: Wallet) -> list[str]:
+    """The lines `show` prints: subject, serial, validity (UTC) and where the e-ID came from."""
+    cert = wallet.cert()
+    names = {NameOID.SERIAL_NUMBER: "serialNumber"}
+    return [
+        f"subject:     {cert.subject.rfc4514_string(names)}",
+        f"serial:      {format(cert.serial_number, 'x')}",
+        f"not before:  {_iso(cert.not_valid_before_utc)}",
+        f"not after:   {_iso(cert.not_valid_after_utc)}",
+        f"issuer:      {cert.issuer.rfc4514_string(names)}",
+        f"sha-256:     {cert.fingerprint(hashes.SHA256()).hex()}",
+        f"e-ID id:     {wallet.eid_id}",
+        f"portal:      {wallet.portal}",
+    ]
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    print("\n".join(describe(read_wallet(args.wallet))))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="eid_app", description="Reference mobile e-ID app for the portal's activation API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    activate = commands.add_parser("activate", help="activate a new mobile e-ID")
+    activate.add_argument(
+        "--portal", required=True, type=_portal_url, metavar="URL", help="portal base URL"
+    )
+    activate.add_argument(
+        "--wallet", required=True, type=Path, metavar="PATH", help="wallet file to create"
+    )
+    how = activate.add_mutually_exclusive_group(required=True)
+    how.add_argument("--qr-payload", metavar="TEXT", help="the text of the scanned QR code")
+    how.add_argument(
+        "--person-number", metavar="NNNNNNNNNNNN", help="12-digit personnummer (with --code)"
+    )
+    activate.add_argument(
+        "--code", metavar="XXXX-XXXX", help="activation code (with --person-number)"
+    )
+    activate.add_argument(
+        "--device-name", default="Mobile e-ID", metavar="NAME", help="name of this device"
+    )
+    activate.add_argument("--force", action="store_true", help="replace an existing wallet")
+    activate.set_defaults(handler=cmd_activate)
+
+    verify = commands.add_parser("verify", help="check the e-ID against the portal's CA and CRL")
+    verify.add_argument("--wallet", required=True, type=Path, metavar="PATH")
+    verify.add_argument(
+        "--portal", type=_portal_url, metavar="URL", help="default: the wallet's portal"
+    )
+    verify.set_defaults(handler=cmd_verify)
+
+    show = commands.add_parser("show", help="print the e-ID certificate")
+    show.add_argument("--wallet", required=True, type=Path, metavar="PATH")
+    show.set_defaults(handler=cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "activate" and (args.person_number is None) != (args.code is None):
+        parser.error("--person-number and --code go together")
+    try:
+        result: int = args.handler(args)
+    except AppError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
+    except argparse.ArgumentTypeError as exc:
+        print(f"the wallet's portal URL is unusable: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
