@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "apps.administration",
     "apps.selfservice",
     "apps.api",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,25 @@
+"""`manage.py demo_data`: load the synthetic demo region (idempotent) and print the demo logins."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.demo import seed
+
+
+class Command(BaseCommand):
+    help = "Load the synthetic demo region (once) and print the URL and demo logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("Demo data is for development only: set DJANGO_DEBUG=true.")
+        loaded = seed.seed()
+        self.stdout.write("Demo data loaded." if loaded else "Demo data already present.")
+        self.stdout.write(f"\nPortal: {settings.PORTAL_BASE_URL}/\n")
+        self.stdout.write(f"Staff logins (password: {seed.DEMO_PASSWORD}; second factor: "
+                          "`make totp ACCOUNT=<username>` prints the current code):")
+        for account in seed.ACCOUNTS:
+            self.stdout.write(f"  {account.username:14} {account.description}")
+        self.stdout.write("Patient demo login: /login/patient/ with 19121212-1212 "
+                          "(Tolvan Tolvansson) or any demo patient's number.\n")

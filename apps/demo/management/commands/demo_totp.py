@@ -1,0 +1,28 @@
+"""`manage.py demo_totp USERNAME`: print a demo account's current TOTP code and otpauth URI."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+
+class Command(BaseCommand):
+    help = "Print the current second-factor (TOTP) code of a demo account (development only)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("username", nargs="?", default="")
+
+    def handle(self, *args: Any, username: str, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError("Only for development: set DJANGO_DEBUG=true.")
+        if not username:
+            raise CommandError("Name the account: make totp ACCOUNT=anna.admin")
+        device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+        if device is None:
+            raise CommandError(f"No second factor for {username!r}. Is the demo data loaded?")
+        code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+        self.stdout.write(f"{code:0{device.digits}d}")
+        self.stderr.write(f"(valid for up to {device.step} s; add it to an authenticator app "
+                          f"instead: {device.config_url})")

@@ -1,0 +1,194 @@
+"""The demo region: clearly synthetic organisations, staff and patients, built through the services.
+
+One care provider (Region Demoland, organisationsnummer 232199-0000, fictional), two hospitals and
+primary care with 20 care units, 50 staff with commissions and roles (the four in
+`ACCOUNTS` can log in), 200 patients with valid
+synthetic personnummer and samordningsnummer, Tolvan Tolvansson (19121212-1212) among them.
+Everything is generated from a fixed seed, so two runs give the same people; `seed()` does nothing
+when the region already exists (idempotent) and runs in one transaction (all or nothing).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit import context
+from apps.commissions import services as commissions
+from apps.commissions.models import Employee, Role
+from apps.commissions.vocabularies import Purpose
+from apps.core.actors import SystemActor
+from apps.identities import services as identities
+from apps.identities.identifiers import make_person_number
+from apps.identities.models import Person, User
+from apps.organisations.models import Organisation
+from apps.organisations.services import organisation_create
+
+ACTOR = SystemActor("demo data")
+REGION_HSA = "SE2321990000-0001"
+DEMO_PASSWORD = "demo-portal-2026"
+
+GIVEN = ["Anna", "Erik", "Maria", "Lars", "Karin", "Anders", "Eva", "Johan", "Sara", "Per", "Lena",
+         "Mikael", "Emma", "Oskar", "Ingrid", "Nils", "Sofia", "Gustav", "Elin", "Hassan", "Amira",
+         "Jonas", "Maja", "Ali", "Fatima", "Olle", "Linnea", "Viktor", "Alva", "Leo"]
+FAMILY = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson", "Olsson",
+          "Persson", "Svensson", "Gustafsson", "Pettersson", "Jonsson", "Lindberg", "Lindqvist",
+          "Berg", "Holm", "Ek", "Nyström", "Sandberg", "Demosson", "Testberg", "Provsson"]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo login printed by `make run`: username, who it is and what it shows."""
+
+    username: str
+    given: str
+    family: str
+    description: str
+
+
+ACCOUNTS = [
+    DemoAccount("anna.admin", "Anna", "Administratör",
+                "local administrator for all of Region Demoland"),
+    DemoAccount("henrik.admin", "Henrik", "Sjukhusadmin",
+                "local administrator for Norrby Hospital only"),
+    DemoAccount("ivar.issuer", "Ivar", "Utfärdare", "e-ID issuer for Region Demoland"),
+    DemoAccount("sara.staff", "Sara", "Sjuksköterska",
+                "nurse at Cardiology, Demoland University Hospital"),
+]
+
+HOSPITALS = {
+    "Demoland University Hospital": ["Cardiology", "Orthopaedics", "Emergency Department",
+                                     "Oncology", "Paediatrics", "Radiology", "Intensive Care",
+                                     "Neurology"],
+    "Norrby Hospital": ["Internal Medicine", "Surgery", "Geriatrics", "Psychiatry",
+                        "Maternity Care"],
+}
+PRIMARY_CARE = ["Primary Care Centre Centrum", "Primary Care Centre Norr",
+                "Primary Care Centre Söder", "Primary Care Centre Öster",
+                "Primary Care Centre Väster", "Child Health Care Demoland",
+                "Youth Clinic Demoland"]
+
+
+def already_loaded() -> bool:
+    return Organisation.objects.filter(hsa_id=REGION_HSA).exists()
+
+
+def _unit_hsa(n: int) -> str:
+    return f"SE2321990000-{n:04d}"
+
+
+def _build_tree() -> list[Organisation]:
+    region = organisation_create(actor=ACTOR, hsa_id=REGION_HSA, name="Region Demoland",
+                                 is_care_provider=True, org_number="232199-0000")
+    units: list[Organisation] = []
+    n = 100
+    for hospital_name, unit_names in HOSPITALS.items():
+        hospital = organisation_create(actor=ACTOR, hsa_id=_unit_hsa(n), name=hospital_name,
+                                       parent=region)
+        n += 1
+        for name in unit_names:
+            units.append(organisation_create(actor=ACTOR, hsa_id=_unit_hsa(n), name=name,
+                                             parent=hospital, is_care_unit=True))
+            n += 1
+        n = (n // 100 + 1) * 100
+    primary = organisation_create(actor=ACTOR, hsa_id=_unit_hsa(n), name="Primary Care Demoland",
+                                  parent=region)
+    for name in PRIMARY_CARE:
+        n += 1
+        units.append(organisation_create(actor=ACTOR, hsa_id=_unit_hsa(n), name=name,
+                                         parent=primary, is_care_unit=True))
+    return units
+
+
+def _person(rng: random.Random, given: str, family: str, *, birth_range: tuple[int, int],
+            coordination: bool = False, email: bool = True) -> Person:
+    while True:
+        birth = date(rng.randint(*birth_range), rng.randint(1, 12), rng.randint(1, 28))
+        number = make_person_number(birth, rng.randint(0, 999), coordination=coordination)
+        if not Person.objects.filter(identity_numbers__extension=number).exists():
+            break
+    address = f"{given}.{family}".lower().translate(str.maketrans("åäöé", "aaoe"))
+    return identities.person_create(
+        actor=ACTOR, given_name=given, family_name=family, person_number=number,
+        email=f"{address}@demoland.example" if email else "",
+    )
+
+
+def _staff(rng: random.Random, given: str, family: str, unit: Organisation,
+           username: str | None, *, title: str) -> Employee:
+    """A staff member; with `username`, also a login account with password and TOTP."""
+    person = _person(rng, given, family, birth_range=(1960, 1998))
+    employee = commissions.employee_create(actor=ACTOR, person=person, organisation=unit,
+                                           title=title)
+    if username:
+        user = identities.user_create(actor=ACTOR, person=person, username=username,
+                                      kind=User.Kind.STAFF, password=DEMO_PASSWORD)
+        identities.totp_device_create(actor=ACTOR, user=user)
+    return employee
+
+
+def _care_commission(employee: Employee, unit: Organisation, rights: list[str]) -> None:
+    commissions.commission_grant(
+        actor=ACTOR, employee=employee, care_unit=unit, purpose=Purpose.CARE, rights=rights,
+        valid_from=timezone.now() - timedelta(days=30), valid_until=None,
+    )
+
+
+def seed() -> bool:
+    """Load the demo region unless it exists. Returns True when it loaded it."""
+    if already_loaded():
+        return False
+    rng = random.Random(2026)
+    with context.acting_as(context.system("demo data")), transaction.atomic():
+        units = _build_tree()
+        region = Organisation.objects.get(hsa_id=REGION_HSA)
+        norrby = Organisation.objects.get(name="Norrby Hospital")
+        cardiology = next(u for u in units if u.name == "Cardiology")
+        now = timezone.now()
+
+        named = {}
+        for account in ACCOUNTS:
+            home = cardiology if account.username == "sara.staff" else (
+                norrby if account.username == "henrik.admin" else region)
+            named[account.username] = _staff(rng, account.given, account.family, home,
+                                             account.username, title=account.description)
+        for username, role, org in [("anna.admin", Role.LOCAL_ADMIN, region),
+                                    ("henrik.admin", Role.LOCAL_ADMIN, norrby),
+                                    ("ivar.issuer", Role.ISSUER, region)]:
+            commissions.role_grant(actor=ACTOR, person=named[username].person, role=role,
+                                   organisation=org, valid_from=now - timedelta(days=90),
+                                   valid_until=None)
+        _care_commission(named["sara.staff"], cardiology, ["Läsa;alla;VE", "Skriva;alla;VE",
+                                                           "Läsa;alla;SJF"])
+
+        titles = ["Nurse", "Physician", "Assistant nurse", "Physiotherapist", "Midwife"]
+        for i in range(50 - len(ACCOUNTS)):
+            unit = units[i % len(units)]
+            given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+            employee = _staff(rng, given, family, unit, None, title=rng.choice(titles))
+            _care_commission(employee, unit, ["Läsa;alla;VE", "Skriva;alla;VE"])
+            if i % 7 == 0:  # some work at a second unit, a few with an ended commission
+                second = units[(i + 5) % len(units)]
+                _care_commission(employee, second, ["Läsa;alla;VE"])
+            if i % 10 == 0:
+                commissions.role_grant(actor=ACTOR, person=employee.person, role=Role.ISSUER,
+                                       organisation=unit, valid_from=now - timedelta(days=10),
+                                       valid_until=now + timedelta(days=355))
+
+        tolvan = identities.person_create(actor=ACTOR, given_name="Tolvan",
+                                          family_name="Tolvansson",
+                                          person_number="19121212-1212")
+        patients = [tolvan]
+        for i in range(199):
+            patients.append(_person(rng, rng.choice(GIVEN), rng.choice(FAMILY),
+                                    birth_range=(1925, 2024), coordination=i % 20 == 0,
+                                    email=False))
+        for person in patients:
+            identities.user_create(actor=ACTOR, person=person,
+                                   username=f"patient-{person.person_number.replace('-', '')}",
+                                   kind=User.Kind.PATIENT)
+    return True
