@@ -144,3 +144,15 @@ def totp_now(key_hex: str = TOTP_KEY, offset_steps: int = 0) -> str:
     the same half-minute uses `offset_steps=1`.
     """
     return f"{totp(unhexlify(key_hex), step=30, t0=0, digits=6, drift=offset_steps):06d}"
+
+
+def pytest_configure(config: Any) -> None:
+    """In CI the tests must run on PostgreSQL: fail early instead of falling back to SQLite."""
+    import os
+
+    from django.conf import settings
+
+    if os.environ.get("CI") and settings.DATABASES["default"]["ENGINE"] != (
+        "django.db.backends.postgresql"
+    ):
+        raise pytest.UsageError("CI=true but DATABASE_URL does not point at PostgreSQL")
