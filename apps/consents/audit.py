@@ -1,0 +1,11 @@
+"""Audit action codes of the consents app (every event has the patient as subject, so it shows
+in the patient's log extract)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.registry import register
+
+CONSENT_GIVEN = register("consent.given", _("Consent given"))
+CONSENT_WITHDRAWN = register("consent.withdrawn", _("Consent withdrawn"))
+CONSENT_DELETED = register("consent.deleted", _("Consent removed as a wrong registration"))
+EMERGENCY_ACCESS_REGISTERED = register("emergency_access.registered", _("Emergency access registered"))

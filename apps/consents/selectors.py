@@ -1,0 +1,105 @@
+"""Reads of consent and emergency access assertions, and the choices the consent forms offer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from apps.commissions.models import Commission, Employee
+from apps.commissions.vocabularies import Purpose
+from apps.consents.models import ConsentAssertion
+from apps.core.errors import NotFound
+from apps.identities.models import Person, User
+from apps.organisations.models import Organisation
+
+
+def _with_relations(qs: QuerySet[ConsentAssertion]) -> QuerySet[ConsentAssertion]:
+    return qs.select_related("care_unit", "care_provider", "employee__person")
+
+
+def consent_is_valid(*, patient: Person, care_unit: Organisation, employee: Employee | None,
+                     when: datetime) -> bool:
+    """True when a consent or emergency access for `patient` lets `employee` (or, with None, all
+    staff) at `care_unit` read at `when` (UTC): an assertion in force (ConsentQuerySet.valid_at)
+    for that unit that names no employee or names this one (domain.md, "Consent assertion")."""
+    qs = ConsentAssertion.objects.valid_at(when).filter(patient=patient, care_unit=care_unit)
+    if employee is None:
+        qs = qs.filter(employee__isnull=True)
+    else:
+        qs = qs.filter(employee__isnull=True) | qs.filter(employee=employee)
+    return qs.exists()
+
+
+def consent_list_for_patient(patient: Person) -> QuerySet[ConsentAssertion]:
+    """All assertions about `patient` (any state), newest start first, with units and staff."""
+    return _with_relations(ConsentAssertion.objects.filter(patient=patient)).order_by(
+        "-valid_from", "-registered_at"
+    )
+
+
+def consent_get_for_patient(patient: Person, consent_id: uuid.UUID) -> ConsentAssertion:
+    """The patient's own assertion; NotFound when missing or someone else's."""
+    consent = _with_relations(ConsentAssertion.objects.filter(pk=consent_id, patient=patient)).first()
+    if consent is None:
+        raise NotFound()
+    return consent
+
+
+def consent_list_registered_by(user: User, since: datetime,
+                               care_units: list[Organisation]) -> QuerySet[ConsentAssertion]:
+    """Assertions `user` registered since `since` (UTC) at `care_units`, newest first."""
+    return _with_relations(
+        ConsentAssertion.objects.filter(registered_by_id=user.pk, registered_at__gte=since,
+                                        care_unit__in=care_units)
+    ).select_related("patient").order_by("-registered_at")
+
+
+def consent_get_registered_by(user: User, consent_id: uuid.UUID,
+                              care_units: list[Organisation]) -> ConsentAssertion:
+    """An assertion `user` registered at one of `care_units`; NotFound otherwise."""
+    consent = _with_relations(
+        ConsentAssertion.objects.filter(pk=consent_id, registered_by_id=user.pk,
+                                        care_unit__in=care_units)
+    ).select_related("patient").first()
+    if consent is None:
+        raise NotFound()
+    return consent
+
+
+def care_unit_list() -> QuerySet[Organisation]:
+    """Every care unit, with its care provider, ordered by care provider then name (for a select
+    grouped by care provider)."""
+    return Organisation.objects.filter(is_care_unit=True, care_provider__isnull=False).select_related(
+        "care_provider"
+    ).order_by("care_provider__name", "name")
+
+
+def care_units_for_staff(user: User, when: datetime) -> list[Organisation]:
+    """Care units where `user` holds an active care commission (Vård och behandling) at `when`."""
+    unit_ids = Commission.objects.active_at(when).filter(
+        employee__person_id=user.person_id, care_unit__isnull=False, purpose=Purpose.CARE
+    ).values("care_unit_id")
+    return list(
+        Organisation.objects.filter(pk__in=unit_ids).select_related("care_provider").order_by("name")
+    )
+
+
+def employees_at_units(when: datetime, care_unit: Organisation | None = None
+                       ) -> list[tuple[Organisation, Employee]]:
+    """(care unit, employee) pairs for every active care commission at `when` (UTC), optionally at
+    one unit; sorted by unit name, then family and given name. One query."""
+    commissions = Commission.objects.active_at(when).filter(
+        care_unit__isnull=False, purpose=Purpose.CARE
+    ).select_related("care_unit", "employee__person")
+    if care_unit is not None:
+        commissions = commissions.filter(care_unit=care_unit)
+    pairs: dict[tuple[object, object], tuple[Organisation, Employee]] = {}
+    for c in commissions:
+        assert c.care_unit is not None
+        pairs[(c.care_unit_id, c.employee_id)] = (c.care_unit, c.employee)
+    return sorted(
+        pairs.values(),
+        key=lambda p: (p[0].name, p[1].person.family_name, p[1].person.given_name, p[1].hsa_id),
+    )
