@@ -9,4 +9,4 @@ from apps.authn import session
 
 
 def authn(request: HttpRequest) -> dict[str, Any]:
-    return {"authn": session.get(request), "debug_demo": settings.DEBUG}
+    return {"authn": session.get(request), "debug_demo": settings.DEMO_LOGIN_ENABLED}

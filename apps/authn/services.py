@@ -24,8 +24,13 @@ def password_check(request: HttpRequest, *, username: str, password: str) -> Use
 
 def otp_check(user: User, token: str) -> Device:
     """The confirmed device of `user` that accepts `token` (each code works once: django-otp
-    throttles failures and refuses reuse). Raises ValidationFailed (field `token`)."""
+    throttles failures, doubling the wait after each, and refuses reuse). Raises
+    ValidationFailed (field `token`)."""
     for device in devices_for_user(user, confirmed=True):
+        allowed, _details = device.verify_is_allowed()
+        if not allowed:
+            raise ValidationFailed(_("Too many wrong codes. Wait a minute and try again."),
+                                   code="otp.throttled", field="token")
         if device.verify_token(token.strip()):
             return device
     raise ValidationFailed(_("The code is wrong or has expired. Wait for a new code and try "

@@ -79,8 +79,8 @@ def step_up_view(request: HttpRequest) -> HttpResponse:
 
 
 def patient_login_view(request: HttpRequest) -> HttpResponse:
-    """Demo login for seeded patients; exists only with debug on (federated e-ID comes later)."""
-    if not settings.DEBUG:
+    """Demo login for seeded patients; only with debug on (DEMO_LOGIN_ENABLED). e-ID login comes later."""
+    if not settings.DEMO_LOGIN_ENABLED:
         raise Http404
     form = PatientDemoForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

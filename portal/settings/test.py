@@ -13,3 +13,4 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ISSUANCE_CA_DIR = VAR_DIR / "test-ca"  # noqa: F405
+DEMO_LOGIN_ENABLED = True  # pytest-django runs with DEBUG=False

@@ -1,0 +1,86 @@
+"""Staff login (password + TOTP), step-up, and the demo patient login."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from tests.conftest import PASSWORD, totp_now
+
+
+def login(client, user, *, offset_steps: int = 0):
+    client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    return client.post(reverse("authn:otp"), {"token": totp_now(offset_steps=offset_steps)})
+
+
+def test_password_then_code_logs_in_with_loa2(client, hospital_admin):
+    response = login(client, hospital_admin)
+    assert response.status_code == 302
+    assert client.session["authn"]["loa"] == "http://id.elegnamnden.se/loa/1.0/loa2"
+    assert client.session["authn"]["methods"] == ["pwd", "otp"]
+
+
+def test_password_alone_does_not_log_in(client, hospital_admin):
+    client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    response = client.post(reverse("authn:otp"), {"token": "000000"})
+    assert "The code is wrong" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_wrong_password_has_one_message(client, hospital_admin):
+    response = client.post(reverse("authn:login"), {"username": hospital_admin.username,
+                                                    "password": "nope"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert "Wrong username or password." in response.content.decode()
+
+
+def test_a_used_code_cannot_be_replayed_for_step_up(client, hospital_admin):
+    login(client, hospital_admin)
+    response = client.post(reverse("authn:step_up"), {"token": totp_now()},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert "The code is wrong" in response.content.decode()
+    assert not client.session["authn"]["step_up_at"]
+    response = client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert "Too many wrong codes" in response.content.decode()
+
+
+def test_step_up_with_a_fresh_code(client, hospital_admin):
+    login(client, hospital_admin)
+    response = client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
+    assert response.status_code == 302
+    assert client.session["authn"]["step_up_at"]
+
+
+def test_next_parameter_cannot_leave_the_site(client, hospital_admin):
+    client.post(reverse("authn:login") + "?next=https://evil.example/",
+                {"username": hospital_admin.username, "password": PASSWORD,
+                 "next": "https://evil.example/"})
+    response = client.post(reverse("authn:otp"), {"token": totp_now(),
+                                                  "next": "https://evil.example/"})
+    assert response["Location"] == "/"
+
+
+def test_patient_demo_login(client, patient):
+    response = client.post(reverse("authn:patient_login"), {"person_number": "191212121212"})
+    assert response.status_code == 302
+    assert client.session["authn"]["methods"] == ["demo"]
+    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Demo login" in page
+
+
+def test_patient_demo_login_is_gone_without_debug(client, patient, settings):
+    settings.DEMO_LOGIN_ENABLED = False
+    assert client.get(reverse("authn:patient_login")).status_code == 404
+
+
+@pytest.mark.parametrize("number", ["19121212-1213", "0701234567", "556036-0793"])
+def test_patient_demo_login_refuses_bad_numbers(client, patient, number):
+    response = client.post(reverse("authn:patient_login"), {"person_number": number},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert "No demo patient has this number." in response.content.decode()
+
+
+def test_pages_send_a_strict_content_security_policy(client, db):
+    csp = client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
