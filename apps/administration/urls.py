@@ -1,6 +1,16 @@
+"""Administration pages (journey 1). Mounted at /administration/."""
+
 from django.urls import path
 
 from apps.administration import views
 
 app_name = "administration"
-urlpatterns = [path("", views.placeholder, name="person_list")]
+urlpatterns = [
+    path("", views.person_list, name="person_list"),
+    path("people/<uuid:person_id>/", views.person_detail, name="person_detail"),
+    path("people/<uuid:person_id>/commissions/new/", views.commission_grant, name="commission_grant"),
+    path("people/<uuid:person_id>/commissions/<uuid:commission_id>/end/", views.commission_end,
+         name="commission_end"),
+    path("people/<uuid:person_id>/roles/new/", views.role_grant, name="role_grant"),
+    path("people/<uuid:person_id>/roles/<uuid:assignment_id>/end/", views.role_end, name="role_end"),
+]

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Prefetch, Q, QuerySet
 
+from apps.audit.models import AuditEvent
+from apps.audit.selectors import audit_list_for_person
 from apps.commissions.models import Commission, Employee, RoleAssignment
+from apps.core.errors import NotFound
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
@@ -55,3 +60,85 @@ def commission_list_active_for_person(person: Person, when: object) -> QuerySet[
     return Commission.objects.active_at(when).filter(employee__person=person).select_related(  # type: ignore[arg-type]
         "care_unit", "care_provider"
     ).prefetch_related(Prefetch("rights"))
+
+
+# --- Reads for the administration pages: everything limited to the administrator's scope ---------
+# An administrator's scope is the union of the subtrees of `roots` (policies.scope_roots). Rows outside
+# it are left out, never marked, so their existence does not leak (conventions.md, "Names").
+
+
+def _commission_in_scope_q(roots: list[Organisation]) -> Q:
+    """Commissions whose care unit (or, without a unit, care provider) lies under `roots`."""
+    return subtree_q(roots, "care_unit__") | (
+        Q(care_unit__isnull=True) & subtree_q(roots, "care_provider__")
+    )
+
+
+def person_get_in_scope(roots: list[Organisation], person_id: uuid.UUID | str) -> Person:
+    """The staff member `person_id` if one of their employee HSA-ids lies under `roots`.
+
+    Raises NotFound for a missing person and for one outside the scope alike.
+    """
+    person = person_search_in_scope(roots).filter(pk=person_id).first()
+    if person is None:
+        raise NotFound()
+    return person
+
+
+def employee_list_for_person_in_scope(
+    person: Person, roots: list[Organisation]
+) -> QuerySet[Employee]:
+    """The person's employee HSA-ids issued under `roots`, ordered by HSA-id."""
+    return Employee.objects.filter(subtree_q(roots, "organisation__"), person=person).order_by("hsa_id")
+
+
+def employees_in_scope_prefetch(roots: list[Organisation]) -> Prefetch:  # type: ignore[type-arg]
+    """Prefetch for a Person queryset: employees under `roots` into `person.employees_in_scope`."""
+    return Prefetch(
+        "employees",
+        queryset=Employee.objects.filter(subtree_q(roots, "organisation__")).order_by("hsa_id"),
+        to_attr="employees_in_scope",
+    )
+
+
+def commission_list_for_person_in_scope(
+    person: Person, roots: list[Organisation]
+) -> QuerySet[Commission]:
+    """The person's commissions at units under `roots`, newest first, with rights and units."""
+    return commission_list_for_person(person).filter(_commission_in_scope_q(roots))
+
+
+def commission_get_for_person_in_scope(
+    person: Person, roots: list[Organisation], commission_id: uuid.UUID | str
+) -> Commission:
+    """One commission of `person` at a unit under `roots`; NotFound otherwise."""
+    commission = commission_list_for_person_in_scope(person, roots).filter(pk=commission_id).first()
+    if commission is None:
+        raise NotFound()
+    return commission
+
+
+def role_list_for_person_in_scope(
+    person: Person, roots: list[Organisation]
+) -> QuerySet[RoleAssignment]:
+    """The person's role assignments over organisations under `roots`, newest first."""
+    return role_list_for_person(person).filter(subtree_q(roots, "organisation__"))
+
+
+def role_get_for_person_in_scope(
+    person: Person, roots: list[Organisation], assignment_id: uuid.UUID | str
+) -> RoleAssignment:
+    """One role assignment of `person` over an organisation under `roots`; NotFound otherwise."""
+    assignment = role_list_for_person_in_scope(person, roots).filter(pk=assignment_id).first()
+    if assignment is None:
+        raise NotFound()
+    return assignment
+
+
+def audit_list_for_person_in_scope(person: Person, roots: list[Organisation]) -> QuerySet[AuditEvent]:
+    """Audit events about `person` (newest first) that concern no organisation or one under
+    `roots`; events at organisations outside the scope are left out."""
+    in_scope_hsa_ids = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
+    return audit_list_for_person(person.pk).filter(
+        Q(organisation_hsa_id="") | Q(organisation_hsa_id__in=in_scope_hsa_ids)
+    )

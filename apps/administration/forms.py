@@ -1,0 +1,166 @@
+"""Forms of the administration pages. They only collect and shape input; the rules (scope, validity,
+duplicates, vocabularies) are checked by the commissions services, whose errors the views put next to
+the field they name."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.commissions.models import Employee, Role
+from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
+from apps.organisations.models import Organisation
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def today_in_stockholm() -> date:
+    """Today's date in Europe/Stockholm (the date the user sees on the wall)."""
+    return timezone.now().astimezone(STOCKHOLM).date()
+
+
+def start_of_day_utc(day: date | None) -> datetime | None:
+    """00:00 Europe/Stockholm on `day`, as an aware datetime in UTC (None stays None)."""
+    if day is None:
+        return None
+    return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(ZoneInfo("UTC"))
+
+
+def _coded(choices: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """Choices labelled `label (code)`, so administrators see the HSA vocabulary code too."""
+    return [(value, f"{label} ({value})") for value, label in choices]
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class OrganisationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """Organisations shown as `name (HSA-id)`."""
+
+    def label_from_instance(self, obj: Organisation) -> str:  # type: ignore[override]
+        return f"{obj.name} ({obj.hsa_id})"
+
+
+class EmployeeChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """Employee HSA-ids, with the title when there is one."""
+
+    def label_from_instance(self, obj: Employee) -> str:  # type: ignore[override]
+        return f"{obj.hsa_id} – {obj.title}" if obj.title else obj.hsa_id
+
+
+class SearchForm(forms.Form):
+    """The person list's search box."""
+
+    q = forms.CharField(
+        label=_("Name, employee HSA-id or personal identity number"), required=False, max_length=100,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+
+
+class ValidityMixin(forms.Form):
+    """Validity as two dates; each is 00:00 Europe/Stockholm of that day (see `validity()`)."""
+
+    valid_from = forms.DateField(label=_("Valid from"), widget=DateInput(),
+                                 help_text=_("Starts at 00:00 on this day (Swedish time)."))
+    valid_until = forms.DateField(label=_("Valid until"), required=False, widget=DateInput(),
+                                  help_text=_("Ends at 00:00 on this day (Swedish time). "
+                                              "Leave empty for no end date."))
+
+    def validity(self) -> tuple[datetime, datetime | None]:
+        """(valid_from, valid_until) in UTC, from the cleaned dates."""
+        valid_from = start_of_day_utc(self.cleaned_data["valid_from"])
+        assert valid_from is not None
+        return valid_from, start_of_day_utc(self.cleaned_data.get("valid_until"))
+
+
+class CommissionGrantForm(ValidityMixin):
+    """A new commission: employee HSA-id, care unit in scope, purpose, rights, validity.
+
+    The rights are the cartesian product of the chosen activities, information classes and scopes;
+    a value outside the HSA vocabularies is refused by the field.
+    """
+
+    field_order = ["employee", "care_unit", "purpose", "activities", "information_classes", "scopes",
+                   "valid_from", "valid_until"]
+
+    employee = EmployeeChoiceField(label=_("Employee HSA-id"), queryset=Employee.objects.none(),
+                                   empty_label=None)
+    care_unit = OrganisationChoiceField(label=_("Care unit"), queryset=Organisation.objects.none())
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=_coded(Purpose.choices),
+                                initial=Purpose.CARE)
+    activities = forms.MultipleChoiceField(
+        label=_("Activities"), choices=_coded(Activity.choices), widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one activity.")},
+    )
+    information_classes = forms.MultipleChoiceField(
+        label=_("Information classes"), choices=_coded(InformationClass.choices),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one information class.")},
+    )
+    scopes = forms.MultipleChoiceField(
+        label=_("Scopes"), choices=_coded(Scope.choices), widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one scope.")},
+    )
+
+    def __init__(self, *args: Any, employees: QuerySet[Employee],
+                 care_units: QuerySet[Organisation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        employee_field = self.fields["employee"]
+        assert isinstance(employee_field, forms.ModelChoiceField)
+        employee_field.queryset = employees
+        unit_field = self.fields["care_unit"]
+        assert isinstance(unit_field, forms.ModelChoiceField)
+        unit_field.queryset = care_units
+        self.fields["valid_from"].initial = today_in_stockholm
+        if len(employees) > 1:
+            employee_field.empty_label = _("Choose an employee HSA-id")
+        else:
+            employee_field.initial = employees[0] if employees else None
+
+    def rights(self) -> list[str]:
+        """`activity;information class;scope` for every combination of the chosen parts."""
+        return [
+            f"{a};{i};{s}"
+            for a, i, s in itertools.product(self.cleaned_data["activities"],
+                                             self.cleaned_data["information_classes"],
+                                             self.cleaned_data["scopes"])
+        ]
+
+
+class RoleGrantForm(ValidityMixin):
+    """A new system role over an organisation (and its subtree) in the administrator's scope."""
+
+    field_order = ["role", "organisation", "valid_from", "valid_until"]
+
+    role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
+    organisation = OrganisationChoiceField(
+        label=_("Organisation"), queryset=Organisation.objects.none(),
+        help_text=_("The role covers this organisation and everything under it."),
+    )
+
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["organisation"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = organisations
+        self.fields["valid_from"].initial = today_in_stockholm
+
+
+class EndForm(forms.Form):
+    """Ending a commission or a role early: the reason is required and kept in the audit log."""
+
+    reason = forms.CharField(
+        label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Why it ends now. Saved in the audit history."),
+    )

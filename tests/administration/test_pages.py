@@ -1,0 +1,443 @@
+"""Journey 1 through its pages: a local administrator finds staff, grants and ends commissions and
+roles, and sees the audit history; everything outside the administrator's subtree is a 404 or refused.
+
+Logged in for real (password, then TOTP) as `hospital_admin`, the local administrator over Demo
+Hospital (Cardiology, Orthopaedics), not over Primary Care Centre North or Other Care AB.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.commissions import services
+from apps.commissions.models import Commission, Role, RoleAssignment
+from apps.core.actors import SYSTEM
+from tests.conftest import PASSWORD, make_staff, totp_now
+
+CARE = "Vård och behandling"
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def login(client, user):
+    """The real two-step staff login: password form, then the TOTP form. Pages in English."""
+    client.cookies["django_language"] = "en"
+    response = client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302, response.content.decode()
+    response = client.post(response["Location"], {"token": totp_now()})
+    assert response.status_code == 302, response.content.decode()
+    return client
+
+
+@pytest.fixture
+def admin_client(client, hospital_admin):
+    return login(client, hospital_admin)
+
+
+@pytest.fixture
+def olle(tree):
+    """A staff member at Orthopaedics (inside the admin's scope)."""
+    _, employee = make_staff(tree["ortho"], "Olle", "Ortoped")
+    return employee
+
+
+@pytest.fixture
+def outsider(tree):
+    """A staff member at primary care (outside the admin's scope)."""
+    _, employee = make_staff(tree["primary"], "Pia", "Primär")
+    return employee
+
+
+def person_url(person):
+    return reverse("administration:person_detail", kwargs={"person_id": person.pk})
+
+
+def grant_url(person):
+    return reverse("administration:commission_grant", kwargs={"person_id": person.pk})
+
+
+def text(response):
+    """The page's visible text, tags stripped and whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", response.content.decode()).split())
+
+
+def grant_data(employee, unit, **overrides):
+    data = {
+        "employee": str(employee.pk), "care_unit": str(unit.pk), "purpose": CARE,
+        "activities": ["Läsa", "Skriva"], "information_classes": ["alla"], "scopes": ["VE", "VG"],
+        "valid_from": timezone.localdate().isoformat(), "valid_until": "",
+    }
+    data.update(overrides)
+    return data
+
+
+# --- Access ----------------------------------------------------------------------------------------
+
+
+def test_pages_need_a_staff_login(client, olle):
+    for url in [reverse("administration:person_list"), person_url(olle.person), grant_url(olle.person)]:
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("authn:login"))
+
+
+def test_staff_without_admin_role_is_told_and_sees_nobody(client, tree, olle):
+    user, _ = make_staff(tree["cardio"], "Carl", "Kardiolog")
+    login(client, user)
+    response = client.get(reverse("administration:person_list"))
+    assert response.status_code == 200
+    assert "You do not administer any part of the organisation" in text(response)
+    assert "Ortoped" not in text(response)
+    assert client.get(person_url(olle.person)).status_code == 404
+    assert client.get(grant_url(olle.person)).status_code == 404
+
+
+def test_person_outside_scope_is_not_found(admin_client, outsider, olle):
+    assert admin_client.get(person_url(outsider.person)).status_code == 404
+    assert admin_client.get(grant_url(outsider.person)).status_code == 404
+    assert admin_client.get(
+        reverse("administration:role_grant", kwargs={"person_id": outsider.person.pk})
+    ).status_code == 404
+    response = admin_client.post(grant_url(outsider.person), grant_data(outsider, olle.organisation))
+    assert response.status_code == 404
+    assert not Commission.objects.filter(employee=outsider).exists()
+    # A person that does not exist at all gets the very same answer.
+    missing = reverse("administration:person_detail",
+                      kwargs={"person_id": "00000000-0000-0000-0000-000000000000"})
+    assert admin_client.get(missing).status_code == 404
+
+
+# --- Person list -----------------------------------------------------------------------------------
+
+
+def test_list_shows_people_in_scope_only(admin_client, olle, outsider):
+    response = admin_client.get(reverse("administration:person_list"))
+    page = text(response)
+    assert "Ortoped, Olle" in page
+    assert olle.hsa_id in page
+    assert olle.person.person_number in page
+    assert "Primär" not in page
+    assert "Demo Hospital" in page  # what the administrator administers
+
+
+@pytest.mark.parametrize("how", ["family name", "given name", "hsa id", "hsa id lower", "personnummer",
+                                 "personnummer 10 digits"])
+def test_search(admin_client, tree, olle, how):
+    make_staff(tree["cardio"], "Karin", "Kardiolog")
+    pnr = olle.person.person_number  # YYYYMMDD-NNNN
+    query = {
+        "family name": "ortoped", "given name": "Olle", "hsa id": olle.hsa_id,
+        "hsa id lower": olle.hsa_id.lower(), "personnummer": pnr,
+        "personnummer 10 digits": pnr[2:],
+    }[how]
+    response = admin_client.get(reverse("administration:person_list"), {"q": query})
+    page = text(response)
+    assert "Ortoped, Olle" in page
+    assert "Kardiolog" not in page
+
+
+def test_search_does_not_find_people_outside_scope(admin_client, outsider):
+    for query in ["Primär", outsider.hsa_id, outsider.person.person_number]:
+        response = admin_client.get(reverse("administration:person_list"), {"q": query})
+        assert "Primär" not in text(response).replace(f"“{query}”", "")
+        assert "Nobody in your part of the organisation matches" in text(response)
+
+
+def test_list_is_paginated_and_pages_keep_the_query(admin_client, tree):
+    for i in range(30):
+        make_staff(tree["cardio"], f"Test{i:02d}", "Sjuksköterska")
+    make_staff(tree["ortho"], "Olle", "Ortoped")
+    url = reverse("administration:person_list")
+    first = admin_client.get(url, {"q": "Sjuksköterska"})
+    assert first.context["page"].paginator.count == 30
+    assert len(first.context["page"].object_list) == 25
+    assert "Page 1 of 2" in text(first)
+    assert "?q=Sjuksk%C3%B6terska&amp;page=2" in first.content.decode()
+    second = admin_client.get(url, {"q": "Sjuksköterska", "page": 2})
+    assert len(second.context["page"].object_list) == 5
+    assert "Ortoped" not in text(second)
+    assert "Page 2 of 2" in text(second)
+
+
+def test_list_costs_a_constant_number_of_queries(admin_client, tree, django_assert_max_num_queries):
+    url = reverse("administration:person_list")
+    for i in range(4):  # with the admin herself: 5 people
+        make_staff(tree["cardio"], f"Few{i}", "Person")
+    with CaptureQueriesContext(connection) as few:
+        response = admin_client.get(url)
+    assert response.context["page"].paginator.count == 5
+    for i in range(25):
+        make_staff(tree["ortho" if i % 2 else "cardio"], f"Many{i}", "Person")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = admin_client.get(url)
+    assert len(response.context["page"].object_list) == 25
+    assert response.context["page"].paginator.count == 30
+
+
+# --- Person page -----------------------------------------------------------------------------------
+
+
+def test_person_page_shows_commissions_roles_and_their_status(admin_client, tree, olle):
+    now = timezone.now()
+    services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["ortho"], purpose=CARE,
+                              rights=["Läsa;alla;VE"], valid_from=now - timedelta(days=1),
+                              valid_until=None)
+    services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["cardio"],
+                              purpose="Kvalitetssäkring", rights=["Läsa;dia;VG"],
+                              valid_from=now + timedelta(days=10), valid_until=None)
+    ended = services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["cardio"],
+                                      purpose="Statistik", rights=["Läsa;alla;VE"],
+                                      valid_from=now - timedelta(days=5), valid_until=None)
+    services.commission_end(actor=SYSTEM, commission=ended, reason="Moved to another team")
+    services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["primary"], purpose=CARE,
+                              rights=["Läsa;alla;VE"], valid_from=now, valid_until=None)
+    services.role_grant(actor=SYSTEM, person=olle.person, role=Role.ISSUER,
+                        organisation=tree["ortho"], valid_from=now, valid_until=None)
+    response = admin_client.get(person_url(olle.person))
+    assert response.status_code == 200
+    page = text(response)
+    statuses = {row.item.care_unit.name + "/" + row.item.purpose: row.status
+                for row in response.context["commissions"]}
+    assert statuses == {"Orthopaedics/Vård och behandling": "active",
+                        "Cardiology/Kvalitetssäkring": "upcoming", "Cardiology/Statistik": "ended"}
+    assert "Active" in page and "Upcoming" in page and "Ended" in page
+    assert "Moved to another team" in page
+    assert "Läsa;dia;VG" in page
+    # The commission at primary care lies outside the administrator's subtree: not shown at all.
+    assert "Primary Care Centre North" not in page
+    assert "e-ID issuer" in page and "Orthopaedics (SE2321000016-0102)" in page
+
+
+def test_expired_commission_is_shown_as_expired(admin_client, tree, olle):
+    now = timezone.now()
+    services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["ortho"], purpose=CARE,
+                              rights=["Läsa;alla;VE"], valid_from=now - timedelta(days=10),
+                              valid_until=now - timedelta(days=1))
+    response = admin_client.get(person_url(olle.person))
+    assert [row.status for row in response.context["commissions"]] == ["expired"]
+    assert "Expired" in text(response)
+    assert "End commission" not in text(response)
+
+
+# --- Grant commission ------------------------------------------------------------------------------
+
+
+def test_grant_form_offers_units_in_scope_and_preselects_the_only_employee(admin_client, olle):
+    response = admin_client.get(grant_url(olle.person))
+    html = response.content.decode()
+    assert "Cardiology (SE2321000016-0101)" in html
+    assert "Orthopaedics (SE2321000016-0102)" in html
+    assert "Primary Care Centre North" not in html
+    assert "Other Clinic" not in html
+    assert re.search(rf'<option value="{olle.pk}" selected>', html)
+    assert f'value="{timezone.localdate().isoformat()}"' in html  # valid from defaults to today
+
+
+def test_grant_commission(admin_client, tree, olle, hospital_admin):
+    response = admin_client.post(grant_url(olle.person), grant_data(
+        olle, tree["ortho"], valid_from="2030-01-01", valid_until="2030-07-01"))
+    assert response.status_code == 302
+    assert response["Location"] == person_url(olle.person)
+    commission = Commission.objects.get(employee=olle)
+    assert commission.care_unit == tree["ortho"]
+    assert sorted(commission.rights_display()) == [
+        "Läsa;alla;VE", "Läsa;alla;VG", "Skriva;alla;VE", "Skriva;alla;VG"]
+    # Dates are the start of the day in Swedish time, stored in UTC.
+    assert commission.valid_from == datetime(2030, 1, 1, tzinfo=STOCKHOLM)
+    assert commission.valid_from.astimezone(ZoneInfo("UTC")).hour == 23
+    assert commission.valid_until == datetime(2030, 7, 1, tzinfo=STOCKHOLM)
+    assert commission.assigned_by_id == hospital_admin.pk
+
+    page = admin_client.get(response["Location"])
+    body = text(page)
+    assert "The commission was granted." in body
+    assert "Commission granted" in body  # the audit history, with the registry's label
+    assert str(hospital_admin) in body
+    event = AuditEvent.objects.get(action="commission.granted", target_id=str(commission.pk))
+    shown = event.occurred_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M:%S")
+    assert shown in body
+
+
+def _refused(admin_client, olle, data, message, field):
+    commissions_before = Commission.objects.count()
+    events_before = AuditEvent.objects.count()
+    response = admin_client.post(grant_url(olle.person), data)
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert any(message in error for error in form.errors[field]), form.errors
+    assert message in text(response)
+    assert Commission.objects.count() == commissions_before
+    assert AuditEvent.objects.count() == events_before
+    return response
+
+
+def test_end_before_start_is_refused(admin_client, tree, olle):
+    _refused(admin_client, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
+                                            valid_until="2030-05-01"),
+             "The end must be after the start.", "valid_until")
+    _refused(admin_client, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
+                                            valid_until="2030-06-01"),
+             "The end must be after the start.", "valid_until")
+
+
+@pytest.mark.parametrize("unit", ["primary", "other_unit", "hospital"])
+def test_unit_outside_scope_or_not_a_care_unit_is_refused(admin_client, tree, olle, unit):
+    _refused(admin_client, olle, grant_data(olle, tree[unit]), "Select a valid choice", "care_unit")
+
+
+@pytest.mark.parametrize(("field", "value"), [("activities", "Dansa"), ("information_classes", "xyz"),
+                                              ("scopes", "XX")])
+def test_unknown_right_is_refused(admin_client, tree, olle, field, value):
+    _refused(admin_client, olle, grant_data(olle, tree["ortho"], **{field: ["Läsa", value]}
+                                            if field == "activities" else {field: [value]}),
+             "Select a valid choice", field)
+
+
+def test_missing_rights_are_refused(admin_client, tree, olle):
+    _refused(admin_client, olle, grant_data(olle, tree["ortho"], scopes=[]),
+             "Choose at least one scope.", "scopes")
+
+
+def test_duplicate_active_commission_is_refused(admin_client, tree, olle):
+    assert admin_client.post(grant_url(olle.person), grant_data(olle, tree["ortho"])).status_code == 302
+    _refused(admin_client, olle, grant_data(olle, tree["ortho"], activities=["Läsa"]),
+             "already has a commission with this purpose at this unit", "care_unit")
+
+
+def test_employee_of_someone_else_is_refused(admin_client, tree, olle):
+    _, other = make_staff(tree["cardio"], "Karin", "Kardiolog")
+    _refused(admin_client, olle, grant_data(other, tree["ortho"]), "Select a valid choice", "employee")
+
+
+# --- End commission --------------------------------------------------------------------------------
+
+
+def test_end_commission_with_reason(admin_client, tree, olle, hospital_admin):
+    commission = services.commission_grant(
+        actor=SYSTEM, employee=olle, care_unit=tree["ortho"], purpose=CARE, rights=["Läsa;alla;VE"],
+        valid_from=timezone.now() - timedelta(days=1), valid_until=None)
+    url = reverse("administration:commission_end",
+                  kwargs={"person_id": olle.person.pk, "commission_id": commission.pk})
+    assert url in admin_client.get(person_url(olle.person)).content.decode()
+
+    response = admin_client.post(url, {"reason": "  "})
+    assert response.status_code == 200
+    assert "This field is required." in text(response)
+    commission.refresh_from_db()
+    assert commission.ended_at is None
+
+    response = admin_client.post(url, {"reason": "Left the clinic"})
+    assert response.status_code == 302
+    commission.refresh_from_db()
+    assert commission.ended_at is not None and commission.end_reason == "Left the clinic"
+    body = text(admin_client.get(response["Location"]))
+    assert "The commission was ended." in body
+    assert "Commission ended" in body and "Left the clinic" in body
+    event = AuditEvent.objects.get(action="commission.ended", target_id=str(commission.pk))
+    assert event.actor_id == hospital_admin.pk and event.reason == "Left the clinic"
+
+    again = admin_client.post(url, {"reason": "Twice"})
+    assert "already ended" in text(again)
+
+
+def test_commission_outside_scope_cannot_be_ended(admin_client, tree, olle):
+    commission = services.commission_grant(
+        actor=SYSTEM, employee=olle, care_unit=tree["primary"], purpose=CARE, rights=["Läsa;alla;VE"],
+        valid_from=timezone.now(), valid_until=None)
+    url = reverse("administration:commission_end",
+                  kwargs={"person_id": olle.person.pk, "commission_id": commission.pk})
+    assert admin_client.get(url).status_code == 404
+    assert admin_client.post(url, {"reason": "No"}).status_code == 404
+    commission.refresh_from_db()
+    assert commission.ended_at is None
+
+
+# --- Roles -----------------------------------------------------------------------------------------
+
+
+def test_grant_and_end_role(admin_client, tree, olle, hospital_admin):
+    url = reverse("administration:role_grant", kwargs={"person_id": olle.person.pk})
+    form_html = admin_client.get(url).content.decode()
+    assert "Demo Hospital (SE2321000016-0100)" in form_html
+    assert "Region Demo" not in form_html and "Primary Care Centre North" not in form_html
+
+    today = timezone.localdate()
+    response = admin_client.post(url, {"role": Role.ISSUER, "organisation": str(tree["ortho"].pk),
+                                       "valid_from": today.isoformat(),
+                                       "valid_until": (today + timedelta(days=365)).isoformat()})
+    assert response.status_code == 302
+    assignment = RoleAssignment.objects.get(person=olle.person)
+    assert assignment.role == Role.ISSUER and assignment.organisation == tree["ortho"]
+    body = text(admin_client.get(response["Location"]))
+    assert "The role was granted." in body and "System role granted" in body
+
+    end_url = reverse("administration:role_end",
+                      kwargs={"person_id": olle.person.pk, "assignment_id": assignment.pk})
+    response = admin_client.post(end_url, {"reason": "No longer issues e-IDs"})
+    assert response.status_code == 302
+    assignment.refresh_from_db()
+    assert assignment.ended_at is not None
+    body = text(admin_client.get(response["Location"]))
+    assert "The role was ended." in body
+    assert "System role ended" in body and "No longer issues e-IDs" in body
+    assert AuditEvent.objects.filter(action="role.ended", actor_id=hospital_admin.pk,
+                                     subject_person_id=olle.person.pk).count() == 1
+
+
+def test_role_refused_outside_scope_or_invalid(admin_client, tree, olle):
+    url = reverse("administration:role_grant", kwargs={"person_id": olle.person.pk})
+    base = {"role": Role.LOCAL_ADMIN, "organisation": str(tree["cardio"].pk),
+            "valid_from": "2030-01-01", "valid_until": ""}
+    cases = [
+        ({"organisation": str(tree["primary"].pk)}, "organisation", "Select a valid choice"),
+        ({"organisation": str(tree["region"].pk)}, "organisation", "Select a valid choice"),
+        ({"role": "superuser"}, "role", "Select a valid choice"),
+        ({"valid_until": "2029-12-31"}, "valid_until", "The end must be after the start."),
+    ]
+    for overrides, field, message in cases:
+        response = admin_client.post(url, {**base, **overrides})
+        assert response.status_code == 200
+        assert any(message in e for e in response.context["form"].errors[field])
+    assert not RoleAssignment.objects.filter(person=olle.person).exists()
+
+    assert admin_client.post(url, base).status_code == 302
+    response = admin_client.post(url, base)
+    assert "already has this role here" in text(response)
+    assert RoleAssignment.objects.filter(person=olle.person).count() == 1
+
+
+def test_role_outside_scope_cannot_be_ended(admin_client, tree, olle):
+    assignment = services.role_grant(actor=SYSTEM, person=olle.person, role=Role.ISSUER,
+                                     organisation=tree["region"], valid_from=timezone.now(),
+                                     valid_until=None)
+    assert "e-ID issuer" not in text(admin_client.get(person_url(olle.person)))
+    url = reverse("administration:role_end",
+                  kwargs={"person_id": olle.person.pk, "assignment_id": assignment.pk})
+    assert admin_client.post(url, {"reason": "No"}).status_code == 404
+    assignment.refresh_from_db()
+    assert assignment.ended_at is None
+
+
+def test_history_leaves_out_events_at_organisations_outside_scope(admin_client, tree, olle):
+    services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["primary"], purpose=CARE,
+                              rights=["Läsa;alla;VE"], valid_from=timezone.now(), valid_until=None)
+    response = admin_client.get(person_url(olle.person))
+    actions = [row.event.action for row in response.context["history_rows"]]
+    assert "commission.granted" not in actions
+    assert "employee.created" in actions
+
+
+def test_start_of_day_conversion_across_daylight_saving():
+    from apps.administration.forms import start_of_day_utc
+
+    assert start_of_day_utc(date(2030, 1, 15)) == datetime(2030, 1, 14, 23, tzinfo=ZoneInfo("UTC"))
+    assert start_of_day_utc(date(2030, 7, 15)) == datetime(2030, 7, 14, 22, tzinfo=ZoneInfo("UTC"))
+    assert start_of_day_utc(None) is None
