@@ -29,7 +29,7 @@ def staff_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not (user.is_authenticated and user.kind == User.Kind.STAFF
-                and user.is_verified()):  # type: ignore[union-attr]
+                and user.is_verified()):  # type: ignore[union-attr,attr-defined]
             return _login_redirect(request, "authn:login")
         return view(request, *args, **kwargs)
 

@@ -38,7 +38,7 @@ def mark_step_up(request: HttpRequest) -> None:
 def has_fresh_step_up(request: HttpRequest, max_age: int = STEP_UP_MAX_AGE_SECONDS) -> bool:
     """True when the second factor was re-entered less than `max_age` seconds ago."""
     at = get(request).get("step_up_at")
-    return bool(at) and time.time() - at < max_age
+    return at is not None and time.time() - at < max_age
 
 
 def consume_step_up(request: HttpRequest) -> None:

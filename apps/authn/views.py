@@ -46,7 +46,8 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 def otp_view(request: HttpRequest) -> HttpResponse:
     """Step 2: the code from the authenticator app; completes the login at LoA 2."""
-    user = User.objects.filter(pk=request.session.get(PENDING), is_active=True).first()
+    pending = request.session.get(PENDING)
+    user = User.objects.filter(pk=pending, is_active=True).first() if pending else None
     if user is None:
         return redirect("authn:login")
     form = OTPForm(request.POST or None)

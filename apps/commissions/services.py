@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -25,7 +26,7 @@ from apps.organisations.models import Organisation
 _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-def _actor_id(actor: Actor) -> object:
+def _actor_id(actor: Actor) -> uuid.UUID | None:
     return None if isinstance(actor, SystemActor) else actor.pk
 
 
@@ -92,7 +93,8 @@ def commission_grant(
     """
     policies.require_administer_unit(actor, care_unit)
     policies.require_administer_person(actor, employee.person)
-    if not care_unit.is_care_unit or care_unit.care_provider_id is None:
+    care_provider = care_unit.care_provider
+    if not care_unit.is_care_unit or care_provider is None:
         raise ValidationFailed(_("Choose a care unit."), code="commission.not_care_unit",
                                field="care_unit")
     if purpose not in Purpose.values:
@@ -125,9 +127,9 @@ def commission_grant(
                 code="commission.duplicate", field="care_unit",
             )
         commission = Commission.objects.create(
-            hsa_id=new_hsa_id(care_unit.care_provider or care_unit, "U"),
+            hsa_id=new_hsa_id(care_provider, "U"),
             name=name or f"{Purpose(purpose).label}, {care_unit.name}",
-            employee=employee, purpose=purpose, care_provider=care_unit.care_provider,
+            employee=employee, purpose=purpose, care_provider=care_provider,
             care_unit=care_unit, valid_from=valid_from, valid_until=valid_until,
             assigned_by_label=str(actor), assigned_by_id=_actor_id(actor),
         )

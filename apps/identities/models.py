@@ -88,7 +88,7 @@ class User(AbstractBaseUser):
     username = models.CharField(_("username"), max_length=150, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="users")
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True)  # type: ignore[misc]
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = UserManager()

@@ -10,7 +10,7 @@ def validate_hsa_id(value: str) -> None:
     try:
         normalise_hsa_id(value)
     except IdentifierError as exc:
-        raise ValidationError(exc.message, code=exc.code) from exc
+        raise ValidationError(str(exc.message), code=exc.code) from exc
 
 
 def validate_org_number(value: str) -> None:
@@ -18,4 +18,4 @@ def validate_org_number(value: str) -> None:
     try:
         normalise_org_number(value)
     except IdentifierError as exc:
-        raise ValidationError(exc.message, code=exc.code) from exc
+        raise ValidationError(str(exc.message), code=exc.code) from exc
