@@ -96,7 +96,8 @@ class CommissionGrantForm(ValidityMixin):
 
     employee = EmployeeChoiceField(label=_("Employee HSA-id"), queryset=Employee.objects.none(),
                                    empty_label=None)
-    care_unit = OrganisationChoiceField(label=_("Care unit"), queryset=Organisation.objects.none())
+    care_unit = OrganisationChoiceField(label=_("Care unit"), queryset=Organisation.objects.none(),
+                                        empty_label=_("Choose a care unit"))
     purpose = forms.ChoiceField(label=_("Purpose"), choices=_coded(Purpose.choices),
                                 initial=Purpose.CARE)
     activities = forms.MultipleChoiceField(
@@ -146,6 +147,7 @@ class RoleGrantForm(ValidityMixin):
     role = forms.ChoiceField(label=_("Role"), choices=Role.choices)
     organisation = OrganisationChoiceField(
         label=_("Organisation"), queryset=Organisation.objects.none(),
+        empty_label=_("Choose an organisation"),
         help_text=_("The role covers this organisation and everything under it."),
     )
 

@@ -38,7 +38,7 @@ def login(client, user):
 
 
 @pytest.fixture
-def admin_client(client, hospital_admin):
+def as_admin(client, hospital_admin):
     return login(client, hospital_admin)
 
 
@@ -100,26 +100,26 @@ def test_staff_without_admin_role_is_told_and_sees_nobody(client, tree, olle):
     assert client.get(grant_url(olle.person)).status_code == 404
 
 
-def test_person_outside_scope_is_not_found(admin_client, outsider, olle):
-    assert admin_client.get(person_url(outsider.person)).status_code == 404
-    assert admin_client.get(grant_url(outsider.person)).status_code == 404
-    assert admin_client.get(
+def test_person_outside_scope_is_not_found(as_admin, outsider, olle):
+    assert as_admin.get(person_url(outsider.person)).status_code == 404
+    assert as_admin.get(grant_url(outsider.person)).status_code == 404
+    assert as_admin.get(
         reverse("administration:role_grant", kwargs={"person_id": outsider.person.pk})
     ).status_code == 404
-    response = admin_client.post(grant_url(outsider.person), grant_data(outsider, olle.organisation))
+    response = as_admin.post(grant_url(outsider.person), grant_data(outsider, olle.organisation))
     assert response.status_code == 404
     assert not Commission.objects.filter(employee=outsider).exists()
     # A person that does not exist at all gets the very same answer.
     missing = reverse("administration:person_detail",
                       kwargs={"person_id": "00000000-0000-0000-0000-000000000000"})
-    assert admin_client.get(missing).status_code == 404
+    assert as_admin.get(missing).status_code == 404
 
 
 # --- Person list -----------------------------------------------------------------------------------
 
 
-def test_list_shows_people_in_scope_only(admin_client, olle, outsider):
-    response = admin_client.get(reverse("administration:person_list"))
+def test_list_shows_people_in_scope_only(as_admin, olle, outsider):
+    response = as_admin.get(reverse("administration:person_list"))
     page = text(response)
     assert "Ortoped, Olle" in page
     assert olle.hsa_id in page
@@ -130,7 +130,7 @@ def test_list_shows_people_in_scope_only(admin_client, olle, outsider):
 
 @pytest.mark.parametrize("how", ["family name", "given name", "hsa id", "hsa id lower", "personnummer",
                                  "personnummer 10 digits"])
-def test_search(admin_client, tree, olle, how):
+def test_search(as_admin, tree, olle, how):
     make_staff(tree["cardio"], "Karin", "Kardiolog")
     pnr = olle.person.person_number  # YYYYMMDD-NNNN
     query = {
@@ -138,46 +138,46 @@ def test_search(admin_client, tree, olle, how):
         "hsa id lower": olle.hsa_id.lower(), "personnummer": pnr,
         "personnummer 10 digits": pnr[2:],
     }[how]
-    response = admin_client.get(reverse("administration:person_list"), {"q": query})
+    response = as_admin.get(reverse("administration:person_list"), {"q": query})
     page = text(response)
     assert "Ortoped, Olle" in page
     assert "Kardiolog" not in page
 
 
-def test_search_does_not_find_people_outside_scope(admin_client, outsider):
+def test_search_does_not_find_people_outside_scope(as_admin, outsider):
     for query in ["Primär", outsider.hsa_id, outsider.person.person_number]:
-        response = admin_client.get(reverse("administration:person_list"), {"q": query})
+        response = as_admin.get(reverse("administration:person_list"), {"q": query})
         assert "Primär" not in text(response).replace(f"“{query}”", "")
         assert "Nobody in your part of the organisation matches" in text(response)
 
 
-def test_list_is_paginated_and_pages_keep_the_query(admin_client, tree):
+def test_list_is_paginated_and_pages_keep_the_query(as_admin, tree):
     for i in range(30):
         make_staff(tree["cardio"], f"Test{i:02d}", "Sjuksköterska")
     make_staff(tree["ortho"], "Olle", "Ortoped")
     url = reverse("administration:person_list")
-    first = admin_client.get(url, {"q": "Sjuksköterska"})
+    first = as_admin.get(url, {"q": "Sjuksköterska"})
     assert first.context["page"].paginator.count == 30
     assert len(first.context["page"].object_list) == 25
     assert "Page 1 of 2" in text(first)
     assert "?q=Sjuksk%C3%B6terska&amp;page=2" in first.content.decode()
-    second = admin_client.get(url, {"q": "Sjuksköterska", "page": 2})
+    second = as_admin.get(url, {"q": "Sjuksköterska", "page": 2})
     assert len(second.context["page"].object_list) == 5
     assert "Ortoped" not in text(second)
     assert "Page 2 of 2" in text(second)
 
 
-def test_list_costs_a_constant_number_of_queries(admin_client, tree, django_assert_max_num_queries):
+def test_list_costs_a_constant_number_of_queries(as_admin, tree, django_assert_max_num_queries):
     url = reverse("administration:person_list")
     for i in range(4):  # with the admin herself: 5 people
         make_staff(tree["cardio"], f"Few{i}", "Person")
     with CaptureQueriesContext(connection) as few:
-        response = admin_client.get(url)
+        response = as_admin.get(url)
     assert response.context["page"].paginator.count == 5
     for i in range(25):
         make_staff(tree["ortho" if i % 2 else "cardio"], f"Many{i}", "Person")
     with django_assert_max_num_queries(len(few.captured_queries)):
-        response = admin_client.get(url)
+        response = as_admin.get(url)
     assert len(response.context["page"].object_list) == 25
     assert response.context["page"].paginator.count == 30
 
@@ -185,7 +185,7 @@ def test_list_costs_a_constant_number_of_queries(admin_client, tree, django_asse
 # --- Person page -----------------------------------------------------------------------------------
 
 
-def test_person_page_shows_commissions_roles_and_their_status(admin_client, tree, olle):
+def test_person_page_shows_commissions_roles_and_their_status(as_admin, tree, olle):
     now = timezone.now()
     services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["ortho"], purpose=CARE,
                               rights=["Läsa;alla;VE"], valid_from=now - timedelta(days=1),
@@ -201,7 +201,7 @@ def test_person_page_shows_commissions_roles_and_their_status(admin_client, tree
                               rights=["Läsa;alla;VE"], valid_from=now, valid_until=None)
     services.role_grant(actor=SYSTEM, person=olle.person, role=Role.ISSUER,
                         organisation=tree["ortho"], valid_from=now, valid_until=None)
-    response = admin_client.get(person_url(olle.person))
+    response = as_admin.get(person_url(olle.person))
     assert response.status_code == 200
     page = text(response)
     statuses = {row.item.care_unit.name + "/" + row.item.purpose: row.status
@@ -216,12 +216,12 @@ def test_person_page_shows_commissions_roles_and_their_status(admin_client, tree
     assert "e-ID issuer" in page and "Orthopaedics (SE2321000016-0102)" in page
 
 
-def test_expired_commission_is_shown_as_expired(admin_client, tree, olle):
+def test_expired_commission_is_shown_as_expired(as_admin, tree, olle):
     now = timezone.now()
     services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["ortho"], purpose=CARE,
                               rights=["Läsa;alla;VE"], valid_from=now - timedelta(days=10),
                               valid_until=now - timedelta(days=1))
-    response = admin_client.get(person_url(olle.person))
+    response = as_admin.get(person_url(olle.person))
     assert [row.status for row in response.context["commissions"]] == ["expired"]
     assert "Expired" in text(response)
     assert "End commission" not in text(response)
@@ -230,8 +230,8 @@ def test_expired_commission_is_shown_as_expired(admin_client, tree, olle):
 # --- Grant commission ------------------------------------------------------------------------------
 
 
-def test_grant_form_offers_units_in_scope_and_preselects_the_only_employee(admin_client, olle):
-    response = admin_client.get(grant_url(olle.person))
+def test_grant_form_offers_units_in_scope_and_preselects_the_only_employee(as_admin, olle):
+    response = as_admin.get(grant_url(olle.person))
     html = response.content.decode()
     assert "Cardiology (SE2321000016-0101)" in html
     assert "Orthopaedics (SE2321000016-0102)" in html
@@ -241,8 +241,8 @@ def test_grant_form_offers_units_in_scope_and_preselects_the_only_employee(admin
     assert f'value="{timezone.localdate().isoformat()}"' in html  # valid from defaults to today
 
 
-def test_grant_commission(admin_client, tree, olle, hospital_admin):
-    response = admin_client.post(grant_url(olle.person), grant_data(
+def test_grant_commission(as_admin, tree, olle, hospital_admin):
+    response = as_admin.post(grant_url(olle.person), grant_data(
         olle, tree["ortho"], valid_from="2030-01-01", valid_until="2030-07-01"))
     assert response.status_code == 302
     assert response["Location"] == person_url(olle.person)
@@ -256,7 +256,7 @@ def test_grant_commission(admin_client, tree, olle, hospital_admin):
     assert commission.valid_until == datetime(2030, 7, 1, tzinfo=STOCKHOLM)
     assert commission.assigned_by_id == hospital_admin.pk
 
-    page = admin_client.get(response["Location"])
+    page = as_admin.get(response["Location"])
     body = text(page)
     assert "The commission was granted." in body
     assert "Commission granted" in body  # the audit history, with the registry's label
@@ -266,10 +266,10 @@ def test_grant_commission(admin_client, tree, olle, hospital_admin):
     assert shown in body
 
 
-def _refused(admin_client, olle, data, message, field):
+def _refused(as_admin, olle, data, message, field):
     commissions_before = Commission.objects.count()
     events_before = AuditEvent.objects.count()
-    response = admin_client.post(grant_url(olle.person), data)
+    response = as_admin.post(grant_url(olle.person), data)
     assert response.status_code == 200
     form = response.context["form"]
     assert any(message in error for error in form.errors[field]), form.errors
@@ -279,83 +279,83 @@ def _refused(admin_client, olle, data, message, field):
     return response
 
 
-def test_end_before_start_is_refused(admin_client, tree, olle):
-    _refused(admin_client, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
+def test_end_before_start_is_refused(as_admin, tree, olle):
+    _refused(as_admin, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
                                             valid_until="2030-05-01"),
              "The end must be after the start.", "valid_until")
-    _refused(admin_client, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
+    _refused(as_admin, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
                                             valid_until="2030-06-01"),
              "The end must be after the start.", "valid_until")
 
 
 @pytest.mark.parametrize("unit", ["primary", "other_unit", "hospital"])
-def test_unit_outside_scope_or_not_a_care_unit_is_refused(admin_client, tree, olle, unit):
-    _refused(admin_client, olle, grant_data(olle, tree[unit]), "Select a valid choice", "care_unit")
+def test_unit_outside_scope_or_not_a_care_unit_is_refused(as_admin, tree, olle, unit):
+    _refused(as_admin, olle, grant_data(olle, tree[unit]), "Select a valid choice", "care_unit")
 
 
 @pytest.mark.parametrize(("field", "value"), [("activities", "Dansa"), ("information_classes", "xyz"),
                                               ("scopes", "XX")])
-def test_unknown_right_is_refused(admin_client, tree, olle, field, value):
-    _refused(admin_client, olle, grant_data(olle, tree["ortho"], **{field: ["Läsa", value]}
+def test_unknown_right_is_refused(as_admin, tree, olle, field, value):
+    _refused(as_admin, olle, grant_data(olle, tree["ortho"], **{field: ["Läsa", value]}
                                             if field == "activities" else {field: [value]}),
              "Select a valid choice", field)
 
 
-def test_missing_rights_are_refused(admin_client, tree, olle):
-    _refused(admin_client, olle, grant_data(olle, tree["ortho"], scopes=[]),
+def test_missing_rights_are_refused(as_admin, tree, olle):
+    _refused(as_admin, olle, grant_data(olle, tree["ortho"], scopes=[]),
              "Choose at least one scope.", "scopes")
 
 
-def test_duplicate_active_commission_is_refused(admin_client, tree, olle):
-    assert admin_client.post(grant_url(olle.person), grant_data(olle, tree["ortho"])).status_code == 302
-    _refused(admin_client, olle, grant_data(olle, tree["ortho"], activities=["Läsa"]),
+def test_duplicate_active_commission_is_refused(as_admin, tree, olle):
+    assert as_admin.post(grant_url(olle.person), grant_data(olle, tree["ortho"])).status_code == 302
+    _refused(as_admin, olle, grant_data(olle, tree["ortho"], activities=["Läsa"]),
              "already has a commission with this purpose at this unit", "care_unit")
 
 
-def test_employee_of_someone_else_is_refused(admin_client, tree, olle):
+def test_employee_of_someone_else_is_refused(as_admin, tree, olle):
     _, other = make_staff(tree["cardio"], "Karin", "Kardiolog")
-    _refused(admin_client, olle, grant_data(other, tree["ortho"]), "Select a valid choice", "employee")
+    _refused(as_admin, olle, grant_data(other, tree["ortho"]), "Select a valid choice", "employee")
 
 
 # --- End commission --------------------------------------------------------------------------------
 
 
-def test_end_commission_with_reason(admin_client, tree, olle, hospital_admin):
+def test_end_commission_with_reason(as_admin, tree, olle, hospital_admin):
     commission = services.commission_grant(
         actor=SYSTEM, employee=olle, care_unit=tree["ortho"], purpose=CARE, rights=["Läsa;alla;VE"],
         valid_from=timezone.now() - timedelta(days=1), valid_until=None)
     url = reverse("administration:commission_end",
                   kwargs={"person_id": olle.person.pk, "commission_id": commission.pk})
-    assert url in admin_client.get(person_url(olle.person)).content.decode()
+    assert url in as_admin.get(person_url(olle.person)).content.decode()
 
-    response = admin_client.post(url, {"reason": "  "})
+    response = as_admin.post(url, {"reason": "  "})
     assert response.status_code == 200
     assert "This field is required." in text(response)
     commission.refresh_from_db()
     assert commission.ended_at is None
 
-    response = admin_client.post(url, {"reason": "Left the clinic"})
+    response = as_admin.post(url, {"reason": "Left the clinic"})
     assert response.status_code == 302
     commission.refresh_from_db()
     assert commission.ended_at is not None and commission.end_reason == "Left the clinic"
-    body = text(admin_client.get(response["Location"]))
+    body = text(as_admin.get(response["Location"]))
     assert "The commission was ended." in body
     assert "Commission ended" in body and "Left the clinic" in body
     event = AuditEvent.objects.get(action="commission.ended", target_id=str(commission.pk))
     assert event.actor_id == hospital_admin.pk and event.reason == "Left the clinic"
 
-    again = admin_client.post(url, {"reason": "Twice"})
+    again = as_admin.post(url, {"reason": "Twice"})
     assert "already ended" in text(again)
 
 
-def test_commission_outside_scope_cannot_be_ended(admin_client, tree, olle):
+def test_commission_outside_scope_cannot_be_ended(as_admin, tree, olle):
     commission = services.commission_grant(
         actor=SYSTEM, employee=olle, care_unit=tree["primary"], purpose=CARE, rights=["Läsa;alla;VE"],
         valid_from=timezone.now(), valid_until=None)
     url = reverse("administration:commission_end",
                   kwargs={"person_id": olle.person.pk, "commission_id": commission.pk})
-    assert admin_client.get(url).status_code == 404
-    assert admin_client.post(url, {"reason": "No"}).status_code == 404
+    assert as_admin.get(url).status_code == 404
+    assert as_admin.post(url, {"reason": "No"}).status_code == 404
     commission.refresh_from_db()
     assert commission.ended_at is None
 
@@ -363,36 +363,36 @@ def test_commission_outside_scope_cannot_be_ended(admin_client, tree, olle):
 # --- Roles -----------------------------------------------------------------------------------------
 
 
-def test_grant_and_end_role(admin_client, tree, olle, hospital_admin):
+def test_grant_and_end_role(as_admin, tree, olle, hospital_admin):
     url = reverse("administration:role_grant", kwargs={"person_id": olle.person.pk})
-    form_html = admin_client.get(url).content.decode()
+    form_html = as_admin.get(url).content.decode()
     assert "Demo Hospital (SE2321000016-0100)" in form_html
     assert "Region Demo" not in form_html and "Primary Care Centre North" not in form_html
 
     today = timezone.localdate()
-    response = admin_client.post(url, {"role": Role.ISSUER, "organisation": str(tree["ortho"].pk),
+    response = as_admin.post(url, {"role": Role.ISSUER, "organisation": str(tree["ortho"].pk),
                                        "valid_from": today.isoformat(),
                                        "valid_until": (today + timedelta(days=365)).isoformat()})
     assert response.status_code == 302
     assignment = RoleAssignment.objects.get(person=olle.person)
     assert assignment.role == Role.ISSUER and assignment.organisation == tree["ortho"]
-    body = text(admin_client.get(response["Location"]))
+    body = text(as_admin.get(response["Location"]))
     assert "The role was granted." in body and "System role granted" in body
 
     end_url = reverse("administration:role_end",
                       kwargs={"person_id": olle.person.pk, "assignment_id": assignment.pk})
-    response = admin_client.post(end_url, {"reason": "No longer issues e-IDs"})
+    response = as_admin.post(end_url, {"reason": "No longer issues e-IDs"})
     assert response.status_code == 302
     assignment.refresh_from_db()
     assert assignment.ended_at is not None
-    body = text(admin_client.get(response["Location"]))
+    body = text(as_admin.get(response["Location"]))
     assert "The role was ended." in body
     assert "System role ended" in body and "No longer issues e-IDs" in body
     assert AuditEvent.objects.filter(action="role.ended", actor_id=hospital_admin.pk,
                                      subject_person_id=olle.person.pk).count() == 1
 
 
-def test_role_refused_outside_scope_or_invalid(admin_client, tree, olle):
+def test_role_refused_outside_scope_or_invalid(as_admin, tree, olle):
     url = reverse("administration:role_grant", kwargs={"person_id": olle.person.pk})
     base = {"role": Role.LOCAL_ADMIN, "organisation": str(tree["cardio"].pk),
             "valid_from": "2030-01-01", "valid_until": ""}
@@ -403,33 +403,33 @@ def test_role_refused_outside_scope_or_invalid(admin_client, tree, olle):
         ({"valid_until": "2029-12-31"}, "valid_until", "The end must be after the start."),
     ]
     for overrides, field, message in cases:
-        response = admin_client.post(url, {**base, **overrides})
+        response = as_admin.post(url, {**base, **overrides})
         assert response.status_code == 200
         assert any(message in e for e in response.context["form"].errors[field])
     assert not RoleAssignment.objects.filter(person=olle.person).exists()
 
-    assert admin_client.post(url, base).status_code == 302
-    response = admin_client.post(url, base)
+    assert as_admin.post(url, base).status_code == 302
+    response = as_admin.post(url, base)
     assert "already has this role here" in text(response)
     assert RoleAssignment.objects.filter(person=olle.person).count() == 1
 
 
-def test_role_outside_scope_cannot_be_ended(admin_client, tree, olle):
+def test_role_outside_scope_cannot_be_ended(as_admin, tree, olle):
     assignment = services.role_grant(actor=SYSTEM, person=olle.person, role=Role.ISSUER,
                                      organisation=tree["region"], valid_from=timezone.now(),
                                      valid_until=None)
-    assert "e-ID issuer" not in text(admin_client.get(person_url(olle.person)))
+    assert "e-ID issuer" not in text(as_admin.get(person_url(olle.person)))
     url = reverse("administration:role_end",
                   kwargs={"person_id": olle.person.pk, "assignment_id": assignment.pk})
-    assert admin_client.post(url, {"reason": "No"}).status_code == 404
+    assert as_admin.post(url, {"reason": "No"}).status_code == 404
     assignment.refresh_from_db()
     assert assignment.ended_at is None
 
 
-def test_history_leaves_out_events_at_organisations_outside_scope(admin_client, tree, olle):
+def test_history_leaves_out_events_at_organisations_outside_scope(as_admin, tree, olle):
     services.commission_grant(actor=SYSTEM, employee=olle, care_unit=tree["primary"], purpose=CARE,
                               rights=["Läsa;alla;VE"], valid_from=timezone.now(), valid_until=None)
-    response = admin_client.get(person_url(olle.person))
+    response = as_admin.get(person_url(olle.person))
     actions = [row.event.action for row in response.context["history_rows"]]
     assert "commission.granted" not in actions
     assert "employee.created" in actions
@@ -441,3 +441,15 @@ def test_start_of_day_conversion_across_daylight_saving():
     assert start_of_day_utc(date(2030, 1, 15)) == datetime(2030, 1, 14, 23, tzinfo=ZoneInfo("UTC"))
     assert start_of_day_utc(date(2030, 7, 15)) == datetime(2030, 7, 14, 22, tzinfo=ZoneInfo("UTC"))
     assert start_of_day_utc(None) is None
+
+
+def test_person_with_two_employee_hsa_ids_must_choose_one(as_admin, tree, olle):
+    second = services.employee_create(actor=SYSTEM, person=olle.person, organisation=tree["cardio"])
+    html = as_admin.get(grant_url(olle.person)).content.decode()
+    assert "Choose an employee HSA-id" in html
+    assert olle.hsa_id in html and second.hsa_id in html
+    _refused(as_admin, olle, {**grant_data(olle, tree["ortho"]), "employee": ""},
+             "This field is required.", "employee")
+    response = as_admin.post(grant_url(olle.person), grant_data(second, tree["cardio"]))
+    assert response.status_code == 302
+    assert Commission.objects.get(employee__person=olle.person).employee == second
