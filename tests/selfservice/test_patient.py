@@ -1,0 +1,189 @@
+"""Patient pages: My consents (give, see, withdraw) and the log extract, through the test client."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.consents import services
+from apps.consents.models import ConsentAssertion
+from apps.core.actors import SYSTEM
+from apps.identities import services as identities
+from apps.identities.models import User
+from apps.selfservice.patient import local_today, start_of_day
+
+URL = reverse("selfservice:patient_consents")
+
+
+@pytest.fixture
+def client(client):
+    """Pages in English (the default language is Swedish)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def patient_client(client, patient):
+    client.force_login(patient)
+    return client
+
+
+def form_data(unit, **kw):
+    data = {"care_unit": str(unit.pk), "who": "all", "employee": "",
+            "valid_from": local_today().isoformat(), "valid_until": ""}
+    data.update(kw)
+    return data
+
+
+def test_pages_need_a_patient_login(client, tree, nurse):
+    for name in ("selfservice:patient_consents", "selfservice:patient_log"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert reverse("authn:patient_login") in response["Location"]
+    client.force_login(nurse[0])
+    assert client.get(URL).status_code == 302
+
+
+def test_patient_sees_form_with_units_grouped_by_care_provider(patient_client, tree, nurse):
+    response = patient_client.get(URL)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<h1>My consents</h1>" in html
+    assert '<optgroup label="Region Demo">' in html
+    assert '<optgroup label="Other Care AB">' in html
+    assert "Nina Nurse (" in html  # staff listed by name and HSA-id
+    assert "You have no active consents." in html
+
+
+def test_patient_gives_consent_to_all_staff(patient_client, patient, tree):
+    last = local_today() + timedelta(days=30)
+    response = patient_client.post(URL, form_data(tree["cardio"], valid_until=last.isoformat()),
+                                   follow=True)
+    html = response.content.decode()
+    assert "Your consent has been registered." in html
+    consent = ConsentAssertion.objects.get(patient=patient.person)
+    assert consent.employee is None
+    assert consent.valid_until == start_of_day(last + timedelta(days=1))
+    assert abs(consent.valid_from - timezone.now()) < timedelta(minutes=1)
+    assert "All staff at the unit" in html and "Active" in html
+
+
+def test_one_named_staff_member_needs_a_choice_then_lists_that_units_staff(patient_client, patient,
+                                                                          tree, nurse):
+    _, employee = nurse
+    response = patient_client.post(URL, form_data(tree["cardio"], who="one"))
+    html = response.content.decode()
+    assert "Choose the staff member." in html
+    assert "<optgroup" in html  # the care unit select still groups by provider
+    assert not ConsentAssertion.objects.exists()
+    response = patient_client.post(URL, form_data(tree["cardio"], who="one",
+                                                  employee=str(employee.pk)), follow=True)
+    assert "Your consent has been registered." in response.content.decode()
+    assert ConsentAssertion.objects.get().employee == employee
+
+
+def test_staff_member_of_another_unit_is_refused(patient_client, tree, nurse):
+    _, employee = nurse
+    response = patient_client.post(URL, form_data(tree["ortho"], who="one", employee=str(employee.pk)))
+    assert "has no active care commission at the chosen care unit" in response.content.decode()
+    assert not ConsentAssertion.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"care_unit": ""}, "This field is required."),
+        ({"valid_from": (local_today() - timedelta(days=1)).isoformat()},
+         "The start cannot be in the past."),
+        ({"valid_until": (local_today() - timedelta(days=1)).isoformat()},
+         "The last day cannot be before the first day."),
+        ({"valid_from": "not a date"}, "Enter a valid date."),
+    ],
+)
+def test_bad_input_is_shown_next_to_the_field(patient_client, tree, overrides, message):
+    response = patient_client.post(URL, form_data(tree["cardio"], **overrides))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="error"' in html and message in html
+    assert not ConsentAssertion.objects.exists()
+
+
+def test_non_care_unit_is_not_offered_and_refused(patient_client, tree):
+    response = patient_client.post(URL, form_data(tree["hospital"]))
+    assert "Choose a care unit from the list." in response.content.decode()
+
+
+def test_duplicate_consent_message(patient_client, patient, tree):
+    patient_client.post(URL, form_data(tree["cardio"]))
+    response = patient_client.post(URL, form_data(tree["cardio"]))
+    assert "There is already a consent" in response.content.decode()
+    assert ConsentAssertion.objects.count() == 1
+
+
+def test_withdraw_with_confirmation(patient_client, patient, tree):
+    consent = services.consent_give(actor=patient, patient=patient.person, care_unit=tree["cardio"],
+                                    valid_from=timezone.now())
+    url = reverse("selfservice:patient_consent_withdraw", args=[consent.pk])
+    html = patient_client.get(url).content.decode()
+    assert "Withdraw consent" in html and "Cardiology" in html
+    consent.refresh_from_db()
+    assert consent.cancelled_at is None  # the GET only asks
+    html = patient_client.post(url, follow=True).content.decode()
+    assert "Your consent has been withdrawn." in html
+    consent.refresh_from_db()
+    assert consent.cancelled_at is not None
+    assert "Withdrawn" in html.split("Withdrawn consents")[1]
+
+
+def test_cannot_withdraw_someone_elses_consent(patient_client, tree):
+    person = identities.person_create(actor=SYSTEM, given_name="Elva", family_name="Elvasson",
+                                      person_number="19500303-1233")
+    other = identities.user_create(actor=SYSTEM, person=person, username="elva",
+                                   kind=User.Kind.PATIENT)
+    consent = services.consent_give(actor=other, patient=person, care_unit=tree["cardio"],
+                                    valid_from=timezone.now())
+    url = reverse("selfservice:patient_consent_withdraw", args=[consent.pk])
+    assert patient_client.get(url).status_code == 404
+    assert patient_client.post(url).status_code == 404
+    consent.refresh_from_db()
+    assert consent.cancelled_at is None
+
+
+def test_expired_withdrawn_and_emergency_are_listed(patient_client, patient, tree, nurse):
+    now = timezone.now()
+    services.consent_give(actor=SYSTEM, patient=patient.person, care_unit=tree["ortho"],
+                          valid_from=now - timedelta(days=20), valid_until=now - timedelta(days=2))
+    services.emergency_access_register(actor=nurse[0], patient=patient.person,
+                                       care_unit=tree["cardio"], reason="Unconscious on arrival")
+    html = patient_client.get(URL).content.decode()
+    expired_section = html.split("<h2>Expired consents</h2>")[1].split("<h2>")[0]
+    assert "Orthopaedics" in expired_section and "Expired" in expired_section
+    emergency_section = html.split("<h2>Emergency access to your records</h2>")[1].split("<h2>")[0]
+    assert "Unconscious on arrival" in emergency_section and "Nina Nurse" in emergency_section
+    assert "Withdraw" not in emergency_section.split("<table>")[1]
+
+
+def test_log_extract_shows_unit_time_who_and_what(patient_client, patient, tree, nurse):
+    services.emergency_access_register(actor=nurse[0], patient=patient.person,
+                                       care_unit=tree["cardio"], reason="Unconscious")
+    response = patient_client.get(reverse("selfservice:patient_log"))
+    html = response.content.decode()
+    assert "<h1>Who read my records</h1>" in html
+    assert "Emergency access registered" in html
+    assert "Cardiology" in html
+    assert "Person registered" in html  # events by the system are in the extract too
+
+
+def test_log_extract_is_paginated(patient_client, patient, tree, django_assert_max_num_queries):
+    for i in range(30):
+        services.consent_give(actor=SYSTEM, patient=patient.person, care_unit=tree["cardio"],
+                              valid_from=timezone.now() + timedelta(days=i),
+                              valid_until=timezone.now() + timedelta(days=i, hours=1))
+    with django_assert_max_num_queries(8):
+        html = patient_client.get(reverse("selfservice:patient_log")).content.decode()
+    assert "Page 1 of 2" in html and "Older events" in html
+    html = patient_client.get(reverse("selfservice:patient_log") + "?page=2").content.decode()
+    assert "Page 2 of 2" in html and "Newer events" in html
