@@ -194,6 +194,9 @@ ISSUANCE_CA_DIR = Path(env.str("ISSUANCE_CA_DIR", default=str(VAR_DIR / "ca")))
 ISSUANCE_CA_NAME: str = env.str("ISSUANCE_CA_NAME", default="Demo Region Mobile e-ID CA")
 ISSUANCE_CERT_VALIDITY_SECONDS: int = env.int("ISSUANCE_CERT_VALIDITY_SECONDS", default=2 * 365 * 86400)
 
+# System programs the portal needs, mapped to their Debian package (checked at start-up).
+PORTAL_REQUIRED_PROGRAMS: dict[str, str] = {}
+
 REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.api.problems.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],

@@ -1,0 +1,49 @@
+"""Start-up checks and settings that stop a broken configuration."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from portal.checks import ca_key_permissions, required_programs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_missing_program_names_the_package(settings) -> None:
+    settings.PORTAL_REQUIRED_PROGRAMS = {"surely-not-installed-xyz": "xyz-tools", "sh": "dash"}
+    errors = required_programs()
+    assert [e.id for e in errors] == ["portal.E001"]
+    assert errors[0].hint == "Install it: apt-get install xyz-tools"
+
+
+def test_world_readable_ca_key_is_reported(settings, tmp_path) -> None:
+    settings.ISSUANCE_CA_DIR = tmp_path
+    key = tmp_path / "ca.key"
+    key.write_text("x")
+    key.chmod(0o644)
+    assert [w.id for w in ca_key_permissions()] == ["portal.W001"]
+    key.chmod(0o600)
+    assert ca_key_permissions() == []
+
+
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_"))}
+    clean.update(env, DJANGO_SETTINGS_MODULE="portal.settings.base", PORTAL_VAR_DIR="/nonexistent")
+    return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=clean,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_debug_off_without_secret_key_stops_with_a_clear_message() -> None:
+    result = _start({"DJANGO_DEBUG": "false"})
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_off_without_database_stops_with_a_clear_message() -> None:
+    result = _start({"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "x" * 50})
+    assert result.returncode != 0
+    assert "DATABASE_URL is not set" in result.stderr
