@@ -1,14 +1,240 @@
-"""Placeholder: replaced by the journey's pages."""
+"""Mobile e-ID pages: staff self-service ("My e-IDs") and the issuer's pages.
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+Self-service (inherited identification): list own e-IDs, revoke one, and get a new activation code
+after re-entering the second factor (step-up). Issuer (administrative process): find a staff member
+in scope, record the identity document checked, create a code for them, revoke their e-IDs.
+A code page is the answer to a POST only, sent with `Cache-Control: no-store`, so reloading or
+going back never shows the secrets again.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import segno
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.authn import session
+from apps.authn.decorators import staff_required, step_up_required
+from apps.core.errors import NotFound, PortalError
+from apps.identities.models import Person, User
+from apps.issuance import policies, selectors, services
+from apps.issuance.models import IdentityDocumentType
+
+APP_COMMAND = "python clients/mobile_app/eid_app.py"
 
 
-def placeholder(request: HttpRequest, **kwargs: object) -> HttpResponse:
-    return render(request, "home.html")
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)
+    return user
+
+
+class RevokeForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for revoking"), max_length=services.MAX_REASON_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("For example: phone lost, phone replaced, no longer needed."),
+    )
+
+
+class StaffSearchForm(forms.Form):
+    q = forms.CharField(label=_("Personal identity number or HSA-id"), max_length=100,
+                        required=False)
+
+
+class IdentityDocumentForm(forms.Form):
+    document_type = forms.ChoiceField(
+        label=_("Identity document checked"), choices=IdentityDocumentType.choices,
+        widget=forms.RadioSelect,
+    )
+    document_last_four = forms.CharField(
+        label=_("Last four digits of the document number"), min_length=4, max_length=4,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+    document_expires_on = forms.DateField(
+        label=_("Document expiry date"), help_text=_("As YYYY-MM-DD. The document must be valid."),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+
+def _code_page(request: HttpRequest, issued: services.IssuedCode, person: Person,
+               back_url: str) -> HttpResponse:
+    """The one-time page with the QR code, the typed form and the reference app's command."""
+    qr = segno.make(issued.qr_payload, error="m")
+    wallet = f"var/wallet-{slugify(person.given_name) or 'eid'}.json"
+    portal = settings.PORTAL_BASE_URL
+    context = {
+        "person": person,
+        "issued": issued,
+        "qr_data_uri": qr.svg_data_uri(scale=6, border=4),
+        "expires_at": timezone.localtime(issued.code.expires_at),
+        "validity_minutes": services.CODE_VALIDITY_SECONDS // 60,
+        "command_typed": (f"{APP_COMMAND} activate --portal {portal} --wallet {wallet} "
+                          f"--person-number {issued.person_number} --code {issued.short_code}"),
+        "command_qr": (f"{APP_COMMAND} activate --portal {portal} --wallet {wallet} "
+                       f"--qr-payload {issued.qr_payload}"),
+        "command_verify": f"{APP_COMMAND} verify --wallet {wallet}",
+        "back_url": back_url,
+    }
+    return render(request, "selfservice/eids/code.html", context)
+
+
+# --- self-service --------------------------------------------------------------------------------
+
+
+@staff_required
+@never_cache
+def my_eids(request: HttpRequest) -> HttpResponse:
+    """`/my/eids/`: the staff member's mobile e-IDs and the way to a new one."""
+    person = _user(request).person
+    eids = list(selectors.eid_list_for_person(person))
+    now = timezone.now()
+    active = selectors.eid_count_active(person, now)
+    return render(request, "selfservice/eids/list.html", {
+        "eids": eids, "now": now, "active_count": active,
+        "max_active": services.MAX_ACTIVE_EIDS, "can_get_new": active < services.MAX_ACTIVE_EIDS,
+        "is_issuer": policies.is_issuer(_user(request)),
+    })
+
+
+@staff_required
+@step_up_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_eid_new(request: HttpRequest) -> HttpResponse:
+    """`/my/eids/new/`: after step-up, confirm (GET) and create the code (POST → shown once)."""
+    user = _user(request)
+    if request.method == "POST":
+        try:
+            issued = services.activation_code_issue(
+                actor=user, person=user.person, stepped_up=session.has_fresh_step_up(request)
+            )
+        except PortalError as exc:
+            messages.error(request, str(exc.message))
+            return redirect("selfservice:my_eids")
+        session.consume_step_up(request)
+        return _code_page(request, issued, user.person, reverse("selfservice:my_eids"))
+    return render(request, "selfservice/eids/new.html", {
+        "validity_minutes": services.CODE_VALIDITY_SECONDS // 60,
+    })
+
+
+@staff_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def eid_revoke(request: HttpRequest, eid_id: uuid.UUID) -> HttpResponse:
+    """`/eids/<id>/revoke/`: confirm with a reason; for the owner or an issuer in scope."""
+    user = _user(request)
+    try:
+        eid = selectors.eid_get_for_actor(user, eid_id)
+    except NotFound as exc:
+        raise Http404 from exc
+    own = eid.person_id == user.person_id
+    back = reverse("selfservice:my_eids") if own else reverse(
+        "selfservice:issuer_person", args=[eid.person_id])
+    form = RevokeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.eid_revoke(actor=user, eid=eid, reason=form.cleaned_data["reason"])
+        except PortalError as exc:
+            form.add_error(exc.field, str(exc.message))
+        else:
+            messages.success(request, _("The e-ID %(serial)s is revoked.") % {"serial": eid.serial})
+            return redirect(back)
+    return render(request, "selfservice/eids/revoke.html", {
+        "eid": eid, "form": form, "own": own, "back_url": back,
+    })
+
+
+# --- issuer --------------------------------------------------------------------------------------
+
+
+def _require_issuer(user: User) -> None:
+    if not policies.is_issuer(user):
+        raise Http404
+
+
+@staff_required
+def issuer_search(request: HttpRequest) -> HttpResponse:
+    """`/issuer/`: find a staff member in the issuer's scope by personnummer or HSA-id."""
+    user = _user(request)
+    _require_issuer(user)
+    form = StaffSearchForm(request.GET or None)
+    results: list[Person] = []
+    searched = False
+    if form.is_valid() and form.cleaned_data["q"].strip():
+        searched = True
+        results = [p for p in selectors.staff_search_for_issuer(user, form.cleaned_data["q"])[:50]
+                   if p.pk != user.person_id]
+    return render(request, "selfservice/eids/issuer_search.html", {
+        "form": form, "results": results, "searched": searched,
+    })
+
+
+def _issuer_person(request: HttpRequest, person_id: uuid.UUID) -> Person:
+    user = _user(request)
+    _require_issuer(user)
+    try:
+        return selectors.staff_get_for_issuer(user, person_id)
+    except NotFound as exc:
+        raise Http404 from exc
+
+
+@staff_required
+@never_cache
+def issuer_person(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
+    """`/issuer/people/<id>/`: a staff member's e-IDs and the identity-document form."""
+    person = _issuer_person(request, person_id)
+    return render(request, "selfservice/eids/issuer_person.html", {
+        "person": person, "eids": list(selectors.eid_list_for_person(person)),
+        "form": IdentityDocumentForm(), "now": timezone.now(),
+    })
+
+
+@staff_required
+@never_cache
+@require_POST
+def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
+    """`POST /issuer/people/<id>/code/`: record the document checked and show a code once."""
+    person = _issuer_person(request, person_id)
+    form = IdentityDocumentForm(request.POST)
+    if form.is_valid():
+        document = services.IdentityDocument(
+            type=form.cleaned_data["document_type"],
+            last_four=form.cleaned_data["document_last_four"],
+            expires_on=form.cleaned_data["document_expires_on"],
+        )
+        try:
+            issued = services.activation_code_issue(
+                actor=_user(request), person=person, identity_document=document
+            )
+        except PortalError as exc:
+            form.add_error(exc.field, str(exc.message))
+        else:
+            return _code_page(request, issued, person,
+                              reverse("selfservice:issuer_person", args=[person.pk]))
+    return render(request, "selfservice/eids/issuer_person.html", {
+        "person": person, "eids": list(selectors.eid_list_for_person(person)),
+        "form": form, "now": timezone.now(),
+    }, status=400)
 
 
 urlpatterns = [
-    path("my/eids/", placeholder, name="my_eids"),
+    path("my/eids/", my_eids, name="my_eids"),
+    path("my/eids/new/", my_eid_new, name="my_eid_new"),
+    path("eids/<uuid:eid_id>/revoke/", eid_revoke, name="eid_revoke"),
+    path("issuer/", issuer_search, name="issuer_search"),
+    path("issuer/people/<uuid:person_id>/", issuer_person, name="issuer_person"),
+    path("issuer/people/<uuid:person_id>/code/", issuer_code, name="issuer_code"),
 ]

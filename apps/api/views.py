@@ -1,0 +1,75 @@
+"""API views. Errors are application/problem+json through `apps.api.problems`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.audit import context
+from apps.audit.middleware import client_ip
+from apps.issuance import services as issuance
+
+
+class EIDActivationRequest(serializers.Serializer):  # type: ignore[type-arg]
+    """`{csr, device_name, qr_payload}` or `{csr, device_name, person_number, code}`."""
+
+    csr = serializers.CharField(max_length=16 * 1024, trim_whitespace=False)
+    device_name = serializers.CharField(max_length=64, required=False, default="Mobile e-ID")
+    qr_payload = serializers.CharField(max_length=200, required=False)
+    person_number = serializers.CharField(max_length=20, required=False)
+    code = serializers.CharField(max_length=20, required=False)
+
+
+class EIDActivationApi(APIView):
+    """`POST /api/v1/eid/activations`: redeem an activation code for a new mobile e-ID.
+
+    Called by the mobile app (the reference client: `clients/mobile_app/eid_app.py`), without a
+    login or CSRF token: the activation code is the credential. Request JSON: `csr` (PKCS#10 PEM,
+    EC P-256), `device_name` (1-64 chars), and either `qr_payload` or `person_number` (12 digits) +
+    `code` (`XXXX-XXXX`). Answer `201` JSON: `eid_id` (UUID), `serial` (lowercase hex), `certificate`
+    (PEM), `chain` (PEM: certificate then CA), `not_after` (ISO 8601 UTC, `Z`).
+
+    Errors (problem+json, RFC 9457, `code` member): 400 `invalid`, `code_invalid`, `csr_invalid`;
+    403 `code_dead`; 409 `code_used`, `too_many_eids`; 410 `code_expired`, `code_ended`;
+    503 `ca_unavailable`. Every refusal about a code is audited (`activation_code.redeem_failed`).
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        data = EIDActivationRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        outer = context.current()
+        device = context.ActorContext(
+            actor_id=None,
+            actor_label=f"device: {values['device_name'].strip()[:64]}",
+            kind="device",
+            ip=client_ip(request),
+        )
+        if outer is not None:
+            device = replace(device, request_id=outer.request_id)
+        with context.acting_as(device):
+            activation = issuance.activation_code_redeem(
+                csr_pem=values["csr"],
+                device_name=values["device_name"],
+                qr_payload=values.get("qr_payload"),
+                person_number=values.get("person_number"),
+                short_code=values.get("code"),
+            )
+        eid = activation.eid
+        body = {
+            "eid_id": str(eid.pk),
+            "serial": eid.serial,
+            "certificate": activation.certificate,
+            "chain": activation.chain,
+            "not_after": eid.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)

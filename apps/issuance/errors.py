@@ -1,0 +1,45 @@
+"""Errors of activation-code redemption, with stable codes (the API's problem `code`).
+
+| code | HTTP | meaning |
+|---|---|---|
+| `code_invalid` | 400 | no such code, or the secret / short form is wrong (a failed try) |
+| `code_expired` | 410 | older than 10 minutes |
+| `code_ended` | 410 | replaced by a newer code of the same person |
+| `code_used` | 409 | already redeemed (also the loser of two concurrent redemptions) |
+| `code_dead` | 403 | 5 failed tries; ask for a new code (after the failure window) |
+| `too_many_eids` | 409 | the person already has 3 active mobile e-IDs |
+| `csr_invalid` | 400 | the CSR is not a P-256 PKCS#10 request with a valid signature |
+| `ca_unavailable` | 503 | the issuing CA files are missing or unusable (operator error) |
+"""
+
+from __future__ import annotations
+
+from apps.core.errors import Conflict, Forbidden, PortalError, ValidationFailed
+
+
+class CodeInvalid(ValidationFailed):
+    default_code = "code_invalid"
+
+
+class CodeGone(PortalError):
+    """Expired or ended (HTTP 410 Gone)."""
+
+    status = 410
+    default_code = "code_expired"
+
+
+class CodeUsed(Conflict):
+    default_code = "code_used"
+
+
+class CodeDead(Forbidden):
+    default_code = "code_dead"
+
+
+class TooManyEIDs(Conflict):
+    default_code = "too_many_eids"
+
+
+class CAUnavailable(PortalError):
+    status = 503
+    default_code = "ca_unavailable"

@@ -1,0 +1,36 @@
+"""`manage.py issuance_ca_init`: create the issuing CA key and certificate if missing."""
+
+from __future__ import annotations
+
+import stat
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.issuance import authority
+from apps.issuance.ca import CAError, fingerprint_sha256
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the issuing CA key (mode 0600) and certificate in settings.ISSUANCE_CA_DIR unless "
+        "they exist. Idempotent: an existing CA is kept and checked."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        paths = authority.ca_paths()
+        try:
+            created = authority.ca_ensure()
+            ca = authority.ca_load()
+        except CAError as exc:
+            raise CommandError(f"{exc.message} [{exc.code}]") from exc
+        mode = stat.S_IMODE(paths.key.stat().st_mode)
+        if mode != 0o600:
+            paths.key.chmod(0o600)
+            self.stdout.write(f"Fixed the CA key's file mode: {oct(mode)} -> 0o600")
+        verb = "Created" if created else "Kept the existing"
+        self.stdout.write(f"{verb} issuing CA: {ca.cert.subject.rfc4514_string()}")
+        self.stdout.write(f"  key:         {paths.key} (mode 0600)")
+        self.stdout.write(f"  certificate: {paths.cert}")
+        self.stdout.write(f"  valid until: {ca.cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC")
+        self.stdout.write(f"  SHA-256:     {fingerprint_sha256(ca.cert)}")

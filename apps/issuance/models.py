@@ -1,0 +1,140 @@
+"""Activation codes (aktiveringskod) and mobile e-IDs (mobilt e-legitimation).
+
+Rule sources: issue 2, "Journey 2" (single use, 10 minutes, at most 5 failed tries, hashed at rest,
+at most 3 active mobile e-IDs per person) and domain.md "e-ID issuance" (issuer records the
+identity document; revocation record: whose e-ID, which credential, who registered it, when).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.models import BaseModel
+from apps.identities.models import Person
+
+
+class IdentityDocumentType(models.TextChoices):
+    """Identity documents an issuer may check in the administrative issuing process."""
+
+    PASSPORT = "passport", _("Passport")
+    NATIONAL_ID_CARD = "national_id_card", _("National identity card")
+    DRIVING_LICENCE = "driving_licence", _("Driving licence")
+
+
+class ActivationCode(BaseModel):
+    """A single-use code that binds a new mobile e-ID to `person`.
+
+    Only HMAC hashes of the two secrets are stored (see `apps.issuance.codes`). Lifecycle: open →
+    used (`used_at`, redeemed) or ended (`ended_at`, superseded by a newer code); it stops working at
+    `expires_at` (UTC, 10 minutes after creation) and when `carried_failures + failed_attempts`
+    reaches 5. `carried_failures` are the person's recent failures copied in at issue, so a new
+    code does not reset the failure count. When an issuer made the code for someone else
+    (`issued_for_other`), the identity document they checked is recorded.
+    """
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="activation_codes")
+    created_by_id = models.UUIDField(null=True, blank=True)
+    created_by_label = models.CharField(max_length=200)
+    issued_for_other = models.BooleanField(default=False)
+    document_type = models.CharField(
+        _("identity document"), max_length=32, choices=IdentityDocumentType.choices, blank=True
+    )
+    document_last_four = models.CharField(_("last four digits"), max_length=4, blank=True)
+    document_expires_on = models.DateField(_("document expiry date"), null=True, blank=True)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    short_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    carried_failures = models.PositiveSmallIntegerField(default=0)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["person", "-created_at"])]
+        constraints = [
+            # Issuing a code ends the earlier unused ones: at most one open code per person.
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=Q(used_at__isnull=True, ended_at__isnull=True),
+                name="activation_code_one_open_per_person",
+            ),
+            models.CheckConstraint(
+                condition=Q(used_at__isnull=True) | Q(ended_at__isnull=True),
+                name="activation_code_used_or_ended",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")), name="activation_code_expires_later"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(issued_for_other=False, document_type="", document_last_four="",
+                      document_expires_on__isnull=True)
+                    | (Q(issued_for_other=True, document_expires_on__isnull=False)
+                       & ~Q(document_type="") & Q(document_last_four__regex=r"^[0-9]{4}$"))
+                ),
+                name="activation_code_document_when_for_other",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Activation code %(id)s") % {"id": str(self.id)[:8]}
+
+    @property
+    def failures(self) -> int:
+        """Failed tries that count against this code (carried over + its own)."""
+        return self.carried_failures + self.failed_attempts
+
+
+class MobileEID(BaseModel):
+    """A mobile e-ID: an X.509 certificate bound to `person`, for a key held on a device.
+
+    `serial` is the certificate serial in lowercase hex, `fingerprint_sha256` the SHA-256 of its
+    DER (hex), validity `not_before`/`not_after` in UTC. Revocation keeps who registered it, when
+    and why (domain.md, "Revocation record").
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        REVOKED = "revoked", _("Revoked")
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="mobile_eids")
+    activation_code = models.OneToOneField(
+        ActivationCode, on_delete=models.PROTECT, related_name="eid"
+    )
+    serial = models.CharField(_("serial number"), max_length=40, unique=True)
+    fingerprint_sha256 = models.CharField(max_length=64, unique=True)
+    certificate_pem = models.TextField()
+    not_before = models.DateTimeField(_("valid from"))
+    not_after = models.DateTimeField(_("valid until"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.ACTIVE)
+    device_name = models.CharField(_("device"), max_length=64)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by_id = models.UUIDField(null=True, blank=True)
+    revoked_by_label = models.CharField(max_length=200, blank=True)
+    revocation_reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        ordering = ["-not_before"]
+        verbose_name = _("mobile e-ID")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(not_after__gt=F("not_before")), name="mobile_eid_valid_range"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status="active", revoked_at__isnull=True, revocation_reason="")
+                    | (Q(status="revoked", revoked_at__isnull=False) & ~Q(revocation_reason=""))
+                ),
+                name="mobile_eid_revocation_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Mobile e-ID %(serial)s (%(device)s)") % {
+            "serial": self.serial[:16], "device": self.device_name,
+        }

@@ -1,0 +1,62 @@
+"""Reads of mobile e-IDs and activation codes; access-checked fetches answer NotFound."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db.models import QuerySet
+
+from apps.commissions import selectors as commission_selectors
+from apps.commissions.models import Role
+from apps.commissions.policies import scope_roots
+from apps.core.errors import NotFound
+from apps.identities.actors import Actor
+from apps.identities.models import Person
+from apps.issuance import policies
+from apps.issuance.models import MobileEID
+
+
+def eid_list_for_person(person: Person) -> QuerySet[MobileEID]:
+    """All mobile e-IDs of `person`, newest first."""
+    return MobileEID.objects.filter(person=person).order_by("-not_before")
+
+
+def eid_count_active(person: Person, now: dt.datetime) -> int:
+    """Active (not revoked, not expired at `now`) mobile e-IDs of `person`."""
+    return MobileEID.objects.filter(
+        person=person, status=MobileEID.Status.ACTIVE, not_after__gt=now
+    ).count()
+
+
+def eid_get_for_actor(actor: Actor, eid_id: uuid.UUID) -> MobileEID:
+    """The e-ID if the actor may revoke it (owner or issuer in scope); NotFound otherwise."""
+    eid = MobileEID.objects.select_related("person").filter(pk=eid_id).first()
+    if eid is None or not policies.can_revoke_eid(actor, eid):
+        raise NotFound()
+    return eid
+
+
+def revoked_list() -> list[tuple[int, dt.datetime]]:
+    """(certificate serial, revocation time UTC) of every revoked e-ID, for the CRL."""
+    rows = MobileEID.objects.filter(status=MobileEID.Status.REVOKED).values_list(
+        "serial", "revoked_at"
+    )
+    return [(int(serial, 16), revoked_at) for serial, revoked_at in rows if revoked_at]
+
+
+def staff_search_for_issuer(actor: Actor, query: str) -> QuerySet[Person]:
+    """Staff in the issuer's scope matching `query` (personnummer, HSA-id or name); none without
+    an issuer role (deny by default)."""
+    return commission_selectors.person_search_in_scope(scope_roots(actor, Role.ISSUER), query)
+
+
+def staff_get_for_issuer(actor: Actor, person_id: uuid.UUID) -> Person:
+    """A staff member in the issuer's scope; NotFound otherwise (also for the issuer themself
+    when outside their own scope)."""
+    person = Person.objects.prefetch_related("identity_numbers", "employees").filter(
+        pk=person_id
+    ).first()
+    if person is None or not policies.can_issue_for_other(actor, person):
+        raise NotFound()
+    return person

@@ -1,0 +1,31 @@
+"""Celery tasks of the issuance app. Ids and primitives only; one service call each."""
+
+from __future__ import annotations
+
+import smtplib
+
+from celery import shared_task
+
+from apps.audit import context
+from apps.core.actors import SystemActor
+
+
+@shared_task(
+    autoretry_for=(smtplib.SMTPException, ConnectionError, TimeoutError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+    acks_late=True,
+)
+def eid_notify_task(eid_id: str, event: str) -> bool:
+    """E-mail the person about e-ID `eid_id` (`event`: "activated" or "revoked").
+
+    Enqueued with `transaction.on_commit`, so it never runs for a rolled-back change. Runs as the
+    system actor "celery"; transient e-mail errors are retried with exponential backoff (up to
+    8 tries, at most 10 minutes apart). Returns whether an e-mail was sent.
+    """
+    from apps.issuance import services
+
+    with context.acting_as(context.system("celery")):
+        return services.eid_notify(actor=SystemActor("celery"), eid_id=eid_id, event=event)

@@ -1,0 +1,335 @@
+"""The activation code rules and e-ID services (issue 2, Journey 2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from cryptography import x509
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.commissions.models import Employee
+from apps.core.actors import SYSTEM
+from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from apps.identities.models import User
+from apps.issuance import codes, errors, services
+from apps.issuance.ca import IssuingCA
+from apps.issuance.models import ActivationCode, MobileEID
+from apps.organisations.models import Organisation
+from tests.conftest import make_staff
+from tests.issuance.support import device_csr, issue, redeem_qr
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def nina(nurse: tuple[User, Employee]) -> User:
+    return nurse[0]
+
+
+def _expire(code: ActivationCode, minutes: int = 11) -> None:
+    """Move the code's creation and expiry `minutes` into the past (as if time had passed)."""
+    shift = dt.timedelta(minutes=minutes)
+    ActivationCode.objects.filter(pk=code.pk).update(
+        created_at=code.created_at - shift, expires_at=code.expires_at - shift
+    )
+
+
+def _redeem_typed(person_number: str, short: str) -> services.Activation:
+    return services.activation_code_redeem(csr_pem=device_csr()[1], device_name="Phone",
+                                           person_number=person_number, short_code=short)
+
+
+# --- issuing ---------------------------------------------------------------------------------------
+
+
+def test_self_service_needs_step_up(nina: User) -> None:
+    with pytest.raises(Forbidden) as exc:
+        services.activation_code_issue(actor=nina, person=nina.person, stepped_up=False)
+    assert exc.value.code == "step_up_required"
+    issued = services.activation_code_issue(actor=nina, person=nina.person, stepped_up=True)
+    assert issued.code.person == nina.person
+
+
+def test_code_secrets_have_the_required_strength(nina: User) -> None:
+    issued = issue(nina.person)
+    parsed = codes.parse_qr_payload(issued.qr_payload)
+    assert parsed is not None and parsed[0] == issued.code.pk
+    assert len(parsed[1]) >= 22  # 16 random bytes, base64url: 128 bits >= 112
+    assert len(issued.short_code) == 9 and issued.short_code[4] == "-"  # 8 x 5 bits = 40 bits
+    assert all(ch in codes.CROCKFORD for ch in issued.short_code.replace("-", ""))
+    valid_for = issued.code.expires_at - issued.code.created_at
+    assert dt.timedelta(minutes=9, seconds=59) < valid_for <= dt.timedelta(minutes=10)
+
+
+def test_plaintext_never_stored_nor_audited(nina: User, issuing_ca: IssuingCA) -> None:
+    issued = issue(nina.person)
+    secret = issued.qr_payload.rsplit(".", 1)[1]
+    short = issued.short_code.replace("-", "")
+    redeem_qr(issued)
+    with connection.cursor() as cursor:
+        for table in ("issuance_activationcode", "audit_auditevent"):
+            cursor.execute(f"SELECT * FROM {table}")  # noqa: S608 - fixed table names
+            dump = repr(cursor.fetchall())
+            for plaintext in (secret, short, issued.short_code):
+                assert plaintext not in dump, f"{plaintext} found in {table}"
+    code = ActivationCode.objects.get(pk=issued.code.pk)
+    assert code.secret_hash == codes.hash_qr_secret(secret)  # an HMAC, not the secret
+
+
+def test_a_colleague_cannot_issue_self_service_codes_for_someone_else(
+    nina: User, tree: dict[str, Organisation]
+) -> None:
+    other, _ = make_staff(tree["cardio"], "Olle", "Other")
+    with pytest.raises(NotFound):
+        services.activation_code_issue(actor=other, person=nina.person, stepped_up=True)
+
+
+def test_issuer_needs_a_valid_identity_document(issuer: User, nina: User) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        services.activation_code_issue(actor=issuer, person=nina.person)
+    assert exc.value.code == "document.required"
+    expired = services.IdentityDocument(type="passport", last_four="1234",
+                                        expires_on=timezone.localdate() - dt.timedelta(days=1))
+    with pytest.raises(ValidationFailed) as exc:
+        services.activation_code_issue(actor=issuer, person=nina.person, identity_document=expired)
+    assert exc.value.code == "document.expired" and exc.value.field == "document_expires_on"
+    bad_digits = services.IdentityDocument(type="passport", last_four="12a4",
+                                           expires_on=timezone.localdate())
+    with pytest.raises(ValidationFailed):
+        services.activation_code_issue(actor=issuer, person=nina.person,
+                                       identity_document=bad_digits)
+    good = services.IdentityDocument(type="driving_licence", last_four="4321",
+                                     expires_on=timezone.localdate() + dt.timedelta(days=300))
+    issued = services.activation_code_issue(actor=issuer, person=nina.person,
+                                            identity_document=good)
+    code = issued.code
+    assert code.issued_for_other and code.document_type == "driving_licence"
+    assert code.document_last_four == "4321" and code.created_by_id == issuer.pk
+
+
+def test_issuer_out_of_scope_gets_not_found(tree: dict[str, Organisation]) -> None:
+    from apps.commissions import services as commissions
+    from apps.commissions.models import Role
+
+    local_issuer, _ = make_staff(tree["other"], "Lisa", "Local")
+    commissions.role_grant(actor=SYSTEM, person=local_issuer.person, role=Role.ISSUER,
+                           organisation=tree["other"], valid_from=timezone.now(),
+                           valid_until=None)
+    target, _ = make_staff(tree["cardio"], "Carl", "Cardio")
+    doc = services.IdentityDocument(type="passport", last_four="1111",
+                                    expires_on=timezone.localdate() + dt.timedelta(days=30))
+    with pytest.raises(NotFound):
+        services.activation_code_issue(actor=local_issuer, person=target.person,
+                                       identity_document=doc)
+
+
+def test_issuing_ends_earlier_unused_codes(nina: User, assert_audited: Any,
+                                          issuing_ca: IssuingCA) -> None:
+    first = issue(nina.person)
+    second = issue(nina.person)
+    first.code.refresh_from_db()
+    assert first.code.ended_at is not None
+    assert_audited("activation_code.ended", target=first.code, subject=nina.person)
+    with pytest.raises(errors.CodeGone) as exc:
+        redeem_qr(first)
+    assert exc.value.code == "code_ended"
+    assert redeem_qr(second).eid.person == nina.person
+
+
+def test_at_most_three_active_eids(nina: User, issuing_ca: IssuingCA) -> None:
+    for _ in range(3):
+        redeem_qr(issue(nina.person))
+    with pytest.raises(ValidationFailed) as exc:
+        issue(nina.person)
+    assert exc.value.code == "too_many_eids" and "3" in str(exc.value.message)
+    # Revoking one makes room again.
+    services.eid_revoke(actor=nina, eid=MobileEID.objects.filter(person=nina.person).first(),
+                        reason="Phone lost")
+    redeem_qr(issue(nina.person))
+
+
+# --- redeeming -------------------------------------------------------------------------------------
+
+
+def test_redeem_with_qr_issues_a_certificate_for_the_person(
+    nina: User, issuing_ca: IssuingCA, assert_audited: Any
+) -> None:
+    issued = issue(nina.person)
+    key, csr = device_csr("Nina's phone")
+    activation = services.activation_code_redeem(csr_pem=csr, device_name="Nina's phone",
+                                                 qr_payload=issued.qr_payload)
+    cert = x509.load_pem_x509_certificate(activation.certificate.encode())
+    cert.verify_directly_issued_by(issuing_ca.cert)
+    assert cert.public_key() == key.public_key()
+    number = nina.person.identity_numbers.get().extension
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.SERIAL_NUMBER)[0].value == number
+    assert cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "Nina Nurse"
+    eid = activation.eid
+    assert eid.serial == format(cert.serial_number, "x") and eid.status == "active"
+    assert eid.device_name == "Nina's phone"
+    assert activation.chain.endswith(issuing_ca.ca_pem())
+    issued.code.refresh_from_db()
+    assert issued.code.used_at is not None
+    assert_audited("eid.activated", target=eid, subject=nina.person)
+
+
+def test_code_is_single_use(nina: User, issuing_ca: IssuingCA) -> None:
+    issued = issue(nina.person)
+    redeem_qr(issued)
+    with pytest.raises(errors.CodeUsed) as exc:
+        redeem_qr(issued)
+    assert exc.value.status == 409 and exc.value.code == "code_used"
+
+
+def test_code_expires_after_ten_minutes(nina: User, issuing_ca: IssuingCA,
+                                        assert_audited: Any) -> None:
+    issued = issue(nina.person)
+    _expire(issued.code)
+    with pytest.raises(errors.CodeGone) as exc:
+        redeem_qr(issued)
+    assert exc.value.code == "code_expired"
+    assert_audited("activation_code.redeem_failed", target=issued.code, outcome="failure")
+
+
+def test_typed_form_only_with_the_right_person_number(
+    nina: User, tree: dict[str, Organisation], issuing_ca: IssuingCA
+) -> None:
+    other, _ = make_staff(tree["cardio"], "Olle", "Other")
+    issue(other.person)
+    issued = issue(nina.person)
+    with pytest.raises(errors.CodeInvalid):
+        _redeem_typed(other.person.person_number, issued.short_code)
+    with pytest.raises(errors.CodeInvalid):
+        _redeem_typed("19121212-1212", issued.short_code)  # nobody
+    # Lower case, no hyphen, and the 12-digit form without separator are all fine.
+    number = nina.person.identity_numbers.get().extension
+    activation = _redeem_typed(number, issued.short_code.replace("-", "").lower())
+    assert activation.eid.person == nina.person
+
+
+def test_five_failures_kill_the_code(nina: User, issuing_ca: IssuingCA,
+                                     assert_audited: Any) -> None:
+    issued = issue(nina.person)
+    number = nina.person.person_number
+    wrong = "0000-0000" if issued.short_code != "0000-0000" else "1111-1111"
+    for _ in range(5):
+        with pytest.raises(errors.CodeInvalid):
+            _redeem_typed(number, wrong)
+    issued.code.refresh_from_db()
+    assert issued.code.failed_attempts == 5
+    with pytest.raises(errors.CodeDead):
+        _redeem_typed(number, issued.short_code)  # even the right code
+    with pytest.raises(errors.CodeDead):
+        redeem_qr(issued)
+    event = assert_audited("activation_code.redeem_failed", target=issued.code, outcome="failure")
+    assert event.actor_kind == "system"  # the test's context; the API sets "device"
+
+
+def test_a_new_code_does_not_reset_the_failure_count(nina: User, issuing_ca: IssuingCA) -> None:
+    number = nina.person.person_number
+    first = issue(nina.person)
+    wrong = "0000-0000" if first.short_code != "0000-0000" else "1111-1111"
+    for _ in range(3):
+        with pytest.raises(errors.CodeInvalid):
+            _redeem_typed(number, wrong)
+    second = issue(nina.person)
+    assert second.code.carried_failures == 3
+    for _ in range(2):
+        with pytest.raises(errors.CodeInvalid):
+            _redeem_typed(number, wrong)
+    with pytest.raises(errors.CodeDead):
+        redeem_qr(second)
+    # Five failures within 24 hours: no new code until they age out.
+    with pytest.raises(ValidationFailed) as exc:
+        issue(nina.person)
+    assert exc.value.code == "activation_code.locked"
+    day_ago = timezone.now() - dt.timedelta(hours=24, minutes=1)
+    ActivationCode.objects.filter(person=nina.person).update(last_failed_at=day_ago)
+    third = issue(nina.person)
+    assert third.code.carried_failures == 0
+    assert redeem_qr(third).eid.status == "active"
+
+
+def test_wrong_qr_secret_counts_as_a_failure(nina: User, issuing_ca: IssuingCA) -> None:
+    issued = issue(nina.person)
+    forged = issued.qr_payload.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAA"
+    with pytest.raises(errors.CodeInvalid):
+        services.activation_code_redeem(csr_pem=device_csr()[1], device_name="x",
+                                        qr_payload=forged)
+    issued.code.refresh_from_db()
+    assert issued.code.failed_attempts == 1
+
+
+def test_unknown_code_is_audited_as_failure(db: Any) -> None:
+    with pytest.raises(errors.CodeInvalid):
+        services.activation_code_redeem(csr_pem=device_csr()[1], device_name="x",
+                                        qr_payload="not a code")
+    assert AuditEvent.objects.filter(action="activation_code.redeem_failed",
+                                     outcome="failure").count() == 1
+
+
+def test_bad_csr_is_refused_without_using_the_code(nina: User, issuing_ca: IssuingCA) -> None:
+    issued = issue(nina.person)
+    with pytest.raises(ValidationFailed) as exc:
+        services.activation_code_redeem(csr_pem="-----BEGIN CERTIFICATE REQUEST-----\nxx\n",
+                                        device_name="x", qr_payload=issued.qr_payload)
+    assert exc.value.code == "csr_invalid"
+    issued.code.refresh_from_db()
+    assert issued.code.used_at is None and issued.code.failed_attempts == 0
+    assert redeem_qr(issued).eid
+
+
+# --- revoking and telling the person -----------------------------------------------------------
+
+
+def test_owner_revokes_and_is_told_by_email_after_commit(
+    nina: User, issuing_ca: IssuingCA, assert_audited: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False) as pending:
+        eid = redeem_qr(issue(nina.person)).eid
+    assert mail.outbox == []  # nothing is sent before the transaction commits
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in pending:
+            callback()
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == [nina.person.email]
+    assert eid.serial in mail.outbox[0].body
+    with django_capture_on_commit_callbacks(execute=True):
+        services.eid_revoke(actor=nina, eid=eid, reason="Phone lost")
+    eid.refresh_from_db()
+    assert eid.status == "revoked" and eid.revoked_by_id == nina.pk
+    assert eid.revocation_reason == "Phone lost"
+    assert_audited("eid.revoked", target=eid, subject=nina.person)
+    assert_audited("eid.notified", target=eid, subject=nina.person)
+    assert len(mail.outbox) == 2 and "Phone lost" in mail.outbox[1].body
+    with pytest.raises(Conflict):
+        services.eid_revoke(actor=nina, eid=eid, reason="again")
+
+
+def test_revoke_needs_reason_and_scope(nina: User, issuer: User, tree: dict[str, Organisation],
+                                       issuing_ca: IssuingCA) -> None:
+    eid = redeem_qr(issue(nina.person)).eid
+    with pytest.raises(ValidationFailed):
+        services.eid_revoke(actor=nina, eid=eid, reason="  ")
+    colleague, _ = make_staff(tree["cardio"], "Olle", "Other")
+    with pytest.raises(NotFound):
+        services.eid_revoke(actor=colleague, eid=eid, reason="mine now")
+    services.eid_revoke(actor=issuer, eid=eid, reason="Reported stolen")
+    eid.refresh_from_db()
+    assert eid.status == "revoked" and eid.revoked_by_label == str(issuer)
+
+
+def test_failure_count_is_visible_on_expired_codes_too(nina: User, issuing_ca: IssuingCA) -> None:
+    """An expired code still counts wrong tries (they are guesses), a right one does not."""
+    issued = issue(nina.person)
+    _expire(issued.code)
+    with pytest.raises(errors.CodeGone):
+        redeem_qr(issued)
+    issued.code.refresh_from_db()
+    assert issued.code.failed_attempts == 0
