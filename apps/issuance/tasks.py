@@ -22,10 +22,14 @@ def eid_notify_task(eid_id: str, event: str) -> bool:
     """E-mail the person about e-ID `eid_id` (`event`: "activated" or "revoked").
 
     Enqueued with `transaction.on_commit`, so it never runs for a rolled-back change. Runs as the
-    system actor "celery"; transient e-mail errors are retried with exponential backoff (up to
-    8 tries, at most 10 minutes apart). Returns whether an e-mail was sent.
+    system actor `celery:<task name>` carrying the enqueuing request id (portal.celery.PortalTask);
+    transient e-mail errors are retried with exponential backoff (up to 8 retries, at most 10
+    minutes apart). Returns whether an e-mail was sent.
     """
     from apps.issuance import services
 
-    with context.acting_as(context.system("celery")):
-        return services.eid_notify(actor=SystemActor("celery"), eid_id=eid_id, event=event)
+    ctx = context.current()
+    if ctx is None:  # run outside the portal's Celery app (e.g. called directly)
+        with context.acting_as(context.system("celery")):
+            return services.eid_notify(actor=SystemActor("celery"), eid_id=eid_id, event=event)
+    return services.eid_notify(actor=SystemActor(ctx.actor_label), eid_id=eid_id, event=event)

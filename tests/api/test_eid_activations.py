@@ -1,0 +1,147 @@
+"""`POST /api/v1/eid/activations`, `/issuance/ca.pem` and `/issuance/crl` (issue 2, Journey 2)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from cryptography import x509
+from django.core import mail
+from django.test import Client
+
+from apps.audit.models import AuditEvent
+from apps.commissions.models import Employee
+from apps.identities.models import User
+from apps.issuance import services
+from apps.issuance.ca import IssuingCA
+from apps.issuance.models import ActivationCode, MobileEID
+from tests.issuance.support import device_csr, issue
+
+URL = "/api/v1/eid/activations"
+PROBLEM = "application/problem+json"
+
+
+def _post(client: Client, body: dict[str, Any]) -> Any:
+    return client.post(URL, body, content_type="application/json")
+
+
+@pytest.fixture
+def nina(nurse: tuple[User, Employee]) -> User:
+    return nurse[0]
+
+
+@pytest.mark.django_db
+def test_activation_with_qr_payload(nina: User, issuing_ca: IssuingCA, assert_audited: Any,
+                                    django_capture_on_commit_callbacks: Any) -> None:
+    issued = issue(nina.person)
+    key, csr = device_csr("Nina's phone")
+    client = Client(enforce_csrf_checks=True)  # the device has no session and no CSRF token
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(client, {"csr": csr, "qr_payload": issued.qr_payload,
+                                  "device_name": "Nina's phone"})
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert set(body) == {"eid_id", "serial", "certificate", "chain", "not_after"}
+    cert = x509.load_pem_x509_certificate(body["certificate"].encode())
+    cert.verify_directly_issued_by(issuing_ca.cert)
+    assert cert.public_key() == key.public_key()
+    assert body["serial"] == format(cert.serial_number, "x")
+    chain = x509.load_pem_x509_certificates(body["chain"].encode())
+    assert chain == [cert, issuing_ca.cert]
+    assert dt.datetime.fromisoformat(body["not_after"]) == cert.not_valid_after_utc
+    event = assert_audited("eid.activated", subject=nina.person)
+    assert event.actor_kind == "device" and "Nina's phone" in event.actor_label
+    assert event.target_id == body["eid_id"]
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [nina.person.email]
+
+
+@pytest.mark.django_db
+def test_activation_with_person_number_and_typed_code(nina: User, issuing_ca: IssuingCA) -> None:
+    issued = issue(nina.person)
+    number = nina.person.identity_numbers.get().extension
+    response = _post(Client(), {"csr": device_csr()[1], "person_number": number,
+                                "code": issued.short_code, "device_name": "Phone"})
+    assert response.status_code == 201, response.content
+    assert MobileEID.objects.get(pk=response.json()["eid_id"]).person == nina.person
+
+
+@pytest.mark.django_db
+def test_refusals_are_problem_json_with_stable_codes(nina: User, issuing_ca: IssuingCA) -> None:
+    client = Client()
+    issued = issue(nina.person)
+    csr = device_csr()[1]
+    number = nina.person.identity_numbers.get().extension
+
+    response = _post(client, {"csr": csr, "person_number": number, "code": "ZZZZ-ZZZZ"
+                              if issued.short_code != "ZZZZ-ZZZZ" else "YYYY-YYYY"})
+    assert response.status_code == 400 and response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "code_invalid"
+
+    response = _post(client, {"csr": "garbage", "qr_payload": issued.qr_payload})
+    assert response.status_code == 400 and response.json()["code"] == "csr_invalid"
+
+    assert _post(client, {"csr": csr, "qr_payload": issued.qr_payload}).status_code == 201
+    response = _post(client, {"csr": csr, "qr_payload": issued.qr_payload})
+    assert response.status_code == 409 and response.json()["code"] == "code_used"
+    assert response["Content-Type"] == PROBLEM
+
+    expired = issue(nina.person)
+    ActivationCode.objects.filter(pk=expired.code.pk).update(
+        created_at=expired.code.created_at - dt.timedelta(minutes=11),
+        expires_at=expired.code.expires_at - dt.timedelta(minutes=11),
+    )
+    response = _post(client, {"csr": csr, "qr_payload": expired.qr_payload})
+    assert response.status_code == 410 and response.json()["code"] == "code_expired"
+
+    response = _post(client, {"csr": csr, "person_number": number})
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    response = _post(client, {"qr_payload": expired.qr_payload})
+    assert response.status_code == 400 and response["Content-Type"] == PROBLEM
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failed_redemptions_are_audited_and_committed(nurse: tuple[User, Employee],
+                                                      issuing_ca: IssuingCA) -> None:
+    """No test transaction wraps this one: the rows must have been committed by the request."""
+    person = nurse[0].person
+    issued = issue(person)
+    forged = issued.qr_payload.rsplit(".", 1)[0] + ".BBBBBBBBBBBBBBBBBBBBBB"
+    response = _post(Client(), {"csr": device_csr()[1], "qr_payload": forged,
+                                "device_name": "Thief's phone"})
+    assert response.status_code == 400
+    event = AuditEvent.objects.get(action="activation_code.redeem_failed")
+    assert event.outcome == "failure" and event.actor_kind == "device"
+    assert event.subject_person_id == person.pk and event.target_id == str(issued.code.pk)
+    assert ActivationCode.objects.get(pk=issued.code.pk).failed_attempts == 1
+
+
+@pytest.mark.django_db
+def test_ca_certificate_and_crl_are_published(nina: User, issuing_ca: IssuingCA) -> None:
+    client = Client()
+    response = client.get("/issuance/ca.pem")
+    assert response.status_code == 200
+    assert x509.load_pem_x509_certificate(response.content) == issuing_ca.cert
+
+    first = services.activation_code_redeem(csr_pem=device_csr()[1], device_name="A",
+                                            qr_payload=issue(nina.person).qr_payload)
+    second = services.activation_code_redeem(csr_pem=device_csr()[1], device_name="B",
+                                             qr_payload=issue(nina.person).qr_payload)
+    response = client.get("/issuance/crl")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pkix-crl"
+    crl = x509.load_der_x509_crl(response.content)
+    assert crl.is_signature_valid(issuing_ca.cert.public_key()) and len(crl) == 0
+
+    services.eid_revoke(actor=nina, eid=first.eid, reason="Phone lost")
+    crl = x509.load_der_x509_crl(client.get("/issuance/crl").content)
+    assert crl.is_signature_valid(issuing_ca.cert.public_key())
+    assert crl.get_revoked_certificate_by_serial_number(int(first.eid.serial, 16)) is not None
+    assert crl.get_revoked_certificate_by_serial_number(int(second.eid.serial, 16)) is None
+    assert crl.next_update_utc is not None and crl.next_update_utc > crl.last_update_utc
+
+
+@pytest.mark.django_db
+def test_ca_endpoints_answer_503_without_a_ca(settings: Any, tmp_path: Any) -> None:
+    settings.ISSUANCE_CA_DIR = tmp_path / "missing"
+    assert Client().get("/issuance/crl").status_code == 503
+    assert Client().get("/issuance/ca.pem").status_code == 503

@@ -1,0 +1,197 @@
+"""The e-ID pages: "My e-IDs" (self-service with step-up) and the issuer's pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.commissions.models import Employee
+from apps.identities.models import User
+from apps.issuance import services
+from apps.issuance.ca import IssuingCA
+from apps.issuance.models import ActivationCode, MobileEID
+from apps.organisations.models import Organisation
+from tests.conftest import PASSWORD, make_staff, totp_now
+from tests.issuance.support import issue, redeem_qr
+
+pytestmark = pytest.mark.django_db
+
+MY_EIDS = reverse("selfservice:my_eids")
+NEW = reverse("selfservice:my_eid_new")
+
+
+def login(client: Client, user: User) -> None:
+    client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    response = client.post(reverse("authn:otp"), {"token": totp_now()})
+    assert response.status_code == 302
+
+
+def step_up(client: Client) -> None:
+    response = client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
+    assert response.status_code == 302
+
+
+@pytest.fixture
+def nina(nurse: tuple[User, Employee]) -> User:
+    return nurse[0]
+
+
+def test_my_eids_needs_a_staff_login(client: Client, nina: User) -> None:
+    response = client.get(MY_EIDS)
+    assert response.status_code == 302 and response["Location"].startswith(reverse("authn:login"))
+
+
+def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: User) -> None:
+    login(client, nina)
+    page = client.get(MY_EIDS).content.decode()
+    assert "You have no mobile e-ID yet." in page and "Get a new mobile e-ID" in page
+
+    response = client.get(NEW)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("authn:step_up"))
+    response = client.post(NEW)  # no way around the step-up with a POST either
+    assert response.status_code == 302 and not ActivationCode.objects.exists()
+
+    step_up(client)
+    assert "Create activation code" in client.get(NEW).content.decode()
+    response = client.post(NEW)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    code = ActivationCode.objects.get(person=nina.person)
+    short = re.search(r'id="short-code">([0-9A-Z]{4}-[0-9A-Z]{4})<', page)
+    assert short is not None
+    assert '<img src="data:image/svg+xml' in page and 'alt="QR code' in page
+    assert nina.person.person_number in page
+    assert (f"python clients/mobile_app/eid_app.py activate --portal http://127.0.0.1:8000 "
+            f"--wallet var/wallet-nina.json --person-number {nina.person.person_number} "
+            f"--code {short.group(1)}") in page
+    assert f"EIDACT1.{code.pk.hex}." in page
+    # The step-up is spent: reloading or asking again needs a new one, and shows nothing.
+    response = client.post(NEW)
+    assert response.status_code == 302 and response["Location"].startswith(
+        reverse("authn:step_up"))
+    assert ActivationCode.objects.filter(person=nina.person).count() == 1
+    assert short.group(1) not in client.get(MY_EIDS).content.decode()
+
+
+def test_list_shows_e_ids_with_status_in_words_and_revoke(
+    client: Client, nina: User, issuing_ca: IssuingCA, django_capture_on_commit_callbacks: Any
+) -> None:
+    eid = redeem_qr(issue(nina.person), device="Work phone").eid
+    login(client, nina)
+    page = client.get(MY_EIDS).content.decode()
+    assert "Work phone" in page and eid.serial in page and "Active" in page
+    revoke_url = reverse("selfservice:eid_revoke", args=[eid.pk])
+    assert revoke_url in page
+
+    response = client.post(revoke_url, {"reason": ""})
+    assert response.status_code == 200 and 'id="id_reason_errors"' in response.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(revoke_url, {"reason": "Phone lost"})
+    assert response.status_code == 302 and response["Location"] == MY_EIDS
+    eid.refresh_from_db()
+    assert eid.status == MobileEID.Status.REVOKED
+    page = client.get(MY_EIDS).content.decode()
+    assert "Revoked" in page and revoke_url not in page
+
+
+def test_fourth_e_id_refused_with_a_clear_message(client: Client, nina: User,
+                                                 issuing_ca: IssuingCA) -> None:
+    for _ in range(3):
+        redeem_qr(issue(nina.person))
+    login(client, nina)
+    page = client.get(MY_EIDS).content.decode()
+    assert "You already have 3 active mobile e-IDs" in page
+    step_up(client)
+    response = client.post(NEW, follow=True)
+    assert "You already have 3 active mobile e-IDs" in response.content.decode()
+    assert ActivationCode.objects.filter(person=nina.person, used_at__isnull=True).count() == 0
+
+
+def test_others_cannot_open_a_revoke_page(client: Client, nina: User, issuing_ca: IssuingCA,
+                                          tree: dict[str, Organisation]) -> None:
+    eid = redeem_qr(issue(nina.person)).eid
+    colleague, _ = make_staff(tree["cardio"], "Olle", "Other")
+    login(client, colleague)
+    assert client.get(reverse("selfservice:eid_revoke", args=[eid.pk])).status_code == 404
+    assert client.get(reverse("selfservice:issuer_search")).status_code == 404
+
+
+def test_issuer_finds_checks_document_and_creates_a_code(
+    client: Client, issuer: User, nina: User, issuing_ca: IssuingCA
+) -> None:
+    login(client, issuer)
+    number = nina.person.person_number
+    page = client.get(reverse("selfservice:issuer_search"), {"q": number}).content.decode()
+    person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
+    assert person_url in page and "Nina Nurse" in page
+    hsa = nina.person.employees.get().hsa_id
+    assert person_url in client.get(reverse("selfservice:issuer_search"),
+                                    {"q": hsa}).content.decode()
+
+    page = client.get(person_url).content.decode()
+    assert "Identity document checked" in page
+    code_url = reverse("selfservice:issuer_code", args=[nina.person.pk])
+    yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    response = client.post(code_url, {"document_type": "passport", "document_last_four": "1234",
+                                      "document_expires_on": yesterday})
+    assert response.status_code == 400
+    assert 'id="id_document_expires_on_errors"' in response.content.decode()
+    assert not ActivationCode.objects.exists()
+
+    next_year = (timezone.localdate() + dt.timedelta(days=365)).isoformat()
+    response = client.post(code_url, {"document_type": "national_id_card",
+                                      "document_last_four": "9876",
+                                      "document_expires_on": next_year})
+    assert response.status_code == 200 and "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    assert 'id="short-code"' in page and number in page
+    code = ActivationCode.objects.get(person=nina.person)
+    assert code.issued_for_other and code.document_last_four == "9876"
+    assert code.created_by_id == issuer.pk
+
+
+def test_issuer_revokes_an_e_id_in_scope(client: Client, issuer: User, nina: User,
+                                         issuing_ca: IssuingCA) -> None:
+    eid = redeem_qr(issue(nina.person)).eid
+    login(client, issuer)
+    person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
+    revoke_url = reverse("selfservice:eid_revoke", args=[eid.pk])
+    assert revoke_url in client.get(person_url).content.decode()
+    response = client.post(revoke_url, {"reason": "Reported stolen"})
+    assert response.status_code == 302 and response["Location"] == person_url
+    eid.refresh_from_db()
+    assert eid.status == "revoked" and eid.revoked_by_id == issuer.pk
+
+
+def test_issuer_outside_scope_sees_nothing(client: Client, tree: dict[str, Organisation],
+                                           nina: User) -> None:
+    from apps.commissions import services as commissions
+    from apps.commissions.models import Role
+    from apps.core.actors import SYSTEM
+
+    other_issuer, _ = make_staff(tree["other_unit"], "Otto", "Outside")
+    commissions.role_grant(actor=SYSTEM, person=other_issuer.person, role=Role.ISSUER,
+                           organisation=tree["other"], valid_from=timezone.now(),
+                           valid_until=None)
+    login(client, other_issuer)
+    page = client.get(reverse("selfservice:issuer_search"),
+                      {"q": nina.person.person_number}).content.decode()
+    assert "Nina Nurse" not in page and "No staff member in your area matches." in page
+    assert client.get(reverse("selfservice:issuer_person",
+                              args=[nina.person.pk])).status_code == 404
+    response = client.post(reverse("selfservice:issuer_code", args=[nina.person.pk]),
+                           {"document_type": "passport", "document_last_four": "1234",
+                            "document_expires_on": "2099-01-01"})
+    assert response.status_code == 404
+
+
+def test_issue_service_code_is_consistent_with_page_limits() -> None:
+    assert services.CODE_VALIDITY_SECONDS == 600 and services.MAX_FAILED_ATTEMPTS == 5
