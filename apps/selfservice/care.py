@@ -1,14 +1,215 @@
-"""Placeholder: replaced by the journey's pages."""
+"""Staff self-service: register a consent for a patient who is present, or emergency access.
 
+For a staff member logged in with password and second factor (`staff_required`). The staff member
+chooses one of the care units where they hold an active care commission and finds the patient by
+personnummer or samordningsnummer; the page then shows the patient's name (check it is the right
+person) and two forms: consent (the patient is present and consents, PDL 2008:355 6 kap. 2 §) and
+emergency access (the patient cannot consent, PDL 6 kap. 3 §). Assertions the staff member
+registered today can be removed as wrong registrations (makulering), with a reason.
+
+The unit and patient travel in the query string (`?care_unit=<uuid>&person_number=<number>`), also
+on the POSTs, and are checked again on every request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from apps.authn.decorators import staff_required
+from apps.consents import selectors, services
+from apps.core.errors import PortalError
+from apps.identities.identifiers import IdentifierError, parse_person_number
+from apps.identities.models import Person
+from apps.identities.selectors import person_get_by_number
+from apps.organisations.models import Organisation
+from apps.selfservice.patient import ConsentPeriodForm, local_today, start_of_day
+
+#: Durations offered for emergency access, in hours (default 24, at most 7 days = 168).
+EMERGENCY_HOURS = [1, 4, 8, 24, 72, 168]
 
 
-def placeholder(request: HttpRequest, **kwargs: object) -> HttpResponse:
-    return render(request, "home.html")
+class FindPatientForm(forms.Form):
+    """Step 1: which of my care units, and which patient."""
+
+    care_unit = forms.ChoiceField(
+        label=_("Care unit"), help_text=_("Units where you have an active care commission."),
+        error_messages={"invalid_choice": _("Choose one of your care units.")},
+    )
+    person_number = forms.CharField(
+        label=_("Patient's personal identity number or coordination number"), max_length=13,
+        help_text=_("For example 19121212-1212."),
+    )
+
+    def __init__(self, *args: Any, units: list[Organisation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.units = {str(u.pk): u for u in units}
+        self.fields["care_unit"].choices = [  # type: ignore[attr-defined]
+            ("", _("Choose a care unit")), *((str(u.pk), u.name) for u in units)
+        ]
+        self.patient: Person | None = None
+
+    def clean_person_number(self) -> str:
+        value: str = self.cleaned_data["person_number"]
+        try:
+            parse_person_number(value)
+        except IdentifierError as exc:
+            raise forms.ValidationError(str(exc.message)) from exc
+        self.patient = person_get_by_number(value)
+        if self.patient is None:
+            raise forms.ValidationError(_("No patient with this number was found."))
+        return value.strip()
+
+    def unit(self) -> Organisation:
+        return self.units[self.cleaned_data["care_unit"]]
+
+
+class StaffConsentForm(ConsentPeriodForm):
+    """Step 2a: the consent of the patient who is present."""
+
+    representative_name = forms.CharField(
+        label=_("Representative (optional)"), required=False, max_length=200,
+        help_text=_("Name of the person who consents on the patient's behalf, if not the patient."),
+    )
+    patient_present = forms.BooleanField(
+        label=_("The patient is present and has given consent"),
+        error_messages={"required": _("Confirm that the patient is present and has given consent.")},
+    )
+
+
+class EmergencyForm(forms.Form):
+    """Step 2b: emergency access for me, with a reason."""
+
+    reason = forms.CharField(
+        label=_("Reason for emergency access"), widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000, help_text=_("Why the patient cannot consent and why care needs the "
+                                     "information now. This is followed up."),
+    )
+    hours = forms.TypedChoiceField(
+        label=_("Valid for"), coerce=int, initial=24,
+        choices=[(h, ngettext_lazy("%(n)d hour", "%(n)d hours", "n") % {"n": h}) for h in EMERGENCY_HOURS],
+        help_text=_("Emergency access ends by itself; at most 7 days."),
+    )
+
+
+def _units(request: HttpRequest) -> list[Organisation]:
+    return selectors.care_units_for_staff(request.user, timezone.now())  # type: ignore[arg-type]
+
+
+def _page_url(find: FindPatientForm | None = None) -> str:
+    base = reverse("selfservice:care_consent")
+    if find is None or not find.is_valid():
+        return base
+    query = {"care_unit": find.cleaned_data["care_unit"],
+             "person_number": find.cleaned_data["person_number"]}
+    return f"{base}?{urlencode(query)}"
+
+
+def _add_error(form: forms.Form, exc: PortalError) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def consent_view(request: HttpRequest) -> HttpResponse:
+    """Find the patient at one of my units, then register consent or emergency access; below, what
+    I registered today."""
+    units = _units(request)
+    find = FindPatientForm(request.GET if "care_unit" in request.GET else None, units=units)
+    consent_form: StaffConsentForm | None = None
+    emergency_form: EmergencyForm | None = None
+    if find.is_valid():
+        unit, patient = find.unit(), find.patient
+        assert patient is not None
+        action = request.POST.get("action") if request.method == "POST" else None
+        consent_form = StaffConsentForm(request.POST if action == "consent" else None, unit=unit,
+                                        prefix="consent")
+        emergency_form = EmergencyForm(request.POST if action == "emergency" else None,
+                                       prefix="emergency")
+        if action == "consent" and consent_form.is_valid():
+            valid_from, valid_until = consent_form.period()
+            try:
+                services.consent_give(
+                    actor=request.user,  # type: ignore[arg-type]
+                    patient=patient, care_unit=unit, employee=consent_form.chosen_employee(),
+                    valid_from=valid_from, valid_until=valid_until,
+                    representative_name=consent_form.cleaned_data["representative_name"],
+                    patient_present=consent_form.cleaned_data["patient_present"],
+                )
+            except PortalError as exc:
+                _add_error(consent_form, exc)
+            else:
+                messages.success(request, _("The consent has been registered."))
+                return redirect("selfservice:care_consent")
+        elif action == "emergency" and emergency_form.is_valid():
+            hours: int = emergency_form.cleaned_data["hours"]
+            try:
+                services.emergency_access_register(
+                    actor=request.user,  # type: ignore[arg-type]
+                    patient=patient, care_unit=unit, reason=emergency_form.cleaned_data["reason"],
+                    valid_until=timezone.now() + timedelta(hours=hours),
+                )
+            except PortalError as exc:
+                _add_error(emergency_form, exc)
+            else:
+                messages.success(request, _("Emergency access has been registered."))
+                return redirect("selfservice:care_consent")
+    now = timezone.now()
+    today = list(selectors.consent_list_registered_by(
+        request.user, start_of_day(local_today(now)), units  # type: ignore[arg-type]
+    ))
+    for item in today:
+        item.current_status = item.status(now)  # type: ignore[attr-defined]
+    return render(request, "selfservice/care/consent.html", {
+        "find": find, "units": units, "patient": find.patient if find.is_valid() else None,
+        "unit": find.unit() if find.is_valid() else None, "consent_form": consent_form,
+        "emergency_form": emergency_form, "action_url": _page_url(find), "today": today,
+    })
+
+
+class DeleteForm(forms.Form):
+    reason = forms.CharField(label=_("Why is the registration wrong?"), max_length=1000,
+                             widget=forms.Textarea(attrs={"rows": 3}))
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def delete_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
+    """Remove a consent I registered at one of my units as a wrong registration (makulering), with
+    a reason. The consent stays in the history, marked removed. Others' registrations: 404."""
+    try:
+        consent = selectors.consent_get_registered_by(request.user, consent_id,  # type: ignore[arg-type]
+                                                      _units(request))
+    except PortalError as exc:
+        return render(request, "selfservice/care/not_found.html", {"message": exc.message},
+                      status=404)
+    form = DeleteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.consent_delete(actor=request.user, consent=consent,  # type: ignore[arg-type]
+                                    reason=form.cleaned_data["reason"])
+        except PortalError as exc:
+            _add_error(form, exc)
+        else:
+            messages.success(request, _("The consent has been removed as a wrong registration."))
+            return redirect("selfservice:care_consent")
+    consent.current_status = consent.status(timezone.now())  # type: ignore[attr-defined]
+    return render(request, "selfservice/care/delete.html", {"consent": consent, "form": form})
 
 
 urlpatterns = [
-    path("care/consent/", placeholder, name="care_consent"),
+    path("care/consent/", consent_view, name="care_consent"),
+    path("care/consent/<uuid:consent_id>/delete/", delete_view, name="care_consent_delete"),
 ]

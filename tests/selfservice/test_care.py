@@ -1,0 +1,173 @@
+"""Staff page: register consent (patient present) or emergency access, and delete a wrong
+registration, through the test client with the real password + TOTP login."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.consents import services
+from apps.consents.models import ConsentAssertion
+from apps.selfservice.patient import local_today
+from tests.conftest import PASSWORD, totp_now
+
+URL = reverse("selfservice:care_consent")
+TOLVAN = "19121212-1212"
+
+
+@pytest.fixture
+def client(client):
+    """Pages in English (the default language is Swedish)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+def login(client, user, offset_steps=0):
+    client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    response = client.post(reverse("authn:otp"), {"token": totp_now(offset_steps=offset_steps)})
+    assert response.status_code == 302, "login failed"
+    return client
+
+
+@pytest.fixture
+def nurse_client(client, nurse):
+    return login(client, nurse[0])
+
+
+def page_url(unit, number=TOLVAN):
+    return f"{URL}?{urlencode({'care_unit': str(unit.pk), 'person_number': number})}"
+
+
+def consent_data(**kw):
+    data = {"action": "consent", "consent-who": "all", "consent-employee": "",
+            "consent-valid_from": local_today().isoformat(), "consent-valid_until": "",
+            "consent-representative_name": "", "consent-patient_present": "on"}
+    data.update({f"consent-{k}" if k != "action" else k: v for k, v in kw.items()})
+    return data
+
+
+def test_needs_staff_login_with_second_factor(client, tree, nurse, patient):
+    response = client.get(URL)
+    assert response.status_code == 302 and reverse("authn:login") in response["Location"]
+    client.force_login(nurse[0])  # password session without the second factor
+    assert client.get(URL).status_code == 302
+
+
+def test_only_my_units_are_offered(nurse_client, tree):
+    html = nurse_client.get(URL).content.decode()
+    assert "<h1>Register consent or emergency access</h1>" in html
+    assert "Cardiology" in html
+    assert "Orthopaedics" not in html
+
+
+def test_find_patient_shows_name_and_both_forms(nurse_client, tree, patient):
+    html = nurse_client.get(page_url(tree["cardio"])).content.decode()
+    assert "Patient: Tolvan Tolvansson, 19121212-1212" in html
+    assert "Register consent" in html and "Register emergency access" in html
+
+
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [("19121212-1213", "check digit"), ("19500303-1233", "No patient with this number was found.")],
+)
+def test_find_patient_errors(nurse_client, tree, patient, number, message):
+    html = nurse_client.get(page_url(tree["cardio"], number)).content.decode()
+    assert message in html and 'class="error"' in html
+    assert "Register emergency access" not in html
+
+
+def test_unit_without_my_commission_is_refused(nurse_client, tree, patient):
+    html = nurse_client.get(page_url(tree["ortho"])).content.decode()
+    assert "Choose one of your care units." in html
+    response = nurse_client.post(page_url(tree["ortho"]), consent_data())
+    assert "Choose one of your care units." in response.content.decode()
+    assert not ConsentAssertion.objects.exists()
+
+
+def test_register_consent_for_present_patient(nurse_client, tree, patient, nurse):
+    response = nurse_client.post(page_url(tree["cardio"]), consent_data(), follow=True)
+    html = response.content.decode()
+    assert "The consent has been registered." in html
+    consent = ConsentAssertion.objects.get()
+    assert consent.patient == patient.person and consent.care_unit == tree["cardio"]
+    assert consent.registered_by_id == nurse[0].pk
+    today = html.split("Registered by you today")[1]
+    assert "Tolvan Tolvansson" in today and "Delete (wrong registration)" in today
+    event = AuditEvent.objects.get(action="consent.given")
+    assert event.subject_person_id == patient.person.pk
+    assert event.actor_id == nurse[0].pk
+
+
+def test_presence_must_be_confirmed(nurse_client, tree, patient):
+    data = consent_data()
+    del data["consent-patient_present"]
+    html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
+    assert "Confirm that the patient is present and has given consent." in html
+    assert not ConsentAssertion.objects.exists()
+
+
+def test_consent_for_one_named_colleague(nurse_client, tree, patient, nurse):
+    _, employee = nurse
+    html = nurse_client.get(page_url(tree["cardio"])).content.decode()
+    assert f"Nina Nurse ({employee.hsa_id})" in html
+    nurse_client.post(page_url(tree["cardio"]), consent_data(who="one", employee=str(employee.pk)))
+    assert ConsentAssertion.objects.get().employee == employee
+
+
+def test_register_emergency_access(nurse_client, tree, patient, nurse):
+    data = {"action": "emergency", "emergency-reason": "Unconscious, no relatives reachable",
+            "emergency-hours": "4"}
+    html = nurse_client.post(page_url(tree["cardio"]), data, follow=True).content.decode()
+    assert "Emergency access has been registered." in html
+    access = ConsentAssertion.objects.get()
+    assert access.is_emergency and access.employee == nurse[1]
+    assert timedelta(hours=3, minutes=59) < access.valid_until - timezone.now() <= timedelta(hours=4)
+    assert AuditEvent.objects.filter(action="emergency_access.registered",
+                                     subject_person_id=patient.person.pk).exists()
+
+
+def test_emergency_access_needs_reason(nurse_client, tree, patient):
+    data = {"action": "emergency", "emergency-reason": "", "emergency-hours": "24"}
+    html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
+    assert 'id="id_emergency-reason_errors"' in html
+    data["emergency-hours"] = "500"
+    html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
+    assert 'id="id_emergency-hours_errors"' in html
+    assert not ConsentAssertion.objects.exists()
+
+
+def test_delete_wrong_registration_with_reason(nurse_client, tree, patient, nurse):
+    nurse_client.post(page_url(tree["cardio"]), consent_data())
+    consent = ConsentAssertion.objects.get()
+    url = reverse("selfservice:care_consent_delete", args=[consent.pk])
+    assert "Delete a wrong registration" in nurse_client.get(url).content.decode()
+    html = nurse_client.post(url, {"reason": ""}).content.decode()
+    assert 'id="id_reason_errors"' in html
+    consent.refresh_from_db()
+    assert consent.deleted_at is None
+    html = nurse_client.post(url, {"reason": "Wrong patient chosen"}, follow=True).content.decode()
+    assert "removed as a wrong registration" in html
+    consent.refresh_from_db()
+    assert consent.deleted_at is not None and consent.delete_reason == "Wrong patient chosen"
+    assert AuditEvent.objects.filter(action="consent.deleted", reason="Wrong patient chosen").exists()
+
+
+def test_cannot_delete_what_someone_else_registered(nurse_client, tree, patient):
+    consent = services.consent_give(actor=patient, patient=patient.person, care_unit=tree["cardio"],
+                                    valid_from=timezone.now())
+    url = reverse("selfservice:care_consent_delete", args=[consent.pk])
+    assert nurse_client.get(url).status_code == 404
+    assert nurse_client.post(url, {"reason": "x"}).status_code == 404
+    consent.refresh_from_db()
+    assert consent.deleted_at is None
+
+
+def test_staff_without_care_commission_sees_notice(client, tree, hospital_admin):
+    login(client, hospital_admin)
+    html = client.get(URL).content.decode()
+    assert "You have no active care commission" in html
