@@ -453,3 +453,11 @@ def test_person_with_two_employee_hsa_ids_must_choose_one(as_admin, tree, olle):
     response = as_admin.post(grant_url(olle.person), grant_data(second, tree["cardio"]))
     assert response.status_code == 302
     assert Commission.objects.get(employee__person=olle.person).employee == second
+
+
+def test_ended_admin_role_gives_no_scope(as_admin, hospital_admin, olle):
+    assignment = RoleAssignment.objects.get(person=hospital_admin.person, role=Role.LOCAL_ADMIN)
+    services.role_end(actor=SYSTEM, assignment=assignment, reason="Changed jobs")
+    response = as_admin.get(reverse("administration:person_list"))
+    assert "You do not administer any part of the organisation" in text(response)
+    assert as_admin.get(person_url(olle.person)).status_code == 404
