@@ -215,6 +215,12 @@ def withdraw_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
             messages.success(request, _("Your consent has been withdrawn."))
         return redirect("selfservice:patient_consents")
     consent.current_status = consent.status(timezone.now())  # type: ignore[attr-defined]
+    if consent.is_emergency:
+        messages.error(request, _("Emergency access cannot be withdrawn."))
+        return redirect("selfservice:patient_consents")
+    if consent.current_status not in (Status.ACTIVE, Status.UPCOMING):  # type: ignore[attr-defined]
+        messages.error(request, _("This consent is no longer in force."))
+        return redirect("selfservice:patient_consents")
     return render(request, "selfservice/patient/withdraw.html", {"consent": consent})
 
 

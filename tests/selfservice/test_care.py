@@ -171,3 +171,13 @@ def test_staff_without_care_commission_sees_notice(client, tree, hospital_admin)
     login(client, hospital_admin)
     html = client.get(URL).content.decode()
     assert "You have no active care commission" in html
+
+
+def test_page_has_a_constant_number_of_queries(nurse_client, tree, patient, nurse,
+                                               django_assert_max_num_queries):
+    for _ in range(5):
+        services.emergency_access_register(actor=nurse[0], patient=patient.person,
+                                           care_unit=tree["cardio"], reason="Unconscious")
+    with django_assert_max_num_queries(16):
+        html = nurse_client.get(page_url(tree["cardio"])).content.decode()
+    assert html.count("Emergency access</td>") == 5

@@ -187,3 +187,37 @@ def test_log_extract_is_paginated(patient_client, patient, tree, django_assert_m
     assert "Page 1 of 2" in html and "Older events" in html
     html = patient_client.get(reverse("selfservice:patient_log") + "?page=2").content.decode()
     assert "Page 2 of 2" in html and "Newer events" in html
+
+
+def test_emergency_access_cannot_be_withdrawn_by_the_patient(patient_client, patient, tree, nurse):
+    access = services.emergency_access_register(actor=nurse[0], patient=patient.person,
+                                                care_unit=tree["cardio"], reason="Unconscious")
+    url = reverse("selfservice:patient_consent_withdraw", args=[access.pk])
+    html = patient_client.get(url, follow=True).content.decode()
+    assert "Emergency access cannot be withdrawn." in html
+    html = patient_client.post(url, follow=True).content.decode()
+    assert "Emergency access cannot be withdrawn." in html
+    access.refresh_from_db()
+    assert access.cancelled_at is None
+
+
+def test_upcoming_consent_is_shown_as_not_yet_started(patient_client, patient, tree):
+    first = local_today() + timedelta(days=3)
+    patient_client.post(URL, form_data(tree["cardio"], valid_from=first.isoformat()))
+    consent = ConsentAssertion.objects.get()
+    assert consent.valid_from == start_of_day(first)
+    html = patient_client.get(URL).content.decode()
+    assert "Not yet started" in html.split("<h2>Give consent</h2>")[0]
+
+
+def test_consents_page_has_a_constant_number_of_queries(patient_client, patient, tree, nurse,
+                                                        django_assert_max_num_queries):
+    now = timezone.now()
+    for unit in ("cardio", "ortho", "primary", "other_unit"):
+        services.consent_give(actor=SYSTEM, patient=patient.person, care_unit=tree[unit],
+                              valid_from=now - timedelta(days=10), valid_until=now - timedelta(days=1))
+        services.consent_give(actor=patient, patient=patient.person, care_unit=tree[unit],
+                              valid_from=now, employee=nurse[1] if unit == "cardio" else None)
+    with django_assert_max_num_queries(10):
+        response = patient_client.get(URL)
+    assert response.status_code == 200
