@@ -130,11 +130,11 @@ def test_ca_certificate_and_crl_are_published(nina: User, issuing_ca: IssuingCA)
     response = client.get("/issuance/crl")
     assert response.status_code == 200 and response["Content-Type"] == "application/pkix-crl"
     crl = x509.load_der_x509_crl(response.content)
-    assert crl.is_signature_valid(issuing_ca.cert.public_key()) and len(crl) == 0
+    assert crl.is_signature_valid(issuing_ca.key.public_key()) and len(crl) == 0
 
     services.eid_revoke(actor=nina, eid=first.eid, reason="Phone lost")
     crl = x509.load_der_x509_crl(client.get("/issuance/crl").content)
-    assert crl.is_signature_valid(issuing_ca.cert.public_key())
+    assert crl.is_signature_valid(issuing_ca.key.public_key())
     assert crl.get_revoked_certificate_by_serial_number(int(first.eid.serial, 16)) is not None
     assert crl.get_revoked_certificate_by_serial_number(int(second.eid.serial, 16)) is None
     assert crl.next_update_utc is not None and crl.next_update_utc > crl.last_update_utc

@@ -148,7 +148,7 @@ def test_at_most_three_active_eids(nina: User, issuing_ca: IssuingCA) -> None:
         issue(nina.person)
     assert exc.value.code == "too_many_eids" and "3" in str(exc.value.message)
     # Revoking one makes room again.
-    services.eid_revoke(actor=nina, eid=MobileEID.objects.filter(person=nina.person).first(),
+    services.eid_revoke(actor=nina, eid=MobileEID.objects.filter(person=nina.person)[0],
                         reason="Phone lost")
     redeem_qr(issue(nina.person))
 

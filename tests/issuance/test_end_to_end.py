@@ -1,0 +1,81 @@
+"""End to end: a staff member gets a code on the pages, the real reference app
+(`clients/mobile_app/eid_app.py`, in a subprocess) activates it against the live portal, `verify`
+says valid; after revocation on the pages, `verify` says revoked."""
+
+from __future__ import annotations
+
+import html
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.urls import reverse
+
+from apps.commissions.models import Employee
+from apps.identities.models import User
+from apps.issuance.ca import IssuingCA
+from apps.issuance.models import MobileEID
+from tests.conftest import PASSWORD, totp_now
+
+ROOT = Path(django_settings.BASE_DIR)
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _command_from_page(page: str, element_id: str, wallet: Path) -> list[str]:
+    match = re.search(rf'<code id="{element_id}">(.*?)</code>', page, re.S)
+    assert match is not None, f"no {element_id} on the code page"
+    args = shlex.split(html.unescape(match.group(1)))
+    assert args[:2] == ["python", "clients/mobile_app/eid_app.py"]
+    args[0] = sys.executable
+    args[args.index("--wallet") + 1] = str(wallet)
+    return args
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("form", ["command-typed", "command-qr"])
+def test_reference_app_activates_verifies_and_sees_revocation(
+    form: str, live_server: Any, settings: Any, nurse: tuple[User, Employee],
+    issuing_ca: IssuingCA, tmp_path: Path,
+) -> None:
+    settings.PORTAL_BASE_URL = live_server.url
+    user = nurse[0]
+    client = Client()
+    client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    client.post(reverse("authn:otp"), {"token": totp_now()})
+    client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
+    page = client.post(reverse("selfservice:my_eid_new")).content.decode()
+
+    wallet = tmp_path / "wallet.json"
+    command = _command_from_page(page, form, wallet)
+    assert command[command.index("--portal") + 1] == live_server.url
+    activated = _run(command)
+    assert activated.returncode == 0, activated.stderr
+    assert "activated e-ID" in activated.stdout
+
+    verify = [sys.executable, "clients/mobile_app/eid_app.py", "verify", "--wallet", str(wallet)]
+    checked = _run(verify)
+    assert (checked.returncode, checked.stdout.strip()) == (0, "valid"), checked.stderr
+
+    eid = MobileEID.objects.get(person=user.person)
+    assert eid.serial in _run([sys.executable, "clients/mobile_app/eid_app.py", "show",
+                               "--wallet", str(wallet)]).stdout
+    page = client.get(reverse("selfservice:my_eids")).content.decode()
+    assert eid.serial in page
+    response = client.post(reverse("selfservice:eid_revoke", args=[eid.pk]),
+                           {"reason": "Phone lost"})
+    assert response.status_code == 302
+
+    checked = _run(verify)
+    assert checked.returncode == 2 and checked.stdout.startswith("revoked"), checked.stdout
+
+    again = _run(command[:-1] + [command[-1]] + ["--force"])
+    assert again.returncode == 1 and "already been used" in again.stderr
