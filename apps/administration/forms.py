@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee, Role
@@ -33,9 +34,9 @@ def start_of_day_utc(day: date | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(ZoneInfo("UTC"))
 
 
-def _coded(choices: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+def _coded(choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """Choices labelled `label (code)`, so administrators see the HSA vocabulary code too."""
-    return [(value, f"{label} ({value})") for value, label in choices]
+    return [(value, format_lazy("{} ({})", label, value)) for value, label in choices]
 
 
 class DateInput(forms.DateInput):
