@@ -134,10 +134,10 @@ def test_register_emergency_access(nurse_client, tree, patient, nurse):
 def test_emergency_access_needs_reason(nurse_client, tree, patient):
     data = {"action": "emergency", "emergency-reason": "", "emergency-hours": "24"}
     html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
-    assert 'id="id_emergency-reason_errors"' in html
+    assert 'id="id_emergency-reason_error' in html
     data["emergency-hours"] = "500"
     html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
-    assert 'id="id_emergency-hours_errors"' in html
+    assert 'id="id_emergency-hours_error' in html
     assert not ConsentAssertion.objects.exists()
 
 
@@ -147,7 +147,7 @@ def test_delete_wrong_registration_with_reason(nurse_client, tree, patient, nurs
     url = reverse("selfservice:care_consent_delete", args=[consent.pk])
     assert "Delete a wrong registration" in nurse_client.get(url).content.decode()
     html = nurse_client.post(url, {"reason": ""}).content.decode()
-    assert 'id="id_reason_errors"' in html
+    assert 'id="id_reason_error' in html
     consent.refresh_from_db()
     assert consent.deleted_at is None
     html = nurse_client.post(url, {"reason": "Wrong patient chosen"}, follow=True).content.decode()
