@@ -92,7 +92,7 @@ def test_list_shows_e_ids_with_status_in_words_and_revoke(
     assert revoke_url in page
 
     response = client.post(revoke_url, {"reason": ""})
-    assert response.status_code == 200 and 'id="id_reason_errors"' in response.content.decode()
+    assert response.status_code == 200 and 'id="id_reason_error"' in response.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(revoke_url, {"reason": "Phone lost"})
     assert response.status_code == 302 and response["Location"] == MY_EIDS
@@ -143,7 +143,7 @@ def test_issuer_finds_checks_document_and_creates_a_code(
     response = client.post(code_url, {"document_type": "passport", "document_last_four": "1234",
                                       "document_expires_on": yesterday})
     assert response.status_code == 400
-    assert 'id="id_document_expires_on_errors"' in response.content.decode()
+    assert 'id="id_document_expires_on_error"' in response.content.decode()
     assert not ActivationCode.objects.exists()
 
     next_year = (timezone.localdate() + dt.timedelta(days=365)).isoformat()

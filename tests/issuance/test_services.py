@@ -333,3 +333,31 @@ def test_failure_count_is_visible_on_expired_codes_too(nina: User, issuing_ca: I
         redeem_qr(issued)
     issued.code.refresh_from_db()
     assert issued.code.failed_attempts == 0
+
+
+def test_notification_retries_transient_smtp_errors(
+    nina: User, issuing_ca: IssuingCA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mail-server failure makes the Celery task ask for a retry instead of failing for good."""
+    import smtplib
+
+    from apps.issuance import services as issuance_services
+    from apps.issuance.tasks import eid_notify_task
+
+    eid = redeem_qr(issue(nina.person)).eid  # on_commit never fires here: no e-mail yet
+    real_send = issuance_services.send_mail
+
+    def failing_send(*args: Any, **kwargs: Any) -> int:
+        raise smtplib.SMTPServerDisconnected("try later")
+
+    monkeypatch.setattr(issuance_services, "send_mail", failing_send)
+    from celery.exceptions import Retry
+
+    with pytest.raises(Retry):  # eager mode surfaces the retry request; a worker schedules it
+        eid_notify_task.apply(args=[str(eid.pk), "activated"])
+    assert mail.outbox == []
+    monkeypatch.setattr(issuance_services, "send_mail", real_send)
+    assert eid_notify_task.apply(args=[str(eid.pk), "activated"]).get() is True
+    assert len(mail.outbox) == 1
+    event = AuditEvent.objects.get(action="eid.notified", target_id=str(eid.pk))
+    assert event.actor_kind == "system" and event.actor_label.startswith("celery")
