@@ -31,7 +31,7 @@ from apps.identities.models import Person, User
 from apps.issuance import policies, selectors, services
 from apps.issuance.models import IdentityDocumentType
 
-APP_COMMAND = "python clients/mobile_app/eid_app.py"
+APP_COMMAND = ".venv/bin/python clients/mobile_app/eid_app.py"
 
 
 def _user(request: HttpRequest) -> User:

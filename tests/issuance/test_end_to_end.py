@@ -34,7 +34,7 @@ def _command_from_page(page: str, element_id: str, wallet: Path) -> list[str]:
     match = re.search(rf'<code id="{element_id}">(.*?)</code>', page, re.S)
     assert match is not None, f"no {element_id} on the code page"
     args = shlex.split(html.unescape(match.group(1)))
-    assert args[:2] == ["python", "clients/mobile_app/eid_app.py"]
+    assert args[:2] == [".venv/bin/python", "clients/mobile_app/eid_app.py"]
     args[0] = sys.executable
     args[args.index("--wallet") + 1] = str(wallet)
     return args
