@@ -422,9 +422,26 @@ def _activate(code: ActivationCode, *, csr_pem: str, device_name: str,
                  "not_after": [None, eid.not_after.isoformat()],
                  "device_name": [None, device_name], "activation_code": [None, str(code.pk)]},
     )
-    eid_id = str(eid.pk)
-    transaction.on_commit(lambda: tasks.eid_notify_task.delay(eid_id, "activated"))
+    _notify_after_commit(eid, "activated")
     return Activation(eid=eid, certificate=cert_pem, chain=ca.chain_pem(cert))
+
+
+def _notify_after_commit(eid: MobileEID, event: str) -> None:
+    """Enqueue the e-mail task once the transaction commits.
+
+    The e-ID is already bound or revoked then, so a broker that cannot be reached must not turn the
+    answer into an error (the device would believe the activation failed while its code is spent):
+    the failure is logged for the operator instead.
+    """
+    eid_id = str(eid.pk)
+
+    def enqueue() -> None:
+        try:
+            tasks.eid_notify_task.delay(eid_id, event)
+        except Exception:  # noqa: BLE001 - any broker error; eager-mode task errors too
+            logger.exception("could not enqueue the %s e-mail for e-ID %s", event, eid_id)
+
+    transaction.on_commit(enqueue)
 
 
 # --- revoking ------------------------------------------------------------------------------------
@@ -464,8 +481,7 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                changes={"status": [MobileEID.Status.ACTIVE, MobileEID.Status.REVOKED],
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
-        eid_id = str(locked.pk)
-        transaction.on_commit(lambda: tasks.eid_notify_task.delay(eid_id, "revoked"))
+        _notify_after_commit(locked, "revoked")
     return locked
 
 
