@@ -1,0 +1,58 @@
+"""Journey 3 in the browser: a patient gives and withdraws consent and reads the log extract; a
+nurse registers emergency access, which the patient then sees."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import assert_accessible, screenshot, staff_login
+
+
+def patient_login(page: Page, number: str) -> None:
+    page.goto("/login/patient/")
+    expect(page.get_by_text("Demo login.")).to_be_visible()
+    page.get_by_label("Personal identity number or coordination number").fill(number)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_patient_gives_and_withdraws_consent(page: Page, tree, patient, nurse) -> None:
+    patient_login(page, "19121212-1212")
+    expect(page.get_by_role("heading", name="My consents")).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_label("Care unit:").select_option(label="Cardiology")
+    page.get_by_role("button", name="Give consent").click()
+    expect(page.get_by_text("Cardiology").first).to_be_visible()
+    active = page.get_by_role("table", name="Active and upcoming consents")
+    expect(active.get_by_role("cell", name="Active", exact=True)).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "patient-consents")
+
+    active.get_by_role("link", name="Withdraw consent for Cardiology").click()
+    assert_accessible(page)
+    page.get_by_role("button", name="Withdraw consent").click()
+    expect(page.get_by_role("table", name="Withdrawn or removed consents")
+           .get_by_text("Cardiology")).to_be_visible()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Who read my records").click()
+    expect(page.get_by_role("heading", name="Who read my records")).to_be_visible()
+    expect(page.get_by_text("Consent withdrawn").first).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "patient-log")
+
+
+def test_nurse_registers_emergency_access(page: Page, tree, patient, nurse) -> None:
+    user, _ = nurse
+    staff_login(page, user.username)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Register consent").click()
+    expect(page.get_by_role("heading", name="Register consent or emergency access")).to_be_visible()
+    page.get_by_label("Care unit:").select_option(label="Cardiology")
+    page.get_by_label("Patient's personal identity number or coordination number").fill("191212121212")
+    page.get_by_role("button", name="Find patient").click()
+    assert_accessible(page)
+    page.get_by_label("Reason for emergency access").fill("Unconscious on arrival, needs medication list")
+    page.get_by_role("button", name="Register emergency access").click()
+    expect(page.get_by_text("Emergency access has been registered.")).to_be_visible()
+    expect(page.get_by_role("row", name="Tolvan Tolvansson Emergency access")).to_be_visible()
+    assert_accessible(page)
+    screenshot(page, "care-emergency")
