@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +21,7 @@ from apps.audit import context
 from apps.commissions import services as commissions
 from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Purpose
+from apps.consents import services as consents
 from apps.core.actors import SystemActor
 from apps.identities import services as identities
 from apps.identities.identifiers import make_person_number
@@ -191,4 +192,30 @@ def seed() -> bool:
             identities.user_create(actor=ACTOR, person=person,
                                    username=f"patient-{person.person_number.replace('-', '')}",
                                    kind=User.Kind.PATIENT)
+        _consents(rng, patients, units, named["sara.staff"], now)
     return True
+
+
+def _consents(rng: random.Random, patients: list[Person], units: list[Organisation],
+              nurse: Employee, now: datetime) -> None:
+    """Tolvan has an active, an expired and a withdrawn consent and one emergency access;
+    every fifth other patient has a consent somewhere."""
+    cardiology = nurse.organisation
+    tolvan = patients[0]
+    consents.consent_give(actor=ACTOR, patient=tolvan, care_unit=cardiology,
+                          valid_from=now - timedelta(days=20), valid_until=None)
+    consents.consent_give(actor=ACTOR, patient=tolvan, care_unit=units[1],
+                          valid_from=now - timedelta(days=400),
+                          valid_until=now - timedelta(days=35))
+    withdrawn = consents.consent_give(actor=ACTOR, patient=tolvan, care_unit=units[-1],
+                                      valid_from=now - timedelta(days=90), valid_until=None)
+    consents.consent_withdraw(actor=ACTOR, consent=withdrawn)
+    consents.emergency_access_register(
+        actor=ACTOR, patient=tolvan, care_unit=cardiology, employee=nurse,
+        reason="Unconscious on arrival; medication list needed.",
+        valid_until=now + timedelta(hours=12),
+    )
+    for person in patients[5::5]:
+        consents.consent_give(actor=ACTOR, patient=person, care_unit=rng.choice(units),
+                              valid_from=now - timedelta(days=rng.randint(1, 300)),
+                              valid_until=None)
