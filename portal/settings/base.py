@@ -167,12 +167,13 @@ def celery_settings(broker_url: str, var_dir: Path) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if broker_url.startswith("filesystem://"):
         folder = var_dir / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         options = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
     return {
