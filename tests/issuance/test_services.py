@@ -361,3 +361,29 @@ def test_notification_retries_transient_smtp_errors(
     assert len(mail.outbox) == 1
     event = AuditEvent.objects.get(action="eid.notified", target_id=str(eid.pk))
     assert event.actor_kind == "system" and event.actor_label.startswith("celery")
+
+
+def test_redemption_rechecks_the_limit_of_three(nina: User, issuing_ca: IssuingCA) -> None:
+    """A code issued at 2 active e-IDs is refused if a third became active in the meantime."""
+    from django.db import transaction
+
+    for _ in range(2):
+        redeem_qr(issue(nina.person))
+    pending = issue(nina.person)
+    template = MobileEID.objects.filter(person=nina.person)[0]
+    other_code = ActivationCode.objects.exclude(pk=pending.code.pk).filter(
+        person=nina.person, eid__isnull=True).first()
+    assert other_code is None  # every earlier code is used; simulate a third e-ID from elsewhere
+    with transaction.atomic():
+        spare = ActivationCode.objects.create(
+            person=nina.person, created_by_label="test", secret_hash="0" * 64, short_hash="0" * 64,
+            expires_at=timezone.now() + dt.timedelta(minutes=10), ended_at=timezone.now())
+        MobileEID.objects.create(
+            person=nina.person, activation_code=spare, serial="abc", fingerprint_sha256="f" * 64,
+            certificate_pem=template.certificate_pem, not_before=template.not_before,
+            not_after=template.not_after, device_name="Elsewhere")
+    with pytest.raises(errors.TooManyEIDs) as exc:
+        redeem_qr(pending)
+    assert exc.value.status == 409
+    pending.code.refresh_from_db()
+    assert pending.code.used_at is None and pending.code.failed_attempts == 0
