@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from django.http import Http404
@@ -23,10 +24,14 @@ def problem(*, status: int, code: str, title: str, detail: str = "", **extra: An
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Render PortalError and DRF's own errors as problem+json; others propagate (500)."""
+    """Render PortalError and DRF's own errors as problem+json; others propagate (500).
+
+    `title` is the status's reason phrase (the problem type's summary, RFC 9457 3.1.3), `detail`
+    the message for this occurrence, in the request's language.
+    """
     if isinstance(exc, PortalError):
         extra = {"field": exc.field} if exc.field else {}
-        return problem(status=exc.status, code=exc.code, title=str(exc.message),
+        return problem(status=exc.status, code=exc.code, title=HTTPStatus(exc.status).phrase,
                        detail=str(exc.message), **extra)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

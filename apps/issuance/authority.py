@@ -19,7 +19,6 @@ from apps.issuance.ca import CAPaths, IssuingCA, ensure_ca, load_ca
 #: relying party that fetches it again after this time sees every revocation made since.
 CRL_NEXT_UPDATE_SECONDS = 3600
 #: Organisation (O) of the CA certificate's subject, unless settings say otherwise.
-DEFAULT_CA_ORGANISATION = "Demo Region"
 
 
 def ca_paths() -> CAPaths:
@@ -33,7 +32,7 @@ def ca_ensure() -> bool:
     return ensure_ca(
         ca_paths(),
         common_name=settings.ISSUANCE_CA_NAME,
-        organisation=getattr(settings, "ISSUANCE_CA_ORGANISATION", DEFAULT_CA_ORGANISATION),
+        organisation=settings.ISSUANCE_CA_ORGANISATION,
     )
 
 

@@ -192,7 +192,8 @@ globals().update(celery_settings(_required("CELERY_BROKER_URL", "filesystem://")
 
 # The issuing CA's key and certificate live outside the database (key file mode 0600).
 ISSUANCE_CA_DIR = Path(env.str("ISSUANCE_CA_DIR", default=str(VAR_DIR / "ca")))
-ISSUANCE_CA_NAME: str = env.str("ISSUANCE_CA_NAME", default="Demo Region Mobile e-ID CA")
+ISSUANCE_CA_NAME: str = env.str("ISSUANCE_CA_NAME", default="Region Demoland Mobile e-ID CA")
+ISSUANCE_CA_ORGANISATION: str = env.str("ISSUANCE_CA_ORGANISATION", default="Region Demoland")
 ISSUANCE_CERT_VALIDITY_SECONDS: int = env.int("ISSUANCE_CERT_VALIDITY_SECONDS", default=2 * 365 * 86400)
 
 # System programs the portal needs, mapped to their Debian package (checked at start-up).

@@ -188,6 +188,7 @@ def test_emergency_access(tree, patient, nurse, assert_audited):
                                                 care_unit=tree["cardio"], reason="Unconscious")
     now = timezone.now()
     assert access.is_emergency and access.employee == employee
+    assert access.valid_until is not None
     assert timedelta(hours=23) < access.valid_until - now <= timedelta(hours=24)
     assert access.status(now) == Status.ACTIVE
     event = assert_audited("emergency_access.registered", target=access, subject=patient.person)

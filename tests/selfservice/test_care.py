@@ -126,6 +126,7 @@ def test_register_emergency_access(nurse_client, tree, patient, nurse):
     assert "Emergency access has been registered." in html
     access = ConsentAssertion.objects.get()
     assert access.is_emergency and access.employee == nurse[1]
+    assert access.valid_until is not None
     assert timedelta(hours=3, minutes=59) < access.valid_until - timezone.now() <= timedelta(hours=4)
     assert AuditEvent.objects.filter(action="emergency_access.registered",
                                      subject_person_id=patient.person.pk).exists()
