@@ -156,3 +156,11 @@ def pytest_configure(config: Any) -> None:
         "django.db.backends.postgresql"
     ):
         raise pytest.UsageError("CI=true but DATABASE_URL does not point at PostgreSQL")
+
+
+@pytest.fixture
+def issuing_ca(settings: Any, tmp_path: Any) -> Any:
+    """The portal's issuing CA, created in a temporary folder for this test."""
+    from tests.issuance.support import use_temporary_ca
+
+    return use_temporary_ca(settings, tmp_path / "ca")
