@@ -26,10 +26,8 @@ def eid_notify_task(eid_id: str, event: str) -> bool:
     transient e-mail errors are retried with exponential backoff (up to 8 retries, at most 10
     minutes apart). Returns whether an e-mail was sent.
     """
-    from apps.issuance import services
+    from apps.issuance import services  # services enqueue this task: import at call time
 
     ctx = context.current()
-    if ctx is None:  # run outside the portal's Celery app (e.g. called directly)
-        with context.acting_as(context.system("celery")):
-            return services.eid_notify(actor=SystemActor("celery"), eid_id=eid_id, event=event)
-    return services.eid_notify(actor=SystemActor(ctx.actor_label), eid_id=eid_id, event=event)
+    label = ctx.actor_label if ctx else "celery"
+    return services.eid_notify(actor=SystemActor(label), eid_id=eid_id, event=event)
