@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -27,7 +26,8 @@ from apps.audit.models import AuditEvent
 from apps.authn.decorators import staff_required
 from apps.commissions import policies, selectors, services
 from apps.commissions.models import Commission, RoleAssignment
-from apps.core.errors import NotFound, PortalError
+from apps.core.errors import PortalError
+from apps.core.forms import add_portal_error
 from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import care_unit_list_in_subtrees, organisation_list_in_subtrees
@@ -59,10 +59,7 @@ def _roots_or_404(request: HttpRequest) -> list[Organisation]:
 
 
 def _person_or_404(roots: list[Organisation], person_id: uuid.UUID) -> Person:
-    try:
-        return selectors.person_get_in_scope(roots, person_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    return selectors.person_get_in_scope(roots, person_id)  # NotFound → 404 (PortalErrorMiddleware)
 
 
 @dataclass(frozen=True)
@@ -102,13 +99,6 @@ def validity_status(obj: Commission | RoleAssignment, now: datetime) -> str:
     if obj.valid_from > now:
         return "upcoming"
     return "active"
-
-
-def _add_error(form: Form, exc: PortalError) -> None:
-    """Put a service error next to the field it names, or at the top when the form has no such
-    field (e.g. `rights`, which the form collects as three groups)."""
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, str(exc.message))
 
 
 @staff_required
@@ -169,10 +159,8 @@ def commission_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse
                 care_unit=form.cleaned_data["care_unit"], purpose=form.cleaned_data["purpose"],
                 rights=form.rights(), valid_from=valid_from, valid_until=valid_until,
             )
-        except NotFound as exc:
-            raise Http404 from exc
         except PortalError as exc:
-            _add_error(form, exc)
+            add_portal_error(form, exc)
         else:
             messages.success(request, _("The commission was granted."))
             return redirect("administration:person_detail", person_id=person.pk)
@@ -184,19 +172,14 @@ def commission_end(request: HttpRequest, person_id: uuid.UUID, commission_id: uu
     """End one of the person's commissions now, with a reason (commissions.services.commission_end)."""
     roots = _roots_or_404(request)
     person = _person_or_404(roots, person_id)
-    try:
-        commission = selectors.commission_get_for_person_in_scope(person, roots, commission_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    commission = selectors.commission_get_for_person_in_scope(person, roots, commission_id)
     form = EndForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.commission_end(actor=_actor(request), commission=commission,
                                     reason=form.cleaned_data["reason"])
-        except NotFound as exc:
-            raise Http404 from exc
         except PortalError as exc:
-            _add_error(form, exc)
+            add_portal_error(form, exc)
         else:
             messages.success(request, _("The commission was ended."))
             return redirect("administration:person_detail", person_id=person.pk)
@@ -219,10 +202,8 @@ def role_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
                 organisation=form.cleaned_data["organisation"], valid_from=valid_from,
                 valid_until=valid_until,
             )
-        except NotFound as exc:
-            raise Http404 from exc
         except PortalError as exc:
-            _add_error(form, exc)
+            add_portal_error(form, exc)
         else:
             messages.success(request, _("The role was granted."))
             return redirect("administration:person_detail", person_id=person.pk)
@@ -234,19 +215,14 @@ def role_end(request: HttpRequest, person_id: uuid.UUID, assignment_id: uuid.UUI
     """End one of the person's role assignments now, with a reason (commissions.services.role_end)."""
     roots = _roots_or_404(request)
     person = _person_or_404(roots, person_id)
-    try:
-        assignment = selectors.role_get_for_person_in_scope(person, roots, assignment_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    assignment = selectors.role_get_for_person_in_scope(person, roots, assignment_id)
     form = EndForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.role_end(actor=_actor(request), assignment=assignment,
                               reason=form.cleaned_data["reason"])
-        except NotFound as exc:
-            raise Http404 from exc
         except PortalError as exc:
-            _add_error(form, exc)
+            add_portal_error(form, exc)
         else:
             messages.success(request, _("The role was ended."))
             return redirect("administration:person_detail", person_id=person.pk)

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_http_methods
 from apps.authn.decorators import staff_required
 from apps.consents import selectors, services
 from apps.core.errors import PortalError
+from apps.core.forms import add_portal_error
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import Person
 from apps.identities.selectors import person_get_by_number
@@ -117,10 +118,6 @@ def _page_url(find: FindPatientForm | None = None) -> str:
     return f"{base}?{urlencode(query)}"
 
 
-def _add_error(form: forms.Form, exc: PortalError) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
-
-
 @staff_required
 @require_http_methods(["GET", "POST"])
 def consent_view(request: HttpRequest) -> HttpResponse:
@@ -149,7 +146,7 @@ def consent_view(request: HttpRequest) -> HttpResponse:
                     patient_present=consent_form.cleaned_data["patient_present"],
                 )
             except PortalError as exc:
-                _add_error(consent_form, exc)
+                add_portal_error(consent_form, exc)
             else:
                 messages.success(request, _("The consent has been registered."))
                 return redirect("selfservice:care_consent")
@@ -162,7 +159,7 @@ def consent_view(request: HttpRequest) -> HttpResponse:
                     valid_until=timezone.now() + timedelta(hours=hours),
                 )
             except PortalError as exc:
-                _add_error(emergency_form, exc)
+                add_portal_error(emergency_form, exc)
             else:
                 messages.success(request, _("Emergency access has been registered."))
                 return redirect("selfservice:care_consent")
@@ -189,19 +186,15 @@ class DeleteForm(forms.Form):
 def delete_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     """Remove a consent I registered at one of my units as a wrong registration (makulering), with
     a reason. The consent stays in the history, marked removed. Others' registrations: 404."""
-    try:
-        consent = selectors.consent_get_registered_by(request.user, consent_id,  # type: ignore[arg-type]
-                                                      _units(request))
-    except PortalError as exc:
-        return render(request, "selfservice/care/not_found.html", {"message": exc.message},
-                      status=404)
+    consent = selectors.consent_get_registered_by(request.user, consent_id,  # type: ignore[arg-type]
+                                                  _units(request))
     form = DeleteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             services.consent_delete(actor=request.user, consent=consent,  # type: ignore[arg-type]
                                     reason=form.cleaned_data["reason"])
         except PortalError as exc:
-            _add_error(form, exc)
+            add_portal_error(form, exc)
         else:
             messages.success(request, _("The consent has been removed as a wrong registration."))
             return redirect("selfservice:care_consent")

@@ -26,7 +26,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.authn import session
 from apps.authn.decorators import staff_required, step_up_required
-from apps.core.errors import NotFound, PortalError
+from apps.core.errors import PortalError
+from apps.core.forms import add_portal_error
 from apps.identities.models import Person, User
 from apps.issuance import policies, selectors, services
 from apps.issuance.models import IdentityDocumentType
@@ -136,10 +137,7 @@ def my_eid_new(request: HttpRequest) -> HttpResponse:
 def eid_revoke(request: HttpRequest, eid_id: uuid.UUID) -> HttpResponse:
     """`/eids/<id>/revoke/`: confirm with a reason; for the owner or an issuer in scope."""
     user = _user(request)
-    try:
-        eid = selectors.eid_get_for_actor(user, eid_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    eid = selectors.eid_get_for_actor(user, eid_id)  # NotFound → 404 (PortalErrorMiddleware)
     own = eid.person_id == user.person_id
     back = reverse("selfservice:my_eids") if own else reverse(
         "selfservice:issuer_person", args=[eid.person_id])
@@ -148,7 +146,7 @@ def eid_revoke(request: HttpRequest, eid_id: uuid.UUID) -> HttpResponse:
         try:
             services.eid_revoke(actor=user, eid=eid, reason=form.cleaned_data["reason"])
         except PortalError as exc:
-            form.add_error(exc.field, str(exc.message))
+            add_portal_error(form, exc)
         else:
             messages.success(request, _("The e-ID %(serial)s is revoked.") % {"serial": eid.serial})
             return redirect(back)
@@ -185,10 +183,7 @@ def issuer_search(request: HttpRequest) -> HttpResponse:
 def _issuer_person(request: HttpRequest, person_id: uuid.UUID) -> Person:
     user = _user(request)
     _require_issuer(user)
-    try:
-        return selectors.staff_get_for_issuer(user, person_id)
-    except NotFound as exc:
-        raise Http404 from exc
+    return selectors.staff_get_for_issuer(user, person_id)  # NotFound → 404
 
 
 @staff_required
@@ -220,7 +215,7 @@ def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
                 actor=_user(request), person=person, identity_document=document
             )
         except PortalError as exc:
-            form.add_error(exc.field, str(exc.message))
+            add_portal_error(form, exc)
         else:
             return _code_page(request, issued, person,
                               reverse("selfservice:issuer_person", args=[person.pk]))

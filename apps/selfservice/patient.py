@@ -29,6 +29,7 @@ from apps.commissions.models import Employee
 from apps.consents import selectors, services
 from apps.consents.models import ConsentAssertion
 from apps.core.errors import PortalError
+from apps.core.forms import add_portal_error
 from apps.organisations.models import Organisation
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -179,7 +180,7 @@ def consents_view(request: HttpRequest) -> HttpResponse:
                 valid_from=valid_from, valid_until=valid_until,
             )
         except PortalError as exc:
-            form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+            add_portal_error(form, exc)
         else:
             messages.success(request, _("Your consent has been registered."))
             return redirect("selfservice:patient_consents")
@@ -201,11 +202,7 @@ def consents_view(request: HttpRequest) -> HttpResponse:
 def withdraw_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
     """Confirm, then withdraw one of my consents (återkallelse). Someone else's consent: 404."""
     patient = request.user.person  # type: ignore[union-attr]
-    try:
-        consent = selectors.consent_get_for_patient(patient, consent_id)
-    except PortalError as exc:
-        return render(request, "selfservice/patient/not_found.html", {"message": exc.message},
-                      status=404)
+    consent = selectors.consent_get_for_patient(patient, consent_id)  # NotFound → 404
     if request.method == "POST":
         try:
             services.consent_withdraw(actor=request.user, consent=consent)  # type: ignore[arg-type]

@@ -79,6 +79,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
+    "apps.core.middleware.PortalErrorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

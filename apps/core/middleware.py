@@ -1,0 +1,29 @@
+"""Turns domain errors that escape a page view into the matching HTTP answer.
+
+`NotFound` (missing or outside the actor's scope) becomes Django's 404 and `Forbidden` its 403, so
+views never translate them by hand; the 404 and 403 pages are `templates/404.html` and `403.html`.
+API views answer problem+json through `apps.api.problems` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+
+from apps.core.errors import Forbidden, NotFound
+
+
+class PortalErrorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        if isinstance(exception, NotFound):
+            raise Http404(str(exception.message)) from exception
+        if isinstance(exception, Forbidden):
+            raise PermissionDenied(str(exception.message)) from exception
