@@ -53,7 +53,10 @@ totp: export DJANGO_DEBUG ?= true
 totp: $(STAMP)
 	@$(PY) manage.py demo_totp $(ACCOUNT)
 
-## make messages: refresh the Swedish translations (needs GNU gettext) and compile them.
+## make messages: refresh the Swedish catalogue locale/sv (needs GNU gettext) and compile it.
+## Translate the new empty or fuzzy entries in django.po, run it again, commit .po and .mo.
+messages: export DJANGO_SETTINGS_MODULE = portal.settings.test
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l sv --ignore=.venv --ignore=var
+	$(PY) manage.py makemessages -l sv --no-obsolete --ignore=.venv --ignore=var --ignore=tests \
+	  --ignore=benchmarks --ignore=clients --ignore=docs
 	$(PY) manage.py compilemessages --ignore=.venv

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 from django_otp.oath import totp
 
 from apps.audit import context
@@ -31,6 +31,19 @@ TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238 test key, hex
 def system_actor() -> Iterator[None]:
     """Tests act as the system unless a request sets another actor."""
     with context.acting_as(context.system("tests")):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def english_ui(settings: Any) -> Iterator[None]:
+    """Tests read the English source strings, so English is the default language in tests.
+
+    The portal's real default is Swedish (LANGUAGE_CODE "sv"); tests/test_i18n.py overrides this
+    fixture to check that. `override` also undoes the language LocaleMiddleware leaves active
+    after a request, so one test's language never leaks into the next.
+    """
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
         yield
 
 
