@@ -44,11 +44,13 @@ def _reset_pools() -> None:
 def redis_broker() -> Iterator[str]:
     import redis
 
+    if connection.vendor != "postgresql":
+        _unavailable("the worker needs the test database on PostgreSQL (set DATABASE_URL)")
+
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.exceptions.RedisError as exc:
         _unavailable(f"Redis not reachable at {REDIS_URL}: {exc}")
-    redis.Redis.from_url(REDIS_URL).flushdb()
     previous = app.conf.broker_url, app.conf.task_always_eager, app.conf.broker_transport_options
     app.conf.update(broker_url=REDIS_URL, task_always_eager=False, broker_transport_options={})
     _reset_pools()
@@ -61,8 +63,6 @@ def redis_broker() -> Iterator[str]:
 @pytest.fixture
 def worker(redis_broker: str, tmp_path: Path) -> Iterator[Path]:
     """`celery -A portal worker` in a subprocess, on the test database, e-mail to files."""
-    if connection.vendor != "postgresql":
-        _unavailable("the worker needs the test database on PostgreSQL (set DATABASE_URL)")
     db = connection.settings_dict
     env = {**os.environ,
            "DJANGO_SETTINGS_MODULE": "portal.settings.base", "DJANGO_DEBUG": "true",
