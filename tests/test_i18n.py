@@ -253,13 +253,33 @@ def test_catalogue_covers_every_string_in_the_code(tmp_path: Path, monkeypatch: 
     assert missing == [], "untranslated strings: run `make messages`, translate them, commit .po and .mo"
 
 
-def test_staff_pages_in_swedish_use_the_healthcare_terms(client: Any, nurse: Any) -> None:
+def _log_in(client: Any, user: Any) -> None:
     from tests.conftest import totp_now
 
-    user, _ = nurse
     client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
     client.post(reverse("authn:otp"), {"token": totp_now()})
+    assert "_auth_user_id" in client.session
+
+
+def test_staff_pages_in_swedish_use_the_healthcare_terms(client: Any, nurse: Any) -> None:
+    user, _ = nurse
+    _log_in(client, user)
     page = client.get(reverse("selfservice:care_consent")).content.decode()
     assert '<html lang="sv"' in page
     assert "Registrera samtycke eller nödåtkomst" in page
     assert "Vårdenhet" in page
+
+
+def test_commission_form_in_swedish_shows_each_vocabulary_code_once(
+    client: Any, hospital_admin: Any, nurse: Any,
+) -> None:
+    _, employee = nurse
+    _log_in(client, hospital_admin)
+    url = reverse("administration:commission_grant", kwargs={"person_id": employee.person.pk})
+    page = client.get(url).content.decode()
+    assert "Läsa (Läsa)" not in page and "Vård och behandling (Vård och behandling)" not in page
+    assert re.search(r">\s*Läsa\s*<", page)
+    assert "läkemedel (lak)" in page
+    assert "andra vårdgivare (sammanhållen journalföring) (SJF)" in page
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Read (Läsa)" in english

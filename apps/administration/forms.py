@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.text import format_lazy
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee, Role
@@ -34,9 +34,15 @@ def start_of_day_utc(day: date | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(ZoneInfo("UTC"))
 
 
+def _label_with_code(label: Any, value: str) -> str:
+    text = str(label)
+    return text if text == value else f"{text} ({value})"  # Swedish labels are often the code itself
+
+
 def _coded(choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
-    """Choices labelled `label (code)`, so administrators see the HSA vocabulary code too."""
-    return [(value, format_lazy("{} ({})", label, value)) for value, label in choices]
+    """Choices labelled `label (code)`, so administrators see the HSA vocabulary code too; just
+    `code` when the label, in the active language, is the code (Swedish "Läsa", not "Läsa (Läsa)")."""
+    return [(value, lazy(_label_with_code, str)(label, value)) for value, label in choices]
 
 
 class DateInput(forms.DateInput):
