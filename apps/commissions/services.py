@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -16,18 +15,14 @@ from apps.audit.services import record
 from apps.commissions import audit, policies
 from apps.commissions.models import Commission, CommissionRight, Employee, Role, RoleAssignment
 from apps.commissions.vocabularies import Purpose, parse_right
-from apps.core.actors import SystemActor
 from apps.core.errors import ValidationFailed
-from apps.identities.actors import Actor
+from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
 
 _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
-
-def _actor_id(actor: Actor) -> uuid.UUID | None:
-    return None if isinstance(actor, SystemActor) else actor.pk
 
 
 def new_hsa_id(directory_owner: Organisation, prefix: str) -> str:
@@ -131,7 +126,7 @@ def commission_grant(
             name=name or f"{Purpose(purpose).label}, {care_unit.name}",
             employee=employee, purpose=purpose, care_provider=care_provider,
             care_unit=care_unit, valid_from=valid_from, valid_until=valid_until,
-            assigned_by_label=str(actor), assigned_by_id=_actor_id(actor),
+            assigned_by_label=str(actor), assigned_by_id=actor_id(actor),
         )
         CommissionRight.objects.bulk_create(
             CommissionRight(commission=commission, activity=a, information_class=i, scope=s)
@@ -201,7 +196,7 @@ def role_grant(
             )
         assignment = RoleAssignment.objects.create(
             person=person, role=role, organisation=organisation, valid_from=valid_from,
-            valid_until=valid_until, assigned_by_label=str(actor), assigned_by_id=_actor_id(actor),
+            valid_until=valid_until, assigned_by_label=str(actor), assigned_by_id=actor_id(actor),
         )
         record(
             action=audit.ROLE_GRANTED.code, target=assignment, subject=person,

@@ -6,7 +6,6 @@ PDL 2008:355 8 kap. 3 §) and the care unit as `organisation`. Times are UTC.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -21,7 +20,7 @@ from apps.consents import audit, policies
 from apps.consents.models import ConsentAssertion
 from apps.core.actors import SystemActor
 from apps.core.errors import ValidationFailed
-from apps.identities.actors import Actor
+from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
 
@@ -32,9 +31,6 @@ EMERGENCY_DEFAULT_DURATION = timedelta(hours=24)
 #: ... and never more than 7 days (the same bound as a temporary revoke of a block).
 EMERGENCY_MAX_DURATION = timedelta(days=7)
 
-
-def _actor_id(actor: Actor) -> uuid.UUID | None:
-    return None if isinstance(actor, SystemActor) else actor.pk
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -124,7 +120,7 @@ def consent_give(
             care_provider=care_provider, care_unit=care_unit, employee=employee,
             valid_from=valid_from, valid_until=valid_until,
             representative_name=representative_name, registered_at=now,
-            registered_by_id=_actor_id(actor), registered_by_label=str(actor)[:200],
+            registered_by_id=actor_id(actor), registered_by_label=str(actor)[:200],
         )
         record(
             action=audit.CONSENT_GIVEN.code, target=consent, subject=patient, organisation=care_unit,
@@ -153,7 +149,7 @@ def consent_withdraw(*, actor: Actor, consent: ConsentAssertion) -> ConsentAsser
         if locked.status(now) not in (ConsentAssertion.Status.ACTIVE, ConsentAssertion.Status.UPCOMING):
             raise ValidationFailed(_("This consent is no longer in force."), code="consent.not_active")
         locked.cancelled_at = now
-        locked.cancelled_by_id = _actor_id(actor)
+        locked.cancelled_by_id = actor_id(actor)
         locked.cancelled_by_label = str(actor)[:200]
         locked.save(update_fields=["cancelled_at", "cancelled_by_id", "cancelled_by_label",
                                    "updated_at"])
@@ -188,7 +184,7 @@ def consent_delete(*, actor: Actor, consent: ConsentAssertion, reason: str) -> C
             raise ValidationFailed(_("This consent has already been removed."),
                                    code="consent.already_deleted")
         locked.deleted_at = now
-        locked.deleted_by_id = _actor_id(actor)
+        locked.deleted_by_id = actor_id(actor)
         locked.deleted_by_label = str(actor)[:200]
         locked.delete_reason = reason
         locked.save(update_fields=["deleted_at", "deleted_by_id", "deleted_by_label", "delete_reason",
@@ -243,7 +239,7 @@ def emergency_access_register(
             assertion_type=ConsentAssertion.Type.EMERGENCY, patient=patient,
             care_provider=care_provider, care_unit=care_unit, employee=employee,
             valid_from=now, valid_until=valid_until, reason=reason, registered_at=now,
-            registered_by_id=_actor_id(actor), registered_by_label=str(actor)[:200],
+            registered_by_id=actor_id(actor), registered_by_label=str(actor)[:200],
         )
         record(
             action=audit.EMERGENCY_ACCESS_REGISTERED.code, target=access, subject=patient,

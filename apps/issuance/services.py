@@ -32,7 +32,7 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import atomic_record_failure, record
 from apps.core.actors import SystemActor
 from apps.core.errors import Conflict, Forbidden, NotFound, PortalError, ValidationFailed
-from apps.identities.actors import Actor
+from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
 from apps.identities.models import Person, User
 from apps.identities.selectors import person_get_by_number
@@ -54,9 +54,6 @@ MAX_ACTIVE_EIDS = 3
 MAX_REASON_LENGTH = 500
 MAX_DEVICE_NAME = 64
 
-
-def _actor_id(actor: Actor) -> uuid.UUID | None:
-    return None if isinstance(actor, SystemActor) else actor.pk
 
 
 def _local(when: dt.datetime) -> str:
@@ -213,7 +210,7 @@ def activation_code_issue(
         code = ActivationCode.objects.create(
             id=code_id,
             person=person,
-            created_by_id=_actor_id(actor),
+            created_by_id=actor_id(actor),
             created_by_label=str(actor)[:200],
             issued_for_other=document is not None,
             document_type=document.type if document else "",
@@ -472,7 +469,7 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
             raise Conflict(_("This e-ID is already revoked."), code="eid.already_revoked")
         locked.status = MobileEID.Status.REVOKED
         locked.revoked_at = now
-        locked.revoked_by_id = _actor_id(actor)
+        locked.revoked_by_id = actor_id(actor)
         locked.revoked_by_label = str(actor)[:200]
         locked.revocation_reason = reason
         locked.save(update_fields=["status", "revoked_at", "revoked_by_id", "revoked_by_label",

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apps.commissions import services
 from apps.commissions.models import Commission, Role
+from apps.core.actors import SYSTEM
 from apps.core.errors import NotFound, ValidationFailed
 from tests.conftest import make_staff
 
@@ -114,7 +115,7 @@ def test_role_grant_and_end(tree, hospital_admin, assert_audited):
 
 def test_expired_role_gives_no_scope(tree):
     user, employee = make_staff(tree["hospital"], "Exa", "Expired")
-    services.role_grant(actor=services.SystemActor(), person=user.person, role=Role.LOCAL_ADMIN,
+    services.role_grant(actor=SYSTEM, person=user.person, role=Role.LOCAL_ADMIN,
                         organisation=tree["hospital"],
                         valid_from=timezone.now() - timedelta(days=10),
                         valid_until=timezone.now() - timedelta(days=1))
