@@ -123,7 +123,7 @@ def commission_grant(
             )
         commission = Commission.objects.create(
             hsa_id=new_hsa_id(care_provider, "U"),
-            name=name or f"{Purpose(purpose).label}, {care_unit.name}",
+            name=name or f"{purpose}, {care_unit.name}",  # data: the vocabulary code, not UI text
             employee=employee, purpose=purpose, care_provider=care_provider,
             care_unit=care_unit, valid_from=valid_from, valid_until=valid_until,
             assigned_by_label=str(actor), assigned_by_id=actor_id(actor),

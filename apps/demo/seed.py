@@ -29,7 +29,7 @@ from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 from apps.organisations.services import organisation_create
 
-ACTOR = SystemActor("demo data")
+ACTOR = SystemActor("demodata")
 REGION_HSA = "SE2321990000-0001"
 DEMO_PASSWORD = "demo-portal-2026"
 
@@ -55,23 +55,24 @@ ACCOUNTS = [
     DemoAccount("anna.admin", "Anna", "Administratör",
                 "local administrator for all of Region Demoland"),
     DemoAccount("henrik.admin", "Henrik", "Sjukhusadmin",
-                "local administrator for Norrby Hospital only"),
+                "local administrator for Norrby sjukhus only"),
     DemoAccount("ivar.issuer", "Ivar", "Utfärdare", "e-ID issuer for Region Demoland"),
     DemoAccount("sara.staff", "Sara", "Sjuksköterska",
-                "nurse at Cardiology, Demoland University Hospital"),
+                "nurse at Kardiologiska kliniken, Demolands universitetssjukhus"),
 ]
 
+# Organisation names are data, so Swedish as in a real region's HSA directory.
 HOSPITALS = {
-    "Demoland University Hospital": ["Cardiology", "Orthopaedics", "Emergency Department",
-                                     "Oncology", "Paediatrics", "Radiology", "Intensive Care",
-                                     "Neurology"],
-    "Norrby Hospital": ["Internal Medicine", "Surgery", "Geriatrics", "Psychiatry",
-                        "Maternity Care"],
+    "Demolands universitetssjukhus": ["Kardiologiska kliniken", "Ortopedkliniken",
+                                      "Akutmottagningen", "Onkologiska kliniken", "Barnkliniken",
+                                      "Röntgenkliniken", "Intensivvårdsavdelningen",
+                                      "Neurologiska kliniken"],
+    "Norrby sjukhus": ["Medicinkliniken", "Kirurgkliniken", "Geriatriska kliniken",
+                       "Psykiatriska kliniken", "Förlossningsavdelningen"],
 }
-PRIMARY_CARE = ["Primary Care Centre Centrum", "Primary Care Centre Norr",
-                "Primary Care Centre Söder", "Primary Care Centre Öster",
-                "Primary Care Centre Väster", "Child Health Care Demoland",
-                "Youth Clinic Demoland"]
+PRIMARY_CARE = ["Vårdcentralen Centrum", "Vårdcentralen Norr", "Vårdcentralen Söder",
+                "Vårdcentralen Öster", "Vårdcentralen Väster", "Barnavårdscentralen Demoland",
+                "Ungdomsmottagningen Demoland"]
 
 
 def already_loaded() -> bool:
@@ -96,7 +97,7 @@ def _build_tree() -> list[Organisation]:
                                              parent=hospital, is_care_unit=True))
             n += 1
         n = (n // 100 + 1) * 100
-    primary = organisation_create(actor=ACTOR, hsa_id=_unit_hsa(n), name="Primary Care Demoland",
+    primary = organisation_create(actor=ACTOR, hsa_id=_unit_hsa(n), name="Primärvården Demoland",
                                   parent=region)
     for name in PRIMARY_CARE:
         n += 1
@@ -144,11 +145,11 @@ def seed() -> bool:
     if already_loaded():
         return False
     rng = random.Random(2026)
-    with context.acting_as(context.system("demo data")), transaction.atomic():
+    with context.acting_as(context.system("demodata")), transaction.atomic():
         units = _build_tree()
         region = Organisation.objects.get(hsa_id=REGION_HSA)
-        norrby = Organisation.objects.get(name="Norrby Hospital")
-        cardiology = next(u for u in units if u.name == "Cardiology")
+        norrby = Organisation.objects.get(name="Norrby sjukhus")
+        cardiology = next(u for u in units if u.name == "Kardiologiska kliniken")
         now = timezone.now()
 
         named = {}
@@ -166,7 +167,7 @@ def seed() -> bool:
         _care_commission(named["sara.staff"], cardiology, ["Läsa;alla;VE", "Skriva;alla;VE",
                                                            "Läsa;alla;SJF"])
 
-        titles = ["Nurse", "Physician", "Assistant nurse", "Physiotherapist", "Midwife"]
+        titles = ["Sjuksköterska", "Läkare", "Undersköterska", "Fysioterapeut", "Barnmorska"]
         for i in range(50 - len(ACCOUNTS)):
             unit = units[i % len(units)]
             given, family = rng.choice(GIVEN), rng.choice(FAMILY)
@@ -212,7 +213,7 @@ def _consents(rng: random.Random, patients: list[Person], units: list[Organisati
     consents.consent_withdraw(actor=ACTOR, consent=withdrawn)
     consents.emergency_access_register(
         actor=ACTOR, patient=tolvan, care_unit=cardiology, employee=nurse,
-        reason="Unconscious on arrival; medication list needed.",
+        reason="Medvetslös vid ankomst; läkemedelslistan behövs.",
         valid_until=now + timedelta(hours=12),
     )
     for person in patients[5::5]:
