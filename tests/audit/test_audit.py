@@ -60,3 +60,16 @@ def test_secrets_are_masked(tree):
         event = record(action="organisation.created", target=tree["region"],
                        changes={"code_hash": ["a", "b"], "name": [None, "x"]})
     assert event.changes == {"code_hash": ["***", "***"], "name": [None, "x"]}
+
+
+def test_audit_rows_outlive_what_they_mention(patient) -> None:
+    person = patient.person
+    person_id = person.pk
+    events_before = AuditEvent.objects.filter(subject_person_id=person_id).count()
+    assert events_before >= 2  # person registered, login account created
+    with transaction.atomic():
+        patient.delete()
+        person.delete()
+    rows = AuditEvent.objects.filter(subject_person_id=person_id)
+    assert rows.count() == events_before
+    assert {row.subject_label for row in rows} == {"Tolvan Tolvansson"}
