@@ -8,10 +8,11 @@ found, so their existence never leaks.
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee, Role, RoleAssignment
 from apps.core.actors import SystemActor
-from apps.core.errors import NotFound
+from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
@@ -40,6 +41,17 @@ def require_administer_unit(actor: Actor, unit: Organisation, role: str = Role.L
     """Raises NotFound when `unit` is outside the actor's scope for `role`."""
     if not can_administer_unit(actor, unit, role):
         raise NotFound()
+
+
+def require_not_self(actor: Actor, person: Person) -> None:
+    """Separation of duties: nobody grants or ends their own commissions or roles (an
+    administrator could otherwise make themself an issuer or give themself access to patients).
+    Raises Forbidden."""
+    if not isinstance(actor, SystemActor) and actor.person_id == person.pk:
+        raise Forbidden(
+            _("You cannot change your own commissions or roles. Ask another administrator."),
+            code="self_administration",
+        )
 
 
 def can_administer_person(actor: Actor, person: Person, role: str = Role.LOCAL_ADMIN) -> bool:

@@ -81,13 +81,15 @@ def commission_grant(
     """Grant a commission (medarbetaruppdrag) at `care_unit` to `employee`.
 
     `rights` are `activity;information class;scope` strings from the HSA vocabularies (at least
-    one); validity is [valid_from, valid_until) in UTC. Raises NotFound when the unit or the person
-    is outside the actor's scope, ValidationFailed (with `field`) for an unknown purpose or right,
+    one); validity is [valid_from, valid_until) in UTC. Raises NotFound when the unit or the
+    employee HSA-id's organisation is outside the actor's scope, Forbidden for the actor's own
+    employee HSA-id (separation of duties), ValidationFailed (with `field`) for an unknown purpose or right,
     an end before the start, a unit that is not a care unit, or an active commission with the same
     unit and purpose overlapping in time.
     """
     policies.require_administer_unit(actor, care_unit)
-    policies.require_administer_person(actor, employee.person)
+    policies.require_administer_unit(actor, employee.organisation)
+    policies.require_not_self(actor, employee.person)
     care_provider = care_unit.care_provider
     if not care_unit.is_care_unit or care_provider is None:
         raise ValidationFailed(_("Choose a care unit."), code="commission.not_care_unit",
@@ -144,10 +146,12 @@ def commission_grant(
 
 
 def commission_end(*, actor: Actor, commission: Commission, reason: str) -> Commission:
-    """End a commission now, with a reason. Raises NotFound outside scope, ValidationFailed when
-    the reason is empty or the commission already ended."""
+    """End a commission now, with a reason. Raises NotFound outside scope, Forbidden for one's own
+    commission, ValidationFailed when the reason is empty or the commission already ended."""
     unit = commission.care_unit or commission.care_provider
     policies.require_administer_unit(actor, unit)
+    policies.require_administer_unit(actor, commission.employee.organisation)
+    policies.require_not_self(actor, commission.employee.person)
     if not reason.strip():
         raise ValidationFailed(_("Give a reason."), code="commission.no_reason", field="reason")
     now = timezone.now()
@@ -173,11 +177,14 @@ def role_grant(
 ) -> RoleAssignment:
     """Grant a system role over `organisation`'s subtree to `person`, for [valid_from, valid_until).
 
-    The actor must be a local administrator over `organisation`. Raises NotFound outside scope,
+    The actor must be a local administrator over `organisation` and over the person's home
+    organisation, and not the person. Raises NotFound outside scope, Forbidden for oneself,
     ValidationFailed for an unknown role, an end before the start, or an overlapping assignment of
     the same role over the same organisation.
     """
     policies.require_administer_unit(actor, organisation)
+    policies.require_administer_person(actor, person)
+    policies.require_not_self(actor, person)
     if role not in Role.values:
         raise ValidationFailed(_("Unknown role."), code="role.unknown", field="role")
     _check_validity(valid_from, valid_until)
@@ -211,6 +218,8 @@ def role_grant(
 def role_end(*, actor: Actor, assignment: RoleAssignment, reason: str) -> RoleAssignment:
     """End a role assignment now, with a reason (same errors as `commission_end`)."""
     policies.require_administer_unit(actor, assignment.organisation)
+    policies.require_administer_person(actor, assignment.person)
+    policies.require_not_self(actor, assignment.person)
     if not reason.strip():
         raise ValidationFailed(_("Give a reason."), code="role.no_reason", field="reason")
     now = timezone.now()

@@ -461,3 +461,13 @@ def test_ended_admin_role_gives_no_scope(as_admin, hospital_admin, olle):
     response = as_admin.get(reverse("administration:person_list"))
     assert "You do not administer any part of the organisation" in text(response)
     assert as_admin.get(person_url(olle.person)).status_code == 404
+
+
+def test_an_administrator_cannot_make_herself_an_issuer(as_admin, tree, hospital_admin):
+    """Breaker D1: the page answers 403 with the reason, and nothing is saved."""
+    url = reverse("administration:role_grant", kwargs={"person_id": hospital_admin.person.pk})
+    response = as_admin.post(url, {"role": Role.ISSUER, "organisation": str(tree["hospital"].pk),
+                                   "valid_from": timezone.localdate().isoformat()})
+    assert response.status_code == 403
+    assert "You cannot change your own commissions or roles." in text(response)
+    assert not RoleAssignment.objects.filter(person=hospital_admin.person, role=Role.ISSUER).exists()

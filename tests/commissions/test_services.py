@@ -10,7 +10,7 @@ from django.utils import timezone
 from apps.commissions import services
 from apps.commissions.models import Commission, Role
 from apps.core.actors import SYSTEM
-from apps.core.errors import NotFound, ValidationFailed
+from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from tests.conftest import make_staff
 
 CARE = "Vård och behandling"
@@ -121,3 +121,34 @@ def test_expired_role_gives_no_scope(tree):
                         valid_until=timezone.now() - timedelta(days=1))
     with pytest.raises(NotFound):
         grant(user, employee, tree["ortho"])
+
+
+def test_administrators_cannot_change_their_own_roles_or_commissions(tree, hospital_admin):
+    """Separation of duties (breaker D1): an administrator who could make herself an issuer could
+    bind an e-ID in a colleague's name; one who could give herself a care commission could open
+    patients' records."""
+    own = hospital_admin.person.employees.get()
+    with pytest.raises(Forbidden):
+        services.role_grant(actor=hospital_admin, person=hospital_admin.person, role=Role.ISSUER,
+                            organisation=tree["hospital"], valid_from=timezone.now(),
+                            valid_until=None)
+    with pytest.raises(Forbidden):
+        grant(hospital_admin, own, tree["cardio"], rights=["Läsa;alla;SJF"])
+    assignment = hospital_admin.person.role_assignments.get()
+    with pytest.raises(Forbidden):
+        services.role_end(actor=hospital_admin, assignment=assignment, reason="bye")
+    assert hospital_admin.person.role_assignments.count() == 1
+    assert not Commission.objects.filter(employee=own).exists()
+
+
+def test_scope_is_checked_for_the_person_not_only_the_unit(tree, hospital_admin, patient):
+    """Breaker D15: the service itself refuses a person or an employee HSA-id outside the scope."""
+    with pytest.raises(NotFound):
+        services.role_grant(actor=hospital_admin, person=patient.person, role=Role.ISSUER,
+                            organisation=tree["cardio"], valid_from=timezone.now(),
+                            valid_until=None)
+    user, _ = make_staff(tree["ortho"], "Dubbel", "Anställd")
+    outside = services.employee_create(actor=SYSTEM, person=user.person,
+                                       organisation=tree["primary"])
+    with pytest.raises(NotFound):
+        grant(hospital_admin, outside, tree["ortho"])
