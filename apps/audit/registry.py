@@ -13,10 +13,15 @@ from django.utils.functional import Promise
 
 @dataclass(frozen=True)
 class Action:
-    """An audit action: stable `code` and a translatable `label` shown in audit histories."""
+    """An audit action: stable `code` and a translatable `label` shown in audit histories.
+
+    `patient_data` marks events about a person's care (consent, emergency access): they belong in
+    the patient's own log extract, never in an administrator's view of a colleague.
+    """
 
     code: str
     label: str | Promise
+    patient_data: bool = False
 
 
 _ACTIONS: dict[str, Action] = {}
@@ -26,11 +31,11 @@ class DuplicateAction(Exception):
     """An action code was registered twice."""
 
 
-def register(code: str, label: str | Promise) -> Action:
+def register(code: str, label: str | Promise, *, patient_data: bool = False) -> Action:
     """Register `code` with its `label`; raises DuplicateAction if the code is already taken."""
     if code in _ACTIONS:
         raise DuplicateAction(f"audit action {code!r} is registered twice")
-    action = Action(code, label)
+    action = Action(code, label, patient_data)
     _ACTIONS[code] = action
     return action
 
@@ -38,6 +43,11 @@ def register(code: str, label: str | Promise) -> Action:
 def get(code: str) -> Action:
     """Return the registered action; KeyError for an unknown code."""
     return _ACTIONS[code]
+
+
+def patient_data_codes() -> list[str]:
+    """Codes of the actions registered with `patient_data=True`."""
+    return [code for code, action in _ACTIONS.items() if action.patient_data]
 
 
 def all_actions() -> dict[str, Action]:

@@ -6,6 +6,7 @@ import uuid
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_list_for_person
 from apps.commissions.models import Commission, Employee, RoleAssignment
@@ -137,8 +138,9 @@ def role_get_for_person_in_scope(
 
 def audit_list_for_person_in_scope(person: Person, roots: list[Organisation]) -> QuerySet[AuditEvent]:
     """Audit events about `person` (newest first) that concern no organisation or one under
-    `roots`; events at organisations outside the scope are left out."""
+    `roots`; events at organisations outside the scope, and events about the person's own care
+    (consent, emergency access: `patient_data` actions), are left out."""
     in_scope_hsa_ids = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
     return audit_list_for_person(person.pk).filter(
         Q(organisation_hsa_id="") | Q(organisation_hsa_id__in=in_scope_hsa_ids)
-    )
+    ).exclude(action__in=registry.patient_data_codes())

@@ -5,7 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit.registry import register
 
-CONSENT_GIVEN = register("consent.given", _("Consent given"))
-CONSENT_WITHDRAWN = register("consent.withdrawn", _("Consent withdrawn"))
-CONSENT_DELETED = register("consent.deleted", _("Consent removed as a wrong registration"))
-EMERGENCY_ACCESS_REGISTERED = register("emergency_access.registered", _("Emergency access registered"))
+CONSENT_GIVEN = register("consent.given", _("Consent given"), patient_data=True)
+CONSENT_WITHDRAWN = register("consent.withdrawn", _("Consent withdrawn"), patient_data=True)
+CONSENT_DELETED = register("consent.deleted", _("Consent removed as a wrong registration"),
+                           patient_data=True)
+EMERGENCY_ACCESS_REGISTERED = register("emergency_access.registered",
+                                       _("Emergency access registered"), patient_data=True)

@@ -471,3 +471,15 @@ def test_an_administrator_cannot_make_herself_an_issuer(as_admin, tree, hospital
     assert response.status_code == 403
     assert "You cannot change your own commissions or roles." in text(response)
     assert not RoleAssignment.objects.filter(person=hospital_admin.person, role=Role.ISSUER).exists()
+
+
+def test_history_leaves_out_a_colleagues_own_care(as_admin, tree, olle, patient):
+    """Breaker D2: a staff member who is also a patient; the administrator's history of them shows
+    no consent or emergency access (patient data), only administrative events."""
+    from apps.consents import services as consents
+
+    consents.consent_give(actor=SYSTEM, patient=olle.person, care_unit=tree["ortho"],
+                          valid_from=timezone.now(), valid_until=None)
+    body = text(as_admin.get(person_url(olle.person)))
+    assert "Employee HSA-id registered" in body
+    assert "Consent given" not in body
