@@ -352,10 +352,10 @@ class IssuingCA:
         at validation time). `crl_url` (http or https) goes into cRLDistributionPoints.
 
         Raises CAError: `csr.format` (not a PEM CSR, or larger than 16 KiB), `csr.key_type` (the
-        key is not EC P-256), `csr.signature` (the CSR signature does not verify or uses a hash
-        weaker than SHA-256), `subject.serial_number`, `subject.common_name`, `ca.expired` (the CA
-        is not valid at `now`). Raises ValueError for a naive `now`, a non-positive
-        `validity_seconds` or a non-http(s) `crl_url`.
+        key is not EC P-256, or its curve is unknown), `csr.signature` (the CSR signature does not
+        verify, uses a hash weaker than SHA-256 or an unknown algorithm), `subject.serial_number`,
+        `subject.common_name`, `ca.expired` (the CA is not valid at `now`). Raises ValueError for
+        a naive `now`, a non-positive `validity_seconds` or a non-http(s) `crl_url`.
         """
         when = _utc(now, "now")
         _positive_seconds(validity_seconds, "validity_seconds")
@@ -374,16 +374,28 @@ class IssuingCA:
             raise CAError("ca.expired", "the issuing CA certificate is not valid at this time")
 
         csr = _load_csr(csr_pem)
-        public_key = csr.public_key()
+        # cryptography parses the key and the algorithms lazily: an unknown curve or signature
+        # OID surfaces here as UnsupportedAlgorithm (or ValueError), never as a server error.
+        try:
+            public_key = csr.public_key()
+        except (UnsupportedAlgorithm, ValueError) as exc:
+            raise CAError("csr.key_type", "the CSR key must be an EC P-256 (secp256r1) key") from exc
         if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
             public_key.curve, ec.SECP256R1
         ):
             raise CAError("csr.key_type", "the CSR key must be an EC P-256 (secp256r1) key")
-        if not isinstance(csr.signature_hash_algorithm, _ACCEPTED_CSR_HASHES):
-            raise CAError(
-                "csr.signature", "the CSR must be signed with ECDSA and SHA-256 or better"
-            )
-        if not csr.is_signature_valid:
+        weak = CAError("csr.signature", "the CSR must be signed with ECDSA and SHA-256 or better")
+        try:
+            hash_algorithm = csr.signature_hash_algorithm
+        except (UnsupportedAlgorithm, ValueError) as exc:
+            raise weak from exc
+        if not isinstance(hash_algorithm, _ACCEPTED_CSR_HASHES):
+            raise weak
+        try:
+            signature_valid = csr.is_signature_valid
+        except (UnsupportedAlgorithm, ValueError) as exc:
+            raise CAError("csr.signature", "the CSR signature does not verify") from exc
+        if not signature_valid:
             raise CAError("csr.signature", "the CSR signature does not verify")
 
         subject = x509.Name(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from django.core import mail
 from django.test import Client
 
@@ -145,3 +146,21 @@ def test_ca_endpoints_answer_503_without_a_ca(settings: Any, tmp_path: Any) -> N
     settings.ISSUANCE_CA_DIR = tmp_path / "missing"
     assert Client().get("/issuance/crl").status_code == 503
     assert Client().get("/issuance/ca.pem").status_code == 503
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("old,new", [("2a8648ce3d040302", "2a8648ce3d040309"),  # signature OID
+                                     ("2a8648ce3d030107", "2a8648ce3d030108")])  # curve OID
+def test_csr_with_unknown_algorithm_is_a_problem_and_audited(nina: User, issuing_ca: IssuingCA,
+                                                             old: str, new: str) -> None:
+    """A CSR cryptography cannot read past its envelope answers 400 csr_invalid, not a 500."""
+    der = x509.load_pem_x509_csr(device_csr()[1].encode()).public_bytes(serialization.Encoding.DER)
+    changed = x509.load_der_x509_csr(der.replace(bytes.fromhex(old), bytes.fromhex(new)))
+    csr = changed.public_bytes(serialization.Encoding.PEM).decode()
+    issued = issue(nina.person)
+    response = _post(Client(raise_request_exception=False), {"csr": csr, "qr_payload": issued.qr_payload})
+    assert response.status_code == 400 and response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "csr_invalid"
+    event = AuditEvent.objects.get(action="activation_code.redeem_failed")
+    assert event.changes["error"] == [None, "csr_invalid"] and event.target_id == str(issued.code.pk)
+    assert not MobileEID.objects.exists()

@@ -209,6 +209,23 @@ def test_tampered_csr_is_refused(ca: IssuingCA) -> None:
     assert info.value.code == "csr.signature"
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "error"),
+    [
+        ("2a8648ce3d040302", "2a8648ce3d040309", "csr.signature"),  # ecdsa-with-SHA256 -> unknown
+        ("2a8648ce3d030107", "2a8648ce3d030108", "csr.key_type"),  # secp256r1 -> unknown curve
+    ],
+)
+def test_csr_with_unknown_algorithm_is_refused(ca: IssuingCA, old: str, new: str, error: str) -> None:
+    """One byte of an algorithm OID changed: cryptography cannot use it (UnsupportedAlgorithm)."""
+    der = x509.load_pem_x509_csr(make_csr()).public_bytes(serialization.Encoding.DER)
+    assert der.count(bytes.fromhex(old)) == 1
+    changed = x509.load_der_x509_csr(der.replace(bytes.fromhex(old), bytes.fromhex(new)))
+    with pytest.raises(CAError) as info:
+        issue(ca, changed.public_bytes(serialization.Encoding.PEM))
+    assert info.value.code == error
+
+
 @pytest.mark.parametrize("junk", [b"", b"hello", b"-----BEGIN CERTIFICATE REQUEST-----\nAA==\n"])
 def test_malformed_csr_is_refused(ca: IssuingCA, junk: bytes) -> None:
     with pytest.raises(CAError) as info:
