@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
+from apps.core.forms import DateField
 from apps.organisations.models import Organisation
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -45,13 +46,6 @@ def _coded(choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return [(value, lazy(_label_with_code, str)(label, value)) for value, label in choices]
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(format="%Y-%m-%d", **kwargs)
-
-
 class OrganisationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
     """Organisations shown as `name (HSA-id)`."""
 
@@ -78,9 +72,9 @@ class SearchForm(forms.Form):
 class ValidityMixin(forms.Form):
     """Validity as two dates; each is 00:00 Europe/Stockholm of that day (see `validity()`)."""
 
-    valid_from = forms.DateField(label=_("Valid from"), widget=DateInput(),
+    valid_from = DateField(label=_("Valid from"),
                                  help_text=_("Starts at 00:00 on this day (Swedish time)."))
-    valid_until = forms.DateField(label=_("Valid until"), required=False, widget=DateInput(),
+    valid_until = DateField(label=_("Valid until"), required=False,
                                   help_text=_("Ends at 00:00 on this day (Swedish time). "
                                               "Leave empty for no end date."))
 

@@ -1,8 +1,13 @@
-"""Showing a service's error on the form that caused it."""
+"""Form pieces shared by the pages: dates, and a service's error on the form that caused it."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import Forbidden, NotFound, PortalError
 
@@ -14,3 +19,26 @@ def add_portal_error(form: forms.Form, exc: PortalError) -> None:
     if isinstance(exc, (NotFound, Forbidden)):
         raise exc
     form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+
+
+class DateInput(forms.DateInput):
+    """The browser's date picker; values as ISO 8601 `YYYY-MM-DD`."""
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class DateField(forms.DateField):
+    """A calendar date between 1900-01-01 and 2199-12-31 (times computed from it stay in range;
+    year 1 or 9999 would overflow when converted to a time with a zone)."""
+
+    widget = DateInput
+    MIN = date(1900, 1, 1)
+    MAX = date(2199, 12, 31)
+
+    def validate(self, value: date | None) -> None:
+        super().validate(value)
+        if value is not None and not self.MIN <= value <= self.MAX:
+            raise ValidationError(_("Enter a date between 1900 and 2199."), code="date_range")

@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from apps.authn import session
 from apps.authn.decorators import staff_required, step_up_required
 from apps.core.errors import PortalError
-from apps.core.forms import add_portal_error
+from apps.core.forms import DateField, add_portal_error
 from apps.identities.models import Person, User
 from apps.issuance import policies, selectors, services
 from apps.issuance.models import IdentityDocumentType
@@ -63,9 +63,8 @@ class IdentityDocumentForm(forms.Form):
         label=_("Last four digits of the document number"), min_length=4, max_length=4,
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
-    document_expires_on = forms.DateField(
+    document_expires_on = DateField(
         label=_("Document expiry date"), help_text=_("As YYYY-MM-DD. The document must be valid."),
-        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
 

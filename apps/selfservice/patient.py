@@ -29,7 +29,7 @@ from apps.commissions.models import Employee
 from apps.consents import selectors, services
 from apps.consents.models import ConsentAssertion
 from apps.core.errors import PortalError
-from apps.core.forms import add_portal_error
+from apps.core.forms import DateField, add_portal_error
 from apps.organisations.models import Organisation
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -64,13 +64,6 @@ def employee_label(employee: Employee) -> str:
     return f"{employee.person} ({employee.hsa_id})"
 
 
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__(attrs, format="%Y-%m-%d")
-
-
 WHO_CHOICES = [
     ("all", _("All staff with a commission at the care unit")),
     ("one", _("One named staff member")),
@@ -90,9 +83,9 @@ class ConsentPeriodForm(forms.Form):
             "This staff member has no active care commission at the chosen care unit. Choose "
             "from the list.")},
     )
-    valid_from = forms.DateField(label=_("First day"), widget=DateInput(),
+    valid_from = DateField(label=_("First day"),
                                  help_text=_("Today or later."))
-    valid_until = forms.DateField(label=_("Last day (optional)"), required=False, widget=DateInput(),
+    valid_until = DateField(label=_("Last day (optional)"), required=False,
                                   help_text=_("Leave empty for a consent without an end date."))
 
     def __init__(self, *args: Any, unit: Organisation | None = None, **kwargs: Any) -> None:

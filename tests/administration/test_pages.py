@@ -483,3 +483,14 @@ def test_history_leaves_out_a_colleagues_own_care(as_admin, tree, olle, patient)
     body = text(as_admin.get(person_url(olle.person)))
     assert "Employee HSA-id registered" in body
     assert "Consent given" not in body
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_date_out_of_range_is_a_form_error_not_a_crash(as_admin, tree, olle, day):
+    """Breaker D6: year 1 or 9999 overflowed when converted to a time (HTTP 500)."""
+    url = reverse("administration:role_grant", kwargs={"person_id": olle.person.pk})
+    response = as_admin.post(url, {"role": Role.ISSUER, "organisation": str(tree["ortho"].pk),
+                                   "valid_from": day})
+    assert response.status_code == 200
+    assert "Enter a date between 1900 and 2199." in text(response)
+    assert not RoleAssignment.objects.filter(person=olle.person).exists()

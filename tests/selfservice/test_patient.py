@@ -221,3 +221,15 @@ def test_consents_page_has_a_constant_number_of_queries(patient_client, patient,
     with django_assert_max_num_queries(10):
         response = patient_client.get(URL)
     assert response.status_code == 200
+
+
+def test_a_last_day_far_in_the_future_is_a_form_error(client, tree, patient):
+    """Breaker D6: last day 9999-12-31 overflowed (HTTP 500)."""
+    client.force_login(patient)
+    response = client.post(reverse("selfservice:patient_consents"),
+                           {"care_unit": str(tree["cardio"].pk), "who": "all",
+                            "valid_from": timezone.localdate().isoformat(),
+                            "valid_until": "9999-12-31"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert "Enter a date between 1900 and 2199." in response.content.decode()
+    assert not ConsentAssertion.objects.exists()
