@@ -15,6 +15,9 @@ from apps.audit import context
 from apps.audit.middleware import client_ip
 from apps.issuance import services as issuance
 
+#: The audit actor label of every API call made by a device (no client-chosen text).
+DEVICE_ACTOR_LABEL = "mobile app"
+
 
 class EIDActivationRequest(serializers.Serializer):  # type: ignore[type-arg]
     """`{csr, device_name, qr_payload}` or `{csr, device_name, person_number, code}`."""
@@ -48,11 +51,10 @@ class EIDActivationApi(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         outer = context.current()
+        # The label is fixed: the device name is the client's own text and must not read as "who"
+        # in a person's log extract; it is kept in the audit row's `changes` instead.
         device = context.ActorContext(
-            actor_id=None,
-            actor_label=f"device: {values['device_name'].strip()[:64]}",
-            kind="device",
-            ip=client_ip(request),
+            actor_id=None, actor_label=DEVICE_ACTOR_LABEL, kind="device", ip=client_ip(request)
         )
         if outer is not None:
             device = replace(device, request_id=outer.request_id)

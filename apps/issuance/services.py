@@ -260,9 +260,11 @@ def _unknown_target(code_id: uuid.UUID | None) -> ActivationCode:
     return ActivationCode(id=code_id or uuid.UUID(int=0))
 
 
-def _fail_unlocated(reason: str, target: ActivationCode | Person, subject: Person | None) -> None:
+def _fail_unlocated(reason: str, target: ActivationCode, device_name: str) -> None:
+    """Audit a try that found no code (no subject: nobody's code was tried) and refuse it."""
     atomic_record_failure(action=audit.ACTIVATION_CODE_REDEEM_FAILED.code, target=target,
-                          subject=subject, changes={"error": [None, "code_invalid"]}, reason=reason)
+                          changes={"error": [None, "code_invalid"], "device_name": [None, device_name]},
+                          reason=reason)
     raise errors.CodeInvalid(_("The activation code is not valid."), field="code")
 
 
@@ -276,11 +278,16 @@ def activation_code_redeem(
 ) -> Activation:
     """Redeem an activation code: issue a certificate for the CSR's key and record the e-ID.
 
-    The caller is the device (no login): the audit actor context names it. Give either
-    `qr_payload` (`EIDACT1.<id>.<secret>`) or `person_number` (personnummer/samordningsnummer) with
-    `short_code` (`XXXX-XXXX`). `csr_pem` is a PKCS#10 PEM with an EC P-256 key; `device_name` 1-64
-    characters. The certificate: subject serialNumber = the person's 12-digit number, CN = the
-    person's name, validity `settings.ISSUANCE_CERT_VALIDITY_SECONDS`.
+    The caller is the device (no login): the audit actor context is the API's fixed "mobile app"
+    label with the IP; the client-chosen `device_name` goes into the rows' `changes` only. A refusal
+    names the person as `subject` (their log extract) only when a code of theirs was tried; an
+    unknown code or person number, or a person without any code, is audited with no subject.
+
+    Give either `qr_payload` (`EIDACT1.<id>.<secret>`) or `person_number`
+    (personnummer/samordningsnummer) with `short_code` (`XXXX-XXXX`). `csr_pem` is a PKCS#10 PEM
+    with an EC P-256 key; `device_name` 1-64 printable characters. The certificate: subject
+    serialNumber = the person's 12-digit number, CN = the person's name, validity
+    `settings.ISSUANCE_CERT_VALIDITY_SECONDS`.
 
     One transaction with the code row locked (`select_for_update`): two concurrent redemptions of
     one code serialise, and the second sees `code_used`. A failed try (wrong secret) increments the
@@ -305,20 +312,20 @@ def activation_code_redeem(
     if qr_payload is not None and person_number is None and short_code is None:
         parsed = codes.parse_qr_payload(qr_payload)
         if parsed is None:
-            _fail_unlocated("QR payload malformed.", _unknown_target(None), None)
+            _fail_unlocated("QR payload malformed.", _unknown_target(None), device_name)
         assert parsed is not None
         code_id, secret = parsed
         if not ActivationCode.objects.filter(pk=code_id).exists():
-            _fail_unlocated("No such activation code.", _unknown_target(code_id), None)
+            _fail_unlocated("No such activation code.", _unknown_target(code_id), device_name)
     elif qr_payload is None and person_number is not None and short_code is not None:
         person = person_get_by_number(person_number)
         short = codes.normalise_short_code(short_code)
         if person is None:
-            _fail_unlocated("No person with this identifier.", _unknown_target(None), None)
+            _fail_unlocated("No person with this identifier.", _unknown_target(None), device_name)
         assert person is not None
         latest = ActivationCode.objects.filter(person=person).order_by("-created_at").first()
         if latest is None:
-            _fail_unlocated("The person has no activation code.", _unknown_target(None), person)
+            _fail_unlocated("The person has no activation code.", _unknown_target(None), device_name)
         assert latest is not None
         code_id = latest.pk
     else:

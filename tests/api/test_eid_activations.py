@@ -52,7 +52,8 @@ def test_activation_with_qr_payload(nina: User, issuing_ca: IssuingCA, assert_au
     assert chain == [cert, issuing_ca.cert]
     assert dt.datetime.fromisoformat(body["not_after"]) == cert.not_valid_after_utc
     event = assert_audited("eid.activated", subject=nina.person)
-    assert event.actor_kind == "device" and "Nina's phone" in event.actor_label
+    assert event.actor_kind == "device" and event.actor_label == "mobile app"
+    assert event.changes["device_name"] == [None, "Nina's phone"]
     assert event.target_id == body["eid_id"]
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [nina.person.email]
 
@@ -164,3 +165,39 @@ def test_csr_with_unknown_algorithm_is_a_problem_and_audited(nina: User, issuing
     event = AuditEvent.objects.get(action="activation_code.redeem_failed")
     assert event.changes["error"] == [None, "csr_invalid"] and event.target_id == str(issued.code.pk)
     assert not MobileEID.objects.exists()
+
+
+@pytest.mark.django_db
+def test_stranger_cannot_write_into_a_patients_log_extract(patient: User, issuing_ca: IssuingCA) -> None:
+    """No code for the person: the refusal is audited without a subject, so it is not in their log
+    extract; the device name the client chose is never the actor label."""
+    for i in range(3):
+        response = _post(Client(), {"csr": device_csr()[1], "person_number": "19121212-1212",
+                                    "code": "0000-0000", "device_name": f"Dr Evil read your journal #{i}"})
+        assert response.status_code == 400 and response.json()["code"] == "code_invalid"
+    events = AuditEvent.objects.filter(action="activation_code.redeem_failed")
+    assert events.count() == 3
+    assert all(e.subject_person_id is None and e.actor_label == "mobile app" for e in events)
+    client = Client()
+    client.force_login(patient)
+    page = client.get("/patient/log/").content.decode()
+    assert "Dr Evil" not in page
+
+
+@pytest.mark.django_db
+def test_refusal_against_a_real_code_names_the_person_but_not_the_device(
+    patient: User, issuing_ca: IssuingCA
+) -> None:
+    issued = issue(patient.person)
+    wrong = "ZZZZ-ZZZZ" if issued.short_code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
+    response = _post(Client(), {"csr": device_csr()[1], "person_number": "19121212-1212",
+                                "code": wrong, "device_name": "Dr Evil read your journal"})
+    assert response.status_code == 400
+    event = AuditEvent.objects.get(action="activation_code.redeem_failed")
+    assert event.subject_person_id == patient.person.pk and event.target_id == str(issued.code.pk)
+    assert event.actor_kind == "device" and event.actor_label == "mobile app"
+    assert event.changes["device_name"] == [None, "Dr Evil read your journal"]
+    client = Client()
+    client.force_login(patient)
+    page = client.get("/patient/log/").content.decode()
+    assert "mobile app" in page and "Dr Evil" not in page
