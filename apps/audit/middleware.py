@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit import context
+
+#: A request id from a proxy is kept only when it is plainly an id (no spaces, quotes or NULs).
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_for(request: HttpRequest) -> str:
+    """The proxy's `X-Request-ID` when it looks like an id, else a fresh random one."""
+    given = request.headers.get("X-Request-ID", "")
+    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -22,7 +32,7 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
+        request_id = request_id_for(request)
         user = getattr(request, "user", None)
         authn = request.session.get("authn", {}) if hasattr(request, "session") else {}
         if user is not None and user.is_authenticated:

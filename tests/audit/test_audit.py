@@ -73,3 +73,14 @@ def test_audit_rows_outlive_what_they_mention(patient) -> None:
     rows = AuditEvent.objects.filter(subject_person_id=person_id)
     assert rows.count() == events_before
     assert {row.subject_label for row in rows} == {"Tolvan Tolvansson"}
+
+
+@pytest.mark.parametrize(("header", "kept"), [("req-42.a:b_c", True), ("x\x00y", False),
+                                              ("a b", False), ("z" * 65, False)])
+def test_request_id_from_a_proxy_is_kept_only_when_it_is_an_id(rf, header, kept) -> None:
+    """Breaker D12: a NUL in X-Request-ID broke audited writes on PostgreSQL."""
+    from apps.audit.middleware import request_id_for
+
+    request_id = request_id_for(rf.get("/", HTTP_X_REQUEST_ID=header))
+    assert (request_id == header) is kept
+    assert len(request_id) <= 64 and "\x00" not in request_id
