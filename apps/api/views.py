@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -75,3 +75,16 @@ class EIDActivationApi(APIView):
             "not_after": eid.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+class NotFoundApi(APIView):
+    """Any method on an unknown `/api/v1/...` path: 404 problem+json with `code` `not_found`.
+
+    The last route of `apps.api.urls`, so API clients never get Django's HTML 404 page.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise exceptions.NotFound()

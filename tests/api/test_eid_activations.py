@@ -201,3 +201,12 @@ def test_refusal_against_a_real_code_names_the_person_but_not_the_device(
     client.force_login(patient)
     page = client.get("/patient/log/").content.decode()
     assert "mobile app" in page and "Dr Evil" not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete", "options"])
+@pytest.mark.parametrize("path", ["/api/v1/nope", "/api/v1/", "/api/v1/eid/activations/x"])
+def test_unknown_api_path_is_a_problem(method: str, path: str) -> None:
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+    assert response.status_code == 404 and response["Content-Type"] == PROBLEM
+    assert response.json()["code"] == "not_found"
