@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import BaseModel
@@ -38,6 +39,12 @@ class Organisation(BaseModel):
     class Meta:
         ordering = ["path"]
         constraints = [
+            # HSA-ids that differ only in case would be confused by people, and SQLite's prefix
+            # match (the subtree query) ignores case: one id, whatever the case.
+            models.UniqueConstraint(
+                Lower("hsa_id"), name="organisation_hsa_id_ci_unique",
+                violation_error_message=_("An organisation with this HSA-id already exists."),
+            ),
             models.CheckConstraint(
                 condition=Q(is_care_provider=False) | ~Q(org_number=""),
                 name="care_provider_has_org_number",
