@@ -40,16 +40,14 @@ class EIDActivationApi(APIView):
 
     Errors (problem+json, RFC 9457, `code` member): 400 `invalid`, `code_invalid`, `csr_invalid`;
     403 `code_dead`; 409 `code_used`, `too_many_eids`; 410 `code_expired`, `code_ended`;
-    503 `ca_unavailable`. Every refusal about a code is audited (`activation_code.redeem_failed`).
+    503 `ca_unavailable`. Every refused request is audited (`activation_code.redeem_failed`), also
+    one that is not JSON or whose fields are malformed (then without a subject person).
     """
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
     def post(self, request: Request) -> Response:
-        data = EIDActivationRequest(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
         outer = context.current()
         # The label is fixed: the device name is the client's own text and must not read as "who"
         # in a person's log extract; it is kept in the audit row's `changes` instead.
@@ -59,6 +57,16 @@ class EIDActivationApi(APIView):
         if outer is not None:
             device = replace(device, request_id=outer.request_id)
         with context.acting_as(device):
+            try:
+                data = EIDActivationRequest(data=request.data)
+                data.is_valid(raise_exception=True)
+            except exceptions.APIException as exc:  # not JSON, or fields of the wrong shape
+                code = "invalid" if isinstance(exc, exceptions.ValidationError) else str(exc.default_code)
+                fields = sorted(exc.detail) if isinstance(exc.detail, dict) else []
+                issuance.activation_code_redeem_refused(
+                    error=code, reason=f"Request refused ({code}): {', '.join(fields) or 'body'}.")
+                raise
+            values = data.validated_data
             activation = issuance.activation_code_redeem(
                 csr_pem=values["csr"],
                 device_name=values["device_name"],

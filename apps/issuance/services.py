@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import NoReturn
 
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
@@ -260,12 +261,32 @@ def _unknown_target(code_id: uuid.UUID | None) -> ActivationCode:
     return ActivationCode(id=code_id or uuid.UUID(int=0))
 
 
-def _fail_unlocated(reason: str, target: ActivationCode, device_name: str) -> None:
-    """Audit a try that found no code (no subject: nobody's code was tried) and refuse it."""
-    atomic_record_failure(action=audit.ACTIVATION_CODE_REDEEM_FAILED.code, target=target,
-                          changes={"error": [None, "code_invalid"], "device_name": [None, device_name]},
+def _refuse_unlocated(error: PortalError, reason: str, device_name: str,
+                     target: ActivationCode | None = None) -> NoReturn:
+    """Audit a refusal that reached no code (no subject: nobody's code was tried) and raise it."""
+    atomic_record_failure(action=audit.ACTIVATION_CODE_REDEEM_FAILED.code,
+                          target=target or _unknown_target(None),
+                          changes={"error": [None, error.code], "device_name": [None, device_name]},
                           reason=reason)
-    raise errors.CodeInvalid(_("The activation code is not valid."), field="code")
+    raise error
+
+
+def _fail_unlocated(reason: str, target: ActivationCode, device_name: str) -> NoReturn:
+    _refuse_unlocated(errors.CodeInvalid(_("The activation code is not valid."), field="code"),
+                      reason, device_name, target)
+
+
+def activation_code_redeem_refused(*, error: str, reason: str) -> None:
+    """Audit a redemption request the API refused before calling `activation_code_redeem`.
+
+    For requests that are not JSON or whose fields have the wrong shape (missing, too long, not
+    text): `activation_code.redeem_failed` with outcome failure, no subject, the stand-in target
+    (code id 0), `error` the problem code answered (e.g. `invalid`) and `reason` naming the fields.
+    Committed at once in its own transaction; the caller then raises its own error.
+    """
+    atomic_record_failure(action=audit.ACTIVATION_CODE_REDEEM_FAILED.code,
+                          target=_unknown_target(None), changes={"error": [None, error]},
+                          reason=reason[:500])
 
 
 def activation_code_redeem(
@@ -300,11 +321,14 @@ def activation_code_redeem(
     """
     device_name = (device_name or "").strip()
     if not device_name or len(device_name) > MAX_DEVICE_NAME or not device_name.isprintable():
-        raise ValidationFailed(_("Give the device a name of 1-64 characters."),
-                               code="invalid", field="device_name")
+        _refuse_unlocated(ValidationFailed(_("Give the device a name of 1-64 characters."),
+                                           code="invalid", field="device_name"),
+                          "Device name missing, too long or not printable.",
+                          device_name[:MAX_DEVICE_NAME])
     if not isinstance(csr_pem, str) or not csr_pem.strip():
-        raise ValidationFailed(_("A certificate request (CSR) is needed."), code="csr_invalid",
-                               field="csr")
+        _refuse_unlocated(ValidationFailed(_("A certificate request (CSR) is needed."),
+                                           code="csr_invalid", field="csr"),
+                          "No certificate request.", device_name)
 
     person: Person | None = None
     short: str | None = None
@@ -313,7 +337,6 @@ def activation_code_redeem(
         parsed = codes.parse_qr_payload(qr_payload)
         if parsed is None:
             _fail_unlocated("QR payload malformed.", _unknown_target(None), device_name)
-        assert parsed is not None
         code_id, secret = parsed
         if not ActivationCode.objects.filter(pk=code_id).exists():
             _fail_unlocated("No such activation code.", _unknown_target(code_id), device_name)
@@ -322,17 +345,15 @@ def activation_code_redeem(
         short = codes.normalise_short_code(short_code)
         if person is None:
             _fail_unlocated("No person with this identifier.", _unknown_target(None), device_name)
-        assert person is not None
         latest = ActivationCode.objects.filter(person=person).order_by("-created_at").first()
         if latest is None:
             _fail_unlocated("The person has no activation code.", _unknown_target(None), device_name)
-        assert latest is not None
         code_id = latest.pk
     else:
-        raise ValidationFailed(
+        _refuse_unlocated(ValidationFailed(
             _("Give either the QR code's text, or the person number together with the code."),
             code="invalid", field="code",
-        )
+        ), "Neither or both ways of giving the code.", device_name)
 
     now = timezone.now()
     error: PortalError | None = None

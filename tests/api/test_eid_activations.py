@@ -210,3 +210,31 @@ def test_unknown_api_path_is_a_problem(method: str, path: str) -> None:
     response = getattr(Client(enforce_csrf_checks=True), method)(path)
     assert response.status_code == 404 and response["Content-Type"] == PROBLEM
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.django_db
+def test_every_refused_redemption_is_audited(nina: User, issuing_ca: IssuingCA) -> None:
+    """Malformed requests too: no subject (no code was reached), the stand-in target, the error."""
+    issued = issue(nina.person)
+    csr = device_csr()[1]
+    bodies: list[tuple[Any, str]] = [
+        ({"csr": csr, "qr_payload": issued.qr_payload, "device_name": "a\u0007b"}, "invalid"),
+        ({"csr": " ", "qr_payload": issued.qr_payload}, "csr_invalid"),
+        ({"qr_payload": issued.qr_payload}, "invalid"),  # the serializer's field errors
+        ({"csr": csr, "qr_payload": issued.qr_payload, "code": "AAAA-AAAA"}, "invalid"),  # both ways
+        ({"csr": csr}, "invalid"),  # neither way
+        ("{not json", "parse_error"),
+    ]
+    seen: set[Any] = set()
+    for body, code in bodies:
+        if isinstance(body, str):
+            response = Client().post(URL, body, content_type="application/json")
+        else:
+            response = _post(Client(), body)
+        assert response.status_code == 400 and response.json()["code"] == code, body
+        event = AuditEvent.objects.exclude(pk__in=seen).get(action="activation_code.redeem_failed")
+        seen.add(event.pk)
+        assert event.outcome == "failure" and event.subject_person_id is None, body
+        assert event.changes["error"] == [None, code] and event.actor_label == "mobile app"
+    assert AuditEvent.objects.filter(action="activation_code.redeem_failed").count() == len(bodies)
+    assert ActivationCode.objects.get(pk=issued.code.pk).failed_attempts == 0
