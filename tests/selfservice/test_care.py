@@ -182,3 +182,16 @@ def test_page_has_a_constant_number_of_queries(nurse_client, tree, patient, nurs
     with django_assert_max_num_queries(16):
         html = nurse_client.get(page_url(tree["cardio"])).content.decode()
     assert html.count("Emergency access</td>") == 5
+
+
+def test_a_protected_persons_name_is_not_shown(nurse_client, tree):
+    """Breaker D5: protected personal data (skyddade personuppgifter) is not shown on lookup."""
+    from apps.core.actors import SYSTEM
+    from apps.identities import services as identities
+
+    identities.person_create(actor=SYSTEM, given_name="Hemlig", family_name="Skyddad",
+                             person_number="197001011233",
+                             is_protected=True)
+    html = nurse_client.get(page_url(tree["cardio"], "197001011233")).content.decode()
+    assert "Protected identity" in html
+    assert "Hemlig" not in html and "Skyddad" not in html
