@@ -360,6 +360,7 @@ def activation_code_redeem(
     with transaction.atomic():
         code = ActivationCode.objects.select_for_update().select_related("person").get(pk=code_id)
         owner = code.person
+        target = code
         if short is not None:
             matches = codes.hashes_match(code.short_hash, codes.hash_short_code(owner.pk, short))
         else:
@@ -370,6 +371,12 @@ def activation_code_redeem(
             error = errors.CodeDead(
                 _("The activation code has had too many failed tries. Ask for a new code."),
                 field="code")
+        elif not matches and (replaced := _replaced_code_typed(code, short, now)) is not None:
+            # The person typed the code this one replaced a moment ago: no guess, say so (as the
+            # QR form of that code does).
+            target = replaced
+            error = errors.CodeGone(_("The activation code was replaced by a newer code."),
+                                    code="code_ended", field="code")
         elif not matches:
             code.failed_attempts += 1
             code.last_failed_at = now
@@ -402,13 +409,33 @@ def activation_code_redeem(
                         error = errors.CAUnavailable(
                             _("The issuing CA is not available. Try again later."))
         assert error is not None
-        record(action=audit.ACTIVATION_CODE_REDEEM_FAILED.code, target=code, subject=owner,
+        record(action=audit.ACTIVATION_CODE_REDEEM_FAILED.code, target=target, subject=owner,
                outcome=AuditEvent.Outcome.FAILURE,
                changes={"error": [None, error.code], "failed_attempts": [None, code.failures],
                         "device_name": [None, device_name]},
                reason=str(error.message))
     # The failure (counter and audit row) is committed; now refuse the request.
     raise error
+
+
+def _replaced_code_typed(code: ActivationCode, short: str | None,
+                         now: dt.datetime) -> ActivationCode | None:
+    """The person's most recent replaced code, if `short` is its typed form and it is still within
+    its validity (so typing it is a mix-up, not a guess); else None. Only for the typed form."""
+    if short is None:
+        return None
+    replaced = (
+        ActivationCode.objects.filter(person_id=code.person_id, ended_at__isnull=False,
+                                      used_at__isnull=True)
+        .exclude(pk=code.pk)
+        .order_by("-created_at")
+        .first()
+    )
+    if replaced is None or now >= replaced.expires_at:
+        return None
+    if not codes.hashes_match(replaced.short_hash, codes.hash_short_code(code.person_id, short)):
+        return None
+    return replaced
 
 
 def _activate(code: ActivationCode, *, csr_pem: str, device_name: str,

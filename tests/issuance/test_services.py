@@ -141,6 +141,40 @@ def test_issuing_ends_earlier_unused_codes(nina: User, assert_audited: Any,
     assert redeem_qr(second).eid.person == nina.person
 
 
+def test_typed_superseded_code_says_ended_and_is_no_failed_try(
+    nina: User, issuing_ca: IssuingCA, assert_audited: Any
+) -> None:
+    """The QR form of a replaced code answers code_ended; the typed form must say the same."""
+    number = nina.person.person_number
+    old = issue(nina.person)
+    new = issue(nina.person)
+    with pytest.raises(errors.CodeGone) as exc:
+        _redeem_typed(number, old.short_code)
+    assert exc.value.code == "code_ended"
+    new.code.refresh_from_db()
+    old.code.refresh_from_db()
+    assert new.code.failed_attempts == 0 and old.code.failed_attempts == 0
+    event = assert_audited("activation_code.redeem_failed", target=old.code, subject=nina.person,
+                           outcome="failure")
+    assert event.changes["error"] == [None, "code_ended"]
+    assert _redeem_typed(number, new.short_code).eid.person == nina.person
+
+
+def test_typed_code_ended_long_ago_is_a_failed_try(nina: User, issuing_ca: IssuingCA) -> None:
+    """Only the most recent replaced code, and only within its 10 minutes, answers code_ended."""
+    number = nina.person.person_number
+    oldest = issue(nina.person)
+    middle = issue(nina.person)
+    newest = issue(nina.person)
+    with pytest.raises(errors.CodeInvalid):
+        _redeem_typed(number, oldest.short_code)  # not the most recent replaced code
+    _expire(middle.code)
+    with pytest.raises(errors.CodeInvalid):
+        _redeem_typed(number, middle.short_code)  # replaced and past its 10 minutes
+    newest.code.refresh_from_db()
+    assert newest.code.failed_attempts == 2
+
+
 def test_at_most_three_active_eids(nina: User, issuing_ca: IssuingCA) -> None:
     for _ in range(3):
         redeem_qr(issue(nina.person))
