@@ -24,9 +24,7 @@ run: $(STAMP)
 	$(PY) manage.py issuance_ca_init
 	$(PY) manage.py demo_data
 	@echo "Serving http://127.0.0.1:8000/ with a Celery worker (Ctrl-C stops both). E-mails: make mail"
-	@$(PY) -m celery -A portal worker --pool=solo --loglevel=WARNING & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runportal 127.0.0.1:8000
 
 ## make test: ruff, mypy, migrations check and pytest (PostgreSQL when DATABASE_URL is set).
 test: export DJANGO_SETTINGS_MODULE = portal.settings.test
