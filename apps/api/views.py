@@ -39,9 +39,10 @@ class EIDActivationApi(APIView):
     (PEM), `chain` (PEM: certificate then CA), `not_after` (ISO 8601 UTC, `Z`).
 
     Errors (problem+json, RFC 9457, `code` member): 400 `invalid`, `code_invalid`, `csr_invalid`;
-    403 `code_dead`; 409 `code_used`, `too_many_eids`; 410 `code_expired`, `code_ended`;
-    503 `ca_unavailable`. Every refused request is audited (`activation_code.redeem_failed`), also
-    one that is not JSON or whose fields are malformed (then without a subject person).
+    403 `code_dead` (QR form; the typed form answers `code_invalid`); 409 `code_used`,
+    `too_many_eids`; 410 `code_expired`, `code_ended`; 503 `ca_unavailable`. Every refused request
+    is audited (`activation_code.redeem_failed`), also one that is not JSON or whose fields are
+    malformed (then without a subject person).
     """
 
     authentication_classes: list[Any] = []

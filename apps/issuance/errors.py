@@ -2,11 +2,11 @@
 
 | code | HTTP | meaning |
 |---|---|---|
-| `code_invalid` | 400 | no such code, or the secret / short form is wrong (a failed try) |
+| `code_invalid` | 400 | no such code/person, a wrong secret / short form (a failed try), a typed dead code |
 | `code_expired` | 410 | older than 10 minutes |
 | `code_ended` | 410 | replaced by a newer code of the same person |
 | `code_used` | 409 | already redeemed (also the loser of two concurrent redemptions) |
-| `code_dead` | 403 | 5 failed tries; ask for a new code (after the failure window) |
+| `code_dead` | 403 | 5 failed tries (QR form); ask for a new code (after the failure window) |
 | `too_many_eids` | 409 | the person already has 3 active mobile e-IDs |
 | `csr_invalid` | 400 | the CSR is not a P-256 PKCS#10 request with a valid signature |
 | `ca_unavailable` | 503 | the issuing CA files are missing or unusable (operator error) |

@@ -261,6 +261,13 @@ def _unknown_target(code_id: uuid.UUID | None) -> ActivationCode:
     return ActivationCode(id=code_id or uuid.UUID(int=0))
 
 
+def _code_invalid() -> errors.CodeInvalid:
+    """The one answer to a wrong code, an unknown code or person, and (typed form) a dead code."""
+    return errors.CodeInvalid(
+        _("The activation code is not valid. After %(max)d failed tries a code stops working; then "
+          "ask for a new code.") % {"max": MAX_FAILED_ATTEMPTS}, field="code")
+
+
 def _refuse_unlocated(error: PortalError, reason: str, device_name: str,
                      target: ActivationCode | None = None) -> NoReturn:
     """Audit a refusal that reached no code (no subject: nobody's code was tried) and raise it."""
@@ -272,7 +279,7 @@ def _refuse_unlocated(error: PortalError, reason: str, device_name: str,
 
 
 def _fail_unlocated(reason: str, target: ActivationCode, device_name: str) -> NoReturn:
-    _refuse_unlocated(errors.CodeInvalid(_("The activation code is not valid."), field="code"),
+    _refuse_unlocated(_code_invalid(),
                       reason, device_name, target)
 
 
@@ -317,7 +324,9 @@ def activation_code_redeem(
 
     Raises ValidationFailed (`invalid`: bad request shape), and the errors of
     `apps.issuance.errors`: CodeInvalid, CodeGone (`code_expired`, `code_ended`), CodeUsed,
-    CodeDead, TooManyEIDs, `csr_invalid`, CAUnavailable.
+    CodeDead (QR form only: the typed form answers a dead code with CodeInvalid, audited as
+    `code_dead`, so that a person number does not reveal whether its owner has a code),
+    TooManyEIDs, `csr_invalid`, CAUnavailable.
     """
     device_name = (device_name or "").strip()
     if not device_name or len(device_name) > MAX_DEVICE_NAME or not device_name.isprintable():
@@ -381,7 +390,7 @@ def activation_code_redeem(
             code.failed_attempts += 1
             code.last_failed_at = now
             code.save(update_fields=["failed_attempts", "last_failed_at", "updated_at"])
-            error = errors.CodeInvalid(_("The activation code is not valid."), field="code")
+            error = _code_invalid()
         elif code.used_at is not None:
             error = errors.CodeUsed(_("The activation code has already been used."), field="code")
         elif code.ended_at is not None:
@@ -414,7 +423,11 @@ def activation_code_redeem(
                changes={"error": [None, error.code], "failed_attempts": [None, code.failures],
                         "device_name": [None, device_name]},
                reason=str(error.message))
-    # The failure (counter and audit row) is committed; now refuse the request.
+    # The failure (counter and audit row) is committed; now refuse the request. The typed form
+    # answers a dead code like a wrong one: a person number must not reveal that its owner has a
+    # code (an unknown number or a person without a code answers code_invalid too).
+    if short_code is not None and isinstance(error, errors.CodeDead):
+        raise _code_invalid()
     raise error
 
 

@@ -238,3 +238,28 @@ def test_every_refused_redemption_is_audited(nina: User, issuing_ca: IssuingCA) 
         assert event.changes["error"] == [None, code] and event.actor_label == "mobile app"
     assert AuditEvent.objects.filter(action="activation_code.redeem_failed").count() == len(bodies)
     assert ActivationCode.objects.get(pk=issued.code.pk).failed_attempts == 0
+
+
+@pytest.mark.django_db
+def test_typed_form_does_not_tell_whether_a_person_has_a_code(nina: User, issuing_ca: IssuingCA,
+                                                              patient: User) -> None:
+    """Six wrong tries each with a staff member's number (who has a code: the 6th meets a dead code),
+    a patient's number (no code) and an unknown number: the answers are the same, byte for byte."""
+    issued = issue(nina.person)
+    wrong = "ZZZZ-ZZZZ" if issued.short_code != "ZZZZ-ZZZZ" else "YYYY-YYYY"
+
+    def six(number: str) -> list[tuple[int, bytes]]:
+        answers = []
+        for _ in range(6):
+            response = _post(Client(), {"csr": device_csr()[1], "person_number": number, "code": wrong})
+            answers.append((response.status_code, response.content))
+        return answers
+
+    with_code = six(nina.person.person_number)
+    assert with_code == six("19121212-1212") == six("19850101-0009")
+    assert with_code[-1][0] == 400 and b'"code_invalid"' in with_code[-1][1]
+    # The refusal of the dead code is still recorded as such, against the code.
+    event = AuditEvent.objects.filter(action="activation_code.redeem_failed",
+                                      target_id=str(issued.code.pk)).order_by("-occurred_at").first()
+    assert event is not None and event.changes["error"] == [None, "code_dead"]
+    assert ActivationCode.objects.get(pk=issued.code.pk).failed_attempts == 5

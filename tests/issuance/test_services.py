@@ -256,12 +256,18 @@ def test_five_failures_kill_the_code(nina: User, issuing_ca: IssuingCA,
             _redeem_typed(number, wrong)
     issued.code.refresh_from_db()
     assert issued.code.failed_attempts == 5
-    with pytest.raises(errors.CodeDead):
-        _redeem_typed(number, issued.short_code)  # even the right code
+    # Even the right code is refused now. The typed form answers like a wrong code (a person
+    # number must not tell whether its owner has a code); the audit row says what happened.
+    with pytest.raises(errors.CodeInvalid):
+        _redeem_typed(number, issued.short_code)
+    event = assert_audited("activation_code.redeem_failed", target=issued.code, outcome="failure")
+    assert event.changes["error"] == [None, "code_dead"]
+    assert event.actor_kind == "system"  # the test's context; the API sets "device"
     with pytest.raises(errors.CodeDead):
         redeem_qr(issued)
-    event = assert_audited("activation_code.redeem_failed", target=issued.code, outcome="failure")
-    assert event.actor_kind == "system"  # the test's context; the API sets "device"
+    assert not MobileEID.objects.exists()
+    issued.code.refresh_from_db()
+    assert issued.code.failed_attempts == 5
 
 
 def test_a_new_code_does_not_reset_the_failure_count(nina: User, issuing_ca: IssuingCA) -> None:
