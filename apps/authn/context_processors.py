@@ -1,12 +1,23 @@
-"""Template context: how the user logged in, for the header."""
+"""Template context: how the user logged in and which system roles they hold (for the menu)."""
 
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
 
 from apps.authn import session
+from apps.commissions.models import RoleAssignment
+from apps.identities.models import User
 
 
 def authn(request: HttpRequest) -> dict[str, Any]:
-    return {"authn": session.get(request), "debug_demo": settings.DEMO_LOGIN_ENABLED}
+    """`authn` (session facts), `debug_demo` (demo login on) and `staff_roles` (the set of active
+    role codes of a staff user, one query; the pages themselves still check every permission)."""
+    user = getattr(request, "user", None)
+    roles: set[str] = set()
+    if isinstance(user, User) and user.kind == User.Kind.STAFF:
+        roles = set(RoleAssignment.objects.active_at(timezone.now())
+                    .filter(person_id=user.person_id).values_list("role", flat=True))
+    return {"authn": session.get(request), "debug_demo": settings.DEMO_LOGIN_ENABLED,
+            "staff_roles": roles}

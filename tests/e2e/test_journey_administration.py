@@ -37,7 +37,8 @@ def test_admin_grants_and_ends_a_commission(page: Page, tree, hospital_admin) ->
     page.get_by_label("Valid from").fill("2030-01-10")
     page.get_by_label("Valid until").fill("2030-01-01")
     page.get_by_role("button", name="Grant commission").click()
-    expect(page.get_by_text("The end must be after the start.")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("The end must be after the start.")
+    expect(page.locator("#id_valid_until_error")).to_contain_text("The end must be after the start.")
     assert_accessible(page)
     screenshot(page, "admin-grant-error")
 
