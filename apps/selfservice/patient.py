@@ -112,7 +112,10 @@ class ConsentPeriodForm(forms.Form):
         last = data.get("valid_until")
         if first and last and last < first:
             self.add_error("valid_until", _("The last day cannot be before the first day."))
-        if data.get("who") == "one" and not data.get("employee"):
+        if data.get("who") != "one":
+            self.errors.pop("employee", None)  # the staff list is ignored for "all staff"
+            data.pop("employee", None)
+        elif not data.get("employee") and "employee" not in self.errors:
             self.add_error("employee", _("Choose the staff member."))
         return data
 

@@ -233,3 +233,17 @@ def test_a_last_day_far_in_the_future_is_a_form_error(client, tree, patient):
     assert response.status_code == 200
     assert "Enter a date between 1900 and 2199." in response.content.decode()
     assert not ConsentAssertion.objects.exists()
+
+
+def test_a_staff_member_left_selected_is_ignored_for_all_staff(client, tree, patient, nurse):
+    """Newcomer report: choosing "all staff" with a staff member of another unit still selected
+    gave a doubled error; "all staff" ignores the list."""
+    client.force_login(patient)
+    response = client.post(reverse("selfservice:patient_consents"),
+                           {"care_unit": str(tree["ortho"].pk), "who": "all",
+                            "employee": str(nurse[1].pk),
+                            "valid_from": timezone.localdate().isoformat()},
+                           HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 302
+    consent = ConsentAssertion.objects.get()
+    assert consent.employee is None and consent.care_unit == tree["ortho"]
