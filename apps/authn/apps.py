@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class AuthnConfig(AppConfig):
     name = "apps.authn"
     label = "authn"
+
+    def ready(self) -> None:
+        from apps.authn import audit  # noqa: F401  (registers action codes)

@@ -1,23 +1,78 @@
-"""Login checks. Authentication itself is Django's (password) and django-otp's (TOTP, RFC 6238)."""
+"""Login checks. Authentication itself is Django's (password) and django-otp's (TOTP, RFC 6238).
+
+Every login and every failed attempt is audited (`login.succeeded`, `login.failed`). The audit
+log is also what limits password guessing, so every web process sees the same count: at most
+`MAX_FAILURES_PER_ACCOUNT` failures per account and `MAX_FAILURES_PER_IP` per address within
+`FAILURE_WINDOW_SECONDS` (OWASP ASVS 2.2.1: anti-automation).
+"""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
 from django.contrib.auth import authenticate
+from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user
 from django_otp.models import Device
 
+from apps.audit import context
+from apps.audit.models import AuditEvent
+from apps.audit.services import atomic_record_failure, record
+from apps.authn import audit
 from apps.core.errors import ValidationFailed
 from apps.identities.models import User
 from apps.identities.selectors import person_get_by_number
 
+FAILURE_WINDOW_SECONDS = 15 * 60
+MAX_FAILURES_PER_ACCOUNT = 10
+MAX_FAILURES_PER_IP = 50
+
+
+def _recent_failures(**lookup: object) -> int:
+    since = timezone.now() - timedelta(seconds=FAILURE_WINDOW_SECONDS)
+    return AuditEvent.objects.filter(action=audit.LOGIN_FAILED.code, occurred_at__gte=since,
+                                     **lookup).count()
+
+
+def login_failed(*, user: User | None, username: str, step: str) -> None:
+    """Audit a failed login `step` ("password" or "otp"); an unknown username has no subject."""
+    target = user or User(id=uuid.UUID(int=0), username=username[:150])
+    atomic_record_failure(action=audit.LOGIN_FAILED.code, target=target,
+                          subject=user.person if user else None,
+                          changes={"username": [None, username[:150]], "step": [None, step]})
+
+
+def login_succeeded(*, user: User, loa: str | None, methods: list[str]) -> None:
+    """Audit a completed login, acting as the user who just logged in."""
+    ctx = context.current()
+    base = ctx or context.ActorContext(actor_id=None, actor_label="anonymous", kind="anonymous")
+    with context.acting_as(replace(base, actor_id=user.pk, actor_label=str(user), kind="user",
+                                   loa=loa)), transaction.atomic():
+        record(action=audit.LOGIN_SUCCEEDED.code, target=user, subject=user.person,
+               changes={"methods": [None, methods]})
+
 
 def password_check(request: HttpRequest, *, username: str, password: str) -> User:
-    """The active staff account with these credentials. Raises ValidationFailed (one message for
-    a wrong name or password, so accounts cannot be enumerated)."""
+    """The active staff account with these credentials. Raises ValidationFailed: one message for
+    a wrong name or password, so accounts cannot be enumerated (`login.failed`), and
+    `login.throttled` after too many recent failures for the account or the address."""
+    known = User.objects.filter(username=username).first()
+    ctx = context.current()
+    if (known and _recent_failures(target_id=str(known.pk)) >= MAX_FAILURES_PER_ACCOUNT) or (
+        ctx and ctx.ip and _recent_failures(ip=ctx.ip) >= MAX_FAILURES_PER_IP
+    ):
+        raise ValidationFailed(
+            _("Too many failed logins. Wait 15 minutes and try again, or ask your administrator."),
+            code="login.throttled",
+        )
     user = authenticate(request, username=username, password=password)
     if user is None or not isinstance(user, User) or user.kind != User.Kind.STAFF:
+        login_failed(user=known, username=username, step="password")
         raise ValidationFailed(_("Wrong username or password."), code="login.failed")
     return user
 

@@ -55,11 +55,13 @@ def otp_view(request: HttpRequest) -> HttpResponse:
         try:
             device = services.otp_check(user, form.cleaned_data["token"])
         except PortalError as exc:
+            services.login_failed(user=user, username=user.username, step="otp")
             form.add_error(exc.field, str(exc.message))
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             otp_login(request, device)
             session.set_login(request, loa=session.LOA2, methods=["pwd", "otp"])
+            services.login_succeeded(user=user, loa=session.LOA2, methods=["pwd", "otp"])
             return HttpResponseRedirect(_next(request))
     return render(request, "authn/otp.html", {"form": form, "next": _next(request)})
 

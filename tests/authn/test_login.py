@@ -84,3 +84,24 @@ def test_patient_demo_login_refuses_bad_numbers(client, patient, number):
 def test_pages_send_a_strict_content_security_policy(client, db):
     csp = client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+def test_logins_and_failures_are_audited(client, hospital_admin, assert_audited):
+    client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": "nope"})
+    failed = assert_audited("login.failed", subject=hospital_admin.person, outcome="failure")
+    assert failed.changes["step"] == [None, "password"]
+    login(client, hospital_admin)
+    succeeded = assert_audited("login.succeeded", subject=hospital_admin.person)
+    assert succeeded.actor_id == hospital_admin.pk
+    assert succeeded.loa == "http://id.elegnamnden.se/loa/1.0/loa2"
+
+
+def test_password_guessing_is_throttled_per_account(client, hospital_admin):
+    """Breaker D4: unlimited password guesses; now 10 failures in 15 minutes lock the account
+    for the rest of the window, even for the right password."""
+    for _ in range(10):
+        client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": "x"})
+    response = client.post(reverse("authn:login"), {"username": hospital_admin.username,
+                                                    "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    assert "Too many failed logins." in response.content.decode()
