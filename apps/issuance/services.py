@@ -96,7 +96,10 @@ def _person_identifier(person: Person) -> str:
     return ""
 
 
-def _check_document(document: IdentityDocument | None) -> IdentityDocument:
+def identity_document_check(document: IdentityDocument | None) -> IdentityDocument:
+    """The checked document, normalised. Raises ValidationFailed (`document.*`, with the field)
+    for a missing document, an unknown type, last four that are not four digits, or an expired
+    document (expiry before today, Swedish time)."""
     if document is None:
         raise ValidationFailed(
             _("Record the identity document you checked."), code="document.required",
@@ -152,7 +155,8 @@ def activation_code_issue(
     - self-service with inherited identification: `actor.person == person`, the person is staff and
       `stepped_up` is True (the view re-checked the second factor); no identity document.
     - administrative process: an issuer in scope of the person (`Role.ISSUER`) after checking an
-      `identity_document`; never for the issuer themself.
+      `identity_document` and re-entering their own second factor (`stepped_up`); never for the
+      issuer themself.
     The system actor (demo data, commands) may issue without either.
 
     The code expires `CODE_VALIDITY_SECONDS` (600 s) after issue; earlier open codes of the person
@@ -173,10 +177,13 @@ def activation_code_issue(
         if not policies.is_staff_person(person):
             raise Forbidden(_("Only staff members can get a mobile e-ID here."), code="not_staff")
     elif isinstance(actor, SystemActor):
-        document = _check_document(identity_document) if identity_document else None
+        document = identity_document_check(identity_document) if identity_document else None
     else:
         policies.require_issue_for_other(actor, person)
-        document = _check_document(identity_document)
+        if not stepped_up:
+            raise Forbidden(_("Confirm it is you with your authenticator app first."),
+                            code="step_up_required")
+        document = identity_document_check(identity_document)
 
     secrets_ = codes.new_secrets()
     code_id = uuid.uuid4()

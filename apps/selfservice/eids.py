@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from apps.authn import services as authn_services
 from apps.authn import session
 from apps.authn.decorators import staff_required, step_up_required
 from apps.core.errors import PortalError
@@ -65,6 +66,12 @@ class IdentityDocumentForm(forms.Form):
     )
     document_expires_on = DateField(
         label=_("Document expiry date"), help_text=_("As YYYY-MM-DD. The document must be valid."),
+    )
+    token = forms.RegexField(
+        label=_("Your code from your authenticator app"), regex=r"^\s*\d{6}\s*$",
+        help_text=_("Creating a credential for someone else needs a fresh code (step-up)."),
+        error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
 
@@ -210,8 +217,10 @@ def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
             expires_on=form.cleaned_data["document_expires_on"],
         )
         try:
+            services.identity_document_check(document)  # before the code is spent on the step-up
+            authn_services.otp_check(_user(request), form.cleaned_data["token"])
             issued = services.activation_code_issue(
-                actor=_user(request), person=person, identity_document=document
+                actor=_user(request), person=person, identity_document=document, stepped_up=True
             )
         except PortalError as exc:
             add_portal_error(form, exc)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from typing import Any
 
 import pytest
@@ -141,7 +142,8 @@ def test_issuer_finds_checks_document_and_creates_a_code(
     code_url = reverse("selfservice:issuer_code", args=[nina.person.pk])
     yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
     response = client.post(code_url, {"document_type": "passport", "document_last_four": "1234",
-                                      "document_expires_on": yesterday})
+                                      "document_expires_on": yesterday,
+                                      "token": totp_now(offset_steps=1)})
     assert response.status_code == 400
     assert 'id="id_document_expires_on_error"' in response.content.decode()
     assert not ActivationCode.objects.exists()
@@ -149,7 +151,14 @@ def test_issuer_finds_checks_document_and_creates_a_code(
     next_year = (timezone.localdate() + dt.timedelta(days=365)).isoformat()
     response = client.post(code_url, {"document_type": "national_id_card",
                                       "document_last_four": "9876",
-                                      "document_expires_on": next_year})
+                                      "document_expires_on": next_year, "token": "000000"})
+    assert response.status_code == 400  # the issuer's own fresh code is required
+    assert not ActivationCode.objects.exists()
+    time.sleep(1.1)  # django-otp waits a second after a wrong code
+    response = client.post(code_url, {"document_type": "national_id_card",
+                                      "document_last_four": "9876",
+                                      "document_expires_on": next_year,
+                                      "token": totp_now(offset_steps=1)})
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     page = response.content.decode()
     assert 'id="short-code"' in page and number in page
@@ -189,7 +198,7 @@ def test_issuer_outside_scope_sees_nothing(client: Client, tree: dict[str, Organ
                               args=[nina.person.pk])).status_code == 404
     response = client.post(reverse("selfservice:issuer_code", args=[nina.person.pk]),
                            {"document_type": "passport", "document_last_four": "1234",
-                            "document_expires_on": "2099-01-01"})
+                            "document_expires_on": "2099-01-01", "token": totp_now(offset_steps=1)})
     assert response.status_code == 404
 
 

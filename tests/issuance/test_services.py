@@ -91,22 +91,25 @@ def test_a_colleague_cannot_issue_self_service_codes_for_someone_else(
 
 def test_issuer_needs_a_valid_identity_document(issuer: User, nina: User) -> None:
     with pytest.raises(ValidationFailed) as exc:
-        services.activation_code_issue(actor=issuer, person=nina.person)
+        services.activation_code_issue(actor=issuer, person=nina.person, stepped_up=True)
     assert exc.value.code == "document.required"
     expired = services.IdentityDocument(type="passport", last_four="1234",
                                         expires_on=timezone.localdate() - dt.timedelta(days=1))
     with pytest.raises(ValidationFailed) as exc:
-        services.activation_code_issue(actor=issuer, person=nina.person, identity_document=expired)
+        services.activation_code_issue(actor=issuer, person=nina.person, identity_document=expired,
+                                       stepped_up=True)
     assert exc.value.code == "document.expired" and exc.value.field == "document_expires_on"
     bad_digits = services.IdentityDocument(type="passport", last_four="12a4",
                                            expires_on=timezone.localdate())
     with pytest.raises(ValidationFailed):
         services.activation_code_issue(actor=issuer, person=nina.person,
-                                       identity_document=bad_digits)
+                                       identity_document=bad_digits, stepped_up=True)
     good = services.IdentityDocument(type="driving_licence", last_four="4321",
                                      expires_on=timezone.localdate() + dt.timedelta(days=300))
+    with pytest.raises(Forbidden):  # an issuer re-enters the second factor too
+        services.activation_code_issue(actor=issuer, person=nina.person, identity_document=good)
     issued = services.activation_code_issue(actor=issuer, person=nina.person,
-                                            identity_document=good)
+                                            identity_document=good, stepped_up=True)
     code = issued.code
     assert code.issued_for_other and code.document_type == "driving_licence"
     assert code.document_last_four == "4321" and code.created_by_id == issuer.pk
@@ -125,7 +128,7 @@ def test_issuer_out_of_scope_gets_not_found(tree: dict[str, Organisation]) -> No
                                     expires_on=timezone.localdate() + dt.timedelta(days=30))
     with pytest.raises(NotFound):
         services.activation_code_issue(actor=local_issuer, person=target.person,
-                                       identity_document=doc)
+                                       identity_document=doc, stepped_up=True)
 
 
 def test_issuing_ends_earlier_unused_codes(nina: User, assert_audited: Any,
