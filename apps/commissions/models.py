@@ -45,22 +45,17 @@ class ValidityQuerySet(models.QuerySet):  # type: ignore[type-arg]
             ended_at__isnull=True,
         )
 
+    def overlapping(self, valid_from: datetime, valid_until: datetime | None) -> ValidityQuerySet:
+        """Rows not ended whose validity overlaps [valid_from, valid_until) (None: open end)."""
+        rows = self.filter(Q(valid_until__isnull=True) | Q(valid_until__gt=valid_from),
+                           ended_at__isnull=True)
+        return rows if valid_until is None else rows.filter(valid_from__lt=valid_until)
 
-class Commission(BaseModel):
-    """A commission: purpose and rights at a care provider and optionally one of its care units.
 
-    Valid in [valid_from, valid_until) unless ended early (`ended_at`, with `end_reason`).
-    """
+class TimeBound(BaseModel):
+    """Valid in [valid_from, valid_until) (UTC; open end allowed) unless ended early at `ended_at`
+    with an `end_reason`; `assigned_by_*` is a snapshot of who granted it."""
 
-    hsa_id = models.CharField(_("commission HSA-id"), max_length=31, unique=True,
-                              validators=[validate_hsa_id])
-    name = models.CharField(_("name"), max_length=200)
-    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="commissions")
-    purpose = models.CharField(_("purpose"), max_length=64, choices=Purpose.choices)
-    care_provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    care_unit = models.ForeignKey(
-        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="commissions"
-    )
     valid_from = models.DateTimeField(_("valid from"))
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
     assigned_by_label = models.CharField(max_length=200)
@@ -71,17 +66,36 @@ class Commission(BaseModel):
     objects = ValidityQuerySet.as_manager()
 
     class Meta:
+        abstract = True
         ordering = ["-valid_from"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
-                name="commission_valid_range",
+                name="%(class)s_valid_range",
             ),
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | ~Q(end_reason=""),
-                name="commission_end_has_reason",
+                name="%(class)s_end_has_reason",
             ),
         ]
+
+
+class Commission(TimeBound):
+    """A commission: purpose and rights at a care provider and optionally one of its care units,
+    for a time (TimeBound)."""
+
+    hsa_id = models.CharField(_("commission HSA-id"), max_length=31, unique=True,
+                              validators=[validate_hsa_id])
+    name = models.CharField(_("name"), max_length=200)
+    employee = models.ForeignKey(Employee, on_delete=models.PROTECT, related_name="commissions")
+    purpose = models.CharField(_("purpose"), max_length=64, choices=Purpose.choices)
+    care_provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    care_unit = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, null=True, blank=True, related_name="commissions"
+    )
+
+    class Meta(TimeBound.Meta):
+        pass
 
     def __str__(self) -> str:
         return self.name
@@ -118,29 +132,16 @@ class Role(models.TextChoices):
     ISSUER = "issuer", _("e-ID issuer")
 
 
-class RoleAssignment(BaseModel):
-    """A system role (administrativt uppdrag) for a person over `organisation` and its subtree."""
+class RoleAssignment(TimeBound):
+    """A system role (administrativt uppdrag) for a person over `organisation` and its subtree, for
+    a time (TimeBound)."""
 
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="role_assignments")
     role = models.CharField(_("role"), max_length=32, choices=Role.choices)
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
-    valid_from = models.DateTimeField(_("valid from"))
-    valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
-    assigned_by_label = models.CharField(max_length=200)
-    assigned_by_id = models.UUIDField(null=True, blank=True)
-    ended_at = models.DateTimeField(null=True, blank=True)
-    end_reason = models.TextField(blank=True)
 
-    objects = ValidityQuerySet.as_manager()
-
-    class Meta:
-        ordering = ["-valid_from"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
-                name="role_valid_range",
-            ),
-        ]
+    class Meta(TimeBound.Meta):
+        pass
 
     def __str__(self) -> str:
         return f"{self.get_role_display()} @ {self.organisation}"

@@ -5,21 +5,31 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar, cast
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
 from apps.commissions import audit, policies
-from apps.commissions.models import Commission, CommissionRight, Employee, Role, RoleAssignment
+from apps.commissions.models import (
+    Commission,
+    CommissionRight,
+    Employee,
+    Role,
+    RoleAssignment,
+    TimeBound,
+)
 from apps.commissions.vocabularies import Purpose, parse_right
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
+
+TB = TypeVar("TB", bound=TimeBound)
 
 _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -37,6 +47,26 @@ def _check_validity(valid_from: datetime, valid_until: datetime | None) -> None:
             _("The end must be after the start."), code="validity.end_before_start",
             field="valid_until",
         )
+
+
+def _end_now(item: TB, *, reason: str, action: str, subject: Person, organisation: Organisation,
+             already_ended: str | Promise) -> TB:
+    """End a commission or role assignment now (UTC) with a reason, audited. Raises
+    ValidationFailed (`reason`: empty; `ended`: already ended or expired)."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        locked = cast(TB, type(item)._default_manager.select_for_update().get(pk=item.pk))
+        if locked.ended_at is not None or (locked.valid_until and locked.valid_until <= now):
+            raise ValidationFailed(already_ended, code="ended")
+        locked.ended_at = now
+        locked.end_reason = reason
+        locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
+        record(action=action, target=locked, subject=subject, organisation=organisation,
+               reason=reason, changes={"ended_at": [None, now.isoformat()]})
+    return locked
 
 
 def employee_create(
@@ -111,13 +141,9 @@ def commission_grant(
     _check_validity(valid_from, valid_until)
     with transaction.atomic():
         Employee.objects.select_for_update().get(pk=employee.pk)  # serialise grants per employee
-        overlapping = Commission.objects.filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gt=valid_from),
-            employee=employee, care_unit=care_unit, purpose=purpose, ended_at__isnull=True,
-        )
-        if valid_until is not None:
-            overlapping = overlapping.filter(valid_from__lt=valid_until)
-        if overlapping.exists():
+        if Commission.objects.overlapping(valid_from, valid_until).filter(
+            employee=employee, care_unit=care_unit, purpose=purpose
+        ).exists():
             raise ValidationFailed(
                 _("The person already has a commission with this purpose at this unit for that "
                   "period."),
@@ -152,23 +178,9 @@ def commission_end(*, actor: Actor, commission: Commission, reason: str) -> Comm
     policies.require_administer_unit(actor, unit)
     policies.require_administer_unit(actor, commission.employee.organisation)
     policies.require_not_self(actor, commission.employee.person)
-    if not reason.strip():
-        raise ValidationFailed(_("Give a reason."), code="commission.no_reason", field="reason")
-    now = timezone.now()
-    with transaction.atomic():
-        locked = Commission.objects.select_for_update().get(pk=commission.pk)
-        if locked.ended_at is not None or (locked.valid_until and locked.valid_until <= now):
-            raise ValidationFailed(_("The commission has already ended."),
-                                   code="commission.ended")
-        locked.ended_at = now
-        locked.end_reason = reason.strip()
-        locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
-        record(
-            action=audit.COMMISSION_ENDED.code, target=locked, subject=locked.employee.person,
-            organisation=unit, reason=locked.end_reason,
-            changes={"ended_at": [None, now.isoformat()]},
-        )
-    return locked
+    return _end_now(commission, reason=reason, action=audit.COMMISSION_ENDED.code,
+                    subject=commission.employee.person, organisation=unit,
+                    already_ended=_("The commission has already ended."))
 
 
 def role_grant(
@@ -190,13 +202,9 @@ def role_grant(
     _check_validity(valid_from, valid_until)
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
-        overlapping = RoleAssignment.objects.filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gt=valid_from),
-            person=person, role=role, organisation=organisation, ended_at__isnull=True,
-        )
-        if valid_until is not None:
-            overlapping = overlapping.filter(valid_from__lt=valid_until)
-        if overlapping.exists():
+        if RoleAssignment.objects.overlapping(valid_from, valid_until).filter(
+            person=person, role=role, organisation=organisation
+        ).exists():
             raise ValidationFailed(
                 _("The person already has this role here for that period."),
                 code="role.duplicate", field="role",
@@ -220,19 +228,6 @@ def role_end(*, actor: Actor, assignment: RoleAssignment, reason: str) -> RoleAs
     policies.require_administer_unit(actor, assignment.organisation)
     policies.require_administer_person(actor, assignment.person)
     policies.require_not_self(actor, assignment.person)
-    if not reason.strip():
-        raise ValidationFailed(_("Give a reason."), code="role.no_reason", field="reason")
-    now = timezone.now()
-    with transaction.atomic():
-        locked = RoleAssignment.objects.select_for_update().get(pk=assignment.pk)
-        if locked.ended_at is not None or (locked.valid_until and locked.valid_until <= now):
-            raise ValidationFailed(_("The role has already ended."), code="role.ended")
-        locked.ended_at = now
-        locked.end_reason = reason.strip()
-        locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
-        record(
-            action=audit.ROLE_ENDED.code, target=locked, subject=locked.person,
-            organisation=locked.organisation, reason=locked.end_reason,
-            changes={"ended_at": [None, now.isoformat()]},
-        )
-    return locked
+    return _end_now(assignment, reason=reason, action=audit.ROLE_ENDED.code,
+                    subject=assignment.person, organisation=assignment.organisation,
+                    already_ended=_("The role has already ended."))
