@@ -11,6 +11,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
 _tmp = tempfile.mkdtemp(prefix="portal-bench-")
@@ -30,13 +31,38 @@ from apps.commissions.selectors import person_search_in_scope  # noqa: E402
 from apps.core.actors import SYSTEM  # noqa: E402
 from apps.demo import seed  # noqa: E402
 from apps.identities.identifiers import parse_person_number  # noqa: E402
+from apps.identities.models import User  # noqa: E402
+from apps.issuance import authority, services  # noqa: E402
 
 
-def measure(name: str, fn: Callable[[], object], repeat: int = 50) -> None:
-    """Run `fn` `repeat` times; print median and p95 in milliseconds and queries per call."""
+def _csr() -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bench phone")])).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def activation_round_trip() -> None:
+    """Issue a code for sara.staff, redeem it with a fresh CSR, revoke the e-ID (3 e-IDs at most)."""
+    person = User.objects.get(username="sara.staff").person
+    issued = services.activation_code_issue(actor=SYSTEM, person=person)
+    activation = services.activation_code_redeem(csr_pem=_csr(), device_name="bench phone",
+                                                 qr_payload=issued.qr_payload)
+    services.eid_revoke(actor=SYSTEM, eid=activation.eid, reason="benchmark")
+
+
+def measure(name: str, fn: Callable[[], object], repeat: int = 50, queries: bool = True) -> None:
+    """Run `fn` `repeat` times; print median and p95 in milliseconds and queries per call
+    (`queries=False` for requests through the test client: Django resets the query log at each
+    request's start)."""
     fn()
     times = []
-    with CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as captured:
         fn()
     for _ in range(repeat):
         start = time.perf_counter()
@@ -45,10 +71,13 @@ def measure(name: str, fn: Callable[[], object], repeat: int = 50) -> None:
     times.sort()
     p95 = times[int(len(times) * 0.95) - 1]
     print(f"{name:48} median {statistics.median(times):8.3f} ms   p95 {p95:8.3f} ms   "
-          f"{len(queries.captured_queries):3d} queries")
+          + (f"{len(captured.captured_queries):3d} queries" if queries else ""))
 
 
 def main() -> None:
+    import logging
+
+    logging.getLogger("celery").setLevel(logging.WARNING)
     call_command("migrate", verbosity=0)
     start = time.perf_counter()
     with context.acting_as(context.system("bench")):
@@ -62,6 +91,19 @@ def main() -> None:
     measure("person search by personnummer",
             lambda: list(person_search_in_scope(roots, "19121212-1212")[:25]))
     measure("parse_person_number", lambda: parse_person_number("19121212-1212"), repeat=2000)
+    from django.conf import settings
+
+    settings.ISSUANCE_CA_DIR = Path(_tmp) / "ca"
+    authority.ca_ensure()
+    with context.acting_as(context.system("bench")):
+        measure("activation: issue code, redeem with CSR, revoke", activation_round_trip, repeat=30)
+    from django.test import Client
+
+    client = Client(HTTP_HOST="localhost")
+    revoked = services.selectors.revoked_list()
+    assert client.get("/issuance/crl").status_code == 200
+    measure(f"GET /issuance/crl ({len(list(revoked))} revoked serials)",
+            lambda: client.get("/issuance/crl"), repeat=30, queries=False)
     reset_queries()
     print(f"database: {connection.vendor}")
 
