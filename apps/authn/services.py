@@ -2,8 +2,10 @@
 
 Every login and every failed attempt is audited (`login.succeeded`, `login.failed`). The audit
 log is also what limits password guessing, so every web process sees the same count: at most
-`MAX_FAILURES_PER_ACCOUNT` failures per account and `MAX_FAILURES_PER_IP` per address within
-`FAILURE_WINDOW_SECONDS` (OWASP ASVS 2.2.1: anti-automation).
+`MAX_FAILURES_PER_ACCOUNT` failures per username from one address (so an attacker elsewhere
+cannot lock the owner out) and `MAX_FAILURES_PER_IP` per address within `FAILURE_WINDOW_SECONDS`
+(OWASP ASVS 2.2.1: anti-automation). Unknown usernames are counted and answered exactly like
+known ones, so the answers do not tell which accounts exist.
 """
 
 from __future__ import annotations
@@ -39,9 +41,16 @@ def _recent_failures(**lookup: object) -> int:
                                      **lookup).count()
 
 
+def _login_target(username: str) -> User:
+    """An unsaved stand-in for an unknown username: its id is derived from the name, so failures
+    against one unknown name are counted like those against a real account."""
+    return User(id=uuid.uuid5(uuid.NAMESPACE_URL, f"login:{username}"), username=username[:150])
+
+
 def login_failed(*, user: User | None, username: str, step: str) -> None:
-    """Audit a failed login `step` ("password" or "otp"); an unknown username has no subject."""
-    target = user or User(id=uuid.UUID(int=0), username=username[:150])
+    """Audit a failed login `step` ("password", "otp" or "step_up"); an unknown username has no
+    subject."""
+    target = user or _login_target(username)
     atomic_record_failure(action=audit.LOGIN_FAILED.code, target=target,
                           subject=user.person if user else None,
                           changes={"username": [None, username[:150]], "step": [None, step]})
@@ -63,8 +72,10 @@ def password_check(request: HttpRequest, *, username: str, password: str) -> Use
     `login.throttled` after too many recent failures for the account or the address."""
     known = User.objects.filter(username=username).first()
     ctx = context.current()
-    if (known and _recent_failures(target_id=str(known.pk)) >= MAX_FAILURES_PER_ACCOUNT) or (
-        ctx and ctx.ip and _recent_failures(ip=ctx.ip) >= MAX_FAILURES_PER_IP
+    ip = ctx.ip if ctx else None
+    target_id = str((known or _login_target(username)).pk)
+    if _recent_failures(target_id=target_id, ip=ip) >= MAX_FAILURES_PER_ACCOUNT or (
+        ip and _recent_failures(ip=ip) >= MAX_FAILURES_PER_IP
     ):
         raise ValidationFailed(
             _("Too many failed logins. Wait 15 minutes and try again, or ask your administrator."),
@@ -77,17 +88,19 @@ def password_check(request: HttpRequest, *, username: str, password: str) -> Use
     return user
 
 
-def otp_check(user: User, token: str) -> Device:
+def otp_check(user: User, token: str, *, step: str) -> Device:
     """The confirmed device of `user` that accepts `token` (each code works once: django-otp
-    throttles failures, doubling the wait after each, and refuses reuse). Raises
-    ValidationFailed (field `token`)."""
+    throttles failures, doubling the wait after each, and refuses reuse). A refusal is audited as
+    a failed `step` ("otp" at login, "step_up" later). Raises ValidationFailed (field `token`)."""
     for device in devices_for_user(user, confirmed=True):
         allowed, _details = device.verify_is_allowed()
         if not allowed:
+            login_failed(user=user, username=user.username, step=step)
             raise ValidationFailed(_("Too many wrong codes. Wait a minute and try again."),
                                    code="otp.throttled", field="token")
         if device.verify_token(token.strip()):
             return device
+    login_failed(user=user, username=user.username, step=step)
     raise ValidationFailed(_("The code is wrong or has expired. Wait for a new code and try "
                              "again."), code="otp.failed", field="token")
 

@@ -53,9 +53,8 @@ def otp_view(request: HttpRequest) -> HttpResponse:
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = services.otp_check(user, form.cleaned_data["token"])
+            device = services.otp_check(user, form.cleaned_data["token"], step="otp")
         except PortalError as exc:
-            services.login_failed(user=user, username=user.username, step="otp")
             form.add_error(exc.field, str(exc.message))
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -72,7 +71,8 @@ def step_up_view(request: HttpRequest) -> HttpResponse:
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.otp_check(request.user, form.cleaned_data["token"])  # type: ignore[arg-type]
+            services.otp_check(request.user, form.cleaned_data["token"],  # type: ignore[arg-type]
+                               step="step_up")
         except PortalError as exc:
             form.add_error(exc.field, str(exc.message))
         else:
@@ -94,6 +94,7 @@ def patient_login_view(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             session.set_login(request, loa=None, methods=["demo"])
+            services.login_succeeded(user=user, loa=None, methods=["demo"])
             return HttpResponseRedirect(_next(request) if _next(request) != "/" else "/patient/")
     return render(request, "authn/patient_login.html", {"form": form, "next": _next(request)})
 

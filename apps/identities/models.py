@@ -97,4 +97,4 @@ class User(AbstractBaseUser):
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     def __str__(self) -> str:
-        return f"{self.person} ({self.username})"
+        return f"{self.person} ({self.username})" if self.person_id else self.username

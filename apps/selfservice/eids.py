@@ -218,7 +218,7 @@ def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         )
         try:
             services.identity_document_check(document)  # before the code is spent on the step-up
-            authn_services.otp_check(_user(request), form.cleaned_data["token"])
+            authn_services.otp_check(_user(request), form.cleaned_data["token"], step="step_up")
             issued = services.activation_code_issue(
                 actor=_user(request), person=person, identity_document=document, stepped_up=True
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from apps.audit.models import AuditEvent
 from tests.conftest import PASSWORD, totp_now
 
 
@@ -105,3 +106,25 @@ def test_password_guessing_is_throttled_per_account(client, hospital_admin):
                                                     "password": PASSWORD}, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 200
     assert "Too many failed logins." in response.content.decode()
+
+
+def test_an_unknown_username_gets_the_same_answer_and_is_audited(client, hospital_admin):
+    """Breaker round 2, defect 1: an unknown username crashed (HTTP 500), telling names apart."""
+    known = client.post(reverse("authn:login"), {"username": hospital_admin.username,
+                                                 "password": "x"}, HTTP_ACCEPT_LANGUAGE="en")
+    unknown = client.post(reverse("authn:login"), {"username": "nobody", "password": "x"},
+                          HTTP_ACCEPT_LANGUAGE="en")
+    assert known.status_code == unknown.status_code == 200
+    assert "Wrong username or password." in unknown.content.decode()
+    event = AuditEvent.objects.filter(action="login.failed", subject_person_id=None).get()
+    assert event.target_label == "nobody"
+
+
+def test_failures_from_elsewhere_do_not_lock_the_owner_out(client, hospital_admin):
+    """Breaker round 2, defect 2: ten failures from another address locked the owner out."""
+    for _ in range(10):
+        client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": "x"},
+                    REMOTE_ADDR="10.9.9.9")
+    response = client.post(reverse("authn:login"), {"username": hospital_admin.username,
+                                                    "password": PASSWORD}, REMOTE_ADDR="10.1.1.1")
+    assert response.status_code == 302
