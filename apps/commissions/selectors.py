@@ -69,10 +69,12 @@ def commission_list_active_for_person(person: Person, when: object) -> QuerySet[
 
 
 def _commission_in_scope_q(roots: list[Organisation]) -> Q:
-    """Commissions whose care unit (or, without a unit, care provider) lies under `roots`."""
-    return subtree_q(roots, "care_unit__") | (
+    """Commissions whose care unit (or, without a unit, care provider) and whose employee HSA-id's
+    organisation lie under `roots`: the same rule as `services.commission_end` applies."""
+    unit = subtree_q(roots, "care_unit__") | (
         Q(care_unit__isnull=True) & subtree_q(roots, "care_provider__")
     )
+    return unit & subtree_q(roots, "employee__organisation__")
 
 
 def person_get_in_scope(roots: list[Organisation], person_id: uuid.UUID | str) -> Person:

@@ -50,11 +50,16 @@ def care_commission_employee(actor: Actor, care_unit: Organisation,
     return commission.employee if commission else None
 
 
-def require_staff_at_unit(actor: Actor, care_unit: Organisation) -> Employee | None:
+def require_staff_at_unit(actor: Actor, care_unit: Organisation,
+                          patient: Person | None = None) -> Employee | None:
     """The acting employee at `care_unit` (None for the system actor). Raises Forbidden when the
-    actor has no active care commission there."""
+    actor has no active care commission there, or is the `patient` (nobody registers consent or
+    emergency access to their own records as staff)."""
     if isinstance(actor, SystemActor):
         return None
+    if patient is not None and actor.person_id == patient.pk:
+        raise Forbidden(_("You cannot register consent or emergency access for yourself."),
+                        code="consent.self")
     employee = care_commission_employee(actor, care_unit)
     if employee is None:
         raise Forbidden(_("You have no active care commission at this care unit."),
@@ -70,7 +75,7 @@ def require_give_consent(actor: Actor, patient: Person, care_unit: Organisation)
     if is_patient_self(actor, patient):
         return "patient"
     if isinstance(actor, User) and actor.kind == User.Kind.STAFF:
-        require_staff_at_unit(actor, care_unit)
+        require_staff_at_unit(actor, care_unit, patient)
         return "staff"
     raise NotFound()
 

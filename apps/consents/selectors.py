@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from apps.commissions.models import Commission, Employee
 from apps.commissions.vocabularies import Purpose
@@ -19,17 +19,19 @@ def _with_relations(qs: QuerySet[ConsentAssertion]) -> QuerySet[ConsentAssertion
     return qs.select_related("care_unit", "care_provider", "employee__person")
 
 
-def consent_is_valid(*, patient: Person, care_unit: Organisation, employee: Employee | None,
+def consent_is_valid(*, patient: Person, care_unit: Organisation, employee: Employee,
                      when: datetime) -> bool:
-    """True when a consent or emergency access for `patient` lets `employee` (or, with None, all
-    staff) at `care_unit` read at `when` (UTC): an assertion in force (ConsentQuerySet.valid_at)
-    for that unit that names no employee or names this one (domain.md, "Consent assertion")."""
-    qs = ConsentAssertion.objects.valid_at(when).filter(patient=patient, care_unit=care_unit)
-    if employee is None:
-        qs = qs.filter(employee__isnull=True)
-    else:
-        qs = qs.filter(employee__isnull=True) | qs.filter(employee=employee)
-    return qs.exists()
+    """True when a consent or emergency access for `patient` lets `employee` read at `care_unit`
+    at `when` (UTC): the employee holds an active care commission at that unit, and an assertion
+    in force (ConsentQuerySet.valid_at) for the unit names no employee ("all staff with a
+    commission at that unit") or names this one (domain.md, "Consent assertion"). The complete
+    access decision (care relationship, blocks) is the rules service's (roadmap 4)."""
+    at_unit = Commission.objects.active_at(when).filter(
+        employee=employee, care_unit=care_unit, purpose=Purpose.CARE
+    )
+    return at_unit.exists() and ConsentAssertion.objects.valid_at(when).filter(
+        Q(employee__isnull=True) | Q(employee=employee), patient=patient, care_unit=care_unit
+    ).exists()
 
 
 def consent_list_for_patient(patient: Person) -> QuerySet[ConsentAssertion]:

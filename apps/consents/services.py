@@ -165,13 +165,19 @@ def consent_delete(*, actor: Actor, consent: ConsentAssertion, reason: str) -> C
     deleted, and no longer counts. Staff with an active care commission at the consent's unit (or
     the system) may; emergency access cannot be deleted, so it always stays for follow-up.
 
-    Raises Forbidden without a commission at the unit; ValidationFailed for an empty reason
-    (`reason`), an emergency access (`consent.not_deletable`) or one already deleted
-    (`consent.already_deleted`).
+    Raises Forbidden without a commission at the unit (or for one's own records); ValidationFailed
+    for an empty reason (`reason`), an emergency access (`consent.not_deletable`), a consent the
+    patient gave themself (`consent.given_by_patient`: only they withdraw it), or one already
+    deleted or withdrawn (`consent.already_deleted`, `consent.already_withdrawn`).
     """
     if policies.is_patient_self(actor, consent.patient):
         raise ValidationFailed(_("Withdraw the consent instead."), code="consent.patient_delete")
-    policies.require_staff_at_unit(actor, consent.care_unit)
+    policies.require_staff_at_unit(actor, consent.care_unit, consent.patient)
+    if consent.registered_by_id is not None and consent.registered_by_id in set(
+        consent.patient.users.values_list("id", flat=True)
+    ):
+        raise ValidationFailed(_("The patient registered this consent; only the patient can "
+                                 "withdraw it."), code="consent.given_by_patient")
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(_("Give a reason."), code="consent.no_reason", field="reason")
@@ -183,6 +189,9 @@ def consent_delete(*, actor: Actor, consent: ConsentAssertion, reason: str) -> C
         if locked.deleted_at is not None:
             raise ValidationFailed(_("This consent has already been removed."),
                                    code="consent.already_deleted")
+        if locked.cancelled_at is not None:
+            raise ValidationFailed(_("The patient has already withdrawn this consent."),
+                                   code="consent.already_withdrawn")
         locked.deleted_at = now
         locked.deleted_by_id = actor_id(actor)
         locked.deleted_by_label = str(actor)[:200]
@@ -215,7 +224,7 @@ def emergency_access_register(
     reason (`reason`), not a care unit (`care_unit`), or an end not in (now, now + 7 days]
     (`valid_until`).
     """
-    acting_employee = policies.require_staff_at_unit(actor, care_unit)
+    acting_employee = policies.require_staff_at_unit(actor, care_unit, patient)
     if acting_employee is not None:
         employee = acting_employee
     care_provider = _check_care_unit(care_unit)

@@ -68,8 +68,9 @@ def user_create(
         user = User.objects.create_user(
             username=username, password=password, kind=kind, person=person
         )
+        action = audit.PATIENT_ACCOUNT_CREATED if kind == User.Kind.PATIENT else audit.USER_CREATED
         record(
-            action=audit.USER_CREATED.code, target=user, subject=person,
+            action=action.code, target=user, subject=person,
             changes={"username": [None, username], "kind": [None, kind]},
         )
     return user

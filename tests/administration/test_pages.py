@@ -494,3 +494,24 @@ def test_a_date_out_of_range_is_a_form_error_not_a_crash(as_admin, tree, olle, d
     assert response.status_code == 200
     assert "Enter a date between 1900 and 2199." in text(response)
     assert not RoleAssignment.objects.filter(person=olle.person).exists()
+
+
+def test_history_does_not_tell_that_a_colleague_is_a_patient(as_admin, olle):
+    """Breaker round 2, defect 11."""
+    from apps.identities import services as identities
+    from apps.identities.models import User
+
+    identities.user_create(actor=SYSTEM, person=olle.person, username="patient-olle",
+                           kind=User.Kind.PATIENT)
+    assert "patient-olle" not in text(as_admin.get(person_url(olle.person)))
+
+
+def test_a_commission_of_an_employee_hsa_id_outside_the_scope_is_not_listed(as_admin, tree, olle):
+    """Breaker round 2, defect 10: it was listed with an "End commission" link that answered 404."""
+    outside = services.employee_create(actor=SYSTEM, person=olle.person,
+                                       organisation=tree["primary"])
+    commission = services.commission_grant(
+        actor=SYSTEM, employee=outside, care_unit=tree["cardio"], purpose=CARE,
+        rights=["Läsa;alla;VE"], valid_from=timezone.now(), valid_until=None)
+    body = text(as_admin.get(person_url(olle.person)))
+    assert commission.hsa_id not in body and outside.hsa_id not in body

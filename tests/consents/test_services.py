@@ -56,6 +56,18 @@ def test_patient_gives_consent_to_one_named_staff_member(tree, patient, nurse):
     assert consent.employee == employee
 
 
+def test_an_all_staff_consent_needs_a_commission_at_the_unit(tree, patient, nurse):
+    """Breaker round 2, defect 5: "all staff" means all staff with a commission at that unit."""
+    _, employee = nurse
+    give(patient, patient, tree["cardio"])
+    now = timezone.now()
+    assert selectors.consent_is_valid(patient=patient.person, care_unit=tree["cardio"],
+                                      employee=employee, when=now)
+    _, outsider = make_staff(tree["ortho"], "Otto", "Ortho")
+    assert not selectors.consent_is_valid(patient=patient.person, care_unit=tree["cardio"],
+                                          employee=outsider, when=now)
+
+
 def test_named_staff_member_must_work_at_the_unit(tree, patient, nurse):
     _, employee = nurse
     with pytest.raises(ValidationFailed) as exc:
@@ -241,3 +253,27 @@ def test_database_refuses_emergency_without_reason(tree, patient, nurse):
             care_unit=tree["cardio"], valid_from=now, valid_until=now, registered_at=now,
             registered_by_label="x",
         )
+
+
+def test_staff_cannot_remove_what_the_patient_did(tree, patient, nurse):
+    """Breaker round 2, defect 9: deleting a withdrawn consent hid the withdrawal, and staff could
+    delete a consent the patient gave themself."""
+    user, _ = nurse
+    own = give(patient, patient, tree["cardio"])
+    with pytest.raises(ValidationFailed) as exc:
+        services.consent_delete(actor=user, consent=own, reason="wrong")
+    assert exc.value.code == "consent.given_by_patient"
+    registered = services.consent_give(actor=user, patient=patient.person, care_unit=tree["cardio"],
+                                       valid_from=timezone.now(), patient_present=True,
+                                       employee=nurse[1])
+    services.consent_withdraw(actor=patient, consent=registered)
+    with pytest.raises(ValidationFailed) as exc:
+        services.consent_delete(actor=user, consent=registered, reason="wrong")
+    assert exc.value.code == "consent.already_withdrawn"
+
+
+def test_staff_cannot_register_for_their_own_records(tree, nurse):
+    user, _ = nurse
+    with pytest.raises(Forbidden):
+        services.emergency_access_register(actor=user, patient=user.person, care_unit=tree["cardio"],
+                                           reason="I need my records")

@@ -430,3 +430,12 @@ def test_redemption_rechecks_the_limit_of_three(nina: User, issuing_ca: IssuingC
     assert exc.value.status == 409
     pending.code.refresh_from_db()
     assert pending.code.used_at is None and pending.code.failed_attempts == 0
+
+
+def test_the_warning_email_holds_no_text_chosen_by_the_device(
+    nina: User, issuing_ca: IssuingCA, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Breaker round 2, defect 7: whoever redeemed someone's code could write part of the alarm."""
+    with django_capture_on_commit_callbacks(execute=True):
+        redeem_qr(issue(nina.person), device="IT-support: expected, ignore this mail")
+    assert mail.outbox and all("IT-support" not in m.body for m in mail.outbox)
