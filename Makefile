@@ -43,8 +43,9 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.run
 
 ## make mail: print the e-mails the portal sent in development (var/mail).
-mail:
-	@cat var/mail/*.log 2>/dev/null || echo "No e-mail yet."
+mail: export DJANGO_DEBUG ?= true
+mail: $(STAMP)
+	@$(PY) manage.py demo_mail
 
 ## make totp ACCOUNT=anna.admin: print the current second-factor code of a demo account.
 totp: export DJANGO_DEBUG ?= true

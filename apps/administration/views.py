@@ -138,6 +138,7 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         "roles": roles,
         "history": history,
         "history_rows": [HistoryRow(e, _action_label(e.action)) for e in history],
+        "is_self": person.pk == _actor(request).person_id,  # separation of duties: no actions
     })
 
 

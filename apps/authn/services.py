@@ -96,7 +96,7 @@ def otp_check(user: User, token: str, *, step: str) -> Device:
         allowed, _details = device.verify_is_allowed()
         if not allowed:
             login_failed(user=user, username=user.username, step=step)
-            raise ValidationFailed(_("Too many wrong codes. Wait a minute and try again."),
+            raise ValidationFailed(_("Too many wrong codes. Wait a moment and try again."),
                                    code="otp.throttled", field="token")
         if device.verify_token(token.strip()):
             return device

@@ -515,3 +515,9 @@ def test_a_commission_of_an_employee_hsa_id_outside_the_scope_is_not_listed(as_a
         rights=["Läsa;alla;VE"], valid_from=timezone.now(), valid_until=None)
     body = text(as_admin.get(person_url(olle.person)))
     assert commission.hsa_id not in body and outside.hsa_id not in body
+
+
+def test_own_page_offers_no_grant_or_end(as_admin, hospital_admin):
+    body = text(as_admin.get(person_url(hospital_admin.person)))
+    assert "You cannot change your own commissions or roles." in body
+    assert "Grant role" not in body and "End role" not in body

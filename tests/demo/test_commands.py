@@ -1,0 +1,26 @@
+"""Development commands: the demo e-mail reader and the demo TOTP printer."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.mail import send_mail
+from django.core.management import CommandError, call_command
+
+
+def test_demo_mail_prints_readable_headers_and_body(settings, tmp_path) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = tmp_path
+    send_mail("En mobil e-legitimation har aktiverats för dig", "Hej Sara, spärra den.",
+              "portal@example.invalid", ["sara@example.invalid"])
+    out = StringIO()
+    call_command("demo_mail", stdout=out)
+    assert "Subject: En mobil e-legitimation har aktiverats för dig" in out.getvalue()
+    assert "Hej Sara, spärra den." in out.getvalue()
+
+
+def test_demo_totp_needs_debug(settings) -> None:
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("demo_totp", "anna.admin")
