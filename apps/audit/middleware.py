@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from apps.audit import context
@@ -15,13 +16,20 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def request_id_for(request: HttpRequest) -> str:
-    """The proxy's `X-Request-ID` when it looks like an id, else a fresh random one."""
-    given = request.headers.get("X-Request-ID", "")
+    """Our proxy's `X-Request-ID` when it looks like an id (settings.BEHIND_PROXY: only then is
+    the header the proxy's and not the client's), else a fresh random one."""
+    given = request.headers.get("X-Request-ID", "") if settings.BEHIND_PROXY else ""
     return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The peer address (REMOTE_ADDR). Behind a proxy, configure the proxy to set it."""
+    """The client's address: the peer (REMOTE_ADDR), or behind our own reverse proxy
+    (settings.BEHIND_PROXY) the address that proxy appended last to X-Forwarded-For. Earlier
+    entries are the client's own claims and are not trusted."""
+    if settings.BEHIND_PROXY:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
     return request.META.get("REMOTE_ADDR") or None
 
 

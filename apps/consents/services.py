@@ -257,3 +257,14 @@ def emergency_access_register(
                      "valid_from": [None, now.isoformat()], "valid_until": [None, valid_until.isoformat()]},
         )
     return access
+
+
+def patient_looked_up(*, actor: Actor, patient: Person, care_unit: Organisation) -> None:
+    """Record that staff at `care_unit` looked the patient up by identity number (to register
+    consent or emergency access): reading personal data is logged and shown in the patient's log
+    extract (HSLF-FS 2016:40 4 kap. 9 §). Raises Forbidden without a care commission there or for
+    one's own number."""
+    policies.require_staff_at_unit(actor, care_unit, patient)
+    with transaction.atomic():
+        record(action=audit.PATIENT_LOOKED_UP.code, target=patient, subject=patient,
+               organisation=care_unit)

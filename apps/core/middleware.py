@@ -1,4 +1,5 @@
-"""Turns domain errors that escape a page view into the matching HTTP answer.
+"""Page middleware: domain errors that escape a view become the matching HTTP answer, and pages
+for logged-in users are never cached.
 
 `NotFound` (missing or outside the actor's scope) becomes Django's 404 and `Forbidden` its 403, so
 views never translate them by hand; the 404 and 403 pages are `templates/404.html` and `403.html`.
@@ -27,3 +28,19 @@ class PortalErrorMiddleware:
             raise Http404(str(exception.message)) from exception
         if isinstance(exception, Forbidden):
             raise PermissionDenied(str(exception.message)) from exception
+
+
+class PrivatePagesMiddleware:
+    """Pages shown to a logged-in user hold personal data: `Cache-Control: private, no-store`
+    unless the view set its own caching (RFC 9111 5.2.2.3), so no shared cache or back button
+    keeps them."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and "Cache-Control" not in response:
+            response["Cache-Control"] = "private, no-store"
+        return response

@@ -11,8 +11,10 @@ Outside scope the answer is NotFound, so existence never leaks.
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from apps.commissions import policies as commission_policies
-from apps.commissions.models import Employee, Role
+from apps.commissions.models import Commission, Role, RoleAssignment
 from apps.core.actors import SystemActor
 from apps.core.errors import NotFound
 from apps.identities.actors import Actor
@@ -21,8 +23,12 @@ from apps.issuance.models import MobileEID
 
 
 def is_staff_person(person: Person) -> bool:
-    """True when the person holds at least one employee HSA-id (is a staff member)."""
-    return Employee.objects.filter(person=person).exists()
+    """True when the person is a working staff member: an employee HSA-id with an active
+    commission, or an active system role (someone who has left keeps neither)."""
+    now = timezone.now()
+    return Commission.objects.active_at(now).filter(employee__person=person).exists() or (
+        RoleAssignment.objects.active_at(now).filter(person=person).exists()
+    )
 
 
 def is_issuer(actor: Actor) -> bool:

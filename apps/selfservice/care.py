@@ -131,6 +131,9 @@ def consent_view(request: HttpRequest) -> HttpResponse:
         unit, patient = find.unit(), find.patient
         assert patient is not None
         action = request.POST.get("action") if request.method == "POST" else None
+        if action is None:  # showing the patient; a registration is audited by itself
+            services.patient_looked_up(actor=request.user, patient=patient,  # type: ignore[arg-type]
+                                       care_unit=unit)
         consent_form = StaffConsentForm(request.POST if action == "consent" else None, unit=unit,
                                         prefix="consent")
         emergency_form = EmergencyForm(request.POST if action == "emergency" else None,

@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
     "apps.core.middleware.PortalErrorMiddleware",
+    "apps.core.middleware.PrivatePagesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -130,7 +131,9 @@ CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT: bool = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS: int = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
+# Behind our own reverse proxy: trust its X-Forwarded-Proto and the last X-Forwarded-For entry.
+BEHIND_PROXY: bool = env.bool("DJANGO_BEHIND_PROXY", default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

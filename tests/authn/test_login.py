@@ -128,3 +128,9 @@ def test_failures_from_elsewhere_do_not_lock_the_owner_out(client, hospital_admi
     response = client.post(reverse("authn:login"), {"username": hospital_admin.username,
                                                     "password": PASSWORD}, REMOTE_ADDR="10.1.1.1")
     assert response.status_code == 302
+
+
+def test_pages_with_personal_data_are_not_cached(client, patient):
+    """Breaker round 2, defect 12."""
+    client.force_login(patient)
+    assert client.get(reverse("selfservice:patient_consents"))["Cache-Control"] == "private, no-store"

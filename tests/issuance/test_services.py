@@ -439,3 +439,12 @@ def test_the_warning_email_holds_no_text_chosen_by_the_device(
     with django_capture_on_commit_callbacks(execute=True):
         redeem_qr(issue(nina.person), device="IT-support: expected, ignore this mail")
     assert mail.outbox and all("IT-support" not in m.body for m in mail.outbox)
+
+
+def test_someone_who_has_left_gets_no_new_e_id(tree: dict[str, Organisation], issuing_ca: IssuingCA) -> None:
+    """Breaker round 2, defect 12: an employee HSA-id alone was enough; a leaver has no active
+    commission or role."""
+    leaver, _ = make_staff(tree["cardio"], "Lea", "Left")
+    with pytest.raises(Forbidden) as exc:
+        services.activation_code_issue(actor=leaver, person=leaver.person, stepped_up=True)
+    assert exc.value.code == "not_staff"

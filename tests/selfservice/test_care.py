@@ -195,3 +195,13 @@ def test_a_protected_persons_name_is_not_shown(nurse_client, tree):
     html = nurse_client.get(page_url(tree["cardio"], "197001011233")).content.decode()
     assert "Protected identity" in html
     assert "Hemlig" not in html and "Skyddad" not in html
+
+
+def test_looking_a_patient_up_is_in_their_log_extract(nurse_client, tree, patient):
+    """Breaker round 2, defect 6: the lookup showed a name and left no trace."""
+    from apps.audit.models import AuditEvent
+
+    nurse_client.get(page_url(tree["cardio"]))
+    event = AuditEvent.objects.get(action="patient.looked_up")
+    assert event.subject_person_id == patient.person.pk
+    assert event.organisation_hsa_id == tree["cardio"].hsa_id
