@@ -48,8 +48,3 @@ def get(code: str) -> Action:
 def patient_data_codes() -> list[str]:
     """Codes of the actions registered with `patient_data=True`."""
     return [code for code, action in _ACTIONS.items() if action.patient_data]
-
-
-def all_actions() -> dict[str, Action]:
-    """All registered actions by code (a copy)."""
-    return dict(_ACTIONS)

@@ -56,18 +56,6 @@ def role_list_for_person(person: Person) -> QuerySet[RoleAssignment]:
     return RoleAssignment.objects.filter(person=person).select_related("organisation")
 
 
-def commission_list_active_for_person(person: Person, when: object) -> QuerySet[Commission]:
-    """Commissions of `person` active at `when` (UTC)."""
-    return Commission.objects.active_at(when).filter(employee__person=person).select_related(  # type: ignore[arg-type]
-        "care_unit", "care_provider"
-    ).prefetch_related(Prefetch("rights"))
-
-
-# --- Reads for the administration pages: everything limited to the administrator's scope ---------
-# An administrator's scope is the union of the subtrees of `roots` (policies.scope_roots). Rows outside
-# it are left out, never marked, so their existence does not leak (conventions.md, "Names").
-
-
 def _commission_in_scope_q(roots: list[Organisation]) -> Q:
     """Commissions whose care unit (or, without a unit, care provider) and whose employee HSA-id's
     organisation lie under `roots`: the same rule as `services.commission_end` applies."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
-
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import Person
 
@@ -17,8 +15,3 @@ def person_get_by_number(person_number: str) -> Person | None:
     return Person.objects.filter(
         identity_numbers__root=ident.root, identity_numbers__extension=ident.extension
     ).first()
-
-
-def person_list() -> QuerySet[Person]:
-    """People with their identity numbers prefetched."""
-    return Person.objects.prefetch_related("identity_numbers")
