@@ -5,7 +5,7 @@ the field they name."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
-from apps.core.forms import DateField
+from apps.core.forms import DateField, end_of_last_day, start_of_day
 from apps.organisations.models import Organisation
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -26,13 +26,6 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 def today_in_stockholm() -> date:
     """Today's date in Europe/Stockholm (the date the user sees on the wall)."""
     return timezone.now().astimezone(STOCKHOLM).date()
-
-
-def start_of_day_utc(day: date | None) -> datetime | None:
-    """00:00 Europe/Stockholm on `day`, as an aware datetime in UTC (None stays None)."""
-    if day is None:
-        return None
-    return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(ZoneInfo("UTC"))
 
 
 def _label_with_code(label: Any, value: str) -> str:
@@ -70,19 +63,27 @@ class SearchForm(forms.Form):
 
 
 class ValidityMixin(forms.Form):
-    """Validity as two dates; each is 00:00 Europe/Stockholm of that day (see `validity()`)."""
+    """Validity as a first and an optional last day, both included (Swedish calendar days, like
+    a consent's): [00:00 on the first day, 00:00 after the last day) in UTC (see `validity()`)."""
 
-    valid_from = DateField(label=_("Valid from"),
-                                 help_text=_("Starts at 00:00 on this day (Swedish time)."))
-    valid_until = DateField(label=_("Valid until"), required=False,
-                                  help_text=_("Ends at 00:00 on this day (Swedish time). "
-                                              "Leave empty for no end date."))
+    valid_from = DateField(label=_("First day"),
+                           help_text=_("Starts at 00:00 on this day (Swedish time)."))
+    valid_until = DateField(label=_("Last day (optional)"), required=False,
+                            help_text=_("Valid through this day (Swedish time). Leave empty for "
+                                        "no end date."))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("valid_from"), data.get("valid_until")
+        if first and last and last < first:
+            self.add_error("valid_until", _("The last day cannot be before the first day."))
+        return data
 
     def validity(self) -> tuple[datetime, datetime | None]:
-        """(valid_from, valid_until) in UTC, from the cleaned dates."""
-        valid_from = start_of_day_utc(self.cleaned_data["valid_from"])
-        assert valid_from is not None
-        return valid_from, start_of_day_utc(self.cleaned_data.get("valid_until"))
+        """(valid_from, valid_until) in UTC, from the cleaned days; valid_until is exclusive."""
+        last = self.cleaned_data.get("valid_until")
+        return (start_of_day(self.cleaned_data["valid_from"]),
+                end_of_last_day(last) if last else None)
 
 
 class CommissionGrantForm(ValidityMixin):

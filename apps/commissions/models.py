@@ -7,10 +7,11 @@ organisation subtree, time-bound.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
@@ -64,6 +65,13 @@ class TimeBound(BaseModel):
     end_reason = models.TextField(blank=True)
 
     objects = ValidityQuerySet.as_manager()
+
+    @property
+    def last_day(self) -> date | None:
+        """The last included Swedish calendar day, or None for an open end (for display)."""
+        if self.valid_until is None:
+            return None
+        return timezone.localtime(self.valid_until - timedelta(microseconds=1)).date()
 
     class Meta:
         abstract = True

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import Forbidden, NotFound, PortalError
@@ -19,6 +21,25 @@ def add_portal_error(form: forms.Form, exc: PortalError) -> None:
     if isinstance(exc, (NotFound, Forbidden)):
         raise exc
     form.add_error(exc.field if exc.field in form.fields else None, str(exc.message))
+
+
+#: Dates on the pages are Swedish calendar days; times are stored in UTC.
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today's date in Europe/Stockholm."""
+    return (now or timezone.now()).astimezone(STOCKHOLM).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """00:00 Europe/Stockholm on `day`, as a UTC datetime (daylight saving time included)."""
+    return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(UTC)
+
+
+def end_of_last_day(day: date) -> datetime:
+    """The exclusive end of a period whose last (included) day is `day`: 00:00 the day after."""
+    return start_of_day(day + timedelta(days=1))
 
 
 class DateInput(forms.DateInput):

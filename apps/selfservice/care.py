@@ -31,12 +31,12 @@ from django.views.decorators.http import require_http_methods
 from apps.authn.decorators import staff_required
 from apps.consents import selectors, services
 from apps.core.errors import PortalError
-from apps.core.forms import add_portal_error
+from apps.core.forms import add_portal_error, local_today, start_of_day
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import Person
 from apps.identities.selectors import person_get_by_number
 from apps.organisations.models import Organisation
-from apps.selfservice.patient import ConsentPeriodForm, local_today, start_of_day
+from apps.selfservice.patient import ConsentPeriodForm
 
 #: Durations offered for emergency access, in hours (default 24, at most 7 days = 168).
 EMERGENCY_HOURS = [1, 4, 8, 24, 72, 168]

@@ -8,9 +8,8 @@ means 00:00 that day; the optional last day is inclusive, so the consent ends at
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -29,25 +28,14 @@ from apps.commissions.models import Employee
 from apps.consents import selectors, services
 from apps.consents.models import ConsentAssertion
 from apps.core.errors import PortalError
-from apps.core.forms import DateField, add_portal_error
+from apps.core.forms import DateField, add_portal_error, end_of_last_day, local_today, start_of_day
 from apps.organisations.models import Organisation
 
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 LOG_PAGE_SIZE = 25
 Status = ConsentAssertion.Status
 
 
 # --- shared with the staff page (care.py) ---------------------------------------------------------
-
-def local_today(now: datetime | None = None) -> date:
-    """Today's date in Europe/Stockholm."""
-    return (now or timezone.now()).astimezone(STOCKHOLM).date()
-
-
-def start_of_day(day: date) -> datetime:
-    """00:00 Europe/Stockholm on `day`, as a UTC datetime."""
-    return datetime.combine(day, time.min, tzinfo=STOCKHOLM).astimezone(UTC)
-
 
 def period_from_days(first_day: date, last_day: date | None,
                      now: datetime | None = None) -> tuple[datetime, datetime | None]:
@@ -56,7 +44,7 @@ def period_from_days(first_day: date, last_day: date | None,
     backdate the consent); no last day means an open end."""
     now = now or timezone.now()
     valid_from = now if first_day == local_today(now) else start_of_day(first_day)
-    valid_until = start_of_day(last_day + timedelta(days=1)) if last_day else None
+    valid_until = end_of_last_day(last_day) if last_day else None
     return valid_from, valid_until
 
 

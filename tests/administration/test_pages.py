@@ -250,10 +250,11 @@ def test_grant_commission(as_admin, tree, olle, hospital_admin):
     assert commission.care_unit == tree["ortho"]
     assert sorted(commission.rights_display()) == [
         "Läsa;alla;VE", "Läsa;alla;VG", "Skriva;alla;VE", "Skriva;alla;VG"]
-    # Dates are the start of the day in Swedish time, stored in UTC.
+    # Days are Swedish calendar days, both included, stored as [start, end) in UTC.
     assert commission.valid_from == datetime(2030, 1, 1, tzinfo=STOCKHOLM)
     assert commission.valid_from.astimezone(ZoneInfo("UTC")).hour == 23
-    assert commission.valid_until == datetime(2030, 7, 1, tzinfo=STOCKHOLM)
+    assert commission.valid_until == datetime(2030, 7, 2, tzinfo=STOCKHOLM)
+    assert commission.last_day == date(2030, 7, 1)
     assert commission.assigned_by_id == hospital_admin.pk
 
     page = as_admin.get(response["Location"])
@@ -282,10 +283,19 @@ def _refused(as_admin, olle, data, message, field):
 def test_end_before_start_is_refused(as_admin, tree, olle):
     _refused(as_admin, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
                                             valid_until="2030-05-01"),
-             "The end must be after the start.", "valid_until")
+             "The last day cannot be before the first day.", "valid_until")
     _refused(as_admin, olle, grant_data(olle, tree["ortho"], valid_from="2030-06-01",
-                                            valid_until="2030-06-01"),
-             "The end must be after the start.", "valid_until")
+                                            valid_until="2030-05-31"),
+             "The last day cannot be before the first day.", "valid_until")
+
+
+def test_a_one_day_commission_is_valid_that_whole_day(as_admin, tree, olle):
+    """First day and last day are both included, as on the consent pages."""
+    as_admin.post(grant_url(olle.person), grant_data(olle, tree["ortho"], valid_from="2030-06-01",
+                                                     valid_until="2030-06-01"))
+    commission = Commission.objects.get(employee=olle)
+    assert commission.valid_from == datetime(2030, 6, 1, tzinfo=STOCKHOLM)
+    assert commission.valid_until == datetime(2030, 6, 2, tzinfo=STOCKHOLM)
 
 
 @pytest.mark.parametrize("unit", ["primary", "other_unit", "hospital"])
@@ -400,7 +410,7 @@ def test_role_refused_outside_scope_or_invalid(as_admin, tree, olle):
         ({"organisation": str(tree["primary"].pk)}, "organisation", "Select a valid choice"),
         ({"organisation": str(tree["region"].pk)}, "organisation", "Select a valid choice"),
         ({"role": "superuser"}, "role", "Select a valid choice"),
-        ({"valid_until": "2029-12-31"}, "valid_until", "The end must be after the start."),
+        ({"valid_until": "2029-12-31"}, "valid_until", "The last day cannot be before the first day."),
     ]
     for overrides, field, message in cases:
         response = as_admin.post(url, {**base, **overrides})
@@ -436,11 +446,12 @@ def test_history_leaves_out_events_at_organisations_outside_scope(as_admin, tree
 
 
 def test_start_of_day_conversion_across_daylight_saving():
-    from apps.administration.forms import start_of_day_utc
+    from apps.core.forms import end_of_last_day, start_of_day
 
-    assert start_of_day_utc(date(2030, 1, 15)) == datetime(2030, 1, 14, 23, tzinfo=ZoneInfo("UTC"))
-    assert start_of_day_utc(date(2030, 7, 15)) == datetime(2030, 7, 14, 22, tzinfo=ZoneInfo("UTC"))
-    assert start_of_day_utc(None) is None
+    assert start_of_day(date(2030, 1, 15)) == datetime(2030, 1, 14, 23, tzinfo=ZoneInfo("UTC"))
+    assert start_of_day(date(2030, 7, 15)) == datetime(2030, 7, 14, 22, tzinfo=ZoneInfo("UTC"))
+    # The day summer time starts has 23 hours; the period still ends at the next midnight.
+    assert end_of_last_day(date(2030, 3, 31)) == datetime(2030, 3, 31, 22, tzinfo=ZoneInfo("UTC"))
 
 
 def test_person_with_two_employee_hsa_ids_must_choose_one(as_admin, tree, olle):
