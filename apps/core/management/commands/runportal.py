@@ -8,6 +8,8 @@ stops, the worker is stopped too. Ctrl-C stops both.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -37,14 +39,16 @@ class Command(BaseCommand):
         restarts: list[float] = []
 
         def stop(signum: int = 0, frame: FrameType | None = None) -> None:
+            # Each child leads its own process group (runserver's reloader has a child too).
             for process in (server, worker):
-                if process.poll() is None:
-                    process.terminate()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
             for process in (server, worker):
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
-                    process.kill()
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.pid, signal.SIGKILL)
             if signum:
                 raise SystemExit(0)
 
