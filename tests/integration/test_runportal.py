@@ -1,0 +1,89 @@
+"""`make run`'s supervisor: serves pages with a worker, restarts a stopped worker, and stops both
+(with their own children) on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(predicate, seconds: float = 60) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:  # gone meanwhile
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # not a zombie
+    except OSError:
+        return False
+
+
+def test_runportal_serves_restarts_the_worker_and_stops_cleanly(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_"))}
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings.base", DJANGO_DEBUG="true",
+               PORTAL_VAR_DIR=str(tmp_path))
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=settings.BASE_DIR, env=env,
+                   check=True, timeout=120)
+    port = _free_port()
+    portal = subprocess.Popen([sys.executable, "manage.py", "runportal", f"127.0.0.1:{port}"],
+                              cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        def serving() -> bool:
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).status == 200
+            except OSError:
+                return False
+
+        assert _wait(serving), "the portal did not answer"
+        assert _wait(lambda: len(_children(portal.pid)) == 2)
+        children = _children(portal.pid)
+        worker = next(p for p in children if "celery" in _cmdline(p))
+        os.kill(worker, signal.SIGTERM)
+        assert _wait(lambda: any(p != worker and "celery" in _cmdline(p)
+                                 for p in _children(portal.pid))), "the worker was not restarted"
+        everything = _children(portal.pid)
+        everything += [grandchild for child in everything for grandchild in _children(child)]
+    finally:
+        portal.send_signal(signal.SIGTERM)
+        output, _ = portal.communicate(timeout=60)
+    assert "The Celery worker stopped" in output
+    assert _wait(lambda: not any(_alive(p) for p in everything), 30), "children left running"
