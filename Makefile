@@ -20,6 +20,7 @@ setup: $(STAMP)
 ## make run: set up, migrate, create the CA, load demo data, serve on 127.0.0.1:8000 with a worker.
 run: export DJANGO_DEBUG ?= true
 run: $(STAMP)
+	@test -f .env || { cp .env.example .env; echo "Created .env from .env.example (development settings)."; }
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py issuance_ca_init
 	$(PY) manage.py demo_data
