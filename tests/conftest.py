@@ -12,7 +12,6 @@ import pytest
 from django.utils import timezone, translation
 from django_otp.oath import totp
 
-from apps.audit import context
 from apps.audit.models import AuditEvent
 from apps.commissions import services as commissions
 from apps.commissions.models import Employee, Role
@@ -25,13 +24,6 @@ from apps.organisations.services import organisation_create
 
 PASSWORD = "correct horse battery staple"
 TOTP_KEY = "3132333435363738393031323334353637383930"  # RFC 6238 test key, hex
-
-
-@pytest.fixture(autouse=True)
-def system_actor() -> Iterator[None]:
-    """Tests act as the system unless a request sets another actor."""
-    with context.acting_as(context.system("tests")):
-        yield
 
 
 @pytest.fixture(autouse=True)
@@ -74,9 +66,10 @@ _serial = iter(range(100, 999))
 
 def make_staff(
     unit: Organisation, given: str, family: str, *, username: str | None = None,
-    totp: bool = True,
+    totp: bool = True, care: bool = False,
 ) -> tuple[User, Employee]:
-    """A staff member with an employee HSA-id at `unit`, a login account and a TOTP device."""
+    """A staff member with an employee HSA-id at `unit`, a login account and a TOTP device; with
+    `care`, also an active care commission at `unit` (a working staff member)."""
     person = identities.person_create(
         actor=SYSTEM, given_name=given, family_name=family,
         person_number=make_person_number(date(1980, 5, 17), next(_serial)),
@@ -88,6 +81,11 @@ def make_staff(
                                   kind=User.Kind.STAFF, password=PASSWORD)
     if totp:
         identities.totp_device_create(actor=SYSTEM, user=user, key_hex=TOTP_KEY)
+    if care:
+        commissions.commission_grant(
+            actor=SYSTEM, employee=employee, care_unit=unit, purpose="Vård och behandling",
+            rights=["Läsa;alla;VE"], valid_from=timezone.now() - timedelta(days=1),
+            valid_until=None)
     return user, employee
 
 

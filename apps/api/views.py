@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from rest_framework import exceptions, serializers, status
@@ -11,12 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.audit import context
-from apps.audit.middleware import client_ip
+from apps.core.actors import MOBILE_APP
 from apps.issuance import services as issuance
-
-#: The audit actor label of every API call made by a device (no client-chosen text).
-DEVICE_ACTOR_LABEL = "mobile app"
 
 
 class EIDActivationRequest(serializers.Serializer):  # type: ignore[type-arg]
@@ -49,32 +44,27 @@ class EIDActivationApi(APIView):
     permission_classes = [AllowAny]
 
     def post(self, request: Request) -> Response:
-        outer = context.current()
-        # The label is fixed: the device name is the client's own text and must not read as "who"
-        # in a person's log extract; it is kept in the audit row's `changes` instead.
-        device = context.ActorContext(
-            actor_id=None, actor_label=DEVICE_ACTOR_LABEL, kind="device", ip=client_ip(request)
+        # The actor is the fixed MOBILE_APP: the device name is the client's own text and must not
+        # read as "who" in a person's log extract; it is kept in the audit row's `changes` instead.
+        try:
+            data = EIDActivationRequest(data=request.data)
+            data.is_valid(raise_exception=True)
+        except exceptions.APIException as exc:  # not JSON, or fields of the wrong shape
+            code = "invalid" if isinstance(exc, exceptions.ValidationError) else str(exc.default_code)
+            fields = sorted(exc.detail) if isinstance(exc.detail, dict) else []
+            issuance.activation_code_redeem_refused(
+                actor=MOBILE_APP, error=code,
+                reason=f"Request refused ({code}): {', '.join(fields) or 'body'}.")
+            raise
+        values = data.validated_data
+        activation = issuance.activation_code_redeem(
+            actor=MOBILE_APP,
+            csr_pem=values["csr"],
+            device_name=values["device_name"],
+            qr_payload=values.get("qr_payload"),
+            person_number=values.get("person_number"),
+            short_code=values.get("code"),
         )
-        if outer is not None:
-            device = replace(device, request_id=outer.request_id)
-        with context.acting_as(device):
-            try:
-                data = EIDActivationRequest(data=request.data)
-                data.is_valid(raise_exception=True)
-            except exceptions.APIException as exc:  # not JSON, or fields of the wrong shape
-                code = "invalid" if isinstance(exc, exceptions.ValidationError) else str(exc.default_code)
-                fields = sorted(exc.detail) if isinstance(exc.detail, dict) else []
-                issuance.activation_code_redeem_refused(
-                    error=code, reason=f"Request refused ({code}): {', '.join(fields) or 'body'}.")
-                raise
-            values = data.validated_data
-            activation = issuance.activation_code_redeem(
-                csr_pem=values["csr"],
-                device_name=values["device_name"],
-                qr_payload=values.get("qr_payload"),
-                person_number=values.get("person_number"),
-                short_code=values.get("code"),
-            )
         eid = activation.eid
         body = {
             "eid_id": str(eid.pk),

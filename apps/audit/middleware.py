@@ -1,4 +1,4 @@
-"""Sets the audit actor context for each page request from the session's user and login."""
+"""Sets the audit request context (request id, client address, level of assurance) per page."""
 
 from __future__ import annotations
 
@@ -34,30 +34,19 @@ def client_ip(request: HttpRequest) -> str | None:
 
 
 class AuditContextMiddleware:
-    """Puts an `ActorContext` around each request; anonymous requests get an anonymous actor."""
+    """Puts a `RequestContext` (request id, client address, level of assurance) around each
+    request and answers with the request id in `X-Request-ID`."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_for(request)
-        user = getattr(request, "user", None)
         authn = request.session.get("authn", {}) if hasattr(request, "session") else {}
-        if user is not None and user.is_authenticated:
-            ctx = context.ActorContext(
-                actor_id=user.pk,
-                actor_label=str(user),
-                kind="user",
-                request_id=request_id,
-                ip=client_ip(request),
-                loa=authn.get("loa"),
-            )
-        else:
-            ctx = context.ActorContext(
-                actor_id=None, actor_label="anonymous", kind="anonymous",
-                request_id=request_id, ip=client_ip(request),
-            )
-        with context.acting_as(ctx):
+        user = getattr(request, "user", None)
+        loa = authn.get("loa") if user is not None and user.is_authenticated else None
+        ctx = context.RequestContext(request_id=request_id, ip=client_ip(request), loa=loa)
+        with context.using(ctx):
             response = self.get_response(request)
         response["X-Request-ID"] = request_id
         return response

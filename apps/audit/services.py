@@ -1,7 +1,9 @@
-"""The one audit writer: `record()`. Every domain write calls it inside its own transaction."""
+"""The one audit writer: `record()`. Every domain write calls it inside its own transaction, from
+inside a public service whose policy let the same actor through (apps.core.calls)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -9,21 +11,38 @@ from django.db import connection, models, transaction
 
 from apps.audit import context, registry
 from apps.audit.models import AuditEvent
+from apps.core.actors import SystemActor
+from apps.core.calls import current_call, same_actor
 
 MASKED = "***"
 SECRET_FIELDS = frozenset(
-    {"password", "secret", "code", "code_hash", "secret_hash", "short_hash", "token", "otp"}
+    {"password", "secret", "code", "code_hash", "secret_hash", "short_hash", "token", "otp", "key"}
 )
 
 
 class AuditContextMissing(RuntimeError):
-    """record() was called without an actor context or outside a transaction."""
+    """record() was called outside a transaction, outside a service, before the service checked a
+    policy, or with another actor than the service's (a programming error, never user input)."""
 
 
 class Labelled(Protocol):
     """A subject person: something with an `id` and a `__str__` label."""
 
     id: Any
+
+
+class Acting(Protocol):
+    """A user actor: something with a `pk` and a `__str__` label ("Given Family (username)")."""
+
+    pk: Any
+
+
+def actor_snapshot(actor: SystemActor | Acting) -> tuple[uuid.UUID | None, str, str]:
+    """(actor id, label, kind) as stored in audit rows: a system actor has no id, its code as label
+    and its own kind; a user has its id, its label and kind "user"."""
+    if isinstance(actor, SystemActor):
+        return None, actor.code, actor.kind
+    return actor.pk, str(actor)[:200], "user"
 
 
 def _mask(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -43,6 +62,7 @@ def _jsonable(value: Any) -> Any:
 
 def record(
     *,
+    actor: SystemActor | Acting,
     action: str,
     target: models.Model,
     changes: Mapping[str, Any] | None = None,
@@ -51,26 +71,34 @@ def record(
     outcome: str = AuditEvent.Outcome.SUCCESS,
     organisation: Any | None = None,
 ) -> AuditEvent:
-    """Append one audit event for `action` on `target`, in the caller's transaction.
+    """Append one audit event: `actor` did `action` on `target`, in the caller's transaction.
 
-    `subject` is the person the event is about (it appears in their history and log extract);
-    `organisation` the care unit or organisation concerned (defaults to the actor's). Raises
-    `AuditContextMissing` outside `transaction.atomic` or without an actor context, and KeyError for
-    an unregistered action code.
+    `actor` is the service's own actor (a `User` or a `SystemActor`); request metadata (request id,
+    address, level of assurance) comes from `apps.audit.context`. `subject` is the person the event
+    is about (their history and log extract); `organisation` the care unit or organisation
+    concerned (defaults to the request's). Raises `AuditContextMissing` outside
+    `transaction.atomic`, outside a public service, before the service's policy passed, or when
+    `actor` is not the service's actor; KeyError for an unregistered action code.
     """
     registry.get(action)
     if not connection.in_atomic_block:
         raise AuditContextMissing("audit.record() must run inside transaction.atomic()")
+    call = current_call()
+    if call is None:
+        raise AuditContextMissing("audit.record() must run inside a public service (@service)")
+    if not same_actor(call.actor, actor):
+        raise AuditContextMissing(f"{call.name}: the audit actor is not the service's actor")
+    if not call.policies:
+        raise AuditContextMissing(f"{call.name}: no policy was checked before the audit event")
     ctx = context.current()
-    if ctx is None:
-        raise AuditContextMissing("audit.record() needs an actor context (audit.context)")
+    actor_id, actor_label, actor_kind = actor_snapshot(actor)
     org_hsa = getattr(organisation, "hsa_id", "") if organisation else (ctx.organisation_hsa_id or "")
     return AuditEvent.objects.create(
         action=action,
         outcome=outcome,
-        actor_id=ctx.actor_id,
-        actor_label=ctx.actor_label[:200],
-        actor_kind=ctx.kind,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        actor_kind=actor_kind,
         commission_hsa_id=ctx.commission_hsa_id or "",
         organisation_hsa_id=org_hsa,
         organisation_label=str(organisation)[:200] if organisation else "",

@@ -5,4 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit.registry import register
 
 LOGIN_SUCCEEDED = register("login.succeeded", _("Logged in"))
-LOGIN_FAILED = register("login.failed", _("Login attempt"))  # shown with "(failed)"
+# Failures are shown with "(failed)" after the label.
+LOGIN_FAILED = register("login.failed", _("Login attempt"))
+STEP_UP_SUCCEEDED = register("step_up.succeeded", _("Identity confirmed again (step-up)"))
+STEP_UP_FAILED = register("step_up.failed", _("Identity confirmation (step-up)"))

@@ -5,21 +5,21 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from apps.authn import services, session
 from apps.authn.decorators import staff_required
 from apps.authn.forms import OTPForm, PasswordForm, PatientDemoForm
+from apps.core.actors import ANONYMOUS
 from apps.core.errors import PortalError
-from apps.identities.models import User
-
-PENDING = "authn_pending_user"
 
 
 def _next(request: HttpRequest) -> str:
@@ -34,33 +34,37 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = PasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.password_check(request, **form.cleaned_data)
+            user = services.password_check(actor=ANONYMOUS, request=request, **form.cleaned_data)
         except PortalError as exc:
             form.add_error(None, str(exc.message))
         else:
             request.session.cycle_key()
-            request.session[PENDING] = str(user.pk)
+            session.set_pending(request, user)
             return redirect(f"{reverse('authn:otp')}?{urlencode({'next': _next(request)})}")
     return render(request, "authn/login.html", {"form": form, "next": _next(request)})
 
 
 def otp_view(request: HttpRequest) -> HttpResponse:
     """Step 2: the code from the authenticator app; completes the login at LoA 2."""
-    pending = request.session.get(PENDING)
-    user = User.objects.filter(pk=pending, is_active=True).first() if pending else None
+    started = session.has_pending(request)
+    user = session.pending_user(request)
     if user is None:
-        return redirect("authn:login")
+        if started:
+            messages.info(request, _("Your login took too long or your password changed. "
+                                     "Log in again."))
+        return redirect(f"{reverse('authn:login')}?{urlencode({'next': _next(request)})}")
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            device = services.otp_check(user, form.cleaned_data["token"], step="otp")
+            device = services.otp_check(actor=ANONYMOUS, user=user,
+                                        token=form.cleaned_data["token"])
         except PortalError as exc:
             form.add_error(exc.field, str(exc.message))
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             otp_login(request, device)
             session.set_login(request, loa=session.LOA2, methods=["pwd", "otp"])
-            services.login_succeeded(user=user, loa=session.LOA2, methods=["pwd", "otp"])
+            services.login_succeeded(actor=user, loa=session.LOA2, methods=["pwd", "otp"])
             return HttpResponseRedirect(_next(request))
     return render(request, "authn/otp.html", {"form": form, "next": _next(request)})
 
@@ -71,12 +75,12 @@ def step_up_view(request: HttpRequest) -> HttpResponse:
     form = OTPForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.otp_check(request.user, form.cleaned_data["token"],  # type: ignore[arg-type]
-                               step="step_up")
+            proof = services.step_up_verify(actor=request.user,  # type: ignore[arg-type]
+                                            token=form.cleaned_data["token"])
         except PortalError as exc:
             form.add_error(exc.field, str(exc.message))
         else:
-            session.mark_step_up(request)
+            session.store_step_up(request, proof)
             return HttpResponseRedirect(_next(request))
     return render(request, "authn/step_up.html", {"form": form, "next": _next(request)})
 
@@ -94,7 +98,7 @@ def patient_login_view(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             session.set_login(request, loa=None, methods=["demo"])
-            services.login_succeeded(user=user, loa=None, methods=["demo"])
+            services.login_succeeded(actor=user, loa=None, methods=["demo"])
             return HttpResponseRedirect(_next(request) if _next(request) != "/" else "/patient/")
     return render(request, "authn/patient_login.html", {"form": form, "next": _next(request)})
 

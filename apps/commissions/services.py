@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar, cast
@@ -13,7 +14,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
-from apps.commissions import audit, policies
+from apps.commissions import audit, policies, signals
 from apps.commissions.models import (
     Commission,
     CommissionRight,
@@ -23,10 +24,11 @@ from apps.commissions.models import (
     TimeBound,
 )
 from apps.commissions.vocabularies import Purpose, parse_right
+from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id
-from apps.identities.models import Person
+from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 
 TB = TypeVar("TB", bound=TimeBound)
@@ -49,26 +51,51 @@ def _check_validity(valid_from: datetime, valid_until: datetime | None) -> None:
         )
 
 
-def _end_now(item: TB, *, reason: str, action: str, subject: Person, organisation: Organisation,
-             already_ended: str | Promise) -> TB:
-    """End a commission or role assignment now (UTC) with a reason, audited. Raises
-    ValidationFailed (`reason`: empty; `ended`: already ended or expired)."""
+def _has_entitlement(person: Person, now: datetime) -> bool:
+    """True while the person holds an active commission or system role (a working staff member)."""
+    return Commission.objects.active_at(now).filter(employee__person=person).exists() or (
+        RoleAssignment.objects.active_at(now).filter(person=person).exists())
+
+
+def _end_entitlement(actor: Actor, person: Person, reason: str, *, revoke_eids: bool) -> int:
+    """End what the staff entitlement entitled, in the caller's transaction: every session of the
+    person's accounts, and (through `signals.entitlement_ended`) their open activation codes and,
+    with `revoke_eids`, their e-IDs. Returns how many accounts had their sessions ended."""
+    sessions = User.objects.end_sessions(person)
+    signals.entitlement_ended.send(sender=Person, actor=actor, person=person, reason=reason,
+                                   revoke_eids=revoke_eids)
+    return sessions
+
+
+def _end_now(item: TB, *, actor: Actor, reason: str, action: str, subject: Person,
+             organisation: Organisation, already_ended: str | Promise) -> TB:
+    """End a commission or role assignment now (UTC) with a reason, audited. When it was the
+    person's last one, their sessions and activation codes end in the same transaction
+    (`_end_entitlement`). Locks the person, then the item (docs/architecture.md, "Lock order").
+    Raises ValidationFailed (`reason`: empty; `ended`: already ended or expired)."""
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
     now = timezone.now()
     with transaction.atomic():
+        Person.objects.select_for_update().get(pk=subject.pk)
         locked = cast(TB, type(item)._default_manager.select_for_update().get(pk=item.pk))
         if locked.ended_at is not None or (locked.valid_until and locked.valid_until <= now):
             raise ValidationFailed(already_ended, code="ended")
         locked.ended_at = now
         locked.end_reason = reason
         locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
-        record(action=action, target=locked, subject=subject, organisation=organisation,
-               reason=reason, changes={"ended_at": [None, now.isoformat()]})
+        changes: dict[str, list[object]] = {"ended_at": [None, now.isoformat()]}
+        if not _has_entitlement(subject, now):
+            changes["staff_entitlement"] = ["active", "ended"]
+            changes["sessions_ended"] = [None, _end_entitlement(actor, subject, reason,
+                                                                revoke_eids=False)]
+        record(actor=actor, action=action, target=locked, subject=subject,
+               organisation=organisation, reason=reason, changes=changes)
     return locked
 
 
+@service
 def employee_create(
     *, actor: Actor, person: Person, organisation: Organisation, hsa_id: str | None = None,
     title: str = "",
@@ -90,13 +117,14 @@ def employee_create(
                 _("This HSA-id is already in use."), code="employee.duplicate", field="hsa_id"
             ) from exc
         record(
-            action=audit.EMPLOYEE_CREATED.code, target=employee, subject=person,
+            actor=actor, action=audit.EMPLOYEE_CREATED.code, target=employee, subject=person,
             organisation=organisation,
             changes={"hsa_id": [None, hsa_id], "organisation": [None, organisation.hsa_id]},
         )
     return employee
 
 
+@service
 def commission_grant(
     *,
     actor: Actor,
@@ -161,7 +189,7 @@ def commission_grant(
             for a, i, s in parsed
         )
         record(
-            action=audit.COMMISSION_GRANTED.code, target=commission, subject=employee.person,
+            actor=actor, action=audit.COMMISSION_GRANTED.code, target=commission, subject=employee.person,
             organisation=care_unit,
             changes={"purpose": [None, purpose], "care_unit": [None, care_unit.hsa_id],
                      "rights": [None, [";".join(p) for p in parsed]],
@@ -171,6 +199,7 @@ def commission_grant(
     return commission
 
 
+@service
 def commission_end(*, actor: Actor, commission: Commission, reason: str) -> Commission:
     """End a commission now, with a reason. Raises NotFound outside scope, Forbidden for one's own
     commission, ValidationFailed when the reason is empty or the commission already ended."""
@@ -178,11 +207,12 @@ def commission_end(*, actor: Actor, commission: Commission, reason: str) -> Comm
     policies.require_administer_unit(actor, unit)
     policies.require_administer_unit(actor, commission.employee.organisation)
     policies.require_not_self(actor, commission.employee.person)
-    return _end_now(commission, reason=reason, action=audit.COMMISSION_ENDED.code,
+    return _end_now(commission, actor=actor, reason=reason, action=audit.COMMISSION_ENDED.code,
                     subject=commission.employee.person, organisation=unit,
                     already_ended=_("The commission has already ended."))
 
 
+@service
 def role_grant(
     *, actor: Actor, person: Person, role: str, organisation: Organisation,
     valid_from: datetime, valid_until: datetime | None,
@@ -214,7 +244,7 @@ def role_grant(
             valid_until=valid_until, assigned_by_label=str(actor), assigned_by_id=actor_id(actor),
         )
         record(
-            action=audit.ROLE_GRANTED.code, target=assignment, subject=person,
+            actor=actor, action=audit.ROLE_GRANTED.code, target=assignment, subject=person,
             organisation=organisation,
             changes={"role": [None, role], "organisation": [None, organisation.hsa_id],
                      "valid_from": [None, valid_from.isoformat()],
@@ -223,11 +253,63 @@ def role_grant(
     return assignment
 
 
+@service
 def role_end(*, actor: Actor, assignment: RoleAssignment, reason: str) -> RoleAssignment:
     """End a role assignment now, with a reason (same errors as `commission_end`)."""
     policies.require_administer_unit(actor, assignment.organisation)
     policies.require_administer_person(actor, assignment.person)
     policies.require_not_self(actor, assignment.person)
-    return _end_now(assignment, reason=reason, action=audit.ROLE_ENDED.code,
+    return _end_now(assignment, actor=actor, reason=reason, action=audit.ROLE_ENDED.code,
                     subject=assignment.person, organisation=assignment.organisation,
                     already_ended=_("The role has already ended."))
+
+
+def _set_active(*, actor: Actor, user: User, active: bool, reason: str) -> User:
+    """Deactivate or reactivate `user` (see `account_deactivate`, `account_reactivate`)."""
+    policies.require_administer_person(actor, user.person)
+    policies.require_not_self(actor, user.person)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=user.person_id)
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.is_active == active:
+            raise ValidationFailed(
+                _("The account is already active.") if active
+                else _("The account is already deactivated."),
+                code="account.unchanged")
+        locked.is_active = active
+        locked.session_epoch = uuid.uuid4()  # old sessions end, and never come back
+        locked.save(update_fields=["is_active", "session_epoch"])
+        changes: dict[str, list[object]] = {"is_active": [not active, active]}
+        if not active:
+            signals.entitlement_ended.send(sender=Person, actor=actor, person=locked.person,
+                                           reason=reason, revoke_eids=True)
+        record(actor=actor,
+               action=(audit.ACCOUNT_REACTIVATED if active else audit.ACCOUNT_DEACTIVATED).code,
+               target=locked, subject=locked.person, reason=reason, changes=changes)
+    return locked
+
+
+@service
+def account_deactivate(*, actor: Actor, user: User, reason: str) -> User:
+    """Deactivate a login account, with a reason: nobody can log in with it, every session of it
+    ends at once, and in the same transaction the person's open activation codes end and their
+    mobile e-IDs are revoked (each e-mailed to the person after commit).
+
+    For a local administrator in scope of the person, never for oneself (`require_administer_person`,
+    `require_not_self`). Raises NotFound outside scope, Forbidden for oneself, ValidationFailed for an
+    empty reason (`no_reason`) or an account already deactivated (`account.unchanged`).
+    """
+    return _set_active(actor=actor, user=user, active=False, reason=reason)
+
+
+@service
+def account_reactivate(*, actor: Actor, user: User, reason: str) -> User:
+    """Reactivate a deactivated login account, with a reason. Old sessions and activation codes
+    stay ended and revoked e-IDs stay revoked: the person logs in again and gets new ones.
+
+    Same policy and errors as `account_deactivate` (`account.unchanged` when already active).
+    """
+    return _set_active(actor=actor, user=user, active=True, reason=reason)

@@ -20,7 +20,8 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Commission, Employee
 from apps.commissions.vocabularies import Purpose
-from apps.core.actors import SystemActor
+from apps.core.actors import is_operator
+from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
@@ -50,13 +51,17 @@ def care_commission_employee(actor: Actor, care_unit: Organisation,
     return commission.employee if commission else None
 
 
+@policy
 def require_staff_at_unit(actor: Actor, care_unit: Organisation,
                           patient: Person | None = None) -> Employee | None:
     """The acting employee at `care_unit` (None for the system actor). Raises Forbidden when the
     actor has no active care commission there, or is the `patient` (nobody registers consent or
     emergency access to their own records as staff)."""
-    if isinstance(actor, SystemActor):
+    if is_operator(actor):
         return None
+    if not isinstance(actor, User):
+        raise Forbidden(_("You have no active care commission at this care unit."),
+                        code="consent.no_commission", field="care_unit")
     if patient is not None and actor.person_id == patient.pk:
         raise Forbidden(_("You cannot register consent or emergency access for yourself."),
                         code="consent.self")
@@ -67,10 +72,11 @@ def require_staff_at_unit(actor: Actor, care_unit: Organisation,
     return employee
 
 
+@policy
 def require_give_consent(actor: Actor, patient: Person, care_unit: Organisation) -> str:
     """Who is giving the consent: "system", "patient" or "staff". Raises NotFound for a patient
     acting for another patient, Forbidden for staff without a care commission at the unit."""
-    if isinstance(actor, SystemActor):
+    if is_operator(actor):
         return "system"
     if is_patient_self(actor, patient):
         return "patient"
@@ -80,8 +86,9 @@ def require_give_consent(actor: Actor, patient: Person, care_unit: Organisation)
     raise NotFound()
 
 
+@policy
 def require_withdraw_consent(actor: Actor, patient: Person) -> None:
     """Only the patient (or the system) withdraws a consent. Raises NotFound otherwise."""
-    if isinstance(actor, SystemActor) or is_patient_self(actor, patient):
+    if is_operator(actor) or is_patient_self(actor, patient):
         return
     raise NotFound()

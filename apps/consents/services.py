@@ -18,7 +18,8 @@ from apps.commissions.models import Commission, Employee
 from apps.commissions.vocabularies import Purpose
 from apps.consents import audit, policies
 from apps.consents.models import ConsentAssertion
-from apps.core.actors import SystemActor
+from apps.core.actors import is_operator
+from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
@@ -55,6 +56,7 @@ def _check_employee_at_unit(employee: Employee, care_unit: Organisation, when: d
         )
 
 
+@service
 def consent_give(
     *,
     actor: Actor,
@@ -88,13 +90,13 @@ def consent_give(
                                code="consent.patient_not_present", field="patient_present")
     care_provider = _check_care_unit(care_unit)
     now = timezone.now()
-    if not isinstance(actor, SystemActor) and valid_from < now - BACKDATE_TOLERANCE:
+    if not is_operator(actor) and valid_from < now - BACKDATE_TOLERANCE:
         raise ValidationFailed(_("The start cannot be in the past."), code="consent.start_in_past",
                                field="valid_from")
     if valid_until is not None and valid_until <= valid_from:
         raise ValidationFailed(_("The end must be after the start."),
                                code="validity.end_before_start", field="valid_until")
-    if valid_until is not None and valid_until <= now and not isinstance(actor, SystemActor):
+    if valid_until is not None and valid_until <= now and not is_operator(actor):
         raise ValidationFailed(_("The end must be in the future."), code="consent.end_in_past",
                                field="valid_until")
     if employee is not None:
@@ -123,7 +125,8 @@ def consent_give(
             registered_by_id=actor_id(actor), registered_by_label=str(actor)[:200],
         )
         record(
-            action=audit.CONSENT_GIVEN.code, target=consent, subject=patient, organisation=care_unit,
+            actor=actor, action=audit.CONSENT_GIVEN.code, target=consent, subject=patient,
+            organisation=care_unit,
             changes={"care_unit": [None, care_unit.hsa_id],
                      "employee": [None, employee.hsa_id if employee else None],
                      "valid_from": [None, _iso(valid_from)], "valid_until": [None, _iso(valid_until)],
@@ -132,6 +135,7 @@ def consent_give(
     return consent
 
 
+@service
 def consent_withdraw(*, actor: Actor, consent: ConsentAssertion) -> ConsentAssertion:
     """Withdraw a consent now (återkallelse): only the patient may. The row stays, marked withdrawn.
 
@@ -154,12 +158,13 @@ def consent_withdraw(*, actor: Actor, consent: ConsentAssertion) -> ConsentAsser
         locked.save(update_fields=["cancelled_at", "cancelled_by_id", "cancelled_by_label",
                                    "updated_at"])
         record(
-            action=audit.CONSENT_WITHDRAWN.code, target=locked, subject=locked.patient,
+            actor=actor, action=audit.CONSENT_WITHDRAWN.code, target=locked, subject=locked.patient,
             organisation=locked.care_unit, changes={"cancelled_at": [None, now.isoformat()]},
         )
     return locked
 
 
+@service
 def consent_delete(*, actor: Actor, consent: ConsentAssertion, reason: str) -> ConsentAssertion:
     """Remove a wrongly registered consent (makulering) with a reason; the row stays, marked
     deleted, and no longer counts. Staff with an active care commission at the consent's unit (or
@@ -199,13 +204,14 @@ def consent_delete(*, actor: Actor, consent: ConsentAssertion, reason: str) -> C
         locked.save(update_fields=["deleted_at", "deleted_by_id", "deleted_by_label", "delete_reason",
                                    "updated_at"])
         record(
-            action=audit.CONSENT_DELETED.code, target=locked, subject=locked.patient,
+            actor=actor, action=audit.CONSENT_DELETED.code, target=locked, subject=locked.patient,
             organisation=locked.care_unit, reason=reason,
             changes={"deleted_at": [None, now.isoformat()]},
         )
     return locked
 
 
+@service
 def emergency_access_register(
     *,
     actor: Actor,
@@ -251,7 +257,7 @@ def emergency_access_register(
             registered_by_id=actor_id(actor), registered_by_label=str(actor)[:200],
         )
         record(
-            action=audit.EMERGENCY_ACCESS_REGISTERED.code, target=access, subject=patient,
+            actor=actor, action=audit.EMERGENCY_ACCESS_REGISTERED.code, target=access, subject=patient,
             organisation=care_unit, reason=reason,
             changes={"care_unit": [None, care_unit.hsa_id], "employee": [None, employee.hsa_id],
                      "valid_from": [None, now.isoformat()], "valid_until": [None, valid_until.isoformat()]},
@@ -259,6 +265,7 @@ def emergency_access_register(
     return access
 
 
+@service
 def patient_looked_up(*, actor: Actor, patient: Person, care_unit: Organisation) -> None:
     """Record that staff at `care_unit` looked the patient up by identity number (to register
     consent or emergency access): reading personal data is logged and shown in the patient's log
@@ -266,5 +273,5 @@ def patient_looked_up(*, actor: Actor, patient: Person, care_unit: Organisation)
     one's own number."""
     policies.require_staff_at_unit(actor, care_unit, patient)
     with transaction.atomic():
-        record(action=audit.PATIENT_LOOKED_UP.code, target=patient, subject=patient,
+        record(actor=actor, action=audit.PATIENT_LOOKED_UP.code, target=patient, subject=patient,
                organisation=care_unit)

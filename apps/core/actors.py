@@ -1,20 +1,65 @@
-"""The system actor: demo-data seeding, management commands and Celery tasks act as it.
+"""Non-human actors: the portal itself, its background worker and scheduler, the demo-data loader,
+the mobile app calling the activation API, and someone not yet logged in.
 
-Services take `actor` first; a `SystemActor` passes policy checks (it runs only from code the
-operator started), a `User` is checked against its roles. Views always pass `request.user`.
+Services take `actor` first. A `User` is checked against its roles; a `SystemActor` is named by a
+stable `code` and shown to people by its translated `label`. Audit rows and the "by whom" snapshots
+of domain rows store the code (`system:<name>`), and pages show the label in the reader's language
+(`actor_display`), so no technical name reaches a person.
 """
 
-from dataclasses import dataclass
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+#: Prefix of every system actor's code, so a stored label can never be mistaken for a user's
+#: (a user's label is "Given Family (username)").
+PREFIX = "system:"
+
+_BY_CODE: dict[str, SystemActor] = {}
 
 
 @dataclass(frozen=True)
 class SystemActor:
-    """A non-human actor; `label` names it in audit rows."""
+    """A non-human actor. `code` is stable (`system:<name>`), `label` is translated, and `kind` is
+    what the audit row records: "system", "device" (a client holding a one-time credential) or
+    "anonymous" (someone who has not logged in yet)."""
 
-    label: str = "system"
+    code: str
+    label: str | Promise = field(compare=False)
+    kind: str = "system"
+
+    def __post_init__(self) -> None:
+        if not self.code.startswith(PREFIX):
+            raise ValueError(f"a system actor's code starts with {PREFIX!r}: {self.code!r}")
+        _BY_CODE.setdefault(self.code, self)
 
     def __str__(self) -> str:
-        return self.label
+        return self.code
 
 
-SYSTEM = SystemActor()
+#: Operator tasks: management commands, imports, the tests' own set-up.
+SYSTEM = SystemActor("system:portal", _("The portal"))
+#: The background worker (Celery tasks, outbox delivery).
+WORKER = SystemActor("system:worker", _("The portal's background service"))
+#: The demo-data loader (`manage.py demo_data`).
+DEMO_DATA = SystemActor("system:demo-data", _("Demo data loader"))
+#: A mobile app redeeming an activation code: the code is its credential, it has no login.
+MOBILE_APP = SystemActor("system:mobile-app", _("Mobile e-ID app"), kind="device")
+#: Someone who has not logged in (a login attempt).
+ANONYMOUS = SystemActor("system:anonymous", _("Someone not logged in"), kind="anonymous")
+
+
+def is_operator(actor: object) -> bool:
+    """True for the portal's own system actors (kind "system"), which pass policies because only
+    code the operator started runs as them; a device or someone anonymous is not one."""
+    return isinstance(actor, SystemActor) and actor.kind == "system"
+
+
+def actor_display(label: str) -> str:
+    """The text to show for a stored actor label: a system actor's translated label, else the
+    stored snapshot as it is (a user's "Given Family (username)")."""
+    actor = _BY_CODE.get(label)
+    return str(actor.label) if actor else label

@@ -17,19 +17,18 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from apps.audit import context
 from apps.commissions import services as commissions
 from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Purpose
 from apps.consents import services as consents
-from apps.core.actors import SystemActor
+from apps.core.actors import DEMO_DATA
 from apps.identities import services as identities
 from apps.identities.identifiers import make_person_number
 from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 from apps.organisations.services import organisation_create
 
-ACTOR = SystemActor("demodata")
+ACTOR = DEMO_DATA
 REGION_HSA = "SE2321990000-0001"
 DEMO_PASSWORD = "demo-portal-2026"
 
@@ -145,7 +144,7 @@ def seed() -> bool:
     if already_loaded():
         return False
     rng = random.Random(2026)
-    with context.acting_as(context.system("demodata")), transaction.atomic():
+    with transaction.atomic():
         units = _build_tree()
         region = Organisation.objects.get(hsa_id=REGION_HSA)
         norrby = Organisation.objects.get(name="Norrby sjukhus")

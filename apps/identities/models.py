@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import BaseModel
@@ -70,6 +71,12 @@ class IdentityNumber(BaseModel):
 
 
 class UserManager(BaseUserManager["User"]):
+    def end_sessions(self, person: Person) -> int:
+        """End every session of the person's accounts, in every process at once (a new
+        `session_epoch`), in the caller's transaction. Returns how many accounts were touched.
+        Callers are services that checked their policy and audit the change that ends them."""
+        return self.filter(person=person).update(session_epoch=uuid.uuid4())
+
     def create_user(self, username: str, password: str | None = None, **extra: Any) -> User:
         user = self.model(username=username, **extra)
         user.set_password(password)
@@ -90,6 +97,9 @@ class User(AbstractBaseUser):
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="users")
     is_active = models.BooleanField(default=True)  # type: ignore[misc]
     created_at = models.DateTimeField(auto_now_add=True)
+    #: Mixed into every session's authentication hash: a new value ends all the account's sessions
+    #: in every process at once (Django checks the hash on each request).
+    session_epoch = models.UUIDField(default=uuid.uuid4, editable=False)
 
     objects = UserManager()
 
@@ -98,3 +108,11 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return f"{self.person} ({self.username})" if self.person_id else self.username
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's session hash (HMAC of the password hash), also keyed by `session_epoch`, so a
+        password change or a new epoch ends every session of the account."""
+        return salted_hmac(
+            "apps.identities.models.User.get_session_auth_hash",
+            f"{self.password}:{self.session_epoch}", secret=secret, algorithm="sha256",
+        ).hexdigest()

@@ -1,4 +1,4 @@
-"""Writes of people and login accounts; each one audited in the same transaction."""
+"""Writes of people and login accounts; each audited in the same transaction."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.audit.services import record
-from apps.core.actors import SystemActor
-from apps.core.errors import Forbidden, ValidationFailed
-from apps.identities import audit
+from apps.core.calls import service
+from apps.core.errors import ValidationFailed
+from apps.identities import audit, policies
 from apps.identities.actors import Actor
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import IdentityNumber, Person, User
 
 
+@service
 def person_create(
     *,
     actor: Actor,
@@ -27,11 +28,10 @@ def person_create(
     """Register a person with a personnummer or samordningsnummer (validated, 12 digits).
 
     Raises ValidationFailed (field `person_number`) for an invalid or already registered number.
-    Only the system registers people in this issue (demo data, imports): a user actor gets
-    Forbidden. Person data comes from the population register later (roadmap 7).
+    Only the system registers people for now (demo data, imports; `policies.require_register_people`):
+    a user actor gets Forbidden.
     """
-    if not isinstance(actor, SystemActor):
-        raise Forbidden(_("Only the system registers people."), code="person.create_forbidden")
+    policies.require_register_people(actor)
     try:
         ident = parse_person_number(person_number)
     except IdentifierError as exc:
@@ -52,7 +52,7 @@ def person_create(
                 code="person.duplicate", field="person_number",
             ) from exc
         record(
-            action=audit.PERSON_CREATED.code, target=person, subject=person,
+            actor=actor, action=audit.PERSON_CREATED.code, target=person, subject=person,
             changes={"given_name": [None, person.given_name],
                      "family_name": [None, person.family_name],
                      "identity_number": [None, ident.display]},
@@ -60,26 +60,33 @@ def person_create(
     return person
 
 
+@service
 def user_create(
     *, actor: Actor, person: Person, username: str, kind: str, password: str | None = None
 ) -> User:
-    """Create a login account for `person` (an unusable password when `password` is None)."""
+    """Create a login account for `person` (an unusable password when `password` is None).
+    Only the system (`policies.require_register_people`); raises Forbidden otherwise."""
+    policies.require_register_people(actor)
     with transaction.atomic():
         user = User.objects.create_user(
             username=username, password=password, kind=kind, person=person
         )
         action = audit.PATIENT_ACCOUNT_CREATED if kind == User.Kind.PATIENT else audit.USER_CREATED
         record(
-            action=action.code, target=user, subject=person,
+            actor=actor, action=action.code, target=user, subject=person,
             changes={"username": [None, username], "kind": [None, kind]},
         )
     return user
 
 
+@service
 def totp_device_create(*, actor: Actor, user: User, key_hex: str | None = None) -> TOTPDevice:
-    """Enrol a TOTP second factor (RFC 6238, 30-second steps, 6 digits) for `user`."""
+    """Enrol a TOTP second factor (RFC 6238, 30-second steps, 6 digits) for `user`. Only the
+    system (`policies.require_register_people`); raises Forbidden otherwise."""
+    policies.require_register_people(actor)
     with transaction.atomic():
         kwargs = {"key": key_hex} if key_hex else {}
         device = TOTPDevice.objects.create(user=user, name="TOTP", confirmed=True, **kwargs)
-        record(action=audit.OTP_DEVICE_CREATED.code, target=device, subject=user.person)
+        record(actor=actor, action=audit.OTP_DEVICE_CREATED.code, target=device,
+               subject=user.person)
     return device

@@ -8,8 +8,9 @@ ACTIVATION_CODE_ISSUED = register("activation_code.issued", _("Activation code i
 ACTIVATION_CODE_ENDED = register(
     "activation_code.ended", _("Activation code ended (replaced by a newer code)")
 )
+# Shown with "(failed)" after the label.
 ACTIVATION_CODE_REDEEM_FAILED = register(
-    "activation_code.redeem_failed", _("Activation code redemption failed")
+    "activation_code.redeem_failed", _("Activation code redemption")
 )
 EID_ACTIVATED = register("eid.activated", _("Mobile e-ID activated"))
 EID_REVOKED = register("eid.revoked", _("Mobile e-ID revoked"))

@@ -7,6 +7,7 @@
 | `code_ended` | 410 | replaced by a newer code of the same person |
 | `code_used` | 409 | already redeemed (also the loser of two concurrent redemptions) |
 | `code_dead` | 403 | 5 failed tries (QR form); ask for a new code (after the failure window) |
+| `not_entitled` | 403 | the person is no longer staff or the account is deactivated; the code is ended |
 | `too_many_eids` | 409 | the person already has 3 active mobile e-IDs |
 | `csr_invalid` | 400 | the CSR is not a P-256 PKCS#10 request with a valid signature |
 | `ca_unavailable` | 503 | the issuing CA files are missing or unusable (operator error) |
@@ -43,3 +44,9 @@ class TooManyEIDs(Conflict):
 class CAUnavailable(PortalError):
     status = 503
     default_code = "ca_unavailable"
+
+
+class NotEntitled(Forbidden):
+    """The person lost the entitlement (no active commission or account) since the code was issued."""
+
+    default_code = "not_entitled"

@@ -1,22 +1,28 @@
-"""Who may issue activation codes and revoke mobile e-IDs. Deny by default.
+"""Who may issue activation codes, redeem them, and revoke mobile e-IDs. Deny by default.
 
-- A staff member issues a code for themself (self-service with inherited identification; the
-  service also demands a fresh step-up).
+- A staff member issues a code for themself (self-service with inherited identification) with a
+  fresh step-up proof (apps.core.assurance).
 - An issuer (ID-administratör: an active `Role.ISSUER` over the organisation subtree holding one of
   the person's employee HSA-ids) issues codes for other staff after checking an identity document,
-  and revokes any e-ID of a person in scope.
-- The owner revokes their own e-IDs.
+  with a fresh step-up proof of their own, and revokes any e-ID of a person in scope.
+- The owner revokes their own e-IDs; a local administrator in scope revokes them when the account
+  is deactivated, and ends a person's open codes when the entitlement ends.
+- A mobile app (the device actor) redeems a code: the code itself is its credential.
+- The portal's system actors (operator commands, the worker) pass.
 Outside scope the answer is NotFound, so existence never leaks.
 """
 
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.commissions import policies as commission_policies
 from apps.commissions.models import Commission, Role, RoleAssignment
-from apps.core.actors import SystemActor
-from apps.core.errors import NotFound
+from apps.core.actors import SystemActor, is_operator
+from apps.core.assurance import StepUpProof, check_step_up
+from apps.core.calls import policy
+from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
 from apps.issuance.models import MobileEID
@@ -38,27 +44,78 @@ def is_issuer(actor: Actor) -> bool:
 
 def can_issue_for_other(actor: Actor, person: Person) -> bool:
     """An issuer whose scope covers one of the person's employee HSA-ids, never for themself."""
-    if isinstance(actor, User) and actor.person_id == person.pk:
+    if not isinstance(actor, User) or actor.person_id == person.pk:
         return False
     return commission_policies.can_administer_person(actor, person, Role.ISSUER)
 
 
-def require_issue_for_other(actor: Actor, person: Person) -> None:
-    """NotFound unless `can_issue_for_other`."""
-    if not can_issue_for_other(actor, person):
+def issues_for_other(actor: Actor, person: Person) -> bool:
+    """True when a user acts for someone else (the administrative process)."""
+    return isinstance(actor, User) and actor.person_id != person.pk
+
+
+@policy
+def require_issue_code(actor: Actor, person: Person, *, step_up: StepUpProof | None,
+                       with_document: bool) -> None:
+    """Self-service (own code, fresh step-up, no document), an issuer for someone in scope (fresh
+    step-up; the service checks the document), or the operator. Raises Forbidden
+    (`issue.self_as_issuer`, `step_up_required`) or NotFound (not an issuer over the person)."""
+    if is_operator(actor):
+        return
+    if not isinstance(actor, User):
         raise NotFound()
+    if actor.person_id == person.pk:
+        if with_document:
+            raise Forbidden(_("Issuers cannot issue codes for themselves; use My e-IDs."),
+                            code="issue.self_as_issuer")
+    elif not can_issue_for_other(actor, person):
+        raise NotFound()
+    check_step_up(step_up, actor.pk)
 
 
 def can_revoke_eid(actor: Actor, eid: MobileEID) -> bool:
-    """The owner, an issuer in scope of the owner, or the system."""
-    if isinstance(actor, SystemActor):
+    """The owner, an issuer or local administrator in scope of the owner, or the operator."""
+    if is_operator(actor):
         return True
+    if not isinstance(actor, User):
+        return False
     if actor.person_id == eid.person_id:
         return True
-    return commission_policies.can_administer_person(actor, eid.person, Role.ISSUER)
+    return any(commission_policies.can_administer_person(actor, eid.person, role)
+               for role in (Role.ISSUER, Role.LOCAL_ADMIN))
 
 
+@policy
 def require_revoke_eid(actor: Actor, eid: MobileEID) -> None:
     """NotFound unless `can_revoke_eid`."""
     if not can_revoke_eid(actor, eid):
         raise NotFound()
+
+
+@policy
+def require_end_codes(actor: Actor, person: Person) -> None:
+    """The operator, or a local administrator or issuer in scope of the person. NotFound otherwise."""
+    if is_operator(actor):
+        return
+    if isinstance(actor, User) and any(
+        commission_policies.can_administer_person(actor, person, role)
+        for role in (Role.LOCAL_ADMIN, Role.ISSUER)
+    ):
+        return
+    raise NotFound()
+
+
+@policy
+def require_redeem_code(actor: Actor) -> None:
+    """A device presenting a code (or the operator). Raises Forbidden for anyone else: a logged-in
+    user never redeems through a page."""
+    if is_operator(actor) or (isinstance(actor, SystemActor) and actor.kind == "device"):
+        return
+    raise Forbidden(_("Only the mobile app redeems activation codes."), code="forbidden")
+
+
+@policy
+def require_notify(actor: Actor) -> None:
+    """Only the portal's own system actors (the worker) send notifications. Forbidden otherwise."""
+    if not is_operator(actor):
+        raise Forbidden(_("Only the portal sends notifications."), code="forbidden")

@@ -6,8 +6,7 @@ import smtplib
 
 from celery import shared_task
 
-from apps.audit import context
-from apps.core.actors import SystemActor
+from apps.core.actors import WORKER
 
 
 @shared_task(
@@ -21,13 +20,11 @@ from apps.core.actors import SystemActor
 def eid_notify_task(eid_id: str, event: str) -> bool:
     """E-mail the person about e-ID `eid_id` (`event`: "activated" or "revoked").
 
-    Enqueued with `transaction.on_commit`, so it never runs for a rolled-back change. Runs as the
-    system actor `celery:<task name>` carrying the enqueuing request id (portal.celery.PortalTask);
+    Enqueued with `transaction.on_commit`, so it never runs for a rolled-back change. Acts as the
+    worker (`apps.core.actors.WORKER`), with the enqueuing request id (portal.celery.PortalTask);
     transient e-mail errors are retried with exponential backoff (up to 8 retries, at most 10
     minutes apart). Returns whether an e-mail was sent.
     """
     from apps.issuance import services  # services enqueue this task: import at call time
 
-    ctx = context.current()
-    label = ctx.actor_label if ctx else "celery"
-    return services.eid_notify(actor=SystemActor(label), eid_id=eid_id, event=event)
+    return services.eid_notify(actor=WORKER, eid_id=eid_id, event=event)

@@ -7,13 +7,16 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
+from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id, normalise_org_number
+from apps.identities.policies import require_register_people
 from apps.organisations import audit
 from apps.organisations.models import Organisation
 
 
+@service
 def organisation_create(
     *,
     actor: Actor,
@@ -25,7 +28,10 @@ def organisation_create(
     org_number: str = "",
 ) -> Organisation:
     """Add a node under `parent`. A care provider needs an organisationsnummer; a care unit needs
-    a care-provider ancestor (or is one). Raises ValidationFailed with the offending field."""
+    a care-provider ancestor (or is one). Only the operator registers organisations for now (the
+    system actor: demo data, imports; `require_register_people`): Forbidden for anyone else.
+    Raises ValidationFailed with the offending field."""
+    require_register_people(actor)
     try:
         hsa_id = normalise_hsa_id(hsa_id)
         org_number = normalise_org_number(org_number) if org_number else ""
@@ -51,7 +57,7 @@ def organisation_create(
         org.care_provider = org if is_care_provider else care_provider
         org.save()
         record(
-            action=audit.ORGANISATION_CREATED.code, target=org, organisation=org,
+            actor=actor, action=audit.ORGANISATION_CREATED.code, target=org, organisation=org,
             changes={"hsa_id": [None, hsa_id], "name": [None, name],
                      "parent": [None, parent.hsa_id if parent else None]},
         )

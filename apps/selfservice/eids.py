@@ -30,7 +30,7 @@ from apps.authn.decorators import staff_required, step_up_required
 from apps.core.errors import PortalError
 from apps.core.forms import DateField, add_portal_error
 from apps.identities.models import Person, User
-from apps.issuance import policies, selectors, services
+from apps.issuance import policies, rules, selectors, services
 from apps.issuance.models import IdentityDocumentType
 
 APP_COMMAND = ".venv/bin/python clients/mobile_app/eid_app.py"
@@ -44,7 +44,7 @@ def _user(request: HttpRequest) -> User:
 
 class RevokeForm(forms.Form):
     reason = forms.CharField(
-        label=_("Reason for revoking"), max_length=services.MAX_REASON_LENGTH,
+        label=_("Reason for revoking"), max_length=rules.MAX_REASON_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("For example: phone lost, phone replaced, no longer needed."),
     )
@@ -86,7 +86,7 @@ def _code_page(request: HttpRequest, issued: services.IssuedCode, person: Person
         "issued": issued,
         "qr_data_uri": qr.svg_data_uri(scale=6, border=4),
         "expires_at": timezone.localtime(issued.code.expires_at),
-        "validity_minutes": services.CODE_VALIDITY_SECONDS // 60,
+        "validity_minutes": rules.CODE_VALIDITY_SECONDS // 60,
         "command_typed": (f"{APP_COMMAND} activate --portal {portal} --wallet {wallet} "
                           f"--person-number {issued.person_number} --code {issued.short_code}"),
         "command_qr": (f"{APP_COMMAND} activate --portal {portal} --wallet {wallet} "
@@ -110,7 +110,7 @@ def my_eids(request: HttpRequest) -> HttpResponse:
     active = selectors.eid_count_active(person, now)
     return render(request, "selfservice/eids/list.html", {
         "eids": eids, "now": now, "active_count": active,
-        "max_active": services.MAX_ACTIVE_EIDS, "can_get_new": active < services.MAX_ACTIVE_EIDS,
+        "max_active": rules.MAX_ACTIVE_EIDS, "can_get_new": active < rules.MAX_ACTIVE_EIDS,
         "is_issuer": policies.is_issuer(_user(request)),
     })
 
@@ -125,7 +125,7 @@ def my_eid_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         try:
             issued = services.activation_code_issue(
-                actor=user, person=user.person, stepped_up=session.has_fresh_step_up(request)
+                actor=user, person=user.person, step_up=session.step_up_proof(request)
             )
         except PortalError as exc:
             messages.error(request, str(exc.message))
@@ -133,7 +133,7 @@ def my_eid_new(request: HttpRequest) -> HttpResponse:
         session.consume_step_up(request)
         return _code_page(request, issued, user.person, reverse("selfservice:my_eids"))
     return render(request, "selfservice/eids/new.html", {
-        "validity_minutes": services.CODE_VALIDITY_SECONDS // 60,
+        "validity_minutes": rules.CODE_VALIDITY_SECONDS // 60,
     })
 
 
@@ -218,9 +218,10 @@ def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         )
         try:
             services.identity_document_check(document)  # before the code is spent on the step-up
-            authn_services.otp_check(_user(request), form.cleaned_data["token"], step="step_up")
+            proof = authn_services.step_up_verify(actor=_user(request),
+                                                  token=form.cleaned_data["token"])
             issued = services.activation_code_issue(
-                actor=_user(request), person=person, identity_document=document, stepped_up=True
+                actor=_user(request), person=person, identity_document=document, step_up=proof
             )
         except PortalError as exc:
             add_portal_error(form, exc)

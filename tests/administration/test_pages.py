@@ -468,10 +468,24 @@ def test_person_with_two_employee_hsa_ids_must_choose_one(as_admin, tree, olle):
 
 def test_ended_admin_role_gives_no_scope(as_admin, hospital_admin, olle):
     assignment = RoleAssignment.objects.get(person=hospital_admin.person, role=Role.LOCAL_ADMIN)
+    services.commission_grant(
+        actor=SYSTEM, employee=hospital_admin.person.employees.get(), care_unit=olle.organisation,
+        purpose="Vård och behandling", rights=["Läsa;alla;VE"], valid_from=timezone.now(),
+        valid_until=None)
     services.role_end(actor=SYSTEM, assignment=assignment, reason="Changed jobs")
     response = as_admin.get(reverse("administration:person_list"))
     assert "You do not administer any part of the organisation" in text(response)
     assert as_admin.get(person_url(olle.person)).status_code == 404
+
+
+def test_ending_the_last_role_ends_the_sessions(as_admin, hospital_admin, assert_audited):
+    """Entitlement ends what it entitled: with nothing left, the logged-in administrator is out."""
+    assignment = RoleAssignment.objects.get(person=hospital_admin.person, role=Role.LOCAL_ADMIN)
+    services.role_end(actor=SYSTEM, assignment=assignment, reason="Left the region")
+    response = as_admin.get(reverse("administration:person_list"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("authn:login"))
+    event = assert_audited("role.ended", target=assignment)
+    assert event.changes["staff_entitlement"] == ["active", "ended"]
 
 
 def test_an_administrator_cannot_make_herself_an_issuer(as_admin, tree, hospital_admin):

@@ -1,30 +1,68 @@
-"""The audit guarantees: one writer, actor context, append-only rows that outlive their subjects."""
+"""The audit guarantees: one writer, the service's own actor, append-only rows that outlive their
+subjects."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection, transaction
 
-from apps.audit import context, registry
+from apps.audit import registry
 from apps.audit.models import AppendOnlyError, AuditEvent
 from apps.audit.services import AuditContextMissing, record
+from apps.core.actors import SYSTEM
+from apps.core.calls import policy, service
 from apps.organisations.models import Organisation
+
+
+@policy
+def _allow(actor: object) -> None:
+    """A policy that lets everyone through (tests of the writer itself)."""
+
+
+@service
+def _write(*, actor: object, recorded_as: object, check: bool = True, **kwargs: object):
+    if check:
+        _allow(actor)
+    return record(actor=recorded_as, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_record_refuses_outside_a_transaction():
     with pytest.raises(AuditContextMissing):
-        record(action="organisation.created", target=Organisation(name="unsaved"))
+        _write(actor=SYSTEM, recorded_as=SYSTEM, action="organisation.created",
+               target=Organisation(name="unsaved"))
     assert not AuditEvent.objects.exists()
 
 
-def test_record_refuses_without_actor(tree):
-    token = context._current.set(None)
-    try:
-        with pytest.raises(AuditContextMissing), transaction.atomic():
-            record(action="organisation.created", target=tree["region"])
-    finally:
-        context._current.reset(token)
+def test_record_refuses_outside_a_service(tree):
+    with pytest.raises(AuditContextMissing, match="service"), transaction.atomic():
+        record(actor=SYSTEM, action="organisation.created", target=tree["region"])
+
+
+def test_record_refuses_before_a_policy_was_checked(tree):
+    with pytest.raises(AuditContextMissing, match="no policy"), transaction.atomic():
+        _write(actor=SYSTEM, recorded_as=SYSTEM, check=False, action="organisation.created",
+               target=tree["region"])
+
+
+def test_record_refuses_another_actor_than_the_services(tree, hospital_admin):
+    """A grant by a hospital administrator was once recorded as by whoever the context named."""
+    with pytest.raises(AuditContextMissing, match="not the service's actor"), transaction.atomic():
+        _write(actor=hospital_admin, recorded_as=SYSTEM, action="organisation.created",
+               target=tree["region"])
+
+
+def test_the_row_names_the_services_actor(tree, hospital_admin, nurse):
+    from apps.commissions import services
+
+    _, employee = nurse
+    commission = services.commission_grant(
+        actor=hospital_admin, employee=employee, care_unit=tree["ortho"],
+        purpose="Vård och behandling", rights=["Läsa;alla;VE"],
+        valid_from=employee.created_at, valid_until=None)
+    event = AuditEvent.objects.get(action="commission.granted", target_id=str(commission.pk))
+    assert (event.actor_id, event.actor_kind) == (hospital_admin.pk, "user")
+    assert event.actor_label == str(hospital_admin)
 
 
 def test_duplicate_action_code_fails():
@@ -57,8 +95,8 @@ def test_postgresql_trigger_rejects_raw_update_and_delete(tree):
 
 def test_secrets_are_masked(tree):
     with transaction.atomic():
-        event = record(action="organisation.created", target=tree["region"],
-                       changes={"code_hash": ["a", "b"], "name": [None, "x"]})
+        event = _write(actor=SYSTEM, recorded_as=SYSTEM, action="organisation.created",
+                       target=tree["region"], changes={"code_hash": ["a", "b"], "name": [None, "x"]})
     assert event.changes == {"code_hash": ["***", "***"], "name": [None, "x"]}
 
 

@@ -40,7 +40,7 @@ def test_a_used_code_cannot_be_replayed_for_step_up(client, hospital_admin):
     response = client.post(reverse("authn:step_up"), {"token": totp_now()},
                            HTTP_ACCEPT_LANGUAGE="en")
     assert "The code is wrong" in response.content.decode()
-    assert not client.session["authn"]["step_up_at"]
+    assert not client.session["authn"]["step_up"]
     response = client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)},
                            HTTP_ACCEPT_LANGUAGE="en")
     assert "Too many wrong codes" in response.content.decode()
@@ -50,7 +50,7 @@ def test_step_up_with_a_fresh_code(client, hospital_admin):
     login(client, hospital_admin)
     response = client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
     assert response.status_code == 302
-    assert client.session["authn"]["step_up_at"]
+    assert client.session["authn"]["step_up"]["user_id"] == str(hospital_admin.pk)
 
 
 def test_next_parameter_cannot_leave_the_site(client, hospital_admin):

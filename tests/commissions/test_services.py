@@ -31,7 +31,7 @@ def test_admin_grants_commission_in_scope(tree, hospital_admin, assert_audited):
     assert commission.care_provider == tree["region"]
     assert sorted(commission.rights_display()) == ["Läsa;alla;VE", "Skriva;dia;VE"]
     event = assert_audited("commission.granted", target=commission, subject=employee.person)
-    assert event.actor_label == "tests"
+    assert event.actor_id == hospital_admin.pk and event.actor_label == str(hospital_admin)
     assert event.organisation_hsa_id == tree["ortho"].hsa_id
 
 

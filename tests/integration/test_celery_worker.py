@@ -18,7 +18,6 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from apps.audit import context
 from apps.issuance.models import MobileEID
 from portal.celery import app
 from tests.conftest import make_staff
@@ -87,9 +86,8 @@ def worker(redis_broker: str, tmp_path: Path) -> Iterator[Path]:
 
 
 def test_worker_sends_the_activation_email(worker: Path, tree: Any, issuing_ca: Any) -> None:
-    user, _ = make_staff(tree["cardio"], "Wilma", "Worker")
-    with context.acting_as(context.system("tests")):
-        activation = redeem_qr(issue(user.person))
+    user, _ = make_staff(tree["cardio"], "Wilma", "Worker", care=True)
+    activation = redeem_qr(issue(user.person))
     assert MobileEID.objects.filter(pk=activation.eid.pk).exists()
 
     deadline = time.monotonic() + 60

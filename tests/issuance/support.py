@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from apps.core.actors import SYSTEM
+from apps.core.actors import MOBILE_APP, SYSTEM
 from apps.identities.models import Person
 from apps.issuance import authority, services
 from apps.issuance.ca import IssuingCA
@@ -40,5 +40,5 @@ def issue(person: Person) -> services.IssuedCode:
 
 
 def redeem_qr(issued: services.IssuedCode, device: str = "Test phone") -> services.Activation:
-    return services.activation_code_redeem(csr_pem=device_csr(device)[1], device_name=device,
-                                           qr_payload=issued.qr_payload)
+    return services.activation_code_redeem(actor=MOBILE_APP, csr_pem=device_csr(device)[1],
+                                           device_name=device, qr_payload=issued.qr_payload)

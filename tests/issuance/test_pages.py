@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.commissions.models import Employee
 from apps.identities.models import User
-from apps.issuance import services
+from apps.issuance import rules
 from apps.issuance.ca import IssuingCA
 from apps.issuance.models import ActivationCode, MobileEID
 from apps.organisations.models import Organisation
@@ -203,4 +203,4 @@ def test_issuer_outside_scope_sees_nothing(client: Client, tree: dict[str, Organ
 
 
 def test_issue_service_code_is_consistent_with_page_limits() -> None:
-    assert services.CODE_VALIDITY_SECONDS == 600 and services.MAX_FAILED_ATTEMPTS == 5
+    assert rules.CODE_VALIDITY_SECONDS == 600 and rules.MAX_FAILED_ATTEMPTS == 5

@@ -13,7 +13,8 @@ from django.utils import timezone
 
 from apps.audit.models import AuditEvent
 from apps.commissions.models import Employee
-from apps.core.actors import SYSTEM
+from apps.core.actors import MOBILE_APP, SYSTEM
+from apps.core.assurance import mint_step_up
 from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from apps.identities.models import User
 from apps.issuance import codes, errors, services
@@ -40,8 +41,13 @@ def _expire(code: ActivationCode, minutes: int = 11) -> None:
 
 
 def _redeem_typed(person_number: str, short: str) -> services.Activation:
-    return services.activation_code_redeem(csr_pem=device_csr()[1], device_name="Phone",
+    return services.activation_code_redeem(actor=MOBILE_APP, csr_pem=device_csr()[1],
+                                           device_name="Phone",
                                            person_number=person_number, short_code=short)
+
+
+def _proof(user: User):
+    return mint_step_up(user.pk, "otp")
 
 
 # --- issuing ---------------------------------------------------------------------------------------
@@ -49,9 +55,9 @@ def _redeem_typed(person_number: str, short: str) -> services.Activation:
 
 def test_self_service_needs_step_up(nina: User) -> None:
     with pytest.raises(Forbidden) as exc:
-        services.activation_code_issue(actor=nina, person=nina.person, stepped_up=False)
+        services.activation_code_issue(actor=nina, person=nina.person)
     assert exc.value.code == "step_up_required"
-    issued = services.activation_code_issue(actor=nina, person=nina.person, stepped_up=True)
+    issued = services.activation_code_issue(actor=nina, person=nina.person, step_up=_proof(nina))
     assert issued.code.person == nina.person
 
 
@@ -86,30 +92,30 @@ def test_a_colleague_cannot_issue_self_service_codes_for_someone_else(
 ) -> None:
     other, _ = make_staff(tree["cardio"], "Olle", "Other")
     with pytest.raises(NotFound):
-        services.activation_code_issue(actor=other, person=nina.person, stepped_up=True)
+        services.activation_code_issue(actor=other, person=nina.person, step_up=_proof(other))
 
 
 def test_issuer_needs_a_valid_identity_document(issuer: User, nina: User) -> None:
     with pytest.raises(ValidationFailed) as exc:
-        services.activation_code_issue(actor=issuer, person=nina.person, stepped_up=True)
+        services.activation_code_issue(actor=issuer, person=nina.person, step_up=_proof(issuer))
     assert exc.value.code == "document.required"
     expired = services.IdentityDocument(type="passport", last_four="1234",
                                         expires_on=timezone.localdate() - dt.timedelta(days=1))
     with pytest.raises(ValidationFailed) as exc:
         services.activation_code_issue(actor=issuer, person=nina.person, identity_document=expired,
-                                       stepped_up=True)
+                                       step_up=_proof(issuer))
     assert exc.value.code == "document.expired" and exc.value.field == "document_expires_on"
     bad_digits = services.IdentityDocument(type="passport", last_four="12a4",
                                            expires_on=timezone.localdate())
     with pytest.raises(ValidationFailed):
         services.activation_code_issue(actor=issuer, person=nina.person,
-                                       identity_document=bad_digits, stepped_up=True)
+                                       identity_document=bad_digits, step_up=_proof(issuer))
     good = services.IdentityDocument(type="driving_licence", last_four="4321",
                                      expires_on=timezone.localdate() + dt.timedelta(days=300))
     with pytest.raises(Forbidden):  # an issuer re-enters the second factor too
         services.activation_code_issue(actor=issuer, person=nina.person, identity_document=good)
     issued = services.activation_code_issue(actor=issuer, person=nina.person,
-                                            identity_document=good, stepped_up=True)
+                                            identity_document=good, step_up=_proof(issuer))
     code = issued.code
     assert code.issued_for_other and code.document_type == "driving_licence"
     assert code.document_last_four == "4321" and code.created_by_id == issuer.pk
@@ -128,7 +134,7 @@ def test_issuer_out_of_scope_gets_not_found(tree: dict[str, Organisation]) -> No
                                     expires_on=timezone.localdate() + dt.timedelta(days=30))
     with pytest.raises(NotFound):
         services.activation_code_issue(actor=local_issuer, person=target.person,
-                                       identity_document=doc, stepped_up=True)
+                                       identity_document=doc, step_up=_proof(local_issuer))
 
 
 def test_issuing_ends_earlier_unused_codes(nina: User, assert_audited: Any,
@@ -198,7 +204,7 @@ def test_redeem_with_qr_issues_a_certificate_for_the_person(
 ) -> None:
     issued = issue(nina.person)
     key, csr = device_csr("Nina's phone")
-    activation = services.activation_code_redeem(csr_pem=csr, device_name="Nina's phone",
+    activation = services.activation_code_redeem(actor=MOBILE_APP, csr_pem=csr, device_name="Nina's phone",
                                                  qr_payload=issued.qr_payload)
     cert = x509.load_pem_x509_certificate(activation.certificate.encode())
     cert.verify_directly_issued_by(issuing_ca.cert)
@@ -236,7 +242,7 @@ def test_code_expires_after_ten_minutes(nina: User, issuing_ca: IssuingCA,
 def test_typed_form_only_with_the_right_person_number(
     nina: User, tree: dict[str, Organisation], issuing_ca: IssuingCA
 ) -> None:
-    other, _ = make_staff(tree["cardio"], "Olle", "Other")
+    other, _ = make_staff(tree["cardio"], "Olle", "Other", care=True)
     issue(other.person)
     issued = issue(nina.person)
     with pytest.raises(errors.CodeInvalid):
@@ -265,7 +271,7 @@ def test_five_failures_kill_the_code(nina: User, issuing_ca: IssuingCA,
         _redeem_typed(number, issued.short_code)
     event = assert_audited("activation_code.redeem_failed", target=issued.code, outcome="failure")
     assert event.changes["error"] == [None, "code_dead"]
-    assert event.actor_kind == "system"  # the test's context; the API sets "device"
+    assert event.actor_kind == "device"
     with pytest.raises(errors.CodeDead):
         redeem_qr(issued)
     assert not MobileEID.objects.exists()
@@ -302,7 +308,7 @@ def test_wrong_qr_secret_counts_as_a_failure(nina: User, issuing_ca: IssuingCA) 
     issued = issue(nina.person)
     forged = issued.qr_payload.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAA"
     with pytest.raises(errors.CodeInvalid):
-        services.activation_code_redeem(csr_pem=device_csr()[1], device_name="x",
+        services.activation_code_redeem(actor=MOBILE_APP, csr_pem=device_csr()[1], device_name="x",
                                         qr_payload=forged)
     issued.code.refresh_from_db()
     assert issued.code.failed_attempts == 1
@@ -310,7 +316,7 @@ def test_wrong_qr_secret_counts_as_a_failure(nina: User, issuing_ca: IssuingCA) 
 
 def test_unknown_code_is_audited_as_failure(db: Any) -> None:
     with pytest.raises(errors.CodeInvalid):
-        services.activation_code_redeem(csr_pem=device_csr()[1], device_name="x",
+        services.activation_code_redeem(actor=MOBILE_APP, csr_pem=device_csr()[1], device_name="x",
                                         qr_payload="not a code")
     assert AuditEvent.objects.filter(action="activation_code.redeem_failed",
                                      outcome="failure").count() == 1
@@ -319,7 +325,7 @@ def test_unknown_code_is_audited_as_failure(db: Any) -> None:
 def test_bad_csr_is_refused_without_using_the_code(nina: User, issuing_ca: IssuingCA) -> None:
     issued = issue(nina.person)
     with pytest.raises(ValidationFailed) as exc:
-        services.activation_code_redeem(csr_pem="-----BEGIN CERTIFICATE REQUEST-----\nxx\n",
+        services.activation_code_redeem(actor=MOBILE_APP, csr_pem="-----BEGIN CERTIFICATE REQUEST-----\nxx\n",
                                         device_name="x", qr_payload=issued.qr_payload)
     assert exc.value.code == "csr_invalid"
     issued.code.refresh_from_db()
@@ -384,26 +390,26 @@ def test_notification_retries_transient_smtp_errors(
     """A mail-server failure makes the Celery task ask for a retry instead of failing for good."""
     import smtplib
 
-    from apps.issuance import services as issuance_services
+    from apps.issuance.services import notify
     from apps.issuance.tasks import eid_notify_task
 
     eid = redeem_qr(issue(nina.person)).eid  # on_commit never fires here: no e-mail yet
-    real_send = issuance_services.send_mail
+    real_send = notify.send_mail
 
     def failing_send(*args: Any, **kwargs: Any) -> int:
         raise smtplib.SMTPServerDisconnected("try later")
 
-    monkeypatch.setattr(issuance_services, "send_mail", failing_send)
+    monkeypatch.setattr(notify, "send_mail", failing_send)
     from celery.exceptions import Retry
 
     with pytest.raises(Retry):  # eager mode surfaces the retry request; a worker schedules it
         eid_notify_task.apply(args=[str(eid.pk), "activated"])
     assert mail.outbox == []
-    monkeypatch.setattr(issuance_services, "send_mail", real_send)
+    monkeypatch.setattr(notify, "send_mail", real_send)
     assert eid_notify_task.apply(args=[str(eid.pk), "activated"]).get() is True
     assert len(mail.outbox) == 1
     event = AuditEvent.objects.get(action="eid.notified", target_id=str(eid.pk))
-    assert event.actor_kind == "system" and event.actor_label.startswith("celery")
+    assert event.actor_kind == "system" and event.actor_label == "system:worker"
 
 
 def test_redemption_rechecks_the_limit_of_three(nina: User, issuing_ca: IssuingCA) -> None:
@@ -446,5 +452,5 @@ def test_someone_who_has_left_gets_no_new_e_id(tree: dict[str, Organisation], is
     commission or role."""
     leaver, _ = make_staff(tree["cardio"], "Lea", "Left")
     with pytest.raises(Forbidden) as exc:
-        services.activation_code_issue(actor=leaver, person=leaver.person, stepped_up=True)
+        services.activation_code_issue(actor=leaver, person=leaver.person, step_up=_proof(leaver))
     assert exc.value.code == "not_staff"

@@ -1,0 +1,29 @@
+"""Who may take each step of logging in. Deny by default.
+
+A login attempt is made by someone not yet logged in (the anonymous actor); completing a login and
+re-entering a second factor (step-up) are done by the user themself.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.actors import ANONYMOUS
+from apps.core.calls import policy
+from apps.core.errors import Forbidden
+from apps.identities.actors import Actor
+from apps.identities.models import User
+
+
+@policy
+def require_anonymous(actor: Actor) -> None:
+    """Login steps before the session exists: only the anonymous actor. Raises Forbidden."""
+    if actor != ANONYMOUS:
+        raise Forbidden(_("You are already logged in."), code="forbidden")
+
+
+@policy
+def require_self(actor: Actor, user: User) -> None:
+    """The user acting on their own login (completing it, a step-up). Raises Forbidden."""
+    if not (isinstance(actor, User) and actor.pk == user.pk and actor.is_active):
+        raise Forbidden(_("This is not your login."), code="forbidden")

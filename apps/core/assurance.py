@@ -1,0 +1,80 @@
+"""Proof that a person re-entered a second factor just now (step-up), as a value, not a boolean.
+
+Only the authentication code mints a `StepUpProof` (`apps.authn.services.step_up_verify`, after a
+second factor was verified); a service that needs a fresh step-up takes the proof and calls
+`check_step_up`, which verifies its MAC (HMAC-SHA256 keyed from SECRET_KEY), that it belongs to the
+acting user and that it is at most `STEP_UP_MAX_AGE_SECONDS` old. A view cannot pass `True`, and a
+proof cannot be moved to another user or kept for later. (NIST SP 800-63B 4.2.3 / OWASP ASVS 2.0
+V6.8: re-authentication before a sensitive action.)
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import Forbidden
+
+#: A step-up is fresh for 5 minutes.
+STEP_UP_MAX_AGE_SECONDS = 300
+_SALT = "apps.core.assurance.StepUpProof"
+
+
+@dataclass(frozen=True)
+class StepUpProof:
+    """`user_id` re-entered a second factor by `method` (RFC 8176 name, e.g. "otp") at
+    `verified_at` (epoch seconds, UTC); `mac` binds the three."""
+
+    user_id: uuid.UUID
+    method: str
+    verified_at: int
+    mac: str
+
+    def as_session(self) -> dict[str, object]:
+        """A JSON-able form for the session (`from_session` reads it back)."""
+        return {"user_id": str(self.user_id), "method": self.method,
+                "verified_at": self.verified_at, "mac": self.mac}
+
+    @classmethod
+    def from_session(cls, value: object) -> StepUpProof | None:
+        """The proof stored by `as_session`, or None for anything else."""
+        if not isinstance(value, dict):
+            return None
+        try:
+            return cls(user_id=uuid.UUID(str(value["user_id"])), method=str(value["method"]),
+                       verified_at=int(value["verified_at"]), mac=str(value["mac"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _mac(user_id: uuid.UUID, method: str, verified_at: int) -> str:
+    return salted_hmac(_SALT, f"{user_id}:{method}:{verified_at}", algorithm="sha256").hexdigest()
+
+
+def mint_step_up(user_id: uuid.UUID, method: str, *, now: float | None = None) -> StepUpProof:
+    """A proof that `user_id` just passed a second factor by `method`. Call only after verifying it."""
+    at = int(now if now is not None else time.time())
+    return StepUpProof(user_id=user_id, method=method, verified_at=at,
+                       mac=_mac(user_id, method, at))
+
+
+def is_fresh(proof: StepUpProof | None, user_id: uuid.UUID, *, now: float | None = None) -> bool:
+    """True when `proof` is genuine, belongs to `user_id` and is at most STEP_UP_MAX_AGE_SECONDS old."""
+    if proof is None or proof.user_id != user_id:
+        return False
+    if not hmac.compare_digest(proof.mac, _mac(proof.user_id, proof.method, proof.verified_at)):
+        return False
+    age = (now if now is not None else time.time()) - proof.verified_at
+    return 0 <= age <= STEP_UP_MAX_AGE_SECONDS
+
+
+def check_step_up(proof: StepUpProof | None, user_id: uuid.UUID) -> None:
+    """Raise Forbidden (`step_up_required`) unless `is_fresh(proof, user_id)`."""
+    if not is_fresh(proof, user_id):
+        raise Forbidden(_("Confirm it is you with your authenticator app first."),
+                        code="step_up_required")

@@ -1,0 +1,36 @@
+"""Writes of activation codes and mobile e-IDs, one module per concern; each audited in the same
+transaction. Limits and the lock order: `apps.issuance.rules`.
+
+- `issue`: activation codes (self-service, issuers, the operator), and ending them
+- `redeem`: the mobile app redeems a code for a certificate
+- `revoke`: revoking an e-ID
+- `notify`: telling the person by e-mail
+"""
+
+from apps.issuance.services.issue import (
+    IdentityDocument,
+    IssuedCode,
+    activation_code_issue,
+    activation_codes_end,
+    identity_document_check,
+)
+from apps.issuance.services.notify import eid_notify
+from apps.issuance.services.redeem import (
+    Activation,
+    activation_code_redeem,
+    activation_code_redeem_refused,
+)
+from apps.issuance.services.revoke import eid_revoke
+
+__all__ = [
+    "Activation",
+    "IdentityDocument",
+    "IssuedCode",
+    "activation_code_issue",
+    "activation_code_redeem",
+    "activation_code_redeem_refused",
+    "activation_codes_end",
+    "eid_notify",
+    "eid_revoke",
+    "identity_document_check",
+]

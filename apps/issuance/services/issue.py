@@ -1,0 +1,189 @@
+"""Issuing activation codes (aktiveringskod) for mobile e-IDs, and ending them when the person
+loses the entitlement."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.services import record
+from apps.core.assurance import StepUpProof
+from apps.core.calls import service
+from apps.core.errors import Forbidden, ValidationFailed
+from apps.identities.actors import Actor, actor_id
+from apps.identities.models import Person
+from apps.issuance import audit, codes, policies, rules, selectors
+from apps.issuance.models import ActivationCode, IdentityDocumentType
+
+
+@dataclass(frozen=True)
+class IdentityDocument:
+    """The identity document an issuer checked: `type` (IdentityDocumentType), the document
+    number's `last_four` digits and its `expires_on` date (must not be in the past)."""
+
+    type: str
+    last_four: str
+    expires_on: dt.date
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    """A new code and its plaintext secrets, returned ONCE (only hashes are stored).
+
+    `qr_payload` is the QR code's text, `short_code` the typed form `XXXX-XXXX`, `person_number`
+    the person's identifier `YYYYMMDD-NNNN` that must accompany the short form.
+    """
+
+    code: ActivationCode
+    qr_payload: str
+    short_code: str
+    person_number: str
+
+
+def identity_document_check(document: IdentityDocument | None) -> IdentityDocument:
+    """The checked document, normalised. Raises ValidationFailed (`document.*`, with the field)
+    for a missing document, an unknown type, last four that are not four digits, or an expired
+    document (expiry before today, Swedish time)."""
+    if document is None:
+        raise ValidationFailed(
+            _("Record the identity document you checked."), code="document.required",
+            field="document_type",
+        )
+    if document.type not in IdentityDocumentType.values:
+        raise ValidationFailed(_("Choose the type of identity document."), code="document.type",
+                               field="document_type")
+    last_four = document.last_four.strip()
+    if len(last_four) != 4 or not last_four.isascii() or not last_four.isdigit():
+        raise ValidationFailed(_("Enter the last four digits of the document number."),
+                               code="document.last_four", field="document_last_four")
+    if document.expires_on < timezone.localdate():
+        raise ValidationFailed(
+            _("The identity document has expired. Ask for a valid document."),
+            code="document.expired", field="document_expires_on",
+        )
+    return IdentityDocument(type=document.type, last_four=last_four, expires_on=document.expires_on)
+
+
+def _end_open_codes(actor: Actor, person: Person, now: dt.datetime, reason: str) -> int:
+    """End the person's open codes (the caller holds the person's lock); audited each."""
+    open_codes = list(ActivationCode.objects.select_for_update().filter(
+        person=person, used_at__isnull=True, ended_at__isnull=True
+    ))
+    for old in open_codes:
+        old.ended_at = now
+        old.save(update_fields=["ended_at", "updated_at"])
+        record(actor=actor, action=audit.ACTIVATION_CODE_ENDED.code, target=old, subject=person,
+               changes={"ended_at": [None, now.isoformat()]}, reason=reason)
+    return len(open_codes)
+
+
+@service
+def activation_code_issue(
+    *,
+    actor: Actor,
+    person: Person,
+    step_up: StepUpProof | None = None,
+    identity_document: IdentityDocument | None = None,
+) -> IssuedCode:
+    """Issue a single-use activation code bound to `person`; return it with its secrets once.
+
+    Two ways (the reference architecture's issuance modes), checked by `policies.require_issue_code`:
+    - self-service with inherited identification: `actor.person == person`, a working staff member
+      with a fresh `step_up` proof minted by authn for the actor; no identity document.
+    - administrative process: an issuer in scope of the person (`Role.ISSUER`) after checking an
+      `identity_document` and re-entering their own second factor (`step_up`); never for
+      the issuer themself.
+    The system actor (demo data, commands) may issue without either. In every case the person must
+    be entitled now (`rules.is_entitled`: staff with an active account).
+
+    The code expires `CODE_VALIDITY_SECONDS` (600 s) after issue; earlier open codes of the person
+    are ended (`activation_code.ended`); failures of the last 24 hours carry over (apps.issuance.rules).
+
+    Raises Forbidden (`step_up_required`, `not_staff`, `issue.self_as_issuer`), NotFound (outside
+    the issuer's scope), ValidationFailed (`document.*`, `too_many_eids`, `activation_code.locked`).
+    """
+    policies.require_issue_code(actor, person, step_up=step_up,
+                                with_document=identity_document is not None)
+    for_other = policies.issues_for_other(actor, person)
+    document = identity_document_check(identity_document) if (
+        for_other or identity_document is not None) else None
+    now = timezone.now()
+    secrets_ = codes.new_secrets()
+    code_id = uuid.uuid4()
+    with transaction.atomic():
+        # Lock order: person first (apps.issuance.rules).
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        if not rules.is_entitled(person):
+            raise Forbidden(_("Only staff members can get a mobile e-ID here."), code="not_staff")
+        if selectors.eid_count_active(person, now) >= rules.MAX_ACTIVE_EIDS:
+            raise ValidationFailed(
+                _("You already have %(max)d active mobile e-IDs, the most allowed. Revoke one "
+                  "before you get a new one.") % {"max": rules.MAX_ACTIVE_EIDS},
+                code="too_many_eids",
+            )
+        carried = min(rules.recent_failures(person, now), rules.MAX_FAILED_ATTEMPTS)
+        if carried >= rules.MAX_FAILED_ATTEMPTS:
+            raise ValidationFailed(
+                _("There were %(max)d failed activation attempts in the last 24 hours, so no new "
+                  "code can be issued now. Try again after %(time)s.")
+                % {"max": rules.MAX_FAILED_ATTEMPTS,
+                   "time": rules.local_text(rules.failures_lift_at(person, now))},
+                code="activation_code.locked",
+            )
+        _end_open_codes(actor, person, now, "Replaced by a newer activation code.")
+        code = ActivationCode.objects.create(
+            id=code_id,
+            person=person,
+            created_by_id=actor_id(actor),
+            created_by_label=str(actor)[:200],
+            issued_for_other=document is not None,
+            document_type=document.type if document else "",
+            document_last_four=document.last_four if document else "",
+            document_expires_on=document.expires_on if document else None,
+            secret_hash=codes.hash_qr_secret(secrets_.qr_secret),
+            short_hash=codes.hash_short_code(person.pk, secrets_.short_code),
+            expires_at=now + dt.timedelta(seconds=rules.CODE_VALIDITY_SECONDS),
+            carried_failures=carried,
+        )
+        changes: dict[str, list[object]] = {
+            "expires_at": [None, code.expires_at.isoformat()],
+            "issued_for_other": [None, code.issued_for_other],
+            "carried_failures": [None, carried],
+        }
+        if step_up is not None:
+            changes["step_up"] = [None, step_up.method]
+        if document:
+            changes.update({
+                "document_type": [None, document.type],
+                "document_last_four": [None, document.last_four],
+                "document_expires_on": [None, document.expires_on.isoformat()],
+            })
+        record(actor=actor, action=audit.ACTIVATION_CODE_ISSUED.code, target=code, subject=person,
+               changes=changes)
+    person_number = rules.person_identifier(person)
+    return IssuedCode(
+        code=code,
+        qr_payload=secrets_.qr_payload(code_id),
+        short_code=secrets_.short_code_display,
+        person_number=f"{person_number[:8]}-{person_number[8:]}" if person_number else "",
+    )
+
+
+@service
+def activation_codes_end(*, actor: Actor, person: Person, reason: str) -> int:
+    """End every open activation code of `person` now (the person lost the entitlement: their last
+    commission ended or their account was deactivated). Runs in the caller's transaction when there
+    is one, so the change and its consequences commit together. Returns how many were ended.
+
+    Allowed for the operator and for administrators and issuers in scope of the person
+    (`policies.require_end_codes`); raises NotFound otherwise.
+    """
+    policies.require_end_codes(actor, person)
+    with transaction.atomic():
+        Person.objects.select_for_update().filter(pk=person.pk).first()
+        return _end_open_codes(actor, person, timezone.now(), reason)

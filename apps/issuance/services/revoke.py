@@ -1,0 +1,57 @@
+"""Revoking mobile e-IDs: by the owner, an issuer, or when the account is deactivated."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.services import record
+from apps.core.calls import service
+from apps.core.errors import Conflict, ValidationFailed
+from apps.identities.actors import Actor, actor_id
+from apps.identities.models import Person
+from apps.issuance import audit, policies, rules
+from apps.issuance.models import MobileEID
+from apps.issuance.services.notify import notify_after_commit
+
+
+@service
+def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
+    """Revoke a mobile e-ID: it is listed in the CRL from the next fetch on.
+
+    Allowed for the owner, an issuer or local administrator in scope of the owner and the operator
+    (`policies.require_revoke_eid`). `reason` is 1-500 characters. Records who, when and why (the
+    revocation record of the reference architecture), audits `eid.revoked` and, after commit,
+    e-mails the person. Locks the person, then the e-ID (apps.issuance.rules).
+
+    Raises NotFound (not the actor's to revoke), ValidationFailed (`reason.required`,
+    `reason.too_long`), Conflict (`eid.already_revoked`).
+    """
+    policies.require_revoke_eid(actor, eid)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason for the revocation."), code="reason.required",
+                               field="reason")
+    if len(reason) > rules.MAX_REASON_LENGTH:
+        raise ValidationFailed(_("Keep the reason under 500 characters."), code="reason.too_long",
+                               field="reason")
+    now = timezone.now()
+    with transaction.atomic():
+        Person.objects.select_for_update().filter(pk=eid.person_id).first()
+        locked = MobileEID.objects.select_for_update().select_related("person").get(pk=eid.pk)
+        if locked.status == MobileEID.Status.REVOKED:
+            raise Conflict(_("This e-ID is already revoked."), code="eid.already_revoked")
+        locked.status = MobileEID.Status.REVOKED
+        locked.revoked_at = now
+        locked.revoked_by_id = actor_id(actor)
+        locked.revoked_by_label = str(actor)[:200]
+        locked.revocation_reason = reason
+        locked.save(update_fields=["status", "revoked_at", "revoked_by_id", "revoked_by_label",
+                                   "revocation_reason", "updated_at"])
+        record(actor=actor, action=audit.EID_REVOKED.code, target=locked, subject=locked.person,
+               changes={"status": [MobileEID.Status.ACTIVE, MobileEID.Status.REVOKED],
+                        "serial": [locked.serial, locked.serial]},
+               reason=reason)
+        notify_after_commit(locked, "revoked")
+    return locked
