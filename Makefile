@@ -27,16 +27,17 @@ run: $(STAMP)
 	@echo "Serving http://127.0.0.1:8000/ with a Celery worker (Ctrl-C stops both). E-mails: make mail"
 	$(PY) manage.py runportal 127.0.0.1:8000
 
-## make test: ruff, mypy, migrations check and pytest (PostgreSQL when DATABASE_URL is set).
+## make test: ruff, mypy, import-linter, migrations check and pytest (PostgreSQL when DATABASE_URL is set).
 test: export DJANGO_SETTINGS_MODULE = portal.settings.test
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy . && $(VENV)/bin/lint-imports
 
 ## make bench: benchmarks that print figures (never part of the tests).
 bench: export DJANGO_SETTINGS_MODULE = portal.settings.test

@@ -5,9 +5,8 @@ the field they name."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.db.models import QuerySet
@@ -19,13 +18,6 @@ from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
 from apps.core.forms import DateField, end_of_last_day, start_of_day
 from apps.organisations.models import Organisation
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-
-
-def today_in_stockholm() -> date:
-    """Today's date in Europe/Stockholm (the date the user sees on the wall)."""
-    return timezone.now().astimezone(STOCKHOLM).date()
 
 
 def _label_with_code(label: Any, value: str) -> str:
@@ -125,7 +117,7 @@ class CommissionGrantForm(ValidityMixin):
         unit_field = self.fields["care_unit"]
         assert isinstance(unit_field, forms.ModelChoiceField)
         unit_field.queryset = care_units
-        self.fields["valid_from"].initial = today_in_stockholm
+        self.fields["valid_from"].initial = timezone.localdate
         if len(employees) > 1:
             employee_field.empty_label = _("Choose an employee HSA-id")
         else:
@@ -158,7 +150,7 @@ class RoleGrantForm(ValidityMixin):
         field = self.fields["organisation"]
         assert isinstance(field, forms.ModelChoiceField)
         field.queryset = organisations
-        self.fields["valid_from"].initial = today_in_stockholm
+        self.fields["valid_from"].initial = timezone.localdate
 
 
 class EndForm(forms.Form):
@@ -167,4 +159,13 @@ class EndForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Why it ends now. Saved in the audit history."),
+    )
+
+
+class AccountForm(forms.Form):
+    """Deactivating or reactivating a login account: the reason is required and kept in the log."""
+
+    reason = forms.CharField(
+        label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Saved in the audit history."),
     )

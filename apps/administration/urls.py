@@ -13,4 +13,8 @@ urlpatterns = [
          name="commission_end"),
     path("people/<uuid:person_id>/roles/new/", views.role_grant, name="role_grant"),
     path("people/<uuid:person_id>/roles/<uuid:assignment_id>/end/", views.role_end, name="role_end"),
+    path("people/<uuid:person_id>/accounts/<uuid:user_id>/deactivate/", views.account_active,
+         {"active": False}, name="account_deactivate"),
+    path("people/<uuid:person_id>/accounts/<uuid:user_id>/reactivate/", views.account_active,
+         {"active": True}, name="account_reactivate"),
 ]

@@ -45,6 +45,13 @@ def get(code: str) -> Action:
     return _ACTIONS[code]
 
 
+def label(code: str) -> str:
+    """The translated label of action `code` in the active language; the code itself when it is
+    not registered (an action of a removed feature still shows something)."""
+    action = _ACTIONS.get(code)
+    return str(action.label) if action else code
+
+
 def patient_data_codes() -> list[str]:
     """Codes of the actions registered with `patient_data=True`."""
     return [code for code, action in _ACTIONS.items() if action.patient_data]

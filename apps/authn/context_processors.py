@@ -7,7 +7,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.authn import session
-from apps.commissions.models import RoleAssignment
+from apps.commissions.selectors import role_codes_active_for_person
 from apps.identities.models import User
 
 
@@ -17,7 +17,6 @@ def authn(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     roles: set[str] = set()
     if isinstance(user, User) and user.kind == User.Kind.STAFF:
-        roles = set(RoleAssignment.objects.active_at(timezone.now())
-                    .filter(person_id=user.person_id).values_list("role", flat=True))
+        roles = role_codes_active_for_person(user.person_id, timezone.now())
     return {"authn": session.get(request), "debug_demo": settings.DEMO_LOGIN_ENABLED,
             "staff_roles": roles}

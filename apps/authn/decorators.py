@@ -22,6 +22,15 @@ def _login_redirect(request: HttpRequest, name: str) -> HttpResponseRedirect:
     )
 
 
+def acting_user(request: HttpRequest) -> User:
+    """The logged-in user of a page behind `staff_required` or `patient_required` (the actor every
+    service call of the page takes)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise TypeError("acting_user() needs a page behind a login decorator")
+    return user
+
+
 def staff_required(view: View) -> View:
     """Staff logged in with password and a verified second factor (django-otp)."""
 

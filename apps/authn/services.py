@@ -34,7 +34,6 @@ from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.models import User
-from apps.identities.selectors import person_get_by_number
 
 FAILURE_WINDOW_SECONDS = 15 * 60
 MAX_FAILURES_PER_ACCOUNT = 10
@@ -133,14 +132,3 @@ def step_up_verify(*, actor: User, token: str) -> StepUpProof:
         record(actor=actor, action=audit.STEP_UP_SUCCEEDED.code, target=actor,
                subject=actor.person, changes={"method": [None, proof.method]})
     return proof
-
-
-def patient_demo_user(person_number: str) -> User:
-    """The patient account for a personnummer (demo login only). Raises ValidationFailed."""
-    person = person_get_by_number(person_number)
-    user = person and User.objects.filter(person=person, kind=User.Kind.PATIENT,
-                                          is_active=True).first()
-    if not user:
-        raise ValidationFailed(_("No demo patient has this number."), code="login.no_patient",
-                               field="person_number")
-    return user

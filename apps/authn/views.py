@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from apps.authn import services, session
+from apps.authn import selectors, services, session
 from apps.authn.decorators import staff_required
 from apps.authn.forms import OTPForm, PasswordForm, PatientDemoForm
 from apps.core.actors import ANONYMOUS
@@ -92,7 +92,7 @@ def patient_login_view(request: HttpRequest) -> HttpResponse:
     form = PatientDemoForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.patient_demo_user(form.cleaned_data["person_number"])
+            user = selectors.patient_demo_user(form.cleaned_data["person_number"])
         except PortalError as exc:
             form.add_error(exc.field, str(exc.message))
         else:

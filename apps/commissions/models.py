@@ -53,6 +53,15 @@ class ValidityQuerySet(models.QuerySet):  # type: ignore[type-arg]
         return rows if valid_until is None else rows.filter(valid_from__lt=valid_until)
 
 
+class ValidityStatus(models.TextChoices):
+    """Where a time-bound assignment stands at a moment."""
+
+    ACTIVE = "active", _("Active")
+    UPCOMING = "upcoming", _("Upcoming")
+    EXPIRED = "expired", _("Expired")
+    ENDED = "ended", _("Ended")
+
+
 class TimeBound(BaseModel):
     """Valid in [valid_from, valid_until) (UTC; open end allowed) unless ended early at `ended_at`
     with an `end_reason`; `assigned_by_*` is a snapshot of who granted it."""
@@ -65,6 +74,26 @@ class TimeBound(BaseModel):
     end_reason = models.TextField(blank=True)
 
     objects = ValidityQuerySet.as_manager()
+
+    def status(self, now: datetime) -> ValidityStatus:
+        """`ended` (ended early), `expired` (past valid_until), `upcoming` (before valid_from) or
+        `active` at `now` (UTC)."""
+        if self.ended_at is not None:
+            return ValidityStatus.ENDED
+        if self.valid_until is not None and self.valid_until <= now:
+            return ValidityStatus.EXPIRED
+        if self.valid_from > now:
+            return ValidityStatus.UPCOMING
+        return ValidityStatus.ACTIVE
+
+    @property
+    def current_status(self) -> ValidityStatus:
+        """`status` now (for pages)."""
+        return self.status(timezone.now())
+
+    def can_end(self, now: datetime) -> bool:
+        """True while it can still be ended early (active or upcoming)."""
+        return self.status(now) in (ValidityStatus.ACTIVE, ValidityStatus.UPCOMING)
 
     @property
     def last_day(self) -> date | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
 
@@ -10,9 +11,9 @@ from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_list_for_person
 from apps.commissions.models import Commission, Employee, RoleAssignment
-from apps.core.errors import NotFound
+from apps.core.queries import get_or_not_found
 from apps.identities.identifiers import IdentifierError, parse_person_number
-from apps.identities.models import Person
+from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import subtree_q
 
@@ -70,10 +71,7 @@ def person_get_in_scope(roots: list[Organisation], person_id: uuid.UUID | str) -
 
     Raises NotFound for a missing person and for one outside the scope alike.
     """
-    person = person_search_in_scope(roots).filter(pk=person_id).first()
-    if person is None:
-        raise NotFound()
-    return person
+    return get_or_not_found(person_search_in_scope(roots), person_id)
 
 
 def employee_list_for_person_in_scope(
@@ -103,10 +101,7 @@ def commission_get_for_person_in_scope(
     person: Person, roots: list[Organisation], commission_id: uuid.UUID | str
 ) -> Commission:
     """One commission of `person` at a unit under `roots`; NotFound otherwise."""
-    commission = commission_list_for_person_in_scope(person, roots).filter(pk=commission_id).first()
-    if commission is None:
-        raise NotFound()
-    return commission
+    return get_or_not_found(commission_list_for_person_in_scope(person, roots), commission_id)
 
 
 def role_list_for_person_in_scope(
@@ -120,10 +115,7 @@ def role_get_for_person_in_scope(
     person: Person, roots: list[Organisation], assignment_id: uuid.UUID | str
 ) -> RoleAssignment:
     """One role assignment of `person` over an organisation under `roots`; NotFound otherwise."""
-    assignment = role_list_for_person_in_scope(person, roots).filter(pk=assignment_id).first()
-    if assignment is None:
-        raise NotFound()
-    return assignment
+    return get_or_not_found(role_list_for_person_in_scope(person, roots), assignment_id)
 
 
 def audit_list_for_person_in_scope(person: Person, roots: list[Organisation]) -> QuerySet[AuditEvent]:
@@ -134,3 +126,20 @@ def audit_list_for_person_in_scope(person: Person, roots: list[Organisation]) ->
     return audit_list_for_person(person.pk).filter(
         Q(organisation_hsa_id="") | Q(organisation_hsa_id__in=in_scope_hsa_ids)
     ).exclude(action__in=registry.patient_data_codes())
+
+
+def role_codes_active_for_person(person_id: uuid.UUID, now: datetime) -> set[str]:
+    """The codes of the person's active system roles at `now` (one query; for the menu)."""
+    return set(RoleAssignment.objects.active_at(now).filter(person_id=person_id)
+               .values_list("role", flat=True))
+
+
+def staff_account_list_for_person(person: Person) -> QuerySet[User]:
+    """The person's staff login accounts. A patient account is patient data and never shown to an
+    administrator (nor deactivated by one)."""
+    return User.objects.filter(person=person, kind=User.Kind.STAFF).order_by("username")
+
+
+def staff_account_get_for_person(person: Person, user_id: uuid.UUID | str) -> User:
+    """One staff login account of `person` (already found in scope); NotFound otherwise."""
+    return get_or_not_found(staff_account_list_for_person(person), user_id)

@@ -24,6 +24,7 @@ from apps.commissions.models import (
     TimeBound,
 )
 from apps.commissions.vocabularies import Purpose, parse_right
+from apps.core.actors import is_operator
 from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
@@ -37,17 +38,24 @@ _ALNUM = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 
-def new_hsa_id(directory_owner: Organisation, prefix: str) -> str:
+def _new_hsa_id(directory_owner: Organisation, prefix: str) -> str:
     """A fresh HSA-id under the directory owner's `SE<orgnr>-` prefix, e.g. `SE2321000016-U4K9T2QX`."""
     base = directory_owner.hsa_id.split("-", 1)[0]
     return f"{base}-{prefix}{''.join(secrets.choice(_ALNUM) for _ in range(8))}"
 
 
-def _check_validity(valid_from: datetime, valid_until: datetime | None) -> None:
+def _check_validity(actor: Actor, valid_from: datetime, valid_until: datetime | None) -> None:
+    """The end after the start, and (for people, not the operator importing history) not wholly in
+    the past: an end that has already passed is nearly always a mistyped year."""
     if valid_until is not None and valid_until <= valid_from:
         raise ValidationFailed(
             _("The end must be after the start."), code="validity.end_before_start",
             field="valid_until",
+        )
+    if valid_until is not None and valid_until <= timezone.now() and not is_operator(actor):
+        raise ValidationFailed(
+            _("The last day has already passed, so this would never be valid. Check the year."),
+            code="validity.in_the_past", field="valid_until",
         )
 
 
@@ -103,7 +111,7 @@ def employee_create(
     """Give `person` an employee HSA-id issued under `organisation` (generated if not given)."""
     policies.require_administer_unit(actor, organisation)
     try:
-        hsa_id = normalise_hsa_id(hsa_id) if hsa_id else new_hsa_id(organisation, "E")
+        hsa_id = normalise_hsa_id(hsa_id) if hsa_id else _new_hsa_id(organisation, "E")
     except IdentifierError as exc:
         raise ValidationFailed(exc.message, code=exc.code, field="hsa_id") from exc
     with transaction.atomic():
@@ -166,7 +174,7 @@ def commission_grant(
                 _("Unknown right: %(right)s") % {"right": right}, code="commission.right",
                 field="rights",
             ) from exc
-    _check_validity(valid_from, valid_until)
+    _check_validity(actor, valid_from, valid_until)
     with transaction.atomic():
         Employee.objects.select_for_update().get(pk=employee.pk)  # serialise grants per employee
         if Commission.objects.overlapping(valid_from, valid_until).filter(
@@ -178,7 +186,7 @@ def commission_grant(
                 code="commission.duplicate", field="care_unit",
             )
         commission = Commission.objects.create(
-            hsa_id=new_hsa_id(care_provider, "U"),
+            hsa_id=_new_hsa_id(care_provider, "U"),
             name=name or f"{purpose}, {care_unit.name}",  # data: the vocabulary code, not UI text
             employee=employee, purpose=purpose, care_provider=care_provider,
             care_unit=care_unit, valid_from=valid_from, valid_until=valid_until,
@@ -229,7 +237,7 @@ def role_grant(
     policies.require_not_self(actor, person)
     if role not in Role.values:
         raise ValidationFailed(_("Unknown role."), code="role.unknown", field="role")
-    _check_validity(valid_from, valid_until)
+    _check_validity(actor, valid_from, valid_until)
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
         if RoleAssignment.objects.overlapping(valid_from, valid_until).filter(

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee
@@ -129,3 +130,13 @@ class ConsentAssertion(BaseModel):
         if self.valid_until is not None and self.valid_until <= now:
             return self.Status.EXPIRED
         return self.Status.ACTIVE
+
+    @property
+    def current_status(self) -> ConsentAssertion.Status:
+        """`status` now (for pages)."""
+        return self.status(timezone.now())
+
+    def in_force_or_upcoming(self, now: datetime) -> bool:
+        """True while it is active or has not started: what a patient may still withdraw (an
+        emergency access never: `policies.can_withdraw_consent`)."""
+        return self.status(now) in (self.Status.ACTIVE, self.Status.UPCOMING)

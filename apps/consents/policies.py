@@ -14,6 +14,7 @@ without a commission at the unit gets Forbidden.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,6 +27,9 @@ from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
+
+if TYPE_CHECKING:
+    from apps.consents.models import ConsentAssertion
 
 
 def is_patient_self(actor: Actor, patient: Person) -> bool:
@@ -92,3 +96,8 @@ def require_withdraw_consent(actor: Actor, patient: Person) -> None:
     if is_operator(actor) or is_patient_self(actor, patient):
         return
     raise NotFound()
+
+
+def can_withdraw_consent(consent: ConsentAssertion, now: datetime) -> bool:
+    """A consent (never an emergency access) still in force or upcoming at `now`."""
+    return not consent.is_emergency and consent.in_force_or_upcoming(now)

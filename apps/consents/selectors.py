@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Q, QuerySet
@@ -38,6 +39,31 @@ def consent_list_for_patient(patient: Person) -> QuerySet[ConsentAssertion]:
     """All assertions about `patient` (any state), newest start first, with units and staff."""
     return _with_relations(ConsentAssertion.objects.filter(patient=patient)).order_by(
         "-valid_from", "-registered_at"
+    )
+
+
+@dataclass(frozen=True)
+class PatientConsents:
+    """A patient's assertions at a moment, grouped as the patient's page shows them: consents in
+    force or upcoming (`current`), `expired`, withdrawn or removed (`ended`), and `emergencies`;
+    each newest start first."""
+
+    current: list[ConsentAssertion]
+    expired: list[ConsentAssertion]
+    ended: list[ConsentAssertion]
+    emergencies: list[ConsentAssertion]
+
+
+def consents_grouped_for_patient(patient: Person, now: datetime) -> PatientConsents:
+    """The patient's assertions grouped by where they stand at `now` (one query)."""
+    items = list(consent_list_for_patient(patient))
+    consents = [c for c in items if not c.is_emergency]
+    status = ConsentAssertion.Status
+    return PatientConsents(
+        current=[c for c in consents if c.in_force_or_upcoming(now)],
+        expired=[c for c in consents if c.status(now) == status.EXPIRED],
+        ended=[c for c in consents if c.status(now) in (status.WITHDRAWN, status.DELETED)],
+        emergencies=[c for c in items if c.is_emergency],
     )
 
 

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import Forbidden, NotFound, PortalError
@@ -25,11 +24,6 @@ def add_portal_error(form: forms.Form, exc: PortalError) -> None:
 
 #: Dates on the pages are Swedish calendar days; times are stored in UTC.
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today's date in Europe/Stockholm."""
-    return (now or timezone.now()).astimezone(STOCKHOLM).date()
 
 
 def start_of_day(day: date) -> datetime:

@@ -6,8 +6,12 @@ class IssuanceConfig(AppConfig):
     label = "issuance"
 
     def ready(self) -> None:
+        from django.core.checks import register
+
         from apps.commissions.signals import entitlement_ended
         from apps.issuance import audit  # noqa: F401  (registers the audit action codes)
+        from apps.issuance.checks import ca_key_permissions
         from apps.issuance.receivers import end_issued_credentials
 
+        register(ca_key_permissions)
         entitlement_ended.connect(end_issued_credentials, dispatch_uid="issuance.end_credentials")

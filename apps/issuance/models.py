@@ -13,14 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import BaseModel
 from apps.identities.models import Person
-
-
-class IdentityDocumentType(models.TextChoices):
-    """Identity documents an issuer may check in the administrative issuing process."""
-
-    PASSPORT = "passport", _("Passport")
-    NATIONAL_ID_CARD = "national_id_card", _("National identity card")
-    DRIVING_LICENCE = "driving_licence", _("Driving licence")
+from apps.issuance.documents import IdentityDocumentType
 
 
 class ActivationCode(BaseModel):

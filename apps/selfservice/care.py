@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
@@ -31,12 +31,14 @@ from django.views.decorators.http import require_http_methods
 from apps.authn.decorators import staff_required
 from apps.consents import selectors, services
 from apps.core.errors import PortalError
-from apps.core.forms import add_portal_error, local_today, start_of_day
+from apps.core.forms import add_portal_error, start_of_day
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import Person
 from apps.identities.selectors import person_get_by_number
-from apps.organisations.models import Organisation
 from apps.selfservice.patient import ConsentPeriodForm
+
+if TYPE_CHECKING:
+    from apps.organisations.models import Organisation
 
 #: Durations offered for emergency access, in hours (default 24, at most 7 days = 168).
 EMERGENCY_HOURS = [1, 4, 8, 24, 72, 168]
@@ -168,10 +170,8 @@ def consent_view(request: HttpRequest) -> HttpResponse:
                 return redirect("selfservice:care_consent")
     now = timezone.now()
     today = list(selectors.consent_list_registered_by(
-        request.user, start_of_day(local_today(now)), units  # type: ignore[arg-type]
+        request.user, start_of_day(timezone.localdate(now)), units  # type: ignore[arg-type]
     ))
-    for item in today:
-        item.current_status = item.status(now)  # type: ignore[attr-defined]
     return render(request, "selfservice/care/consent.html", {
         "find": find, "units": units, "patient": find.patient if find.is_valid() else None,
         "unit": find.unit() if find.is_valid() else None, "consent_form": consent_form,
@@ -201,7 +201,6 @@ def delete_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
         else:
             messages.success(request, _("The consent has been removed as a wrong registration."))
             return redirect("selfservice:care_consent")
-    consent.current_status = consent.status(timezone.now())  # type: ignore[attr-defined]
     return render(request, "selfservice/care/delete.html", {"consent": consent, "form": form})
 
 

@@ -31,7 +31,7 @@ from apps.core.errors import PortalError
 from apps.core.forms import DateField, add_portal_error
 from apps.identities.models import Person, User
 from apps.issuance import policies, rules, selectors, services
-from apps.issuance.models import IdentityDocumentType
+from apps.issuance.documents import IdentityDocumentType
 
 APP_COMMAND = ".venv/bin/python clients/mobile_app/eid_app.py"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
@@ -24,15 +24,15 @@ from django.views.decorators.http import require_http_methods
 from apps.audit import registry
 from apps.audit.selectors import audit_list_for_person
 from apps.authn.decorators import patient_required
-from apps.commissions.models import Employee
-from apps.consents import selectors, services
-from apps.consents.models import ConsentAssertion
+from apps.consents import policies, selectors, services
 from apps.core.errors import PortalError
-from apps.core.forms import DateField, add_portal_error, end_of_last_day, local_today, start_of_day
-from apps.organisations.models import Organisation
+from apps.core.forms import DateField, add_portal_error, end_of_last_day, start_of_day
+
+if TYPE_CHECKING:
+    from apps.commissions.models import Employee
+    from apps.organisations.models import Organisation
 
 LOG_PAGE_SIZE = 25
-Status = ConsentAssertion.Status
 
 
 # --- shared with the staff page (care.py) ---------------------------------------------------------
@@ -43,7 +43,7 @@ def period_from_days(first_day: date, last_day: date | None,
     (Europe/Stockholm calendar days). A first day of today starts now (not at midnight, which would
     backdate the consent); no last day means an open end."""
     now = now or timezone.now()
-    valid_from = now if first_day == local_today(now) else start_of_day(first_day)
+    valid_from = now if first_day == timezone.localdate(now) else start_of_day(first_day)
     valid_until = end_of_last_day(last_day) if last_day else None
     return valid_from, valid_until
 
@@ -78,7 +78,7 @@ class ConsentPeriodForm(forms.Form):
 
     def __init__(self, *args: Any, unit: Organisation | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["valid_from"].initial = local_today()
+        self.fields["valid_from"].initial = timezone.localdate()
         now = timezone.now()
         pairs = selectors.employees_at_units(now, unit)
         self.employees = {str(e.pk): e for _, e in pairs}
@@ -95,7 +95,7 @@ class ConsentPeriodForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         first = data.get("valid_from")
-        if first and first < local_today():
+        if first and first < timezone.localdate():
             self.add_error("valid_from", _("The start cannot be in the past."))
         last = data.get("valid_until")
         if first and last and last < first:
@@ -142,12 +142,6 @@ class GiveConsentForm(ConsentPeriodForm):
         return self.units[self.cleaned_data["care_unit"]]
 
 
-def _with_status(consents: list[ConsentAssertion], now: datetime) -> list[ConsentAssertion]:
-    for consent in consents:
-        consent.current_status = consent.status(now)  # type: ignore[attr-defined]
-    return consents
-
-
 @patient_required
 @require_http_methods(["GET", "POST"])
 def consents_view(request: HttpRequest) -> HttpResponse:
@@ -168,16 +162,9 @@ def consents_view(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, _("Your consent has been registered."))
             return redirect("selfservice:patient_consents")
-    now = timezone.now()
-    all_items = _with_status(list(selectors.consent_list_for_patient(patient)), now)
-    consents = [c for c in all_items if not c.is_emergency]
-    context = {
-        "form": form,
-        "current": [c for c in consents if c.current_status in (Status.ACTIVE, Status.UPCOMING)],  # type: ignore[attr-defined]
-        "expired": [c for c in consents if c.current_status == Status.EXPIRED],  # type: ignore[attr-defined]
-        "ended": [c for c in consents if c.current_status in (Status.WITHDRAWN, Status.DELETED)],  # type: ignore[attr-defined]
-        "emergencies": [c for c in all_items if c.is_emergency],
-    }
+    groups = selectors.consents_grouped_for_patient(patient, timezone.now())
+    context = {"form": form, "current": groups.current, "expired": groups.expired,
+               "ended": groups.ended, "emergencies": groups.emergencies}
     return render(request, "selfservice/patient/consents.html", context)
 
 
@@ -195,12 +182,9 @@ def withdraw_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
         else:
             messages.success(request, _("Your consent has been withdrawn."))
         return redirect("selfservice:patient_consents")
-    consent.current_status = consent.status(timezone.now())  # type: ignore[attr-defined]
-    if consent.is_emergency:
-        messages.error(request, _("Emergency access cannot be withdrawn."))
-        return redirect("selfservice:patient_consents")
-    if consent.current_status not in (Status.ACTIVE, Status.UPCOMING):  # type: ignore[attr-defined]
-        messages.error(request, _("This consent is no longer in force."))
+    if not policies.can_withdraw_consent(consent, timezone.now()):
+        messages.error(request, _("Emergency access cannot be withdrawn.") if consent.is_emergency
+                       else _("This consent is no longer in force."))
         return redirect("selfservice:patient_consents")
     return render(request, "selfservice/patient/withdraw.html", {"consent": consent})
 
@@ -211,13 +195,7 @@ def log_view(request: HttpRequest) -> HttpResponse:
     LOG_PAGE_SIZE events a page; times in Europe/Stockholm."""
     patient = request.user.person  # type: ignore[union-attr]
     page = Paginator(audit_list_for_person(patient.pk), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = []
-    for event in page:
-        try:
-            label = registry.get(event.action).label
-        except KeyError:
-            label = event.action
-        rows.append({"event": event, "what": label})
+    rows = [{"event": event, "what": registry.label(event.action)} for event in page]
     return render(request, "selfservice/patient/log.html", {"page": page, "rows": rows})
 
 

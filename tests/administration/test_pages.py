@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -204,8 +205,8 @@ def test_person_page_shows_commissions_roles_and_their_status(as_admin, tree, ol
     response = as_admin.get(person_url(olle.person))
     assert response.status_code == 200
     page = text(response)
-    statuses = {row.item.care_unit.name + "/" + row.item.purpose: row.status
-                for row in response.context["commissions"]}
+    statuses = {c.care_unit.name + "/" + c.purpose: c.current_status
+                for c in response.context["commissions"]}
     assert statuses == {"Orthopaedics/Vård och behandling": "active",
                         "Cardiology/Kvalitetssäkring": "upcoming", "Cardiology/Statistik": "ended"}
     assert "Active" in page and "Upcoming" in page and "Ended" in page
@@ -222,7 +223,7 @@ def test_expired_commission_is_shown_as_expired(as_admin, tree, olle):
                               rights=["Läsa;alla;VE"], valid_from=now - timedelta(days=10),
                               valid_until=now - timedelta(days=1))
     response = as_admin.get(person_url(olle.person))
-    assert [row.status for row in response.context["commissions"]] == ["expired"]
+    assert [c.current_status for c in response.context["commissions"]] == ["expired"]
     assert "Expired" in text(response)
     assert "End commission" not in text(response)
 
@@ -546,3 +547,75 @@ def test_own_page_offers_no_grant_or_end(as_admin, hospital_admin):
     body = text(as_admin.get(person_url(hospital_admin.person)))
     assert "You cannot change your own commissions or roles." in body
     assert "Grant role" not in body and "End role" not in body
+
+
+# --- Entitlement, accounts, dates ------------------------------------------------------------------
+
+
+def test_a_commission_wholly_in_the_past_is_refused(as_admin, tree, olle):
+    """A mistyped year (2052 for 2025, or the last day already gone) was granted silently."""
+    response = as_admin.post(reverse("administration:commission_grant", args=[olle.person.pk]), {
+        "employee": olle.pk, "care_unit": tree["ortho"].pk, "purpose": CARE,
+        "activities": ["Läsa"], "information_classes": ["alla"], "scopes": ["VE"],
+        "valid_from": "2020-01-01", "valid_until": "2020-12-31"})
+    assert response.status_code == 200
+    assert "The last day has already passed" in text(response)
+    assert not Commission.objects.filter(employee=olle).exists()
+
+
+def test_the_end_page_of_an_ended_commission_shows_no_form(as_admin, tree, olle):
+    commission = services.commission_grant(
+        actor=SYSTEM, employee=olle, care_unit=tree["ortho"], purpose=CARE,
+        rights=["Läsa;alla;VE"], valid_from=timezone.now(), valid_until=None)
+    services.commission_end(actor=SYSTEM, commission=commission, reason="Wrong unit")
+    url = reverse("administration:commission_end", args=[olle.person.pk, commission.pk])
+    page = text(as_admin.get(url))
+    assert "already ended" in page and "<form" not in as_admin.get(url).content.decode().split(
+        "<main", 1)[1]
+
+
+def test_administrator_deactivates_and_reactivates_an_account(as_admin, tree, assert_audited,
+                                                               issuing_ca):
+    from apps.identities.models import User
+    from apps.issuance.models import ActivationCode, MobileEID
+    from tests.issuance.support import issue, redeem_qr
+
+    user, employee = make_staff(tree["ortho"], "Dora", "Deactivated", care=True)
+    eid = redeem_qr(issue(user.person)).eid
+    open_code = issue(user.person).code
+    colleague = Client()
+    colleague.force_login(user)
+    url = reverse("administration:account_deactivate", args=[user.person.pk, user.pk])
+    page = text(as_admin.get(url))
+    assert "1 active mobile e-ID is revoked" in page
+    response = as_admin.post(url, {"reason": "Left the region"})
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert not user.is_active
+    assert MobileEID.objects.get(pk=eid.pk).status == "revoked"
+    assert ActivationCode.objects.get(pk=open_code.pk).ended_at is not None
+    assert colleague.get(reverse("selfservice:my_eids")).status_code == 302  # session ended
+    assert_audited("account.deactivated", target=user, subject=user.person)
+    assert_audited("eid.revoked", target=eid)
+    # Reactivation never revives the old session or code.
+    url = reverse("administration:account_reactivate", args=[user.person.pk, user.pk])
+    assert as_admin.post(url, {"reason": "Came back"}).status_code == 302
+    user.refresh_from_db()
+    assert user.is_active
+    assert colleague.get(reverse("selfservice:my_eids")).status_code == 302
+    assert ActivationCode.objects.get(pk=open_code.pk).ended_at is not None
+    assert User.objects.get(pk=user.pk).is_active
+
+
+def test_accounts_outside_scope_or_patient_accounts_are_not_found(as_admin, tree, olle):
+    from apps.identities import services as identities
+
+    patient_account = identities.user_create(actor=SYSTEM, person=olle.person, username="pat-olle",
+                                             kind="patient")
+    url = reverse("administration:account_deactivate", args=[olle.person.pk, patient_account.pk])
+    assert as_admin.get(url).status_code == 404
+    outsider, _ = make_staff(tree["primary"], "Pia", "Primär")
+    url = reverse("administration:account_deactivate", args=[outsider.person.pk, outsider.pk])
+    assert as_admin.post(url, {"reason": "x"}).status_code == 404
+    outsider.refresh_from_db()
+    assert outsider.is_active

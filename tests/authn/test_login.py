@@ -134,3 +134,32 @@ def test_pages_with_personal_data_are_not_cached(client, patient):
     """Breaker round 2, defect 12."""
     client.force_login(patient)
     assert client.get(reverse("selfservice:patient_consents"))["Cache-Control"] == "private, no-store"
+
+
+def test_second_factor_eleven_minutes_after_the_password_starts_over(client, hospital_admin,
+                                                                    monkeypatch):
+    import time
+
+    client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": PASSWORD})
+    started = time.time()
+    monkeypatch.setattr(time, "time", lambda: started + 11 * 60)
+    response = client.post(reverse("authn:otp"), {"token": totp_now()})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("authn:login"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_second_factor_after_a_password_change_starts_over(client, hospital_admin):
+    client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": PASSWORD})
+    hospital_admin.set_password("another long passphrase 42")
+    hospital_admin.save(update_fields=["password"])
+    response = client.post(reverse("authn:otp"), {"token": totp_now()})
+    assert response.status_code == 302 and response["Location"].startswith(reverse("authn:login"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_step_up_is_recorded_as_a_step_up(client, hospital_admin, assert_audited):
+    login(client, hospital_admin)
+    client.post(reverse("authn:step_up"), {"token": "000000"})
+    event = assert_audited("step_up.failed", target=hospital_admin, outcome="failure")
+    assert event.actor_id == hospital_admin.pk
+    assert not AuditEvent.objects.filter(action="login.failed", changes__step=[None, "step_up"]).exists()

@@ -454,3 +454,65 @@ def test_someone_who_has_left_gets_no_new_e_id(tree: dict[str, Organisation], is
     with pytest.raises(Forbidden) as exc:
         services.activation_code_issue(actor=leaver, person=leaver.person, step_up=_proof(leaver))
     assert exc.value.code == "not_staff"
+
+
+# --- entitlement at use ----------------------------------------------------------------------------
+
+
+def test_a_code_dies_with_the_last_commission(nurse: tuple[User, Employee], issuing_ca: IssuingCA,
+                                             assert_audited: Any) -> None:
+    """Found: a code issued to a staff member still bound an e-ID after their last commission
+    ended (HTTP 201, certificate issued, e-mail sent)."""
+    from apps.commissions import services as commissions
+    from apps.commissions.models import Commission
+
+    user, employee = nurse
+    issued = issue(user.person)
+    commissions.commission_end(actor=SYSTEM, commission=Commission.objects.get(employee=employee),
+                               reason="Left the unit")
+    assert_audited("activation_code.ended", target=issued.code)
+    with pytest.raises(errors.CodeGone):
+        redeem_qr(issued)
+    assert not MobileEID.objects.exists()
+
+
+def test_redemption_rechecks_the_entitlement(nurse: tuple[User, Employee],
+                                            issuing_ca: IssuingCA) -> None:
+    """A commission that expires by its date sends no signal: redemption checks again, under the
+    person's lock, and ends the code."""
+    from apps.commissions.models import Commission
+
+    user, employee = nurse
+    issued = issue(user.person)
+    Commission.objects.filter(employee=employee).update(valid_until=timezone.now())
+    with pytest.raises(errors.NotEntitled):
+        redeem_qr(issued)
+    issued.code.refresh_from_db()
+    assert issued.code.ended_at is not None and not MobileEID.objects.exists()
+    event = AuditEvent.objects.get(action="activation_code.redeem_failed")
+    assert event.changes["error"] == [None, "not_entitled"]
+
+
+def test_a_deactivated_account_gets_no_e_id(nurse: tuple[User, Employee], issuing_ca: IssuingCA) -> None:
+    user, _ = nurse
+    issued = issue(user.person)
+    User.objects.filter(pk=user.pk).update(is_active=False)  # even without the service's clean-up
+    with pytest.raises(errors.NotEntitled):
+        redeem_qr(issued)
+    assert not MobileEID.objects.exists()
+
+
+def test_a_forged_or_foreign_step_up_proof_is_refused(nina: User, tree: dict[str, Organisation]) -> None:
+    """The step-up is a value only authn mints: a boolean, another user's proof, an old proof or a
+    proof with a changed field are all refused."""
+    import dataclasses
+    import time
+
+    other, _ = make_staff(tree["cardio"], "Olle", "Other", care=True)
+    old = mint_step_up(nina.pk, "otp", now=time.time() - 301)
+    forged = dataclasses.replace(_proof(other), user_id=nina.pk)
+    for proof in (None, _proof(other), old, forged):
+        with pytest.raises(Forbidden) as exc:
+            services.activation_code_issue(actor=nina, person=nina.person, step_up=proof)
+        assert exc.value.code == "step_up_required"
+    assert services.activation_code_issue(actor=nina, person=nina.person, step_up=_proof(nina))

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from portal.checks import ca_key_permissions, required_programs
+from apps.issuance.checks import ca_key_permissions
+from portal.checks import required_programs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,7 @@ def test_world_readable_ca_key_is_reported(settings, tmp_path) -> None:
     key = tmp_path / "ca.key"
     key.write_text("x")
     key.chmod(0o644)
-    assert [w.id for w in ca_key_permissions()] == ["portal.W001"]
+    assert [w.id for w in ca_key_permissions()] == ["issuance.W001"]
     key.chmod(0o600)
     assert ca_key_permissions() == []
 

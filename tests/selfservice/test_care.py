@@ -13,7 +13,6 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.consents import services
 from apps.consents.models import ConsentAssertion
-from apps.selfservice.patient import local_today
 from tests.conftest import PASSWORD, totp_now
 
 URL = reverse("selfservice:care_consent")
@@ -45,7 +44,7 @@ def page_url(unit, number=TOLVAN):
 
 def consent_data(**kw):
     data = {"action": "consent", "consent-who": "all", "consent-employee": "",
-            "consent-valid_from": local_today().isoformat(), "consent-valid_until": "",
+            "consent-valid_from": timezone.localdate().isoformat(), "consent-valid_until": "",
             "consent-representative_name": "", "consent-patient_present": "on"}
     data.update({f"consent-{k}" if k != "action" else k: v for k, v in kw.items()})
     return data

@@ -11,9 +11,9 @@ from django.utils import timezone
 from apps.consents import services
 from apps.consents.models import ConsentAssertion
 from apps.core.actors import SYSTEM
+from apps.core.forms import start_of_day
 from apps.identities import services as identities
 from apps.identities.models import User
-from apps.selfservice.patient import local_today, start_of_day
 
 URL = reverse("selfservice:patient_consents")
 
@@ -33,7 +33,7 @@ def patient_client(client, patient):
 
 def form_data(unit, **kw):
     data = {"care_unit": str(unit.pk), "who": "all", "employee": "",
-            "valid_from": local_today().isoformat(), "valid_until": ""}
+            "valid_from": timezone.localdate().isoformat(), "valid_until": ""}
     data.update(kw)
     return data
 
@@ -59,7 +59,7 @@ def test_patient_sees_form_with_units_grouped_by_care_provider(patient_client, t
 
 
 def test_patient_gives_consent_to_all_staff(patient_client, patient, tree):
-    last = local_today() + timedelta(days=30)
+    last = timezone.localdate() + timedelta(days=30)
     response = patient_client.post(URL, form_data(tree["cardio"], valid_until=last.isoformat()),
                                    follow=True)
     html = response.content.decode()
@@ -96,9 +96,9 @@ def test_staff_member_of_another_unit_is_refused(patient_client, tree, nurse):
     ("overrides", "message"),
     [
         ({"care_unit": ""}, "This field is required."),
-        ({"valid_from": (local_today() - timedelta(days=1)).isoformat()},
+        ({"valid_from": (timezone.localdate() - timedelta(days=1)).isoformat()},
          "The start cannot be in the past."),
-        ({"valid_until": (local_today() - timedelta(days=1)).isoformat()},
+        ({"valid_until": (timezone.localdate() - timedelta(days=1)).isoformat()},
          "The last day cannot be before the first day."),
         ({"valid_from": "not a date"}, "Enter a valid date."),
     ],
@@ -202,7 +202,7 @@ def test_emergency_access_cannot_be_withdrawn_by_the_patient(patient_client, pat
 
 
 def test_upcoming_consent_is_shown_as_not_yet_started(patient_client, patient, tree):
-    first = local_today() + timedelta(days=3)
+    first = timezone.localdate() + timedelta(days=3)
     patient_client.post(URL, form_data(tree["cardio"], valid_from=first.isoformat()))
     consent = ConsentAssertion.objects.get()
     assert consent.valid_from == start_of_day(first)

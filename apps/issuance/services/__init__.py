@@ -7,13 +7,8 @@ transaction. Limits and the lock order: `apps.issuance.rules`.
 - `notify`: telling the person by e-mail
 """
 
-from apps.issuance.services.issue import (
-    IdentityDocument,
-    IssuedCode,
-    activation_code_issue,
-    activation_codes_end,
-    identity_document_check,
-)
+from apps.issuance.documents import IdentityDocument, identity_document_check
+from apps.issuance.services.issue import IssuedCode, activation_code_issue, activation_codes_end
 from apps.issuance.services.notify import eid_notify
 from apps.issuance.services.redeem import (
     Activation,

@@ -14,32 +14,12 @@ from apps.audit.services import record
 from apps.core.calls import service
 from apps.core.errors import NotFound
 from apps.identities.actors import Actor
-from apps.issuance import audit, policies, tasks
+from apps.issuance import audit, policies
 from apps.issuance.models import MobileEID
 
 logger = logging.getLogger(__name__)
 
 NOTIFY_EVENTS = ("activated", "revoked")
-
-
-def notify_after_commit(eid: MobileEID, event: str) -> None:
-    """Enqueue the e-mail task once the transaction commits.
-
-    The e-ID is already bound or revoked then, so a broker that cannot be reached must not turn the
-    answer into an error (the device would believe the activation failed while its code is spent):
-    the failure is logged for the operator instead.
-    """
-    eid_id = str(eid.pk)
-
-    def enqueue() -> None:
-        try:
-            tasks.eid_notify_task.delay(eid_id, event)
-        except Exception:  # noqa: BLE001 - any broker error; eager-mode task errors too
-            logger.exception("could not enqueue the %s e-mail for e-ID %s", event, eid_id)
-
-    transaction.on_commit(enqueue)
-
-
 
 
 @service

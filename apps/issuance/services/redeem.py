@@ -22,10 +22,9 @@ from apps.core.errors import PortalError, ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.models import Person
 from apps.identities.selectors import person_get_by_number
-from apps.issuance import audit, authority, codes, errors, policies, rules, selectors
+from apps.issuance import audit, authority, codes, errors, policies, rules, selectors, tasks
 from apps.issuance.ca import CAError, fingerprint_sha256, serial_hex
 from apps.issuance.models import ActivationCode, MobileEID
-from apps.issuance.services.notify import notify_after_commit
 
 logger = logging.getLogger(__name__)
 
@@ -298,5 +297,5 @@ def _activate(actor: Actor, code: ActivationCode, person: Person, *, csr_pem: st
                  "not_after": [None, eid.not_after.isoformat()],
                  "device_name": [None, device_name], "activation_code": [None, str(code.pk)]},
     )
-    notify_after_commit(eid, "activated")
+    tasks.notify_after_commit(eid, "activated")
     return Activation(eid=eid, certificate=cert_pem, chain=ca.chain_pem(cert))

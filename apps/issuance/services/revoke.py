@@ -11,9 +11,8 @@ from apps.core.calls import service
 from apps.core.errors import Conflict, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
-from apps.issuance import audit, policies, rules
+from apps.issuance import audit, policies, rules, tasks
 from apps.issuance.models import MobileEID
-from apps.issuance.services.notify import notify_after_commit
 
 
 @service
@@ -53,5 +52,5 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                changes={"status": [MobileEID.Status.ACTIVE, MobileEID.Status.REVOKED],
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
-        notify_after_commit(locked, "revoked")
+        tasks.notify_after_commit(locked, "revoked")
     return locked
