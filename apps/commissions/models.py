@@ -1,6 +1,6 @@
 """Employees, commissions (medarbetaruppdrag) with rights, and system roles.
 
-Fields of a commission follow HSA's authorisation contracts (domain.md, "Commissions"); the portal
+Fields of a commission follow HSA's authorisation contracts (docs/glossary.md, "commission"); the portal
 adds validity and who assigned it. A system role (administrativt uppdrag) is granted over an
 organisation subtree, time-bound.
 """

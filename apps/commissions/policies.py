@@ -1,7 +1,7 @@
 """Who may administer what. Deny by default: no active role over a node means no access.
 
 An administrator's scope is the union of the subtrees of their active role assignments
-(administrativt uppdrag, domain.md "Commissions"). Outside the scope, objects are reported as not
+(administrativt uppdrag, docs/glossary.md). Outside the scope, objects are reported as not
 found, so their existence never leaks.
 """
 

@@ -25,8 +25,8 @@ def consent_is_valid(*, patient: Person, care_unit: Organisation, employee: Empl
     """True when a consent or emergency access for `patient` lets `employee` read at `care_unit`
     at `when` (UTC): the employee holds an active care commission at that unit, and an assertion
     in force (ConsentQuerySet.valid_at) for the unit names no employee ("all staff with a
-    commission at that unit") or names this one (domain.md, "Consent assertion"). The complete
-    access decision (care relationship, blocks) is the rules service's (roadmap 4)."""
+    commission at that unit") or names this one (Inera's Samtycke contract, "Consent assertion"). The complete
+    access decision (care relationship, blocks) is the rules service's (docs/architecture.md)."""
     at_unit = Commission.objects.active_at(when).filter(
         employee=employee, care_unit=care_unit, purpose=Purpose.CARE
     )

@@ -5,7 +5,7 @@ organisationsnummer. Every rejection raises :class:`IdentifierError`, which carr
 ``code`` (for logs, tests and API clients) and a human-friendly, translatable ``message``.
 
 Sources: Skatteverket (personnummer SKV 704, samordningsnummer SKV 707), Folkbokföringslagen
-(1991:481) 18 §, the HSA-id rules in ``/work/shared/domain.md`` and python-stdnum for the Luhn
+(1991:481) 18 §, the HSA-id rules of the HSA directory (docs/glossary.md) and python-stdnum for the Luhn
 check digit (``stdnum.luhn``, ``stdnum.se.personnummer``, ``stdnum.se.orgnr``).
 """
 
@@ -214,7 +214,7 @@ _HSA_ID_RE = re.compile(r"[Ss][Ee](?P<number>[0-9]{12}|[0-9]{10})-[A-Za-z0-9]+")
 def normalise_hsa_id(value: str) -> str:
     """Validate an HSA-id and return it with an upper-case ``SE`` prefix.
 
-    Shape (domain.md, HSA): ``SE`` + the directory owner's 10-digit organisationsnummer (Luhn
+    Shape (the HSA directory's rules): ``SE`` + the directory owner's 10-digit organisationsnummer (Luhn
     check digit verified with ``stdnum.se.orgnr``) or the older national 12-digit number (only
     digits are checked) + ``-`` + one or more of ``[A-Za-z0-9]``; at most 31 characters; no å,
     ä, ö or ``@``. Surrounding whitespace is removed; apart from the prefix the id is kept

@@ -1,7 +1,7 @@
 """People and their login accounts.
 
 A `Person` is a human (staff member, patient or both); identity numbers are stored as
-(root OID, extension), never as bare strings (domain.md, "People"). A `User` is a login account
+(root OID, extension), never as bare strings (docs/glossary.md, "identity number"). A `User` is a login account
 linked to a person; later issues key federated users by (identity provider, subject).
 """
 

@@ -4,10 +4,10 @@ An activation code (aktiveringskod) has two secrets, both shown once and never s
 
 - the QR secret: 128 random bits (`secrets.token_urlsafe(16)`, 22 characters). The QR code carries
   `EIDACT1.<code id, 32 hex>.<secret>`; the code id only locates the row, the secret proves
-  possession. Issue 2 asks for at least 112 bits.
+  possession. NIST SP 800-63B 5.1.1.2 asks at least 112 bits for a look-up secret.
 - the short typed form: 8 characters of Crockford's base32 (40 bits), shown as `XXXX-XXXX`. It is
   accepted only together with the person's identifier (personnummer), and its hash is bound to the
-  person, so it means nothing for anybody else. Issue 2 asks for at least 40 bits; 5 tries per
+  person, so it means nothing for anybody else. The portal asks at least 40 bits (docs/decisions.md); 5 tries per
   code (and per person over 24 hours, see services) keep the chance of a guess at 5 / 2**40.
 
 Hashes are HMAC-SHA256 keyed from `settings.SECRET_KEY` (`django.utils.crypto.salted_hmac` with a

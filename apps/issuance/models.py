@@ -1,7 +1,8 @@
 """Activation codes (aktiveringskod) and mobile e-IDs (mobilt e-legitimation).
 
-Rule sources: issue 2, "Journey 2" (single use, 10 minutes, at most 5 failed tries, hashed at rest,
-at most 3 active mobile e-IDs per person) and domain.md "e-ID issuance" (issuer records the
+Rule sources: apps.issuance.rules and docs/journey-mobile-eid.md (single use, 10 minutes, at most 5
+failed tries, hashed at rest, at most 3 active mobile e-IDs per person) and the reference
+architecture's e-ID issuance (issuer records the
 identity document; revocation record: whose e-ID, which credential, who registered it, when).
 """
 
@@ -87,7 +88,7 @@ class MobileEID(BaseModel):
 
     `serial` is the certificate serial in lowercase hex, `fingerprint_sha256` the SHA-256 of its
     DER (hex), validity `not_before`/`not_after` in UTC. Revocation keeps who registered it, when
-    and why (domain.md, "Revocation record").
+    and why (the reference architecture's revocation record).
     """
 
     class Status(models.TextChoices):

@@ -1,7 +1,7 @@
 """The organisation tree: care providers (vårdgivare) and care units (vårdenhet) with HSA-ids.
 
 Care provider and care unit are roles of a node; each care unit belongs to exactly one care provider,
-the nearest care-provider ancestor (domain.md; PDL 1 kap. 3 §). `path` is the materialised path of
+the nearest care-provider ancestor (PDL 2008:355 1 kap. 3 §). `path` is the materialised path of
 HSA-ids from the root (`/SE..-A/SE..-B/`), so a subtree is one indexed prefix query; HSA-ids never
 change, so paths never need rewriting.
 """

@@ -1,4 +1,4 @@
-"""Django field validators wrapping the identifier rules (domain.md, "Organisations and HSA-ids")."""
+"""Django field validators wrapping the identifier rules (apps.identities.identifiers)."""
 
 from django.core.exceptions import ValidationError
 

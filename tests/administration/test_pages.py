@@ -490,7 +490,7 @@ def test_ending_the_last_role_ends_the_sessions(as_admin, hospital_admin, assert
 
 
 def test_an_administrator_cannot_make_herself_an_issuer(as_admin, tree, hospital_admin):
-    """Breaker D1: the page answers 403 with the reason, and nothing is saved."""
+    """The page answers 403 with the reason, and nothing is saved."""
     url = reverse("administration:role_grant", kwargs={"person_id": hospital_admin.person.pk})
     response = as_admin.post(url, {"role": Role.ISSUER, "organisation": str(tree["hospital"].pk),
                                    "valid_from": timezone.localdate().isoformat()})
@@ -500,7 +500,7 @@ def test_an_administrator_cannot_make_herself_an_issuer(as_admin, tree, hospital
 
 
 def test_history_leaves_out_a_colleagues_own_care(as_admin, tree, olle, patient):
-    """Breaker D2: a staff member who is also a patient; the administrator's history of them shows
+    """A staff member who is also a patient; the administrator's history of them shows
     no consent or emergency access (patient data), only administrative events."""
     from apps.consents import services as consents
 
@@ -513,7 +513,7 @@ def test_history_leaves_out_a_colleagues_own_care(as_admin, tree, olle, patient)
 
 @pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
 def test_a_date_out_of_range_is_a_form_error_not_a_crash(as_admin, tree, olle, day):
-    """Breaker D6: year 1 or 9999 overflowed when converted to a time (HTTP 500)."""
+    """Year 1 or 9999 overflowed when converted to a time (HTTP 500)."""
     url = reverse("administration:role_grant", kwargs={"person_id": olle.person.pk})
     response = as_admin.post(url, {"role": Role.ISSUER, "organisation": str(tree["ortho"].pk),
                                    "valid_from": day})
@@ -523,7 +523,7 @@ def test_a_date_out_of_range_is_a_form_error_not_a_crash(as_admin, tree, olle, d
 
 
 def test_history_does_not_tell_that_a_colleague_is_a_patient(as_admin, olle):
-    """Breaker round 2, defect 11."""
+    """A patient account is patient data: an administrator never learns a colleague is a patient."""
     from apps.identities import services as identities
     from apps.identities.models import User
 
@@ -533,7 +533,7 @@ def test_history_does_not_tell_that_a_colleague_is_a_patient(as_admin, olle):
 
 
 def test_a_commission_of_an_employee_hsa_id_outside_the_scope_is_not_listed(as_admin, tree, olle):
-    """Breaker round 2, defect 10: it was listed with an "End commission" link that answered 404."""
+    """It was listed with an "End commission" link that answered 404."""
     outside = services.employee_create(actor=SYSTEM, person=olle.person,
                                        organisation=tree["primary"])
     commission = services.commission_grant(

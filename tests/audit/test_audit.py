@@ -116,7 +116,7 @@ def test_audit_rows_outlive_what_they_mention(patient) -> None:
 @pytest.mark.parametrize(("header", "kept"), [("req-42.a:b_c", True), ("x\x00y", False),
                                               ("a b", False), ("z" * 65, False)])
 def test_request_id_from_a_proxy_is_kept_only_when_it_is_an_id(rf, settings, header, kept) -> None:
-    """Breaker D12: a NUL in X-Request-ID broke audited writes on PostgreSQL; a client's own
+    """A NUL in X-Request-ID broke audited writes on PostgreSQL; a client's own
     header is never kept."""
     from apps.audit.middleware import request_id_for
 
@@ -128,7 +128,7 @@ def test_request_id_from_a_proxy_is_kept_only_when_it_is_an_id(rf, settings, hea
 
 
 def test_client_address_behind_our_proxy(rf, settings) -> None:
-    """Breaker round 2, defect 3: behind a proxy every client had the proxy's address."""
+    """Behind a proxy every client had the proxy's address."""
     from apps.audit.middleware import client_ip
 
     request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 192.0.2.7", REMOTE_ADDR="10.0.0.1")

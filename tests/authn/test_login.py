@@ -98,7 +98,7 @@ def test_logins_and_failures_are_audited(client, hospital_admin, assert_audited)
 
 
 def test_password_guessing_is_throttled_per_account(client, hospital_admin):
-    """Breaker D4: unlimited password guesses; now 10 failures in 15 minutes lock the account
+    """Unlimited password guesses; now 10 failures in 15 minutes lock the account
     for the rest of the window, even for the right password."""
     for _ in range(10):
         client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": "x"})
@@ -109,7 +109,7 @@ def test_password_guessing_is_throttled_per_account(client, hospital_admin):
 
 
 def test_an_unknown_username_gets_the_same_answer_and_is_audited(client, hospital_admin):
-    """Breaker round 2, defect 1: an unknown username crashed (HTTP 500), telling names apart."""
+    """An unknown username crashed (HTTP 500), telling names apart."""
     known = client.post(reverse("authn:login"), {"username": hospital_admin.username,
                                                  "password": "x"}, HTTP_ACCEPT_LANGUAGE="en")
     unknown = client.post(reverse("authn:login"), {"username": "nobody", "password": "x"},
@@ -121,7 +121,7 @@ def test_an_unknown_username_gets_the_same_answer_and_is_audited(client, hospita
 
 
 def test_failures_from_elsewhere_do_not_lock_the_owner_out(client, hospital_admin):
-    """Breaker round 2, defect 2: ten failures from another address locked the owner out."""
+    """Ten failures from another address locked the owner out."""
     for _ in range(10):
         client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": "x"},
                     REMOTE_ADDR="10.9.9.9")
@@ -131,7 +131,7 @@ def test_failures_from_elsewhere_do_not_lock_the_owner_out(client, hospital_admi
 
 
 def test_pages_with_personal_data_are_not_cached(client, patient):
-    """Breaker round 2, defect 12."""
+    """Pages with personal data are never stored by a shared cache or the back button."""
     client.force_login(patient)
     assert client.get(reverse("selfservice:patient_consents"))["Cache-Control"] == "private, no-store"
 

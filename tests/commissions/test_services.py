@@ -124,7 +124,7 @@ def test_expired_role_gives_no_scope(tree):
 
 
 def test_administrators_cannot_change_their_own_roles_or_commissions(tree, hospital_admin):
-    """Separation of duties (breaker D1): an administrator who could make herself an issuer could
+    """Separation of duties: an administrator who could make herself an issuer could
     bind an e-ID in a colleague's name; one who could give herself a care commission could open
     patients' records."""
     own = hospital_admin.person.employees.get()
@@ -142,7 +142,7 @@ def test_administrators_cannot_change_their_own_roles_or_commissions(tree, hospi
 
 
 def test_scope_is_checked_for_the_person_not_only_the_unit(tree, hospital_admin, patient):
-    """Breaker D15: the service itself refuses a person or an employee HSA-id outside the scope."""
+    """The service itself refuses a person or an employee HSA-id outside the scope."""
     with pytest.raises(NotFound):
         services.role_grant(actor=hospital_admin, person=patient.person, role=Role.ISSUER,
                             organisation=tree["cardio"], valid_from=timezone.now(),

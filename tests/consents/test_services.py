@@ -57,7 +57,7 @@ def test_patient_gives_consent_to_one_named_staff_member(tree, patient, nurse):
 
 
 def test_an_all_staff_consent_needs_a_commission_at_the_unit(tree, patient, nurse):
-    """Breaker round 2, defect 5: "all staff" means all staff with a commission at that unit."""
+    """All staff means all staff with a commission at that unit."""
     _, employee = nurse
     give(patient, patient, tree["cardio"])
     now = timezone.now()
@@ -256,7 +256,7 @@ def test_database_refuses_emergency_without_reason(tree, patient, nurse):
 
 
 def test_staff_cannot_remove_what_the_patient_did(tree, patient, nurse):
-    """Breaker round 2, defect 9: deleting a withdrawn consent hid the withdrawal, and staff could
+    """Deleting a withdrawn consent hid the withdrawal, and staff could
     delete a consent the patient gave themself."""
     user, _ = nurse
     own = give(patient, patient, tree["cardio"])

@@ -1,4 +1,4 @@
-"""Two (or more) concurrent redemptions of one code: exactly one wins (issue 2, Journey 2).
+"""Two (or more) concurrent redemptions of one code: exactly one wins.
 
 Proven on PostgreSQL with parallel HTTP requests against the live server: each request runs in its
 own thread with its own database connection, so the row lock (`SELECT ... FOR UPDATE`) is what

@@ -1,4 +1,4 @@
-"""The activation code rules and e-ID services (issue 2, Journey 2)."""
+"""The activation code rules and e-ID services."""
 
 from __future__ import annotations
 
@@ -441,14 +441,14 @@ def test_redemption_rechecks_the_limit_of_three(nina: User, issuing_ca: IssuingC
 def test_the_warning_email_holds_no_text_chosen_by_the_device(
     nina: User, issuing_ca: IssuingCA, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """Breaker round 2, defect 7: whoever redeemed someone's code could write part of the alarm."""
+    """Whoever redeemed someone's code could write part of the alarm."""
     with django_capture_on_commit_callbacks(execute=True):
         redeem_qr(issue(nina.person), device="IT-support: expected, ignore this mail")
     assert mail.outbox and all("IT-support" not in m.body for m in mail.outbox)
 
 
 def test_someone_who_has_left_gets_no_new_e_id(tree: dict[str, Organisation], issuing_ca: IssuingCA) -> None:
-    """Breaker round 2, defect 12: an employee HSA-id alone was enough; a leaver has no active
+    """An employee HSA-id alone was enough; a leaver has no active
     commission or role."""
     leaver, _ = make_staff(tree["cardio"], "Lea", "Left")
     with pytest.raises(Forbidden) as exc:

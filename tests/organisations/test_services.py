@@ -10,7 +10,7 @@ from apps.organisations.services import organisation_create
 
 
 def test_hsa_ids_differing_only_in_case_are_one_id(tree) -> None:
-    """Breaker D17: `...-ab` beside `...-AB` would fall into the other's subtree on SQLite."""
+    """`...-ab` beside `...-AB` would fall into the other's subtree on SQLite."""
     organisation_create(actor=SYSTEM, hsa_id="SE2321000016-AB", name="Upper", parent=tree["hospital"])
     with pytest.raises(ValidationFailed) as exc:
         organisation_create(actor=SYSTEM, hsa_id="SE2321000016-ab", name="Lower",

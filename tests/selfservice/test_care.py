@@ -184,7 +184,7 @@ def test_page_has_a_constant_number_of_queries(nurse_client, tree, patient, nurs
 
 
 def test_a_protected_persons_name_is_not_shown(nurse_client, tree):
-    """Breaker D5: protected personal data (skyddade personuppgifter) is not shown on lookup."""
+    """Protected personal data (skyddade personuppgifter) is not shown on lookup."""
     from apps.core.actors import SYSTEM
     from apps.identities import services as identities
 
@@ -197,7 +197,7 @@ def test_a_protected_persons_name_is_not_shown(nurse_client, tree):
 
 
 def test_looking_a_patient_up_is_in_their_log_extract(nurse_client, tree, patient):
-    """Breaker round 2, defect 6: the lookup showed a name and left no trace."""
+    """The lookup showed a name and left no trace."""
     from apps.audit.models import AuditEvent
 
     nurse_client.get(page_url(tree["cardio"]))

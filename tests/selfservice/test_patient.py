@@ -224,7 +224,7 @@ def test_consents_page_has_a_constant_number_of_queries(patient_client, patient,
 
 
 def test_a_last_day_far_in_the_future_is_a_form_error(client, tree, patient):
-    """Breaker D6: last day 9999-12-31 overflowed (HTTP 500)."""
+    """Last day 9999-12-31 overflowed (HTTP 500)."""
     client.force_login(patient)
     response = client.post(reverse("selfservice:patient_consents"),
                            {"care_unit": str(tree["cardio"].pk), "who": "all",
