@@ -1,8 +1,8 @@
 """People and their login accounts.
 
 A `Person` is a human (staff member, patient or both); identity numbers are stored as
-(root OID, extension), never as bare strings (docs/glossary.md, "identity number"). A `User` is a login account
-linked to a person; later issues key federated users by (identity provider, subject).
+(root OID, extension), never as bare strings (docs/glossary.md, "identity number"). A `User` is a
+login account linked to a person.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ An activation code (aktiveringskod) has two secrets, both shown once and never s
   possession. NIST SP 800-63B 5.1.1.2 asks at least 112 bits for a look-up secret.
 - the short typed form: 8 characters of Crockford's base32 (40 bits), shown as `XXXX-XXXX`. It is
   accepted only together with the person's identifier (personnummer), and its hash is bound to the
-  person, so it means nothing for anybody else. The portal asks at least 40 bits (docs/decisions.md); 5 tries per
-  code (and per person over 24 hours, see services) keep the chance of a guess at 5 / 2**40.
+  person, so it means nothing for anybody else. The portal asks at least 40 bits
+  (docs/decisions.md); 5 tries per code (and per person over 24 hours, see apps.issuance.rules)
+  keep the chance of a guess at 5 / 2**40.
 
 Hashes are HMAC-SHA256 keyed from `settings.SECRET_KEY` (`django.utils.crypto.salted_hmac` with a
 purpose salt), so a copy of the database alone cannot brute-force the 40-bit short form; comparison
