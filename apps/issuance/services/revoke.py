@@ -13,7 +13,7 @@ from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
 from apps.issuance import audit, policies, rules
 from apps.issuance.models import MobileEID
-from apps.issuance.services.notify import notify_after_commit
+from apps.issuance.services.notify import eid_event_publish
 
 
 @service
@@ -22,8 +22,9 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
 
     Allowed for the owner, an issuer or local administrator in scope of the owner and the operator
     (`policies.require_revoke_eid`). `reason` is 1-500 characters. Records who, when and why (the
-    revocation record of the reference architecture), audits `eid.revoked` and, after commit,
-    e-mails the person. Locks the person, then the e-ID (apps.issuance.rules).
+    revocation record of the reference architecture), audits `eid.revoked` and publishes it
+    to the outbox, which e-mails the person after the commit. Locks the person, then the e-ID
+    (apps.issuance.rules).
 
     Raises NotFound (not the actor's to revoke), ValidationFailed (`reason.required`,
     `reason.too_long`), Conflict (`eid.already_revoked`).
@@ -53,5 +54,5 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                changes={"status": [MobileEID.Status.ACTIVE, MobileEID.Status.REVOKED],
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
-        notify_after_commit(locked, "revoked")
+        eid_event_publish(locked, "revoked")
     return locked
