@@ -1,5 +1,5 @@
-"""`make run`'s supervisor: serves pages with a worker, restarts a stopped worker, and stops both
-(with their own children) on SIGTERM."""
+"""`make run`'s supervisor: serves pages with a worker and Celery beat, restarts a stopped worker or
+beat, and stops all of them (with their own children) on SIGTERM."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_runportal_serves_restarts_the_worker_and_stops_cleanly(tmp_path: Path) -> None:
+def test_runportal_serves_restarts_the_worker_and_beat_and_stops_cleanly(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_"))}
     env.update(DJANGO_SETTINGS_MODULE="portal.settings.base", DJANGO_DEBUG="true",
                PORTAL_VAR_DIR=str(tmp_path))
@@ -66,6 +66,11 @@ def test_runportal_serves_restarts_the_worker_and_stops_cleanly(tmp_path: Path) 
     portal = subprocess.Popen([sys.executable, "manage.py", "runportal", f"127.0.0.1:{port}"],
                               cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
+
+    def child(kind: str, *, other_than: int = 0) -> int | None:
+        return next((p for p in _children(portal.pid) if p != other_than
+                     and f"celery\x00-A\x00portal\x00{kind}" in _cmdline(p)), None)
+
     try:
         def serving() -> bool:
             try:
@@ -74,16 +79,21 @@ def test_runportal_serves_restarts_the_worker_and_stops_cleanly(tmp_path: Path) 
                 return False
 
         assert _wait(serving), "the portal did not answer"
-        assert _wait(lambda: len(_children(portal.pid)) == 2)
-        children = _children(portal.pid)
-        worker = next(p for p in children if "celery" in _cmdline(p))
-        os.kill(worker, signal.SIGTERM)
-        assert _wait(lambda: any(p != worker and "celery" in _cmdline(p)
-                                 for p in _children(portal.pid))), "the worker was not restarted"
+        assert _wait(lambda: len(_children(portal.pid)) == 3)
+        # Beat keeps its schedule under PORTAL_VAR_DIR (it is started with no file argument).
+        assert _wait(lambda: any(tmp_path.glob("celerybeat-schedule*"))), "beat did not start"
+        for kind in ("worker", "beat"):
+            pid = child(kind)
+            assert pid is not None, f"no celery {kind} child"
+            os.kill(pid, signal.SIGTERM)
+            assert _wait(lambda kind=kind, pid=pid: child(kind, other_than=pid) is not None), (
+                f"the celery {kind} was not restarted")
         everything = _children(portal.pid)
-        everything += [grandchild for child in everything for grandchild in _children(child)]
+        everything += [grandchild for child_pid in everything for grandchild in _children(child_pid)]
     finally:
         portal.send_signal(signal.SIGTERM)
         output, _ = portal.communicate(timeout=60)
     assert "The Celery worker stopped" in output
+    assert "The Celery beat scheduler stopped" in output
+    assert "No hostname was supplied" not in output, output
     assert _wait(lambda: not any(_alive(p) for p in everything), 30), "children left running"
