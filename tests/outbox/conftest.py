@@ -3,16 +3,14 @@ cannot be reached."""
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from apps.outbox import registry
-from portal.celery import app
 from tests.outbox.support import TOPIC
+from tests.portal.support import unreachable_broker_url, using_broker
 
 
 class Recorder:
@@ -37,25 +35,8 @@ def handled(monkeypatch: pytest.MonkeyPatch) -> Recorder:
     return recorder
 
 
-def reset_pools() -> None:
-    """Drop the Celery app's connection and producer pools so the next send uses the current
-    broker setting."""
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
 @pytest.fixture
 def broker_down() -> Iterator[str]:
     """Celery's broker is a Redis URL on a port where nothing listens (not eager any more)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    # The port is closed again here: connections to it are refused.
-    url = f"redis://127.0.0.1:{port}/0"
-    previous: dict[str, Any] = {key: app.conf[key] for key in
-                                ("broker_url", "task_always_eager", "broker_transport_options")}
-    app.conf.update(broker_url=url, task_always_eager=False, broker_transport_options={})
-    reset_pools()
-    yield url
-    app.conf.update(**previous)
-    reset_pools()
+    with using_broker(unreachable_broker_url()) as url:
+        yield url
