@@ -17,14 +17,15 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
-## make run: set up, migrate, create the CA, load demo data, serve on 127.0.0.1:8000 with a worker.
+## make run: set up, migrate, create the CA, load demo data, serve on 127.0.0.1:8000 with a worker
+## and the beat scheduler (manage.py runportal supervises all three).
 run: export DJANGO_DEBUG ?= true
 run: $(STAMP)
 	@test -f .env || { cp .env.example .env; echo "Created .env from .env.example (development settings)."; }
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py issuance_ca_init
 	$(PY) manage.py demo_data
-	@echo "Serving http://127.0.0.1:8000/ with a Celery worker (Ctrl-C stops both). E-mails: make mail"
+	@echo "Serving http://127.0.0.1:8000/ with a Celery worker and beat (Ctrl-C stops all). E-mails: make mail"
 	$(PY) manage.py runportal 127.0.0.1:8000
 
 ## make test: ruff, mypy, import-linter, migrations check and pytest (PostgreSQL when DATABASE_URL is set).

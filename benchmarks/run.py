@@ -101,6 +101,9 @@ def main() -> None:
     assert client.get("/issuance/crl").status_code == 200
     measure(f"GET /issuance/crl ({len(list(revoked))} revoked serials)",
             lambda: client.get("/issuance/crl"), repeat=30, queries=False)
+    from benchmarks import outbox
+
+    outbox.main(measure)
     reset_queries()
     print(f"database: {connection.vendor}")
 

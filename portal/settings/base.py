@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "apps.core",
     "apps.audit",
+    "apps.outbox",
     "apps.identities",
     "apps.organisations",
     "apps.commissions",
@@ -174,10 +175,25 @@ EMAIL_FILE_PATH = VAR_DIR / "mail"
 EMAIL_HOST: str = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT: int = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="portal@example.invalid")
+# Seconds an SMTP connection may block; the outbox holds its row lock while a handler sends.
+EMAIL_TIMEOUT: int = env.int("EMAIL_TIMEOUT", default=30)
+
+# The outbox (apps.outbox): delivered every few seconds by Celery beat, retried with exponential
+# backoff and jitter, given up (kept, visible) after OUTBOX_MAX_ATTEMPTS tries.
+OUTBOX_DELIVER_EVERY_SECONDS: float = env.float("OUTBOX_DELIVER_EVERY_SECONDS", default=5.0)
+OUTBOX_BATCH_SIZE: int = env.int("OUTBOX_BATCH_SIZE", default=100)
+OUTBOX_MAX_ATTEMPTS: int = env.int("OUTBOX_MAX_ATTEMPTS", default=12)
+OUTBOX_RETRY_BASE_SECONDS: float = env.float("OUTBOX_RETRY_BASE_SECONDS", default=10.0)
+OUTBOX_RETRY_MAX_SECONDS: float = env.float("OUTBOX_RETRY_MAX_SECONDS", default=3600.0)
 
 
-def celery_settings(broker_url: str, var_dir: Path) -> dict[str, Any]:
-    """Celery configuration; `filesystem://` uses kombu's filesystem transport under `var_dir`."""
+def celery_settings(broker_url: str, var_dir: Path, deliver_every: float) -> dict[str, Any]:
+    """Celery configuration; `filesystem://` uses kombu's filesystem transport under `var_dir`.
+
+    Celery beat runs the outbox delivery every `deliver_every` seconds; a tick not started within
+    that time is dropped (the next one does the same work), and beat keeps its schedule file under
+    `var_dir`.
+    """
     options: dict[str, Any] = {}
     if broker_url.startswith("filesystem://"):
         folder = var_dir / "broker"
@@ -199,10 +215,20 @@ def celery_settings(broker_url: str, var_dir: Path) -> dict[str, Any]:
         "CELERY_TASK_IGNORE_RESULT": True,
         "CELERY_TASK_ALWAYS_EAGER": env.bool("CELERY_TASK_ALWAYS_EAGER", default=False),
         "CELERY_TASK_EAGER_PROPAGATES": True,
+        "CELERY_BEAT_SCHEDULE": {
+            "outbox-deliver": {
+                "task": "apps.outbox.tasks.outbox_deliver_task",
+                "schedule": deliver_every,
+                "options": {"expires": deliver_every},
+            },
+        },
+        "CELERY_BEAT_SCHEDULE_FILENAME": str(var_dir / "celerybeat-schedule"),
     }
 
 
-globals().update(celery_settings(_required("CELERY_BROKER_URL", "filesystem://"), VAR_DIR))
+# `filesystem://localhost/`: kombu warns "No hostname was supplied" for a URL without a host.
+globals().update(celery_settings(_required("CELERY_BROKER_URL", "filesystem://localhost/"), VAR_DIR,
+                                 OUTBOX_DELIVER_EVERY_SECONDS))
 
 # The issuing CA's key and certificate live outside the database (key file mode 0600).
 ISSUANCE_CA_DIR = Path(env.str("ISSUANCE_CA_DIR", default=str(VAR_DIR / "ca")))

@@ -19,8 +19,9 @@ from types import ModuleType
 import apps
 from apps.core.calls import SERVICE_MARK
 
-#: The audit writer is what the rule protects, not a service that writes domain data.
-NOT_SERVICES = {"apps.audit.services"}
+#: The audit and outbox writers are what the rule protects (they refuse to run outside a checked
+#: service call), not services that write domain data.
+NOT_SERVICES = {"apps.audit.services", "apps.outbox.services"}
 
 
 def _service_modules() -> list[ModuleType]:

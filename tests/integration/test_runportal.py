@@ -1,5 +1,6 @@
-"""`make run`'s supervisor: serves pages with a worker, restarts a stopped worker, and stops both
-(with their own children) on SIGTERM."""
+"""`make run`'s supervisor: serves pages with a worker and Celery beat, restarts a stopped worker or
+beat, stops all of them (with their own children) on SIGTERM, and sends the e-mail of an e-ID
+bound while no worker ran."""
 
 from __future__ import annotations
 
@@ -15,7 +16,22 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.portal.support import unreachable_broker_url
+
 pytestmark = pytest.mark.integration
+
+#: Binds a mobile e-ID to the demo nurse through the services, as the activation API does.
+BIND_EID = """
+from apps.core.actors import MOBILE_APP, SYSTEM
+from apps.identities.models import User
+from apps.issuance import services
+from tests.issuance.support import device_csr
+
+person = User.objects.get(username="sara.staff").person
+issued = services.activation_code_issue(actor=SYSTEM, person=person)
+services.activation_code_redeem(actor=MOBILE_APP, csr_pem=device_csr()[1], device_name="Phone",
+                                qr_payload=issued.qr_payload)
+"""
 
 
 def _free_port() -> int:
@@ -56,16 +72,31 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_runportal_serves_restarts_the_worker_and_stops_cleanly(tmp_path: Path) -> None:
+def _development_env(var_dir: Path) -> dict[str, str]:
+    """`make run`'s environment: debug defaults (SQLite, filesystem broker) under `var_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_"))}
     env.update(DJANGO_SETTINGS_MODULE="portal.settings.base", DJANGO_DEBUG="true",
-               PORTAL_VAR_DIR=str(tmp_path))
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=settings.BASE_DIR, env=env,
-                   check=True, timeout=120)
+               PORTAL_VAR_DIR=str(var_dir))
+    return env
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env, check=True,
+                   timeout=120, capture_output=True)
+
+
+def test_runportal_serves_restarts_the_worker_and_beat_and_stops_cleanly(tmp_path: Path) -> None:
+    env = _development_env(tmp_path)
+    _manage(env, "migrate", "-v0")
     port = _free_port()
     portal = subprocess.Popen([sys.executable, "manage.py", "runportal", f"127.0.0.1:{port}"],
                               cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
+
+    def child(kind: str, *, other_than: int = 0) -> int | None:
+        return next((p for p in _children(portal.pid) if p != other_than
+                     and f"celery\x00-A\x00portal\x00{kind}" in _cmdline(p)), None)
+
     try:
         def serving() -> bool:
             try:
@@ -74,16 +105,44 @@ def test_runportal_serves_restarts_the_worker_and_stops_cleanly(tmp_path: Path) 
                 return False
 
         assert _wait(serving), "the portal did not answer"
-        assert _wait(lambda: len(_children(portal.pid)) == 2)
-        children = _children(portal.pid)
-        worker = next(p for p in children if "celery" in _cmdline(p))
-        os.kill(worker, signal.SIGTERM)
-        assert _wait(lambda: any(p != worker and "celery" in _cmdline(p)
-                                 for p in _children(portal.pid))), "the worker was not restarted"
+        assert _wait(lambda: len(_children(portal.pid)) == 3)
+        # Beat keeps its schedule under PORTAL_VAR_DIR (it is started with no file argument).
+        assert _wait(lambda: any(tmp_path.glob("celerybeat-schedule*"))), "beat did not start"
+        for kind in ("worker", "beat"):
+            pid = child(kind)
+            assert pid is not None, f"no celery {kind} child"
+            os.kill(pid, signal.SIGTERM)
+            assert _wait(lambda kind=kind, pid=pid: child(kind, other_than=pid) is not None), (
+                f"the celery {kind} was not restarted")
         everything = _children(portal.pid)
-        everything += [grandchild for child in everything for grandchild in _children(child)]
+        everything += [grandchild for child_pid in everything for grandchild in _children(child_pid)]
     finally:
         portal.send_signal(signal.SIGTERM)
         output, _ = portal.communicate(timeout=60)
     assert "The Celery worker stopped" in output
+    assert "The Celery beat scheduler stopped" in output
+    assert "No hostname was supplied" not in output, output
     assert _wait(lambda: not any(_alive(p) for p in everything), 30), "children left running"
+
+
+def test_an_email_of_an_e_id_bound_while_no_worker_ran_is_sent_by_make_run(tmp_path: Path) -> None:
+    """The README's e-ID journey: the e-ID is bound while only the web server runs (and even the
+    broker is unreachable); when `make run` starts later, the e-mail arrives."""
+    env = _development_env(tmp_path)
+    for command in (["migrate", "-v0"], ["issuance_ca_init"], ["demo_data"]):
+        _manage(env, *command)
+    _manage({**env, "CELERY_BROKER_URL": unreachable_broker_url()}, "shell", "-v0", "-c", BIND_EID)
+    mail_dir = tmp_path / "mail"
+    assert not list(mail_dir.glob("*.log"))
+
+    portal = subprocess.Popen([sys.executable, "manage.py", "runportal", f"127.0.0.1:{_free_port()}"],
+                              cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        assert _wait(lambda: list(mail_dir.glob("*.log"))), "no e-mail within 60 s of make run"
+    finally:
+        portal.send_signal(signal.SIGTERM)
+        output, _ = portal.communicate(timeout=60)
+    sent = [path.read_text() for path in mail_dir.glob("*.log")]
+    assert len(sent) == 1, output
+    assert "To: sara" in sent[0]

@@ -384,32 +384,37 @@ def test_failure_count_is_visible_on_expired_codes_too(nina: User, issuing_ca: I
     assert issued.code.failed_attempts == 0
 
 
-def test_notification_retries_transient_smtp_errors(
+def test_a_mail_server_failure_is_retried_later_by_the_outbox(
     nina: User, issuing_ca: IssuingCA, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A mail-server failure makes the Celery task ask for a retry instead of failing for good."""
+    """A mail-server failure leaves the e-mail due again after a backoff instead of losing it."""
     import smtplib
 
-    from apps.issuance.services import notify
-    from apps.issuance.tasks import eid_notify_task
+    from django.core.mail.backends.locmem import EmailBackend
 
-    eid = redeem_qr(issue(nina.person)).eid  # on_commit never fires here: no e-mail yet
-    real_send = notify.send_mail
+    from apps.outbox.delivery import deliver_pending
+    from apps.outbox.models import OutboxEvent
 
-    def failing_send(*args: Any, **kwargs: Any) -> int:
+    eid = redeem_qr(issue(nina.person)).eid  # on_commit never fires here: the event waits
+    real_send = EmailBackend.send_messages
+
+    def failing_send(self: EmailBackend, messages: Any) -> int:
         raise smtplib.SMTPServerDisconnected("try later")
 
-    monkeypatch.setattr(notify, "send_mail", failing_send)
-    from celery.exceptions import Retry
+    monkeypatch.setattr(EmailBackend, "send_messages", failing_send)
+    assert deliver_pending().retried == 1
+    event = OutboxEvent.objects.get(topic="eid.activated")
+    assert event.delivered_at is None and event.attempts == 1
+    assert "SMTPServerDisconnected" in event.last_error and event.available_at > timezone.now()
+    assert mail.outbox == [] and not AuditEvent.objects.filter(action="eid.notified").exists()
+    assert deliver_pending().delivered == 0  # not due before its backoff ends
 
-    with pytest.raises(Retry):  # eager mode surfaces the retry request; a worker schedules it
-        eid_notify_task.apply(args=[str(eid.pk), "activated"])
-    assert mail.outbox == []
-    monkeypatch.setattr(notify, "send_mail", real_send)
-    assert eid_notify_task.apply(args=[str(eid.pk), "activated"]).get() is True
-    assert len(mail.outbox) == 1
-    event = AuditEvent.objects.get(action="eid.notified", target_id=str(eid.pk))
-    assert event.actor_kind == "system" and event.actor_label == "system:worker"
+    monkeypatch.setattr(EmailBackend, "send_messages", real_send)
+    OutboxEvent.objects.filter(pk=event.pk).update(available_at=timezone.now())  # time passes
+    assert deliver_pending().delivered == 1
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == [nina.person.email]
+    notified = AuditEvent.objects.get(action="eid.notified", target_id=str(eid.pk))
+    assert notified.actor_kind == "system" and notified.actor_label == "system:worker"
 
 
 def test_redemption_rechecks_the_limit_of_three(nina: User, issuing_ca: IssuingCA) -> None:

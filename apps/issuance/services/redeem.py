@@ -22,8 +22,9 @@ from apps.core.errors import PortalError, ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.models import Person
 from apps.identities.selectors import person_get_by_number
-from apps.issuance import audit, authority, codes, errors, policies, rules, selectors, tasks
+from apps.issuance import audit, authority, codes, errors, policies, rules, selectors
 from apps.issuance.ca import CAError, fingerprint_sha256, serial_hex
+from apps.issuance.events import eid_event_publish
 from apps.issuance.models import ActivationCode, MobileEID
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,8 @@ def activation_code_redeem(
     (personnummer/samordningsnummer) with `short_code` (`XXXX-XXXX`). `csr_pem` is a PKCS#10 PEM
     with an EC P-256 key; `device_name` 1-64 printable characters. The certificate: subject
     serialNumber = the person's 12-digit number, CN = the person's name, validity
-    `settings.ISSUANCE_CERT_VALIDITY_SECONDS`.
+    `settings.ISSUANCE_CERT_VALIDITY_SECONDS`. The e-ID's `eid.activated` event is published to the
+    outbox in the same transaction, so the person's e-mail is sent once it commits.
 
     One transaction with the person and then the code locked (the lock order of
     apps.issuance.rules): two concurrent redemptions of one code serialise, and the second sees
@@ -297,5 +299,5 @@ def _activate(actor: Actor, code: ActivationCode, person: Person, *, csr_pem: st
                  "not_after": [None, eid.not_after.isoformat()],
                  "device_name": [None, device_name], "activation_code": [None, str(code.pk)]},
     )
-    tasks.notify_after_commit(eid, "activated")
+    eid_event_publish(eid, "activated")
     return Activation(eid=eid, certificate=cert_pem, chain=ca.chain_pem(cert))

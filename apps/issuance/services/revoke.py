@@ -11,7 +11,8 @@ from apps.core.calls import service
 from apps.core.errors import Conflict, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
-from apps.issuance import audit, policies, rules, tasks
+from apps.issuance import audit, policies, rules
+from apps.issuance.events import eid_event_publish
 from apps.issuance.models import MobileEID
 
 
@@ -21,8 +22,9 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
 
     Allowed for the owner, an issuer or local administrator in scope of the owner and the operator
     (`policies.require_revoke_eid`). `reason` is 1-500 characters. Records who, when and why (the
-    revocation record of the reference architecture), audits `eid.revoked` and, after commit,
-    e-mails the person. Locks the person, then the e-ID (apps.issuance.rules).
+    revocation record of the reference architecture), audits `eid.revoked` and publishes it
+    to the outbox, which e-mails the person after the commit. Locks the person, then the e-ID
+    (apps.issuance.rules).
 
     Raises NotFound (not the actor's to revoke), ValidationFailed (`reason.required`,
     `reason.too_long`), Conflict (`eid.already_revoked`).
@@ -52,5 +54,5 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                changes={"status": [MobileEID.Status.ACTIVE, MobileEID.Status.REVOKED],
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
-        tasks.notify_after_commit(locked, "revoked")
+        eid_event_publish(locked, "revoked")
     return locked

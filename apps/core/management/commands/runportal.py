@@ -1,9 +1,11 @@
-"""`manage.py runportal`: the development server and a Celery worker, supervised together.
+"""`manage.py runportal`: the development server, a Celery worker and Celery beat, supervised.
 
-Used by `make run`. Both run in their own sessions, so a signal meant for the terminal's job does
-not stop one of them behind the other's back. If the worker stops, it is restarted with a message
-(at most `MAX_RESTARTS` times a minute, then everything stops with an error); if the web server
-stops, the worker is stopped too. Ctrl-C stops both.
+Used by `make run`. Each runs in its own session, so a signal meant for the terminal's job does not
+stop one of them behind the others' backs. Beat is a child of its own (`celery beat`, its schedule
+file under `PORTAL_VAR_DIR`), as in production, where exactly one beat runs beside any number of
+workers (docs/decisions.md). If the worker or beat stops, it is restarted with a message (each at
+most `MAX_RESTARTS` times a minute, then everything stops with an error); if the web server stops,
+the others are stopped too. Ctrl-C stops all three.
 """
 
 from __future__ import annotations
@@ -22,28 +24,38 @@ from django.core.management.base import BaseCommand, CommandError
 
 MAX_RESTARTS = 3
 POLL_SECONDS = 1.0
+CELERY = [sys.executable, "-m", "celery", "-A", "portal"]
+#: The restartable children: what the messages call them, and their command lines. Node names
+#: (`-n`) tell the processes apart in Celery's own messages.
+BACKGROUND = {
+    "The Celery worker": [*CELERY, "worker", "-n", "worker@%h", "--pool=solo", "--loglevel=WARNING",
+                          "--without-gossip", "--without-mingle"],
+    "The Celery beat scheduler": [*CELERY, "beat", "--loglevel=WARNING"],
+}
 
 
 class Command(BaseCommand):
-    help = "Serve the portal with runserver and a Celery worker, restarting the worker if it stops."
+    help = ("Serve the portal with runserver, a Celery worker and Celery beat, restarting the "
+            "worker or beat if one stops.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, *args: Any, addrport: str, **options: Any) -> None:
-        worker_cmd = [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=solo",
-                      "--loglevel=WARNING", "--without-gossip", "--without-mingle"]
-        server_cmd = [sys.executable, "manage.py", "runserver", addrport]
-        worker = subprocess.Popen(worker_cmd, cwd=settings.BASE_DIR, start_new_session=True)
-        server = subprocess.Popen(server_cmd, cwd=settings.BASE_DIR, start_new_session=True)
-        restarts: list[float] = []
+        def start(command: list[str]) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
+
+        background = {name: start(command) for name, command in BACKGROUND.items()}
+        server = start([sys.executable, "manage.py", "runserver", addrport])
+        restarts: dict[str, list[float]] = {name: [] for name in BACKGROUND}
 
         def stop(signum: int = 0, frame: FrameType | None = None) -> None:
             # Each child leads its own process group (runserver's reloader has a child too).
-            for process in (server, worker):
+            processes = [server, *background.values()]
+            for process in processes:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
-            for process in (server, worker):
+            for process in processes:
                 try:
                     process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
@@ -60,15 +72,16 @@ class Command(BaseCommand):
                 if server.poll() is not None:
                     stop()
                     raise CommandError(f"The web server stopped (exit code {server.returncode}).")
-                if worker.poll() is not None:
+                for name, process in background.items():
+                    if process.poll() is None:
+                        continue
                     now = time.monotonic()
-                    restarts = [t for t in restarts if now - t < 60] + [now]
-                    if len(restarts) > MAX_RESTARTS:
+                    restarts[name] = [t for t in restarts[name] if now - t < 60] + [now]
+                    if len(restarts[name]) > MAX_RESTARTS:
                         stop()
-                        raise CommandError("The Celery worker keeps stopping; see its messages above.")
-                    self.stderr.write(f"The Celery worker stopped (exit code {worker.returncode}); "
+                        raise CommandError(f"{name} keeps stopping; see its messages above.")
+                    self.stderr.write(f"{name} stopped (exit code {process.returncode}); "
                                       "restarting it.")
-                    worker = subprocess.Popen(worker_cmd, cwd=settings.BASE_DIR,
-                                              start_new_session=True)
+                    background[name] = start(BACKGROUND[name])
         finally:
             stop()
