@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from django_otp.models import Device, DeviceManager, ThrottlingMixin, TimestampMixin
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice as PlainTOTPDevice
 
@@ -39,8 +39,6 @@ class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
         default=0, help_text="The number of time steps the prover is known to deviate from our clock.")
     last_t = models.BigIntegerField(
         default=-1, help_text="The time step of the last accepted code; the next must be later.")
-
-    objects = DeviceManager()
 
     class Meta(Device.Meta):
         verbose_name = _("TOTP device")

@@ -17,8 +17,10 @@ from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from apps.authn import services
-from apps.core.actors import ANONYMOUS
+from apps.core.actors import ANONYMOUS, SYSTEM
 from apps.core.errors import ValidationFailed
+from apps.identities import services as identities
+from apps.identities.models import User
 from tests.conftest import PASSWORD
 
 THROTTLED = "Too many failed logins. Wait 15 minutes and try again, or ask your administrator."
@@ -78,6 +80,18 @@ def test_unknown_usernames_are_counted_and_answered_like_known_ones(client, hosp
     assert known == unknown == [WRONG] * 9 + [THROTTLED] * 2
     counted = dict(AccessAttempt.objects.values_list("username").annotate(Sum("failures_since_start")))
     assert counted == {hospital_admin.username: 10, "nobody.here": 10}
+
+
+def test_a_right_password_of_an_account_that_may_not_log_in_here_counts_as_a_failure(client, db):
+    """Only staff log in with a password: another account's right password is answered and
+    counted like a wrong one."""
+    person = identities.person_create(actor=SYSTEM, given_name="Pat", family_name="Patient",
+                                      person_number="19121212-1212")
+    identities.user_create(actor=SYSTEM, person=person, username="pat", kind=User.Kind.PATIENT,
+                           password=PASSWORD)
+    assert answer(attempt(client, "pat", password=PASSWORD)) == WRONG
+    assert AccessAttempt.objects.get(username="pat").failures_since_start == 1
+    assert AuditEvent.objects.filter(action="login.failed", subject_person_id=person.pk).count() == 1
 
 
 def test_behind_our_proxy_throttle_and_audit_use_the_address_the_proxy_saw(client, settings,
