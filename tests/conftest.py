@@ -13,6 +13,7 @@ from django.utils import timezone, translation
 from django_otp.oath import totp
 
 from apps.audit.models import AuditEvent
+from apps.authn import services as authn
 from apps.commissions import services as commissions
 from apps.commissions.models import Employee, Role
 from apps.core.actors import SYSTEM
@@ -80,7 +81,7 @@ def make_staff(
                                   username=username or f"{given.lower()}.{family.lower()}",
                                   kind=User.Kind.STAFF, password=PASSWORD)
     if totp:
-        identities.totp_device_create(actor=SYSTEM, user=user, key_hex=TOTP_KEY)
+        authn.totp_device_create(actor=SYSTEM, user=user, key_hex=TOTP_KEY)
     if care:
         commissions.commission_grant(
             actor=SYSTEM, employee=employee, care_unit=unit, purpose="Vård och behandling",
@@ -155,6 +156,23 @@ def totp_now(key_hex: str = TOTP_KEY, offset_steps: int = 0) -> str:
     the same half-minute uses `offset_steps=1`.
     """
     return f"{totp(unhexlify(key_hex), step=30, t0=0, digits=6, drift=offset_steps):06d}"
+
+
+@pytest.fixture
+def otp_clock(monkeypatch: Any) -> Any:
+    """django-otp's clock, moved by hand: set or advance `otp_clock.now` (Unix seconds). Codes
+    from `totp_now` and the portal's checks both read it; the throttle's waits stay on real time."""
+    import time
+    from types import SimpleNamespace
+
+    clock = SimpleNamespace(now=float(int(time.time()) // 30 * 30 + 1))
+
+    def now() -> float:
+        return clock.now
+
+    monkeypatch.setattr("django_otp.oath.time", now)
+    monkeypatch.setattr("django_otp.plugins.otp_totp.models.time", SimpleNamespace(time=now))
+    return clock
 
 
 def pytest_configure(config: Any) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from ipware import get_client_ip
 
 from apps.audit import context
 
@@ -23,14 +24,22 @@ def request_id_for(request: HttpRequest) -> str:
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The client's address: the peer (REMOTE_ADDR), or behind our own reverse proxy
-    (settings.BEHIND_PROXY) the address that proxy appended last to X-Forwarded-For. Earlier
-    entries are the client's own claims and are not trusted."""
+    """The client's address, as django-ipware finds it: the peer (REMOTE_ADDR), or behind our own
+    reverse proxies (settings.BEHIND_PROXY) the X-Forwarded-For entry our outermost proxy appended,
+    settings.PROXY_COUNT entries from the end (the peer when there is none). Earlier entries are the
+    client's own claims and are ignored, as are other forwarding headers and anything that is not
+    an IP address; None when no address is found. The audit log and the login throttle (django-axes'
+    `AXES_CLIENT_IP_CALLABLE`) both use this address."""
     if settings.BEHIND_PROXY:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if forwarded:
+        # X-Forwarded-For alone: ipware would otherwise prefer a public REMOTE_ADDR (the proxy's)
+        # over a client's private address from the intranet.
+        forwarded, _routable = get_client_ip(
+            request, proxy_order="left-most", proxy_count=settings.PROXY_COUNT - 1,
+            request_header_order=("HTTP_X_FORWARDED_FOR",), strict=False)
+        if forwarded is not None:
             return forwarded
-    return request.META.get("REMOTE_ADDR") or None
+    peer, _routable = get_client_ip(request, request_header_order=("REMOTE_ADDR",))
+    return peer
 
 
 class AuditContextMiddleware:

@@ -9,3 +9,6 @@ LOGIN_SUCCEEDED = register("login.succeeded", _("Logged in"))
 LOGIN_FAILED = register("login.failed", _("Login attempt"))
 STEP_UP_SUCCEEDED = register("step_up.succeeded", _("Identity confirmed again (step-up)"))
 STEP_UP_FAILED = register("step_up.failed", _("Identity confirmation (step-up)"))
+OTP_DEVICE_CREATED = register("otp_device.created", _("Second factor (TOTP) enrolled"))
+OTP_DEVICE_REKEYED = register("otp_device.rekeyed",
+                              _("Second factor (TOTP) key encrypted with the current key"))

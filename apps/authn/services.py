@@ -1,49 +1,53 @@
 """Login checks. Authentication itself is Django's (password) and django-otp's (TOTP, RFC 6238).
 
 Every login, step-up and failed attempt is audited (`login.succeeded`, `login.failed`,
-`step_up.succeeded`, `step_up.failed`). The audit log is also what limits password guessing, so
-every web process sees the same count: at most `MAX_FAILURES_PER_ACCOUNT` failures per username
-from one address (so an attacker elsewhere cannot lock the owner out) and `MAX_FAILURES_PER_IP` per
-address within `FAILURE_WINDOW_SECONDS` (OWASP ASVS 2.2.1: anti-automation). Unknown usernames are
-counted and answered exactly like known ones, so the answers do not tell which accounts exist.
+`step_up.succeeded`, `step_up.failed`). Password guessing is limited by django-axes, which counts
+failures in the database so that every web process sees the same counts
+(`settings.LOGIN_FAILURE_LIMITS`, `apps.authn.throttle`): per username from one address (so an
+attacker elsewhere cannot lock the owner out) and per address, each within
+`settings.AXES_COOLOFF_TIME` of the last failure (OWASP ASVS 2.2.1: anti-automation). Unknown
+usernames are counted and answered exactly like known ones, so the answers do not tell which
+accounts exist. Second factors are throttled per device by django-otp.
 
 The steps before a session exists act as the anonymous actor; completing the login and a step-up
-act as the user.
+act as the user. Enrolling a second factor and re-encrypting the stored keys are the operator's.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from dataclasses import replace
-from datetime import timedelta
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_otp import devices_for_user
-from django_otp.models import Device
 
 from apps.audit import context
-from apps.audit.models import AuditEvent
 from apps.audit.services import atomic_record_failure, record
-from apps.authn import audit, policies
+from apps.authn import audit, policies, totp_keys
+from apps.authn.models import TOTPDevice
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.models import User
+from apps.identities.policies import require_register_people
 
-FAILURE_WINDOW_SECONDS = 15 * 60
-MAX_FAILURES_PER_ACCOUNT = 10
-MAX_FAILURES_PER_IP = 50
+#: RFC 4226 section 4 (R6) recommends 160-bit shared secrets; RFC 6238 keeps HOTP's.
+TOTP_KEY_BYTES = 20
 
-
-def _recent_failures(**lookup: object) -> int:
-    since = timezone.now() - timedelta(seconds=FAILURE_WINDOW_SECONDS)
-    return AuditEvent.objects.filter(action=audit.LOGIN_FAILED.code, occurred_at__gte=since,
-                                     **lookup).count()
+LOGIN_THROTTLED = _("Too many failed logins. Wait 15 minutes and try again, or ask your "
+                    "administrator.")
+OTP_REFUSALS = {
+    "otp.throttled": _("Too many wrong codes. Wait a moment and try again."),
+    "otp.used": _("This code has already been used. Wait for the next code in your "
+                  "authenticator app (at most 30 seconds) and enter that one."),
+    "otp.failed": _("The code is wrong or has expired. Wait for a new code and try again."),
+}
 
 
 def _login_target(username: str) -> User:
@@ -65,45 +69,65 @@ def password_check(*, actor: Actor, request: HttpRequest, username: str, passwor
     """The active staff account with these credentials; `actor` is the anonymous actor.
 
     Raises ValidationFailed: one message for a wrong name or password, so accounts cannot be
-    enumerated (`login.failed`), and `login.throttled` after too many recent failures for the
-    account or the address."""
+    enumerated (`login.failed`, audited), and `login.throttled` once a django-axes counter for the
+    username from this address, or for the address, reached its limit (the password is then not
+    checked)."""
     policies.require_anonymous(actor)
     known = User.objects.filter(username=username).first()
-    ip = context.current().ip
-    target_id = str((known or _login_target(username)).pk)
-    if _recent_failures(target_id=target_id, ip=ip) >= MAX_FAILURES_PER_ACCOUNT or (
-        ip and _recent_failures(ip=ip) >= MAX_FAILURES_PER_IP
-    ):
-        raise ValidationFailed(
-            _("Too many failed logins. Wait 15 minutes and try again, or ask your administrator."),
-            code="login.throttled",
-        )
+    credentials = {"username": username}
+    if not AxesProxyHandler.is_allowed(request, credentials):
+        raise ValidationFailed(LOGIN_THROTTLED, code="login.throttled")
     user = authenticate(request, username=username, password=password)
     if user is None or not isinstance(user, User) or user.kind != User.Kind.STAFF:
+        if user is not None:  # right password, but no staff account: counted like a wrong one
+            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
         _failed(actor, user=known, username=username, step="password")
+        if getattr(request, "axes_locked_out", False):  # this failure reached a limit
+            raise ValidationFailed(LOGIN_THROTTLED, code="login.throttled")
         raise ValidationFailed(_("Wrong username or password."), code="login.failed")
     return user
 
 
-def _verify_otp(actor: Actor, user: User, token: str, *, step: str) -> Device:
-    """The confirmed device of `user` that accepts `token` (each code works once: django-otp
-    throttles failures, doubling the wait after each, and refuses reuse). A refusal is audited as
-    a failed `step`. Raises ValidationFailed (field `token`)."""
-    for device in devices_for_user(user, confirmed=True):
-        allowed, _details = device.verify_is_allowed()
-        if not allowed:
-            _failed(actor, user=user, username=user.username, step=step)
-            raise ValidationFailed(_("Too many wrong codes. Wait a moment and try again."),
-                                   code="otp.throttled", field="token")
-        if device.verify_token(token.strip()):
-            return device
+def _verify_otp(actor: Actor, user: User, token: str, *, step: str) -> TOTPDevice:
+    """The confirmed TOTP device of `user` that accepts `token`.
+
+    Each device keeps its own throttle (django-otp: after n failures in a row the next try waits
+    2^(n-1) seconds). The code is tried only against the devices not waiting; the device whose
+    code it is accepts it through django-otp's `verify_token` (which records `last_t`, so the code
+    works once, RFC 6238 section 5.2, and resets that device's throttle), and the user's other
+    devices are left untouched. A code no device accepts is a failure on every device it was tried
+    against, except a code a device accepted already (`has_used`): that one is refused with its
+    own message and counts nowhere, as it is no guess. The devices are locked (SELECT ... FOR
+    UPDATE, in id order) so concurrent requests accept a code once and lose no failure.
+
+    A refusal is audited as a failed `step`. Raises ValidationFailed (field `token`) with code
+    `otp.throttled`, `otp.used` or `otp.failed` (OTP_REFUSALS).
+    """
+    try:
+        value: int | None = int(token.strip())
+    except ValueError:
+        value = None
+    with transaction.atomic():
+        devices = list(TOTPDevice.objects.select_for_update()
+                       .filter(user=user, confirmed=True).order_by("pk"))
+        ready = [device for device in devices if device.verify_is_allowed()[0]]
+        owner = next((d for d in ready if value is not None and d.accepts(value)), None)
+        # verify_token checks again: it refuses (and counts) only when the time step changed.
+        if owner is not None and owner.verify_token(value):
+            return owner
+        if owner is None and value is not None and any(d.has_used(value) for d in ready):
+            refusal = "otp.used"
+        else:
+            for device in ready:
+                if device is not owner:
+                    device.throttle_increment()
+            refusal = "otp.failed" if len(ready) == len(devices) else "otp.throttled"
     _failed(actor, user=user, username=user.username, step=step)
-    raise ValidationFailed(_("The code is wrong or has expired. Wait for a new code and try "
-                             "again."), code="otp.failed", field="token")
+    raise ValidationFailed(OTP_REFUSALS[refusal], code=refusal, field="token")
 
 
 @service
-def otp_check(*, actor: Actor, user: User, token: str) -> Device:
+def otp_check(*, actor: Actor, user: User, token: str) -> TOTPDevice:
     """The second login step for `user` (password already accepted); `actor` is the anonymous
     actor. Returns the device that accepted `token`; raises ValidationFailed (field `token`)."""
     policies.require_anonymous(actor)
@@ -132,3 +156,43 @@ def step_up_verify(*, actor: User, token: str) -> StepUpProof:
         record(actor=actor, action=audit.STEP_UP_SUCCEEDED.code, target=actor,
                subject=actor.person, changes={"method": [None, proof.method]})
     return proof
+
+
+@service
+def totp_device_create(*, actor: Actor, user: User, key_hex: str | None = None) -> TOTPDevice:
+    """Enrol a TOTP second factor (RFC 6238: 30-second steps, 6 digits, HMAC-SHA1) for `user`,
+    with a random key of TOTP_KEY_BYTES bytes or the hex-encoded `key_hex` (tests). The key is
+    stored encrypted (`apps.authn.totp_keys`). Only the operator
+    (`identities.policies.require_register_people`); raises Forbidden otherwise, ValueError for a
+    `key_hex` that is not hex."""
+    require_register_people(actor)
+    key = bytes.fromhex(key_hex) if key_hex else secrets.token_bytes(TOTP_KEY_BYTES)
+    with transaction.atomic():
+        device = TOTPDevice.objects.create(user=user, name="TOTP", confirmed=True,
+                                           encrypted_key=totp_keys.encrypt(key))
+        record(actor=actor, action=audit.OTP_DEVICE_CREATED.code, target=device,
+               subject=user.person)
+    return device
+
+
+@service
+def totp_keys_rotate(*, actor: Actor) -> int:
+    """Re-encrypt every stored TOTP key with the first key of
+    settings.PORTAL_TOTP_ENCRYPTION_KEYS, so that the older keys can then be removed from the
+    setting (docs/configuration.md, "Rotating the TOTP encryption key"). The TOTP keys themselves,
+    and so the codes, are unchanged. Only the operator; one `otp_device.rekeyed` event per device,
+    all in one transaction (devices locked in id order). Returns the number of devices. Raises
+    Forbidden, and `cryptography.fernet.InvalidToken` (nothing changed) when a key was made with
+    a key no longer in the setting."""
+    require_register_people(actor)
+    with transaction.atomic():
+        devices = (TOTPDevice.objects.select_for_update(of=("self",))
+                   .select_related("user__person").order_by("pk"))
+        count = 0
+        for device in devices:
+            device.encrypted_key = totp_keys.rotate(device.encrypted_key)
+            device.save(update_fields=["encrypted_key"])
+            record(actor=actor, action=audit.OTP_DEVICE_REKEYED.code, target=device,
+                   subject=device.user.person)
+            count += 1
+    return count

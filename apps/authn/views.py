@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -101,6 +102,14 @@ def patient_login_view(request: HttpRequest) -> HttpResponse:
             services.login_succeeded(actor=user, loa=None, methods=["demo"])
             return HttpResponseRedirect(_next(request) if _next(request) != "/" else "/patient/")
     return render(request, "authn/patient_login.html", {"form": form, "next": _next(request)})
+
+
+def lockout_response(request: HttpRequest, response: HttpResponse,
+                     credentials: dict[str, Any] | None) -> HttpResponse:
+    """django-axes' `AXES_LOCKOUT_CALLABLE`, called for a login that reached a failure limit: the
+    login page already tells the user, in their language, to wait (`services.password_check`
+    raised `login.throttled`), so it is kept as it is."""
+    return response
 
 
 @require_POST

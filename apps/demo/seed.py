@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from apps.authn import services as authn
 from apps.commissions import services as commissions
 from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Purpose
@@ -128,7 +129,7 @@ def _staff(rng: random.Random, given: str, family: str, unit: Organisation,
     if username:
         user = identities.user_create(actor=ACTOR, person=person, username=username,
                                       kind=User.Kind.STAFF, password=DEMO_PASSWORD)
-        identities.totp_device_create(actor=ACTOR, user=user)
+        authn.totp_device_create(actor=ACTOR, user=user)
     return employee
 
 

@@ -9,4 +9,3 @@ USER_CREATED = register("user.created", _("Login account created"))
 # A patient account says the person is a patient: patient data, never in an administrator's view.
 PATIENT_ACCOUNT_CREATED = register("patient_account.created", _("Patient account created"),
                                    patient_data=True)
-OTP_DEVICE_CREATED = register("otp_device.created", _("Second factor (TOTP) enrolled"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.audit.services import record
 from apps.core.calls import service
@@ -77,16 +76,3 @@ def user_create(
             changes={"username": [None, username], "kind": [None, kind]},
         )
     return user
-
-
-@service
-def totp_device_create(*, actor: Actor, user: User, key_hex: str | None = None) -> TOTPDevice:
-    """Enrol a TOTP second factor (RFC 6238, 30-second steps, 6 digits) for `user`. Only the
-    system (`policies.require_register_people`); raises Forbidden otherwise."""
-    policies.require_register_people(actor)
-    with transaction.atomic():
-        kwargs = {"key": key_hex} if key_hex else {}
-        device = TOTPDevice.objects.create(user=user, name="TOTP", confirmed=True, **kwargs)
-        record(actor=actor, action=audit.OTP_DEVICE_CREATED.code, target=device,
-               subject=user.person)
-    return device

@@ -8,10 +8,15 @@ message (`ImproperlyConfigured`).
 
 from __future__ import annotations
 
+import base64
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import environ
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -53,6 +58,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "axes",
     "apps.core",
     "apps.audit",
     "apps.outbox",
@@ -82,6 +88,8 @@ MIDDLEWARE = [
     "apps.audit.middleware.AuditContextMiddleware",
     "apps.core.middleware.PortalErrorMiddleware",
     "apps.core.middleware.PrivatePagesMiddleware",
+    # Last, as django-axes asks: it sees the finished response of a locked-out login.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -116,6 +124,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "identities.User"
+# django-axes' backend first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "authn:login"
 LOGIN_REDIRECT_URL = "home"
 AUTH_PASSWORD_VALIDATORS = [
@@ -132,8 +145,13 @@ CSRF_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT: bool = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SECURE_HSTS_SECONDS: int = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
-# Behind our own reverse proxy: trust its X-Forwarded-Proto and the last X-Forwarded-For entry.
+# Behind our own reverse proxies: trust their X-Forwarded-Proto and, of X-Forwarded-For, only the
+# entry our outermost proxy appended (PROXY_COUNT proxies, each appending the address it was
+# called from; apps.audit.middleware.client_ip reads it with django-ipware).
 BEHIND_PROXY: bool = env.bool("DJANGO_BEHIND_PROXY", default=False)
+PROXY_COUNT: int = env.int("DJANGO_PROXY_COUNT", default=1)
+if PROXY_COUNT < 1:
+    raise ImproperlyConfigured("DJANGO_PROXY_COUNT counts our own proxies: 1 or more.")
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -236,6 +254,62 @@ ISSUANCE_CA_NAME: str = env.str("ISSUANCE_CA_NAME", default="Region Demoland Mob
 ISSUANCE_CA_ORGANISATION: str = env.str("ISSUANCE_CA_ORGANISATION", default="Region Demoland")
 ISSUANCE_CERT_VALIDITY_SECONDS: int = env.int("ISSUANCE_CERT_VALIDITY_SECONDS", default=2 * 365 * 86400)
 
+
+
+def totp_encryption_keys(value: str) -> list[str]:
+    """The Fernet keys in `value` (comma-separated, newest first) for the TOTP keys stored in the
+    database: the first encrypts, every one decrypts (`apps.authn.totp_keys`). Raises
+    ImproperlyConfigured, without echoing the value, when one is not a Fernet key (32 url-safe
+    base64-encoded bytes)."""
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"PORTAL_TOTP_ENCRYPTION_KEYS: key {position} is not a Fernet key. Make one with "
+                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key()"
+                ".decode())'`."
+            ) from None
+    if not keys:
+        raise ImproperlyConfigured("PORTAL_TOTP_ENCRYPTION_KEYS holds no key.")
+    return keys
+
+
+def _development_totp_key(secret_key: str) -> str:
+    """A Fernet key derived from the (development) secret key with HKDF-SHA256 (RFC 5869)."""
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                   info=b"iam-portal development TOTP key").derive(secret_key.encode())
+    return base64.urlsafe_b64encode(derived).decode()
+
+
+# Second factors: the TOTP keys in the database are encrypted with these keys, kept outside it, so
+# a copy of the database alone computes no codes (docs/security.md).
+PORTAL_TOTP_ENCRYPTION_KEYS: list[str] = totp_encryption_keys(
+    _required("PORTAL_TOTP_ENCRYPTION_KEYS", _development_totp_key(SECRET_KEY))
+)
+
+# Password guessing (OWASP ASVS 2.2.1), counted by django-axes in the database so that every web
+# process agrees. Each entry: the request parameters a counter is kept for, and how many failures
+# it allows within AXES_COOLOFF_TIME of the last one. Per username only together with the address,
+# so an attacker elsewhere cannot lock the owner out (`apps.authn.throttle.LoginThrottle`).
+LOGIN_FAILURE_LIMITS: list[tuple[list[str], int]] = [
+    (["username", "ip_address"], 10),
+    (["ip_address"], 50),
+]
+AXES_LOCKOUT_PARAMETERS: list[list[str]] = [parameters for parameters, _ in LOGIN_FAILURE_LIMITS]
+AXES_FAILURE_LIMIT = 1  # reached when any limit above is (LoginThrottle.get_failures)
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_HANDLER = "apps.authn.throttle.LoginThrottle"
+AXES_CLIENT_IP_CALLABLE = "apps.audit.middleware.client_ip"
+AXES_LOCKOUT_CALLABLE = "apps.authn.views.lockout_response"
+# The audit log records every login; axes keeps only the failure counters (no second access log),
+# and a success does not wipe the address's counter.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_RESET_ON_SUCCESS = False
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AXES_VERBOSE = False  # no start-up banner in every manage.py command
+
 # System programs the portal needs, mapped to their Debian package (checked at start-up).
 PORTAL_REQUIRED_PROGRAMS: dict[str, str] = {}
 
@@ -252,4 +326,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # django-axes logs every login at INFO; the audit log has them (failures stay at WARNING).
+    "loggers": {"axes": {"level": "WARNING"}},
 }

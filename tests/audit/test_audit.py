@@ -135,3 +135,39 @@ def test_client_address_behind_our_proxy(rf, settings) -> None:
     assert client_ip(request) == "10.0.0.1"
     settings.BEHIND_PROXY = True
     assert client_ip(request) == "192.0.2.7"  # the spoofable first entry is ignored
+
+
+@pytest.mark.parametrize(("headers", "proxies", "expected"), [
+    ({"HTTP_X_FORWARDED_FOR": "192.0.2.7"}, 1, "192.0.2.7"),
+    ({"HTTP_X_FORWARDED_FOR": "6.6.6.6, 7.7.7.7, 192.0.2.7"}, 1, "192.0.2.7"),
+    # Two proxies of ours: the load balancer appended the client, the next proxy the balancer.
+    ({"HTTP_X_FORWARDED_FOR": "6.6.6.6, 192.0.2.7, 10.0.0.9"}, 2, "192.0.2.7"),
+    # A client in the intranet behind a proxy that reaches us from a public address.
+    ({"HTTP_X_FORWARDED_FOR": "10.20.30.40", "REMOTE_ADDR": "8.8.8.8"}, 1, "10.20.30.40"),
+    ({"HTTP_X_FORWARDED_FOR": "2001:db8::1"}, 1, "2001:db8::1"),
+    # Other forwarding headers are the client's own claims.
+    ({"HTTP_X_REAL_IP": "6.6.6.6", "HTTP_FORWARDED": "for=6.6.6.6", "HTTP_CLIENT_IP": "6.6.6.6"}, 1,
+     "10.0.0.1"),
+    # No address in the header (a proxy hiding the client, garbage): the peer, never the text.
+    ({"HTTP_X_FORWARDED_FOR": "unknown"}, 1, "10.0.0.1"),
+    ({"HTTP_X_FORWARDED_FOR": "999.1.1.1"}, 1, "10.0.0.1"),
+    ({}, 1, "10.0.0.1"),
+])
+def test_client_address_comes_only_from_our_proxies(rf, settings, headers, proxies, expected) -> None:
+    from apps.audit.middleware import client_ip
+
+    settings.BEHIND_PROXY = True
+    settings.PROXY_COUNT = proxies
+    request = rf.get("/", **{"REMOTE_ADDR": "10.0.0.1", **headers})
+    assert client_ip(request) == expected
+
+
+def test_without_a_proxy_forwarding_headers_are_ignored(rf, settings) -> None:
+    from apps.audit.middleware import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="192.0.2.7", HTTP_X_REAL_IP="192.0.2.8",
+                     REMOTE_ADDR="10.0.0.1")
+    assert client_ip(request) == "10.0.0.1"
+    request.META["REMOTE_ADDR"] = "not an address"
+    assert client_ip(request) is None
+

@@ -18,7 +18,7 @@ from apps.demo import seed
 from apps.organisations.models import Organisation
 from apps.organisations.services import organisation_create
 
-DOMAIN_APPS = {"identities", "organisations", "commissions", "consents", "issuance", "otp_totp"}
+DOMAIN_APPS = {"identities", "organisations", "commissions", "consents", "issuance", "authn"}
 # Rows written together with a parent, inside the parent's audited service: the parent's event
 # covers them (the event's `changes` names the child's values).
 COVERED_BY_PARENT = {"identities.identitynumber": "person_id"}

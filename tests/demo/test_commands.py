@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from base64 import b32encode
+from binascii import unhexlify
 from io import StringIO
 
 import pytest
 from django.core.mail import send_mail
 from django.core.management import CommandError, call_command
+
+from tests.conftest import TOTP_KEY, totp_now
 
 
 def test_demo_mail_prints_readable_headers_and_body(settings, tmp_path) -> None:
@@ -24,3 +28,15 @@ def test_demo_totp_needs_debug(settings) -> None:
     settings.DEBUG = False
     with pytest.raises(CommandError):
         call_command("demo_totp", "anna.admin")
+
+
+def test_demo_totp_prints_the_current_code_and_the_otpauth_uri(settings, hospital_admin,
+                                                               otp_clock) -> None:
+    """`make totp` still works with the key stored encrypted."""
+    settings.DEBUG = True
+    out, err = StringIO(), StringIO()
+    call_command("demo_totp", hospital_admin.username, stdout=out, stderr=err)
+    assert out.getvalue().strip() == totp_now()
+    secret = b32encode(unhexlify(TOTP_KEY)).decode()
+    assert f"otpauth://totp/{hospital_admin.username}?secret={secret}" in err.getvalue()
+

@@ -32,7 +32,7 @@ def test_world_readable_ca_key_is_reported(settings, tmp_path) -> None:
 
 def _start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_"))}
+             if not k.startswith(("DJANGO_", "DATABASE_URL", "CELERY_", "PORTAL_TOTP_"))}
     clean.update(env, DJANGO_SETTINGS_MODULE="portal.settings.base", PORTAL_VAR_DIR="/nonexistent")
     return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=clean,
                           capture_output=True, text=True, timeout=60)
@@ -48,3 +48,27 @@ def test_debug_off_without_database_stops_with_a_clear_message() -> None:
     result = _start({"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "x" * 50})
     assert result.returncode != 0
     assert "DATABASE_URL is not set" in result.stderr
+
+
+PRODUCTION = {"DJANGO_DEBUG": "false", "DJANGO_SECRET_KEY": "x" * 50,
+              "DATABASE_URL": "sqlite:////nonexistent/portal.sqlite3",
+              "CELERY_BROKER_URL": "memory://"}
+
+
+def test_debug_off_without_totp_encryption_key_stops_with_a_clear_message() -> None:
+    result = _start(PRODUCTION)
+    assert result.returncode != 0
+    assert "PORTAL_TOTP_ENCRYPTION_KEYS is not set" in result.stderr
+
+
+def test_a_malformed_totp_encryption_key_stops_without_showing_it() -> None:
+    from cryptography.fernet import Fernet
+
+    good = Fernet.generate_key().decode()
+    result = _start({**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": f"{good},secret-but-short"})
+    assert result.returncode != 0
+    assert "PORTAL_TOTP_ENCRYPTION_KEYS: key 2 is not a Fernet key" in result.stderr
+    assert "secret-but-short" not in result.stderr
+    result = _start({**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": good})
+    assert "PORTAL_TOTP_ENCRYPTION_KEYS" not in result.stderr
+
