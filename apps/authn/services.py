@@ -33,6 +33,7 @@ from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor
+from apps.identities.identifiers import fold_username
 from apps.identities.models import User
 from apps.identities.selectors import person_get_by_number
 
@@ -69,6 +70,7 @@ def password_check(*, actor: Actor, request: HttpRequest, username: str, passwor
     enumerated (`login.failed`), and `login.throttled` after too many recent failures for the
     account or the address."""
     policies.require_anonymous(actor)
+    username = fold_username(username)  # `ANNA.ADMIN` is `anna.admin`; a look-alike matches none
     known = User.objects.filter(username=username).first()
     ip = context.current().ip
     target_id = str((known or _login_target(username)).pk)

@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from apps.identities.identifiers import fold_username
+
 
 class Command(BaseCommand):
     help = "Print the current second-factor (TOTP) code of a demo account (development only)."
@@ -19,7 +21,8 @@ class Command(BaseCommand):
             raise CommandError("Only for development: set DJANGO_DEBUG=true.")
         if not username:
             raise CommandError("Name the account: make totp ACCOUNT=anna.admin")
-        device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+        device = TOTPDevice.objects.filter(user__username=fold_username(username),
+                                           confirmed=True).first()
         if device is None:
             raise CommandError(f"No second factor for {username!r}. Is the demo data loaded?")
         code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
