@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from binascii import unhexlify
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -65,12 +66,20 @@ def tree(db: Any) -> dict[str, Organisation]:
 _serial = iter(range(100, 999))
 
 
+def ascii_username(*names: str) -> str:
+    """`names` joined by "." in lower case, accents dropped: ("Pia", "Primär") → "pia.primar"."""
+    decomposed = unicodedata.normalize("NFKD", ".".join(names).lower())
+    return decomposed.encode("ascii", "ignore").decode()
+
+
 def make_staff(
     unit: Organisation, given: str, family: str, *, username: str | None = None,
     totp: bool = True, care: bool = False,
 ) -> tuple[User, Employee]:
     """A staff member with an employee HSA-id at `unit`, a login account and a TOTP device; with
-    `care`, also an active care commission at `unit` (a working staff member)."""
+    `care`, also an active care commission at `unit` (a working staff member). The username
+    defaults to `given.family` without accents (usernames are ASCII: "Pia Primär" is
+    `pia.primar`)."""
     person = identities.person_create(
         actor=SYSTEM, given_name=given, family_name=family,
         person_number=make_person_number(date(1980, 5, 17), next(_serial)),
@@ -78,7 +87,7 @@ def make_staff(
     )
     employee = commissions.employee_create(actor=SYSTEM, person=person, organisation=unit)
     user = identities.user_create(actor=SYSTEM, person=person,
-                                  username=username or f"{given.lower()}.{family.lower()}",
+                                  username=username or ascii_username(given, family),
                                   kind=User.Kind.STAFF, password=PASSWORD)
     if totp:
         authn.totp_device_create(actor=SYSTEM, user=user, key_hex=TOTP_KEY)

@@ -49,7 +49,8 @@ class SearchForm(forms.Form):
     """The person list's search box."""
 
     q = forms.CharField(
-        label=_("Name, employee HSA-id or personal identity number"), required=False, max_length=100,
+        label=_("Name, username, employee HSA-id or personal identity number"), required=False,
+        max_length=100,
         widget=forms.TextInput(attrs={"type": "search"}),
     )
 

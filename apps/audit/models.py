@@ -40,6 +40,9 @@ class AuditEvent(models.Model):
     actor_id = models.UUIDField(null=True, blank=True, db_index=True)
     actor_label = models.CharField(max_length=200)
     actor_kind = models.CharField(max_length=16)
+    #: The actor's immutable identifier, shown next to `actor_label` (a staff username); "" for
+    #: system actors, patients and rows written before it was recorded.
+    actor_identifier = models.CharField(max_length=150, blank=True)
     commission_hsa_id = models.CharField(max_length=31, blank=True)
     organisation_hsa_id = models.CharField(max_length=31, blank=True)
     organisation_label = models.CharField(max_length=200, blank=True)

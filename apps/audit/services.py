@@ -32,17 +32,27 @@ class Labelled(Protocol):
 
 
 class Acting(Protocol):
-    """A user actor: something with a `pk` and a `__str__` label ("Given Family (username)")."""
+    """A user actor: a `pk`, the name shown for it (`audit_label`, e.g. "Given Family") and the
+    immutable identifier shown next to that name (`audit_identifier`, e.g. a staff username; ""
+    when none may be shown)."""
 
     pk: Any
 
+    @property
+    def audit_label(self) -> str: ...
 
-def actor_snapshot(actor: SystemActor | Acting) -> tuple[uuid.UUID | None, str, str]:
-    """(actor id, label, kind) as stored in audit rows: a system actor has no id, its code as label
-    and its own kind; a user has its id, its label and kind "user"."""
+    @property
+    def audit_identifier(self) -> str: ...
+
+
+def actor_snapshot(actor: SystemActor | Acting) -> tuple[uuid.UUID | None, str, str, str]:
+    """(actor id, label, kind, identifier) as stored in audit rows: a system actor has no id, its
+    code as label, its own kind and no identifier; a user has its id, its name, kind "user" and
+    its immutable identifier, kept apart from the name so that two people with one name, or a name
+    written to look like another's, stay told apart (docs/security.md)."""
     if isinstance(actor, SystemActor):
-        return None, actor.code, actor.kind
-    return actor.pk, str(actor)[:200], "user"
+        return None, actor.code, actor.kind, ""
+    return actor.pk, actor.audit_label[:200], "user", actor.audit_identifier
 
 
 def _mask(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,7 +101,7 @@ def record(
     if not call.policies:
         raise AuditContextMissing(f"{call.name}: no policy was checked before the audit event")
     ctx = context.current()
-    actor_id, actor_label, actor_kind = actor_snapshot(actor)
+    actor_id, actor_label, actor_kind, actor_identifier = actor_snapshot(actor)
     org_hsa = getattr(organisation, "hsa_id", "") if organisation else (ctx.organisation_hsa_id or "")
     return AuditEvent.objects.create(
         action=action,
@@ -99,6 +109,7 @@ def record(
         actor_id=actor_id,
         actor_label=actor_label,
         actor_kind=actor_kind,
+        actor_identifier=actor_identifier,
         commission_hsa_id=ctx.commission_hsa_id or "",
         organisation_hsa_id=org_hsa,
         organisation_label=str(organisation)[:200] if organisation else "",

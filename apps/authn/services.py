@@ -34,6 +34,7 @@ from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor
+from apps.identities.identifiers import fold_username
 from apps.identities.models import User
 from apps.identities.policies import require_register_people
 
@@ -73,6 +74,7 @@ def password_check(*, actor: Actor, request: HttpRequest, username: str, passwor
     username from this address, or for the address, reached its limit (the password is then not
     checked)."""
     policies.require_anonymous(actor)
+    username = fold_username(username)  # `ANNA.ADMIN` is `anna.admin`; a look-alike matches none
     known = User.objects.filter(username=username).first()
     credentials = {"username": username}
     if not AxesProxyHandler.is_allowed(request, credentials):

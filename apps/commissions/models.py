@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
 from apps.core.models import BaseModel
 from apps.identities.models import Person
-from apps.organisations.models import Organisation
+from apps.organisations.models import Organisation, hsa_id_constraints
 from apps.organisations.validators import validate_hsa_id
 
 
@@ -32,6 +32,9 @@ class Employee(BaseModel):
                               validators=[validate_hsa_id])
     organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     title = models.CharField(_("title"), max_length=100, blank=True)
+
+    class Meta:
+        constraints = hsa_id_constraints("employee", _("This HSA-id is already in use."))
 
     def __str__(self) -> str:
         return f"{self.person} ({self.hsa_id})"
@@ -132,7 +135,10 @@ class Commission(TimeBound):
     )
 
     class Meta(TimeBound.Meta):
-        pass
+        constraints = [
+            *TimeBound.Meta.constraints,
+            *hsa_id_constraints("commission", _("This HSA-id is already in use.")),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -6,13 +6,20 @@ import uuid
 from datetime import datetime
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 
 from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_list_for_person
 from apps.commissions.models import Commission, Employee, RoleAssignment
 from apps.core.queries import get_or_not_found
-from apps.identities.identifiers import IdentifierError, parse_person_number
+from apps.identities.identifiers import (
+    IdentifierError,
+    nfkc,
+    normalise_hsa_id,
+    normalise_username,
+    parse_person_number,
+)
 from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import subtree_q
@@ -20,16 +27,34 @@ from apps.organisations.selectors import subtree_q
 
 def person_search_in_scope(roots: list[Organisation], query: str = "") -> QuerySet[Person]:
     """Staff whose employee HSA-id belongs to the subtrees of `roots`, matching `query` by name,
-    employee HSA-id or personnummer (any accepted form). Identity numbers and employees are
-    prefetched, so a page of results costs a constant number of queries."""
+    employee HSA-id, username or personnummer (any accepted form). Identity numbers and employees
+    are prefetched, so a page of results costs a constant number of queries.
+
+    The query goes through the same normalisation and validation as creation
+    (docs/security.md, "Identifiers that look alike"): it is NFKC-normalised; it matches an
+    employee HSA-id or a username only when it is a valid one, compared exactly with the stored
+    normalised form (HSA-ids in ASCII lower case, as their unique index does), so no database
+    case rule can make `SE…-abcı` find `SE…-ABCI` or a Cyrillic `аnna.admin` find `anna.admin`;
+    each word matches part of a given or family name."""
     people = Person.objects.filter(
         pk__in=Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
     )
-    query = query.strip()
+    query = nfkc(query).strip()
     if query:
-        match = Q(employees__hsa_id__iexact=query)
+        match = Q(pk__in=[])
         for word in query.split():
             match |= Q(given_name__icontains=word) | Q(family_name__icontains=word)
+        try:
+            hsa_id = normalise_hsa_id(query).lower()
+            match |= Q(pk__in=Employee.objects.alias(hsa_id_lower=Lower("hsa_id"))
+                       .filter(hsa_id_lower=hsa_id).values("person_id"))
+        except IdentifierError:
+            pass
+        try:
+            username = normalise_username(query)
+            match |= Q(pk__in=User.objects.filter(username=username).values("person_id"))
+        except IdentifierError:
+            pass
         try:
             ident = parse_person_number(query)
             match |= Q(identity_numbers__root=ident.root,

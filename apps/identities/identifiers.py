@@ -1,19 +1,29 @@
-"""Validation and normalisation of Swedish identifiers.
+"""Validation and normalisation of the identifiers people type.
 
-Pure functions with no database access: personnummer and samordningsnummer, HSA-ids and
-organisationsnummer. Every rejection raises :class:`IdentifierError`, which carries a stable
-``code`` (for logs, tests and API clients) and a human-friendly, translatable ``message``.
+Pure functions with no database access: personnummer and samordningsnummer, HSA-ids,
+organisationsnummer and usernames. Every rejection raises :class:`IdentifierError`, which carries
+a stable ``code`` (for logs, tests and API clients) and a human-friendly, translatable ``message``.
+
+One function per kind of identifier, used by creation, lookup and search alike
+(docs/security.md, "Identifiers that look alike"): each applies Unicode NFKC first (UAX #15), so
+compatibility look-alikes such as fullwidth ``０-９``/``Ａ-Ｚ`` or the Kelvin sign become the plain
+characters they stand for, then the identifier's own rule, which admits ASCII only. A look-alike
+is therefore either the same identifier or refused.
 
 Sources: Skatteverket (personnummer SKV 704, samordningsnummer SKV 707), Folkbokföringslagen
-(1991:481) 18 §, the HSA-id rules of the HSA directory (docs/glossary.md) and python-stdnum for the Luhn
-check digit (``stdnum.luhn``, ``stdnum.se.personnummer``, ``stdnum.se.orgnr``).
+(1991:481) 18 §, Inera's HSA-id format (docs/glossary.md), RFC 8265 (usernames), Unicode UAX #15
+(normalisation) and UTS #39 (confusables), and python-stdnum for the Luhn check digit
+(``stdnum.luhn``, ``stdnum.se.personnummer``, ``stdnum.se.orgnr``).
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from stdnum import luhn
 from stdnum.exceptions import InvalidChecksum
@@ -21,14 +31,20 @@ from stdnum.exceptions import ValidationError as StdnumValidationError
 from stdnum.se import orgnr as stdnum_orgnr
 from stdnum.se import personnummer as stdnum_personnummer
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
 __all__ = [
     "OID_PERSONNUMMER",
     "OID_SAMORDNINGSNUMMER",
     "IdentifierError",
     "PersonIdentifier",
+    "fold_username",
     "make_person_number",
+    "nfkc",
     "normalise_hsa_id",
     "normalise_org_number",
+    "normalise_username",
     "parse_person_number",
 ]
 
@@ -38,10 +54,20 @@ OID_PERSONNUMMER = "1.2.752.129.2.1.3.1"
 OID_SAMORDNINGSNUMMER = "1.2.752.129.2.1.3.3"
 
 HSA_ID_MAX_LENGTH = 31
+#: A stored HSA-id: the shape `normalise_hsa_id` returns (upper-case ``SE``). Anchored with ``\A`` and
+#: ``\Z`` so the same pattern holds in Python and in PostgreSQL's and SQLite's check constraints.
+HSA_ID_STORED_PATTERN = r"\ASE(?:[0-9]{12}|[0-9]{10})-[A-Za-z0-9]+\Z"
+
+USERNAME_MAX_LENGTH = 150
+#: A stored username: lower-case ASCII letters and digits, joined by single ``.``, ``-`` or ``_``
+#: (never first, last or two in a row, where an extra one is easy to miss). Anchored like
+#: :data:`HSA_ID_STORED_PATTERN`.
+USERNAME_PATTERN = r"\A[a-z0-9]+(?:[._-][a-z0-9]+)*\Z"
+_USERNAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 _CHECK_DIGIT_MESSAGE = _("The check digit is wrong. Check the number and try again.")
 
-_MESSAGES: dict[str, str | Promise] = {
+_MESSAGES: dict[str, "str | StrPromise"] = {
     "pnr.format": _(
         "Enter a personal identity number or coordination number as YYYYMMDD-NNNN, "
         "for example 19121212-1212."
@@ -64,6 +90,16 @@ _MESSAGES: dict[str, str | Promise] = {
     ),
     "orgnr.format": _("Enter the organisation number as NNNNNN-NNNN, for example 232100-0016."),
     "orgnr.checksum": _CHECK_DIGIT_MESSAGE,
+    "username.character": _(
+        "A username cannot contain “{character}” ({codepoint}). Use only the letters a–z, the "
+        "digits 0–9 and “.”, “-” or “_”: no letters with accents (å, ä, ö), letters from other "
+        "alphabets that look like a–z, spaces or invisible characters."
+    ),
+    "username.format": _(
+        "A username starts and ends with a letter or digit, and never has two of “.”, “-” and "
+        "“_” in a row."
+    ),
+    "username.too_long": _("A username has at most 150 characters."),
 }
 
 
@@ -71,16 +107,24 @@ class IdentifierError(ValueError):
     """An identifier was rejected.
 
     ``code`` is a stable string such as ``"pnr.checksum"``; ``message`` is a lazily translated
-    text to show to people. ``str(error)`` is the code, so logging never needs translations.
+    text to show to people, filled in with ``params`` (e.g. the refused character).
+    ``str(error)`` is the code, so logging never needs translations.
     """
 
     code: str
     message: str | Promise
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, **params: str) -> None:
         super().__init__(code)
         self.code = code
-        self.message = _MESSAGES[code]
+        self.message = format_lazy(_MESSAGES[code], **params) if params else _MESSAGES[code]
+
+
+def nfkc(value: str) -> str:
+    """``value`` in Unicode Normalization Form KC (UAX #15): compatibility characters become the
+    characters they stand for (fullwidth ``Ａ`` → ``A``, ``１`` → ``1``, the ligature ``ﬁ`` → ``fi``,
+    the Kelvin sign → ``K``). Every identifier and every search query goes through it first."""
+    return unicodedata.normalize("NFKC", value)
 
 
 @dataclass(frozen=True)
@@ -110,7 +154,9 @@ def parse_person_number(value: str, *, today: date | None = None) -> PersonIdent
     """Validate a personnummer or samordningsnummer and return its canonical identifier.
 
     Accepted shapes (surrounding whitespace is ignored): ``YYYYMMDDNNNN``, ``YYYYMMDD-NNNN``,
-    ``YYMMDDNNNN``, ``YYMMDD-NNNN`` and ``YYMMDD+NNNN``.
+    ``YYMMDDNNNN``, ``YYMMDD-NNNN`` and ``YYMMDD+NNNN``. The value is NFKC-normalised first
+    (:func:`nfkc`), so fullwidth digits ``０-９`` and a fullwidth hyphen count as the ASCII ones;
+    other digits (e.g. Arabic-Indic) are refused, as the digits are spelled ``[0-9]``.
 
     Rules and sources:
 
@@ -136,7 +182,7 @@ def parse_person_number(value: str, *, today: date | None = None) -> PersonIdent
         ``pnr.future_date`` or ``pnr.checksum``.
     """
     today = today or date.today()
-    match = _PERSON_NUMBER_RE.fullmatch(value.strip())
+    match = _PERSON_NUMBER_RE.fullmatch(nfkc(value).strip())
     if match is None or (match["century"] and match["separator"] == "+"):
         raise IdentifierError("pnr.format")
     yymmdd, serial = match["yymmdd"], match["serial"]
@@ -214,15 +260,18 @@ _HSA_ID_RE = re.compile(r"[Ss][Ee](?P<number>[0-9]{12}|[0-9]{10})-[A-Za-z0-9]+")
 def normalise_hsa_id(value: str) -> str:
     """Validate an HSA-id and return it with an upper-case ``SE`` prefix.
 
-    Shape (the HSA directory's rules): ``SE`` + the directory owner's 10-digit organisationsnummer (Luhn
-    check digit verified with ``stdnum.se.orgnr``) or the older national 12-digit number (only
-    digits are checked) + ``-`` + one or more of ``[A-Za-z0-9]``; at most 31 characters; no å,
-    ä, ö or ``@``. Surrounding whitespace is removed; apart from the prefix the id is kept
-    exactly as given, e.g. ``"se2321000016-abc1"`` becomes ``"SE2321000016-abc1"``.
+    Shape (Inera's HSA-id format, docs/glossary.md): ``SE`` + the directory owner's 10-digit
+    organisationsnummer (Luhn check digit verified with ``stdnum.se.orgnr``) or the older national
+    12-digit number (only digits are checked) + ``-`` + one or more of ``[A-Za-z0-9]``; at most 31
+    characters; no å, ä, ö or ``@``. The value is NFKC-normalised first (:func:`nfkc`: fullwidth
+    ``ＳＥ２３…`` is ``SE23…``) and surrounding whitespace removed; apart from the prefix the id
+    is kept exactly as given, e.g. ``"se2321000016-abc1"`` becomes ``"SE2321000016-abc1"``. HSA-ids
+    are one id whatever their case: compare them by ``.lower()`` of this result (ASCII only, so no
+    locale's case rules apply), as the case-insensitive unique constraints do.
 
     :raises IdentifierError: with code ``hsa.too_long``, ``hsa.format`` or ``hsa.checksum``.
     """
-    value = value.strip()
+    value = nfkc(value).strip()
     if len(value) > HSA_ID_MAX_LENGTH:
         raise IdentifierError("hsa.too_long")
     match = _HSA_ID_RE.fullmatch(value)
@@ -242,11 +291,11 @@ def normalise_org_number(value: str) -> str:
 
     Accepts ``NNNNNN-NNNN`` or ``NNNNNNNNNN`` (surrounding whitespace ignored); the Luhn check
     digit is verified with ``stdnum.se.orgnr``. A sole trader's personnummer is also a valid
-    organisationsnummer, so it is accepted too.
+    organisationsnummer, so it is accepted too. NFKC-normalised first, like every identifier.
 
     :raises IdentifierError: with code ``orgnr.format`` or ``orgnr.checksum``.
     """
-    match = _ORG_NUMBER_RE.fullmatch(value.strip())
+    match = _ORG_NUMBER_RE.fullmatch(nfkc(value).strip())
     if match is None:
         raise IdentifierError("orgnr.format")
     number = match["head"] + match["tail"]
@@ -257,3 +306,46 @@ def normalise_org_number(value: str) -> str:
     except StdnumValidationError:
         raise IdentifierError("orgnr.format") from None
     return stdnum_orgnr.format(number)
+
+
+_USERNAME_RE = re.compile(USERNAME_PATTERN)
+
+
+def fold_username(value: str) -> str:
+    """The form in which usernames are stored, compared and looked up: NFKC, Unicode case folding,
+    NFKC again, surrounding whitespace removed. ``"ＡＮＮＡ.Admin "`` becomes ``"anna.admin"``.
+
+    Usernames are case-insensitive (RFC 8265 §3.4, the UsernameCaseMapped profile, maps case
+    too; full case folding rather than lower-casing, as UTS #39 §4 advises for comparisons).
+    Never raises: a login form looks the result up as it is, and anything that
+    :func:`normalise_username` would refuse (``аnna.admin`` with a Cyrillic ``а``) matches no stored
+    username, since every stored one passed it.
+    """
+    return nfkc(nfkc(value).casefold()).strip()
+
+
+def normalise_username(value: str) -> str:
+    """Validate a new username and return its stored form (:func:`fold_username`).
+
+    The allowed set is the RFC 8265 UsernameCaseMapped profile restricted to ASCII letters,
+    digits, ``.``, ``-`` and ``_`` (docs/decisions.md, "Usernames"): after folding, 1 to 150
+    characters matching :data:`USERNAME_PATTERN`. ASCII only means a username can hold no mixed
+    scripts, no invisible or format characters (zero-width space, soft hyphen) and no letter from
+    another alphabet that looks like a Latin one (Cyrillic ``а``, dotless ``ı``): such characters
+    are refused and named in the message. Names that differ only in case or width fold to the same
+    username; the database refuses a second account with it, or with one that UTS #39 counts as
+    confusable (``apps.identities.models.username_skeleton``).
+
+    :raises IdentifierError: with code ``username.character`` (the message names the first
+        refused character and its code point), ``username.format`` or ``username.too_long``.
+    """
+    username = fold_username(value)
+    for character in username:
+        if character not in _USERNAME_CHARACTERS:
+            raise IdentifierError("username.character", character=character,
+                                  codepoint=f"U+{ord(character):04X}")
+    if len(username) > USERNAME_MAX_LENGTH:
+        raise IdentifierError("username.too_long")
+    if _USERNAME_RE.fullmatch(username) is None:
+        raise IdentifierError("username.format")
+    return username

@@ -12,11 +12,37 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Replace
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import BaseModel
-from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
+from apps.identities.identifiers import (
+    OID_PERSONNUMMER,
+    OID_SAMORDNINGSNUMMER,
+    USERNAME_MAX_LENGTH,
+    USERNAME_PATTERN,
+    IdentifierError,
+    normalise_username,
+)
+
+#: The confusable pairs of Unicode's confusables.txt (UTS #39 §4) whose both sides lie in the
+#: username alphabet (`identifiers.USERNAME_PATTERN`): each character and its prototype.
+USERNAME_CONFUSABLES = (("1", "l"), ("m", "rn"))
+
+
+def username_skeleton(username: Combinable | str) -> Combinable:
+    """A database expression for the UTS #39 skeleton of a stored username (a column, an `F()` or
+    a string): each character of `USERNAME_CONFUSABLES` replaced by its prototype, so
+    `anna.adrnin` and `anna.admin`, or `sara1` and `saral`, share one skeleton. The username
+    alphabet is ASCII, so no other confusables.txt entry can apply; a unique index on this
+    expression keeps two confusable usernames out of the database whatever writes them."""
+    expression: Combinable = Value(username) if isinstance(username, str) else username
+    for character, prototype in USERNAME_CONFUSABLES:
+        expression = Replace(expression, Value(character), Value(prototype))
+    return expression
 
 
 class Person(BaseModel):
@@ -71,6 +97,16 @@ class IdentityNumber(BaseModel):
 
 
 class UserManager(BaseUserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> User:
+        """The account with this username in any case or width (`identifiers.normalise_username`),
+        what Django's `authenticate()` looks up. A string the username rule refuses (a Cyrillic
+        `а`, a zero-width space, a NUL) is no account's and is never sent to the database.
+        Raises `User.DoesNotExist`."""
+        try:
+            return self.get(username=normalise_username(username or ""))
+        except IdentifierError:
+            raise self.model.DoesNotExist from None
+
     def end_sessions(self, person: Person) -> int:
         """End every session of the person's accounts, in every process at once (a new
         `session_epoch`), in the caller's transaction. Returns how many accounts were touched.
@@ -78,6 +114,8 @@ class UserManager(BaseUserManager["User"]):
         return self.filter(person=person).update(session_epoch=uuid.uuid4())
 
     def create_user(self, username: str, password: str | None = None, **extra: Any) -> User:
+        """Insert an account; `username` must already be normalised (`identifiers.normalise_username`,
+        as `services.user_create` does): the database refuses any other form."""
         user = self.model(username=username, **extra)
         user.set_password(password)
         user.save(using=self._db)
@@ -85,14 +123,18 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser):
-    """A login account. `kind` is staff or patient; `person` is who the account belongs to."""
+    """A login account. `kind` is staff or patient; `person` is who the account belongs to.
+
+    `username` is stored normalised (`identifiers.normalise_username`: lower-case ASCII letters,
+    digits and `. - _`); the database holds that rule, the uniqueness and the uniqueness of the
+    confusable skeleton (`username_skeleton`) even for writes that bypass the services."""
 
     class Kind(models.TextChoices):
         STAFF = "staff", _("staff")
         PATIENT = "patient", _("patient")
 
     id = models.UUIDField(primary_key=True, editable=False, default=uuid.uuid4)
-    username = models.CharField(_("username"), max_length=150, unique=True)
+    username = models.CharField(_("username"), max_length=USERNAME_MAX_LENGTH, unique=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="users")
     is_active = models.BooleanField(default=True)  # type: ignore[misc]
@@ -106,8 +148,28 @@ class User(AbstractBaseUser):
     USERNAME_FIELD = "username"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(username__regex=USERNAME_PATTERN),
+                                   name="user_username_normalised"),
+            models.UniqueConstraint(username_skeleton(F("username")),
+                                    name="user_username_skeleton_unique"),
+        ]
+
     def __str__(self) -> str:
         return f"{self.person} ({self.username})" if self.person_id else self.username
+
+    @property
+    def audit_label(self) -> str:
+        """The name an audit row shows for this account as actor: the person's name."""
+        return str(self.person) if self.person_id else self.username
+
+    @property
+    def audit_identifier(self) -> str:
+        """The immutable identifier shown next to `audit_label`: a staff account's username. A
+        patient account's username is internal (the demo derives it from the personnummer), so it
+        is never shown: empty."""
+        return self.username if self.kind == self.Kind.STAFF else ""
 
     def _get_session_auth_hash(self, secret: str | None = None) -> str:
         """Django's session hash (HMAC of the password hash), also keyed by `session_epoch`, so a

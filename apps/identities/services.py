@@ -10,7 +10,12 @@ from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities import audit, policies
 from apps.identities.actors import Actor
-from apps.identities.identifiers import IdentifierError, parse_person_number
+from apps.identities.identifiers import (
+    IdentifierError,
+    nfkc,
+    normalise_username,
+    parse_person_number,
+)
 from apps.identities.models import IdentityNumber, Person, User
 
 
@@ -26,7 +31,9 @@ def person_create(
 ) -> Person:
     """Register a person with a personnummer or samordningsnummer (validated, 12 digits).
 
-    Raises ValidationFailed (field `person_number`) for an invalid or already registered number.
+    Names are stored NFKC-normalised without surrounding whitespace, the form name searches use
+    (docs/security.md, "Identifiers that look alike"). Raises ValidationFailed (field
+    `person_number`) for an invalid or already registered number.
     Only the system registers people for now (demo data, imports; `policies.require_register_people`):
     a user actor gets Forbidden.
     """
@@ -37,7 +44,7 @@ def person_create(
         raise ValidationFailed(exc.message, code=exc.code, field="person_number") from exc
     with transaction.atomic():
         person = Person.objects.create(
-            given_name=given_name.strip(), family_name=family_name.strip(), email=email,
+            given_name=nfkc(given_name).strip(), family_name=nfkc(family_name).strip(), email=email,
             is_protected=is_protected,
         )
         try:
@@ -64,12 +71,38 @@ def user_create(
     *, actor: Actor, person: Person, username: str, kind: str, password: str | None = None
 ) -> User:
     """Create a login account for `person` (an unusable password when `password` is None).
-    Only the system (`policies.require_register_people`); raises Forbidden otherwise."""
+
+    `username` is stored normalised (`identifiers.normalise_username`: NFKC, case-folded, ASCII
+    letters, digits and `. - _`), so `ANNA.ADMIN` and `ａnna.admin` are the username `anna.admin`.
+    Only the system (`policies.require_register_people`); raises Forbidden otherwise. Raises
+    ValidationFailed (field `username`): `username.character`, `username.format` or
+    `username.too_long` for a refused username; `username.taken` when an account already has it;
+    `username.confusable` when it looks like an existing one by UTS #39 (`anna.adrnin` beside
+    `anna.admin`; the database's unique index on `models.username_skeleton` decides, so two
+    concurrent creations cannot both pass).
+    """
     policies.require_register_people(actor)
+    try:
+        username = normalise_username(username)
+    except IdentifierError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="username") from exc
     with transaction.atomic():
-        user = User.objects.create_user(
-            username=username, password=password, kind=kind, person=person
-        )
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    username=username, password=password, kind=kind, person=person
+                )
+        except IntegrityError as exc:
+            if User.objects.filter(username=username).exists():
+                raise ValidationFailed(
+                    _("This username is already taken. Upper and lower case count as the same "
+                      "letter in a username."), code="username.taken", field="username",
+                ) from exc
+            raise ValidationFailed(
+                _("This username looks too much like an existing one (for example “rn” looks "
+                  "like “m”, and “1” like “l”). Choose another."),
+                code="username.confusable", field="username",
+            ) from exc
         action = audit.PATIENT_ACCOUNT_CREATED if kind == User.Kind.PATIENT else audit.USER_CREATED
         record(
             actor=actor, action=action.code, target=user, subject=person,

@@ -8,13 +8,36 @@ change, so paths never need rewriting.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import BaseModel
+from apps.identities.identifiers import HSA_ID_STORED_PATTERN
 from apps.organisations.validators import validate_hsa_id, validate_org_number
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
+
+
+def hsa_id_constraints(model: str, duplicate_message: str | StrPromise) -> list[models.BaseConstraint]:
+    """The database rules of an `hsa_id` column of `model` ("organisation", "employee",
+    "commission"): one id whatever its case (a unique index on `Lower("hsa_id")`, broken with
+    `duplicate_message`), and only the normalised form `identifiers.normalise_hsa_id` returns
+    (ASCII, upper-case `SE`), so no database case rule (PostgreSQL's Unicode `UPPER`/`LOWER`,
+    SQLite's ASCII-only `LIKE`) can make a lookup match an id the validator would refuse
+    (docs/security.md, "Identifiers that look alike")."""
+    return [
+        models.UniqueConstraint(
+            Lower("hsa_id"), name=f"{model}_hsa_id_ci_unique",
+            violation_error_message=duplicate_message,
+        ),
+        models.CheckConstraint(condition=Q(hsa_id__regex=HSA_ID_STORED_PATTERN),
+                               name=f"{model}_hsa_id_normalised"),
+    ]
 
 
 class Organisation(BaseModel):
@@ -41,10 +64,8 @@ class Organisation(BaseModel):
         constraints = [
             # HSA-ids that differ only in case would be confused by people, and SQLite's prefix
             # match (the subtree query) ignores case: one id, whatever the case.
-            models.UniqueConstraint(
-                Lower("hsa_id"), name="organisation_hsa_id_ci_unique",
-                violation_error_message=_("An organisation with this HSA-id already exists."),
-            ),
+            *hsa_id_constraints("organisation",
+                                _("An organisation with this HSA-id already exists.")),
             models.CheckConstraint(
                 condition=Q(is_care_provider=False) | ~Q(org_number=""),
                 name="care_provider_has_org_number",

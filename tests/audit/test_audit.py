@@ -62,7 +62,7 @@ def test_the_row_names_the_services_actor(tree, hospital_admin, nurse):
         valid_from=employee.created_at, valid_until=None)
     event = AuditEvent.objects.get(action="commission.granted", target_id=str(commission.pk))
     assert (event.actor_id, event.actor_kind) == (hospital_admin.pk, "user")
-    assert event.actor_label == str(hospital_admin)
+    assert (event.actor_label, event.actor_identifier) == ("Astrid Admin", hospital_admin.username)
 
 
 def test_duplicate_action_code_fails():

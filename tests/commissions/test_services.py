@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.commissions import services
-from apps.commissions.models import Commission, Role
+from apps.commissions.models import Commission, Employee, Role
 from apps.core.actors import SYSTEM
 from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from tests.conftest import make_staff
@@ -31,7 +32,8 @@ def test_admin_grants_commission_in_scope(tree, hospital_admin, assert_audited):
     assert commission.care_provider == tree["region"]
     assert sorted(commission.rights_display()) == ["Läsa;alla;VE", "Skriva;dia;VE"]
     event = assert_audited("commission.granted", target=commission, subject=employee.person)
-    assert event.actor_id == hospital_admin.pk and event.actor_label == str(hospital_admin)
+    assert event.actor_id == hospital_admin.pk
+    assert (event.actor_label, event.actor_identifier) == ("Astrid Admin", "astrid.admin")
     assert event.organisation_hsa_id == tree["ortho"].hsa_id
 
 
@@ -152,3 +154,47 @@ def test_scope_is_checked_for_the_person_not_only_the_unit(tree, hospital_admin,
                                        organisation=tree["primary"])
     with pytest.raises(NotFound):
         grant(hospital_admin, outside, tree["ortho"])
+
+
+# --- employee HSA-ids are one id whatever their case or width (docs/security.md) ---------------
+
+
+@pytest.mark.parametrize("variant", [
+    "se2321000016-eanna1",  # case: was accepted, so a search listed two people
+    "SE2321000016-EAnna1",
+    "\uff33\uff25\uff12\uff13\uff12\uff11\uff10\uff10\uff10\uff10\uff11\uff16-EANNA1",  # fullwidth
+    " SE2321000016-EANNA1\u3000",
+])
+def test_an_employee_hsa_id_differing_only_in_case_or_width_is_refused(tree, variant):
+    first, _ = make_staff(tree["ortho"], "Anna", "Andersson")
+    services.employee_create(actor=SYSTEM, person=first.person, organisation=tree["ortho"],
+                             hsa_id="SE2321000016-EANNA1")
+    second, _ = make_staff(tree["ortho"], "Anna", "Andersson", username="anna.andersson2")
+    with pytest.raises(ValidationFailed) as refused:
+        services.employee_create(actor=SYSTEM, person=second.person, organisation=tree["ortho"],
+                                 hsa_id=variant)
+    assert (refused.value.code, refused.value.field) == ("employee.duplicate", "hsa_id")
+    assert Employee.objects.filter(hsa_id__iexact="SE2321000016-EANNA1").count() == 1
+
+
+@pytest.mark.parametrize("hsa_id", ["SE2321000016-EANNA\u0406", "SE2321000016-eannaı",
+                                    "SE2321000016-EAN\u200bNA"])
+def test_an_employee_hsa_id_with_look_alike_letters_is_refused(tree, hsa_id):
+    user, _ = make_staff(tree["ortho"], "Anna", "Andersson")
+    with pytest.raises(ValidationFailed) as refused:
+        services.employee_create(actor=SYSTEM, person=user.person, organisation=tree["ortho"],
+                                 hsa_id=hsa_id)
+    assert refused.value.code == "hsa.format"
+
+
+@pytest.mark.parametrize("model", ["employee", "commission"])
+def test_the_database_refuses_a_raw_case_variant_of_an_hsa_id(tree, nurse, model):
+    """Even a write that bypasses the services cannot add a second id differing only in case."""
+    user, employee = nurse
+    existing = employee if model == "employee" else Commission.objects.get(employee=employee)
+    copy = {f.attname: getattr(existing, f.attname) for f in type(existing)._meta.concrete_fields
+            if not f.primary_key}
+    prefix, _, local = existing.hsa_id.partition("-")
+    copy["hsa_id"] = f"{prefix}-{local.lower()}"  # still the normalised shape: only case differs
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(existing).objects.create(**copy)

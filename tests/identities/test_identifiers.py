@@ -54,6 +54,19 @@ def test_tolvan_tolvansson(value: str) -> None:
     assert result.display == "19121212-1212"
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\uff11\uff19\uff11\uff12\uff11\uff12\uff11\uff12-\uff11\uff12\uff11\uff12",  # fullwidth
+        "\uff11\uff19\uff11\uff12\uff11\uff12\uff11\uff12\uff0d1212",  # fullwidth hyphen
+        "\u300019121212-1212",  # ideographic space
+    ],
+)
+def test_compatibility_forms_are_the_ascii_number(value: str) -> None:
+    """NFKC first: fullwidth digits are the digits 0-9, so the typed form is one number."""
+    assert parse_person_number(value, today=TODAY).extension == "191212121212"
+
+
 def test_default_today_is_used() -> None:
     assert parse_person_number("19121212-1212").extension == "191212121212"
 
@@ -158,6 +171,8 @@ def test_wrong_check_digit(value: str) -> None:
         "19121212 1212",
         "121212/1212",
         "\u0661\u0662\u0661\u0662\u0661\u0662\u0661\u0662\u0661\u0662",  # Arabic-Indic digits
+        "19121212\u20101212",  # a Unicode hyphen, which NFKC keeps
+        "19121212-1212\u200b",  # zero-width space
     ],
 )
 def test_bad_format(value: str) -> None:
@@ -293,6 +308,9 @@ def test_identifier_error_shape() -> None:
         ("SE165565594230-1000", "SE165565594230-1000"),
         ("SE5565594230-X", "SE5565594230-X"),
         ("SE2321000016-" + "A" * 18, "SE2321000016-" + "A" * 18),  # exactly 31 characters
+        # NFKC first: compatibility look-alikes are the ASCII characters they stand for.
+        ("SE2321000016-\u212a", "SE2321000016-K"),  # Kelvin sign
+        ("ＳＥ２３２１００００１６－ＡＢＣ１", "SE2321000016-ABC1"),  # fullwidth
     ],
 )
 def test_hsa_id_valid(value: str, expected: str) -> None:
@@ -317,7 +335,9 @@ def test_hsa_id_valid(value: str, expected: str) -> None:
         "SE2321000016-a@b",
         "SE2321000016-AB C",
         "SE2321000016-AB-C",
-        "SE2321000016-\u212a",  # Kelvin sign, matches [A-Za-z] under re.IGNORECASE
+        "SE2321000016-ABC\u0406",  # Cyrillic І, not NFKC-equivalent to I
+        "SE2321000016-abc\u0131",  # dotless ı, which PostgreSQL's UPPER makes I
+        "SE2321000016-AB\u200bC1",  # zero-width space
         "SE\u0662321000016-ABC1",
     ],
 )
@@ -353,6 +373,10 @@ def test_hsa_id_bad_organisation_number() -> None:
 )
 def test_org_number_valid(value: str, expected: str) -> None:
     assert normalise_org_number(value) == expected
+
+
+def test_org_number_in_fullwidth_digits() -> None:
+    assert normalise_org_number("\uff12\uff13\uff12\uff11\uff10\uff10-0016") == "232100-0016"
 
 
 @pytest.mark.parametrize("value", ["232100-0017", "5560360794"])

@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_otp.oath import totp
 
 from apps.authn.models import TOTPDevice
+from apps.identities.identifiers import fold_username
 
 
 class Command(BaseCommand):
@@ -20,7 +21,8 @@ class Command(BaseCommand):
             raise CommandError("Only for development: set DJANGO_DEBUG=true.")
         if not username:
             raise CommandError("Name the account: make totp ACCOUNT=anna.admin")
-        device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+        device = TOTPDevice.objects.filter(user__username=fold_username(username),
+                                           confirmed=True).first()
         if device is None:
             raise CommandError(f"No second factor for {username!r}. Is the demo data loaded?")
         code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)

@@ -1,0 +1,34 @@
+"""The log extract names staff with their username beside their name, and never shows a
+patient's own account name (it is internal; the demo derives it from the personnummer)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.consents import services
+from apps.core.actors import SYSTEM
+from apps.identities import services as identities
+from apps.identities.identifiers import make_person_number
+from apps.identities.models import User
+
+
+def test_staff_are_named_with_their_username_and_the_patient_is_you(client, tree, nurse):
+    number = make_person_number(date(1990, 3, 4), 123)
+    person = identities.person_create(actor=SYSTEM, given_name="Petra", family_name="Patient",
+                                      person_number=number)
+    account = identities.user_create(actor=SYSTEM, person=person, username=f"patient-{number}",
+                                     kind=User.Kind.PATIENT)
+    services.consent_give(actor=account, patient=person, care_unit=tree["cardio"],
+                          valid_from=timezone.now(), valid_until=timezone.now() + timedelta(days=1))
+    services.emergency_access_register(actor=nurse[0], patient=person, care_unit=tree["cardio"],
+                                       reason="Unconscious")
+    client.force_login(account)
+    html = client.get(reverse("selfservice:patient_log"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in html.split("<tr>")[2:]]
+    assert any("Nina Nurse username nina.nurse Emergency access registered" in r for r in rows)
+    assert any("You Consent given" in r for r in rows), rows
+    assert "patient-" not in html and number not in html
