@@ -6,17 +6,20 @@
   the person's employee HSA-ids) issues codes for other staff after checking an identity document,
   and revokes any e-ID of a person in scope.
 - The owner revokes their own e-IDs.
+- Only the system publishes CRLs (the issuing CA acting on its own schedule, after a revocation,
+  or when the CRL endpoint finds the stored CRL out of date).
 Outside scope the answer is NotFound, so existence never leaks.
 """
 
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.commissions import policies as commission_policies
 from apps.commissions.models import Commission, Role, RoleAssignment
 from apps.core.actors import SystemActor
-from apps.core.errors import NotFound
+from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
 from apps.issuance.models import MobileEID
@@ -62,3 +65,14 @@ def require_revoke_eid(actor: Actor, eid: MobileEID) -> None:
     """NotFound unless `can_revoke_eid`."""
     if not can_revoke_eid(actor, eid):
         raise NotFound()
+
+
+def can_publish_crl(actor: Actor) -> bool:
+    """Only the system (no person signs CRLs)."""
+    return isinstance(actor, SystemActor)
+
+
+def require_publish_crl(actor: Actor) -> None:
+    """Forbidden unless `can_publish_crl`."""
+    if not can_publish_crl(actor):
+        raise Forbidden(_("Only the issuing CA publishes revocation lists."), code="crl.forbidden")

@@ -37,7 +37,7 @@ from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
 from apps.identities.models import Person, User
 from apps.identities.selectors import person_get_by_number
-from apps.issuance import audit, authority, codes, errors, policies, selectors, tasks
+from apps.issuance import audit, authority, codes, errors, policies, revocation, selectors, tasks
 from apps.issuance.ca import CAError, fingerprint_sha256, serial_hex
 from apps.issuance.models import ActivationCode, IdentityDocumentType, MobileEID
 
@@ -473,6 +473,7 @@ def _activate(code: ActivationCode, *, csr_pem: str, device_name: str,
         common_name=str(person)[:64],
         validity_seconds=settings.ISSUANCE_CERT_VALIDITY_SECONDS,
         crl_url=authority.crl_url(),
+        ocsp_url=authority.ocsp_url(),
         now=now,
     )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
@@ -520,11 +521,12 @@ def _notify_after_commit(eid: MobileEID, event: str) -> None:
 
 
 def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
-    """Revoke a mobile e-ID: it is listed in the CRL from the next fetch on.
+    """Revoke a mobile e-ID: the CRL and OCSP say so from the next fetch on.
 
     Allowed for the owner, an issuer in scope of the owner and the system (policies). `reason` is
     1-500 characters. Records who, when and why (domain.md, "Revocation record"), audits
-    `eid.revoked` and, after commit, e-mails the person.
+    `eid.revoked` and, after commit, e-mails the person and has a new CRL made
+    (`apps.issuance.revocation`).
 
     Raises NotFound (not the actor's to revoke), ValidationFailed (`reason.required`,
     `reason.too_long`), Conflict (`eid.already_revoked`).
@@ -554,6 +556,7 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
         _notify_after_commit(locked, "revoked")
+        revocation.crl_refresh_after_commit()
     return locked
 
 

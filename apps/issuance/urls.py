@@ -1,4 +1,5 @@
-"""The CA's published files: the CA certificate and the CRL (stable URLs)."""
+"""The CA's published services: the CA certificate, the CRL and the OCSP responder (stable URLs,
+written into every certificate)."""
 
 from django.urls import path
 
@@ -8,4 +9,6 @@ app_name = "issuance"
 urlpatterns = [
     path("ca.pem", views.ca_certificate_view, name="ca_pem"),
     path("crl", views.crl_view, name="crl"),
+    path("ocsp", views.ocsp_view, name="ocsp"),
+    path("ocsp/<path:encoded>", views.ocsp_get_view, name="ocsp_get"),
 ]

@@ -26,6 +26,7 @@ from apps.issuance.ca import (
 NOW = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 PNR = "191212121212"  # Tolvan Tolvansson, the synthetic test person
 CRL_URL = "https://portal.example/issuance/crl"
+OCSP_URL = "https://portal.example/issuance/ocsp"
 
 
 @pytest.fixture
@@ -56,6 +57,7 @@ def issue(ca: IssuingCA, csr_pem: bytes, **overrides: object) -> x509.Certificat
         "common_name": "Tolvan Tolvansson",
         "validity_seconds": 2 * 365 * 24 * 3600,
         "crl_url": CRL_URL,
+        "ocsp_url": OCSP_URL,
         "now": NOW,
     }
     kwargs.update(overrides)

@@ -63,6 +63,7 @@ def _issue(ca: IssuingCA, csr_pem: str, *, now: dt.datetime = NOW) -> x509.Certi
         common_name="Tolvan Tolvansson",
         validity_seconds=365 * DAY,
         crl_url="http://127.0.0.1/issuance/crl",
+        ocsp_url="http://127.0.0.1/issuance/ocsp",
         now=now,
     )
 
@@ -251,7 +252,7 @@ def test_verify_rejects_crl_of_another_ca(ca: IssuingCA, tmp_path: Path) -> None
 
 def test_verify_rejects_stale_crl(ca: IssuingCA) -> None:
     cert_pem = _wallet(ca).certificate.encode()
-    stale = _crl(ca, [], now=NOW - dt.timedelta(days=2))
+    stale = _crl(ca, [], now=NOW - dt.timedelta(hours=2), next_update_seconds=3600)
     verdict = app.verify_certificate(cert_pem, _pem(ca.cert), stale, now=NOW)
     assert verdict.status == "invalid"
     assert "out of date" in verdict.reason
