@@ -15,7 +15,7 @@ from apps.identities.actors import Actor
 from apps.identities.models import Person
 from apps.issuance import policies
 from apps.issuance.ca import serial_hex
-from apps.issuance.models import CertificateRevocationList, MobileEID
+from apps.issuance.models import CertificateRevocationList, MobileEID, RevocationCounter
 from apps.issuance.ocsp import SerialStatus
 
 
@@ -48,8 +48,15 @@ def revoked_list() -> list[tuple[int, dt.datetime]]:
 
 
 def revoked_count() -> int:
-    """How many e-IDs are revoked (the length of `revoked_list`; one index-only count)."""
+    """How many e-IDs are revoked (the length of `revoked_list`; one scan of a partial index)."""
     return MobileEID.objects.filter(status=MobileEID.Status.REVOKED).count()
+
+
+def revocations_counted() -> int:
+    """The `revocations` counter: how many e-IDs `eid_revoke` has revoked (0 before the first)."""
+    value = RevocationCounter.objects.filter(name=RevocationCounter.Name.REVOCATIONS).values_list(
+        "value", flat=True).first()
+    return value or 0
 
 
 def eid_status_by_serial(serial: int) -> SerialStatus | None:

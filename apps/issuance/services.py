@@ -525,8 +525,8 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
 
     Allowed for the owner, an issuer in scope of the owner and the system (policies). `reason` is
     1-500 characters. Records who, when and why (domain.md, "Revocation record"), audits
-    `eid.revoked` and, after commit, e-mails the person and has a new CRL made
-    (`apps.issuance.revocation`).
+    `eid.revoked` and, after commit, e-mails the person; the CRL endpoint serves a new CRL
+    from the commit on (`apps.issuance.revocation.crl_after_revocation`).
 
     Raises NotFound (not the actor's to revoke), ValidationFailed (`reason.required`,
     `reason.too_long`), Conflict (`eid.already_revoked`).
@@ -556,7 +556,7 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
         _notify_after_commit(locked, "revoked")
-        revocation.crl_refresh_after_commit()
+        revocation.crl_after_revocation()
     return locked
 
 

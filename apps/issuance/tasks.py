@@ -43,16 +43,18 @@ def crl_refresh_task() -> int | None:
     """Make a new CRL unless the stored one is current; return the current CRL's number.
 
     Enqueued after every revocation commits and run every 10 minutes by Celery beat
-    (`CELERY_BEAT_SCHEDULE`), so a new CRL exists long before the last one's nextUpdate. Runs as
-    the system actor `celery:<task name>`. Without a usable CA it logs a warning and returns None
-    (nothing to publish). A lost run costs nothing: the CRL endpoint makes the CRL itself when the
-    stored one is out of date (`apps.issuance.revocation`). Retries database outages with backoff.
+    (`CELERY_BEAT_SCHEDULE`), so a new CRL exists long before the last one's nextUpdate; it also
+    recounts the revoked e-IDs (`crl_refresh(recount=True)`). Runs as the system actor
+    `celery:<task name>`. Without a usable CA it logs a warning and returns None (nothing to
+    publish). A lost run costs nothing: the CRL endpoint makes the CRL itself when the stored one
+    is out of date (`apps.issuance.revocation`). Retries database outages with backoff.
     """
     from apps.issuance import revocation  # revocation enqueues this task: import at call time
 
     ctx = context.current()
     try:
-        crl = revocation.crl_refresh(actor=SystemActor(ctx.actor_label if ctx else "celery"))
+        crl = revocation.crl_refresh(actor=SystemActor(ctx.actor_label if ctx else "celery"),
+                                     recount=True)
     except CAError as exc:
         logger.warning("no CRL published: %s", exc)
         return None

@@ -190,6 +190,19 @@ def test_a_lost_refresh_task_never_hides_a_revocation(nina: User, issuing_ca: Is
     assert _listed(_crl(_get(client)), eid)
 
 
+def test_the_scheduled_run_recounts_the_revoked_e_ids(nina: User, issuing_ca: IssuingCA) -> None:
+    """A revocation written without `eid_revoke` (which the architecture forbids) does not raise
+    the counter the endpoint reads; the scheduled run counts the revoked e-IDs and catches it."""
+    eid = _new_eid(nina)
+    client = Client()
+    assert not _listed(_crl(_get(client)), eid)
+    MobileEID.objects.filter(pk=eid.pk).update(status=MobileEID.Status.REVOKED,
+                                               revoked_at=timezone.now(), revocation_reason="x")
+    number = tasks.crl_refresh_task()
+    crl = _crl(_get(client))
+    assert _number(crl) == number and _listed(crl, eid)
+
+
 def test_a_new_ca_gets_a_crl_of_its_own(nina: User, issuing_ca: IssuingCA, settings: Any,
                                          tmp_path: Path) -> None:
     client = Client()
