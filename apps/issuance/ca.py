@@ -678,16 +678,16 @@ def ensure_ocsp_responder(
 def load_ocsp_responder(paths: CAPaths, ca: IssuingCA, *, now: dt.datetime) -> OCSPResponder:
     """Read the delegated OCSP responder of `ca` from `paths`, usable at `now` (aware, UTC).
 
-    Raises CAError: `ocsp.missing` (a file or the folder does not exist), `ocsp.format` (not
-    PEM), `ocsp.mismatch` (the key does not belong to the certificate, or the certificate is not
-    issued by `ca`), `ocsp.expired` (the certificate is not valid at `now`).
+    Raises CAError: `ocsp.missing` (a file or the folder does not exist or cannot be opened),
+    `ocsp.format` (not PEM), `ocsp.mismatch` (the key does not belong to the certificate, or the
+    certificate is not issued by `ca`), `ocsp.expired` (the certificate is not valid at `now`).
     """
     when = _utc(now, "now")
     try:
         with _locked(paths, shared=True):
             responder = _read_ocsp_responder(paths, ca)
-    except FileNotFoundError as exc:  # the folder itself is missing (no lock file possible)
-        raise CAError("ocsp.missing", f"OCSP responder folder not found: {exc.filename}") from exc
+    except OSError as exc:  # no folder, or a lock file this process may not open
+        raise CAError("ocsp.missing", f"cannot open the OCSP responder files: {exc}") from exc
     if not responder.cert.not_valid_before_utc <= when <= responder.cert.not_valid_after_utc:
         raise CAError("ocsp.expired", "the OCSP responder certificate is not valid at this time")
     return responder

@@ -264,7 +264,7 @@ def test_get_form(nina: User, issuing_ca: IssuingCA, quote: bool) -> None:
     assert answer["Expires"] and answer["Last-Modified"]
 
 
-@pytest.mark.parametrize("path", ["not*base64", "QUJD", "QUJDRA", "%00%01"])
+@pytest.mark.parametrize("path", ["", "not*base64", "QUJD", "QUJDRA", "%00%01", "a//b=="])
 def test_get_form_malformed(issuing_ca: IssuingCA, path: str, db: Any) -> None:
     answer = Client().get("/issuance/ocsp/" + path)
     assert answer.status_code == 200 and answer["Cache-Control"] == "no-store"
