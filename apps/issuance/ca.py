@@ -182,7 +182,9 @@ def _locked(paths: CAPaths, *, shared: bool = False) -> Iterator[None]:
     certificate while it is renewed.
     """
     lock_path = paths.key.with_name(paths.key.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, _KEY_FILE_MODE)
+    # A reader needs only read access to an existing lock file (flock works on any open file).
+    access = os.O_RDONLY if shared else os.O_RDWR
+    fd = os.open(lock_path, access | os.O_CREAT | os.O_NOFOLLOW, _KEY_FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
