@@ -1,5 +1,6 @@
-"""Concurrency on PostgreSQL: two (or more) redemptions of one code, exactly one wins (issue 2,
-Journey 2); CRLs made at the same moment never share a number nor go backwards (RFC 5280 5.2.3).
+"""Concurrency on PostgreSQL: two (or more) redemptions of one code, exactly one wins
+(docs/journey-mobile-eid.md); CRLs made at the same moment never share a number nor go backwards
+(RFC 5280 5.2.3).
 
 Proven with parallel threads, each with its own database connection (HTTP requests against the
 live server, or service calls), so the row lock (`SELECT ... FOR UPDATE`) is what decides. SQLite
