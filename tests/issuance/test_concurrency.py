@@ -15,9 +15,11 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from celery._state import _set_task_join_will_block
 from cryptography import x509
 from django.db import connection
 from django.db.models import F
@@ -40,6 +42,15 @@ from tests.conftest import make_staff
 from tests.issuance.support import device_csr, issue, redeem_qr
 
 PARALLEL = 6
+
+
+@pytest.fixture(autouse=True)
+def celery_join_flag() -> Iterator[None]:
+    """Celery's eager mode marks "inside a task" in one process-wide flag, set and restored around
+    each eager task; the after-commit tasks that run in parallel threads here can leave it set, so
+    that later `result.get()` calls refuse. Clear it after each test."""
+    yield
+    _set_task_join_will_block(False)
 
 
 def _post(url: str, body: dict[str, str]) -> tuple[int, dict[str, Any]]:
