@@ -77,9 +77,9 @@ def parse_request(der: bytes) -> ocsp.OCSPRequest:
 
     Raises OCSPRefusal(MALFORMED_REQUEST) naming what was wrong.
     """
-    if len(der) > MAX_REQUEST_BYTES:
-        raise OCSPRefusal(ocsp.OCSPResponseStatus.MALFORMED_REQUEST, "request too large")
     malformed = ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    if len(der) > MAX_REQUEST_BYTES:
+        raise OCSPRefusal(malformed, f"request larger than {MAX_REQUEST_BYTES} bytes")
     try:
         request = ocsp.load_der_ocsp_request(der)
         request.hash_algorithm  # noqa: B018 - parsed lazily: an unknown algorithm raises here

@@ -37,9 +37,9 @@ def ca_certificate_view(request: HttpRequest) -> HttpResponse:
 
 
 def _crl_cache_headers(response: HttpResponse, crl: CertificateRevocationList) -> HttpResponse:
-    """ETag (the DER's SHA-256), Last-Modified (thisUpdate) and Cache-Control: public, max-age =
-    seconds until the CRL is refreshed by age, at most `CRL_MAX_AGE_SECONDS`, never past
-    nextUpdate (RFC 9111 5.2.2.1; RFC 5019 6.2 recommends the same for revocation data)."""
+    """ETag (the DER's SHA-256, RFC 9110 8.8.3), Last-Modified (thisUpdate, 8.8.2) and
+    Cache-Control: public, max-age (RFC 9111 5.2.2.1) = seconds until the CRL is refreshed by age,
+    at most `CRL_MAX_AGE_SECONDS`, never past nextUpdate."""
     now = timezone.now()
     until = min(revocation.crl_refresh_at(crl), crl.next_update) - now
     max_age = max(0, min(authority.CRL_MAX_AGE_SECONDS, int(until.total_seconds())))
