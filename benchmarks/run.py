@@ -1,17 +1,21 @@
 """`make bench`: figures for the portal's hot paths on the demo region. Prints, never asserts.
 
 Uses a throw-away SQLite database under a temporary folder unless DATABASE_URL is set (then that
-database must be empty or hold only the demo region).
+database must be empty or hold only the demo region). The revocation figures add 100,000 revoked
+e-IDs in bulk (rows only, not through the services) to time the CRL and OCSP endpoints at scale;
+the whole run takes a minute or two.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
 _tmp = tempfile.mkdtemp(prefix="portal-bench-")
@@ -31,7 +35,11 @@ from apps.core.actors import MOBILE_APP, SYSTEM  # noqa: E402
 from apps.demo import seed  # noqa: E402
 from apps.identities.identifiers import parse_person_number  # noqa: E402
 from apps.identities.models import User  # noqa: E402
-from apps.issuance import authority, selectors, services  # noqa: E402
+from apps.issuance import authority, revocation, selectors, services, tasks  # noqa: E402
+from apps.issuance.models import ActivationCode, MobileEID  # noqa: E402
+
+#: Revoked e-IDs for the CRL and OCSP figures.
+REVOKED_AT_SCALE = 100_000
 
 
 def _csr() -> str:
@@ -46,27 +54,104 @@ def _csr() -> str:
     return csr.public_bytes(serialization.Encoding.PEM).decode()
 
 
-def activation_round_trip() -> None:
-    """Issue a code for sara.staff, redeem it with a fresh CSR, revoke the e-ID (3 e-IDs at most)."""
+def activation_round_trip() -> MobileEID:
+    """Issue a code for sara.staff and redeem it with a fresh CSR; returns the new e-ID."""
     person = User.objects.get(username="sara.staff").person
     issued = services.activation_code_issue(actor=SYSTEM, person=person)
-    activation = services.activation_code_redeem(actor=MOBILE_APP, csr_pem=_csr(), device_name="bench phone",
-                                                 qr_payload=issued.qr_payload)
-    services.eid_revoke(actor=SYSTEM, eid=activation.eid, reason="benchmark")
+    return services.activation_code_redeem(actor=MOBILE_APP, csr_pem=_csr(),
+                                           device_name="bench phone",
+                                           qr_payload=issued.qr_payload).eid
 
 
-def measure(name: str, fn: Callable[[], object], repeat: int = 50, queries: bool = True) -> None:
+def set_aside(eid: MobileEID) -> None:
+    """Mark `eid` revoked, untimed and without the services (at most 3 active e-IDs per person;
+    the revocation services are timed at scale below)."""
+    MobileEID.objects.filter(pk=eid.pk).update(
+        status=MobileEID.Status.REVOKED, revoked_at=eid.not_before, revocation_reason="benchmark")
+
+
+def add_revoked_eids(count: int) -> list[MobileEID]:
+    """`count` revoked e-IDs of sara.staff in bulk (bench only: no certificates, no audit rows),
+    plus 3 active ones to revoke later; returns the active ones."""
+    from django.utils import timezone
+
+    person = User.objects.get(username="sara.staff").person
+    now = timezone.now()
+    total = count + 3
+    codes = ActivationCode.objects.bulk_create(
+        [ActivationCode(person=person, created_by_label="bench", secret_hash=f"{i:064x}",
+                        short_hash=f"{i:064x}", expires_at=now + dt.timedelta(minutes=10),
+                        used_at=now) for i in range(total)], batch_size=5000)
+    eids = MobileEID.objects.bulk_create(
+        [MobileEID(person=person, activation_code=code, serial=format(2**120 + i, "x"),
+                   fingerprint_sha256=f"{i:064x}", certificate_pem="bench",
+                   not_before=now, not_after=now + dt.timedelta(days=730), device_name="bench",
+                   status=MobileEID.Status.REVOKED if i < count else MobileEID.Status.ACTIVE,
+                   revoked_at=now if i < count else None,
+                   revocation_reason="benchmark" if i < count else "")
+         for i, code in enumerate(codes)], batch_size=5000)
+    return eids[count:]
+
+
+def revocation_at_scale() -> None:
+    """CRL build and serve times, and an OCSP answer, with `REVOKED_AT_SCALE` revoked e-IDs."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509 import ocsp
+    from django.test import Client
+
+    from apps.issuance.ocsp import issuer_hashes
+
+    start = time.perf_counter()
+    active = add_revoked_eids(REVOKED_AT_SCALE)
+    print(f"{f'add {REVOKED_AT_SCALE:,} revoked e-IDs (bulk)':48} "
+          f"{time.perf_counter() - start:8.2f} s")
+    # The scheduled run recounts the revoked e-IDs, so it takes in the rows added in bulk.
+    start = time.perf_counter()
+    tasks.crl_refresh_task()
+    print(f"{'CRL build by the scheduled run (recount)':48} {time.perf_counter() - start:8.2f} s")
+    builds = []
+    for eid in active:
+        time.sleep(1)  # a CRL made in the same second as the last one waits for the next second
+        start = time.perf_counter()
+        services.eid_revoke(actor=SYSTEM, eid=eid, reason="benchmark")
+        builds.append(time.perf_counter() - start)
+    crl = revocation.crl_refresh(actor=revocation.CRL_PUBLISHER)
+    size = len(bytes(selectors.crl_with_der(crl).der or b""))
+    print(f"{'revoke an e-ID, its CRL built on commit':48} "
+          f"median {statistics.median(builds):8.3f} s    max {max(builds):8.3f} s   "
+          f"{crl.entries:,} entries, {size / 1e6:.1f} MB DER")
+    client = Client(HTTP_HOST="localhost")
+    etag = client.get("/issuance/crl")["ETag"]
+    measure(f"GET /issuance/crl ({crl.entries:,} entries, current)",
+            lambda: client.get("/issuance/crl"), repeat=20, queries=False)
+    measure("GET /issuance/crl with If-None-Match (304)",
+            lambda: client.get("/issuance/crl", headers={"if-none-match": etag}), repeat=50,
+            queries=False)
+    # An OCSP request names the issuer by hashes and the certificate by serial only.
+    name_hash, key_hash = issuer_hashes(authority.ca_load().cert, hashes.SHA1())
+    request = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+        name_hash, key_hash, int(active[0].serial, 16), hashes.SHA1()
+    ).build().public_bytes(serialization.Encoding.DER)
+    measure("POST /issuance/ocsp (a revoked serial)",
+            lambda: client.post("/issuance/ocsp", data=request,
+                                content_type="application/ocsp-request"),
+            repeat=50, queries=False)
+
+
+def measure(name: str, fn: Callable[[], Any], repeat: int = 50, queries: bool = True,
+            after: Callable[[Any], object] = lambda result: None) -> None:
     """Run `fn` `repeat` times; print median and p95 in milliseconds and queries per call
     (`queries=False` for requests through the test client: Django resets the query log at each
-    request's start)."""
-    fn()
+    request's start). `after` gets each result, untimed."""
+    after(fn())
     times = []
     with CaptureQueriesContext(connection) as captured:
-        fn()
+        after(fn())
     for _ in range(repeat):
         start = time.perf_counter()
-        fn()
+        result = fn()
         times.append((time.perf_counter() - start) * 1000)
+        after(result)
     times.sort()
     p95 = times[int(len(times) * 0.95) - 1]
     print(f"{name:48} median {statistics.median(times):8.3f} ms   p95 {p95:8.3f} ms   "
@@ -93,17 +178,13 @@ def main() -> None:
 
     settings.ISSUANCE_CA_DIR = Path(_tmp) / "ca"
     authority.ca_ensure()
-    measure("activation: issue code, redeem with CSR, revoke", activation_round_trip, repeat=30)
-    from django.test import Client
-
-    client = Client(HTTP_HOST="localhost")
-    revoked = selectors.revoked_list()
-    assert client.get("/issuance/crl").status_code == 200
-    measure(f"GET /issuance/crl ({len(list(revoked))} revoked serials)",
-            lambda: client.get("/issuance/crl"), repeat=30, queries=False)
+    measure("activation: issue code, redeem with CSR", activation_round_trip, repeat=30,
+            after=set_aside)
+    authority.ocsp_responder_ensure(authority.ca_load())
     from benchmarks import outbox
 
     outbox.main(measure)
+    revocation_at_scale()
     reset_queries()
     print(f"database: {connection.vendor}")
 

@@ -15,3 +15,4 @@ ACTIVATION_CODE_REDEEM_FAILED = register(
 EID_ACTIVATED = register("eid.activated", _("Mobile e-ID activated"))
 EID_REVOKED = register("eid.revoked", _("Mobile e-ID revoked"))
 EID_NOTIFIED = register("eid.notified", _("Person notified by e-mail about a mobile e-ID"))
+CRL_PUBLISHED = register("crl.published", _("Certificate revocation list published"))

@@ -1,7 +1,9 @@
-"""The portal's issuing CA: a CA key and certificate, mobile e-ID certificates and the CRL.
+"""The portal's issuing CA: a CA key and certificate, mobile e-ID certificates, the CRL and the
+delegated OCSP responder's certificate.
 
 One EC key, one self-signed CA certificate, end-entity certificates for mobile e-IDs
-(e-legitimation) and the CRL that revokes them.
+(e-legitimation), the CRL that revokes them and the certificate of the OCSP responder that answers
+for them (RFC 6960; the responses themselves are built in `apps.issuance.ocsp`).
 
 Pure code: no Django, no database, no global state. Only the `cryptography` library.
 
@@ -24,15 +26,23 @@ Profile
   caller, never from the CSR. basicConstraints CA:false critical (4.2.1.9), keyUsage
   digitalSignature critical (4.2.1.3), extendedKeyUsage clientAuth (4.2.1.12),
   authorityKeyIdentifier (4.2.1.1), subjectKeyIdentifier (4.2.1.2), cRLDistributionPoints
-  (4.2.1.13).
-- CRL: v2 with cRLNumber (RFC 5280 5.2.3) and authorityKeyIdentifier (5.2.1).
+  (4.2.1.13), authorityInfoAccess with the OCSP responder's URL (4.2.2.1).
+- CRL: v2 with cRLNumber (RFC 5280 5.2.3) and authorityKeyIdentifier (5.2.1); nextUpdate never
+  lies past the CA certificate's notAfter.
+- OCSP responder (RFC 6960 4.2.2.2, a delegated responder): EC P-256 key signed by the CA; subject
+  C=SE, O=<the CA's organisation>, CN=OCSP responder; basicConstraints CA:false critical,
+  keyUsage digitalSignature critical, extendedKeyUsage id-kp-OCSPSigning, id-pkix-ocsp-nocheck
+  (RFC 6960 4.2.2.2.1: relying parties do not check the responder's own revocation, so its
+  validity is short), key identifiers; never valid past the CA. Files like the CA's: key PKCS#8
+  PEM mode 0600, certificate PEM mode 0644; renewed with a new key before it expires.
 
 Errors
 `CAError(code, message)` for refused input and unusable CA files. Codes:
 `csr.format`, `csr.key_type`, `csr.signature`, `subject.serial_number`, `subject.common_name`,
 `subject.organisation`, `ca.inconsistent`, `ca.missing`, `ca.format`, `ca.key_type`,
-`ca.mismatch`, `ca.not_ca`, `ca.expired`. Programming errors (naive datetimes, non-positive
-durations, a CRL number out of range, a CRL URL that is not http(s)) raise `ValueError`.
+`ca.mismatch`, `ca.not_ca`, `ca.expired`, `ocsp.missing`, `ocsp.format`, `ocsp.mismatch`,
+`ocsp.expired`. Programming errors (naive datetimes, non-positive durations, a CRL number out of
+range, a CRL or OCSP URL that is not http(s)) raise `ValueError`.
 """
 
 from __future__ import annotations
@@ -49,19 +59,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "CA_VALIDITY_SECONDS",
     "CAError",
     "CAPaths",
     "IssuingCA",
+    "OCSPResponder",
     "ensure_ca",
+    "ensure_ocsp_responder",
     "fingerprint_sha256",
     "load_ca",
+    "load_ocsp_responder",
     "serial_hex",
 ]
 
@@ -94,7 +107,10 @@ class CAError(Exception):
 
 @dataclass(frozen=True)
 class CAPaths:
-    """Where the CA lives: `key` (PKCS#8 PEM, mode 0600) and `cert` (PEM, mode 0644)."""
+    """Where a key pair lives: `key` (PKCS#8 PEM, mode 0600) and `cert` (PEM, mode 0644).
+
+    Used for the CA and for its OCSP responder.
+    """
 
     key: Path
     cert: Path
@@ -158,16 +174,19 @@ def _make_dirs(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def _locked(paths: CAPaths) -> Iterator[None]:
-    """Hold an exclusive lock on a `<key>.lock` file beside the key.
+def _locked(paths: CAPaths, *, shared: bool = False) -> Iterator[None]:
+    """Hold a lock on a `<key>.lock` file beside the key: exclusive to write, `shared` to read.
 
     Concurrent workers calling `ensure_ca` then cannot write a key and a certificate that do not
-    belong together.
+    belong together, and a reader of the OCSP responder never sees a new key with an old
+    certificate while it is renewed.
     """
     lock_path = paths.key.with_name(paths.key.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, _KEY_FILE_MODE)
+    # A reader needs only read access to an existing lock file (flock works on any open file).
+    access = os.O_RDONLY if shared else os.O_RDWR
+    fd = os.open(lock_path, access | os.O_CREAT | os.O_NOFOLLOW, _KEY_FILE_MODE)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -340,6 +359,7 @@ class IssuingCA:
         common_name: str,
         validity_seconds: int,
         crl_url: str,
+        ocsp_url: str,
         now: dt.datetime,
     ) -> x509.Certificate:
         """Issue an end-entity certificate for the public key in `csr_pem` (PKCS#10 PEM).
@@ -349,18 +369,20 @@ class IssuingCA:
         (12 digits: personnummer or samordningsnummer, no separator). Validity: not_before =
         `now` - 60 s, not_after = `now` + `validity_seconds`, cut at the CA's own not_after so the
         certificate never outlives its issuer (RFC 5280 6.1.3 checks every certificate of the path
-        at validation time). `crl_url` (http or https) goes into cRLDistributionPoints.
+        at validation time). `crl_url` (http or https) goes into cRLDistributionPoints,
+        `ocsp_url` (http or https) into authorityInfoAccess as id-ad-ocsp (RFC 5280 4.2.2.1).
 
         Raises CAError: `csr.format` (not a PEM CSR, or larger than 16 KiB), `csr.key_type` (the
         key is not EC P-256, or its curve is unknown), `csr.signature` (the CSR signature does not
         verify, uses a hash weaker than SHA-256 or an unknown algorithm), `subject.serial_number`,
         `subject.common_name`, `ca.expired` (the CA is not valid at `now`). Raises ValueError for
-        a naive `now`, a non-positive `validity_seconds` or a non-http(s) `crl_url`.
+        a naive `now`, a non-positive `validity_seconds` or a non-http(s) `crl_url`/`ocsp_url`.
         """
         when = _utc(now, "now")
         _positive_seconds(validity_seconds, "validity_seconds")
-        if urlsplit(crl_url).scheme not in ("http", "https"):
-            raise ValueError(f"crl_url must be an http(s) URL, got {crl_url!r}")
+        for url_name, url in (("crl_url", crl_url), ("ocsp_url", ocsp_url)):
+            if urlsplit(url).scheme not in ("http", "https"):
+                raise ValueError(f"{url_name} must be an http(s) URL, got {url!r}")
         if not _PERSON_NUMBER.fullmatch(subject_serial_number):
             raise CAError(
                 "subject.serial_number",
@@ -442,6 +464,17 @@ class IssuingCA:
             .add_extension(self._authority_key_identifier(), critical=False)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(x509.CRLDistributionPoints([crl_dp]), critical=False)
+            .add_extension(
+                x509.AuthorityInformationAccess(
+                    [
+                        x509.AccessDescription(
+                            AuthorityInformationAccessOID.OCSP,
+                            x509.UniformResourceIdentifier(ocsp_url),
+                        )
+                    ]
+                ),
+                critical=False,
+            )
             .sign(self.key, _hash_for(self.key))
         )
 
@@ -455,37 +488,105 @@ class IssuingCA:
     ) -> x509.CertificateRevocationList:
         """Build and sign a CRL listing `revoked` as (certificate serial, revocation time UTC).
 
-        thisUpdate = `now`, nextUpdate = `now` + `next_update_seconds` (RFC 5280 5.1.2.4-5).
+        thisUpdate = `now`, nextUpdate = `now` + `next_update_seconds` (RFC 5280 5.1.2.4-5), cut
+        at the CA certificate's notAfter: a CRL cannot speak for a CA past its validity, and a
+        relying party that waits for such a nextUpdate would keep a list nobody can refresh.
         `crl_number` must increase with every CRL this CA publishes (RFC 5280 5.2.3; the caller
         keeps the counter) and be in 0..2**159-1. A serial listed twice appears once, with its
         earliest revocation time. Serialise with `crl.public_bytes(Encoding.DER)` to publish.
 
-        Raises ValueError for a naive datetime, a non-positive `next_update_seconds`, a
-        `crl_number` out of range or a non-positive serial.
+        Raises CAError("ca.expired") when `now` lies outside the CA certificate's validity;
+        ValueError for a naive datetime, a non-positive `next_update_seconds`, a `crl_number` out
+        of range or a non-positive serial.
         """
         when = _utc(now, "now")
         _positive_seconds(next_update_seconds, "next_update_seconds")
         if isinstance(crl_number, bool) or not 0 <= crl_number <= MAX_CRL_NUMBER:
             raise ValueError(f"crl_number must be in 0..2**159-1, got {crl_number!r}")
+        if not self.cert.not_valid_before_utc <= when < self.cert.not_valid_after_utc:
+            raise CAError("ca.expired", "the issuing CA certificate is not valid at this time")
         earliest: dict[int, dt.datetime] = {}
         for serial, revoked_at in revoked:
             if serial <= 0:
                 raise ValueError(f"certificate serial numbers are positive, got {serial!r}")
             at = _utc(revoked_at, "revocation time")
             earliest[serial] = min(at, earliest.get(serial, at))
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(self.cert.subject)
-            .last_update(when)
-            .next_update(when + dt.timedelta(seconds=next_update_seconds))
-            .add_extension(x509.CRLNumber(crl_number), critical=False)
-            .add_extension(self._authority_key_identifier(), critical=False)
-        )
-        for serial, at in sorted(earliest.items()):
-            builder = builder.add_revoked_certificate(
+        # The builder takes the whole list at once: adding entries one by one copies the list
+        # each time (quadratic for 100,000 entries).
+        builder = x509.CertificateRevocationListBuilder(
+            issuer_name=self.cert.subject,
+            last_update=when,
+            next_update=min(
+                when + dt.timedelta(seconds=next_update_seconds), self.cert.not_valid_after_utc
+            ),
+            extensions=[
+                x509.Extension(x509.CRLNumber.oid, False, x509.CRLNumber(crl_number)),
+                x509.Extension(
+                    x509.AuthorityKeyIdentifier.oid, False, self._authority_key_identifier()
+                ),
+            ],
+            revoked_certificates=[
                 x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(at).build()
-            )
+                for serial, at in sorted(earliest.items())
+            ],
+        )
         return builder.sign(self.key, _hash_for(self.key))
+
+    def issue_ocsp_responder(
+        self, public_key: ec.EllipticCurvePublicKey, *, now: dt.datetime, validity_seconds: int
+    ) -> x509.Certificate:
+        """The certificate of a delegated OCSP responder for `public_key` (RFC 6960 4.2.2.2).
+
+        Profile in the module docstring. Validity: not_before = `now` - 60 s, not_after =
+        `now` + `validity_seconds`, cut at the CA's own not_after.
+
+        Raises CAError("ca.expired") when the CA is not valid at `now`; ValueError for a naive
+        `now` or a non-positive `validity_seconds`.
+        """
+        when = _utc(now, "now")
+        _positive_seconds(validity_seconds, "validity_seconds")
+        if not self.cert.not_valid_before_utc <= when < self.cert.not_valid_after_utc:
+            raise CAError("ca.expired", "the issuing CA certificate is not valid at this time")
+        organisation = self.cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "SE"),
+                *organisation,
+                x509.NameAttribute(NameOID.COMMON_NAME, "OCSP responder"),
+            ]
+        )
+        not_before = when - dt.timedelta(seconds=BACKDATE_SECONDS)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(
+                min(when + dt.timedelta(seconds=validity_seconds), self.cert.not_valid_after_utc)
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
+            .add_extension(x509.OCSPNoCheck(), critical=False)
+            .add_extension(self._authority_key_identifier(), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .sign(self.key, _hash_for(self.key))
+        )
 
     def ca_pem(self) -> str:
         """The CA certificate as PEM text (what `/issuance/ca.pem` serves)."""
@@ -494,6 +595,104 @@ class IssuingCA:
     def chain_pem(self, cert: x509.Certificate) -> str:
         """`cert` followed by the CA certificate, both PEM, as one text (leaf first)."""
         return cert.public_bytes(serialization.Encoding.PEM).decode("ascii") + self.ca_pem()
+
+
+# --- the delegated OCSP responder ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OCSPResponder:
+    """A loaded delegated OCSP responder: its EC private `key` and the `cert` the CA issued."""
+
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+
+def _read_ocsp_responder(paths: CAPaths, ca: IssuingCA) -> OCSPResponder:
+    """Read the responder files (the caller holds the lock) and check they belong to `ca`."""
+    try:
+        key_pem = paths.key.read_bytes()
+        cert_pem = paths.cert.read_bytes()
+    except FileNotFoundError as exc:
+        raise CAError("ocsp.missing", f"OCSP responder file not found: {exc.filename}") from exc
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CAError("ocsp.format", f"cannot read the OCSP responder files: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.public_key() != cert.public_key():
+        raise CAError("ocsp.mismatch", f"the key {paths.key} does not belong to {paths.cert}")
+    try:
+        cert.verify_directly_issued_by(ca.cert)
+    except (ValueError, TypeError, InvalidSignature) as exc:
+        raise CAError("ocsp.mismatch", f"{paths.cert} is not issued by the current CA") from exc
+    return OCSPResponder(key=key, cert=cert)
+
+
+def ensure_ocsp_responder(
+    paths: CAPaths,
+    ca: IssuingCA,
+    *,
+    validity_seconds: int,
+    renew_before_seconds: int,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Create or renew the delegated OCSP responder's key and certificate; True when it did.
+
+    Renews (a new key and a new certificate, `IssuingCA.issue_ocsp_responder`) when the files are
+    missing or unreadable, when they were not issued by `ca` (a new CA), when the certificate is
+    not yet valid, or when it ends within `renew_before_seconds` of `now` (default: the current
+    time) and a new one would end later (a certificate cut at the CA's notAfter is kept until
+    then). Files are written like the CA's (key 0600 first, then certificate 0644, each atomic)
+    under the exclusive lock `<key>.lock`; `load_ocsp_responder` reads under the shared lock, so
+    it never sees the new key with the old certificate.
+
+    Raises CAError("ca.expired") when the CA is not valid at `now`; ValueError for a naive `now`
+    or non-positive durations; OSError when the files cannot be written.
+    """
+    when = _utc(now, "now") if now is not None else dt.datetime.now(dt.UTC).replace(microsecond=0)
+    _positive_seconds(validity_seconds, "validity_seconds")
+    _positive_seconds(renew_before_seconds, "renew_before_seconds")
+    for directory in (paths.key.parent, paths.cert.parent):
+        _make_dirs(directory)
+    with _locked(paths):
+        try:
+            current = _read_ocsp_responder(paths, ca).cert
+        except CAError:
+            current = None
+        if current is not None and current.not_valid_before_utc <= when and (
+            current.not_valid_after_utc - when > dt.timedelta(seconds=renew_before_seconds)
+            or current.not_valid_after_utc >= ca.cert.not_valid_after_utc
+        ):
+            return False
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = ca.issue_ocsp_responder(key.public_key(), now=when, validity_seconds=validity_seconds)
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _write_file(paths.key, key_pem, _KEY_FILE_MODE)
+        _write_file(paths.cert, cert.public_bytes(serialization.Encoding.PEM), _CERT_FILE_MODE)
+    return True
+
+
+def load_ocsp_responder(paths: CAPaths, ca: IssuingCA, *, now: dt.datetime) -> OCSPResponder:
+    """Read the delegated OCSP responder of `ca` from `paths`, usable at `now` (aware, UTC).
+
+    Raises CAError: `ocsp.missing` (a file or the folder does not exist or cannot be opened),
+    `ocsp.format` (not PEM), `ocsp.mismatch` (the key does not belong to the certificate, or the
+    certificate is not issued by `ca`), `ocsp.expired` (the certificate is not valid at `now`).
+    """
+    when = _utc(now, "now")
+    try:
+        with _locked(paths, shared=True):
+            responder = _read_ocsp_responder(paths, ca)
+    except OSError as exc:  # no folder, or a lock file this process may not open
+        raise CAError("ocsp.missing", f"cannot open the OCSP responder files: {exc}") from exc
+    if not responder.cert.not_valid_before_utc <= when <= responder.cert.not_valid_after_utc:
+        raise CAError("ocsp.expired", "the OCSP responder certificate is not valid at this time")
+    return responder
 
 
 def _load_csr(csr_pem: bytes) -> x509.CertificateSigningRequest:

@@ -115,6 +115,11 @@ class MobileEID(BaseModel):
     class Meta:
         ordering = ["-not_before"]
         verbose_name = _("mobile e-ID")
+        indexes = [
+            # The revocation services count and list the revoked e-IDs (CRL, its freshness check).
+            models.Index(fields=["revoked_at"], condition=Q(status="revoked"),
+                         name="mobile_eid_revoked"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(not_after__gt=F("not_before")), name="mobile_eid_valid_range"
@@ -132,3 +137,60 @@ class MobileEID(BaseModel):
         return _("Mobile e-ID %(serial)s (%(device)s)") % {
             "serial": self.serial[:16], "device": self.device_name,
         }
+
+
+class RevocationCounter(models.Model):
+    """Counters of the revocation services, one row per `name`, each changed under its row lock.
+
+    - `crl_number`: the cRLNumber of the newest CRL (RFC 5280 5.2.3). Whoever makes a CRL locks
+      this row (`SELECT ... FOR UPDATE`) for the whole transaction, so numbers strictly increase
+      in the order the CRLs are committed, whatever the number of web and worker processes. Kept
+      apart from the CRLs themselves, so a number is never reused even if stored CRLs are pruned.
+    - `revocations`: how many e-IDs `eid_revoke` has revoked, raised in the revocation's own
+      transaction. A CRL records the value it covers, so comparing two numbers tells whether the
+      stored CRL misses a revocation (one row read, whatever the number of revoked e-IDs).
+    """
+
+    class Name(models.TextChoices):
+        CRL_NUMBER = "crl_number", "cRLNumber"
+        REVOCATIONS = "revocations", "revocations"
+
+    name = models.CharField(primary_key=True, max_length=16, choices=Name.choices)
+    value = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.value}"
+
+
+class CertificateRevocationList(BaseModel):
+    """A CRL the issuing CA published (RFC 5280 5), as served at `/issuance/crl`.
+
+    `number` is its cRLNumber, `this_update`/`next_update` its times (UTC, whole seconds),
+    `issuer_fingerprint` the SHA-256 (hex) of the CA certificate that signed it, `revocations`
+    the value of the `revocations` counter it covers, `entries` how many revoked e-IDs it lists
+    (revocation is final, so the same count means the same list), `sha256` the hex digest of
+    `der` (the HTTP entity tag). `der` is the signed CRL; it is emptied
+    (None) when a newer CRL supersedes it, so the table keeps the record of every number published
+    but the bytes of the current one only.
+    """
+
+    number = models.PositiveBigIntegerField(_("CRL number"), unique=True)
+    this_update = models.DateTimeField(_("this update"))
+    next_update = models.DateTimeField(_("next update"))
+    issuer_fingerprint = models.CharField(max_length=64)
+    revocations = models.PositiveBigIntegerField()
+    entries = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    der = models.BinaryField(null=True)
+
+    class Meta:
+        ordering = ["-number"]
+        verbose_name = _("certificate revocation list")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(next_update__gt=F("this_update")), name="crl_next_after_this_update"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("CRL %(number)s") % {"number": self.number}

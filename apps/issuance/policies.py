@@ -9,6 +9,8 @@
   is deactivated, and ends a person's open codes when the entitlement ends.
 - A mobile app (the device actor) redeems a code: the code itself is its credential.
 - The portal's system actors (operator commands, the worker) pass.
+- Only the portal's system actors publish CRLs (the issuing CA acting on its own schedule, after
+  a revocation, or when the CRL endpoint finds the stored CRL out of date).
 Outside scope the answer is NotFound, so existence never leaks.
 """
 
@@ -119,3 +121,15 @@ def require_notify(actor: Actor) -> None:
     """Only the portal's own system actors (the worker) send notifications. Forbidden otherwise."""
     if not is_operator(actor):
         raise Forbidden(_("Only the portal sends notifications."), code="forbidden")
+
+
+def can_publish_crl(actor: Actor) -> bool:
+    """Only the portal's system actors (no person signs CRLs)."""
+    return is_operator(actor)
+
+
+@policy
+def require_publish_crl(actor: Actor) -> None:
+    """Forbidden unless `can_publish_crl`."""
+    if not can_publish_crl(actor):
+        raise Forbidden(_("Only the issuing CA publishes revocation lists."), code="crl.forbidden")

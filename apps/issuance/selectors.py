@@ -14,7 +14,9 @@ from apps.core.errors import NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person
 from apps.issuance import policies
-from apps.issuance.models import MobileEID
+from apps.issuance.ca import serial_hex
+from apps.issuance.models import CertificateRevocationList, MobileEID, RevocationCounter
+from apps.issuance.ocsp import SerialStatus
 
 
 def eid_list_for_person(person: Person) -> QuerySet[MobileEID]:
@@ -43,6 +45,44 @@ def revoked_list() -> list[tuple[int, dt.datetime]]:
         "serial", "revoked_at"
     )
     return [(int(serial, 16), revoked_at) for serial, revoked_at in rows if revoked_at]
+
+
+def revoked_count() -> int:
+    """How many e-IDs are revoked (the length of `revoked_list`; one scan of a partial index)."""
+    return MobileEID.objects.filter(status=MobileEID.Status.REVOKED).count()
+
+
+def revocations_counted() -> int:
+    """The `revocations` counter: how many e-IDs `eid_revoke` has revoked (0 before the first)."""
+    value = RevocationCounter.objects.filter(name=RevocationCounter.Name.REVOCATIONS).values_list(
+        "value", flat=True).first()
+    return value or 0
+
+
+def eid_status_by_serial(serial: int) -> SerialStatus | None:
+    """What the portal knows of the certificate with `serial` (OCSP, RFC 6960 2.2): revoked with
+    its time, good, or None when no e-ID has this serial."""
+    row = MobileEID.objects.filter(serial=serial_hex(serial)).values_list(
+        "status", "revoked_at"
+    ).first()
+    if row is None:
+        return None
+    status, revoked_at = row
+    return SerialStatus(revoked_at=revoked_at if status == MobileEID.Status.REVOKED else None)
+
+
+def crl_latest() -> CertificateRevocationList | None:
+    """The CRL with the highest number, without its bytes (`crl_with_der`); None before the
+    first."""
+    return CertificateRevocationList.objects.defer("der").order_by("-number").first()
+
+
+def crl_with_der(crl: CertificateRevocationList) -> CertificateRevocationList:
+    """`crl` with its DER bytes, or the newer CRL that superseded it in the meantime (a superseded
+    CRL's bytes are dropped in the transaction that stores its successor)."""
+    return CertificateRevocationList.objects.filter(
+        number__gte=crl.number, der__isnull=False
+    ).order_by("number")[:1].get()
 
 
 def staff_search_for_issuer(actor: Actor, query: str) -> QuerySet[Person]:

@@ -19,8 +19,14 @@ code, valid at most 15 minutes). This program then
 
 `verify` downloads `{portal}/issuance/ca.pem` and the CRL `{portal}/issuance/crl` (DER) and checks
 the wallet's certificate (RFC 5280: signature by the CA, validity period, a CRL signed by the same
-CA and not past its nextUpdate, serial not listed). `show` prints the certificate's subject, serial
-and validity.
+CA and not past its nextUpdate, serial not listed). When the CRL says valid it also asks the
+portal's OCSP responder: it POSTs an `application/ocsp-request` (RFC 6960, SHA-256 CertID, a
+random 32-octet nonce per RFC 8954) to `{portal}/issuance/ocsp` and checks the answer (RFC 6960
+3.2): successful, signed by a responder certificate the CA issued for OCSP signing (a delegated
+responder, 4.2.2.2) and valid now, about this certificate, echoing the nonce, fresh (thisUpdate
+not in the future, nextUpdate not past), and `good`. Both must say valid; `revoked` from either is
+revoked; an unknown certificate or an answer that fails a check is invalid. `show` prints the
+certificate's subject, serial and validity.
 
 Usage
     eid_app.py activate --portal URL --wallet PATH
@@ -29,8 +35,9 @@ Usage
     eid_app.py verify --wallet PATH [--portal URL]
     eid_app.py show --wallet PATH
 
-Exit status: 0 success (`verify`: valid); 1 error (refused by the portal, network, bad wallet,
-bad arguments: 2 from argparse); 2 `verify` found the certificate revoked or invalid.
+Exit status: 0 success (`verify`: valid); 1 error (refused by the portal, network, bad wallet, an
+answer that is not a CRL or an OCSP response, bad arguments: 2 from argparse); 2 `verify` found
+the certificate revoked or invalid.
 
 Standard library and `cryptography` only; times are UTC.
 """
@@ -57,7 +64,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "AppError",
@@ -66,9 +74,11 @@ __all__ = [
     "Wallet",
     "activation_body",
     "build_csr",
+    "check_ocsp",
     "generate_device_key",
     "main",
     "normalise_person_number",
+    "ocsp_request",
     "problem_from",
     "read_wallet",
     "verify_certificate",
@@ -80,6 +90,11 @@ __all__ = [
 ACTIVATIONS_PATH = "/api/v1/eid/activations"
 CA_PATH = "/issuance/ca.pem"
 CRL_PATH = "/issuance/crl"
+OCSP_PATH = "/issuance/ocsp"
+#: Nonce length in octets (RFC 8954 2.1: clients should use 32).
+OCSP_NONCE_BYTES = 32
+#: How far an OCSP answer's thisUpdate may lie ahead of our clock (clock skew).
+OCSP_CLOCK_SKEW = dt.timedelta(minutes=5)
 USER_AGENT = "eid-app/1.0 (portal reference client)"
 #: Seconds to wait for the portal.
 TIMEOUT_SECONDS = 15.0
@@ -411,6 +426,101 @@ def verify_certificate(cert_pem: bytes, ca_cert: bytes, crl: bytes, *, now: dt.d
     return Verdict("valid")
 
 
+def ocsp_request(cert: x509.Certificate, ca: x509.Certificate) -> tuple[bytes, bytes]:
+    """A DER OCSP request (RFC 6960 4.1) about `cert` issued by `ca`, and its nonce.
+
+    The CertID uses SHA-256; the nonce is 32 random octets (RFC 8954), so an answer recorded
+    earlier cannot be replayed.
+    """
+    nonce = secrets.token_bytes(OCSP_NONCE_BYTES)
+    request = (
+        ocsp.OCSPRequestBuilder()
+        .add_certificate(cert, ca, hashes.SHA256())
+        .add_extension(x509.OCSPNonce(nonce), critical=False)
+        .build()
+    )
+    return request.public_bytes(serialization.Encoding.DER), nonce
+
+
+def _ocsp_signer(response: ocsp.OCSPResponse, ca: x509.Certificate,
+                 now: dt.datetime) -> x509.Certificate | str:
+    """The delegated responder certificate that signed `response`, or why there is none."""
+    for candidate in response.certificates:
+        key_hash = x509.SubjectKeyIdentifier.from_public_key(candidate.public_key()).digest
+        if response.responder_key_hash not in (None, key_hash):
+            continue
+        if response.responder_name not in (None, candidate.subject):
+            continue
+        try:
+            candidate.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            return "the OCSP responder is not delegated by the portal's CA"
+        try:
+            usage = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            usage = None
+        if usage is None or ExtendedKeyUsageOID.OCSP_SIGNING not in usage:
+            return "the OCSP answer is signed by a certificate that may not sign OCSP answers"
+        if not candidate.not_valid_before_utc <= now <= candidate.not_valid_after_utc:
+            return "the OCSP responder's certificate is not valid now"
+        key = candidate.public_key()
+        algorithm = response.signature_hash_algorithm
+        if not isinstance(key, ec.EllipticCurvePublicKey) or algorithm is None:
+            return "the OCSP responder's key type is not supported"
+        try:
+            key.verify(response.signature, response.tbs_response_bytes, ec.ECDSA(algorithm))
+        except InvalidSignature:
+            return "the OCSP answer's signature does not verify"
+        return candidate
+    return "the OCSP answer does not include its responder's certificate"
+
+
+def check_ocsp(
+    answer: bytes, *, cert: x509.Certificate, ca: x509.Certificate, nonce: bytes, now: dt.datetime
+) -> Verdict:
+    """Check the DER OCSP response `answer` to our request about `cert` (RFC 6960 3.2).
+
+    Valid only when: the status is successful; the responder is delegated by `ca` (its
+    certificate, included in the answer, is issued by `ca` with extendedKeyUsage OCSPSigning and
+    valid at `now`) and signed the answer; the answer is about `cert` (serial and issuer hashes);
+    it echoes `nonce`; thisUpdate is not after `now` (+5 minutes of clock skew) and nextUpdate not
+    before it; and the certificate is `good`. `revoked` gives a revoked verdict with the time;
+    anything else is invalid with the reason. Raises AppError when `answer` is not an OCSP
+    response at all.
+    """
+    try:
+        response = ocsp.load_der_ocsp_response(answer)
+    except ValueError as exc:
+        raise AppError(f"the OCSP answer cannot be read: {exc}") from exc
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        return Verdict("invalid", f"the OCSP responder answered {response.response_status.name}")
+    signer = _ocsp_signer(response, ca, now)
+    if isinstance(signer, str):
+        return Verdict("invalid", signer)
+    expected = ocsp.OCSPRequestBuilder().add_certificate(cert, ca, response.hash_algorithm).build()
+    if (response.serial_number, response.issuer_name_hash, response.issuer_key_hash) != (
+        expected.serial_number, expected.issuer_name_hash, expected.issuer_key_hash
+    ):
+        return Verdict("invalid", "the OCSP answer is about another certificate")
+    try:
+        echoed = response.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
+    except x509.ExtensionNotFound:
+        echoed = None
+    if echoed != nonce:
+        return Verdict("invalid", "the OCSP answer does not echo our nonce (a replay?)")
+    next_update = response.next_update_utc
+    if response.this_update_utc > now + OCSP_CLOCK_SKEW or (
+        next_update is not None and now > next_update
+    ):
+        return Verdict("invalid", "the OCSP answer is out of date")
+    if response.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+        revoked_at = response.revocation_time_utc
+        return Verdict("revoked", f"since {_iso(revoked_at) if revoked_at else '?'} (OCSP)")
+    if response.certificate_status != ocsp.OCSPCertStatus.GOOD:
+        return Verdict("invalid", "the OCSP responder does not know the certificate")
+    return Verdict("valid")
+
+
 def verify_wallet(wallet: Wallet, ca_cert: bytes, crl: bytes, *, now: dt.datetime) -> Verdict:
     """`verify_certificate` for the wallet's certificate, after checking the wallet itself.
 
@@ -484,11 +594,13 @@ def http_request(
     *,
     method: str = "GET",
     json_body: dict[str, str] | None = None,
+    payload: tuple[bytes, str] | None = None,
     accept: str = "*/*",
     timeout: float = TIMEOUT_SECONDS,
 ) -> tuple[int, str, bytes]:
     """Send one request; return (status, content type, body) of a 2xx answer.
 
+    The request body is `json_body` as JSON, or `payload` as (bytes, media type).
     Raises PortalProblem for an HTTP error status, AppError when the portal cannot be reached or
     answers more than `MAX_RESPONSE_BYTES`.
     """
@@ -497,6 +609,8 @@ def http_request(
     if json_body is not None:
         data = json.dumps(json_body).encode("utf-8")
         headers["Content-Type"] = "application/json"
+    elif payload is not None:
+        data, headers["Content-Type"] = payload
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         # Only http(s) URLs get here: `_portal_url` checks the scheme.
@@ -567,7 +681,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     portal = args.portal or _portal_url(wallet.portal)
     _, _, ca_pem = http_request(portal + CA_PATH, accept="application/x-pem-file, */*")
     _, _, crl_der = http_request(portal + CRL_PATH, accept="application/pkix-crl, */*")
-    verdict = verify_wallet(wallet, ca_pem, crl_der, now=dt.datetime.now(dt.UTC))
+    now = dt.datetime.now(dt.UTC)
+    verdict = verify_wallet(wallet, ca_pem, crl_der, now=now)
+    if verdict.status == "valid":
+        cert, ca = wallet.cert(), _load_cert(ca_pem, "the CA certificate")
+        request, nonce = ocsp_request(cert, ca)
+        _, _, answer = http_request(portal + OCSP_PATH, method="POST",
+                                    payload=(request, "application/ocsp-request"),
+                                    accept="application/ocsp-response")
+        verdict = check_ocsp(answer, cert=cert, ca=ca, nonce=nonce, now=now)
     print(verdict.line())
     return EXIT_OK if verdict.status == "valid" else EXIT_NOT_VALID
 
@@ -620,7 +742,9 @@ def build_parser() -> argparse.ArgumentParser:
     activate.add_argument("--force", action="store_true", help="replace an existing wallet")
     activate.set_defaults(handler=cmd_activate)
 
-    verify = commands.add_parser("verify", help="check the e-ID against the portal's CA and CRL")
+    verify = commands.add_parser(
+        "verify", help="check the e-ID against the portal's CA, CRL and OCSP responder"
+    )
     verify.add_argument("--wallet", required=True, type=Path, metavar="PATH")
     verify.add_argument(
         "--portal", type=_portal_url, metavar="URL", help="default: the wallet's portal"

@@ -248,6 +248,24 @@ def celery_settings(broker_url: str, var_dir: Path, deliver_every: float) -> dic
 globals().update(celery_settings(_required("CELERY_BROKER_URL", "filesystem://localhost/"), VAR_DIR,
                                  OUTBOX_DELIVER_EVERY_SECONDS))
 
+# Periodic tasks (Celery beat), beside the outbox delivery of `celery_settings`. A run that finds
+# nothing to do does nothing; `expires` drops runs that waited in the broker past the next one.
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    **globals()["CELERY_BEAT_SCHEDULE"],
+    # A new CRL before the last one's nextUpdate (1 hour): made when half of it has passed.
+    "issuance-crl-refresh": {
+        "task": "apps.issuance.tasks.crl_refresh_task",
+        "schedule": 600.0,
+        "options": {"expires": 600},
+    },
+    # The delegated OCSP responder's certificate (30 days) is renewed 10 days before its end.
+    "issuance-ocsp-responder-renew": {
+        "task": "apps.issuance.tasks.ocsp_responder_renew_task",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
+}
+
 # The issuing CA's key and certificate live outside the database (key file mode 0600).
 ISSUANCE_CA_DIR = Path(env.str("ISSUANCE_CA_DIR", default=str(VAR_DIR / "ca")))
 ISSUANCE_CA_NAME: str = env.str("ISSUANCE_CA_NAME", default="Region Demoland Mobile e-ID CA")

@@ -17,10 +17,13 @@ from apps.issuance.ca import IssuingCA
 
 
 def use_temporary_ca(settings: Any, folder: Path) -> IssuingCA:
-    """Point settings.ISSUANCE_CA_DIR at `folder`, create the CA there and return it."""
+    """Point settings.ISSUANCE_CA_DIR at `folder`, create the CA and its OCSP responder there (as
+    `manage.py issuance_ca_init` does) and return the CA."""
     settings.ISSUANCE_CA_DIR = folder
     authority.ca_ensure()
-    return authority.ca_load()
+    ca = authority.ca_load()
+    authority.ocsp_responder_ensure(ca)
+    return ca
 
 
 def device_csr(name: str = "Test phone") -> tuple[ec.EllipticCurvePrivateKey, str]:

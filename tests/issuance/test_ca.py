@@ -11,21 +11,30 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import (
+    AuthorityInformationAccessOID,
+    ExtendedKeyUsageOID,
+    NameOID,
+    ObjectIdentifier,
+)
 
 from apps.issuance.ca import (
+    CA_VALIDITY_SECONDS,
     CAError,
     CAPaths,
     IssuingCA,
     ensure_ca,
+    ensure_ocsp_responder,
     fingerprint_sha256,
     load_ca,
+    load_ocsp_responder,
     serial_hex,
 )
 
 NOW = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
 PNR = "191212121212"  # Tolvan Tolvansson, the synthetic test person
 CRL_URL = "https://portal.example/issuance/crl"
+OCSP_URL = "https://portal.example/issuance/ocsp"
 
 
 @pytest.fixture
@@ -56,6 +65,7 @@ def issue(ca: IssuingCA, csr_pem: bytes, **overrides: object) -> x509.Certificat
         "common_name": "Tolvan Tolvansson",
         "validity_seconds": 2 * 365 * 24 * 3600,
         "crl_url": CRL_URL,
+        "ocsp_url": OCSP_URL,
         "now": NOW,
     }
     kwargs.update(overrides)
@@ -155,6 +165,11 @@ def test_issued_certificate_profile(ca: IssuingCA) -> None:
     assert ski == x509.SubjectKeyIdentifier.from_public_key(cert.public_key())
     dps = ext.get_extension_for_class(x509.CRLDistributionPoints).value
     assert [n.value for n in dps[0].full_name or []] == [CRL_URL]
+    aia = ext.get_extension_for_class(x509.AuthorityInformationAccess)
+    assert not aia.critical
+    assert [(d.access_method, d.access_location.value) for d in aia.value] == [
+        (AuthorityInformationAccessOID.OCSP, OCSP_URL)
+    ]
 
 
 def test_subject_comes_from_arguments_not_csr(ca: IssuingCA) -> None:
@@ -247,6 +262,8 @@ def test_issue_rejects_naive_time_and_bad_validity(ca: IssuingCA) -> None:
         issue(ca, make_csr(), validity_seconds=0)
     with pytest.raises(ValueError):
         issue(ca, make_csr(), crl_url="file:///etc/passwd")
+    with pytest.raises(ValueError):
+        issue(ca, make_csr(), ocsp_url="ldap://portal.example/ocsp")
 
 
 def test_leaf_never_outlives_the_ca(ca: IssuingCA) -> None:
@@ -314,3 +331,121 @@ def test_crl_argument_checks(ca: IssuingCA) -> None:
         ca.build_crl([], now=NOW, next_update_seconds=60, crl_number=-1)
     with pytest.raises(ValueError):
         ca.build_crl([(1, NOW.replace(tzinfo=None))], now=NOW, next_update_seconds=60, crl_number=1)
+
+
+def test_crl_next_update_is_cut_at_the_ca_expiry(paths: CAPaths) -> None:
+    """A CRL cannot speak for a CA past its validity (found: nextUpdate lay past it)."""
+    born = NOW - dt.timedelta(seconds=CA_VALIDITY_SECONDS) + dt.timedelta(minutes=20)
+    ensure_ca(paths, common_name="Old CA", organisation="Region", now=born)
+    ca = load_ca(paths)
+    crl = ca.build_crl([], now=NOW, next_update_seconds=3600, crl_number=1)
+    assert crl.next_update_utc == ca.cert.not_valid_after_utc < NOW + dt.timedelta(hours=1)
+    with pytest.raises(CAError) as info:
+        ca.build_crl([], now=ca.cert.not_valid_after_utc, next_update_seconds=3600, crl_number=2)
+    assert info.value.code == "ca.expired"
+
+
+def test_crl_with_many_entries_is_one_signed_list(ca: IssuingCA) -> None:
+    revoked = [(serial, NOW) for serial in range(1, 2001)]
+    crl = ca.build_crl(revoked, now=NOW, next_update_seconds=60, crl_number=3)
+    assert len(crl) == 2000 and crl.is_signature_valid(ca.key.public_key())
+    assert [entry.serial_number for entry in crl][:3] == [1, 2, 3]
+
+
+# --- the delegated OCSP responder ----------------------------------------------------------------
+
+OCSP_NOCHECK = ObjectIdentifier("1.3.6.1.5.5.7.48.1.5")
+DAY = 24 * 3600
+
+
+@pytest.fixture
+def responder_paths(tmp_path: Path) -> CAPaths:
+    return CAPaths(key=tmp_path / "ca" / "ocsp.key", cert=tmp_path / "ca" / "ocsp.pem")
+
+
+def _ensure(paths: CAPaths, ca: IssuingCA, now: dt.datetime = NOW) -> bool:
+    return ensure_ocsp_responder(paths, ca, validity_seconds=30 * DAY,
+                                 renew_before_seconds=10 * DAY, now=now)
+
+
+def test_ocsp_responder_certificate_profile(ca: IssuingCA, responder_paths: CAPaths) -> None:
+    assert _ensure(responder_paths, ca) is True
+    responder = load_ocsp_responder(responder_paths, ca, now=NOW)
+    cert = responder.cert
+    cert.verify_directly_issued_by(ca.cert)
+    assert responder.key.public_key() == cert.public_key()
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "OCSP responder"
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Test Region"
+    ext = cert.extensions
+    assert list(ext.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.OCSP_SIGNING
+    ]
+    nocheck = ext.get_extension_for_oid(OCSP_NOCHECK)
+    assert isinstance(nocheck.value, x509.OCSPNoCheck) and not nocheck.critical
+    ku = ext.get_extension_for_class(x509.KeyUsage)
+    assert ku.critical and ku.value.digital_signature and not ku.value.key_cert_sign
+    bc = ext.get_extension_for_class(x509.BasicConstraints)
+    assert bc.critical and not bc.value.ca
+    assert cert.not_valid_before_utc == NOW - dt.timedelta(seconds=60)
+    assert cert.not_valid_after_utc == NOW + dt.timedelta(days=30)
+    assert stat.S_IMODE(responder_paths.key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(responder_paths.cert.stat().st_mode) == 0o644
+
+
+def test_ocsp_responder_is_kept_then_renewed_before_it_expires(
+    ca: IssuingCA, responder_paths: CAPaths
+) -> None:
+    assert _ensure(responder_paths, ca) is True
+    first = load_ocsp_responder(responder_paths, ca, now=NOW)
+    assert _ensure(responder_paths, ca, now=NOW + dt.timedelta(days=19)) is False
+    assert load_ocsp_responder(responder_paths, ca, now=NOW).cert == first.cert
+
+    later = NOW + dt.timedelta(days=21)  # 9 days left: renewed, with a new key
+    assert _ensure(responder_paths, ca, now=later) is True
+    renewed = load_ocsp_responder(responder_paths, ca, now=later)
+    assert renewed.cert.serial_number != first.cert.serial_number
+    assert renewed.key.public_key() != first.key.public_key()
+    assert renewed.cert.not_valid_after_utc == later + dt.timedelta(days=30)
+    with pytest.raises(CAError) as info:
+        load_ocsp_responder(responder_paths, ca, now=later + dt.timedelta(days=31))
+    assert info.value.code == "ocsp.expired"
+
+
+def test_ocsp_responder_never_outlives_the_ca(paths: CAPaths, responder_paths: CAPaths) -> None:
+    born = NOW - dt.timedelta(seconds=CA_VALIDITY_SECONDS) + dt.timedelta(days=5)
+    ensure_ca(paths, common_name="Old CA", organisation="Region", now=born)
+    ca = load_ca(paths)
+    assert _ensure(responder_paths, ca) is True
+    cert = load_ocsp_responder(responder_paths, ca, now=NOW).cert
+    assert cert.not_valid_after_utc == ca.cert.not_valid_after_utc
+    # Cut at the CA's end already: a renewal could not end later, so it is kept.
+    assert _ensure(responder_paths, ca, now=NOW + dt.timedelta(days=1)) is False
+
+
+def test_ocsp_responder_of_another_ca_is_replaced(
+    ca: IssuingCA, responder_paths: CAPaths, tmp_path: Path
+) -> None:
+    other_paths = CAPaths(key=tmp_path / "other.key", cert=tmp_path / "other.pem")
+    ensure_ca(other_paths, common_name="Test Issuing CA", organisation="Test Region", now=NOW)
+    other = load_ca(other_paths)
+    assert _ensure(responder_paths, other) is True
+    with pytest.raises(CAError) as info:
+        load_ocsp_responder(responder_paths, ca, now=NOW)
+    assert info.value.code == "ocsp.mismatch"
+    assert _ensure(responder_paths, ca) is True
+    load_ocsp_responder(responder_paths, ca, now=NOW).cert.verify_directly_issued_by(ca.cert)
+
+
+def test_ocsp_responder_missing_or_broken(ca: IssuingCA, tmp_path: Path) -> None:
+    missing = CAPaths(key=tmp_path / "nowhere" / "ocsp.key", cert=tmp_path / "nowhere" / "ocsp.pem")
+    with pytest.raises(CAError) as info:
+        load_ocsp_responder(missing, ca, now=NOW)
+    assert info.value.code == "ocsp.missing"
+    broken = CAPaths(key=tmp_path / "ocsp.key", cert=tmp_path / "ocsp.pem")
+    broken.key.write_text("not a key")
+    broken.cert.write_text("not a certificate")
+    with pytest.raises(CAError) as info:
+        load_ocsp_responder(broken, ca, now=NOW)
+    assert info.value.code == "ocsp.format"
+    assert _ensure(broken, ca) is True  # unreadable files are replaced
+    assert stat.S_IMODE(broken.key.stat().st_mode) == 0o600

@@ -1,8 +1,9 @@
 """Tests for clients/mobile_app/eid_app.py, the reference mobile e-ID client.
 
 The client is a stand-alone script, so it is loaded from its path. Most tests call its functions
-directly; the last ones run the command line against a small in-process fake portal (an
-http.server thread backed by apps.issuance.ca), so no Django portal is needed.
+directly (the OCSP answers come from the portal's own responder code); the last ones run the
+command line: `verify` against the live portal (CA, CRL and OCSP), activation refusals against a
+small in-process fake of the activation API.
 """
 
 from __future__ import annotations
@@ -21,11 +22,29 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
-from apps.issuance.ca import CAError, CAPaths, IssuingCA, ensure_ca, load_ca, serial_hex
+from apps.commissions.models import Employee
+from apps.core.actors import SYSTEM
+from apps.identities.models import User
+from apps.issuance import authority, services
+from apps.issuance import ocsp as portal_ocsp
+from apps.issuance.ca import (
+    CAError,
+    CAPaths,
+    IssuingCA,
+    OCSPResponder,
+    ensure_ca,
+    ensure_ocsp_responder,
+    load_ca,
+    load_ocsp_responder,
+    serial_hex,
+)
+from apps.issuance.models import MobileEID
+from tests.issuance.support import issue
 
 APP_PATH = Path(__file__).resolve().parents[2] / "clients" / "mobile_app" / "eid_app.py"
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -63,6 +82,7 @@ def _issue(ca: IssuingCA, csr_pem: str, *, now: dt.datetime = NOW) -> x509.Certi
         common_name="Tolvan Tolvansson",
         validity_seconds=365 * DAY,
         crl_url="http://127.0.0.1/issuance/crl",
+        ocsp_url="http://127.0.0.1/issuance/ocsp",
         now=now,
     )
 
@@ -251,7 +271,7 @@ def test_verify_rejects_crl_of_another_ca(ca: IssuingCA, tmp_path: Path) -> None
 
 def test_verify_rejects_stale_crl(ca: IssuingCA) -> None:
     cert_pem = _wallet(ca).certificate.encode()
-    stale = _crl(ca, [], now=NOW - dt.timedelta(days=2))
+    stale = _crl(ca, [], now=NOW - dt.timedelta(hours=2), next_update_seconds=3600)
     verdict = app.verify_certificate(cert_pem, _pem(ca.cert), stale, now=NOW)
     assert verdict.status == "invalid"
     assert "out of date" in verdict.reason
@@ -262,6 +282,115 @@ def test_verify_wallet_rejects_a_different_portal_ca(ca: IssuingCA, tmp_path: Pa
     other = _make_ca(tmp_path / "other", name="Other CA")
     verdict = app.verify_wallet(wallet, _pem(other.cert), _crl(other, []), now=NOW)
     assert verdict == app.Verdict("invalid", "the portal's CA differs from the CA in the wallet")
+
+
+# --- OCSP (the answers come from the portal's responder code, apps.issuance.ocsp) -----------------
+
+
+def _responder(ca: IssuingCA, folder: Path) -> OCSPResponder:
+    paths = CAPaths(key=folder / "ocsp.key", cert=folder / "ocsp.pem")
+    ensure_ocsp_responder(paths, ca, validity_seconds=30 * DAY, renew_before_seconds=DAY,
+                          now=NOW - dt.timedelta(hours=1))
+    return load_ocsp_responder(paths, ca, now=NOW)
+
+
+@pytest.fixture
+def responder(ca: IssuingCA, tmp_path: Path) -> OCSPResponder:
+    return _responder(ca, tmp_path / "ca")
+
+
+GOOD = portal_ocsp.SerialStatus()
+
+
+def _answer(ca: IssuingCA, responder: OCSPResponder, request: bytes, *,
+            status: portal_ocsp.SerialStatus | None = GOOD) -> bytes:
+    response = portal_ocsp.respond(portal_ocsp.parse_request(request), issuer=ca.cert,
+                                   responder=responder, lookup=lambda serial: status, now=NOW,
+                                   validity_seconds=300)
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+def _check(ca: IssuingCA, cert: x509.Certificate, answer: bytes, nonce: bytes,
+           now: dt.datetime = NOW) -> Any:
+    return app.check_ocsp(answer, cert=cert, ca=ca.cert, nonce=nonce, now=now)
+
+
+def test_ocsp_request_is_sha256_with_a_fresh_32_octet_nonce(ca: IssuingCA) -> None:
+    cert = _wallet(ca).cert()
+    first, nonce = app.ocsp_request(cert, ca.cert)
+    second, other_nonce = app.ocsp_request(cert, ca.cert)
+    request = ocsp.load_der_ocsp_request(first)
+    assert request.serial_number == cert.serial_number
+    assert isinstance(request.hash_algorithm, hashes.SHA256)
+    assert request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == nonce
+    assert len(nonce) == 32 and nonce != other_nonce and first != second
+
+
+def test_ocsp_good_revoked_unknown(ca: IssuingCA, responder: OCSPResponder) -> None:
+    cert = _wallet(ca).cert()
+    request, nonce = app.ocsp_request(cert, ca.cert)
+    assert _check(ca, cert, _answer(ca, responder, request), nonce) == app.Verdict("valid")
+    revoked = _answer(ca, responder, request, status=portal_ocsp.SerialStatus(revoked_at=NOW))
+    verdict = _check(ca, cert, revoked, nonce)
+    assert verdict.status == "revoked" and "OCSP" in verdict.reason
+    unknown = _check(ca, cert, _answer(ca, responder, request, status=None), nonce)
+    assert unknown == app.Verdict("invalid", "the OCSP responder does not know the certificate")
+
+
+def test_ocsp_answer_must_echo_our_nonce(ca: IssuingCA, responder: OCSPResponder) -> None:
+    """An answer recorded for an earlier request (another nonce) is a replay."""
+    cert = _wallet(ca).cert()
+    earlier, _ = app.ocsp_request(cert, ca.cert)
+    _, nonce = app.ocsp_request(cert, ca.cert)
+    verdict = _check(ca, cert, _answer(ca, responder, earlier), nonce)
+    assert verdict.status == "invalid" and "nonce" in verdict.reason
+
+
+def test_ocsp_signer_must_be_delegated_by_the_ca(ca: IssuingCA, responder: OCSPResponder,
+                                                 tmp_path: Path) -> None:
+    wallet = _wallet(ca)
+    cert = wallet.cert()
+    request, nonce = app.ocsp_request(cert, ca.cert)
+    impostor_ca = _make_ca(tmp_path / "impostor")  # same name, other key
+    impostor = _responder(impostor_ca, tmp_path / "impostor")
+    verdict = _check(ca, cert, _answer(ca, impostor, request), nonce)
+    assert verdict == app.Verdict("invalid", "the OCSP responder is not delegated by the "
+                                             "portal's CA")
+    # An e-ID holder's own certificate is issued by the CA, but not for OCSP signing.
+    holder = OCSPResponder(key=wallet.key(), cert=cert)
+    verdict = _check(ca, cert, _answer(ca, holder, request), nonce)
+    assert "may not sign OCSP" in verdict.reason and verdict.status == "invalid"
+    # The real responder's answer with one bit of its signature changed: it does not verify.
+    answer = _answer(ca, responder, request)
+    signature = ocsp.load_der_ocsp_response(answer).signature
+    assert answer.count(signature) == 1
+    forged = answer.replace(signature, signature[:-1] + bytes([signature[-1] ^ 1]))
+    verdict = _check(ca, cert, forged, nonce)
+    assert verdict == app.Verdict("invalid", "the OCSP answer's signature does not verify")
+
+
+def test_ocsp_answer_about_another_certificate_or_out_of_date(
+    ca: IssuingCA, responder: OCSPResponder
+) -> None:
+    cert, other = _wallet(ca).cert(), _wallet(ca).cert()
+    other_request, nonce = app.ocsp_request(other, ca.cert)
+    verdict = _check(ca, cert, _answer(ca, responder, other_request), nonce)
+    assert verdict == app.Verdict("invalid", "the OCSP answer is about another certificate")
+    request, nonce = app.ocsp_request(cert, ca.cert)
+    answer = _answer(ca, responder, request)
+    late = _check(ca, cert, answer, nonce, now=NOW + dt.timedelta(minutes=6))
+    assert late == app.Verdict("invalid", "the OCSP answer is out of date")
+    early = _check(ca, cert, answer, nonce, now=NOW - dt.timedelta(minutes=6))
+    assert early == app.Verdict("invalid", "the OCSP answer is out of date")
+
+
+def test_ocsp_unsuccessful_or_unreadable_answers(ca: IssuingCA) -> None:
+    cert = _wallet(ca).cert()
+    refused = portal_ocsp.refusal(ocsp.OCSPResponseStatus.TRY_LATER)
+    verdict = _check(ca, cert, refused.public_bytes(serialization.Encoding.DER), b"n")
+    assert verdict == app.Verdict("invalid", "the OCSP responder answered TRY_LATER")
+    with pytest.raises(app.AppError, match="OCSP answer cannot be read"):
+        _check(ca, cert, b"<html>proxy error</html>", b"n")
 
 
 def test_problem_from_rfc9457_and_plain_errors() -> None:
@@ -308,11 +437,10 @@ def test_activate_refuses_existing_wallet_before_contacting_portal(
 
 
 class FakePortal:
-    """Just enough of the portal's activation API, CA and CRL endpoints, in a thread."""
+    """Just enough of the portal's activation API to test refusals, in a thread."""
 
     def __init__(self, ca: IssuingCA) -> None:
         self.ca = ca
-        self.revoked: list[int] = []
         self.codes = {("191212121212", "ABCD-EFGH"), ("qr-ok", "")}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -335,21 +463,6 @@ class FakePortal:
                 problem = {"type": "about:blank", "title": title, "status": status}
                 problem |= {"detail": detail, "code": code}
                 self._send(status, "application/problem+json", json.dumps(problem).encode())
-
-            def do_GET(self) -> None:
-                if self.path == "/issuance/ca.pem":
-                    self._send(200, "application/x-pem-file", _pem(portal.ca.cert))
-                elif self.path == "/issuance/crl":
-                    now = dt.datetime.now(dt.UTC)
-                    crl = portal.ca.build_crl(
-                        [(s, now) for s in portal.revoked],
-                        now=now,
-                        next_update_seconds=3600,
-                        crl_number=len(portal.revoked) + 1,
-                    )
-                    self._send(200, "application/pkix-crl", _der(crl))
-                else:
-                    self._send(404, "text/plain", b"not found")
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -386,23 +499,35 @@ def portal(ca: IssuingCA) -> Iterator[FakePortal]:
         thread.join()
 
 
-def test_activate_verify_revoke_over_http(
-    portal: FakePortal, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.django_db(transaction=True)
+def test_activate_and_verify_with_crl_and_ocsp_against_the_live_portal(
+    live_server: Any, settings: Any, nurse: tuple[User, Employee], issuing_ca: IssuingCA,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    settings.PORTAL_BASE_URL = live_server.url
+    person = nurse[0].person
     path = tmp_path / "wallet.json"
-    argv = ["activate", "--portal", portal.url + "/", "--wallet", str(path)]
-    assert app.main([*argv, "--person-number", "19121212-1212", "--code", "abcd-efgh"]) == 0
+    argv = ["activate", "--portal", live_server.url + "/", "--wallet", str(path)]
+    assert app.main([*argv, "--qr-payload", issue(person).qr_payload]) == 0
     assert "activated e-ID" in capsys.readouterr().out
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    wallet = app.read_wallet(path)
-    assert wallet.portal == portal.url
+    assert app.read_wallet(path).portal == live_server.url
 
     assert app.main(["verify", "--wallet", str(path)]) == 0
     assert capsys.readouterr().out.strip() == "valid"
 
-    portal.revoked.append(wallet.cert().serial_number)
-    assert app.main(["verify", "--wallet", str(path), "--portal", portal.url]) == 2
-    assert capsys.readouterr().out.startswith("revoked")
+    # verify asks the OCSP responder too: without its certificate the portal answers tryLater.
+    responder = authority.ocsp_paths().cert
+    kept = responder.read_bytes()
+    responder.unlink()
+    assert app.main(["verify", "--wallet", str(path)]) == 2
+    assert capsys.readouterr().out.strip() == "invalid: the OCSP responder answered TRY_LATER"
+    responder.write_bytes(kept)
+
+    services.eid_revoke(actor=SYSTEM, eid=MobileEID.objects.get(person=person),
+                        reason="Phone lost")
+    assert app.main(["verify", "--wallet", str(path), "--portal", live_server.url]) == 2
+    assert capsys.readouterr().out.startswith("revoked: since")
 
 
 def test_activate_with_qr_payload_and_refusals(

@@ -278,6 +278,7 @@ def _activate(actor: Actor, code: ActivationCode, person: Person, *, csr_pem: st
         common_name=str(person)[:64],
         validity_seconds=settings.ISSUANCE_CERT_VALIDITY_SECONDS,
         crl_url=authority.crl_url(),
+        ocsp_url=authority.ocsp_url(),
         now=now,
     )
     cert_pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")

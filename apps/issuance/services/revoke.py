@@ -11,14 +11,15 @@ from apps.core.calls import service
 from apps.core.errors import Conflict, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
-from apps.issuance import audit, policies, rules
+from apps.issuance import audit, policies, revocation, rules
 from apps.issuance.events import eid_event_publish
 from apps.issuance.models import MobileEID
 
 
 @service
 def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
-    """Revoke a mobile e-ID: it is listed in the CRL from the next fetch on.
+    """Revoke a mobile e-ID: the CRL and OCSP say so from the next fetch on (the CRL endpoint
+    serves a new CRL from the commit on: `apps.issuance.revocation.crl_after_revocation`).
 
     Allowed for the owner, an issuer or local administrator in scope of the owner and the operator
     (`policies.require_revoke_eid`). `reason` is 1-500 characters. Records who, when and why (the
@@ -55,4 +56,5 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
         eid_event_publish(locked, "revoked")
+        revocation.crl_after_revocation()
     return locked
