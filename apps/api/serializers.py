@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
-class EIDActivationRequest(serializers.Serializer):  # type: ignore[type-arg]
+class ClosedRequest(serializers.Serializer):  # type: ignore[type-arg]
+    """A JSON object request that has only the members it declares: an unknown member is refused
+    (400 `invalid`, the member named in `errors`), so the API takes only what it documents. Its
+    schema says so (`additionalProperties: false`, apps.api.schema)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, dict):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [_("Unknown member.")] for name in unknown})
+        return attrs
+
+
+class EIDActivationRequest(ClosedRequest):
     """`{csr, device_name, qr_payload}` or `{csr, device_name, person_number, code}`."""
 
-    csr = serializers.CharField(
-        max_length=16 * 1024, trim_whitespace=False,
-        help_text="PKCS#10 certificate request (PEM) for the device's EC P-256 key.")
+    # PEM is printable ASCII with line breaks (RFC 7468 section 3).
+    csr = serializers.RegexField(
+        r"^[\t\n\r -~]*$", max_length=16 * 1024, trim_whitespace=False,
+        error_messages={"invalid": _("A certificate request is PEM text (ASCII).")},
+        help_text="PKCS#10 certificate request (PEM, RFC 7468) for the device's EC P-256 key.")
     device_name = serializers.CharField(
         max_length=64, required=False, default="Mobile e-ID",
         help_text="The device's name as the person chose it, 1-64 printable characters.")

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from apps.api.problems import PROBLEM_CONTENT_TYPE
@@ -31,6 +32,19 @@ ACTIVATION_REFUSALS = {
     415: "`unsupported_media_type`: the body is not `application/json`.",
     503: "`ca_unavailable` (the issuing CA is not set up), `busy` (try again in a moment).",
 }
+
+#: What a certificate request looks like (the schema's examples; shortened, not a valid CSR).
+CSR_EXAMPLE = ("-----BEGIN CERTIFICATE REQUEST-----\nMIHgMIGIAgEAMCYxJDAiBgNVBAMMG1NhcmFz"
+               "IHRlbGVmb24...\n-----END CERTIFICATE REQUEST-----\n")
+
+
+def _refused_members(detail: Any) -> str:
+    """The request members a refusal names, for the audit reason: the documented ones by name,
+    others as "unknown members" (their names are the client's own text), else "body"."""
+    named = set(detail) if isinstance(detail, dict) else set()
+    declared = set(EIDActivationRequest().fields)
+    unknown = named - declared - {api_settings.NON_FIELD_ERRORS_KEY}
+    return ", ".join(sorted(named & declared) + (["unknown members"] if unknown else [])) or "body"
 
 
 @extend_schema(exclude=True)
@@ -76,6 +90,14 @@ class EIDActivationApi(APIView):
             "`application/json`, at most 64 KiB. Every refusal is an `application/problem+json` "
             "document (RFC 9457) whose `code` member says why, and is recorded in the audit log."),
         request=EIDActivationRequest,
+        examples=[
+            OpenApiExample("QR code", request_only=True, value={
+                "csr": CSR_EXAMPLE, "device_name": "Saras telefon",
+                "qr_payload": "EIDACT1.3f2c8f4e-6d0b-4a7e-9c1a-2b5d7e9f0a13.q8Zr3mTn5VwX1yB7cD9eFg"}),
+            OpenApiExample("Typed code", request_only=True, value={
+                "csr": CSR_EXAMPLE, "device_name": "Saras telefon",
+                "person_number": "19121212-1212", "code": "K7QM-4TXP"}),
+        ],
         responses={
             201: OpenApiResponse(EIDActivation, description="The new mobile e-ID."),
             **{(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=text)
@@ -90,10 +112,9 @@ class EIDActivationApi(APIView):
             data.is_valid(raise_exception=True)
         except exceptions.APIException as exc:  # not JSON, too large or deep, or malformed members
             code = "invalid" if isinstance(exc, exceptions.ValidationError) else str(exc.default_code)
-            fields = sorted(exc.detail) if isinstance(exc.detail, dict) else []
             issuance.activation_code_redeem_refused(
                 actor=MOBILE_APP, error=code,
-                reason=f"Request refused ({code}): {', '.join(fields) or 'body'}.")
+                reason=f"Request refused ({code}): {_refused_members(exc.detail)}.")
             raise
         values = data.validated_data
         activation = issuance.activation_code_redeem(

@@ -246,3 +246,28 @@ def test_problem_title_is_the_status_phrase_and_detail_is_translated() -> None:
     body = _problem(response, 400, "too_deep")
     assert body["title"] == "Bad Request"
     assert body["detail"] == "JSON-texten är för djupt nästlad: högst 32 nivåer."
+
+
+@pytest.mark.django_db
+def test_unknown_members_are_refused_and_not_echoed_into_the_audit_log(
+        code_and_csr: tuple[Any, str]) -> None:
+    """The API takes only what it documents: a member it does not know is an error (and a
+    misspelt one does not pass silently)."""
+    issued, csr = code_and_csr
+    body = {"csr": csr, "qr_payload": issued.qr_payload, "devcie_name": "Typo phone",
+            "Dr Evil was here": 1}
+    errors = _problem(_send(json.dumps(body), "application/json"), 400, "invalid")["errors"]
+    assert errors == {"Dr Evil was here": ["Unknown member."], "devcie_name": ["Unknown member."]}
+    event = AuditEvent.objects.get(action="activation_code.redeem_failed")
+    assert event.reason == "Request refused (invalid): unknown members."
+    assert ActivationCode.objects.get(pk=issued.code.pk).used_at is None
+
+
+@pytest.mark.django_db
+def test_a_csr_is_ascii_pem_text(code_and_csr: tuple[Any, str]) -> None:
+    issued, csr = code_and_csr
+    body = {"csr": csr.replace("REQUEST", "REQUESТ"), "qr_payload": issued.qr_payload}  # Cyrillic Т
+    errors = _problem(_send(json.dumps(body), "application/json"), 400, "invalid")["errors"]
+    assert list(errors) == ["csr"]
+    assert AuditEvent.objects.get(action="activation_code.redeem_failed").reason == (
+        "Request refused (invalid): csr.")
