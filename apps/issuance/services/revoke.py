@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
 from apps.core.calls import service
+from apps.core.db import atomic_with_retry
 from apps.core.errors import Conflict, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
@@ -23,10 +23,11 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
     Allowed for the owner, an issuer or local administrator in scope of the owner and the operator
     (`policies.require_revoke_eid`). `reason` is 1-500 characters. Records who, when and why (the
     revocation record of the reference architecture), audits `eid.revoked` and, after commit,
-    e-mails the person. Locks the person, then the e-ID (apps.issuance.rules).
+    e-mails the person. Locks the person, then the e-ID (docs/architecture.md, "Lock order"); a
+    transaction that loses a lock race runs again (apps.core.db.atomic_with_retry).
 
     Raises NotFound (not the actor's to revoke), ValidationFailed (`reason.required`,
-    `reason.too_long`), Conflict (`eid.already_revoked`).
+    `reason.too_long`), Conflict (`eid.already_revoked`), `apps.core.db.Busy`.
     """
     policies.require_revoke_eid(actor, eid)
     reason = (reason or "").strip()
@@ -37,7 +38,8 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
         raise ValidationFailed(_("Keep the reason under 500 characters."), code="reason.too_long",
                                field="reason")
     now = timezone.now()
-    with transaction.atomic():
+
+    def attempt() -> MobileEID:
         Person.objects.select_for_update().filter(pk=eid.person_id).first()
         locked = MobileEID.objects.select_for_update().select_related("person").get(pk=eid.pk)
         if locked.status == MobileEID.Status.REVOKED:
@@ -54,4 +56,6 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
         notify_after_commit(locked, "revoked")
-    return locked
+        return locked
+
+    return atomic_with_retry(attempt)
