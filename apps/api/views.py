@@ -93,7 +93,7 @@ class EIDActivationApi(APIView):
         examples=[
             OpenApiExample("QR code", request_only=True, value={
                 "csr": CSR_EXAMPLE, "device_name": "Saras telefon",
-                "qr_payload": "EIDACT1.3f2c8f4e-6d0b-4a7e-9c1a-2b5d7e9f0a13.q8Zr3mTn5VwX1yB7cD9eFg"}),
+                "qr_payload": "EIDACT1.3f2c8f4e6d0b4a7e9c1a2b5d7e9f0a13.q8Zr3mTn5VwX1yB7cD9eFg"}),
             OpenApiExample("Typed code", request_only=True, value={
                 "csr": CSR_EXAMPLE, "device_name": "Saras telefon",
                 "person_number": "19121212-1212", "code": "K7QM-4TXP"}),
