@@ -27,9 +27,10 @@ MAX_BODY_BYTES = 64 * 1024
 #: Deepest nesting of arrays and objects. The API's requests are flat objects (depth 1).
 MAX_DEPTH = 32
 
-# A JSON string (RFC 8259, section 7): brackets inside strings do not nest.
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(r"[\[\]{}]")
+# A JSON string (RFC 8259, section 7), in which brackets do not nest, or a bracket. A string
+# without its closing quote runs to the end of the text, so a match never fails once begun and
+# the scan stays linear whatever the text (no backtracking, no restart inside a string).
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 
 
 class BodyTooLarge(exceptions.APIException):
@@ -50,13 +51,15 @@ class TooDeep(exceptions.ParseError):
 def nesting_exceeds(text: str, limit: int) -> bool:
     """True when arrays and objects in the JSON `text` nest deeper than `limit`. Linear in the
     length of `text` and without recursion; `text` need not be valid JSON."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
     depth = 0
-    for bracket in _BRACKET.finditer(_STRING.sub("", text)):
-        if bracket.group() in "[{":
+    for token in _TOKEN.finditer(text):
+        if token.group() in ("[", "{"):
             depth += 1
             if depth > limit:
                 return True
-        else:
+        elif token.group() in ("]", "}"):
             depth -= 1
     return False
 

@@ -74,6 +74,17 @@ def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(("body", "code"), [
+    ('["' + '\\"[' * 20_000, "parse_error"),  # a string left open: its brackets do not count
+    ('["' + '\\"[' * 20_000 + "\\", "parse_error"),
+    ('["\\\\"' + "[" * 40, "too_deep"),  # an escaped backslash, then the string ends
+])
+def test_escapes_and_open_strings_are_scanned_like_the_decoder_reads_them(body: str,
+                                                                            code: str) -> None:
+    _problem(_send(body, "application/json"), 400, code)
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("size", [int(2.6 * 1024 * 1024), parsers.MAX_BODY_BYTES + 1])
 @pytest.mark.parametrize("content_type", ["application/json",
                                           "application/x-www-form-urlencoded"])
