@@ -1,4 +1,4 @@
-"""`POST /api/v1/eid/activations`, `/issuance/ca.pem` and `/issuance/crl` (issue 2, Journey 2)."""
+"""`POST /api/v1/eid/activations`, `/issuance/ca.pem` and `/issuance/crl` (docs/journey-mobile-eid.md)."""
 
 from __future__ import annotations
 
