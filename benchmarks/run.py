@@ -158,6 +158,33 @@ def measure(name: str, fn: Callable[[], Any], repeat: int = 50, queries: bool = 
           + (f"{len(captured.captured_queries):3d} queries" if queries else ""))
 
 
+def api_parser_worst_cases() -> None:
+    """The API's JSON parser on bodies of the largest size it reads (64 KiB)."""
+    import contextlib
+    import io
+    import json
+    from functools import partial
+
+    from rest_framework.exceptions import ParseError
+
+    from apps.api.parsers import MAX_BODY_BYTES, MAX_DEPTH, JSONParser
+
+    def parse(body: bytes) -> None:
+        with contextlib.suppress(ParseError):
+            JSONParser().parse(io.BytesIO(body), "application/json")
+
+    flat = json.dumps({"csr": "A" * (MAX_BODY_BYTES - 20)}).encode()
+    nested = ("[" * MAX_DEPTH + "0," * ((MAX_BODY_BYTES - 2 * MAX_DEPTH) // 2) + "0"
+              + "]" * MAX_DEPTH).encode()[:MAX_BODY_BYTES]
+    escaped = json.dumps({"csr": '\\"[{' * ((MAX_BODY_BYTES - 20) // 8)}).encode()
+    unterminated = b'["' + b'\\"[' * ((MAX_BODY_BYTES - 2) // 3)  # an open string to the end
+    for name, body in (("a long string", flat), (f"{MAX_DEPTH} levels", nested),
+                       ("escapes", escaped), ("[] pairs", b"[]" * (MAX_BODY_BYTES // 2)),
+                       ("open string", unterminated), ("too deep", b"[" * MAX_BODY_BYTES)):
+        measure(f"API JSON parser, 64 KiB body, {name}", partial(parse, body), repeat=200,
+                queries=False)
+
+
 def main() -> None:
     import logging
 
@@ -174,6 +201,7 @@ def main() -> None:
     measure("person search by personnummer",
             lambda: list(person_search_in_scope(roots, "19121212-1212")[:25]))
     measure("parse_person_number", lambda: parse_person_number("19121212-1212"), repeat=2000)
+    api_parser_worst_cases()
     from django.conf import settings
 
     settings.ISSUANCE_CA_DIR = Path(_tmp) / "ca"

@@ -1,12 +1,15 @@
-"""The JSON API (`/api/v1/`). Errors are application/problem+json (RFC 9457)."""
+"""The JSON API (`/api/v1/`) and its OpenAPI 3.1 schema. Errors are application/problem+json
+(RFC 9457)."""
 
 from django.urls import path, re_path
+from drf_spectacular.views import SpectacularJSONAPIView
 
 from apps.api.views import EIDActivationApi, NotFoundApi
 
 app_name = "api"
 urlpatterns = [
     path("eid/activations", EIDActivationApi.as_view(), name="eid_activations"),
+    path("schema", SpectacularJSONAPIView.as_view(), name="schema"),
     # Last: every other /api/v1/ path answers 404 problem+json, whatever the method.
     re_path(r"", NotFoundApi.as_view(), name="not_found"),
 ]

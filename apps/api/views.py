@@ -1,60 +1,120 @@
-"""API views. Errors are application/problem+json through `apps.api.problems`."""
+"""API views. Errors are application/problem+json through `apps.api.problems`; the OpenAPI 3.1
+schema (drf-spectacular) is served at `/api/v1/schema`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework import exceptions, serializers, status
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from apps.api.problems import PROBLEM_CONTENT_TYPE
+from apps.api.serializers import EIDActivation, EIDActivationRequest, Problem
 from apps.core.actors import MOBILE_APP
 from apps.issuance import services as issuance
 
+#: The refusals of an activation, by HTTP status, with their problem `code`s.
+ACTIVATION_REFUSALS = {
+    400: "The request or the code is not acceptable: `invalid` (members missing or malformed; "
+         "neither or both ways of giving the code), `parse_error` (not JSON), `too_deep` (nested "
+         "deeper than 32 levels), `code_invalid` (wrong, unknown or dead typed code), "
+         "`csr_invalid`.",
+    403: "`code_dead` (QR form: too many failed tries), `not_entitled` (the person is no longer "
+         "entitled to a mobile e-ID; the code is ended).",
+    409: "`code_used` (already redeemed), `too_many_eids` (the person has 3 active e-IDs).",
+    410: "`code_expired`, `code_ended` (replaced by a newer code).",
+    413: "`body_too_large`: the body is larger than 64 KiB.",
+    415: "`unsupported_media_type`: the body is not `application/json`.",
+    503: "`ca_unavailable` (the issuing CA is not set up), `busy` (try again in a moment).",
+}
 
-class EIDActivationRequest(serializers.Serializer):  # type: ignore[type-arg]
-    """`{csr, device_name, qr_payload}` or `{csr, device_name, person_number, code}`."""
+#: What a certificate request looks like (the schema's examples; shortened, not a valid CSR).
+CSR_EXAMPLE = ("-----BEGIN CERTIFICATE REQUEST-----\nMIHgMIGIAgEAMCYxJDAiBgNVBAMMG1NhcmFz"
+               "IHRlbGVmb24...\n-----END CERTIFICATE REQUEST-----\n")
 
-    csr = serializers.CharField(max_length=16 * 1024, trim_whitespace=False)
-    device_name = serializers.CharField(max_length=64, required=False, default="Mobile e-ID")
-    qr_payload = serializers.CharField(max_length=200, required=False)
-    person_number = serializers.CharField(max_length=20, required=False)
-    code = serializers.CharField(max_length=20, required=False)
+
+def _refused_members(detail: Any) -> str:
+    """The request members a refusal names, for the audit reason: the documented ones by name,
+    others as "unknown members" (their names are the client's own text), else "body"."""
+    named = set(detail) if isinstance(detail, dict) else set()
+    declared = set(EIDActivationRequest().fields)
+    unknown = named - declared - {api_settings.NON_FIELD_ERRORS_KEY}
+    return ", ".join(sorted(named & declared) + (["unknown members"] if unknown else [])) or "body"
+
+
+@extend_schema(exclude=True)
+class NotFoundApi(APIView):
+    """Any method on an unknown `/api/v1/...` path: 404 problem+json with `code` `not_found`.
+
+    The last route of `apps.api.urls`, so API clients never get Django's HTML 404 page.
+    """
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        raise exceptions.NotFound()
 
 
 class EIDActivationApi(APIView):
     """`POST /api/v1/eid/activations`: redeem an activation code for a new mobile e-ID.
 
     Called by the mobile app (the reference client: `clients/mobile_app/eid_app.py`), without a
-    login or CSRF token: the activation code is the credential. Request JSON: `csr` (PKCS#10 PEM,
-    EC P-256), `device_name` (1-64 chars), and either `qr_payload` or `person_number` (12 digits) +
-    `code` (`XXXX-XXXX`). Answer `201` JSON: `eid_id` (UUID), `serial` (lowercase hex), `certificate`
-    (PEM), `chain` (PEM: certificate then CA), `not_after` (ISO 8601 UTC, `Z`).
+    login or CSRF token: the activation code is the credential. Request JSON (`application/json`
+    only, at most 64 KiB, apps.api.parsers): `csr` (PKCS#10 PEM, EC P-256), `device_name` (1-64
+    chars), and either `qr_payload` or `person_number` (12 digits) + `code` (`XXXX-XXXX`). Answer
+    `201` JSON: `eid_id` (UUID), `serial` (lowercase hex), `certificate` (PEM), `chain` (PEM:
+    certificate then CA), `not_after` (ISO 8601 UTC, `Z`).
 
-    Errors (problem+json, RFC 9457, `code` member): 400 `invalid`, `code_invalid`, `csr_invalid`;
-    403 `code_dead` (QR form; the typed form answers `code_invalid`); 409 `code_used`,
-    `too_many_eids`; 410 `code_expired`, `code_ended`; 503 `ca_unavailable`. Every refused request
-    is audited (`activation_code.redeem_failed`), also one that is not JSON or whose fields are
-    malformed (then without a subject person).
+    Errors (problem+json, RFC 9457, `code` member): `ACTIVATION_REFUSALS`. Every refused POST is
+    audited (`activation_code.redeem_failed`), also one whose body is not JSON, too large, too
+    deep or has malformed members (then without a subject person).
     """
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    http_method_names = ["post"]
 
+    @extend_schema(
+        operation_id="eid_activation_create",
+        summary="Redeem an activation code for a new mobile e-ID",
+        description=(
+            "The mobile app sends a certificate request for its key with the activation code, "
+            "either as the QR code's text (`qr_payload`) or typed (`person_number` and `code`). "
+            "No login: the code is the credential; it works once, for 10 minutes. The body is "
+            "`application/json`, at most 64 KiB. Every refusal is an `application/problem+json` "
+            "document (RFC 9457) whose `code` member says why, and is recorded in the audit log."),
+        request=EIDActivationRequest,
+        examples=[
+            OpenApiExample("QR code", request_only=True, value={
+                "csr": CSR_EXAMPLE, "device_name": "Saras telefon",
+                "qr_payload": "EIDACT1.3f2c8f4e6d0b4a7e9c1a2b5d7e9f0a13.q8Zr3mTn5VwX1yB7cD9eFg"}),
+            OpenApiExample("Typed code", request_only=True, value={
+                "csr": CSR_EXAMPLE, "device_name": "Saras telefon",
+                "person_number": "19121212-1212", "code": "K7QM-4TXP"}),
+        ],
+        responses={
+            201: OpenApiResponse(EIDActivation, description="The new mobile e-ID."),
+            **{(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=text)
+               for code, text in ACTIVATION_REFUSALS.items()},
+        },
+    )
     def post(self, request: Request) -> Response:
         # The actor is the fixed MOBILE_APP: the device name is the client's own text and must not
         # read as "who" in a person's log extract; it is kept in the audit row's `changes` instead.
         try:
             data = EIDActivationRequest(data=request.data)
             data.is_valid(raise_exception=True)
-        except exceptions.APIException as exc:  # not JSON, or fields of the wrong shape
+        except exceptions.APIException as exc:  # not JSON, too large or deep, or malformed members
             code = "invalid" if isinstance(exc, exceptions.ValidationError) else str(exc.default_code)
-            fields = sorted(exc.detail) if isinstance(exc.detail, dict) else []
             issuance.activation_code_redeem_refused(
                 actor=MOBILE_APP, error=code,
-                reason=f"Request refused ({code}): {', '.join(fields) or 'body'}.")
+                reason=f"Request refused ({code}): {_refused_members(exc.detail)}.")
             raise
         values = data.validated_data
         activation = issuance.activation_code_redeem(
@@ -74,16 +134,3 @@ class EIDActivationApi(APIView):
             "not_after": eid.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         return Response(body, status=status.HTTP_201_CREATED)
-
-
-class NotFoundApi(APIView):
-    """Any method on an unknown `/api/v1/...` path: 404 problem+json with `code` `not_found`.
-
-    The last route of `apps.api.urls`, so API clients never get Django's HTML 404 page.
-    """
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        raise exceptions.NotFound()

@@ -7,13 +7,13 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
 from apps.core.assurance import StepUpProof
 from apps.core.calls import service
+from apps.core.db import atomic_with_retry
 from apps.core.errors import Forbidden, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
@@ -71,8 +71,13 @@ def activation_code_issue(
     The code expires `CODE_VALIDITY_SECONDS` (600 s) after issue; earlier open codes of the person
     are ended (`activation_code.ended`); failures of the last 24 hours carry over (apps.issuance.rules).
 
+    One transaction that locks the person, then their open codes (docs/architecture.md, "Lock
+    order"), so it waits for a redemption of the current code instead of deadlocking with it; if
+    it loses a lock race anyway it runs again (apps.core.db.atomic_with_retry).
+
     Raises Forbidden (`step_up_required`, `not_staff`, `issue.self_as_issuer`), NotFound (outside
-    the issuer's scope), ValidationFailed (`document.*`, `too_many_eids`, `activation_code.locked`).
+    the issuer's scope), ValidationFailed (`document.*`, `too_many_eids`, `activation_code.locked`),
+    `apps.core.db.Busy` (503: lost the lock race every time).
     """
     policies.require_issue_code(actor, person, step_up=step_up,
                                 with_document=identity_document is not None)
@@ -82,7 +87,8 @@ def activation_code_issue(
     now = timezone.now()
     secrets_ = codes.new_secrets()
     code_id = uuid.uuid4()
-    with transaction.atomic():
+
+    def attempt() -> ActivationCode:
         # Lock order: person first (apps.issuance.rules).
         Person.objects.select_for_update().filter(pk=person.pk).first()
         if not rules.is_entitled(person):
@@ -132,6 +138,9 @@ def activation_code_issue(
             })
         record(actor=actor, action=audit.ACTIVATION_CODE_ISSUED.code, target=code, subject=person,
                changes=changes)
+        return code
+
+    code = atomic_with_retry(attempt)
     person_number = rules.person_identifier(person)
     return IssuedCode(
         code=code,
@@ -148,9 +157,12 @@ def activation_codes_end(*, actor: Actor, person: Person, reason: str) -> int:
     is one, so the change and its consequences commit together. Returns how many were ended.
 
     Allowed for the operator and for administrators and issuers in scope of the person
-    (`policies.require_end_codes`); raises NotFound otherwise.
+    (`policies.require_end_codes`); raises NotFound otherwise. Locks the person, then the codes.
     """
     policies.require_end_codes(actor, person)
-    with transaction.atomic():
+
+    def attempt() -> int:
         Person.objects.select_for_update().filter(pk=person.pk).first()
         return _end_open_codes(actor, person, timezone.now(), reason)
+
+    return atomic_with_retry(attempt)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit.models import AuditEvent
 from apps.audit.services import atomic_record_failure, record
 from apps.core.calls import service
-from apps.core.db import atomic_with_retry
+from apps.core.db import Busy, atomic_with_retry
 from apps.core.errors import PortalError, ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.models import Person
@@ -107,7 +107,8 @@ def activation_code_redeem(
     active account; otherwise the code is ended and `not_entitled` answered) and below the e-ID
     limit. A failed try increments the code's `failed_attempts`; every refusal is audited as
     `activation_code.redeem_failed` and committed before the error is raised. A transaction that
-    loses a lock race is run again (apps.core.db.atomic_with_retry), then refused with `busy`.
+    loses a lock race is run again (apps.core.db.atomic_with_retry), then refused with `busy`
+    (audited too).
 
     Raises ValidationFailed (`invalid`: bad request shape), and the errors of
     `apps.issuance.errors`: CodeInvalid, CodeGone (`code_expired`, `code_ended`), CodeUsed,
@@ -182,7 +183,17 @@ def activation_code_redeem(
                reason=str(error.message))
         return error
 
-    outcome = atomic_with_retry(attempt)
+    try:
+        outcome = atomic_with_retry(attempt)
+    except Busy as busy:
+        # Lost the lock race every time: nothing was written; the refusal is still audited.
+        atomic_record_failure(actor=actor, action=audit.ACTIVATION_CODE_REDEEM_FAILED.code,
+                              target=_unknown_target(code_id),
+                              subject=Person.objects.filter(pk=owner_id).first(),
+                              changes={"error": [None, busy.code],
+                                       "device_name": [None, device_name]},
+                              reason=str(busy.message))
+        raise
     if isinstance(outcome, Activation):
         return outcome
     # The failure (counter and audit row) is committed; now refuse the request. The typed form

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
 from apps.core.calls import service
+from apps.core.db import atomic_with_retry
 from apps.core.errors import Conflict, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
@@ -25,10 +25,11 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
     (`policies.require_revoke_eid`). `reason` is 1-500 characters. Records who, when and why (the
     revocation record of the reference architecture), audits `eid.revoked` and publishes it
     to the outbox, which e-mails the person after the commit. Locks the person, then the e-ID
-    (apps.issuance.rules).
+    (docs/architecture.md, "Lock order"); a transaction that loses a lock race runs again
+    (apps.core.db.atomic_with_retry).
 
     Raises NotFound (not the actor's to revoke), ValidationFailed (`reason.required`,
-    `reason.too_long`), Conflict (`eid.already_revoked`).
+    `reason.too_long`), Conflict (`eid.already_revoked`), `apps.core.db.Busy`.
     """
     policies.require_revoke_eid(actor, eid)
     reason = (reason or "").strip()
@@ -39,7 +40,8 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
         raise ValidationFailed(_("Keep the reason under 500 characters."), code="reason.too_long",
                                field="reason")
     now = timezone.now()
-    with transaction.atomic():
+
+    def attempt() -> MobileEID:
         Person.objects.select_for_update().filter(pk=eid.person_id).first()
         locked = MobileEID.objects.select_for_update().select_related("person").get(pk=eid.pk)
         if locked.status == MobileEID.Status.REVOKED:
@@ -57,4 +59,6 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                reason=reason)
         eid_event_publish(locked, "revoked")
         revocation.crl_after_revocation()
-    return locked
+        return locked
+
+    return atomic_with_retry(attempt)

@@ -1,0 +1,72 @@
+"""The API's request and response shapes; they are also its OpenAPI 3.1 schema (drf-spectacular)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+
+class ClosedRequest(serializers.Serializer):  # type: ignore[type-arg]
+    """A JSON object request that has only the members it declares: an unknown member is refused
+    (400 `invalid`, the member named in `errors`), so the API takes only what it documents. Its
+    schema says so (`additionalProperties: false`, apps.api.schema)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, dict):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: [_("Unknown member.")] for name in unknown})
+        return attrs
+
+
+class EIDActivationRequest(ClosedRequest):
+    """`{csr, device_name, qr_payload}` or `{csr, device_name, person_number, code}`."""
+
+    # PEM is printable ASCII with line breaks (RFC 7468 section 3).
+    csr = serializers.RegexField(
+        r"^[\t\n\r -~]*$", max_length=16 * 1024, trim_whitespace=False,
+        error_messages={"invalid": _("A certificate request is PEM text (ASCII).")},
+        help_text="PKCS#10 certificate request (PEM, RFC 7468) for the device's EC P-256 key.")
+    device_name = serializers.CharField(
+        max_length=64, required=False, default="Mobile e-ID",
+        help_text="The device's name as the person chose it, 1-64 printable characters.")
+    qr_payload = serializers.CharField(
+        max_length=200, required=False,
+        help_text="The QR code's text `EIDACT1.<code id>.<secret>`; or give `person_number` "
+                  "and `code` instead.")
+    person_number = serializers.CharField(
+        max_length=20, required=False,
+        help_text="The person's personnummer or samordningsnummer (with `code`).")
+    code = serializers.CharField(
+        max_length=20, required=False, help_text="The typed activation code `XXXX-XXXX`.")
+
+
+class EIDActivation(serializers.Serializer):  # type: ignore[type-arg]
+    """The new mobile e-ID (201 Created)."""
+
+    eid_id = serializers.UUIDField(help_text="The e-ID's id.")
+    serial = serializers.CharField(help_text="The certificate's serial number, lowercase hex.")
+    certificate = serializers.CharField(help_text="The certificate (PEM).")
+    chain = serializers.CharField(help_text="The certificate, then the issuing CA's (PEM).")
+    not_after = serializers.DateTimeField(help_text="End of validity, ISO 8601 in UTC (`Z`).")
+
+
+class Problem(serializers.Serializer):  # type: ignore[type-arg]
+    """A refusal: problem details (RFC 9457) with the stable `code` as an extension member."""
+
+    type = serializers.URLField(help_text="The problem type: the problem base URL + `code`.")
+    title = serializers.CharField(help_text="The HTTP status phrase.")
+    status = serializers.IntegerField(help_text="The HTTP status code.")
+    detail = serializers.CharField(allow_blank=True,
+                                   help_text="What went wrong, in the request's language.")
+    code = serializers.CharField(help_text="Stable code a client may branch on.")
+    field = serializers.CharField(required=False, help_text="The request member at fault.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
+        # `errors` as a class attribute would hide Serializer.errors.
+        fields = super().get_fields()
+        fields["errors"] = serializers.DictField(
+            required=False, help_text="For `invalid`: the messages per request member.")
+        return fields
