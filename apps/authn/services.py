@@ -32,6 +32,7 @@ from apps.authn import audit, policies, totp_keys
 from apps.authn.models import TOTPDevice
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
+from apps.core.db import lock_names
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.identifiers import fold_username
@@ -72,22 +73,31 @@ def password_check(*, actor: Actor, request: HttpRequest, username: str, passwor
     Raises ValidationFailed: one message for a wrong name or password, so accounts cannot be
     enumerated (`login.failed`, audited), and `login.throttled` once a django-axes counter for the
     username from this address, or for the address, reached its limit (the password is then not
-    checked)."""
+    checked). Checks of one username run one at a time (`apps.core.db.lock_names`), so parallel
+    guesses at an account are counted exactly."""
     policies.require_anonymous(actor)
     username = fold_username(username)  # `ANNA.ADMIN` is `anna.admin`; a look-alike matches none
-    known = User.objects.filter(username=username).first()
     credentials = {"username": username}
-    if not AxesProxyHandler.is_allowed(request, credentials):
-        raise ValidationFailed(LOGIN_THROTTLED, code="login.throttled")
-    user = authenticate(request, username=username, password=password)
-    if user is None or not isinstance(user, User) or user.kind != User.Kind.STAFF:
-        if user is not None:  # right password, but no staff account: counted like a wrong one
-            user_login_failed.send(sender=__name__, credentials=credentials, request=request)
-        _failed(actor, user=known, username=username, step="password")
-        if getattr(request, "axes_locked_out", False):  # this failure reached a limit
-            raise ValidationFailed(LOGIN_THROTTLED, code="login.throttled")
-        raise ValidationFailed(_("Wrong username or password."), code="login.failed")
-    return user
+    with transaction.atomic():
+        # One check at a time per username, so a burst of parallel guesses at one account is
+        # counted like the same guesses one by one (the counter's row may not exist yet). Not per
+        # address: a hospital's staff share one address, and password hashing takes a while.
+        lock_names(f"login:username:{username}")
+        if not AxesProxyHandler.is_allowed(request, credentials):
+            refusal = "login.throttled"
+        else:
+            known = User.objects.filter(username=username).first()
+            user = authenticate(request, username=username, password=password)
+            if isinstance(user, User) and user.kind == User.Kind.STAFF:
+                return user
+            if user is not None:  # right password, but no staff account: counted like a wrong one
+                user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+            _failed(actor, user=known, username=username, step="password")
+            # This failure may have reached a limit.
+            refusal = "login.throttled" if getattr(request, "axes_locked_out", False) else (
+                "login.failed")
+    raise ValidationFailed(LOGIN_THROTTLED if refusal == "login.throttled"
+                           else _("Wrong username or password."), code=refusal)
 
 
 def _verify_otp(actor: Actor, user: User, token: str, *, step: str) -> TOTPDevice:

@@ -9,6 +9,7 @@ one does.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import time
@@ -65,3 +66,25 @@ def atomic_with_retry(fn: Callable[[], T], *, attempts: int = ATTEMPTS) -> T:
                            attempt, attempts, exc)
             time.sleep(random.uniform(0.005, 0.05) * attempt)
     raise Busy(_("The service is busy. Try again in a moment."))
+
+
+def lock_names(*names: str) -> None:
+    """Serialise, until the caller's transaction ends, every transaction that locks one of `names`
+    (PostgreSQL transaction-level advisory locks, taken in the order given: callers pass them in
+    one fixed order, so two never wait for each other in a circle). SQLite runs one writing
+    transaction at a time anyway (`transaction_mode` IMMEDIATE). Raises RuntimeError outside a
+    transaction.
+
+    For counters kept in rows that may not exist yet (the login failure counters of an unknown
+    username): a row lock cannot serialise the first writers of a row that is not there.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_names() must run inside transaction.atomic()")
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for name in names:
+            key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big",
+                                 signed=True)
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])

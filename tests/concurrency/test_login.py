@@ -40,3 +40,21 @@ def test_parallel_wrong_passwords_engage_the_throttle_at_the_documented_count(
     assert all(WRONG in a.text or THROTTLED in a.text for a in burst), burst
     refused = _login(live_server.url, hospital_admin.username, PASSWORD)
     assert refused.status != 302 and THROTTLED in refused.text, refused
+
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_parallel_burst_checks_no_more_passwords_than_the_limit(
+    live_server: Any, hospital_admin: User
+) -> None:
+    """A burst at one account was checked 4 to 10 times past the limit (the counter was read before
+    the password was checked); now the checks of one username queue, and exactly the documented
+    number of passwords is tried: every later guess is refused unchecked and unaudited."""
+    from apps.audit.models import AuditEvent
+
+    guess = partial(_login, live_server.url, hospital_admin.username, "not the password")
+    burst = at_once([guess] * (DOCUMENTED_LIMIT + 6))
+    assert all(a.status == 200 for a in burst), burst
+    assert sum(THROTTLED in a.text for a in burst) == 7, burst  # the 10th and the 6 after it
+    checked = AuditEvent.objects.filter(action="login.failed", target_id=str(hospital_admin.pk))
+    assert checked.count() == DOCUMENTED_LIMIT
