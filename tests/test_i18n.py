@@ -14,6 +14,8 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from apps.identities.identifiers import IdentifierError, parse_person_number
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_now
 
 LOCALE_DIR = Path(django_settings.BASE_DIR) / "locale"
 PO = LOCALE_DIR / "sv" / "LC_MESSAGES" / "django.po"
@@ -254,8 +256,6 @@ def test_catalogue_covers_every_string_in_the_code(tmp_path: Path, monkeypatch: 
 
 
 def _log_in(client: Any, user: Any) -> None:
-    from tests.conftest import totp_now
-
     client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
     client.post(reverse("authn:otp"), {"token": totp_now()})
     assert "_auth_user_id" in client.session
@@ -283,3 +283,214 @@ def test_commission_form_in_swedish_shows_each_vocabulary_code_once(
     assert "andra vårdgivare (sammanhållen journalföring) (SJF)" in page
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Read (Läsa)" in english
+
+
+# --- No English in the Swedish UI ----------------------------------------------------------------
+
+#: Common English words and phrases that are not Swedish words too (so "in", "by", "all", "start"
+#: and "bad" are left out). Names, HSA-ids, usernames and e-mail addresses are removed first.
+ENGLISH_WORDS = re.compile(
+    r"\b(the|and|of|to|you|your|is|are|was|were|with|for|this|that|not|has|have|at|on|from|will|"
+    r"can|cannot|please|no|yes|who|what|when|which|my|new|none|first|last|end|ends|day|days|time|"
+    r"date|name|number|reason|page|found|request|conflict|mobile|device|valid|until|staff|unit|"
+    r"active|expired|revoked|replaced|newer|code|error|failed|log|logged|out|login|administrator|"
+    r"nurse|issuer|local|wrong|records|consent|document|issued|granted|ended|registered|looked|"
+    r"read|look|photo|compare|e-ID|e-IDs)\b|Bad Request|Not Found", re.IGNORECASE)
+
+
+class VisibleText(HTMLParser):
+    """The text a person sees or hears on a page: text nodes (also <title> and <option>) and the
+    alt, aria-label, title and placeholder attributes; not scripts, styles, <code>/<pre> (commands
+    and serial numbers), hidden inputs, nor anything marked as another language (`lang="en"`)."""
+
+    SKIP = {"script", "style", "code", "pre"}
+    VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+        self.stack: list[tuple[str, bool]] = []
+
+    def _skipping(self) -> bool:
+        return any(skip for _, skip in self.stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        skip = tag in self.SKIP or (values.get("lang") or "sv").split("-")[0] != "sv"
+        if not self._skipping() and not skip and values.get("type") != "hidden":
+            self.parts += [v for k, v in attrs if k in ("alt", "aria-label", "title", "placeholder")
+                           and v]
+        if tag not in self.VOID:
+            self.stack.append((tag, skip))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping():
+            self.parts.append(data)
+
+
+def english_in(html: str, data: list[str]) -> list[str]:
+    """The English words and phrases in the visible text of `html`, each with some context, after
+    removing the data strings `data` (names, HSA-ids, usernames) and e-mail addresses."""
+    parser = VisibleText()
+    parser.feed(html)
+    text = " ".join(" ".join(parser.parts).split())
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    text = re.sub(r"\S+@\S+", " ", text)
+    return [text[max(m.start() - 40, 0):m.end() + 40] for m in ENGLISH_WORDS.finditer(text)]
+
+
+@pytest.fixture
+def demo_region(db: Any, issuing_ca: Any, monkeypatch: Any) -> dict[str, Any]:
+    """The README's demo region (Swedish data); the demo logins' second factor uses the test key."""
+    from apps.demo import seed
+    from apps.identities import services as identities
+    from apps.identities.models import User
+    from tests.conftest import TOTP_KEY
+
+    enrol = identities.totp_device_create
+    monkeypatch.setattr(identities, "totp_device_create",
+                        lambda **kwargs: enrol(**{**kwargs, "key_hex": TOTP_KEY}))
+    seed.seed()
+    return {a.username: User.objects.get(username=a.username) for a in seed.ACCOUNTS}
+
+
+def _data_strings() -> list[str]:
+    from apps.commissions.models import Employee
+    from apps.identities.models import Person, User
+    from apps.organisations.models import Organisation
+
+    names = [str(p) for p in Person.objects.all()]
+    names += [n for p in Person.objects.all() for n in (p.given_name, p.family_name)]
+    return [*names, *User.objects.values_list("username", flat=True),
+            *Organisation.objects.values_list("name", flat=True),
+            *Organisation.objects.values_list("hsa_id", flat=True),
+            *Employee.objects.values_list("hsa_id", flat=True)]
+
+
+def test_no_english_in_the_swedish_ui_of_the_journeys(client: Any, demo_region: dict[str, Any]) -> None:
+    """The pages the browser tests and the README's walkthrough visit, in Swedish (the default):
+    no common English word in what a person reads. Found by a newcomer: the employee title, the
+    default device name "Mobile e-ID", "Replaced by a newer activation code." and refusal reasons
+    in the history, the patient's username in the log extract, a technical 404 page."""
+    from apps.audit.models import AuditEvent
+    from apps.commissions.models import Commission
+    from apps.core.actors import SYSTEM
+    from apps.identities.models import Person
+    from apps.issuance import services as issuance
+    from tests.issuance.support import device_csr
+
+    pages: dict[str, str] = {}
+
+    def visit(name: str, response: Any) -> str:
+        assert response.status_code in (200, 400, 404), (name, response.status_code)
+        pages[name] = response.content.decode()
+        return pages[name]
+
+    def staff_login(username: str) -> None:
+        client.post(reverse("authn:logout"))
+        visit("login", client.get(reverse("authn:login")))
+        response = client.post(reverse("authn:login"),
+                               {"username": username, "password": "demo-portal-2026"})
+        visit("otp", client.get(response["Location"]))
+        client.post(response["Location"], {"token": totp_now()})
+        assert "_auth_user_id" in client.session, username
+
+    sara = demo_region["sara.staff"].person
+    tolvan = Person.objects.get(identity_numbers__extension="191212121212")
+    visit("start", client.get("/"))
+    visit("not found", client.get("/no/such/page/"))
+    visit("patient login", client.get(reverse("authn:patient_login")))
+
+    # Sara: an e-ID through the app (no device name), a code replaced, a refused try in English.
+    staff_login("sara.staff")
+    client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
+    visit("new e-ID", client.get(reverse("selfservice:my_eid_new")))
+    code_page = visit("code", client.post(reverse("selfservice:my_eid_new")))
+    payload = re.search(r"EIDACT1\.[0-9a-f]+\.[A-Za-z0-9_-]+", code_page)
+    assert payload is not None
+    Client = type(client)
+    api = Client()
+    # In English, as an app on an English phone would: nothing stored may stay English.
+    assert api.post("/api/v1/eid/activations", {"csr": device_csr()[1], "qr_payload": payload.group(0)},
+                    content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").status_code == 201
+    assert api.post("/api/v1/eid/activations", {"csr": device_csr()[1], "qr_payload": payload.group(0)},
+                    content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").status_code == 409
+    eids = visit("my e-IDs", client.get(reverse("selfservice:my_eids")))
+    revoke = re.search(r'href="(/eids/[0-9a-f-]+/revoke/)"', eids)
+    assert revoke is not None
+    visit("revoke", client.get(revoke.group(1)))
+    visit("step-up", client.get(reverse("authn:step_up")))
+    care = reverse("selfservice:care_consent")
+    visit("care", client.post(care, {"action": "find", "care_unit": str(sara.employees.get()
+          .commissions.get().care_unit_id), "person_number": "19121212-1212"}, follow=True))
+    visit("care, one named", client.post(care, {
+        "action": "consent", "consent-who": "one",
+        "consent-valid_from": timezone.localdate().isoformat(), "consent-patient_present": "on"}))
+    visit("care, registered", client.post(care, {
+        "action": "emergency", "emergency-reason": "Medvetslös", "emergency-hours": "4"},
+        follow=True))
+
+    # Ivar, the issuer: a code for Sara (so her open code is replaced), errors first.
+    issuance.activation_code_issue(actor=SYSTEM, person=sara)
+    staff_login("ivar.issuer")
+    visit("issuer search", client.get(reverse("selfservice:issuer_search"),
+                                      {"q": "19800517-1015"}))
+    person = reverse("selfservice:issuer_person", args=[sara.pk])
+    visit("issuer person", client.get(person))
+    code_url = reverse("selfservice:issuer_code", args=[sara.pk])
+    visit("issuer errors", client.post(code_url, {"document_type": "passport",
+                                                  "document_last_four": "12ab",
+                                                  "document_expires_on": "2001-01-01",
+                                                  "token": "1"}))
+    visit("issuer code", client.post(code_url, {
+        "document_type": "passport", "document_last_four": "1234",
+        "document_expires_on": (timezone.localdate() + timedelta(days=30)).isoformat(),
+        "token": totp_now(offset_steps=1)}))
+    assert AuditEvent.objects.filter(action="activation_code.ended", subject_person_id=sara.pk)
+
+    # Anna, the administrator: Sara's page with its history, the grant and end forms.
+    staff_login("anna.admin")
+    visit("admin list", client.get(reverse("administration:person_list"), {"q": "Sjuksköterska"}))
+    visit("admin person", client.get(reverse("administration:person_detail", args=[sara.pk])))
+    visit("admin grant", client.get(reverse("administration:commission_grant", args=[sara.pk])))
+    commission = Commission.objects.filter(employee__person=sara).first()
+    assert commission is not None
+    visit("admin end", client.get(reverse("administration:commission_end",
+                                          args=[sara.pk, commission.pk])))
+    visit("logged out", client.post(reverse("authn:logout"), follow=True))
+
+    # Tolvan, the demo patient.
+    client.post(reverse("authn:patient_login"), {"person_number": "19121212-1212"})
+    consents = visit("consents", client.get(reverse("selfservice:patient_consents")))
+    visit("consents, one named", client.post(reverse("selfservice:patient_consents"), {
+        "care_unit": str(sara.employees.get().organisation_id), "who": "one",
+        "valid_from": timezone.localdate().isoformat()}))
+    withdraw = re.search(r'href="(/patient/consents/[0-9a-f-]+/withdraw/)"', consents)
+    assert withdraw is not None
+    visit("withdraw", client.get(withdraw.group(1)))
+    log = visit("log extract", client.get(reverse("selfservice:patient_log")))
+    assert tolvan.users.get().username not in log  # "You", not "patient-191212121212"
+
+    data = _data_strings()
+    found = {name: english_in(html, data) for name, html in pages.items()}
+    english = {name: sorted(set(words)) for name, words in found.items() if words}
+    assert not english, "\n".join(f"{name}: {words}" for name, words in english.items())
+    for html in pages.values():
+        assert '<html lang="sv"' in html
+
+
+def test_the_english_word_check_finds_what_the_newcomer_found() -> None:
+    """The check is strict enough: each text a newcomer found in the Swedish UI is caught."""
+    for text in ["local administrator for all of Region Demoland", "Mobile e-ID",
+                 "Replaced by a newer activation code.", "Conflict: Aktiveringskoden har redan använts.",
+                 "Certifikatbegäran är inte godtagbar: the CSR key must be an EC P-256 key",
+                 "Page not found"]:
+        assert english_in(f"<p>{text}</p>", []), text
+    assert english_in('<p lang="en">English</p><p>Mobil e-legitimation spärrad</p>', []) == []
+    assert english_in("<pre>.venv/bin/python eid_app.py --wallet x</pre>", []) == []

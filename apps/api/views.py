@@ -18,7 +18,8 @@ class EIDActivationRequest(serializers.Serializer):  # type: ignore[type-arg]
     """`{csr, device_name, qr_payload}` or `{csr, device_name, person_number, code}`."""
 
     csr = serializers.CharField(max_length=16 * 1024, trim_whitespace=False)
-    device_name = serializers.CharField(max_length=64, required=False, default="Mobile e-ID")
+    # No name given: stored empty and shown as "Mobile e-ID" in the reader's language.
+    device_name = serializers.CharField(max_length=64, required=False, default="", allow_blank=True)
     qr_payload = serializers.CharField(max_length=200, required=False)
     person_number = serializers.CharField(max_length=20, required=False)
     code = serializers.CharField(max_length=20, required=False)
@@ -29,7 +30,7 @@ class EIDActivationApi(APIView):
 
     Called by the mobile app (the reference client: `clients/mobile_app/eid_app.py`), without a
     login or CSRF token: the activation code is the credential. Request JSON: `csr` (PKCS#10 PEM,
-    EC P-256), `device_name` (1-64 chars), and either `qr_payload` or `person_number` (12 digits) +
+    EC P-256), `device_name` (0-64 chars), and either `qr_payload` or `person_number` (12 digits) +
     `code` (`XXXX-XXXX`). Answer `201` JSON: `eid_id` (UUID), `serial` (lowercase hex), `certificate`
     (PEM), `chain` (PEM: certificate then CA), `not_after` (ISO 8601 UTC, `Z`).
 

@@ -105,5 +105,7 @@ def patient_login_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out (POST only) and say so on the start page."""
     logout(request)
+    messages.success(request, _("You are logged out."))
     return redirect("home")

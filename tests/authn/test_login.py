@@ -134,3 +134,14 @@ def test_pages_with_personal_data_are_not_cached(client, patient):
     """Breaker round 2, defect 12."""
     client.force_login(patient)
     assert client.get(reverse("selfservice:patient_consents"))["Cache-Control"] == "private, no-store"
+
+
+def test_logout_says_you_are_logged_out(client, hospital_admin):
+    """Newcomer report: logging out gave no confirmation."""
+    login(client, hospital_admin)
+    response = client.post(reverse("authn:logout"), follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert "You are logged out." in page and 'role="status"' in page
+    assert "_auth_user_id" not in client.session
+    assert "Log in as staff" in page  # the start page, for someone not logged in
+    assert client.get(reverse("authn:logout")).status_code == 405  # logout stays POST only

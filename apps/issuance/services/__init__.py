@@ -12,7 +12,7 @@ from apps.issuance.services.issue import (
     IssuedCode,
     activation_code_issue,
     activation_codes_end,
-    identity_document_check,
+    identity_document_problems,
 )
 from apps.issuance.services.notify import eid_notify
 from apps.issuance.services.redeem import (
@@ -32,5 +32,5 @@ __all__ = [
     "activation_codes_end",
     "eid_notify",
     "eid_revoke",
-    "identity_document_check",
+    "identity_document_problems",
 ]
