@@ -299,15 +299,17 @@ ENGLISH_WORDS = re.compile(
 
 
 class VisibleText(HTMLParser):
-    """The text a person sees or hears on a page: text nodes (also <title> and <option>) and the
-    alt, aria-label, title and placeholder attributes; not scripts, styles, <code>/<pre> (commands
-    and serial numbers), hidden inputs, nor anything marked as another language (`lang="en"`)."""
+    """The text a person sees or hears on a page in `language`: text nodes (also <title> and
+    <option>) and the alt, aria-label, title and placeholder attributes; not scripts, styles,
+    <code>/<pre> (commands and serial numbers), hidden inputs, nor anything marked as another
+    language (the language switch, `lang="en"` on a Swedish page)."""
 
     SKIP = {"script", "style", "code", "pre"}
     VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
-    def __init__(self) -> None:
+    def __init__(self, language: str) -> None:
         super().__init__()
+        self.language = language
         self.parts: list[str] = []
         self.stack: list[tuple[str, bool]] = []
 
@@ -316,7 +318,8 @@ class VisibleText(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = dict(attrs)
-        skip = tag in self.SKIP or (values.get("lang") or "sv").split("-")[0] != "sv"
+        lang = (values.get("lang") or self.language).split("-")[0]
+        skip = tag in self.SKIP or (tag != "html" and lang != self.language)
         if not self._skipping() and not skip and values.get("type") != "hidden":
             self.parts += [v for k, v in attrs if k in ("alt", "aria-label", "title", "placeholder")
                            and v]
@@ -333,16 +336,28 @@ class VisibleText(HTMLParser):
             self.parts.append(data)
 
 
-def english_in(html: str, data: list[str]) -> list[str]:
-    """The English words and phrases in the visible text of `html`, each with some context, after
-    removing the data strings `data` (names, HSA-ids, usernames) and e-mail addresses."""
-    parser = VisibleText()
+#: Common Swedish words that are not English words too (so "den", "till", "vid", "med" and "personal"
+#: are left out), for the English UI.
+SWEDISH_WORDS = re.compile(
+    r"\b(och|för|inte|har|är|av|som|det|att|på|ett|eller|du|din|ditt|dina|dig|kan|ska|finns|"
+    r"samtycke|samtycken|aktiv|aktiva|giltig|spärrad|spärra|ersatt|nyare|aktiveringskod|"
+    r"aktiveringskoden|misslyckades|vårdenhet|vårdenheten|sida|hittades|logga|inloggad|"
+    r"utloggad|medarbetare|medarbetaruppdrag|mobil|personnummer|giltighet|"
+    r"registrerad|registrerat|åtgärd|anledning|lokal|administratör|utfärdare)\b", re.IGNORECASE)
+
+
+def foreign_in(html: str, data: list[str], *, language: str = "sv",
+               words: re.Pattern[str] = ENGLISH_WORDS) -> list[str]:
+    """The `words` (of another language) in the visible `language` text of `html`, each with some
+    context, after removing the data strings `data` (names, HSA-ids, usernames, vocabulary code
+    words, typed reasons) and e-mail addresses."""
+    parser = VisibleText(language)
     parser.feed(html)
     text = " ".join(" ".join(parser.parts).split())
-    for value in sorted(data, key=len, reverse=True):
+    for value in sorted({value for value in data if value.strip()}, key=len, reverse=True):
         text = text.replace(value, " ")
     text = re.sub(r"\S+@\S+", " ", text)
-    return [text[max(m.start() - 40, 0):m.end() + 40] for m in ENGLISH_WORDS.finditer(text)]
+    return [text[max(m.start() - 40, 0):m.end() + 40] for m in words.finditer(text)]
 
 
 @pytest.fixture
@@ -361,23 +376,39 @@ def demo_region(db: Any, issuing_ca: Any, monkeypatch: Any) -> dict[str, Any]:
 
 
 def _data_strings() -> list[str]:
-    from apps.commissions.models import Employee
+    """What people typed or the HSA directory holds (Swedish in the demo region, as real data
+    would be), and the vocabulary code words shown beside their labels: data, not UI text."""
+    from apps.commissions import vocabularies
+    from apps.commissions.models import Commission, Employee
+    from apps.consents.models import ConsentAssertion
     from apps.identities.models import Person, User
     from apps.organisations.models import Organisation
 
     names = [str(p) for p in Person.objects.all()]
     names += [n for p in Person.objects.all() for n in (p.given_name, p.family_name)]
-    return [*names, *User.objects.values_list("username", flat=True),
+    with translation.override("sv"):
+        codes = [str(label) for vocabulary in (vocabularies.Purpose, vocabularies.Activity,
+                                               vocabularies.InformationClass, vocabularies.Scope)
+                 for label in vocabulary.labels]
+    return [*names, *codes, *User.objects.values_list("username", flat=True),
             *Organisation.objects.values_list("name", flat=True),
             *Organisation.objects.values_list("hsa_id", flat=True),
-            *Employee.objects.values_list("hsa_id", flat=True)]
+            *Employee.objects.values_list("hsa_id", flat=True),
+            *Employee.objects.values_list("title", flat=True),
+            *Commission.objects.values_list("name", flat=True),
+            *ConsentAssertion.objects.values_list("reason", flat=True)]
 
 
-def test_no_english_in_the_swedish_ui_of_the_journeys(client: Any, demo_region: dict[str, Any]) -> None:
-    """The pages the browser tests and the README's walkthrough visit, in Swedish (the default):
-    no common English word in what a person reads. Found by a newcomer: the employee title, the
-    default device name "Mobile e-ID", "Replaced by a newer activation code." and refusal reasons
-    in the history, the patient's username in the log extract, a technical 404 page."""
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_text_of_the_journeys_is_in_the_readers_language(
+    client: Any, demo_region: dict[str, Any], language: str,
+) -> None:
+    """The pages the browser tests and the README's walkthrough visit, in Swedish (the default)
+    and in English: no common word of the other language in what a person reads; the API is
+    called in the other language, as an app on a phone set to it would. Found by a newcomer: the
+    employee title, the default device name "Mobile e-ID", "Replaced by a newer activation code."
+    and refusal reasons in the history (English in the Swedish UI, Swedish in the English one),
+    the patient's username in the log extract, a technical 404 page."""
     from apps.audit.models import AuditEvent
     from apps.commissions.models import Commission
     from apps.core.actors import SYSTEM
@@ -385,6 +416,8 @@ def test_no_english_in_the_swedish_ui_of_the_journeys(client: Any, demo_region: 
     from apps.issuance import services as issuance
     from tests.issuance.support import device_csr
 
+    other = "en" if language == "sv" else "sv"
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
     pages: dict[str, str] = {}
 
     def visit(name: str, response: Any) -> str:
@@ -416,11 +449,11 @@ def test_no_english_in_the_swedish_ui_of_the_journeys(client: Any, demo_region: 
     assert payload is not None
     Client = type(client)
     api = Client()
-    # In English, as an app on an English phone would: nothing stored may stay English.
+    # In the other language, as an app on a phone set to it would: nothing stored may stay in it.
     assert api.post("/api/v1/eid/activations", {"csr": device_csr()[1], "qr_payload": payload.group(0)},
-                    content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").status_code == 201
+                    content_type="application/json", HTTP_ACCEPT_LANGUAGE=other).status_code == 201
     assert api.post("/api/v1/eid/activations", {"csr": device_csr()[1], "qr_payload": payload.group(0)},
-                    content_type="application/json", HTTP_ACCEPT_LANGUAGE="en").status_code == 409
+                    content_type="application/json", HTTP_ACCEPT_LANGUAGE=other).status_code == 409
     eids = visit("my e-IDs", client.get(reverse("selfservice:my_eids")))
     revoke = re.search(r'href="(/eids/[0-9a-f-]+/revoke/)"', eids)
     assert revoke is not None
@@ -458,6 +491,8 @@ def test_no_english_in_the_swedish_ui_of_the_journeys(client: Any, demo_region: 
     staff_login("anna.admin")
     visit("admin list", client.get(reverse("administration:person_list"), {"q": "Sjuksköterska"}))
     visit("admin person", client.get(reverse("administration:person_detail", args=[sara.pk])))
+    visit("admin person with a role", client.get(reverse(
+        "administration:person_detail", args=[demo_region["ivar.issuer"].person.pk])))
     visit("admin grant", client.get(reverse("administration:commission_grant", args=[sara.pk])))
     commission = Commission.objects.filter(employee__person=sara).first()
     assert commission is not None
@@ -478,11 +513,13 @@ def test_no_english_in_the_swedish_ui_of_the_journeys(client: Any, demo_region: 
     assert tolvan.users.get().username not in log  # "You", not "patient-191212121212"
 
     data = _data_strings()
-    found = {name: english_in(html, data) for name, html in pages.items()}
-    english = {name: sorted(set(words)) for name, words in found.items() if words}
-    assert not english, "\n".join(f"{name}: {words}" for name, words in english.items())
+    words = ENGLISH_WORDS if language == "sv" else SWEDISH_WORDS
+    found = {name: foreign_in(html, data, language=language, words=words)
+             for name, html in pages.items()}
+    foreign = {name: sorted(set(words)) for name, words in found.items() if words}
+    assert not foreign, "\n".join(f"{name}: {words}" for name, words in foreign.items())
     for html in pages.values():
-        assert '<html lang="sv"' in html
+        assert f'<html lang="{language}"' in html
 
 
 def test_the_english_word_check_finds_what_the_newcomer_found() -> None:
@@ -491,6 +528,11 @@ def test_the_english_word_check_finds_what_the_newcomer_found() -> None:
                  "Replaced by a newer activation code.", "Conflict: Aktiveringskoden har redan använts.",
                  "Certifikatbegäran är inte godtagbar: the CSR key must be an EC P-256 key",
                  "Page not found"]:
-        assert english_in(f"<p>{text}</p>", []), text
-    assert english_in('<p lang="en">English</p><p>Mobil e-legitimation spärrad</p>', []) == []
-    assert english_in("<pre>.venv/bin/python eid_app.py --wallet x</pre>", []) == []
+        assert foreign_in(f"<p>{text}</p>", []), text
+    assert foreign_in('<p lang="en">English</p><p>Mobil e-legitimation spärrad</p>', []) == []
+    assert foreign_in("<pre>.venv/bin/python eid_app.py --wallet x</pre>", []) == []
+    for text in ["Ersatt av en nyare aktiveringskod.", "Lokal administratör @ Region Demoland",
+                 "Aktiveringskoden hade redan använts."]:
+        assert foreign_in(f"<p>{text}</p>", [], language="en", words=SWEDISH_WORDS), text
+    assert foreign_in('<p lang="sv">Svenska</p><p>Kardiologiska kliniken</p>',
+                      ["Kardiologiska kliniken"], language="en", words=SWEDISH_WORDS) == []

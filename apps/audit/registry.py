@@ -3,13 +3,15 @@ app that owns it.
 
 Action codes are `<entity>.<past_verb>` (e.g. `commission.granted`). A reason the portal itself
 gives (not one a person typed) is stored as a stable reason code (e.g. `activation_code.replaced`)
-and shown as its label translated into the reader's language (`reason_text`), so an audit row
-never holds text in the language of the request that wrote it. Registering a code twice raises at
-start-up, so two apps can never mean different things by one code.
+and shown as its label translated into the reader's language (`reason_text`); a target whose label
+names a vocabulary value stores the value's code and registers how to show it (`target_text`). So
+an audit row never holds text in the language of the request that wrote it. Registering a code
+twice raises at start-up, so two apps can never mean different things by one code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
@@ -80,3 +82,20 @@ def reason_text(stored: str) -> str:
     active language, else the stored text as it is (a reason a person typed)."""
     reason = _REASONS.get(stored)
     return str(reason.label) if reason else stored
+
+
+_TARGETS: dict[str, Callable[[str], str]] = {}
+
+
+def register_target(target_type: str, show: Callable[[str], str]) -> None:
+    """Register how to show the stored target label of `target_type` (a model's
+    `app_label.modelname`) in the active language; raises DuplicateAction if already registered."""
+    if target_type in _TARGETS:
+        raise DuplicateAction(f"audit target {target_type!r} is registered twice")
+    _TARGETS[target_type] = show
+
+
+def target_text(target_type: str, stored: str) -> str:
+    """The text to show for a stored target label: as registered for its type, else as stored."""
+    show = _TARGETS.get(target_type)
+    return show(stored) if show else stored

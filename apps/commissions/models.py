@@ -149,4 +149,5 @@ class RoleAssignment(TimeBound):
         pass
 
     def __str__(self) -> str:
-        return f"{self.get_role_display()} @ {self.organisation}"
+        # The audit rows' target label: the role's code, shown translated (commissions.audit).
+        return f"{self.role} @ {self.organisation}"

@@ -70,6 +70,8 @@ def test_duplicate_action_code_fails():
         registry.register("commission.granted", "again")
     with pytest.raises(registry.DuplicateAction):
         registry.register_reason("activation_code.replaced", "again")
+    with pytest.raises(registry.DuplicateAction):
+        registry.register_target("commissions.roleassignment", str)
 
 
 def test_a_reason_code_is_shown_in_the_readers_language_and_typed_text_as_typed():
