@@ -162,9 +162,11 @@ def consent_view(request: HttpRequest) -> HttpResponse:
     access; below, what I registered today."""
     units = _units(request)
     action = request.POST.get("action") if request.method == "POST" else None
-    find = FindPatientForm(request.POST if action == "find" else None, units=units)
     if action == "find":
         _forget(request)  # a new lookup replaces the last one, also when it fails
+    current = None if action == "find" else _current(request, units)
+    find = FindPatientForm(request.POST if action == "find" else None, units=units,
+                           initial={"care_unit": str(current.unit.pk)} if current else None)
     if action == "find" and find.is_valid():
         assert find.patient is not None
         lookup = Lookup(unit=find.unit(), patient=find.patient)
@@ -172,7 +174,6 @@ def consent_view(request: HttpRequest) -> HttpResponse:
                                    patient=lookup.patient, care_unit=lookup.unit)
         _remember(request, lookup)
         return redirect("selfservice:care_consent")
-    current = None if action == "find" else _current(request, units)
     if action in ("consent", "emergency") and current is None:
         messages.error(request, _("Find the patient again: the lookup has ended."))
         return redirect("selfservice:care_consent")

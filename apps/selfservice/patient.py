@@ -112,6 +112,7 @@ class ConsentPeriodForm(forms.Form):
             self.fields["employee"].required = False
 
     def is_valid(self) -> bool:
+        """Valid, and not waiting for the staff member to be chosen from the list just shown."""
         return super().is_valid() and not self.awaiting_employee
 
     def clean(self) -> dict[str, Any]:

@@ -244,6 +244,8 @@ def test_the_personnummer_never_travels_in_a_url(nurse_client, tree, patient):
         assert "19121212" not in "".join(re.findall(r'(?:href|action)="([^"]*)"', html))
     assert AuditEvent.objects.filter(action="patient.looked_up").count() == 1
     assert 'method="get"' not in html.split("Find the patient")[1].split("</form>")[0]
+    assert f'<option value="{tree["cardio"].pk}" selected>' in html  # ready for the next patient
+    assert 'name="person_number"' in html and 'value="19121212' not in html
 
 
 def test_the_old_query_string_looks_nobody_up(nurse_client, tree, patient):
