@@ -14,6 +14,8 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from apps.identities.identifiers import IdentifierError, parse_person_number
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, totp_now
 
 LOCALE_DIR = Path(django_settings.BASE_DIR) / "locale"
 PO = LOCALE_DIR / "sv" / "LC_MESSAGES" / "django.po"
@@ -254,8 +256,6 @@ def test_catalogue_covers_every_string_in_the_code(tmp_path: Path, monkeypatch: 
 
 
 def _log_in(client: Any, user: Any) -> None:
-    from tests.conftest import totp_now
-
     client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
     client.post(reverse("authn:otp"), {"token": totp_now()})
     assert "_auth_user_id" in client.session
@@ -283,3 +283,256 @@ def test_commission_form_in_swedish_shows_each_vocabulary_code_once(
     assert "andra vårdgivare (sammanhållen journalföring) (SJF)" in page
     english = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Read (Läsa)" in english
+
+
+# --- No English in the Swedish UI ----------------------------------------------------------------
+
+#: Common English words and phrases that are not Swedish words too (so "in", "by", "all", "start"
+#: and "bad" are left out). Names, HSA-ids, usernames and e-mail addresses are removed first.
+ENGLISH_WORDS = re.compile(
+    r"\b(the|and|of|to|you|your|is|are|was|were|with|for|this|that|not|has|have|at|on|from|will|"
+    r"can|cannot|please|no|yes|who|what|when|which|my|new|none|first|last|end|ends|day|days|time|"
+    r"date|name|number|reason|page|found|request|conflict|mobile|device|valid|until|staff|unit|"
+    r"active|expired|revoked|replaced|newer|code|error|failed|log|logged|out|login|administrator|"
+    r"nurse|issuer|local|wrong|records|consent|document|issued|granted|ended|registered|looked|"
+    r"read|look|photo|compare|e-ID|e-IDs)\b|Bad Request|Not Found", re.IGNORECASE)
+
+
+class VisibleText(HTMLParser):
+    """The text a person sees or hears on a page in `language`: text nodes (also <title> and
+    <option>) and the alt, aria-label, title and placeholder attributes; not scripts, styles,
+    <code>/<pre> (commands and serial numbers), hidden inputs, nor anything marked as another
+    language (the language switch, `lang="en"` on a Swedish page)."""
+
+    SKIP = {"script", "style", "code", "pre"}
+    VOID = {"br", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+        self.parts: list[str] = []
+        self.stack: list[tuple[str, bool]] = []
+
+    def _skipping(self) -> bool:
+        return any(skip for _, skip in self.stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        lang = (values.get("lang") or self.language).split("-")[0]
+        skip = tag in self.SKIP or (tag != "html" and lang != self.language)
+        if not self._skipping() and not skip and values.get("type") != "hidden":
+            self.parts += [v for k, v in attrs if k in ("alt", "aria-label", "title", "placeholder")
+                           and v]
+        if tag not in self.VOID:
+            self.stack.append((tag, skip))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping():
+            self.parts.append(data)
+
+
+#: Common Swedish words that are not English words too (so "den", "till", "vid", "med" and "personal"
+#: are left out), for the English UI.
+SWEDISH_WORDS = re.compile(
+    r"\b(och|för|inte|har|är|av|som|det|att|på|ett|eller|du|din|ditt|dina|dig|kan|ska|finns|"
+    r"samtycke|samtycken|aktiv|aktiva|giltig|spärrad|spärra|ersatt|nyare|aktiveringskod|"
+    r"aktiveringskoden|misslyckades|vårdenhet|vårdenheten|sida|hittades|logga|inloggad|"
+    r"utloggad|medarbetare|medarbetaruppdrag|mobil|personnummer|giltighet|"
+    r"registrerad|registrerat|åtgärd|anledning|lokal|administratör|utfärdare)\b", re.IGNORECASE)
+
+
+def foreign_in(html: str, data: list[str], *, language: str = "sv",
+               words: re.Pattern[str] = ENGLISH_WORDS) -> list[str]:
+    """The `words` (of another language) in the visible `language` text of `html`, each with some
+    context, after removing the data strings `data` (names, HSA-ids, usernames, vocabulary code
+    words, typed reasons) and e-mail addresses."""
+    parser = VisibleText(language)
+    parser.feed(html)
+    text = " ".join(" ".join(parser.parts).split())
+    for value in sorted({value for value in data if value.strip()}, key=len, reverse=True):
+        text = text.replace(value, " ")
+    text = re.sub(r"\S+@\S+", " ", text)
+    return [text[max(m.start() - 40, 0):m.end() + 40] for m in words.finditer(text)]
+
+
+@pytest.fixture
+def demo_region(db: Any, issuing_ca: Any, monkeypatch: Any) -> dict[str, Any]:
+    """The README's demo region (Swedish data); the demo logins' second factor uses the test key."""
+    from apps.authn import services as authn
+    from apps.demo import seed
+    from apps.identities.models import User
+    from tests.conftest import TOTP_KEY
+
+    enrol = authn.totp_device_create
+    monkeypatch.setattr(authn, "totp_device_create",
+                        lambda **kwargs: enrol(**{**kwargs, "key_hex": TOTP_KEY}))
+    seed.seed()
+    return {a.username: User.objects.get(username=a.username) for a in seed.ACCOUNTS}
+
+
+def _data_strings() -> list[str]:
+    """What people typed or the HSA directory holds (Swedish in the demo region, as real data
+    would be), and the vocabulary code words shown beside their labels: data, not UI text."""
+    from apps.commissions import vocabularies
+    from apps.commissions.models import Commission, Employee
+    from apps.consents.models import ConsentAssertion
+    from apps.identities.models import Person, User
+    from apps.organisations.models import Organisation
+
+    names = [str(p) for p in Person.objects.all()]
+    names += [n for p in Person.objects.all() for n in (p.given_name, p.family_name)]
+    with translation.override("sv"):
+        codes = [str(label) for vocabulary in (vocabularies.Purpose, vocabularies.Activity,
+                                               vocabularies.InformationClass, vocabularies.Scope)
+                 for label in vocabulary.labels]
+    return [*names, *codes, *User.objects.values_list("username", flat=True),
+            *Organisation.objects.values_list("name", flat=True),
+            *Organisation.objects.values_list("hsa_id", flat=True),
+            *Employee.objects.values_list("hsa_id", flat=True),
+            *Employee.objects.values_list("title", flat=True),
+            *Commission.objects.values_list("name", flat=True),
+            *ConsentAssertion.objects.values_list("reason", flat=True)]
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_text_of_the_journeys_is_in_the_readers_language(
+    client: Any, demo_region: dict[str, Any], language: str,
+) -> None:
+    """The pages the browser tests and the README's walkthrough visit, in Swedish (the default)
+    and in English: no common word of the other language in what a person reads; the API is
+    called in the other language, as an app on a phone set to it would. Found by a newcomer: the
+    employee title, the default device name "Mobile e-ID", "Replaced by a newer activation code."
+    and refusal reasons in the history (English in the Swedish UI, Swedish in the English one),
+    the patient's username in the log extract, a technical 404 page."""
+    from apps.audit.models import AuditEvent
+    from apps.commissions.models import Commission
+    from apps.core.actors import SYSTEM
+    from apps.identities.models import Person
+    from apps.issuance import services as issuance
+    from tests.issuance.support import device_csr
+
+    other = "en" if language == "sv" else "sv"
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    pages: dict[str, str] = {}
+
+    def visit(name: str, response: Any) -> str:
+        assert response.status_code in (200, 400, 404), (name, response.status_code)
+        pages[name] = response.content.decode()
+        return pages[name]
+
+    def staff_login(username: str) -> None:
+        client.post(reverse("authn:logout"))
+        visit("login", client.get(reverse("authn:login")))
+        response = client.post(reverse("authn:login"),
+                               {"username": username, "password": "demo-portal-2026"})
+        visit("otp", client.get(response["Location"]))
+        client.post(response["Location"], {"token": totp_now()})
+        assert "_auth_user_id" in client.session, username
+
+    sara = demo_region["sara.staff"].person
+    tolvan = Person.objects.get(identity_numbers__extension="191212121212")
+    visit("start", client.get("/"))
+    visit("not found", client.get("/no/such/page/"))
+    visit("patient login", client.get(reverse("authn:patient_login")))
+
+    # Sara: an e-ID through the app (no device name), a code replaced, a refused try in English.
+    staff_login("sara.staff")
+    client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
+    visit("new e-ID", client.get(reverse("selfservice:my_eid_new")))
+    code_page = visit("code", client.post(reverse("selfservice:my_eid_new")))
+    payload = re.search(r"EIDACT1\.[0-9a-f]+\.[A-Za-z0-9_-]+", code_page)
+    assert payload is not None
+    Client = type(client)
+    api = Client()
+    # In the other language, as an app on a phone set to it would: nothing stored may stay in it.
+    assert api.post("/api/v1/eid/activations", {"csr": device_csr()[1], "qr_payload": payload.group(0)},
+                    content_type="application/json", HTTP_ACCEPT_LANGUAGE=other).status_code == 201
+    assert api.post("/api/v1/eid/activations", {"csr": device_csr()[1], "qr_payload": payload.group(0)},
+                    content_type="application/json", HTTP_ACCEPT_LANGUAGE=other).status_code == 409
+    eids = visit("my e-IDs", client.get(reverse("selfservice:my_eids")))
+    revoke = re.search(r'href="(/eids/[0-9a-f-]+/revoke/)"', eids)
+    assert revoke is not None
+    visit("revoke", client.get(revoke.group(1)))
+    visit("step-up", client.get(reverse("authn:step_up")))
+    care = reverse("selfservice:care_consent")
+    visit("care", client.post(care, {"action": "find", "care_unit": str(sara.employees.get()
+          .commissions.get().care_unit_id), "person_number": "19121212-1212"}, follow=True))
+    visit("care, one named", client.post(care, {
+        "action": "consent", "consent-who": "one",
+        "consent-valid_from": timezone.localdate().isoformat(), "consent-patient_present": "on"}))
+    visit("care, registered", client.post(care, {
+        "action": "emergency", "emergency-reason": "Medvetslös", "emergency-hours": "4"},
+        follow=True))
+
+    # Ivar, the issuer: a code for Sara (so her open code is replaced), errors first.
+    issuance.activation_code_issue(actor=SYSTEM, person=sara)
+    staff_login("ivar.issuer")
+    visit("issuer search", client.get(reverse("selfservice:issuer_search"),
+                                      {"q": "19800517-1015"}))
+    person = reverse("selfservice:issuer_person", args=[sara.pk])
+    visit("issuer person", client.get(person))
+    code_url = reverse("selfservice:issuer_code", args=[sara.pk])
+    visit("issuer errors", client.post(code_url, {"document_type": "passport",
+                                                  "document_last_four": "12ab",
+                                                  "document_expires_on": "2001-01-01",
+                                                  "token": "1"}))
+    visit("issuer code", client.post(code_url, {
+        "document_type": "passport", "document_last_four": "1234",
+        "document_expires_on": (timezone.localdate() + timedelta(days=30)).isoformat(),
+        "token": totp_now(offset_steps=1)}))
+    assert AuditEvent.objects.filter(action="activation_code.ended", subject_person_id=sara.pk)
+
+    # Anna, the administrator: Sara's page with its history, the grant and end forms.
+    staff_login("anna.admin")
+    visit("admin list", client.get(reverse("administration:person_list"), {"q": "Sjuksköterska"}))
+    visit("admin person", client.get(reverse("administration:person_detail", args=[sara.pk])))
+    visit("admin person with a role", client.get(reverse(
+        "administration:person_detail", args=[demo_region["ivar.issuer"].person.pk])))
+    visit("admin grant", client.get(reverse("administration:commission_grant", args=[sara.pk])))
+    commission = Commission.objects.filter(employee__person=sara).first()
+    assert commission is not None
+    visit("admin end", client.get(reverse("administration:commission_end",
+                                          args=[sara.pk, commission.pk])))
+    visit("logged out", client.post(reverse("authn:logout"), follow=True))
+
+    # Tolvan, the demo patient.
+    client.post(reverse("authn:patient_login"), {"person_number": "19121212-1212"})
+    consents = visit("consents", client.get(reverse("selfservice:patient_consents")))
+    visit("consents, one named", client.post(reverse("selfservice:patient_consents"), {
+        "care_unit": str(sara.employees.get().organisation_id), "who": "one",
+        "valid_from": timezone.localdate().isoformat()}))
+    withdraw = re.search(r'href="(/patient/consents/[0-9a-f-]+/withdraw/)"', consents)
+    assert withdraw is not None
+    visit("withdraw", client.get(withdraw.group(1)))
+    log = visit("log extract", client.get(reverse("selfservice:patient_log")))
+    assert tolvan.users.get().username not in log  # "You", not "patient-191212121212"
+
+    data = _data_strings()
+    words = ENGLISH_WORDS if language == "sv" else SWEDISH_WORDS
+    found = {name: foreign_in(html, data, language=language, words=words)
+             for name, html in pages.items()}
+    foreign = {name: sorted(set(words)) for name, words in found.items() if words}
+    assert not foreign, "\n".join(f"{name}: {words}" for name, words in foreign.items())
+    for html in pages.values():
+        assert f'<html lang="{language}"' in html
+
+
+def test_the_english_word_check_finds_what_the_newcomer_found() -> None:
+    """The check is strict enough: each text a newcomer found in the Swedish UI is caught."""
+    for text in ["local administrator for all of Region Demoland", "Mobile e-ID",
+                 "Replaced by a newer activation code.", "Conflict: Aktiveringskoden har redan använts.",
+                 "Certifikatbegäran är inte godtagbar: the CSR key must be an EC P-256 key",
+                 "Page not found"]:
+        assert foreign_in(f"<p>{text}</p>", []), text
+    assert foreign_in('<p lang="en">English</p><p>Mobil e-legitimation spärrad</p>', []) == []
+    assert foreign_in("<pre>.venv/bin/python eid_app.py --wallet x</pre>", []) == []
+    for text in ["Ersatt av en nyare aktiveringskod.", "Lokal administratör @ Region Demoland",
+                 "Aktiveringskoden hade redan använts."]:
+        assert foreign_in(f"<p>{text}</p>", [], language="en", words=SWEDISH_WORDS), text
+    assert foreign_in('<p lang="sv">Svenska</p><p>Kardiologiska kliniken</p>',
+                      ["Kardiologiska kliniken"], language="en", words=SWEDISH_WORDS) == []

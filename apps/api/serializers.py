@@ -29,9 +29,10 @@ class EIDActivationRequest(ClosedRequest):
         r"^[\t\n\r -~]*$", max_length=16 * 1024, trim_whitespace=False,
         error_messages={"invalid": _("A certificate request is PEM text (ASCII).")},
         help_text="PKCS#10 certificate request (PEM, RFC 7468) for the device's EC P-256 key.")
+    # No name given: stored empty and shown as "Mobile e-ID" in the reader's language.
     device_name = serializers.CharField(
-        max_length=64, required=False, default="Mobile e-ID",
-        help_text="The device's name as the person chose it, 1-64 printable characters.")
+        max_length=64, required=False, default="", allow_blank=True,
+        help_text="The device's name as the person chose it, 0-64 printable characters.")
     qr_payload = serializers.CharField(
         max_length=200, required=False,
         help_text="The QR code's text `EIDACT1.<code id>.<secret>`; or give `person_number` "

@@ -66,10 +66,11 @@ class EIDActivationApi(APIView):
 
     Called by the mobile app (the reference client: `clients/mobile_app/eid_app.py`), without a
     login or CSRF token: the activation code is the credential. Request JSON (`application/json`
-    only, at most 64 KiB, apps.api.parsers): `csr` (PKCS#10 PEM, EC P-256), `device_name` (1-64
-    chars), and either `qr_payload` or `person_number` (12 digits) + `code` (`XXXX-XXXX`). Answer
-    `201` JSON: `eid_id` (UUID), `serial` (lowercase hex), `certificate` (PEM), `chain` (PEM:
-    certificate then CA), `not_after` (ISO 8601 UTC, `Z`).
+    only, at most 64 KiB, apps.api.parsers): `csr` (PKCS#10 PEM, EC P-256), `device_name` (0-64
+    chars; empty or left out: shown as "Mobile e-ID" in the reader's language), and either
+    `qr_payload` or `person_number` (12 digits) + `code` (`XXXX-XXXX`). Answer `201` JSON: `eid_id`
+    (UUID), `serial` (lowercase hex), `certificate` (PEM), `chain` (PEM: certificate then CA),
+    `not_after` (ISO 8601 UTC, `Z`).
 
     Errors (problem+json, RFC 9457, `code` member): `ACTIVATION_REFUSALS`. Every refused POST is
     audited (`activation_code.redeem_failed`), also one whose body is not JSON, too large, too

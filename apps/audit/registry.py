@@ -1,11 +1,17 @@
-"""The audit action registry: every action code is registered once, by the app that owns it.
+"""The audit registries: every action code and every fixed reason code is registered once, by the
+app that owns it.
 
-Codes are `<entity>.<past_verb>` (e.g. `commission.granted`). Registering a code twice raises at
-start-up, so two apps can never mean different things by one code.
+Action codes are `<entity>.<past_verb>` (e.g. `commission.granted`). A reason the portal itself
+gives (not one a person typed) is stored as a stable reason code (e.g. `activation_code.replaced`)
+and shown as its label translated into the reader's language (`reason_text`); a target whose label
+names a vocabulary value stores the value's code and registers how to show it (`target_text`). So
+an audit row never holds text in the language of the request that wrote it. Registering a code
+twice raises at start-up, so two apps can never mean different things by one code.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
@@ -28,7 +34,7 @@ _ACTIONS: dict[str, Action] = {}
 
 
 class DuplicateAction(Exception):
-    """An action code was registered twice."""
+    """An action or reason code was registered twice."""
 
 
 def register(code: str, label: str | Promise, *, patient_data: bool = False) -> Action:
@@ -55,3 +61,48 @@ def label(code: str) -> str:
 def patient_data_codes() -> list[str]:
     """Codes of the actions registered with `patient_data=True`."""
     return [code for code, action in _ACTIONS.items() if action.patient_data]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A reason the portal gives by itself: stable `code` (stored in `AuditEvent.reason`) and a
+    translatable `label` (shown)."""
+
+    code: str
+    label: str | Promise
+
+
+_REASONS: dict[str, Reason] = {}
+
+
+def register_reason(code: str, label: str | Promise) -> Reason:
+    """Register the reason `code` with its `label`; raises DuplicateAction if the code is taken."""
+    if code in _REASONS:
+        raise DuplicateAction(f"audit reason {code!r} is registered twice")
+    reason = Reason(code, label)
+    _REASONS[code] = reason
+    return reason
+
+
+def reason_text(stored: str) -> str:
+    """The text to show for a stored `AuditEvent.reason`: a registered reason code's label in the
+    active language, else the stored text as it is (a reason a person typed)."""
+    reason = _REASONS.get(stored)
+    return str(reason.label) if reason else stored
+
+
+_TARGETS: dict[str, Callable[[str], str]] = {}
+
+
+def register_target(target_type: str, show: Callable[[str], str]) -> None:
+    """Register how to show the stored target label of `target_type` (a model's
+    `app_label.modelname`) in the active language; raises DuplicateAction if already registered."""
+    if target_type in _TARGETS:
+        raise DuplicateAction(f"audit target {target_type!r} is registered twice")
+    _TARGETS[target_type] = show
+
+
+def target_text(target_type: str, stored: str) -> str:
+    """The text to show for a stored target label: as registered for its type, else as stored."""
+    show = _TARGETS.get(target_type)
+    return show(stored) if show else stored

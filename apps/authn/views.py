@@ -114,5 +114,7 @@ def lockout_response(request: HttpRequest, response: HttpResponse,
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
+    """Log out (POST only) and say so on the start page."""
     logout(request)
+    messages.success(request, _("You are logged out."))
     return redirect("home")

@@ -2,7 +2,8 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.audit.registry import register
+from apps.audit.registry import register, register_target
+from apps.commissions.models import Role
 
 EMPLOYEE_CREATED = register("employee.created", _("Employee HSA-id registered"))
 COMMISSION_GRANTED = register("commission.granted", _("Commission granted"))
@@ -11,3 +12,16 @@ ROLE_GRANTED = register("role.granted", _("System role granted"))
 ROLE_ENDED = register("role.ended", _("System role ended"))
 ACCOUNT_DEACTIVATED = register("account.deactivated", _("Login account deactivated"))
 ACCOUNT_REACTIVATED = register("account.reactivated", _("Login account reactivated"))
+
+
+
+def _role_assignment_label(stored: str) -> str:
+    """`<role code> @ <organisation>` with the role's name in the reader's language (a label
+    written before roles were stored as codes is shown as it is)."""
+    role, separator, organisation = stored.partition(" @ ")
+    if not separator or role not in Role.values:
+        return stored
+    return f"{Role(role).label} @ {organisation}"
+
+
+register_target("commissions.roleassignment", _role_assignment_label)

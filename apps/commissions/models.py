@@ -7,7 +7,7 @@ organisation subtree, time-bound.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from django.db import models
 from django.db.models import F, Q
@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
-from apps.core.models import BaseModel
+from apps.core.models import BaseModel, last_included_day
 from apps.identities.models import Person
 from apps.organisations.models import Organisation, hsa_id_constraints
 from apps.organisations.validators import validate_hsa_id
@@ -101,9 +101,7 @@ class TimeBound(BaseModel):
     @property
     def last_day(self) -> date | None:
         """The last included Swedish calendar day, or None for an open end (for display)."""
-        if self.valid_until is None:
-            return None
-        return timezone.localtime(self.valid_until - timedelta(microseconds=1)).date()
+        return last_included_day(self.valid_until)
 
     class Meta:
         abstract = True
@@ -187,4 +185,5 @@ class RoleAssignment(TimeBound):
         pass
 
     def __str__(self) -> str:
-        return f"{self.get_role_display()} @ {self.organisation}"
+        # The audit rows' target label: the role's code, shown translated (commissions.audit).
+        return f"{self.role} @ {self.organisation}"

@@ -12,7 +12,7 @@ so the history stays. Who is stored as a label snapshot plus the acting user's i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import models
 from django.db.models import F, Q
@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee
-from apps.core.models import BaseModel
+from apps.core.models import BaseModel, last_included_day
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
 
@@ -118,6 +118,17 @@ class ConsentAssertion(BaseModel):
     @property
     def is_emergency(self) -> bool:
         return self.assertion_type == self.Type.EMERGENCY
+
+    @property
+    def first_day(self) -> date:
+        """The first Swedish calendar day of the period (for display)."""
+        return timezone.localtime(self.valid_from).date()
+
+    @property
+    def last_day(self) -> date | None:
+        """The last included Swedish calendar day, or None for an open end (for display; a consent
+        "through 31 May" is stored as ending at 00:00 on 1 June)."""
+        return last_included_day(self.valid_until)
 
     def status(self, now: datetime) -> ConsentAssertion.Status:
         """Where the assertion stands at `now` (UTC): deleted and withdrawn win over the period."""

@@ -114,20 +114,13 @@ def care_units_for_staff(user: User, when: datetime) -> list[Organisation]:
     )
 
 
-def employees_at_units(when: datetime, care_unit: Organisation | None = None
-                       ) -> list[tuple[Organisation, Employee]]:
-    """(care unit, employee) pairs for every active care commission at `when` (UTC), optionally at
-    one unit; sorted by unit name, then family and given name. One query."""
-    commissions = Commission.objects.active_at(when).filter(
-        care_unit__isnull=False, purpose=Purpose.CARE
-    ).select_related("care_unit", "employee__person")
-    if care_unit is not None:
-        commissions = commissions.filter(care_unit=care_unit)
-    pairs: dict[tuple[object, object], tuple[Organisation, Employee]] = {}
-    for c in commissions:
-        assert c.care_unit is not None
-        pairs[(c.care_unit_id, c.employee_id)] = (c.care_unit, c.employee)
-    return sorted(
-        pairs.values(),
-        key=lambda p: (p[0].name, p[1].person.family_name, p[1].person.given_name, p[1].hsa_id),
+def employee_list_for_unit(care_unit: Organisation, when: datetime) -> QuerySet[Employee]:
+    """Employees (employee HSA-ids) holding an active care commission (Vård och behandling) at
+    `care_unit` at `when` (UTC), each once however many such commissions they hold, by family
+    name, given name and HSA-id: whom a consent may name at that unit. One query."""
+    holders = Commission.objects.active_at(when).filter(
+        care_unit=care_unit, purpose=Purpose.CARE
+    ).values("employee_id")
+    return Employee.objects.filter(pk__in=holders).select_related("person").order_by(
+        "person__family_name", "person__given_name", "hsa_id"
     )

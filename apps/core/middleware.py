@@ -2,16 +2,20 @@
 for logged-in users are never cached.
 
 `NotFound` (missing or outside the actor's scope) becomes Django's 404 and `Forbidden` its 403, so
-views never translate them by hand; the 404 and 403 pages are `templates/404.html` and `403.html`.
-API views answer problem+json through `apps.api.problems` instead.
+views never translate them by hand; the 404 and 403 pages are `templates/404.html` and `403.html`,
+with debug on too (Django would show its technical 404 page there, which is not what a person
+trying the portal in development should see). API views answer problem+json through
+`apps.api.problems` instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.defaults import page_not_found
 
 from apps.core.errors import Forbidden, NotFound
 
@@ -21,7 +25,11 @@ class PortalErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        response = self.get_response(request)
+        if (settings.DEBUG and response.status_code == 404
+                and response.get("Content-Type", "").startswith("text/html")):
+            return page_not_found(request, Http404())  # the portal's page, not the technical one
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         if isinstance(exception, NotFound):

@@ -2,8 +2,9 @@
 
 One care provider (Region Demoland, organisationsnummer 232199-0000, fictional), two hospitals and
 primary care with 20 care units, 50 staff with commissions and roles (the four in
-`ACCOUNTS` can log in), 200 patients with valid
-synthetic personnummer and samordningsnummer, Tolvan Tolvansson (19121212-1212) among them.
+`ACCOUNTS` can log in, with the fixed personnummer and employee HSA-ids the docs' examples use),
+200 patients with valid synthetic personnummer and samordningsnummer, Tolvan Tolvansson
+(19121212-1212) among them.
 Everything is generated from a fixed seed, so two runs give the same people; `seed()` does nothing
 when the region already exists (idempotent) and runs in one transaction (all or nothing).
 """
@@ -43,22 +44,31 @@ FAMILY = ["Andersson", "Johansson", "Karlsson", "Nilsson", "Eriksson", "Larsson"
 
 @dataclass(frozen=True)
 class DemoAccount:
-    """A demo login printed by `make run`: username, who it is and what it shows."""
+    """A demo login printed by `make run`: username, who it is, what it shows (`description`, for
+    the console), and the fixed identifiers the docs use in their examples: personnummer,
+    employee HSA-id and title (data, so Swedish like the organisation names)."""
 
     username: str
     given: str
     family: str
     description: str
+    person_number: str
+    hsa_id: str
+    title: str
 
 
 ACCOUNTS = [
     DemoAccount("anna.admin", "Anna", "Administratör",
-                "local administrator for all of Region Demoland"),
+                "local administrator for all of Region Demoland",
+                "19720903-2429", "SE2321990000-EADMIN01", "Lokal administratör"),
     DemoAccount("henrik.admin", "Henrik", "Sjukhusadmin",
-                "local administrator for Norrby sjukhus only"),
-    DemoAccount("ivar.issuer", "Ivar", "Utfärdare", "e-ID issuer for Region Demoland"),
+                "local administrator for Norrby sjukhus only",
+                "19681121-3575", "SE2321990000-EADMIN02", "Lokal administratör"),
+    DemoAccount("ivar.issuer", "Ivar", "Utfärdare", "e-ID issuer for Region Demoland",
+                "19840208-4282", "SE2321990000-EISSUE01", "ID-administratör"),
     DemoAccount("sara.staff", "Sara", "Sjuksköterska",
-                "nurse at Kardiologiska kliniken, Demolands universitetssjukhus"),
+                "nurse at Kardiologiska kliniken, Demolands universitetssjukhus",
+                "19800517-1015", "SE2321990000-E4K9T2QX", "Sjuksköterska"),
 ]
 
 # Organisation names are data, so Swedish as in a real region's HSA directory.
@@ -113,23 +123,37 @@ def _person(rng: random.Random, given: str, family: str, *, birth_range: tuple[i
         number = make_person_number(birth, rng.randint(0, 999), coordination=coordination)
         if not Person.objects.filter(identity_numbers__extension=number).exists():
             break
-    address = f"{given}.{family}".lower().translate(str.maketrans("åäöé", "aaoe"))
     return identities.person_create(
         actor=ACTOR, given_name=given, family_name=family, person_number=number,
-        email=f"{address}@demoland.example" if email else "",
+        email=_email(given, family) if email else "",
     )
 
 
-def _staff(rng: random.Random, given: str, family: str, unit: Organisation,
-           username: str | None, *, title: str) -> Employee:
-    """A staff member; with `username`, also a login account with password and TOTP."""
+def _email(given: str, family: str) -> str:
+    address = f"{given}.{family}".lower().translate(str.maketrans("åäöé", "aaoe"))
+    return f"{address}@demoland.example"
+
+
+def _staff(rng: random.Random, given: str, family: str, unit: Organisation, *, title: str
+           ) -> Employee:
+    """A staff member without a login account."""
     person = _person(rng, given, family, birth_range=(1960, 1998))
+    return commissions.employee_create(actor=ACTOR, person=person, organisation=unit, title=title)
+
+
+def _account(account: DemoAccount, unit: Organisation) -> Employee:
+    """A demo login: the person with their fixed identifiers, a login account with password and
+    TOTP, and an employee HSA-id at `unit`."""
+    person = identities.person_create(
+        actor=ACTOR, given_name=account.given, family_name=account.family,
+        person_number=account.person_number,
+        email=_email(account.given, account.family),
+    )
     employee = commissions.employee_create(actor=ACTOR, person=person, organisation=unit,
-                                           title=title)
-    if username:
-        user = identities.user_create(actor=ACTOR, person=person, username=username,
-                                      kind=User.Kind.STAFF, password=DEMO_PASSWORD)
-        authn.totp_device_create(actor=ACTOR, user=user)
+                                           hsa_id=account.hsa_id, title=account.title)
+    user = identities.user_create(actor=ACTOR, person=person, username=account.username,
+                                  kind=User.Kind.STAFF, password=DEMO_PASSWORD)
+    authn.totp_device_create(actor=ACTOR, user=user)
     return employee
 
 
@@ -156,8 +180,7 @@ def seed() -> bool:
         for account in ACCOUNTS:
             home = cardiology if account.username == "sara.staff" else (
                 norrby if account.username == "henrik.admin" else region)
-            named[account.username] = _staff(rng, account.given, account.family, home,
-                                             account.username, title=account.description)
+            named[account.username] = _account(account, home)
         for username, role, org in [("anna.admin", Role.LOCAL_ADMIN, region),
                                     ("henrik.admin", Role.LOCAL_ADMIN, norrby),
                                     ("ivar.issuer", Role.ISSUER, region)]:
@@ -171,7 +194,7 @@ def seed() -> bool:
         for i in range(50 - len(ACCOUNTS)):
             unit = units[i % len(units)]
             given, family = rng.choice(GIVEN), rng.choice(FAMILY)
-            employee = _staff(rng, given, family, unit, None, title=rng.choice(titles))
+            employee = _staff(rng, given, family, unit, title=rng.choice(titles))
             _care_commission(employee, unit, ["Läsa;alla;VE", "Skriva;alla;VE"])
             if i % 7 == 0:  # some work at a second unit, a few with an ended commission
                 second = units[(i + 5) % len(units)]

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.audit.registry import register
+from apps.audit.registry import register, register_reason
 
 ACTIVATION_CODE_ISSUED = register("activation_code.issued", _("Activation code issued"))
 ACTIVATION_CODE_ENDED = register(
@@ -16,3 +16,37 @@ EID_ACTIVATED = register("eid.activated", _("Mobile e-ID activated"))
 EID_REVOKED = register("eid.revoked", _("Mobile e-ID revoked"))
 EID_NOTIFIED = register("eid.notified", _("Person notified by e-mail about a mobile e-ID"))
 CRL_PUBLISHED = register("crl.published", _("Certificate revocation list published"))
+
+# Reasons the portal gives by itself, stored as codes in audit rows and shown translated.
+CODE_REPLACED = register_reason("activation_code.replaced",
+                                _("Replaced by a newer activation code."))
+# Why a redemption was refused: `redeem.<error code>` for a try of a located code, as answered
+# (apps.issuance.errors); the others for a request that reached no code.
+REDEEM_REFUSED = {
+    code: register_reason(f"redeem.{code}", label) for code, label in [
+        ("invalid", _("The request was incomplete or malformed.")),
+        ("code_invalid", _("Wrong or unknown activation code.")),
+        ("code_expired", _("The activation code had expired.")),
+        ("code_ended", _("The activation code had been replaced by a newer code.")),
+        ("code_used", _("The activation code had already been used.")),
+        ("code_dead", _("The activation code had had too many failed tries.")),
+        ("not_entitled", _("The person was no longer entitled to a mobile e-ID; the code was "
+                           "cancelled.")),
+        ("too_many_eids", _("The person already had the most active mobile e-IDs allowed.")),
+        ("csr_invalid", _("The certificate request was not acceptable.")),
+        ("ca_unavailable", _("The issuing CA was not available.")),
+        ("busy", _("The service was busy; the request was not carried out.")),
+    ]
+}
+REDEEM_DEVICE_NAME = register_reason("redeem.device_name",
+                                     _("The device name was too long or not printable."))
+REDEEM_NO_CSR = register_reason("redeem.no_csr", _("No certificate request was sent."))
+REDEEM_QR_MALFORMED = register_reason("redeem.qr_malformed", _("The QR code's text was malformed."))
+REDEEM_NO_SUCH_CODE = register_reason("redeem.no_such_code", _("No such activation code."))
+REDEEM_NO_SUCH_PERSON = register_reason("redeem.no_such_person",
+                                        _("No person has this identity number."))
+REDEEM_NO_CODE = register_reason("redeem.no_code_for_person",
+                                 _("The person has no activation code."))
+REDEEM_NEITHER_OR_BOTH = register_reason(
+    "redeem.neither_or_both",
+    _("Neither or both ways of giving the code (QR text, or identity number and code)."))

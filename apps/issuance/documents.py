@@ -31,25 +31,39 @@ class IdentityDocument:
     expires_on: dt.date
 
 
+def identity_document_problems(*, document_type: str | None, last_four: str | None,
+                               expires_on: dt.date | None) -> list[ValidationFailed]:
+    """Every problem of an identity document's pieces at once (a form shows them all together),
+    each a ValidationFailed (`document.*`) naming its field: an unknown type, last four that are
+    not four digits, an expired document (expiry before today, Swedish time). A piece given as
+    None is not checked (the caller reports it missing)."""
+    problems: list[ValidationFailed] = []
+    if document_type is not None and document_type not in IdentityDocumentType.values:
+        problems.append(ValidationFailed(_("Choose the type of identity document."),
+                                         code="document.type", field="document_type"))
+    digits = (last_four or "").strip()
+    if last_four is not None and (len(digits) != 4 or not digits.isascii() or not digits.isdigit()):
+        problems.append(ValidationFailed(_("Enter the last four digits of the document number."),
+                                         code="document.last_four", field="document_last_four"))
+    if expires_on is not None and expires_on < timezone.localdate():
+        problems.append(ValidationFailed(
+            _("The identity document has expired. Ask for a valid document."),
+            code="document.expired", field="document_expires_on"))
+    return problems
+
+
 def identity_document_check(document: IdentityDocument | None) -> IdentityDocument:
     """The checked document, normalised. Raises ValidationFailed (`document.*`, with the field)
-    for a missing document, an unknown type, last four that are not four digits, or an expired
-    document (expiry before today, Swedish time)."""
+    for a missing document, or the first of `identity_document_problems`."""
     if document is None:
         raise ValidationFailed(
             _("Record the identity document you checked."), code="document.required",
             field="document_type",
         )
-    if document.type not in IdentityDocumentType.values:
-        raise ValidationFailed(_("Choose the type of identity document."), code="document.type",
-                               field="document_type")
-    last_four = document.last_four.strip()
-    if len(last_four) != 4 or not last_four.isascii() or not last_four.isdigit():
-        raise ValidationFailed(_("Enter the last four digits of the document number."),
-                               code="document.last_four", field="document_last_four")
-    if document.expires_on < timezone.localdate():
-        raise ValidationFailed(
-            _("The identity document has expired. Ask for a valid document."),
-            code="document.expired", field="document_expires_on",
-        )
-    return IdentityDocument(type=document.type, last_four=last_four, expires_on=document.expires_on)
+    problems = identity_document_problems(document_type=document.type,
+                                          last_four=document.last_four,
+                                          expires_on=document.expires_on)
+    if problems:
+        raise problems[0]
+    return IdentityDocument(type=document.type, last_four=document.last_four.strip(),
+                            expires_on=document.expires_on)

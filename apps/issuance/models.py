@@ -75,7 +75,9 @@ class ActivationCode(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return _("Activation code %(id)s") % {"id": str(self.id)[:8]}
+        # The audit rows' target label: no words, so it never stays in the language of the
+        # request that wrote it (the action's label, translated when shown, says what it is).
+        return str(self.id)[:8]
 
     @property
     def failures(self) -> int:
@@ -106,7 +108,7 @@ class MobileEID(BaseModel):
     not_after = models.DateTimeField(_("valid until"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices,
                               default=Status.ACTIVE)
-    device_name = models.CharField(_("device"), max_length=64)
+    device_name = models.CharField(_("device"), max_length=64)  # empty: the app gave no name
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by_id = models.UUIDField(null=True, blank=True)
     revoked_by_label = models.CharField(max_length=200, blank=True)
@@ -134,9 +136,14 @@ class MobileEID(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return _("Mobile e-ID %(serial)s (%(device)s)") % {
-            "serial": self.serial[:16], "device": self.device_name,
-        }
+        # The audit rows' target label, without words (see ActivationCode.__str__).
+        return f"{self.serial[:16]} ({self.device_name})" if self.device_name else self.serial[:16]
+
+    @property
+    def device_label(self) -> str:
+        """The device's name as the app gave it, or (none given) "Mobile e-ID" in the reader's
+        language: a default is never stored as text in one language."""
+        return self.device_name or str(_("Mobile e-ID"))
 
 
 class RevocationCounter(models.Model):

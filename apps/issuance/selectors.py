@@ -8,7 +8,7 @@ import uuid
 from django.db.models import QuerySet
 
 from apps.commissions import selectors as commission_selectors
-from apps.commissions.models import Role
+from apps.commissions.models import Employee, Role
 from apps.commissions.policies import scope_roots
 from apps.core.errors import NotFound
 from apps.identities.actors import Actor
@@ -100,3 +100,12 @@ def staff_get_for_issuer(actor: Actor, person_id: uuid.UUID) -> Person:
     if person is None or not policies.can_issue_for_other(actor, person):
         raise NotFound()
     return person
+
+
+def employee_list_for_issuer(actor: Actor, person: Person) -> QuerySet[Employee]:
+    """The person's employee HSA-ids in the issuer's scope, by HSA-id, each with the organisation
+    it belongs to and its title: what an issuer checks the person in front of them against.
+    Empty without an issuer role over them (deny by default)."""
+    return commission_selectors.employee_list_for_person_in_scope(
+        person, scope_roots(actor, Role.ISSUER)
+    ).select_related("organisation")

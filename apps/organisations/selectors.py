@@ -28,3 +28,19 @@ def care_unit_list_in_subtrees(roots: Iterable[Organisation]) -> QuerySet[Organi
     return organisation_list_in_subtrees(roots).filter(is_care_unit=True).select_related(
         "care_provider"
     )
+
+
+def group_by_branch(units: Iterable[Organisation]) -> list[tuple[str, list[Organisation]]]:
+    """`units` grouped by the branch of the tree they sit in, for a select with one group per
+    branch: each group is labelled with the names from the root down to the units' parent
+    (e.g. "Region Demoland › Norrby sjukhus"; a root unit: its own name), groups in tree order,
+    units by name within a group. One query for the ancestors' names."""
+    units = list(units)
+    ancestor_ids = {hsa_id for unit in units for hsa_id in unit.path.strip("/").split("/")[:-1]}
+    names = dict(Organisation.objects.filter(hsa_id__in=ancestor_ids).values_list("hsa_id", "name"))
+    groups: dict[str, list[Organisation]] = {}
+    for unit in sorted(units, key=lambda u: (u.path.rsplit("/", 2)[0], u.name)):
+        branch = unit.path.strip("/").split("/")[:-1]
+        label = " › ".join(names.get(hsa_id, hsa_id) for hsa_id in branch) or unit.name
+        groups.setdefault(label, []).append(unit)
+    return list(groups.items())

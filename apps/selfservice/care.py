@@ -7,22 +7,26 @@ person) and two forms: consent (the patient is present and consents, PDL 2008:35
 emergency access (the patient cannot consent, PDL 6 kap. 3 §). Assertions the staff member
 registered today can be removed as wrong registrations (makulering), with a reason.
 
-The unit and patient travel in the query string (`?care_unit=<uuid>&person_number=<number>`), also
-on the POSTs, and are checked again on every request.
+The lookup is a POST (a personnummer never appears in a URL, so not in browser history, proxy or
+server logs) and is audited once (`patient.looked_up`). The chosen unit and patient are then kept
+in the session, bound to the staff member and for at most `LOOKUP_MAX_AGE_SECONDS`, and checked
+again on every request (the unit must still be one of the staff member's); the page is shown
+again after a redirect, so reloading it neither repeats the lookup nor audits it twice.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -35,13 +39,16 @@ from apps.core.forms import add_portal_error, start_of_day
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import Person
 from apps.identities.selectors import person_get_by_number
-from apps.selfservice.patient import ConsentPeriodForm
+from apps.selfservice.patient import ConsentPeriodForm, unit_choices
 
 if TYPE_CHECKING:
     from apps.organisations.models import Organisation
 
 #: Durations offered for emergency access, in hours (default 24, at most 7 days = 168).
 EMERGENCY_HOURS = [1, 4, 8, 24, 72, 168]
+#: How long a looked-up patient stays on the page (seconds): a registration for a present patient.
+LOOKUP_MAX_AGE_SECONDS = 15 * 60
+LOOKUP_SESSION_KEY = "selfservice_care_lookup"
 
 
 class FindPatientForm(forms.Form):
@@ -59,9 +66,7 @@ class FindPatientForm(forms.Form):
     def __init__(self, *args: Any, units: list[Organisation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.units = {str(u.pk): u for u in units}
-        self.fields["care_unit"].choices = [  # type: ignore[attr-defined]
-            ("", _("Choose a care unit")), *((str(u.pk), u.name) for u in units)
-        ]
+        self.fields["care_unit"].choices = unit_choices(units)  # type: ignore[attr-defined]
         self.patient: Person | None = None
 
     def clean_person_number(self) -> str:
@@ -111,31 +116,73 @@ def _units(request: HttpRequest) -> list[Organisation]:
     return selectors.care_units_for_staff(request.user, timezone.now())  # type: ignore[arg-type]
 
 
-def _page_url(find: FindPatientForm | None = None) -> str:
-    base = reverse("selfservice:care_consent")
-    if find is None or not find.is_valid():
-        return base
-    query = {"care_unit": find.cleaned_data["care_unit"],
-             "person_number": find.cleaned_data["person_number"]}
-    return f"{base}?{urlencode(query)}"
+@dataclass(frozen=True)
+class Lookup:
+    """The patient a staff member looked up, at one of their care units."""
+
+    unit: Organisation
+    patient: Person
+
+
+def _remember(request: HttpRequest, lookup: Lookup) -> None:
+    request.session[LOOKUP_SESSION_KEY] = {
+        "user": str(request.user.pk), "unit": str(lookup.unit.pk),
+        "patient": str(lookup.patient.pk), "at": int(time.time()),
+    }
+
+
+def _forget(request: HttpRequest) -> None:
+    request.session.pop(LOOKUP_SESSION_KEY, None)
+
+
+def _current(request: HttpRequest, units: list[Organisation]) -> Lookup | None:
+    """The lookup kept in the session, if this staff member made it, at most
+    LOOKUP_MAX_AGE_SECONDS ago, at a unit that is still one of theirs; else None (and it is
+    dropped)."""
+    stored = request.session.get(LOOKUP_SESSION_KEY)
+    if not isinstance(stored, dict):
+        return None
+    unit = next((u for u in units if str(u.pk) == stored.get("unit")), None)
+    fresh = isinstance(stored.get("at"), int) and (
+        0 <= time.time() - stored["at"] <= LOOKUP_MAX_AGE_SECONDS)
+    patient = None
+    if unit is not None and fresh and stored.get("user") == str(request.user.pk):
+        try:
+            patient = Person.objects.filter(pk=uuid.UUID(str(stored.get("patient")))).first()
+        except ValueError:
+            patient = None
+    if unit is None or patient is None:
+        _forget(request)
+        return None
+    return Lookup(unit=unit, patient=patient)
 
 
 @staff_required
 @require_http_methods(["GET", "POST"])
 def consent_view(request: HttpRequest) -> HttpResponse:
-    """Find the patient at one of my units, then register consent or emergency access; below, what
-    I registered today."""
+    """Find the patient at one of my units (POST, audited), then register consent or emergency
+    access; below, what I registered today."""
     units = _units(request)
-    find = FindPatientForm(request.GET if "care_unit" in request.GET else None, units=units)
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "find":
+        _forget(request)  # a new lookup replaces the last one, also when it fails
+    current = None if action == "find" else _current(request, units)
+    find = FindPatientForm(request.POST if action == "find" else None, units=units,
+                           initial={"care_unit": str(current.unit.pk)} if current else None)
+    if action == "find" and find.is_valid():
+        assert find.patient is not None
+        lookup = Lookup(unit=find.unit(), patient=find.patient)
+        services.patient_looked_up(actor=request.user,  # type: ignore[arg-type]
+                                   patient=lookup.patient, care_unit=lookup.unit)
+        _remember(request, lookup)
+        return redirect("selfservice:care_consent")
+    if action in ("consent", "emergency") and current is None:
+        messages.error(request, _("Find the patient again: the lookup has ended."))
+        return redirect("selfservice:care_consent")
     consent_form: StaffConsentForm | None = None
     emergency_form: EmergencyForm | None = None
-    if find.is_valid():
-        unit, patient = find.unit(), find.patient
-        assert patient is not None
-        action = request.POST.get("action") if request.method == "POST" else None
-        if action is None:  # showing the patient; a registration is audited by itself
-            services.patient_looked_up(actor=request.user, patient=patient,  # type: ignore[arg-type]
-                                       care_unit=unit)
+    if current is not None:
+        unit, patient = current.unit, current.patient
         consent_form = StaffConsentForm(request.POST if action == "consent" else None, unit=unit,
                                         prefix="consent")
         emergency_form = EmergencyForm(request.POST if action == "emergency" else None,
@@ -153,6 +200,7 @@ def consent_view(request: HttpRequest) -> HttpResponse:
             except PortalError as exc:
                 add_portal_error(consent_form, exc)
             else:
+                _forget(request)
                 messages.success(request, _("The consent has been registered."))
                 return redirect("selfservice:care_consent")
         elif action == "emergency" and emergency_form.is_valid():
@@ -166,6 +214,7 @@ def consent_view(request: HttpRequest) -> HttpResponse:
             except PortalError as exc:
                 add_portal_error(emergency_form, exc)
             else:
+                _forget(request)
                 messages.success(request, _("Emergency access has been registered."))
                 return redirect("selfservice:care_consent")
     now = timezone.now()
@@ -173,9 +222,9 @@ def consent_view(request: HttpRequest) -> HttpResponse:
         request.user, start_of_day(timezone.localdate(now)), units  # type: ignore[arg-type]
     ))
     return render(request, "selfservice/care/consent.html", {
-        "find": find, "units": units, "patient": find.patient if find.is_valid() else None,
-        "unit": find.unit() if find.is_valid() else None, "consent_form": consent_form,
-        "emergency_form": emergency_form, "action_url": _page_url(find), "today": today,
+        "find": find, "units": units, "patient": current.patient if current else None,
+        "unit": current.unit if current else None, "consent_form": consent_form,
+        "emergency_form": emergency_form, "today": today,
     })
 
 

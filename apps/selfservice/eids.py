@@ -10,6 +10,7 @@ going back never shows the secrets again.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import segno
 from django import forms
@@ -19,7 +20,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -69,17 +69,37 @@ class IdentityDocumentForm(forms.Form):
     )
     token = forms.RegexField(
         label=_("Your code from your authenticator app"), regex=r"^\s*\d{6}\s*$",
-        help_text=_("Creating a credential for someone else needs a fresh code (step-up)."),
+        help_text=_("Creating a credential for someone else needs a fresh code (step-up). It is "
+                    "checked only when the document details are right."),
         error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+    def clean(self) -> dict[str, Any]:
+        """Every problem of the document at once, next to its field, whatever else is wrong."""
+        data = super().clean() or {}
+        for problem in services.identity_document_problems(
+            document_type=data.get("document_type"), last_four=data.get("document_last_four"),
+            expires_on=data.get("document_expires_on"),
+        ):
+            self.add_error(problem.field, str(problem.message))
+        return data
+
+    def document(self) -> services.IdentityDocument:
+        """The document recorded (only after `is_valid()`)."""
+        return services.IdentityDocument(
+            type=self.cleaned_data["document_type"],
+            last_four=self.cleaned_data["document_last_four"],
+            expires_on=self.cleaned_data["document_expires_on"],
+        )
 
 
 def _code_page(request: HttpRequest, issued: services.IssuedCode, person: Person,
                back_url: str) -> HttpResponse:
     """The one-time page with the QR code, the typed form and the reference app's command."""
     qr = segno.make(issued.qr_payload, error="m")
-    wallet = f"var/wallet-{slugify(person.given_name) or 'eid'}.json"
+    # Named after the code, which is unique: two people (or two e-IDs) never share a wallet file.
+    wallet = f"var/wallet-{issued.code.pk}.json"
     portal = settings.PORTAL_BASE_URL
     context = {
         "person": person,
@@ -196,11 +216,18 @@ def _issuer_person(request: HttpRequest, person_id: uuid.UUID) -> Person:
 @never_cache
 def issuer_person(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """`/issuer/people/<id>/`: a staff member's e-IDs and the identity-document form."""
-    person = _issuer_person(request, person_id)
+    return _issuer_person_page(request, _issuer_person(request, person_id), IdentityDocumentForm())
+
+
+def _issuer_person_page(request: HttpRequest, person: Person, form: IdentityDocumentForm,
+                        status: int = 200) -> HttpResponse:
+    """The person page: what the issuer checks the document against (name, personal identity
+    number, employee HSA-ids in scope with their organisation and title), e-IDs and the form."""
     return render(request, "selfservice/eids/issuer_person.html", {
-        "person": person, "eids": list(selectors.eid_list_for_person(person)),
-        "form": IdentityDocumentForm(), "now": timezone.now(),
-    })
+        "person": person, "employees": list(selectors.employee_list_for_issuer(_user(request),
+                                                                               person)),
+        "eids": list(selectors.eid_list_for_person(person)), "form": form, "now": timezone.now(),
+    }, status=status)
 
 
 @staff_required
@@ -210,28 +237,22 @@ def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """`POST /issuer/people/<id>/code/`: record the document checked and show a code once."""
     person = _issuer_person(request, person_id)
     form = IdentityDocumentForm(request.POST)
+    # The form shows every problem of the document at once; the step-up code is verified (and so
+    # spent) only when the document is right.
     if form.is_valid():
-        document = services.IdentityDocument(
-            type=form.cleaned_data["document_type"],
-            last_four=form.cleaned_data["document_last_four"],
-            expires_on=form.cleaned_data["document_expires_on"],
-        )
         try:
-            services.identity_document_check(document)  # before the code is spent on the step-up
             proof = authn_services.step_up_verify(actor=_user(request),
                                                   token=form.cleaned_data["token"])
             issued = services.activation_code_issue(
-                actor=_user(request), person=person, identity_document=document, step_up=proof
+                actor=_user(request), person=person, identity_document=form.document(),
+                step_up=proof,
             )
         except PortalError as exc:
             add_portal_error(form, exc)
         else:
             return _code_page(request, issued, person,
                               reverse("selfservice:issuer_person", args=[person.pk]))
-    return render(request, "selfservice/eids/issuer_person.html", {
-        "person": person, "eids": list(selectors.eid_list_for_person(person)),
-        "form": form, "now": timezone.now(),
-    }, status=400)
+    return _issuer_person_page(request, person, form, status=400)
 
 
 urlpatterns = [

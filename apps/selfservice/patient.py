@@ -27,6 +27,7 @@ from apps.authn.decorators import patient_required
 from apps.consents import policies, selectors, services
 from apps.core.errors import PortalError
 from apps.core.forms import DateField, add_portal_error, end_of_last_day, start_of_day
+from apps.organisations.selectors import group_by_branch
 
 if TYPE_CHECKING:
     from apps.commissions.models import Employee
@@ -52,6 +53,14 @@ def employee_label(employee: Employee) -> str:
     return f"{employee.person} ({employee.hsa_id})"
 
 
+def unit_choices(units: list[Organisation]) -> list[Any]:
+    """Choices for a care unit select: an empty first choice, then the units grouped by their
+    branch of the tree (care provider › hospital), so that units with like names stay apart."""
+    return [("", _("Choose a care unit")),
+            *((label, [(str(u.pk), u.name) for u in group])
+              for label, group in group_by_branch(units))]
+
+
 WHO_CHOICES = [
     ("all", _("All staff with a commission at the care unit")),
     ("one", _("One named staff member")),
@@ -60,37 +69,51 @@ WHO_CHOICES = [
 
 class ConsentPeriodForm(forms.Form):
     """Who at the unit may read, and for which days. Subclasses add the care unit (patient page)
-    or the presence confirmation (staff page). `unit` narrows the staff list to that unit."""
+    or the presence confirmation (staff page); `unit` is the chosen care unit, if any.
+
+    Naming one staff member takes two steps, without JavaScript: the staff list appears only
+    after "one named staff member" was sent with a care unit, and then lists each employee
+    HSA-id with an active care commission at that unit once (`awaiting_employee` until one is
+    chosen). With "all staff" there is no staff list to show or fill in.
+    """
 
     who = forms.ChoiceField(label=_("Who may read"), choices=WHO_CHOICES, initial="all",
                             widget=forms.RadioSelect)
     employee = forms.ChoiceField(
-        label=_("Staff member (only if one named staff member)"), required=False,
+        label=_("Staff member"),
         help_text=_("Staff with an active care commission at the care unit, by name and HSA-id."),
-        error_messages={"invalid_choice": _(
-            "This staff member has no active care commission at the chosen care unit. Choose "
-            "from the list.")},
+        error_messages={
+            "required": _("Choose the staff member."),
+            "invalid_choice": _(
+                "This staff member has no active care commission at the chosen care unit. Choose "
+                "from the list."),
+        },
     )
-    valid_from = DateField(label=_("First day"),
-                                 help_text=_("Today or later."))
+    valid_from = DateField(label=_("First day"), help_text=_("Today or later."))
     valid_until = DateField(label=_("Last day (optional)"), required=False,
-                                  help_text=_("Leave empty for a consent without an end date."))
+                            help_text=_("Leave empty for a consent without an end date."))
 
     def __init__(self, *args: Any, unit: Organisation | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["valid_from"].initial = timezone.localdate()
-        now = timezone.now()
-        pairs = selectors.employees_at_units(now, unit)
-        self.employees = {str(e.pk): e for _, e in pairs}
-        choices: list[Any] = [("", _("Choose a staff member"))]
-        if unit is not None:
-            choices += [(str(e.pk), employee_label(e)) for _, e in pairs]
-        else:
-            groups: dict[str, list[tuple[str, str]]] = {}
-            for u, e in pairs:
-                groups.setdefault(u.name, []).append((str(e.pk), employee_label(e)))
-            choices += list(groups.items())
-        self.fields["employee"].choices = choices  # type: ignore[attr-defined]
+        self.employees: dict[str, Employee] = {}
+        self.awaiting_employee = False
+        if unit is None or not self.is_bound or self.data.get(self.add_prefix("who")) != "one":
+            del self.fields["employee"]
+            return
+        self.employees = {str(e.pk): e for e in selectors.employee_list_for_unit(unit, timezone.now())}
+        self.fields["employee"].choices = [  # type: ignore[attr-defined]
+            ("", _("Choose a staff member")),
+            *((pk, employee_label(e)) for pk, e in self.employees.items()),
+        ]
+        # The list was not on the page yet: show it, and ask for nothing else.
+        self.awaiting_employee = self.add_prefix("employee") not in self.data
+        if self.awaiting_employee:
+            self.fields["employee"].required = False
+
+    def is_valid(self) -> bool:
+        """Valid, and not waiting for the staff member to be chosen from the list just shown."""
+        return super().is_valid() and not self.awaiting_employee
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -100,16 +123,12 @@ class ConsentPeriodForm(forms.Form):
         last = data.get("valid_until")
         if first and last and last < first:
             self.add_error("valid_until", _("The last day cannot be before the first day."))
-        if data.get("who") != "one":
-            self.errors.pop("employee", None)  # the staff list is ignored for "all staff"
-            data.pop("employee", None)
-        elif not data.get("employee") and "employee" not in self.errors:
-            self.add_error("employee", _("Choose the staff member."))
+        if "employee" in self.fields and not self.employees:
+            self.add_error("who", _("Nobody has an active care commission at this care unit now. "
+                                    "Choose all staff, or another care unit."))
         return data
 
     def chosen_employee(self) -> Employee | None:
-        if self.cleaned_data.get("who") != "one":
-            return None
         return self.employees.get(self.cleaned_data.get("employee") or "")
 
     def period(self) -> tuple[datetime, datetime | None]:
@@ -120,7 +139,7 @@ class ConsentPeriodForm(forms.Form):
 
 class GiveConsentForm(ConsentPeriodForm):
     care_unit = forms.ChoiceField(
-        label=_("Care unit"), help_text=_("Care units are grouped by care provider."),
+        label=_("Care unit"), help_text=_("Care units are grouped by care provider and hospital."),
         error_messages={"invalid_choice": _("Choose a care unit from the list.")},
     )
     field_order = ["care_unit", "who", "employee", "valid_from", "valid_until"]
@@ -130,13 +149,7 @@ class GiveConsentForm(ConsentPeriodForm):
         data = args[0] if args else kwargs.get("data")
         chosen = self.units.get((data or {}).get("care_unit") or "")
         super().__init__(*args, unit=chosen, **kwargs)
-        groups: dict[str, list[tuple[str, str]]] = {}
-        for u in units:
-            provider = u.care_provider.name if u.care_provider else ""
-            groups.setdefault(provider, []).append((str(u.pk), u.name))
-        self.fields["care_unit"].choices = [  # type: ignore[attr-defined]
-            ("", _("Choose a care unit")), *groups.items()
-        ]
+        self.fields["care_unit"].choices = unit_choices(units)  # type: ignore[attr-defined]
 
     def chosen_unit(self) -> Organisation:
         return self.units[self.cleaned_data["care_unit"]]

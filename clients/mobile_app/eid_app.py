@@ -12,7 +12,9 @@ code, valid at most 15 minutes). This program then
    `{portal}/api/v1/eid/activations` and expects `201` with
    `{"eid_id", "serial" (hex), "certificate" (PEM), "chain" (PEM leaf + CA), "not_after" (ISO 8601
    UTC)}`; a refusal is `application/problem+json` (RFC 9457: type, title, status, detail, code),
-   printed as `title: detail`,
+   whose `detail` is printed: the app sends the user's language (`Accept-Language`, RFC 9110
+   12.5.4, from the POSIX locale variables LC_ALL, LC_MESSAGES or LANG) and the portal answers
+   in it, so the person reads the refusal in their language,
 4. checks the answer (the certificate carries our public key and is signed by the CA in the chain)
    and saves a wallet: JSON `{"portal", "private_key" (PKCS#8 PEM), "certificate", "chain",
    "eid_id"}`, file mode 0600, never overwriting an existing wallet without `--force`.
@@ -32,6 +34,9 @@ Usage
     eid_app.py activate --portal URL --wallet PATH
                         (--qr-payload TEXT | --person-number NNNNNNNNNNNN --code XXXX-XXXX)
                         [--device-name NAME] [--force]
+
+Without `--device-name` the app sends no name and the portal shows "Mobile e-ID" in the reader's
+language.
     eid_app.py verify --wallet PATH [--portal URL]
     eid_app.py show --wallet PATH
 
@@ -54,7 +59,7 @@ import secrets
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
@@ -72,6 +77,7 @@ __all__ = [
     "PortalProblem",
     "Verdict",
     "Wallet",
+    "accept_language",
     "activation_body",
     "build_csr",
     "check_ocsp",
@@ -102,6 +108,8 @@ TIMEOUT_SECONDS = 15.0
 MAX_RESPONSE_BYTES = 1024 * 1024
 #: commonName upper bound (RFC 5280 Appendix A, ub-common-name).
 MAX_DEVICE_NAME = 64
+#: The CSR's subject when the user named no device (the portal ignores the subject).
+DEFAULT_CSR_NAME = "eid_app"
 WALLET_MODE = 0o600
 
 EXIT_OK = 0
@@ -138,7 +146,9 @@ class PortalProblem(AppError):
         self.detail = detail
         self.code = code
         self.type = type_
-        super().__init__(f"{title}: {detail}" if detail else title)
+        # The detail is the portal's message in the user's language; the title is only a summary
+        # of the problem type (often an English HTTP reason phrase), so it is shown only alone.
+        super().__init__(detail or title)
 
 
 @dataclass(frozen=True)
@@ -205,7 +215,8 @@ def generate_device_key() -> ec.EllipticCurvePrivateKey:
 def build_csr(key: ec.EllipticCurvePrivateKey, device_name: str) -> str:
     """A PEM CSR (PKCS#10) for `key`, subject CN=`device_name`, signed ECDSA-SHA256.
 
-    Raises ValueError when `device_name` is empty or longer than 64 characters.
+    Raises ValueError when `device_name` is empty or longer than 64 characters. (The portal
+    ignores the subject; `DEFAULT_CSR_NAME` serves when the user named no device.)
     """
     name = device_name.strip()
     if not name or len(name) > MAX_DEVICE_NAME:
@@ -232,16 +243,18 @@ def normalise_person_number(value: str) -> str:
 def activation_body(
     csr_pem: str,
     *,
-    device_name: str,
+    device_name: str | None = None,
     qr_payload: str | None = None,
     person_number: str | None = None,
     code: str | None = None,
 ) -> dict[str, str]:
-    """The JSON body of `POST /api/v1/eid/activations`.
+    """The JSON body of `POST /api/v1/eid/activations`; `device_name` only when one is given.
 
     Either `qr_payload` alone, or `person_number` and `code` together; ValueError otherwise.
     """
-    body = {"csr": csr_pem, "device_name": device_name.strip()}
+    body = {"csr": csr_pem}
+    if device_name and device_name.strip():
+        body["device_name"] = device_name.strip()
     if qr_payload is not None:
         if person_number is not None or code is not None:
             raise ValueError("give either the QR payload or the person number and code")
@@ -566,11 +579,28 @@ def _warn_if_cleartext(portal: str) -> None:
     )
 
 
-def problem_from(status: int, content_type: str, body: bytes, reason: str = "") -> PortalProblem:
+def accept_language(environ: Mapping[str, str]) -> str | None:
+    """The `Accept-Language` value (RFC 9110 12.5.4) for the user's POSIX locale: the first set of
+    LC_ALL, LC_MESSAGES and LANG (their order of precedence), e.g. `sv_SE.UTF-8` → `sv-SE`.
+    None for the C/POSIX locale or none set (the portal then answers in its default, Swedish).
+    """
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            break
+    else:
+        return None
+    tag = value.split(".", 1)[0].split("@", 1)[0]
+    if tag in ("C", "POSIX") or not re.fullmatch(r"[A-Za-z]{2,3}(_[A-Za-z0-9]{2,3})?", tag):
+        return None
+    return tag.replace("_", "-")
+
+
+def problem_from(status: int, content_type: str, body: bytes) -> PortalProblem:
     """A PortalProblem from an error response.
 
     RFC 9457 members (title, detail, status, code, type) when the body is problem JSON, else the
-    HTTP status and reason phrase.
+    HTTP status alone (not the English reason phrase of the status line).
     """
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type in ("application/problem+json", "application/json"):
@@ -586,7 +616,7 @@ def problem_from(status: int, content_type: str, body: bytes, reason: str = "") 
                 code=str(data.get("code") or ""),
                 type_=str(data.get("type") or "about:blank"),
             )
-    return PortalProblem(status=status, title=f"HTTP {status}", detail=reason)
+    return PortalProblem(status=status, title=f"HTTP {status}")
 
 
 def http_request(
@@ -606,6 +636,9 @@ def http_request(
     """
     data = None
     headers = {"Accept": accept, "User-Agent": USER_AGENT}
+    language = accept_language(os.environ)
+    if language:
+        headers["Accept-Language"] = language
     if json_body is not None:
         data = json.dumps(json_body).encode("utf-8")
         headers["Content-Type"] = "application/json"
@@ -626,7 +659,7 @@ def http_request(
         finally:
             exc.close()
         content_type = exc.headers.get("Content-Type", "") if exc.headers else ""
-        raise problem_from(exc.code, content_type, error_body, str(exc.reason)) from None
+        raise problem_from(exc.code, content_type, error_body) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise AppError(f"cannot reach {url}: {reason}") from exc
@@ -643,7 +676,7 @@ def cmd_activate(args: argparse.Namespace) -> int:
     _check_wallet_path(wallet_path, force=args.force)
     key = generate_device_key()
     try:
-        csr_pem = build_csr(key, args.device_name)
+        csr_pem = build_csr(key, args.device_name or DEFAULT_CSR_NAME)
         body = activation_body(
             csr_pem,
             device_name=args.device_name,
@@ -737,7 +770,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--code", metavar="XXXX-XXXX", help="activation code (with --person-number)"
     )
     activate.add_argument(
-        "--device-name", default="Mobile e-ID", metavar="NAME", help="name of this device"
+        "--device-name", metavar="NAME", help="name of this device (default: none)"
     )
     activate.add_argument("--force", action="store_true", help="replace an existing wallet")
     activate.set_defaults(handler=cmd_activate)

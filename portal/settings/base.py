@@ -357,11 +357,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
+# Every record goes to the root logger's one console handler. Django's own default configuration
+# gives the "django" logger a console handler of its own (with debug on) that also propagates to
+# the root, which printed each 4xx/5xx line of django.request twice; here it has none.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every login at INFO; the audit log has them (failures stay at WARNING).
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {"axes": {"level": "WARNING"},
+                "django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

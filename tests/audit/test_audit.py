@@ -68,6 +68,27 @@ def test_the_row_names_the_services_actor(tree, hospital_admin, nurse):
 def test_duplicate_action_code_fails():
     with pytest.raises(registry.DuplicateAction):
         registry.register("commission.granted", "again")
+    with pytest.raises(registry.DuplicateAction):
+        registry.register_reason("activation_code.replaced", "again")
+    with pytest.raises(registry.DuplicateAction):
+        registry.register_target("commissions.roleassignment", str)
+
+
+def test_a_reason_code_is_shown_in_the_readers_language_and_typed_text_as_typed():
+    """Newcomer report: "Replaced by a newer activation code." stayed English in the Swedish UI,
+    and refusal reasons stayed in the language of the request that wrote them."""
+    from django.template import Context, Template
+    from django.utils import translation
+
+    template = Template("{% load audit_tags %}{{ reason|reason_text }}")
+    with translation.override("sv"):
+        assert template.render(Context({"reason": "activation_code.replaced"})) == (
+            "Ersatt av en nyare aktiveringskod.")
+    with translation.override("en"):
+        assert template.render(Context({"reason": "activation_code.replaced"})) == (
+            "Replaced by a newer activation code.")
+        assert template.render(Context({"reason": "Flyttat till annan enhet"})) == (
+            "Flyttat till annan enhet")
 
 
 def test_audit_rows_refuse_update_and_delete(tree):

@@ -168,3 +168,14 @@ def test_step_up_is_recorded_as_a_step_up(client, hospital_admin, assert_audited
     event = assert_audited("step_up.failed", target=hospital_admin, outcome="failure")
     assert event.actor_id == hospital_admin.pk
     assert not AuditEvent.objects.filter(action="login.failed", changes__step=[None, "step_up"]).exists()
+
+
+def test_logout_says_you_are_logged_out(client, hospital_admin):
+    """Newcomer report: logging out gave no confirmation."""
+    login(client, hospital_admin)
+    response = client.post(reverse("authn:logout"), follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+    assert "You are logged out." in page and 'role="status"' in page
+    assert "_auth_user_id" not in client.session
+    assert "Log in as staff" in page  # the start page, for someone not logged in
+    assert client.get(reverse("authn:logout")).status_code == 405  # logout stays POST only

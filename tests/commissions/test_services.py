@@ -198,3 +198,26 @@ def test_the_database_refuses_a_raw_case_variant_of_an_hsa_id(tree, nurse, model
     copy["hsa_id"] = f"{prefix}-{local.lower()}"  # still the normalised shape: only case differs
     with pytest.raises(IntegrityError), transaction.atomic():
         type(existing).objects.create(**copy)
+
+
+def test_a_role_in_the_history_is_named_in_the_readers_language(tree, hospital_admin):
+    """Newcomer report: the history showed "e-ID issuer @ ..." in the Swedish UI (the label was
+    written in the language of the request that granted the role)."""
+    from django.utils import translation
+
+    from apps.audit.models import AuditEvent
+    from apps.audit.registry import target_text
+
+    user, _ = make_staff(tree["cardio"], "Rolf", "Roll")
+    with translation.override("en"):
+        services.role_grant(actor=SYSTEM, person=user.person, role=Role.ISSUER,
+                               organisation=tree["hospital"], valid_from=timezone.now(),
+                               valid_until=None)
+    event = AuditEvent.objects.get(action="role.granted", subject_person_id=user.person.pk)
+    assert event.target_label == "issuer @ Demo Hospital"
+    with translation.override("sv"):
+        assert target_text(event.target_type, event.target_label) == (
+            "ID-administratör @ Demo Hospital")
+    with translation.override("en"):
+        assert target_text(event.target_type, event.target_label) == "e-ID issuer @ Demo Hospital"
+    assert target_text(event.target_type, "Lokal administratör @ X") == "Lokal administratör @ X"

@@ -75,3 +75,24 @@ def staff_login(page: Page, username: str, *, offset_steps: int = 0) -> None:
     page.get_by_role("button", name="Continue").click()
     page.get_by_label("Code from your authenticator app").fill(totp_now(offset_steps=offset_steps))
     page.get_by_role("button", name="Log in").click()
+
+
+def assert_fits_a_phone(page: Page) -> None:
+    """At 390 × 844 CSS pixels (a small phone) the page never scrolls sideways, tables scroll in
+    their own box, and every part of the header is on screen; then the viewport is restored."""
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        widths = page.evaluate("""() => ({
+            page: document.documentElement.scrollWidth, window: window.innerWidth,
+            header: Math.max(...[...document.querySelectorAll('.site-header *')]
+                             .map(e => e.getBoundingClientRect().right)),
+            tables: [...document.querySelectorAll('table')]
+                    .filter(t => !t.parentElement.classList.contains('table-scroll')).length,
+        })""")
+        assert widths["page"] <= widths["window"], widths
+        assert widths["header"] <= widths["window"], widths
+        assert widths["tables"] == 0, widths
+    finally:
+        if size:
+            page.set_viewport_size(size)

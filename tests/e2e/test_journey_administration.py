@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.conftest import make_staff
-from tests.e2e.conftest import assert_accessible, screenshot, staff_login
+from tests.e2e.conftest import assert_accessible, assert_fits_a_phone, screenshot, staff_login
 
 
 def test_admin_grants_and_ends_a_commission(page: Page, tree, hospital_admin) -> None:
@@ -53,8 +53,9 @@ def test_admin_grants_and_ends_a_commission(page: Page, tree, hospital_admin) ->
     page.get_by_label("Reason").fill("Moved to another unit")
     page.get_by_role("button", name="End commission").click()
     expect(page.get_by_text("Moved to another unit").first).to_be_visible()
-    history = page.locator("#history ~ table")
+    history = page.locator("#history ~ .table-scroll table")
     expect(history.get_by_text("Commission ended")).to_be_visible()
     expect(history.get_by_text("Commission granted")).to_be_visible()
     assert_accessible(page)
+    assert_fits_a_phone(page)
     screenshot(page, "admin-person")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import assert_accessible, screenshot, staff_login
+from tests.e2e.conftest import assert_accessible, assert_fits_a_phone, screenshot, staff_login
 
 
 def patient_login(page: Page, number: str) -> None:
@@ -26,6 +26,7 @@ def test_patient_gives_and_withdraws_consent(page: Page, tree, patient, nurse) -
     active = page.get_by_role("table", name="Active and upcoming consents")
     expect(active.get_by_role("cell", name="Active", exact=True)).to_be_visible()
     assert_accessible(page)
+    assert_fits_a_phone(page)
     screenshot(page, "patient-consents")
 
     active.get_by_role("link", name="Withdraw consent for Cardiology").click()
@@ -55,4 +56,5 @@ def test_nurse_registers_emergency_access(page: Page, tree, patient, nurse) -> N
     expect(page.get_by_text("Emergency access has been registered.")).to_be_visible()
     expect(page.get_by_role("row", name="Tolvan Tolvansson Emergency access")).to_be_visible()
     assert_accessible(page)
+    assert_fits_a_phone(page)
     screenshot(page, "care-emergency")

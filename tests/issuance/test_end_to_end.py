@@ -5,6 +5,7 @@ says valid; after revocation on the pages, `verify` says revoked."""
 from __future__ import annotations
 
 import html
+import os
 import re
 import shlex
 import subprocess
@@ -26,8 +27,10 @@ from tests.conftest import PASSWORD, totp_now
 ROOT = Path(django_settings.BASE_DIR)
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+def _run(args: list[str], lang: str = "en_GB.UTF-8") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("LC_ALL", "LC_MESSAGES")}
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+                          env={**env, "LANG": lang})
 
 
 def _command_from_page(page: str, element_id: str, wallet: Path) -> list[str]:
@@ -79,3 +82,7 @@ def test_reference_app_activates_verifies_and_sees_revocation(
 
     again = _run(command[:-1] + [command[-1]] + ["--force"])
     assert again.returncode == 1 and "already been used" in again.stderr
+    # A Swedish user reads the refusal in Swedish, without an English reason phrase before it.
+    again = _run(command[:-1] + [command[-1]] + ["--force"], lang="sv_SE.UTF-8")
+    assert again.returncode == 1
+    assert again.stderr.strip() == "Aktiveringskoden har redan använts.", again.stderr

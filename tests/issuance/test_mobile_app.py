@@ -151,6 +151,10 @@ def test_activation_body_modes() -> None:
         app.activation_body("CSR", device_name="p", person_number=PNR)
     with pytest.raises(ValueError, match="12 digits"):
         app.activation_body("CSR", device_name="p", person_number="1212121212", code="c")
+    # No device name: none is sent (the portal shows "Mobile e-ID" in the reader's language).
+    assert app.activation_body("CSR", qr_payload="qr") == {"csr": "CSR", "qr_payload": "qr"}
+    assert app.activation_body("CSR", device_name=" ", qr_payload="qr") == {"csr": "CSR",
+                                                                          "qr_payload": "qr"}
 
 
 def test_csr_from_the_app_is_accepted_by_the_ca(ca: IssuingCA) -> None:
@@ -404,10 +408,40 @@ def test_problem_from_rfc9457_and_plain_errors() -> None:
         }
     ).encode()
     problem = app.problem_from(400, "application/problem+json; charset=utf-8", body)
-    assert str(problem) == "Activation refused: The code is used or expired."
+    assert str(problem) == "The code is used or expired."  # the detail, without the title
+    assert problem.title == "Activation refused"
     assert problem.code == "activation.code_invalid"
-    plain = app.problem_from(502, "text/html", b"<html>bad gateway</html>", "Bad Gateway")
-    assert str(plain) == "HTTP 502: Bad Gateway"
+    plain = app.problem_from(502, "text/html", b"<html>bad gateway</html>")
+    assert str(plain) == "HTTP 502"  # no English reason phrase
+
+
+def test_a_refusal_prints_the_detail_in_the_users_language_without_a_reason_phrase() -> None:
+    """Newcomer report: the app printed "Conflict: Aktiveringskoden har redan använts." (an
+    English HTTP reason phrase before the Swedish detail)."""
+    body = json.dumps({"type": "https://iam-portal.example/problems/code_used", "title": "Conflict",
+                       "status": 409, "detail": "Aktiveringskoden har redan använts.",
+                       "code": "code_used"}).encode()
+    problem = app.problem_from(409, "application/problem+json", body)
+    assert str(problem) == "Aktiveringskoden har redan använts."
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"LANG": "sv_SE.UTF-8"}, "sv-SE"),
+        ({"LANG": "en_GB.UTF-8"}, "en-GB"),
+        ({"LC_ALL": "en_US.UTF-8", "LANG": "sv_SE.UTF-8"}, "en-US"),
+        ({"LC_MESSAGES": "sv_FI@euro", "LANG": "en_GB.UTF-8"}, "sv-FI"),
+        ({"LANG": "sv"}, "sv"),
+        ({"LANG": "C.UTF-8"}, None),
+        ({"LANG": "POSIX"}, None),
+        ({"LANG": "x;y=z"}, None),
+        ({}, None),
+    ],
+)
+def test_accept_language_comes_from_the_posix_locale(environ: dict[str, str],
+                                                     expected: str | None) -> None:
+    assert app.accept_language(environ) == expected
 
 
 def test_show(ca: IssuingCA, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -442,6 +476,7 @@ class FakePortal:
     def __init__(self, ca: IssuingCA) -> None:
         self.ca = ca
         self.codes = {("191212121212", "ABCD-EFGH"), ("qr-ok", "")}
+        self.activations: list[tuple[str | None, dict[str, str]]] = []  # (Accept-Language, body)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
@@ -467,6 +502,7 @@ class FakePortal:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
+                portal.activations.append((self.headers.get("Accept-Language"), body))
                 if self.path != "/api/v1/eid/activations":
                     self._send(404, "text/plain", b"not found")
                     return
@@ -537,9 +573,9 @@ def test_activate_with_qr_payload_and_refusals(
     argv = ["activate", "--portal", portal.url, "--wallet", str(path), "--qr-payload", "qr-ok"]
     assert app.main(argv) == 0
     capsys.readouterr()
-    # the code is single-use: a second activation is refused with the problem's title and detail
+    # the code is single-use: a second activation is refused with the problem's detail
     assert app.main([*argv, "--force"]) == 1
-    assert capsys.readouterr().err.strip() == "Activation refused: The code is used or expired."
+    assert capsys.readouterr().err.strip() == "The code is used or expired."
     assert app.read_wallet(path).eid_id  # the first wallet is kept
 
 

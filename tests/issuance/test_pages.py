@@ -71,7 +71,7 @@ def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: 
     assert '<img src="data:image/svg+xml' in page and 'alt="QR code' in page
     assert nina.person.person_number in page
     assert (f".venv/bin/python clients/mobile_app/eid_app.py activate --portal http://127.0.0.1:8000 "
-            f"--wallet var/wallet-nina.json --person-number {nina.person.person_number} "
+            f"--wallet var/wallet-{code.pk}.json --person-number {nina.person.person_number} "
             f"--code {short.group(1)}") in page
     assert f"EIDACT1.{code.pk.hex}." in page
     # The step-up is spent: reloading or asking again needs a new one, and shows nothing.
@@ -204,3 +204,106 @@ def test_issuer_outside_scope_sees_nothing(client: Client, tree: dict[str, Organ
 
 def test_issue_service_code_is_consistent_with_page_limits() -> None:
     assert rules.CODE_VALIDITY_SECONDS == 600 and rules.MAX_FAILED_ATTEMPTS == 5
+
+
+def _wallet(page: str) -> str:
+    match = re.search(r"--wallet (\S+)", page)
+    assert match is not None
+    return match.group(1)
+
+
+def test_two_people_with_one_first_name_get_different_wallet_files(
+    client: Client, tree: dict[str, Organisation]
+) -> None:
+    """Newcomer report: the code page suggested var/wallet-<first name>.json, so a second Anna's
+    activation refused to overwrite the first Anna's wallet."""
+    wallets = []
+    for family in ("Andersson", "Berg"):
+        user, _ = make_staff(tree["cardio"], "Anna", family, care=True)
+        client.logout()
+        login(client, user)
+        step_up(client)
+        page = client.post(NEW).content.decode()
+        code = ActivationCode.objects.get(person=user.person)
+        wallets.append(_wallet(page))
+        assert _wallet(page) == f"var/wallet-{code.pk}.json"
+    assert wallets[0] != wallets[1]
+
+
+def _document(**overrides: str) -> dict[str, str]:
+    data = {"document_type": "passport", "document_last_four": "1234",
+            "document_expires_on": (timezone.localdate() + dt.timedelta(days=365)).isoformat(),
+            "token": totp_now(offset_steps=1)}
+    data.update(overrides)
+    return data
+
+
+def test_issuer_form_shows_every_error_at_once_and_keeps_the_code_unspent(
+    client: Client, issuer: User, nina: User, issuing_ca: IssuingCA
+) -> None:
+    """Newcomer report: the issuer form showed one error per submit (the document's, then the
+    next); now every field error shows together, and the step-up code is not spent on a
+    document that is wrong, so the same code works once the document is right."""
+    login(client, issuer)
+    code_url = reverse("selfservice:issuer_code", args=[nina.person.pk])
+    yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
+    response = client.post(code_url, _document(document_last_four="12ab",
+                                               document_expires_on=yesterday, token="12"))
+    page = response.content.decode()
+    assert response.status_code == 400
+    for field in ("document_last_four", "document_expires_on", "token"):
+        assert f'id="id_{field}_error"' in page, field
+    assert "Enter the last four digits of the document number." in page
+    assert "The identity document has expired." in page
+    assert "Enter the 6 digits shown in your authenticator app." in page
+
+    token = totp_now(offset_steps=1)
+    response = client.post(code_url, _document(document_expires_on=yesterday, token=token))
+    assert response.status_code == 400 and "The identity document has expired." in \
+        response.content.decode()
+    assert not ActivationCode.objects.exists()
+    response = client.post(code_url, _document(token=token))  # the same code: it was not spent
+    assert response.status_code == 200 and 'id="short-code"' in response.content.decode()
+    assert ActivationCode.objects.get(person=nina.person).issued_for_other
+
+
+def test_issuer_person_page_shows_what_the_document_is_checked_against(
+    client: Client, issuer: User, nina: User, tree: dict[str, Organisation]
+) -> None:
+    """Newcomer report: the page asked to compare a photo the portal does not show, and lacked
+    the HSA-id and unit the issuer checks against."""
+    from apps.commissions import services as commissions
+    from apps.core.actors import SYSTEM
+
+    employee = nina.person.employees.get()
+    Employee.objects.filter(pk=employee.pk).update(title="Sjuksköterska")
+    commissions.employee_create(actor=SYSTEM, person=nina.person, organisation=tree["other_unit"])
+    login(client, issuer)
+    page = client.get(reverse("selfservice:issuer_person", args=[nina.person.pk])).content.decode()
+    assert "Compare the photo" not in page
+    assert "Check the identity document of the person in front of you" in page
+    assert nina.person.person_number in page
+    row = page.split(f"<th scope=\"row\">{employee.hsa_id}</th>")[1].split("</tr>")[0]
+    assert "Cardiology (SE2321000016-0101)" in row and "Sjuksköterska" in row
+    assert "Other Clinic" not in page  # an employee HSA-id outside the issuer's area stays hidden
+
+
+def test_an_e_id_without_a_device_name_is_named_in_the_readers_language(
+    client: Client, nina: User, issuing_ca: IssuingCA
+) -> None:
+    """Newcomer report: the default device name "Mobile e-ID" was stored in English and shown
+    so in the Swedish UI."""
+    from tests.issuance.support import device_csr
+
+    issued = issue(nina.person)
+    response = Client().post("/api/v1/eid/activations", {"csr": device_csr()[1],
+                                                          "qr_payload": issued.qr_payload},
+                             content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert MobileEID.objects.get().device_name == ""
+    login(client, nina)
+    swedish = client.get(MY_EIDS, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert '<th scope="row">Mobil e-legitimation</th>' in swedish
+    assert "Mobile e-ID" not in swedish
+    english = client.get(MY_EIDS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<th scope="row">Mobile e-ID</th>' in english

@@ -143,7 +143,8 @@ def test_issuing_ends_earlier_unused_codes(nina: User, assert_audited: Any,
     second = issue(nina.person)
     first.code.refresh_from_db()
     assert first.code.ended_at is not None
-    assert_audited("activation_code.ended", target=first.code, subject=nina.person)
+    event = assert_audited("activation_code.ended", target=first.code, subject=nina.person)
+    assert event.reason == "activation_code.replaced"  # a code, shown in the reader's language
     with pytest.raises(errors.CodeGone) as exc:
         redeem_qr(first)
     assert exc.value.code == "code_ended"
@@ -331,6 +332,59 @@ def test_bad_csr_is_refused_without_using_the_code(nina: User, issuing_ca: Issui
     issued.code.refresh_from_db()
     assert issued.code.used_at is None and issued.code.failed_attempts == 0
     assert redeem_qr(issued).eid
+
+
+def _rsa_csr() -> str:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    csr = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "phone")])).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+@pytest.mark.parametrize(
+    ("csr", "swedish", "english"),
+    [
+        ("-----BEGIN CERTIFICATE REQUEST-----\nxx\n", "inte en giltig", "not a valid PEM"),
+        (None, "EC P-256", "must be an EC P-256"),
+    ],
+    ids=["format", "key_type"],
+)
+def test_a_refused_csr_is_explained_in_one_language(nina: User, issuing_ca: IssuingCA,
+                                                    csr: str | None, swedish: str,
+                                                    english: str) -> None:
+    """Newcomer report: a Swedish sentence ended in the CA's English text ("... är inte godtagbar:
+    the CSR key must be an EC P-256 (secp256r1) key"). The CA's codes map to translated messages;
+    the audit row keeps a reason code, whatever the language of the request."""
+    from django.utils import translation
+
+    issued = issue(nina.person)
+    with translation.override("sv"), pytest.raises(ValidationFailed) as exc:
+        services.activation_code_redeem(actor=MOBILE_APP, csr_pem=csr or _rsa_csr(),
+                                        qr_payload=issued.qr_payload)
+    with translation.override("sv"):
+        text = str(exc.value.message)
+    assert swedish in text and "the CSR" not in text and "must" not in text
+    with translation.override("en"):
+        assert english in str(exc.value.message)
+    event = AuditEvent.objects.get(action="activation_code.redeem_failed")
+    assert event.reason == "redeem.csr_invalid"
+
+
+def test_every_refusal_has_a_registered_reason() -> None:
+    """Each error a redemption can answer is stored as a reason code with a translated label."""
+    from apps.audit.registry import reason_text
+
+    codes_ = {cls.default_code for cls in vars(errors).values()
+              if isinstance(cls, type) and issubclass(cls, errors.PortalError)
+              and cls.__module__ == errors.__name__}
+    assert codes_ <= {"code_invalid", "code_expired", "code_used", "code_dead", "too_many_eids",
+                      "ca_unavailable", "not_entitled"}
+    for code in [*codes_, "code_ended", "csr_invalid", "invalid"]:
+        assert reason_text(f"redeem.{code}") != f"redeem.{code}", code
 
 
 # --- revoking and telling the person -----------------------------------------------------------

@@ -3,8 +3,9 @@ registration, through the test client with the real password + TOTP login."""
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -13,7 +14,8 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.consents import services
 from apps.consents.models import ConsentAssertion
-from tests.conftest import PASSWORD, totp_now
+from apps.selfservice import care
+from tests.conftest import PASSWORD, make_staff, totp_now
 
 URL = reverse("selfservice:care_consent")
 TOLVAN = "19121212-1212"
@@ -38,8 +40,10 @@ def nurse_client(client, nurse):
     return login(client, nurse[0])
 
 
-def page_url(unit, number=TOLVAN):
-    return f"{URL}?{urlencode({'care_unit': str(unit.pk), 'person_number': number})}"
+def find(client, unit, number=TOLVAN, **extra):
+    """Look the patient up (a POST); follows the redirect to the page that shows them."""
+    return client.post(URL, {"action": "find", "care_unit": str(unit.pk), "person_number": number},
+                       follow=True, **extra)
 
 
 def consent_data(**kw):
@@ -65,7 +69,7 @@ def test_only_my_units_are_offered(nurse_client, tree):
 
 
 def test_find_patient_shows_name_and_both_forms(nurse_client, tree, patient):
-    html = nurse_client.get(page_url(tree["cardio"])).content.decode()
+    html = find(nurse_client, tree["cardio"]).content.decode()
     assert "Patient: Tolvan Tolvansson, 19121212-1212" in html
     assert "Register consent" in html and "Register emergency access" in html
 
@@ -75,23 +79,26 @@ def test_find_patient_shows_name_and_both_forms(nurse_client, tree, patient):
     [("19121212-1213", "check digit"), ("19500303-1233", "No patient with this number was found.")],
 )
 def test_find_patient_errors(nurse_client, tree, patient, number, message):
-    html = nurse_client.get(page_url(tree["cardio"], number)).content.decode()
+    html = find(nurse_client, tree["cardio"], number).content.decode()
     assert message in html and 'class="error"' in html
     assert "Register emergency access" not in html
 
 
 def test_unit_without_my_commission_is_refused(nurse_client, tree, patient):
-    html = nurse_client.get(page_url(tree["ortho"])).content.decode()
+    html = find(nurse_client, tree["ortho"]).content.decode()
     assert "Choose one of your care units." in html
-    response = nurse_client.post(page_url(tree["ortho"]), consent_data())
-    assert "Choose one of your care units." in response.content.decode()
+    assert not AuditEvent.objects.filter(action="patient.looked_up").exists()
+    response = nurse_client.post(URL, consent_data(), follow=True)  # no patient was found
+    assert "Find the patient again" in response.content.decode()
     assert not ConsentAssertion.objects.exists()
 
 
 def test_register_consent_for_present_patient(nurse_client, tree, patient, nurse):
-    response = nurse_client.post(page_url(tree["cardio"]), consent_data(), follow=True)
+    find(nurse_client, tree["cardio"])
+    response = nurse_client.post(URL, consent_data(), follow=True)
     html = response.content.decode()
     assert "The consent has been registered." in html
+    assert "Patient: Tolvan" not in html  # done: the page is ready for the next patient
     consent = ConsentAssertion.objects.get()
     assert consent.patient == patient.person and consent.care_unit == tree["cardio"]
     assert consent.registered_by_id == nurse[0].pk
@@ -105,23 +112,37 @@ def test_register_consent_for_present_patient(nurse_client, tree, patient, nurse
 def test_presence_must_be_confirmed(nurse_client, tree, patient):
     data = consent_data()
     del data["consent-patient_present"]
-    html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
+    find(nurse_client, tree["cardio"])
+    html = nurse_client.post(URL, data).content.decode()
     assert "Confirm that the patient is present and has given consent." in html
     assert not ConsentAssertion.objects.exists()
 
 
 def test_consent_for_one_named_colleague(nurse_client, tree, patient, nurse):
+    """Two steps without JavaScript: "one named staff member" first shows the list of the unit's
+    staff (each once), then the choice registers the consent."""
     _, employee = nurse
-    html = nurse_client.get(page_url(tree["cardio"])).content.decode()
-    assert f"Nina Nurse ({employee.hsa_id})" in html
-    nurse_client.post(page_url(tree["cardio"]), consent_data(who="one", employee=str(employee.pk)))
+    colleague = make_staff(tree["cardio"], "Carl", "Colleague", care=True)[1]
+    make_staff(tree["ortho"], "Olle", "Ortoped", care=True)  # another unit: never listed
+    html = find(nurse_client, tree["cardio"]).content.decode()
+    assert f"Nina Nurse ({employee.hsa_id})" not in html  # "all staff" is the default: no list
+    data = consent_data(who="one")
+    del data["consent-employee"]
+    html = nurse_client.post(URL, data).content.decode()
+    assert "Choose the staff member from the list" in html and 'class="error"' not in html
+    options = re.findall(r'<option value="[0-9a-f-]+">([^<]+)</option>', html.split(
+        'name="consent-employee"')[1].split("</select>")[0])
+    assert options == [f"Carl Colleague ({colleague.hsa_id})", f"Nina Nurse ({employee.hsa_id})"]
+    assert not ConsentAssertion.objects.exists()
+    nurse_client.post(URL, consent_data(who="one", employee=str(employee.pk)))
     assert ConsentAssertion.objects.get().employee == employee
 
 
 def test_register_emergency_access(nurse_client, tree, patient, nurse):
     data = {"action": "emergency", "emergency-reason": "Unconscious, no relatives reachable",
             "emergency-hours": "4"}
-    html = nurse_client.post(page_url(tree["cardio"]), data, follow=True).content.decode()
+    find(nurse_client, tree["cardio"])
+    html = nurse_client.post(URL, data, follow=True).content.decode()
     assert "Emergency access has been registered." in html
     access = ConsentAssertion.objects.get()
     assert access.is_emergency and access.employee == nurse[1]
@@ -133,16 +154,18 @@ def test_register_emergency_access(nurse_client, tree, patient, nurse):
 
 def test_emergency_access_needs_reason(nurse_client, tree, patient):
     data = {"action": "emergency", "emergency-reason": "", "emergency-hours": "24"}
-    html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
+    find(nurse_client, tree["cardio"])
+    html = nurse_client.post(URL, data).content.decode()
     assert 'id="id_emergency-reason_error' in html
     data["emergency-hours"] = "500"
-    html = nurse_client.post(page_url(tree["cardio"]), data).content.decode()
+    html = nurse_client.post(URL, data).content.decode()
     assert 'id="id_emergency-hours_error' in html
     assert not ConsentAssertion.objects.exists()
 
 
 def test_delete_wrong_registration_with_reason(nurse_client, tree, patient, nurse):
-    nurse_client.post(page_url(tree["cardio"]), consent_data())
+    find(nurse_client, tree["cardio"])
+    nurse_client.post(URL, consent_data())
     consent = ConsentAssertion.objects.get()
     url = reverse("selfservice:care_consent_delete", args=[consent.pk])
     assert "Delete a wrong registration" in nurse_client.get(url).content.decode()
@@ -178,8 +201,9 @@ def test_page_has_a_constant_number_of_queries(nurse_client, tree, patient, nurs
     for _ in range(5):
         services.emergency_access_register(actor=nurse[0], patient=patient.person,
                                            care_unit=tree["cardio"], reason="Unconscious")
+    find(nurse_client, tree["cardio"])
     with django_assert_max_num_queries(16):
-        html = nurse_client.get(page_url(tree["cardio"])).content.decode()
+        html = nurse_client.get(URL).content.decode()
     assert html.count("Emergency access</td>") == 5
 
 
@@ -191,7 +215,7 @@ def test_a_protected_persons_name_is_not_shown(nurse_client, tree):
     identities.person_create(actor=SYSTEM, given_name="Hemlig", family_name="Skyddad",
                              person_number="197001011233",
                              is_protected=True)
-    html = nurse_client.get(page_url(tree["cardio"], "197001011233")).content.decode()
+    html = find(nurse_client, tree["cardio"], "197001011233").content.decode()
     assert "Protected identity" in html
     assert "Hemlig" not in html and "Skyddad" not in html
 
@@ -200,7 +224,75 @@ def test_looking_a_patient_up_is_in_their_log_extract(nurse_client, tree, patien
     """The lookup showed a name and left no trace."""
     from apps.audit.models import AuditEvent
 
-    nurse_client.get(page_url(tree["cardio"]))
+    find(nurse_client, tree["cardio"])
     event = AuditEvent.objects.get(action="patient.looked_up")
     assert event.subject_person_id == patient.person.pk
     assert event.organisation_hsa_id == tree["cardio"].hsa_id
+
+
+def test_the_personnummer_never_travels_in_a_url(nurse_client, tree, patient):
+    """Newcomer report: the lookup was `?care_unit=...&person_number=...`, so the personnummer
+    ended up in browser history and server logs. It is a POST now, answered by a redirect to the
+    bare page, which shows the patient from the session; reloading does not audit again."""
+    response = nurse_client.post(URL, {"action": "find", "care_unit": str(tree["cardio"].pk),
+                                       "person_number": TOLVAN})
+    assert response.status_code == 302 and response["Location"] == URL
+    for _ in range(2):  # the page and a reload
+        html = nurse_client.get(URL).content.decode()
+        assert "Patient: Tolvan Tolvansson" in html
+        assert "19121212" not in "".join(re.findall(r'(?:href|action)="([^"]*)"', html))
+    assert AuditEvent.objects.filter(action="patient.looked_up").count() == 1
+    assert 'method="get"' not in html.split("Find the patient")[1].split("</form>")[0]
+    assert f'<option value="{tree["cardio"].pk}" selected>' in html  # ready for the next patient
+    assert 'name="person_number"' in html and 'value="19121212' not in html
+
+
+def test_the_old_query_string_looks_nobody_up(nurse_client, tree, patient):
+    html = nurse_client.get(URL, {"care_unit": str(tree["cardio"].pk),
+                                  "person_number": TOLVAN}).content.decode()
+    assert "Patient: Tolvan" not in html
+    assert not AuditEvent.objects.filter(action="patient.looked_up").exists()
+
+
+def test_a_lookup_expires_and_belongs_to_the_staff_member(nurse_client, tree, patient, nurse):
+    find(nurse_client, tree["cardio"])
+    session = nurse_client.session
+    stored = session[care.LOOKUP_SESSION_KEY]
+    session[care.LOOKUP_SESSION_KEY] = {**stored, "at": int(time.time()) - care.LOOKUP_MAX_AGE_SECONDS - 1}
+    session.save()
+    assert "Patient: Tolvan" not in nurse_client.get(URL).content.decode()
+    html = nurse_client.post(URL, consent_data(), follow=True).content.decode()
+    assert "Find the patient again" in html
+    assert not ConsentAssertion.objects.exists()
+
+    colleague, _ = make_staff(tree["cardio"], "Carl", "Colleague", care=True)
+    session = nurse_client.session
+    session[care.LOOKUP_SESSION_KEY] = {**stored, "user": str(colleague.pk), "at": int(time.time())}
+    session.save()
+    assert "Patient: Tolvan" not in nurse_client.get(URL).content.decode()
+
+
+def test_a_lookup_ends_when_the_unit_is_no_longer_mine(nurse_client, tree, patient, nurse):
+    from apps.commissions import services as commissions
+    from apps.core.actors import SYSTEM
+
+    find(nurse_client, tree["cardio"])
+    commission = nurse[1].commissions.get()
+    commissions.commission_end(actor=SYSTEM, commission=commission, reason="Moved")
+    response = nurse_client.post(URL, consent_data(), follow=True)
+    assert not ConsentAssertion.objects.exists()
+    assert "Patient: Tolvan" not in response.content.decode()
+
+
+def test_care_units_are_grouped_by_their_branch_of_the_tree(nurse_client, tree, nurse):
+    from apps.commissions import services as commissions
+    from apps.core.actors import SYSTEM
+
+    commissions.commission_grant(actor=SYSTEM, employee=nurse[1], care_unit=tree["primary"],
+                                 purpose="Vård och behandling", rights=["Läsa;alla;VE"],
+                                 valid_from=timezone.now() - timedelta(days=1), valid_until=None)
+    html = nurse_client.get(URL).content.decode()
+    assert '<optgroup label="Region Demo › Demo Hospital">' in html
+    assert '<optgroup label="Region Demo">' in html
+    hospital = html.split('<optgroup label="Region Demo › Demo Hospital">')[1].split("</optgroup>")[0]
+    assert "Cardiology" in hospital and "Primary Care" not in hospital

@@ -47,14 +47,19 @@ def test_pages_need_a_patient_login(client, tree, nurse):
     assert client.get(URL).status_code == 302
 
 
-def test_patient_sees_form_with_units_grouped_by_care_provider(patient_client, tree, nurse):
+def test_patient_sees_form_with_units_grouped_by_the_tree(patient_client, tree, nurse):
     response = patient_client.get(URL)
     html = response.content.decode()
     assert response.status_code == 200
     assert "<h1>My consents</h1>" in html
-    assert '<optgroup label="Region Demo">' in html
+    # Grouped by care provider and, below it, hospital: the tree, not a flat list.
+    assert '<optgroup label="Region Demo › Demo Hospital">' in html
+    assert '<optgroup label="Region Demo">' in html  # Primary Care Centre North, under the region
     assert '<optgroup label="Other Care AB">' in html
-    assert "Nina Nurse (" in html  # staff listed by name and HSA-id
+    hospital = html.split('<optgroup label="Region Demo › Demo Hospital">')[1].split("</optgroup>")[0]
+    assert "Cardiology" in hospital and "Orthopaedics" in hospital and "Primary" not in hospital
+    assert "Nina Nurse (" not in html  # "all staff" is the default: no staff list
+    assert 'name="employee"' not in html
     assert "You have no active consents." in html
 
 
@@ -74,10 +79,17 @@ def test_patient_gives_consent_to_all_staff(patient_client, patient, tree):
 def test_one_named_staff_member_needs_a_choice_then_lists_that_units_staff(patient_client, patient,
                                                                           tree, nurse):
     _, employee = nurse
-    response = patient_client.post(URL, form_data(tree["cardio"], who="one"))
+    data = form_data(tree["cardio"], who="one")
+    del data["employee"]  # the list was not on the page yet
+    response = patient_client.post(URL, data)
     html = response.content.decode()
-    assert "Choose the staff member." in html
-    assert "<optgroup" in html  # the care unit select still groups by provider
+    assert "Choose the staff member from the list, then give your consent." in html
+    assert 'class="error"' not in html  # a step, not a mistake
+    assert f"Nina Nurse ({employee.hsa_id})" in html
+    assert "<optgroup" in html  # the care unit select still groups by the tree
+    assert not ConsentAssertion.objects.exists()
+    response = patient_client.post(URL, form_data(tree["cardio"], who="one"))  # chose nobody
+    assert "Choose the staff member." in response.content.decode()
     assert not ConsentAssertion.objects.exists()
     response = patient_client.post(URL, form_data(tree["cardio"], who="one",
                                                   employee=str(employee.pk)), follow=True)
@@ -247,3 +259,57 @@ def test_a_staff_member_left_selected_is_ignored_for_all_staff(client, tree, pat
     assert response.status_code == 302
     consent = ConsentAssertion.objects.get()
     assert consent.employee is None and consent.care_unit == tree["ortho"]
+
+
+def test_the_staff_list_names_each_employee_of_the_chosen_unit_once(patient_client, tree, nurse):
+    """Newcomer report: the list showed 55 entries, with repeats (one per commission and unit),
+    even with "all staff" chosen."""
+    from apps.commissions import services as commissions
+    from tests.conftest import make_staff
+
+    _, employee = nurse
+    commissions.commission_grant(actor=SYSTEM, employee=employee, care_unit=tree["cardio"],
+                                 purpose="Vård och behandling", rights=["Läsa;alla;VE"],
+                                 valid_from=timezone.now() - timedelta(days=30),
+                                 valid_until=timezone.now() - timedelta(days=2))  # ended
+    commissions.commission_grant(actor=SYSTEM, employee=employee, care_unit=tree["ortho"],
+                                 purpose="Vård och behandling", rights=["Läsa;alla;VE"],
+                                 valid_from=timezone.now() - timedelta(days=1), valid_until=None)
+    make_staff(tree["ortho"], "Olle", "Ortoped", care=True)
+    make_staff(tree["cardio"], "Ada", "Admin")  # no care commission: never listed
+    data = form_data(tree["cardio"], who="one")
+    del data["employee"]
+    html = patient_client.post(URL, data).content.decode()
+    staff = html.split('name="employee"')[1].split("</select>")[0]
+    assert staff.count("Nina Nurse") == 1
+    assert "Olle" not in staff and "Ada" not in staff
+    assert staff.count("<option") == 2  # "Choose a staff member" and Nina
+
+
+def test_consent_end_shows_the_last_day_included(patient_client, patient, tree):
+    """Newcomer report: a consent through 31 May showed as ending "2026-06-01 00:00"."""
+    last = timezone.localdate() + timedelta(days=30)
+    patient_client.post(URL, form_data(tree["cardio"], valid_until=last.isoformat()))
+    consent = ConsentAssertion.objects.get()
+    html = patient_client.get(URL).content.decode()
+    table = html.split("<h2>Active and upcoming consents</h2>")[1].split("</table>")[0]
+    assert f"{timezone.localdate().isoformat()} – {last.isoformat()}" in table
+    assert (last + timedelta(days=1)).isoformat() not in table
+    withdraw = patient_client.get(reverse("selfservice:patient_consent_withdraw",
+                                          args=[consent.pk])).content.decode()
+    assert f"{timezone.localdate().isoformat()} – {last.isoformat()}" in withdraw
+    assert "00:00" not in withdraw
+
+
+def test_log_extract_says_you_for_the_patients_own_actions(patient_client, patient, tree, nurse):
+    """Newcomer report: the extract showed the patient's internal username as "who"."""
+    services.consent_give(actor=patient, patient=patient.person, care_unit=tree["cardio"],
+                          valid_from=timezone.now())
+    services.emergency_access_register(actor=nurse[0], patient=patient.person,
+                                       care_unit=tree["cardio"], reason="Unconscious")
+    html = patient_client.get(reverse("selfservice:patient_log")).content.decode()
+    given = html.split("Consent given")[0].rsplit("<tr>", 1)[1]
+    assert "<td>You</td>" in given
+    assert patient.username not in html
+    emergency = html.split("Emergency access registered")[0].rsplit("<tr>", 1)[1]
+    assert "Nina Nurse" in emergency

@@ -7,7 +7,10 @@ transaction. Limits and the lock order: `apps.issuance.rules`.
 - `notify`: telling the person by e-mail
 """
 
-from apps.issuance.documents import IdentityDocument, identity_document_check
+from apps.issuance.documents import (
+    IdentityDocument,
+    identity_document_problems,
+)
 from apps.issuance.services.issue import IssuedCode, activation_code_issue, activation_codes_end
 from apps.issuance.services.notify import eid_notify
 from apps.issuance.services.redeem import (
@@ -27,5 +30,5 @@ __all__ = [
     "activation_codes_end",
     "eid_notify",
     "eid_revoke",
-    "identity_document_check",
+    "identity_document_problems",
 ]

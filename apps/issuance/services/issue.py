@@ -37,7 +37,8 @@ class IssuedCode:
 
 
 def _end_open_codes(actor: Actor, person: Person, now: dt.datetime, reason: str) -> int:
-    """End the person's open codes (the caller holds the person's lock); audited each."""
+    """End the person's open codes (the caller holds the person's lock); audited each with
+    `reason` (a registered reason code, or the text a person gave)."""
     open_codes = list(ActivationCode.objects.select_for_update().filter(
         person=person, used_at__isnull=True, ended_at__isnull=True
     ))
@@ -108,7 +109,7 @@ def activation_code_issue(
                    "time": rules.local_text(rules.failures_lift_at(person, now))},
                 code="activation_code.locked",
             )
-        _end_open_codes(actor, person, now, "Replaced by a newer activation code.")
+        _end_open_codes(actor, person, now, audit.CODE_REPLACED.code)
         code = ActivationCode.objects.create(
             id=code_id,
             person=person,

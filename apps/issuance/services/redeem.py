@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.models import AuditEvent
+from apps.audit.registry import Reason
 from apps.audit.services import atomic_record_failure, record
 from apps.core.calls import service
 from apps.core.db import Busy, atomic_with_retry
@@ -51,14 +52,31 @@ def _code_invalid() -> errors.CodeInvalid:
           "ask for a new code.") % {"max": rules.MAX_FAILED_ATTEMPTS}, field="code")
 
 
-def _refuse_unlocated(actor: Actor, error: PortalError, reason: str, device_name: str,
+def _refuse_unlocated(actor: Actor, error: PortalError, reason: Reason, device_name: str,
                       target: ActivationCode | None = None) -> NoReturn:
     """Audit a refusal that reached no code (no subject: nobody's code was tried) and raise it."""
     atomic_record_failure(actor=actor, action=audit.ACTIVATION_CODE_REDEEM_FAILED.code,
                           target=target or _unknown_target(None),
                           changes={"error": [None, error.code], "device_name": [None, device_name]},
-                          reason=reason)
+                          reason=reason.code)
     raise error
+
+
+#: What the person reads when the CA refuses the CSR, by CAError code (apps.issuance.ca); the CA's
+#: own English message stays in the server log.
+CSR_MESSAGES = {
+    "csr.format": _("The certificate request (CSR) is not a valid PEM certificate request."),
+    "csr.key_type": _("The certificate request's key must be an EC P-256 (secp256r1) key."),
+    "csr.signature": _("The certificate request must be signed with ECDSA and SHA-256 or better, "
+                       "and its signature must verify."),
+}
+
+
+def _csr_refused(exc: CAError) -> ValidationFailed:
+    """The `csr_invalid` answer for a CSR the CA refused, in the reader's language."""
+    logger.info("certificate request refused: %s", exc)
+    message = CSR_MESSAGES.get(exc.code, _("The certificate request (CSR) is not acceptable."))
+    return ValidationFailed(message, code="csr_invalid", field="csr")
 
 
 @service
@@ -81,7 +99,7 @@ def activation_code_redeem(
     *,
     actor: Actor,
     csr_pem: str,
-    device_name: str,
+    device_name: str = "",
     qr_payload: str | None = None,
     person_number: str | None = None,
     short_code: str | None = None,
@@ -95,9 +113,10 @@ def activation_code_redeem(
 
     Give either `qr_payload` (`EIDACT1.<id>.<secret>`) or `person_number`
     (personnummer/samordningsnummer) with `short_code` (`XXXX-XXXX`). `csr_pem` is a PKCS#10 PEM
-    with an EC P-256 key; `device_name` 1-64 printable characters. The certificate: subject
-    serialNumber = the person's 12-digit number, CN = the person's name, validity
-    `settings.ISSUANCE_CERT_VALIDITY_SECONDS`. The e-ID's `eid.activated` event is published to the
+    with an EC P-256 key; `device_name` at most 64 printable characters, empty when the app gave
+    none (pages then show a translated "Mobile e-ID", `MobileEID.device_label`). The
+    certificate: subject serialNumber = the person's 12-digit number, CN = the person's name,
+    validity `settings.ISSUANCE_CERT_VALIDITY_SECONDS`. The e-ID's `eid.activated` event is published to the
     outbox in the same transaction, so the person's e-mail is sent once it commits.
 
     One transaction with the person and then the code locked (the lock order of
@@ -106,9 +125,11 @@ def activation_code_redeem(
     issuance checked is checked again here, under the lock: the person is still entitled (staff,
     active account; otherwise the code is ended and `not_entitled` answered) and below the e-ID
     limit. A failed try increments the code's `failed_attempts`; every refusal is audited as
-    `activation_code.redeem_failed` and committed before the error is raised. A transaction that
-    loses a lock race is run again (apps.core.db.atomic_with_retry), then refused with `busy`
-    (audited too).
+    `activation_code.redeem_failed` with a registered reason code (`apps.issuance.audit`) and
+    committed before the error is raised; a refused CSR is answered in the reader's language
+    (`CSR_MESSAGES`), never with the CA's own text. A transaction that
+    loses a lock race is run again (apps.core.db.atomic_with_retry), then refused with `busy` (audited
+    too).
 
     Raises ValidationFailed (`invalid`: bad request shape), and the errors of
     `apps.issuance.errors`: CodeInvalid, CodeGone (`code_expired`, `code_ended`), CodeUsed,
@@ -118,42 +139,42 @@ def activation_code_redeem(
     """
     policies.require_redeem_code(actor)
     device_name = (device_name or "").strip()
-    if not device_name or len(device_name) > rules.MAX_DEVICE_NAME or not device_name.isprintable():
-        _refuse_unlocated(actor, ValidationFailed(_("Give the device a name of 1-64 characters."),
-                                                  code="invalid", field="device_name"),
-                          "Device name missing, too long or not printable.",
-                          device_name[:rules.MAX_DEVICE_NAME])
+    if len(device_name) > rules.MAX_DEVICE_NAME or not device_name.isprintable():
+        _refuse_unlocated(actor, ValidationFailed(
+            _("The device name must be at most 64 printable characters."),
+            code="invalid", field="device_name"),
+            audit.REDEEM_DEVICE_NAME, device_name[:rules.MAX_DEVICE_NAME])
     if not isinstance(csr_pem, str) or not csr_pem.strip():
         _refuse_unlocated(actor, ValidationFailed(_("A certificate request (CSR) is needed."),
                                                   code="csr_invalid", field="csr"),
-                          "No certificate request.", device_name)
+                          audit.REDEEM_NO_CSR, device_name)
 
     short: str | None = None
     secret: str | None = None
     if qr_payload is not None and person_number is None and short_code is None:
         parsed = codes.parse_qr_payload(qr_payload)
         if parsed is None:
-            _refuse_unlocated(actor, _code_invalid(), "QR payload malformed.", device_name)
+            _refuse_unlocated(actor, _code_invalid(), audit.REDEEM_QR_MALFORMED, device_name)
         code_id, secret = parsed
         owner_id = ActivationCode.objects.filter(pk=code_id).values_list("person_id", flat=True).first()
         if owner_id is None:
-            _refuse_unlocated(actor, _code_invalid(), "No such activation code.", device_name,
+            _refuse_unlocated(actor, _code_invalid(), audit.REDEEM_NO_SUCH_CODE, device_name,
                               _unknown_target(code_id))
     elif qr_payload is None and person_number is not None and short_code is not None:
         person = person_get_by_number(person_number)
         short = codes.normalise_short_code(short_code)
         if person is None:
-            _refuse_unlocated(actor, _code_invalid(), "No person with this identifier.", device_name)
+            _refuse_unlocated(actor, _code_invalid(), audit.REDEEM_NO_SUCH_PERSON, device_name)
         latest = ActivationCode.objects.filter(person=person).order_by("-created_at").first()
         if latest is None:
-            _refuse_unlocated(actor, _code_invalid(), "The person has no activation code.",
+            _refuse_unlocated(actor, _code_invalid(), audit.REDEEM_NO_CODE,
                               device_name)
         code_id, owner_id = latest.pk, person.pk
     else:
         _refuse_unlocated(actor, ValidationFailed(
             _("Give either the QR code's text, or the person number together with the code."),
             code="invalid", field="code",
-        ), "Neither or both ways of giving the code.", device_name)
+        ), audit.REDEEM_NEITHER_OR_BOTH, device_name)
 
     def attempt() -> Activation | PortalError:
         now = timezone.now()
@@ -169,9 +190,7 @@ def activation_code_redeem(
                                  now=now)
             except CAError as exc:
                 if exc.code.startswith("csr."):
-                    error = ValidationFailed(
-                        _("The certificate request is not acceptable: %(detail)s")
-                        % {"detail": exc.message}, code="csr_invalid", field="csr")
+                    error = _csr_refused(exc)
                 else:
                     logger.error("issuing CA unusable: %s", exc)
                     error = errors.CAUnavailable(
@@ -180,7 +199,7 @@ def activation_code_redeem(
                subject=owner, outcome=AuditEvent.Outcome.FAILURE,
                changes={"error": [None, error.code], "failed_attempts": [None, code.failures],
                         "device_name": [None, device_name]},
-               reason=str(error.message))
+               reason=audit.REDEEM_REFUSED[error.code].code)
         return error
 
     try:
@@ -192,7 +211,7 @@ def activation_code_redeem(
                               subject=Person.objects.filter(pk=owner_id).first(),
                               changes={"error": [None, busy.code],
                                        "device_name": [None, device_name]},
-                              reason=str(busy.message))
+                              reason=audit.REDEEM_REFUSED[busy.code].code)
         raise
     if isinstance(outcome, Activation):
         return outcome
