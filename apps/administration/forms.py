@@ -5,7 +5,6 @@ the field they name."""
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
 from typing import Any
 
 from django import forms
@@ -16,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
-from apps.core.forms import DateField, end_of_last_day, start_of_day
+from apps.core.forms import DayRangeForm
 from apps.organisations.models import Organisation
 
 
@@ -55,28 +54,14 @@ class SearchForm(forms.Form):
     )
 
 
-class ValidityMixin(forms.Form):
-    """Validity as a first and an optional last day, both included (Swedish calendar days, like
-    a consent's): [00:00 on the first day, 00:00 after the last day) in UTC (see `validity()`)."""
+class ValidityMixin(DayRangeForm):
+    """Validity of a commission or role: [00:00 on the first day, 00:00 after the last day) in UTC."""
 
-    valid_from = DateField(label=_("First day"),
-                           help_text=_("Starts at 00:00 on this day (Swedish time)."))
-    valid_until = DateField(label=_("Last day (optional)"), required=False,
-                            help_text=_("Valid through this day (Swedish time). Leave empty for "
-                                        "no end date."))
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        first, last = data.get("valid_from"), data.get("valid_until")
-        if first and last and last < first:
-            self.add_error("valid_until", _("The last day cannot be before the first day."))
-        return data
-
-    def validity(self) -> tuple[datetime, datetime | None]:
-        """(valid_from, valid_until) in UTC, from the cleaned days; valid_until is exclusive."""
-        last = self.cleaned_data.get("valid_until")
-        return (start_of_day(self.cleaned_data["valid_from"]),
-                end_of_last_day(last) if last else None)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["valid_from"].help_text = _("Starts at 00:00 on this day (Swedish time).")
+        self.fields["valid_until"].help_text = _("Valid through this day (Swedish time). Leave "
+                                                 "empty for no end date.")
 
 
 class CommissionGrantForm(ValidityMixin):

@@ -131,7 +131,7 @@ def commission_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse
     )
 
     def grant() -> object:
-        valid_from, valid_until = form.validity()
+        valid_from, valid_until = form.period()
         return services.commission_grant(
             actor=acting_user(request), employee=form.cleaned_data["employee"],
             care_unit=form.cleaned_data["care_unit"], purpose=form.cleaned_data["purpose"],
@@ -168,7 +168,7 @@ def role_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     form = RoleGrantForm(request.POST or None, organisations=organisation_list_in_subtrees(roots))
 
     def grant() -> object:
-        valid_from, valid_until = form.validity()
+        valid_from, valid_until = form.period()
         return services.role_grant(
             actor=acting_user(request), person=person, role=form.cleaned_data["role"],
             organisation=form.cleaned_data["organisation"], valid_from=valid_from,

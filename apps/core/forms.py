@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.errors import Forbidden, NotFound, PortalError
@@ -57,3 +58,31 @@ class DateField(forms.DateField):
         super().validate(value)
         if value is not None and not self.MIN <= value <= self.MAX:
             raise ValidationError(_("Enter a date between 1900 and 2199."), code="date_range")
+
+
+class DayRangeForm(forms.Form):
+    """A first and an optional last day, both included (Swedish calendar days), as the half-open
+    period [00:00 on the first day, 00:00 after the last day) in UTC (`period()`); no last day is
+    an open end. Used by commissions, roles and consents alike. With `today_starts_now`, a first
+    day of today starts now instead of at 00:00 (a consent must not make earlier reading lawful)."""
+
+    today_starts_now = False
+
+    valid_from = DateField(label=_("First day"))
+    valid_until = DateField(label=_("Last day (optional)"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        first, last = data.get("valid_from"), data.get("valid_until")
+        if first and last and last < first:
+            self.add_error("valid_until", _("The last day cannot be before the first day."))
+        return data
+
+    def period(self) -> tuple[datetime, datetime | None]:
+        """(valid_from, valid_until) in UTC from the cleaned days; valid_until is exclusive."""
+        first: date = self.cleaned_data["valid_from"]
+        last: date | None = self.cleaned_data.get("valid_until")
+        now = timezone.now()
+        start = now if self.today_starts_now and first == timezone.localdate(now) else (
+            start_of_day(first))
+        return start, end_of_last_day(last) if last else None

@@ -8,7 +8,6 @@ means 00:00 that day; the optional last day is inclusive, so the consent ends at
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -26,7 +25,7 @@ from apps.audit.selectors import audit_list_for_person
 from apps.authn.decorators import patient_required
 from apps.consents import policies, selectors, services
 from apps.core.errors import PortalError
-from apps.core.forms import DateField, add_portal_error, end_of_last_day, start_of_day
+from apps.core.forms import DayRangeForm, add_portal_error
 from apps.organisations.selectors import group_by_branch
 
 if TYPE_CHECKING:
@@ -37,17 +36,6 @@ LOG_PAGE_SIZE = 25
 
 
 # --- shared with the staff page (care.py) ---------------------------------------------------------
-
-def period_from_days(first_day: date, last_day: date | None,
-                     now: datetime | None = None) -> tuple[datetime, datetime | None]:
-    """(valid_from, valid_until) in UTC for a consent from `first_day` through `last_day` inclusive
-    (Europe/Stockholm calendar days). A first day of today starts now (not at midnight, which would
-    backdate the consent); no last day means an open end."""
-    now = now or timezone.now()
-    valid_from = now if first_day == timezone.localdate(now) else start_of_day(first_day)
-    valid_until = end_of_last_day(last_day) if last_day else None
-    return valid_from, valid_until
-
 
 def employee_label(employee: Employee) -> str:
     return f"{employee.person} ({employee.hsa_id})"
@@ -67,7 +55,7 @@ WHO_CHOICES = [
 ]
 
 
-class ConsentPeriodForm(forms.Form):
+class ConsentPeriodForm(DayRangeForm):
     """Who at the unit may read, and for which days. Subclasses add the care unit (patient page)
     or the presence confirmation (staff page); `unit` is the chosen care unit, if any.
 
@@ -89,13 +77,13 @@ class ConsentPeriodForm(forms.Form):
                 "from the list."),
         },
     )
-    valid_from = DateField(label=_("First day"), help_text=_("Today or later."))
-    valid_until = DateField(label=_("Last day (optional)"), required=False,
-                            help_text=_("Leave empty for a consent without an end date."))
+    today_starts_now = True
 
     def __init__(self, *args: Any, unit: Organisation | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["valid_from"].initial = timezone.localdate()
+        self.fields["valid_from"].help_text = _("Today or later.")
+        self.fields["valid_until"].help_text = _("Leave empty for a consent without an end date.")
         self.employees: dict[str, Employee] = {}
         self.awaiting_employee = False
         if unit is None or not self.is_bound or self.data.get(self.add_prefix("who")) != "one":
@@ -120,9 +108,6 @@ class ConsentPeriodForm(forms.Form):
         first = data.get("valid_from")
         if first and first < timezone.localdate():
             self.add_error("valid_from", _("The start cannot be in the past."))
-        last = data.get("valid_until")
-        if first and last and last < first:
-            self.add_error("valid_until", _("The last day cannot be before the first day."))
         if "employee" in self.fields and not self.employees:
             self.add_error("who", _("Nobody has an active care commission at this care unit now. "
                                     "Choose all staff, or another care unit."))
@@ -130,9 +115,6 @@ class ConsentPeriodForm(forms.Form):
 
     def chosen_employee(self) -> Employee | None:
         return self.employees.get(self.cleaned_data.get("employee") or "")
-
-    def period(self) -> tuple[datetime, datetime | None]:
-        return period_from_days(self.cleaned_data["valid_from"], self.cleaned_data.get("valid_until"))
 
 
 # --- patient pages ---------------------------------------------------------------------------------
