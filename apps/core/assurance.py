@@ -4,13 +4,16 @@ Only the authentication code mints a `StepUpProof` (`apps.authn.services.step_up
 second factor was verified); a service that needs a fresh step-up takes the proof and calls
 `check_step_up`, which verifies its MAC (HMAC-SHA256 keyed from SECRET_KEY), that it belongs to the
 acting user and that it is at most `STEP_UP_MAX_AGE_SECONDS` old. A view cannot pass `True`, and a
-proof cannot be moved to another user or kept for later. (NIST SP 800-63B 4.2.3 / OWASP ASVS 2.0
-V6.8: re-authentication before a sensitive action.)
+proof cannot be moved to another user or kept for later. Each proof carries a random `nonce`; the
+action it authorises stores the nonce under a unique constraint in the same transaction, so one
+proof authorises one action even when a session sends the same request many times at once. (NIST SP
+800-63B 4.2.3 / OWASP ASVS 2.0 V6.8: re-authentication before a sensitive action.)
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,17 +31,19 @@ _SALT = "apps.core.assurance.StepUpProof"
 @dataclass(frozen=True)
 class StepUpProof:
     """`user_id` re-entered a second factor by `method` (RFC 8176 name, e.g. "otp") at
-    `verified_at` (epoch seconds, UTC); `mac` binds the three."""
+    `verified_at` (epoch seconds, UTC); `nonce` (32 hex characters) names this proof, so the action
+    it authorises can record that it was spent; `mac` binds the four."""
 
     user_id: uuid.UUID
     method: str
     verified_at: int
+    nonce: str
     mac: str
 
     def as_session(self) -> dict[str, object]:
         """A JSON-able form for the session (`from_session` reads it back)."""
         return {"user_id": str(self.user_id), "method": self.method,
-                "verified_at": self.verified_at, "mac": self.mac}
+                "verified_at": self.verified_at, "nonce": self.nonce, "mac": self.mac}
 
     @classmethod
     def from_session(cls, value: object) -> StepUpProof | None:
@@ -47,27 +52,31 @@ class StepUpProof:
             return None
         try:
             return cls(user_id=uuid.UUID(str(value["user_id"])), method=str(value["method"]),
-                       verified_at=int(value["verified_at"]), mac=str(value["mac"]))
+                       verified_at=int(value["verified_at"]), nonce=str(value["nonce"]),
+                       mac=str(value["mac"]))
         except (KeyError, TypeError, ValueError):
             return None
 
 
-def _mac(user_id: uuid.UUID, method: str, verified_at: int) -> str:
-    return salted_hmac(_SALT, f"{user_id}:{method}:{verified_at}", algorithm="sha256").hexdigest()
+def _mac(user_id: uuid.UUID, method: str, verified_at: int, nonce: str) -> str:
+    return salted_hmac(_SALT, f"{user_id}:{method}:{verified_at}:{nonce}",
+                       algorithm="sha256").hexdigest()
 
 
 def mint_step_up(user_id: uuid.UUID, method: str, *, now: float | None = None) -> StepUpProof:
     """A proof that `user_id` just passed a second factor by `method`. Call only after verifying it."""
     at = int(now if now is not None else time.time())
-    return StepUpProof(user_id=user_id, method=method, verified_at=at,
-                       mac=_mac(user_id, method, at))
+    nonce = secrets.token_hex(16)
+    return StepUpProof(user_id=user_id, method=method, verified_at=at, nonce=nonce,
+                       mac=_mac(user_id, method, at, nonce))
 
 
 def is_fresh(proof: StepUpProof | None, user_id: uuid.UUID, *, now: float | None = None) -> bool:
     """True when `proof` is genuine, belongs to `user_id` and is at most STEP_UP_MAX_AGE_SECONDS old."""
     if proof is None or proof.user_id != user_id:
         return False
-    if not hmac.compare_digest(proof.mac, _mac(proof.user_id, proof.method, proof.verified_at)):
+    if not hmac.compare_digest(proof.mac, _mac(proof.user_id, proof.method, proof.verified_at,
+                                               proof.nonce)):
         return False
     age = (now if now is not None else time.time()) - proof.verified_at
     return 0 <= age <= STEP_UP_MAX_AGE_SECONDS

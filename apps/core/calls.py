@@ -20,6 +20,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from apps.core.errors import Forbidden
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -60,7 +65,11 @@ def service(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if args:
             raise TypeError(f"service {name} takes keyword arguments only")
-        token = _current.set(ServiceCall(name=name, actor=kwargs["actor"]))
+        actor = kwargs["actor"]
+        outer = _current.get()
+        if outer is None or not same_actor(outer.actor, actor):
+            require_active_account(actor)
+        token = _current.set(ServiceCall(name=name, actor=actor))
         try:
             return fn(*args, **kwargs)
         finally:
@@ -68,6 +77,16 @@ def service(fn: Callable[P, R]) -> Callable[P, R]:
 
     setattr(wrapper, SERVICE_MARK, True)
     return wrapper
+
+
+def require_active_account(actor: Any) -> None:
+    """A user actor's account must still be active now, read from the database: a request that
+    began before the account was deactivated must not write after it (the entitlement is checked
+    when it is used). System actors have no account. Raises Forbidden (`account.inactive`)."""
+    if not isinstance(actor, models.Model) or not hasattr(actor, "is_active"):
+        return
+    if not actor._meta.model._default_manager.filter(pk=actor.pk, is_active=True).exists():
+        raise Forbidden(_("Your account is deactivated."), code="account.inactive")
 
 
 def policy(fn: Callable[P, R]) -> Callable[P, R]:

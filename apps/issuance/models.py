@@ -45,6 +45,9 @@ class ActivationCode(BaseModel):
     failed_attempts = models.PositiveSmallIntegerField(default=0)
     carried_failures = models.PositiveSmallIntegerField(default=0)
     last_failed_at = models.DateTimeField(null=True, blank=True)
+    #: The nonce of the step-up proof that authorised the code (apps.core.assurance): unique, so
+    #: one re-entry of a second factor issues one code, however many requests carry it.
+    step_up_nonce = models.CharField(max_length=32, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["-created_at"]

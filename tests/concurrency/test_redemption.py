@@ -156,3 +156,19 @@ def test_redemptions_and_new_codes_at_the_limit_never_exceed_three_eids(
     assert MobileEID.objects.filter(person=person).count() == 2 + won
     assert _refusals(person, "code_used") == 2 * won
     assert _lost_lock_races(caplog) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_step_up_sent_many_times_at_once_issues_one_code(
+    live_server: Any, nurse: tuple[User, Employee],
+) -> None:
+    """Found: one step-up, the page sent 8 times at once in the same session, issued 8 codes (each
+    request read the fresh proof from the session before any had spent it)."""
+    user = nurse[0]
+    session = StaffSession(user)
+    session.step_up()
+    pages = at_once([partial(post_form, live_server.url, "/my/eids/new/", {},
+                             cookies=session.cookies)] * 8)
+    assert all(page.status < 500 for page in pages), pages
+    assert sum(bool(QR_PAYLOAD.search(page.text)) for page in pages) == 1
+    assert ActivationCode.objects.filter(person=user.person).count() == 1

@@ -575,3 +575,59 @@ def test_a_forged_or_foreign_step_up_proof_is_refused(nina: User, tree: dict[str
             services.activation_code_issue(actor=nina, person=nina.person, step_up=proof)
         assert exc.value.code == "step_up_required"
     assert services.activation_code_issue(actor=nina, person=nina.person, step_up=_proof(nina))
+
+
+def test_one_step_up_issues_one_code(nina: User) -> None:
+    """Found: one step-up issued 8 codes when the page was sent 8 times at once (the proof was
+    read from the session before any request spent it). The proof's nonce is stored with the code."""
+    proof = _proof(nina)
+    services.activation_code_issue(actor=nina, person=nina.person, step_up=proof)
+    with pytest.raises(Forbidden) as exc:
+        services.activation_code_issue(actor=nina, person=nina.person, step_up=proof)
+    assert exc.value.code == "step_up_required"
+    assert ActivationCode.objects.filter(person=nina.person).count() == 1
+
+
+def test_guesses_at_a_code_that_cannot_bind_do_not_lock_the_person_out(
+    nina: User, issuing_ca: IssuingCA
+) -> None:
+    """Found: five anonymous wrong guesses with a known personnummer, after the person's last code
+    was used, blocked every new code for 24 hours."""
+    redeem_qr(issue(nina.person))
+    for _ in range(6):
+        with pytest.raises(errors.CodeInvalid):
+            _redeem_typed(nina.person.person_number, "AAAA-AAA0")
+    assert services.activation_code_issue(actor=nina, person=nina.person, step_up=_proof(nina))
+
+
+def test_a_code_cancelled_with_the_entitlement_says_cancelled(
+    nurse: tuple[User, Employee], issuing_ca: IssuingCA
+) -> None:
+    from apps.commissions import services as commissions
+    from apps.commissions.models import Commission
+
+    user, employee = nurse
+    issued = issue(user.person)
+    commissions.commission_end(actor=SYSTEM, commission=Commission.objects.get(employee=employee),
+                               reason="Left")
+    with pytest.raises(errors.CodeGone) as exc:
+        redeem_qr(issued)
+    assert "cancelled" in str(exc.value.message) and "replaced" not in str(exc.value.message)
+
+
+def test_a_request_begun_before_the_account_was_deactivated_writes_nothing(
+    tree: dict[str, Organisation], hospital_admin: User
+) -> None:
+    """Found: a role granted by an administrator whose request was under way when another
+    administrator deactivated the account was still saved. Services read the account again."""
+    from apps.commissions import services as commissions
+    from apps.commissions.models import Role, RoleAssignment
+
+    target, _ = make_staff(tree["ortho"], "Tore", "Target")
+    User.objects.filter(pk=hospital_admin.pk).update(is_active=False)  # the stale object says active
+    with pytest.raises(Forbidden) as exc:
+        commissions.role_grant(actor=hospital_admin, person=target.person, role=Role.ISSUER,
+                               organisation=tree["ortho"], valid_from=timezone.now(),
+                               valid_until=None)
+    assert exc.value.code == "account.inactive"
+    assert not RoleAssignment.objects.filter(person=target.person).exists()

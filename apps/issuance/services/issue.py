@@ -7,6 +7,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -48,6 +49,12 @@ def _end_open_codes(actor: Actor, person: Person, now: dt.datetime, reason: str)
         record(actor=actor, action=audit.ACTIVATION_CODE_ENDED.code, target=old, subject=person,
                changes={"ended_at": [None, now.isoformat()]}, reason=reason)
     return len(open_codes)
+
+
+def _step_up_spent() -> Forbidden:
+    """The refusal of a step-up proof that already authorised a code (one proof, one code)."""
+    return Forbidden(_("This confirmation was already used for a code. Confirm it is you again."),
+                     code="step_up_required")
 
 
 @service
@@ -109,21 +116,29 @@ def activation_code_issue(
                    "time": rules.local_text(rules.failures_lift_at(person, now))},
                 code="activation_code.locked",
             )
+        if step_up is not None and ActivationCode.objects.filter(
+                step_up_nonce=step_up.nonce).exists():
+            raise _step_up_spent()
         _end_open_codes(actor, person, now, audit.CODE_REPLACED.code)
-        code = ActivationCode.objects.create(
-            id=code_id,
-            person=person,
-            created_by_id=actor_id(actor),
-            created_by_label=str(actor)[:200],
-            issued_for_other=document is not None,
-            document_type=document.type if document else "",
-            document_last_four=document.last_four if document else "",
-            document_expires_on=document.expires_on if document else None,
-            secret_hash=codes.hash_qr_secret(secrets_.qr_secret),
-            short_hash=codes.hash_short_code(person.pk, secrets_.short_code),
-            expires_at=now + dt.timedelta(seconds=rules.CODE_VALIDITY_SECONDS),
-            carried_failures=carried,
-        )
+        try:
+            with transaction.atomic():
+                code = ActivationCode.objects.create(
+                    id=code_id,
+                    person=person,
+                    created_by_id=actor_id(actor),
+                    created_by_label=str(actor)[:200],
+                    issued_for_other=document is not None,
+                    document_type=document.type if document else "",
+                    document_last_four=document.last_four if document else "",
+                    document_expires_on=document.expires_on if document else None,
+                    secret_hash=codes.hash_qr_secret(secrets_.qr_secret),
+                    short_hash=codes.hash_short_code(person.pk, secrets_.short_code),
+                    expires_at=now + dt.timedelta(seconds=rules.CODE_VALIDITY_SECONDS),
+                    carried_failures=carried,
+                    step_up_nonce=step_up.nonce if step_up else None,
+                )
+        except IntegrityError as exc:  # the same proof, spent for another person at this moment
+            raise _step_up_spent() from exc
         changes: dict[str, list[object]] = {
             "expires_at": [None, code.expires_at.isoformat()],
             "issued_for_other": [None, code.issued_for_other],

@@ -226,7 +226,10 @@ def activation_code_redeem(
 def _check_code(code: ActivationCode, owner: Person, *, short: str | None, secret: str | None,
                 now: dt.datetime) -> tuple[PortalError | None, ActivationCode]:
     """The refusal for this try of `code` (None: the code may be redeemed) and the audit target.
-    A wrong secret counts as a failed try on the code (saved here, under its lock)."""
+    A wrong secret counts as a failed try on the code (saved here, under its lock) only while the
+    code is open (not used, ended or expired): a guess at a code that can no longer bind anything
+    is answered the same but not counted, so someone who only knows a person's number cannot use up
+    the failures that carry over to the person's next code."""
     if short is not None:
         matches = codes.hashes_match(code.short_hash, codes.hash_short_code(owner.pk, short))
     else:
@@ -242,15 +245,20 @@ def _check_code(code: ActivationCode, owner: Person, *, short: str | None, secre
         return errors.CodeGone(_("The activation code was replaced by a newer code."),
                                code="code_ended", field="code"), replaced
     if not matches:
-        code.failed_attempts += 1
-        code.last_failed_at = now
-        code.save(update_fields=["failed_attempts", "last_failed_at", "updated_at"])
+        if code.used_at is None and code.ended_at is None and now < code.expires_at:
+            code.failed_attempts += 1
+            code.last_failed_at = now
+            code.save(update_fields=["failed_attempts", "last_failed_at", "updated_at"])
         return _code_invalid(), code
     if code.used_at is not None:
         return errors.CodeUsed(_("The activation code has already been used."), field="code"), code
     if code.ended_at is not None:
-        return errors.CodeGone(_("The activation code was replaced by a newer code."),
-                               code="code_ended", field="code"), code
+        newer = ActivationCode.objects.filter(person_id=code.person_id,
+                                              created_at__gt=code.created_at).exists()
+        return errors.CodeGone(
+            _("The activation code was replaced by a newer code.") if newer
+            else _("The activation code was cancelled. Ask for a new code."),
+            code="code_ended", field="code"), code
     if now >= code.expires_at:
         return errors.CodeGone(_("The activation code has expired. Ask for a new code."),
                                code="code_expired", field="code"), code
