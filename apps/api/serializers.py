@@ -8,6 +8,20 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 
+class Text(serializers.CharField):
+    """A JSON string member: a number, boolean, array or object is refused (400 `invalid`), not
+    turned into text, so the API takes only what its schema says (`type: string`)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
+class RegexText(serializers.RegexField, Text):
+    """A JSON string member that must match a pattern."""
+
+
 class ClosedRequest(serializers.Serializer):  # type: ignore[type-arg]
     """A JSON object request that has only the members it declares: an unknown member is refused
     (400 `invalid`, the member named in `errors`), so the API takes only what it documents. Its
@@ -25,22 +39,22 @@ class EIDActivationRequest(ClosedRequest):
     """`{csr, device_name, qr_payload}` or `{csr, device_name, person_number, code}`."""
 
     # PEM is printable ASCII with line breaks (RFC 7468 section 3).
-    csr = serializers.RegexField(
+    csr = RegexText(
         r"^[\t\n\r -~]*$", max_length=16 * 1024, trim_whitespace=False,
         error_messages={"invalid": _("A certificate request is PEM text (ASCII).")},
         help_text="PKCS#10 certificate request (PEM, RFC 7468) for the device's EC P-256 key.")
     # No name given: stored empty and shown as "Mobile e-ID" in the reader's language.
-    device_name = serializers.CharField(
+    device_name = Text(
         max_length=64, required=False, default="", allow_blank=True,
         help_text="The device's name as the person chose it, 0-64 printable characters.")
-    qr_payload = serializers.CharField(
+    qr_payload = Text(
         max_length=200, required=False,
         help_text="The QR code's text `EIDACT1.<code id>.<secret>`; or give `person_number` "
                   "and `code` instead.")
-    person_number = serializers.CharField(
+    person_number = Text(
         max_length=20, required=False,
         help_text="The person's personnummer or samordningsnummer (with `code`).")
-    code = serializers.CharField(
+    code = Text(
         max_length=20, required=False, help_text="The typed activation code `XXXX-XXXX`.")
 
 
@@ -48,9 +62,9 @@ class EIDActivation(serializers.Serializer):  # type: ignore[type-arg]
     """The new mobile e-ID (201 Created)."""
 
     eid_id = serializers.UUIDField(help_text="The e-ID's id.")
-    serial = serializers.CharField(help_text="The certificate's serial number, lowercase hex.")
-    certificate = serializers.CharField(help_text="The certificate (PEM).")
-    chain = serializers.CharField(help_text="The certificate, then the issuing CA's (PEM).")
+    serial = Text(help_text="The certificate's serial number, lowercase hex.")
+    certificate = Text(help_text="The certificate (PEM).")
+    chain = Text(help_text="The certificate, then the issuing CA's (PEM).")
     not_after = serializers.DateTimeField(help_text="End of validity, ISO 8601 in UTC (`Z`).")
 
 
@@ -58,12 +72,12 @@ class Problem(serializers.Serializer):  # type: ignore[type-arg]
     """A refusal: problem details (RFC 9457) with the stable `code` as an extension member."""
 
     type = serializers.URLField(help_text="The problem type: the problem base URL + `code`.")
-    title = serializers.CharField(help_text="The HTTP status phrase.")
+    title = Text(help_text="The HTTP status phrase.")
     status = serializers.IntegerField(help_text="The HTTP status code.")
-    detail = serializers.CharField(allow_blank=True,
+    detail = Text(allow_blank=True,
                                    help_text="What went wrong, in the request's language.")
-    code = serializers.CharField(help_text="Stable code a client may branch on.")
-    field = serializers.CharField(required=False, help_text="The request member at fault.")
+    code = Text(help_text="Stable code a client may branch on.")
+    field = Text(required=False, help_text="The request member at fault.")
 
     def get_fields(self) -> dict[str, serializers.Field]:  # type: ignore[type-arg]
         # `errors` as a class attribute would hide Serializer.errors.

@@ -282,3 +282,14 @@ def test_a_csr_is_ascii_pem_text(code_and_csr: tuple[Any, str]) -> None:
     assert list(errors) == ["csr"]
     assert AuditEvent.objects.get(action="activation_code.redeem_failed").reason == (
         "Request refused (invalid): csr.")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [5, True, ["a"], {"a": 1}, None])
+def test_a_member_that_is_not_a_string_is_refused_not_turned_into_text(value: object) -> None:
+    """Found: `{"csr": 5}` was taken as the text "5"."""
+    response = Client().post("/api/v1/eid/activations", data=json.dumps(
+        {"csr": value, "qr_payload": "EIDACT1." + "0" * 32 + ".x" * 11}),
+        content_type="application/json")
+    assert response.status_code == 400 and response.json()["code"] == "invalid"
+    assert "csr" in response.json()["errors"]
