@@ -343,6 +343,39 @@ class IssuingCA:
     key: ec.EllipticCurvePrivateKey
     cert: x509.Certificate
 
+    def _end_entity(self, subject: x509.Name, public_key: ec.EllipticCurvePublicKey,
+                    not_before: dt.datetime, not_after: dt.datetime) -> x509.CertificateBuilder:
+        """The part every end-entity certificate of this CA shares: issuer, a random serial,
+        validity, basicConstraints CA:false (critical), keyUsage digitalSignature (critical) and the
+        key identifiers (RFC 5280 4.2.1.9, 4.2.1.3, 4.2.1.1, 4.2.1.2); the caller adds its
+        extendedKeyUsage and the rest."""
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(not_before)
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(self._authority_key_identifier(), critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        )
+
     def _authority_key_identifier(self) -> x509.AuthorityKeyIdentifier:
         """AKI for what this CA signs: its own SKI when present (RFC 5280 4.2.1.1)."""
         try:
@@ -438,31 +471,8 @@ class IssuingCA:
             crl_issuer=None,
         )
         return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            self._end_entity(subject, public_key, not_before, not_after)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-            .add_extension(self._authority_key_identifier(), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(x509.CRLDistributionPoints([crl_dp]), critical=False)
             .add_extension(
                 x509.AuthorityInformationAccess(
@@ -557,34 +567,10 @@ class IssuingCA:
         )
         not_before = when - dt.timedelta(seconds=BACKDATE_SECONDS)
         return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(self.cert.subject)
-            .public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before)
-            .not_valid_after(
-                min(when + dt.timedelta(seconds=validity_seconds), self.cert.not_valid_after_utc)
-            )
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
+            self._end_entity(subject, public_key, not_before, min(
+                when + dt.timedelta(seconds=validity_seconds), self.cert.not_valid_after_utc))
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), critical=False)
             .add_extension(x509.OCSPNoCheck(), critical=False)
-            .add_extension(self._authority_key_identifier(), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .sign(self.key, _hash_for(self.key))
         )
 
