@@ -7,8 +7,8 @@ from apps.audit.registry import register
 LOGIN_SUCCEEDED = register("login.succeeded", _("Logged in"))
 # Failures are shown with "(failed)" after the label.
 LOGIN_FAILED = register("login.failed", _("Login attempt"))
-STEP_UP_SUCCEEDED = register("step_up.succeeded", _("Identity confirmed again (step-up)"))
-STEP_UP_FAILED = register("step_up.failed", _("Identity confirmation (step-up)"))
+STEP_UP_SUCCEEDED = register("step_up.succeeded", _("Step-up: identity confirmed again"))
+STEP_UP_FAILED = register("step_up.failed", _("Step-up: identity confirmation"))
 OTP_DEVICE_CREATED = register("otp_device.created", _("Second factor (TOTP) enrolled"))
 OTP_DEVICE_REKEYED = register("otp_device.rekeyed",
                               _("Second factor (TOTP) key encrypted with the current key"))

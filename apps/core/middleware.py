@@ -15,7 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.views.defaults import page_not_found
+from django.views.defaults import page_not_found, permission_denied
 
 from apps.core.errors import Forbidden, NotFound
 
@@ -31,11 +31,14 @@ class PortalErrorMiddleware:
             return page_not_found(request, Http404())  # the portal's page, not the technical one
         return response
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """The portal's 404 or 403 page for NotFound or Forbidden: an answer, not a crash, so it
+        is logged as one line (django.request), without a traceback."""
         if isinstance(exception, NotFound):
-            raise Http404(str(exception.message)) from exception
+            return page_not_found(request, Http404(str(exception.message)))
         if isinstance(exception, Forbidden):
-            raise PermissionDenied(str(exception.message)) from exception
+            return permission_denied(request, PermissionDenied(str(exception.message)))
+        return None
 
 
 class PrivatePagesMiddleware:

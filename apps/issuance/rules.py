@@ -78,8 +78,10 @@ def failures_lift_at(person: Person, now: dt.datetime) -> dt.datetime:
 
 def is_entitled(person: Person) -> bool:
     """True when the person may hold a mobile e-ID now: a working staff member
-    (`policies.is_staff_person`) with an active staff login account. Checked when a code is issued
-    and again, under the person's lock, when it is redeemed."""
-    return policies.is_staff_person(person) and User.objects.filter(
-        person=person, kind=User.Kind.STAFF, is_active=True
-    ).exists()
+    (`policies.is_staff_person`) whose staff login account, if they have one, is active (the e-ID
+    is itself a credential: staff without a portal login get theirs from an issuer; a deactivated
+    account means the person is leaving). Checked when a code is issued and again, under the
+    person's lock, when it is redeemed."""
+    accounts = User.objects.filter(person=person, kind=User.Kind.STAFF)
+    return policies.is_staff_person(person) and (
+        not accounts.exists() or accounts.filter(is_active=True).exists())

@@ -29,7 +29,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext_lazy
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from apps.authn.decorators import staff_required
@@ -107,7 +107,9 @@ class EmergencyForm(forms.Form):
     )
     hours = forms.TypedChoiceField(
         label=_("Valid for"), coerce=int, initial=24,
-        choices=[(h, ngettext_lazy("%(n)d hour", "%(n)d hours", "n") % {"n": h}) for h in EMERGENCY_HOURS],
+        # A callable: the labels are made per form, in the language of the request showing it.
+        choices=lambda: [(h, ngettext("%(n)d hour", "%(n)d hours", h) % {"n": h})
+                         for h in EMERGENCY_HOURS],
         help_text=_("Emergency access ends by itself; at most 7 days."),
     )
 

@@ -218,8 +218,8 @@ def test_step_ups_show_as_step_ups_in_the_history(client, tree, hospital_admin, 
     page = client.get(reverse("administration:person_detail", kwargs={"person_id": olle.person.pk}),
                       HTTP_ACCEPT_LANGUAGE="en")
     body = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
-    assert "Identity confirmation (step-up) (failed)" in body
-    assert "Identity confirmed again (step-up)" in body
+    assert "Step-up: identity confirmation (failed)" in body
+    assert "Step-up: identity confirmed again" in body
     assert body.count("Login attempt") == 0
     assert AuditEvent.objects.filter(action="step_up.failed", subject_person_id=olle.person.pk,
                                      changes__step=[None, "step_up"]).count() == 1

@@ -510,9 +510,31 @@ def test_someone_who_has_left_gets_no_new_e_id(tree: dict[str, Organisation], is
     """An employee HSA-id alone was enough; a leaver has no active
     commission or role."""
     leaver, _ = make_staff(tree["cardio"], "Lea", "Left")
-    with pytest.raises(Forbidden) as exc:
+    with pytest.raises(ValidationFailed) as exc:
         services.activation_code_issue(actor=leaver, person=leaver.person, step_up=_proof(leaver))
     assert exc.value.code == "not_staff"
+
+
+def test_an_issuer_issues_for_staff_without_a_portal_login(
+    issuer: User, tree: dict[str, Organisation]
+) -> None:
+    """Found by a newcomer: most demo staff have no login account, and an issuer was refused for
+    them ("Only staff members..."); the e-ID is itself their credential."""
+    from apps.commissions import services as commissions
+    from apps.identities import services as identities
+    from apps.identities.identifiers import make_person_number
+
+    person = identities.person_create(actor=SYSTEM, given_name="Leo", family_name="Andersson",
+                                      person_number=make_person_number(dt.date(1992, 8, 11), 699))
+    employee = commissions.employee_create(actor=SYSTEM, person=person, organisation=tree["cardio"])
+    commissions.commission_grant(actor=SYSTEM, employee=employee, care_unit=tree["cardio"],
+                                 purpose="Vård och behandling", rights=["Läsa;alla;VE"],
+                                 valid_from=timezone.now(), valid_until=None)
+    document = services.IdentityDocument(type="passport", last_four="1234",
+                                         expires_on=timezone.localdate() + dt.timedelta(days=30))
+    issued = services.activation_code_issue(actor=issuer, person=person,
+                                            identity_document=document, step_up=_proof(issuer))
+    assert issued.code.issued_for_other
 
 
 # --- entitlement at use ----------------------------------------------------------------------------

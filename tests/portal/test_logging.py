@@ -28,3 +28,29 @@ def test_a_404_is_logged_once_with_debug_on(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=60, check=True)
     lines = [line for line in result.stderr.splitlines() if "Not Found: /no/such/page/" in line]
     assert len(lines) == 1, result.stderr
+
+
+def test_a_refusal_is_logged_as_one_line_without_a_traceback(rf, caplog) -> None:
+    """Found by a newcomer: each 403 of a refused action printed two chained tracebacks into the
+    console; a refusal is an answer, not a crash."""
+    import logging
+
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.http import HttpResponse
+
+    from apps.core.errors import Forbidden, NotFound
+    from apps.core.middleware import PortalErrorMiddleware
+
+    def request(path: str):  # type: ignore[no-untyped-def]
+        made = rf.get(path)
+        made.session, made.user = SessionStore(), AnonymousUser()
+        return made
+
+    middleware = PortalErrorMiddleware(lambda request: HttpResponse())
+    with caplog.at_level(logging.WARNING):
+        forbidden = middleware.process_exception(request("/x/"), Forbidden("No."))
+        missing = middleware.process_exception(request("/y/"), NotFound())
+    assert forbidden is not None and forbidden.status_code == 403
+    assert missing is not None and missing.status_code == 404
+    assert not any(record.exc_info for record in caplog.records)

@@ -296,3 +296,13 @@ def test_care_units_are_grouped_by_their_branch_of_the_tree(nurse_client, tree, 
     assert '<optgroup label="Region Demo">' in html
     hospital = html.split('<optgroup label="Region Demo › Demo Hospital">')[1].split("</optgroup>")[0]
     assert "Cardiology" in hospital and "Primary Care" not in hospital
+
+
+def test_emergency_durations_are_in_the_readers_language() -> None:
+    """Found: the English page offered "1 timme, 4 timmar, ..." (labels made once, in Swedish)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        assert (1, "1 hour") in care.EmergencyForm().fields["hours"].choices  # type: ignore[attr-defined]
+    with translation.override("sv"):
+        assert (24, "24 timmar") in care.EmergencyForm().fields["hours"].choices  # type: ignore[attr-defined]

@@ -83,7 +83,7 @@ def activation_code_issue(
     order"), so it waits for a redemption of the current code instead of deadlocking with it; if
     it loses a lock race anyway it runs again (apps.core.db.atomic_with_retry).
 
-    Raises Forbidden (`step_up_required`, `not_staff`, `issue.self_as_issuer`), NotFound (outside
+    Raises Forbidden (`step_up_required`, `issue.self_as_issuer`), NotFound (outside
     the issuer's scope), ValidationFailed (`document.*`, `too_many_eids`, `activation_code.locked`),
     `apps.core.db.Busy` (503: lost the lock race every time).
     """
@@ -100,7 +100,9 @@ def activation_code_issue(
         # Lock order: person first (apps.issuance.rules).
         Person.objects.select_for_update().filter(pk=person.pk).first()
         if not rules.is_entitled(person):
-            raise Forbidden(_("Only staff members can get a mobile e-ID here."), code="not_staff")
+            raise ValidationFailed(
+                _("Only working staff can get a mobile e-ID: the person needs an active commission "
+                  "or role, and an active account if they have one."), code="not_staff")
         if selectors.eid_count_active(person, now) >= rules.MAX_ACTIVE_EIDS:
             raise ValidationFailed(
                 _("You already have %(max)d active mobile e-IDs, the most allowed. Revoke one "
