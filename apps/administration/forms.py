@@ -5,6 +5,7 @@ the field they name."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
@@ -17,6 +18,7 @@ from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
 from apps.core.forms import DayRangeForm
 from apps.organisations.models import Organisation
+from apps.organisations.selectors import group_by_branch
 
 
 def _label_with_code(label: Any, value: str) -> str:
@@ -30,8 +32,23 @@ def _coded(choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return [(value, lazy(_label_with_code, str)(label, value)) for value, label in choices]
 
 
+class BranchIterator(forms.models.ModelChoiceIterator):
+    """The organisations grouped by their branch of the tree (`group_by_branch`: one group per
+    "Region › Hospital"), so that units with like names in different places stay apart."""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for label, group in group_by_branch(self.queryset, within=getattr(self.field, "roots", None)):
+            yield (label, [self.choice(organisation) for organisation in group])
+
+
 class OrganisationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
-    """Organisations shown as `name (HSA-id)`."""
+    """Organisations shown as `name (HSA-id)`, grouped by their branch of the tree."""
+
+    iterator = BranchIterator
+    #: The administrator's scope roots: group labels name nothing above them.
+    roots: list[Organisation] | None = None
 
     def label_from_instance(self, obj: Organisation) -> str:  # type: ignore[override]
         return f"{obj.name} ({obj.hsa_id})"
@@ -95,14 +112,16 @@ class CommissionGrantForm(ValidityMixin):
     )
 
     def __init__(self, *args: Any, employees: QuerySet[Employee],
-                 care_units: QuerySet[Organisation], **kwargs: Any) -> None:
+                 care_units: QuerySet[Organisation], roots: list[Organisation],
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         employee_field = self.fields["employee"]
         assert isinstance(employee_field, forms.ModelChoiceField)
         employee_field.queryset = employees
         unit_field = self.fields["care_unit"]
-        assert isinstance(unit_field, forms.ModelChoiceField)
+        assert isinstance(unit_field, OrganisationChoiceField)
         unit_field.queryset = care_units
+        unit_field.roots = roots
         self.fields["valid_from"].initial = timezone.localdate
         if len(employees) > 1:
             employee_field.empty_label = _("Choose an employee HSA-id")
@@ -131,11 +150,13 @@ class RoleGrantForm(ValidityMixin):
         help_text=_("The role covers this organisation and everything under it."),
     )
 
-    def __init__(self, *args: Any, organisations: QuerySet[Organisation], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation],
+                 roots: list[Organisation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["organisation"]
-        assert isinstance(field, forms.ModelChoiceField)
+        assert isinstance(field, OrganisationChoiceField)
         field.queryset = organisations
+        field.roots = roots
         self.fields["valid_from"].initial = timezone.localdate
 
 

@@ -127,7 +127,7 @@ def commission_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse
     form = CommissionGrantForm(
         request.POST or None,
         employees=selectors.employee_list_for_person_in_scope(person, roots),
-        care_units=care_unit_list_in_subtrees(roots),
+        care_units=care_unit_list_in_subtrees(roots), roots=roots,
     )
 
     def grant() -> object:
@@ -165,7 +165,8 @@ def commission_end(request: HttpRequest, person_id: uuid.UUID, commission_id: uu
 def role_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """Grant a system role over an organisation in scope (commissions.services.role_grant)."""
     roots, person = _person_in_scope(request, person_id)
-    form = RoleGrantForm(request.POST or None, organisations=organisation_list_in_subtrees(roots))
+    form = RoleGrantForm(request.POST or None, organisations=organisation_list_in_subtrees(roots),
+                         roots=roots)
 
     def grant() -> object:
         valid_from, valid_until = form.period()

@@ -30,17 +30,28 @@ def care_unit_list_in_subtrees(roots: Iterable[Organisation]) -> QuerySet[Organi
     )
 
 
-def group_by_branch(units: Iterable[Organisation]) -> list[tuple[str, list[Organisation]]]:
+def group_by_branch(units: Iterable[Organisation], within: Iterable[Organisation] | None = None,
+                    ) -> list[tuple[str, list[Organisation]]]:
     """`units` grouped by the branch of the tree they sit in, for a select with one group per
     branch: each group is labelled with the names from the root down to the units' parent
     (e.g. "Region Demoland › Norrby sjukhus"; a root unit: its own name), groups in tree order,
-    units by name within a group. One query for the ancestors' names."""
+    units by name within a group. With `within` (an administrator's scope roots), only the names
+    of ancestors inside those subtrees are shown, so nothing above the scope is named. One query
+    for the ancestors' names."""
     units = list(units)
-    ancestor_ids = {hsa_id for unit in units for hsa_id in unit.path.strip("/").split("/")[:-1]}
+    roots = [root.path for root in within] if within is not None else None
+
+    def branch(unit: Organisation) -> list[str]:
+        ids = unit.path.strip("/").split("/")[:-1]
+        return [hsa_id for k, hsa_id in enumerate(ids)
+                if roots is None or any(f"/{'/'.join(ids[:k + 1])}/".startswith(root)
+                                        for root in roots)]
+
+    branches = {unit.pk: branch(unit) for unit in units}
+    ancestor_ids = {hsa_id for ids in branches.values() for hsa_id in ids}
     names = dict(Organisation.objects.filter(hsa_id__in=ancestor_ids).values_list("hsa_id", "name"))
     groups: dict[str, list[Organisation]] = {}
     for unit in sorted(units, key=lambda u: (u.path.rsplit("/", 2)[0], u.name)):
-        branch = unit.path.strip("/").split("/")[:-1]
-        label = " › ".join(names.get(hsa_id, hsa_id) for hsa_id in branch) or unit.name
+        label = " › ".join(names.get(hsa_id, hsa_id) for hsa_id in branches[unit.pk]) or unit.name
         groups.setdefault(label, []).append(unit)
     return list(groups.items())
