@@ -405,7 +405,7 @@ def test_every_text_of_the_journeys_is_in_the_readers_language(
 ) -> None:
     """The pages the browser tests and the README's walkthrough visit, in Swedish (the default)
     and in English: no common word of the other language in what a person reads; the API is
-    called in the other language, as an app on a phone set to it would. Found by a newcomer: the
+    called in the other language, as an app on a phone set to it would. Found: the
     employee title, the default device name "Mobile e-ID", "Replaced by a newer activation code."
     and refusal reasons in the history (English in the Swedish UI, Swedish in the English one),
     the patient's username in the log extract, a technical 404 page."""
@@ -522,8 +522,8 @@ def test_every_text_of_the_journeys_is_in_the_readers_language(
         assert f'<html lang="{language}"' in html
 
 
-def test_the_english_word_check_finds_what_the_newcomer_found() -> None:
-    """The check is strict enough: each text a newcomer found in the Swedish UI is caught."""
+def test_the_english_word_check_catches_the_found_cases() -> None:
+    """The check is strict enough: each English text once found in the Swedish UI is caught."""
     for text in ["local administrator for all of Region Demoland", "Mobile e-ID",
                  "Replaced by a newer activation code.", "Conflict: Aktiveringskoden har redan använts.",
                  "Certifikatbegäran är inte godtagbar: the CSR key must be an EC P-256 key",

@@ -622,7 +622,7 @@ def test_accounts_outside_scope_or_patient_accounts_are_not_found(as_admin, tree
 
 
 def test_grant_forms_group_units_by_their_branch_within_the_scope(as_admin, olle):
-    """Found by a newcomer: the care units were one flat list where the tree matters."""
+    """Found: the care units were one flat list where the tree matters."""
     url = reverse("administration:commission_grant", kwargs={"person_id": olle.person.pk})
     html = as_admin.get(url).content.decode()
     assert '<optgroup label="Demo Hospital">' in html  # the branch, from the scope's root down

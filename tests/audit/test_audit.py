@@ -75,7 +75,7 @@ def test_duplicate_action_code_fails():
 
 
 def test_a_reason_code_is_shown_in_the_readers_language_and_typed_text_as_typed():
-    """Newcomer report: "Replaced by a newer activation code." stayed English in the Swedish UI,
+    """Found: "Replaced by a newer activation code." stayed English in the Swedish UI,
     and refusal reasons stayed in the language of the request that wrote them."""
     from django.template import Context, Template
     from django.utils import translation

@@ -171,7 +171,7 @@ def test_step_up_is_recorded_as_a_step_up(client, hospital_admin, assert_audited
 
 
 def test_logout_says_you_are_logged_out(client, hospital_admin):
-    """Newcomer report: logging out gave no confirmation."""
+    """Found: logging out gave no confirmation."""
     login(client, hospital_admin)
     response = client.post(reverse("authn:logout"), follow=True, HTTP_ACCEPT_LANGUAGE="en")
     page = response.content.decode()

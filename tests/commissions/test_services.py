@@ -201,7 +201,7 @@ def test_the_database_refuses_a_raw_case_variant_of_an_hsa_id(tree, nurse, model
 
 
 def test_a_role_in_the_history_is_named_in_the_readers_language(tree, hospital_admin):
-    """Newcomer report: the history showed "e-ID issuer @ ..." in the Swedish UI (the label was
+    """Found: the history showed "e-ID issuer @ ..." in the Swedish UI (the label was
     written in the language of the request that granted the role)."""
     from django.utils import translation
 

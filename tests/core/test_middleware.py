@@ -18,7 +18,7 @@ def debug(request, settings):
 
 @pytest.mark.django_db
 def test_an_unknown_address_shows_the_portal_page(client, debug):
-    """Newcomer report: the README's walkthrough expects the portal's "not found" page, but with
+    """Found: the README's walkthrough expects the portal's "not found" page, but with
     debug on (make run) Django's technical 404 page came instead."""
     response = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="en")
     page = response.content.decode()

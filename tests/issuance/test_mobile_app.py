@@ -416,7 +416,7 @@ def test_problem_from_rfc9457_and_plain_errors() -> None:
 
 
 def test_a_refusal_prints_the_detail_in_the_users_language_without_a_reason_phrase() -> None:
-    """Newcomer report: the app printed "Conflict: Aktiveringskoden har redan använts." (an
+    """Found: the app printed "Conflict: Aktiveringskoden har redan använts." (an
     English HTTP reason phrase before the Swedish detail)."""
     body = json.dumps({"type": "https://iam-portal.example/problems/code_used", "title": "Conflict",
                        "status": 409, "detail": "Aktiveringskoden har redan använts.",

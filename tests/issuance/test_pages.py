@@ -215,7 +215,7 @@ def _wallet(page: str) -> str:
 def test_two_people_with_one_first_name_get_different_wallet_files(
     client: Client, tree: dict[str, Organisation]
 ) -> None:
-    """Newcomer report: the code page suggested var/wallet-<first name>.json, so a second Anna's
+    """Found: the code page suggested var/wallet-<first name>.json, so a second Anna's
     activation refused to overwrite the first Anna's wallet."""
     wallets = []
     for family in ("Andersson", "Berg"):
@@ -241,7 +241,7 @@ def _document(**overrides: str) -> dict[str, str]:
 def test_issuer_form_shows_every_error_at_once_and_keeps_the_code_unspent(
     client: Client, issuer: User, nina: User, issuing_ca: IssuingCA
 ) -> None:
-    """Newcomer report: the issuer form showed one error per submit (the document's, then the
+    """Found: the issuer form showed one error per submit (the document's, then the
     next); now every field error shows together, and the step-up code is not spent on a
     document that is wrong, so the same code works once the document is right."""
     login(client, issuer)
@@ -270,7 +270,7 @@ def test_issuer_form_shows_every_error_at_once_and_keeps_the_code_unspent(
 def test_issuer_person_page_shows_what_the_document_is_checked_against(
     client: Client, issuer: User, nina: User, tree: dict[str, Organisation]
 ) -> None:
-    """Newcomer report: the page asked to compare a photo the portal does not show, and lacked
+    """Found: the page asked to compare a photo the portal does not show, and lacked
     the HSA-id and unit the issuer checks against."""
     from apps.commissions import services as commissions
     from apps.core.actors import SYSTEM
@@ -291,7 +291,7 @@ def test_issuer_person_page_shows_what_the_document_is_checked_against(
 def test_an_e_id_without_a_device_name_is_named_in_the_readers_language(
     client: Client, nina: User, issuing_ca: IssuingCA
 ) -> None:
-    """Newcomer report: the default device name "Mobile e-ID" was stored in English and shown
+    """Found: the default device name "Mobile e-ID" was stored in English and shown
     so in the Swedish UI."""
     from tests.issuance.support import device_csr
 

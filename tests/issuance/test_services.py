@@ -356,7 +356,7 @@ def _rsa_csr() -> str:
 def test_a_refused_csr_is_explained_in_one_language(nina: User, issuing_ca: IssuingCA,
                                                     csr: str | None, swedish: str,
                                                     english: str) -> None:
-    """Newcomer report: a Swedish sentence ended in the CA's English text ("... är inte godtagbar:
+    """Found: a Swedish sentence ended in the CA's English text ("... är inte godtagbar:
     the CSR key must be an EC P-256 (secp256r1) key"). The CA's codes map to translated messages;
     the audit row keeps a reason code, whatever the language of the request."""
     from django.utils import translation
@@ -518,7 +518,7 @@ def test_someone_who_has_left_gets_no_new_e_id(tree: dict[str, Organisation], is
 def test_an_issuer_issues_for_staff_without_a_portal_login(
     issuer: User, tree: dict[str, Organisation]
 ) -> None:
-    """Found by a newcomer: most demo staff have no login account, and an issuer was refused for
+    """Found: most demo staff have no login account, and an issuer was refused for
     them ("Only staff members..."); the e-ID is itself their credential."""
     from apps.commissions import services as commissions
     from apps.identities import services as identities

@@ -18,7 +18,7 @@ Client().get("/no/such/page/")
 
 
 def test_a_404_is_logged_once_with_debug_on(tmp_path: Path) -> None:
-    """Newcomer report: every 4xx line appeared twice in `make run`'s output: Django's default
+    """Found: every 4xx line appeared twice in `make run`'s output: Django's default
     configuration gives the "django" logger a console handler of its own (debug on) that also
     propagates to the root logger's console handler."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.base", "DJANGO_DEBUG": "true",
@@ -31,7 +31,7 @@ def test_a_404_is_logged_once_with_debug_on(tmp_path: Path) -> None:
 
 
 def test_a_refusal_is_logged_as_one_line_without_a_traceback(rf, caplog) -> None:
-    """Found by a newcomer: each 403 of a refused action printed two chained tracebacks into the
+    """Found: each 403 of a refused action printed two chained tracebacks into the
     console; a refusal is an answer, not a crash."""
     import logging
 

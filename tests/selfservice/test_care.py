@@ -231,7 +231,7 @@ def test_looking_a_patient_up_is_in_their_log_extract(nurse_client, tree, patien
 
 
 def test_the_personnummer_never_travels_in_a_url(nurse_client, tree, patient):
-    """Newcomer report: the lookup was `?care_unit=...&person_number=...`, so the personnummer
+    """Found: the lookup was `?care_unit=...&person_number=...`, so the personnummer
     ended up in browser history and server logs. It is a POST now, answered by a redirect to the
     bare page, which shows the patient from the session; reloading does not audit again."""
     response = nurse_client.post(URL, {"action": "find", "care_unit": str(tree["cardio"].pk),

@@ -248,7 +248,7 @@ def test_a_last_day_far_in_the_future_is_a_form_error(client, tree, patient):
 
 
 def test_a_staff_member_left_selected_is_ignored_for_all_staff(client, tree, patient, nurse):
-    """Newcomer report: choosing "all staff" with a staff member of another unit still selected
+    """Found: choosing "all staff" with a staff member of another unit still selected
     gave a doubled error; "all staff" ignores the list."""
     client.force_login(patient)
     response = client.post(reverse("selfservice:patient_consents"),
@@ -262,7 +262,7 @@ def test_a_staff_member_left_selected_is_ignored_for_all_staff(client, tree, pat
 
 
 def test_the_staff_list_names_each_employee_of_the_chosen_unit_once(patient_client, tree, nurse):
-    """Newcomer report: the list showed 55 entries, with repeats (one per commission and unit),
+    """Found: the list showed 55 entries, with repeats (one per commission and unit),
     even with "all staff" chosen."""
     from apps.commissions import services as commissions
     from tests.conftest import make_staff
@@ -287,7 +287,7 @@ def test_the_staff_list_names_each_employee_of_the_chosen_unit_once(patient_clie
 
 
 def test_consent_end_shows_the_last_day_included(patient_client, patient, tree):
-    """Newcomer report: a consent through 31 May showed as ending "2026-06-01 00:00"."""
+    """Found: a consent through 31 May showed as ending "2026-06-01 00:00"."""
     last = timezone.localdate() + timedelta(days=30)
     patient_client.post(URL, form_data(tree["cardio"], valid_until=last.isoformat()))
     consent = ConsentAssertion.objects.get()
@@ -302,7 +302,7 @@ def test_consent_end_shows_the_last_day_included(patient_client, patient, tree):
 
 
 def test_log_extract_says_you_for_the_patients_own_actions(patient_client, patient, tree, nurse):
-    """Newcomer report: the extract showed the patient's internal username as "who"."""
+    """Found: the extract showed the patient's internal username as "who"."""
     services.consent_give(actor=patient, patient=patient.person, care_unit=tree["cardio"],
                           valid_from=timezone.now())
     services.emergency_access_register(actor=nurse[0], patient=patient.person,
