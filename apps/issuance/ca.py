@@ -243,14 +243,20 @@ def ensure_ca(
         cert = _build_ca_certificate(
             key, common_name=common_name, organisation=organisation, now=when
         )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _write_file(paths.key, key_pem, _KEY_FILE_MODE)
-        _write_file(paths.cert, cert.public_bytes(serialization.Encoding.PEM), _CERT_FILE_MODE)
+        _write_key_and_certificate(paths, key, cert)
     return True
+
+
+def _write_key_and_certificate(paths: CAPaths, key: ec.EllipticCurvePrivateKey,
+                               cert: x509.Certificate) -> None:
+    """Write `key` (PKCS#8 PEM, mode 0600) and `cert` (PEM) to `paths` (the caller holds the lock)."""
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    _write_file(paths.key, key_pem, _KEY_FILE_MODE)
+    _write_file(paths.cert, cert.public_bytes(serialization.Encoding.PEM), _CERT_FILE_MODE)
 
 
 def _build_ca_certificate(
@@ -653,13 +659,7 @@ def ensure_ocsp_responder(
             return False
         key = ec.generate_private_key(ec.SECP256R1())
         cert = ca.issue_ocsp_responder(key.public_key(), now=when, validity_seconds=validity_seconds)
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        _write_file(paths.key, key_pem, _KEY_FILE_MODE)
-        _write_file(paths.cert, cert.public_bytes(serialization.Encoding.PEM), _CERT_FILE_MODE)
+        _write_key_and_certificate(paths, key, cert)
     return True
 
 
