@@ -72,3 +72,21 @@ def test_a_malformed_totp_encryption_key_stops_without_showing_it() -> None:
     result = _start({**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": good})
     assert "PORTAL_TOTP_ENCRYPTION_KEYS" not in result.stderr
 
+
+
+def test_a_missing_secret_is_one_clear_line_not_a_traceback() -> None:
+    """Without debug and without DJANGO_SECRET_KEY, manage.py said so only at the end of two
+    chained tracebacks."""
+    import os
+    import subprocess
+    import sys
+
+    from django.conf import settings
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.base", "DJANGO_DEBUG": "false",
+           "DJANGO_SECRET_KEY": ""}
+    result = subprocess.run([sys.executable, "manage.py", "check"], cwd=settings.BASE_DIR, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("Configuration error: DJANGO_SECRET_KEY is not set.")
