@@ -23,7 +23,6 @@ from django.http import HttpRequest
 from apps.core.assurance import StepUpProof, is_fresh
 from apps.identities.models import User
 
-LOA2 = "http://id.elegnamnden.se/loa/1.0/loa2"
 PENDING_KEY = "authn_pending"
 #: The second factor must follow the password within 5 minutes.
 PENDING_MAX_AGE_SECONDS = 300

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from apps.authn import selectors, services, session
+from apps.authn import loa, selectors, services, session
 from apps.authn.decorators import staff_required
 from apps.authn.forms import OTPForm, PasswordForm, PatientDemoForm
 from apps.core.actors import ANONYMOUS
@@ -64,8 +64,8 @@ def otp_view(request: HttpRequest) -> HttpResponse:
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             otp_login(request, device)
-            session.set_login(request, loa=session.LOA2, methods=["pwd", "otp"])
-            services.login_succeeded(actor=user, loa=session.LOA2, methods=["pwd", "otp"])
+            session.set_login(request, loa=loa.LOA2, methods=["pwd", "otp"])
+            services.login_succeeded(actor=user, loa=loa.LOA2, methods=["pwd", "otp"])
             return HttpResponseRedirect(_next(request))
     return render(request, "authn/otp.html", {"form": form, "next": _next(request)})
 

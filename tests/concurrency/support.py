@@ -17,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 
-from apps.authn.session import LOA2
+from apps.authn.loa import LOA2
 from apps.core.assurance import mint_step_up
 from apps.identities.models import User
 
