@@ -8,6 +8,7 @@ urlpatterns = [
     path("", home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.authn.urls")),
+    path("", include("apps.federation.urls")),
     path("administration/", include("apps.administration.urls")),
     path("issuance/", include("apps.issuance.urls")),
     path("", include("apps.selfservice.urls")),

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from apps.authn.loa import level
 from apps.core.assurance import StepUpProof, is_fresh
 from apps.identities.models import User
 
@@ -28,11 +29,13 @@ PENDING_KEY = "authn_pending"
 PENDING_MAX_AGE_SECONDS = 300
 
 
-def set_login(request: HttpRequest, *, loa: str | None, methods: list[str]) -> None:
-    """Record a completed login (call after `django.contrib.auth.login`, which cycles the key)."""
+def set_login(request: HttpRequest, *, loa: str | None, methods: list[str],
+              idp: str | None = None) -> None:
+    """Record a completed login (call after `django.contrib.auth.login`, which cycles the key);
+    `idp` is the SAML IdP's entityID for a federated login."""
     request.session.pop(PENDING_KEY, None)
     request.session["authn"] = {"loa": loa, "methods": methods, "at": int(time.time()),
-                                "step_up": None}
+                                "idp": idp, "step_up": None}
 
 
 def get(request: HttpRequest) -> dict[str, Any]:
@@ -93,4 +96,19 @@ def consume_step_up(request: HttpRequest) -> None:
     """Spend the step-up: one re-entry of the second factor authorises one sensitive action."""
     data = get(request)
     data["step_up"] = None
+    request.session["authn"] = data
+
+
+def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None) -> None:
+    """A step-up proved level `loa` by `method` (e.g. "saml" at `idp`) in this session: the
+    session's level becomes the stronger of the two (NIST SP 800-63B: the session's assurance is
+    that of its strongest current authentication), and the session key is rotated."""
+    data = get(request)
+    if level(loa) > level(data.get("loa")):
+        data["loa"] = loa
+    methods = list(data.get("methods") or [])
+    if method not in methods:
+        methods.append(method)
+    data["methods"], data["idp"] = methods, idp or data.get("idp")
+    request.session.cycle_key()
     request.session["authn"] = data

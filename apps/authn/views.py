@@ -114,7 +114,13 @@ def lockout_response(request: HttpRequest, response: HttpResponse,
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    """Log out (POST only) and say so on the start page."""
+    """Log out (POST only) and say so on the start page. After a federated login, the IdP's
+    session is handed to the federation app's single logout (`saml_logout` in the new, anonymous
+    session), which asks the IdP to end it too."""
+    federated = request.session.get("saml")
     logout(request)
     messages.success(request, _("You are logged out."))
+    if isinstance(federated, dict):
+        request.session["saml_logout"] = federated
+        return redirect("federation:slo_start")
     return redirect("home")

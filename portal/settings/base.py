@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "apps.consents",
     "apps.issuance",
     "apps.authn",
+    "apps.federation",
     "apps.administration",
     "apps.selfservice",
     "apps.api",
@@ -262,6 +263,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "options": {"expires": 600},
     },
     # The delegated OCSP responder's certificate (30 days) is renewed 10 days before its end.
+    # IdP metadata (SAML_METADATA_REFRESH_SECONDS decides which are due; missing or refused
+    # metadata is retried at every run) and the pruning of expired login states.
+    "federation-idp-metadata-refresh": {
+        "task": "federation.idp_metadata_refresh_task",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
     "issuance-ocsp-responder-renew": {
         "task": "apps.issuance.tasks.ocsp_responder_renew_task",
         "schedule": 86400.0,
@@ -369,3 +377,54 @@ LOGGING = {
     "loggers": {"axes": {"level": "WARNING"},
                 "django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
+
+
+def saml_idps(path: str, *, dev_default: bool, var_dir: Path) -> list[dict[str, str]]:
+    """The IdPs the portal trusts (docs/authentication.md, "Adding an IdP"): the JSON list in the
+    file `path`, each `{"entity_id", "name", "name_sv", "accounts": "staff"|"patient",
+    "metadata_url" or "metadata_file", "metadata_cert_file"}`; without a file, in development,
+    the local test IdP's two personalities (`manage.py testidp`). Raises ImproperlyConfigured for
+    a file that is not such a list."""
+    if not path:
+        if not dev_default:
+            return []
+        base = "http://127.0.0.1:8001"
+        cert = str(var_dir / "testidp" / "metadata-cert.pem")
+        return [
+            {"entity_id": f"{base}/staff/metadata", "name": "Organisation e-ID (test IdP)",
+             "name_sv": "Organisationens e-legitimation (test-IdP)", "accounts": "staff",
+             "metadata_url": f"{base}/staff/metadata", "metadata_cert_file": cert},
+            {"entity_id": f"{base}/citizen/metadata", "name": "Citizen e-ID (test IdP)",
+             "name_sv": "E-legitimation för privatpersoner (test-IdP)", "accounts": "patient",
+             "metadata_url": f"{base}/citizen/metadata", "metadata_cert_file": cert},
+        ]
+    import json
+
+    try:
+        entries = json.loads(Path(path).read_text())
+        assert isinstance(entries, list)
+        for entry in entries:
+            assert entry["accounts"] in ("staff", "patient") and entry["entity_id"]
+            assert entry.get("metadata_url") or entry.get("metadata_file")
+    except (OSError, ValueError, KeyError, TypeError, AssertionError) as exc:
+        raise ImproperlyConfigured(f"SAML_IDPS_FILE {path}: not a list of IdPs ({exc}).") from None
+    return [{key: str(value) for key, value in entry.items()} for entry in entries]
+
+
+# Federated login: the portal as a SAML2 service provider (apps.federation, docs/authentication.md).
+SAML_SP_ENTITY_ID: str = env.str("SAML_SP_ENTITY_ID", default=f"{PORTAL_BASE_URL}/saml/metadata/")
+SAML_SP_KEY_FILE = Path(env.str("SAML_SP_KEY_FILE", default=str(VAR_DIR / "saml" / "sp-key.pem")))
+SAML_SP_CERT_FILE = Path(env.str("SAML_SP_CERT_FILE",
+                                 default=str(VAR_DIR / "saml" / "sp-cert.pem")))
+SAML_XMLSEC_BINARY: str = env.str("SAML_XMLSEC_BINARY", default="/usr/bin/xmlsec1")
+SAML_IDPS = saml_idps(env.str("SAML_IDPS_FILE", default=""), dev_default=DEBUG, var_dir=VAR_DIR)
+#: Allowed clock difference with an IdP when checking NotBefore/NotOnOrAfter (seconds).
+SAML_CLOCK_SKEW_SECONDS: int = env.int("SAML_CLOCK_SKEW_SECONDS", default=60)
+#: How long an AuthnRequest may wait for its answer (seconds).
+SAML_REQUEST_MAX_AGE_SECONDS: int = env.int("SAML_REQUEST_MAX_AGE_SECONDS", default=300)
+SAML_METADATA_REFRESH_SECONDS: int = env.int("SAML_METADATA_REFRESH_SECONDS", default=3600)
+#: The level asked of the IdP at login (empty: none asked; any known level of 2 or more accepted)
+#: and at a step-up (ForceAuthn with at least this level).
+SAML_LOGIN_LOA: str = env.str("SAML_LOGIN_LOA", default="")
+SAML_STEP_UP_LOA: str = env.str("SAML_STEP_UP_LOA", default="http://id.elegnamnden.se/loa/1.0/loa3")
+SAML_CONFIG_LOADER = "apps.federation.saml.config_loader"
