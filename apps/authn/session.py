@@ -20,8 +20,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from apps.authn.loa import level
 from apps.core.assurance import StepUpProof, is_fresh
+from apps.core.loa import level
 from apps.identities.models import User
 
 PENDING_KEY = "authn_pending"

@@ -16,9 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from apps.authn import loa, selectors, services, session
+from apps.authn import selectors, services, session
 from apps.authn.decorators import staff_required
 from apps.authn.forms import OTPForm, PasswordForm, PatientDemoForm
+from apps.core import loa
 from apps.core.actors import ANONYMOUS
 from apps.core.errors import PortalError
 

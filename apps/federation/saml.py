@@ -40,7 +40,7 @@ from saml2.saml import NAMEID_FORMAT_PERSISTENT, AuthnContextClassRef
 from saml2.samlp import RequestedAuthnContext
 from saml2.sigver import SignatureError
 
-from apps.authn import loa as levels
+from apps.core import loa as levels
 
 NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"

@@ -17,8 +17,8 @@ from urllib.parse import urlencode, urlsplit
 from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 
-from apps.authn.loa import LOA2
 from apps.core.assurance import mint_step_up
+from apps.core.loa import LOA2
 from apps.identities.models import User
 
 T = TypeVar("T")
