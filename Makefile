@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export DJANGO_SETTINGS_MODULE ?= portal.settings.base
 
-.PHONY: run test setup lint bench mail totp messages
+.PHONY: run test setup lint bench mail totp messages xmlsec1
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)." % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -17,20 +17,32 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 setup: $(STAMP)
 
-## make run: set up, migrate, create the CA, load demo data, serve on 127.0.0.1:8000 with a worker
-## and the beat scheduler (manage.py runportal supervises all three).
+## xmlsec1 signs and verifies SAML messages (pysaml2). Installed here when running as root (the
+## package lists are refreshed first if the install fails); otherwise one line says how.
+xmlsec1:
+	@command -v xmlsec1 >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing xmlsec1: apt-get install -y xmlsec1"; \
+	    apt-get install -y -q xmlsec1 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q xmlsec1 >/dev/null; } \
+	      || { echo "Could not install xmlsec1; run: apt-get update && apt-get install -y xmlsec1" >&2; exit 1; }; \
+	  else echo "xmlsec1 is missing (SAML signatures need it): run sudo apt-get install xmlsec1" >&2; exit 1; fi; }
+
+## make run: set up, migrate, create the CA and the test IdP's keys, load demo data, serve on
+## 127.0.0.1:8000 with a worker, the beat scheduler and the local test IdP on 127.0.0.1:8001
+## (manage.py runportal supervises them all).
 run: export DJANGO_DEBUG ?= true
-run: $(STAMP)
+run: xmlsec1 $(STAMP)
 	@test -f .env || { cp .env.example .env; echo "Created .env from .env.example (development settings)."; }
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py issuance_ca_init
+	$(PY) manage.py testidp_init
 	$(PY) manage.py demo_data
-	@echo "Serving http://127.0.0.1:8000/ with a Celery worker and beat (Ctrl-C stops all). E-mails: make mail"
+	@echo "Serving http://127.0.0.1:8000/ with a Celery worker and beat, and the test IdP on http://127.0.0.1:8001/ (Ctrl-C stops all). E-mails: make mail"
 	$(PY) manage.py runportal 127.0.0.1:8000
 
 ## make test: ruff, mypy, import-linter, migrations check and pytest (PostgreSQL when DATABASE_URL is set).
 test: export DJANGO_SETTINGS_MODULE = portal.settings.test
-test: $(STAMP)
+test: xmlsec1 $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports

@@ -284,6 +284,14 @@ ISSUANCE_CA_ORGANISATION: str = env.str("ISSUANCE_CA_ORGANISATION", default="Reg
 ISSUANCE_CERT_VALIDITY_SECONDS: int = env.int("ISSUANCE_CERT_VALIDITY_SECONDS", default=2 * 365 * 86400)
 
 
+# The local test IdP (apps/testidp, `manage.py testidp`): a SAML IdP for development and tests.
+# Enabled exactly when debug is: never with debug off, and not configurable on its own.
+TESTIDP_ENABLED: bool = DEBUG
+TESTIDP_BASE_URL: str = env.str("TESTIDP_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
+TESTIDP_KEY_DIR = Path(env.str("TESTIDP_KEY_DIR", default=str(VAR_DIR / "testidp")))
+TESTIDP_SP_METADATA_URL: str = env.str("TESTIDP_SP_METADATA_URL",
+                                       default=f"{PORTAL_BASE_URL}/saml/metadata/")
+
 
 def totp_encryption_keys(value: str) -> list[str]:
     """The Fernet keys in `value` (comma-separated, newest first) for the TOTP keys stored in the

@@ -5,7 +5,8 @@ stop one of them behind the others' backs. Beat is a child of its own (`celery b
 file under `PORTAL_VAR_DIR`), as in production, where exactly one beat runs beside any number of
 workers (docs/decisions.md). If the worker or beat stops, it is restarted with a message (each at
 most `MAX_RESTARTS` times a minute, then everything stops with an error); if the web server stops,
-the others are stopped too. Ctrl-C stops all three.
+the others are stopped too. Ctrl-C stops them all. With debug on (`TESTIDP_ENABLED`) the local
+test IdP (`manage.py testidp`, docs/authentication.md) runs beside them, restarted like the worker.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ BACKGROUND = {
                           "--without-gossip", "--without-mingle"],
     "The Celery beat scheduler": [*CELERY, "beat", "--loglevel=WARNING"],
 }
+#: Started beside them when the local test IdP is enabled (debug on): `manage.py testidp`.
+TESTIDP = "The test IdP"
 
 
 class Command(BaseCommand):
@@ -45,9 +48,12 @@ class Command(BaseCommand):
         def start(command: list[str]) -> subprocess.Popen[bytes]:
             return subprocess.Popen(command, cwd=settings.BASE_DIR, start_new_session=True)
 
-        background = {name: start(command) for name, command in BACKGROUND.items()}
+        commands = dict(BACKGROUND)
+        if settings.DEBUG and getattr(settings, "TESTIDP_ENABLED", False):
+            commands[TESTIDP] = [sys.executable, "manage.py", "testidp"]
+        background = {name: start(command) for name, command in commands.items()}
         server = start([sys.executable, "manage.py", "runserver", addrport])
-        restarts: dict[str, list[float]] = {name: [] for name in BACKGROUND}
+        restarts: dict[str, list[float]] = {name: [] for name in commands}
 
         def stop(signum: int = 0, frame: FrameType | None = None) -> None:
             # Each child leads its own process group (runserver's reloader has a child too).
@@ -82,6 +88,6 @@ class Command(BaseCommand):
                         raise CommandError(f"{name} keeps stopping; see its messages above.")
                     self.stderr.write(f"{name} stopped (exit code {process.returncode}); "
                                       "restarting it.")
-                    background[name] = start(BACKGROUND[name])
+                    background[name] = start(commands[name])
         finally:
             stop()

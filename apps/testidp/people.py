@@ -1,0 +1,84 @@
+"""The demo people the test IdP offers, read from the portal's database through the ORM.
+
+Staff (`staff` personality): one choice per employee HSA-id (a staff member with two HSA-ids is two
+choices, each asserting its own employeeHsaId). Citizens (`citizen`): one choice per person with a
+personnummer or samordningsnummer (both are personalIdentityNumber in the Swedish e-ID framework).
+People without a person number are left out: the assertion and its NameID need one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from apps.commissions.models import Employee
+from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
+from apps.identities.models import Person
+
+#: At most this many choices on the login page (the demo data has a handful).
+LIMIT = 200
+_ROOTS = (OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One person to log in as: `value` (a UUID string) goes back in the form; `name` and
+    `detail` (HSA-id or person number) are shown."""
+
+    value: str
+    name: str
+    detail: str
+    attributes: dict[str, str]
+
+
+def _number(person: Person) -> str:
+    for number in person.identity_numbers.all():
+        if number.root in _ROOTS:
+            return number.extension
+    return ""
+
+
+def _base(person: Person, number: str) -> dict[str, str]:
+    return {"personalIdentityNumber": number, "givenName": person.given_name,
+            "sn": person.family_name, "displayName": f"{person.given_name} {person.family_name}"}
+
+
+def choices(personality: str) -> list[Choice]:
+    """The choices for `personality` ("staff" or "citizen"), ordered by name."""
+    found: list[Choice] = []
+    if personality == "staff":
+        employees = (Employee.objects.select_related("person")
+                     .prefetch_related("person__identity_numbers")
+                     .order_by("person__family_name", "person__given_name", "hsa_id")[:LIMIT])
+        for employee in employees:
+            number = _number(employee.person)
+            if number:
+                found.append(Choice(str(employee.pk), str(employee.person), employee.hsa_id,
+                                    {**_base(employee.person, number), "employeeHsaId": employee.hsa_id}))
+    elif personality == "citizen":
+        people = (Person.objects.filter(identity_numbers__root__in=_ROOTS).distinct()
+                  .prefetch_related("identity_numbers").order_by("family_name", "given_name")[:LIMIT])
+        for person in people:
+            number = _number(person)
+            found.append(Choice(str(person.pk), str(person), person.person_number, _base(person, number)))
+    return found
+
+
+def attributes(personality: str, value: str) -> dict[str, str] | None:
+    """The attributes of the choice `value` for `personality`, or None when it is no choice."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    if personality == "staff":
+        employee = (Employee.objects.select_related("person")
+                    .prefetch_related("person__identity_numbers").filter(pk=value).first())
+        if employee is None or not _number(employee.person):
+            return None
+        return {**_base(employee.person, _number(employee.person)), "employeeHsaId": employee.hsa_id}
+    if personality == "citizen":
+        person = Person.objects.prefetch_related("identity_numbers").filter(pk=value).first()
+        if person is None or not _number(person):
+            return None
+        return _base(person, _number(person))
+    return None
