@@ -153,15 +153,14 @@ def test_a_service_error_is_shown_in_swedish_by_default(client: Any, hospital_ad
 
 
 def test_a_field_error_is_shown_in_swedish_by_default(client: Any, db: Any) -> None:
-    page = client.post(reverse("authn:patient_login"),
-                       {"person_number": "19121212-1213"}).content.decode()
-    assert "Ingen demopatient har detta nummer." in page
+    page = client.post(reverse("authn:login"), {"username": "", "password": ""}).content.decode()
+    assert "Det här fältet är obligatoriskt." in page
 
 
 def test_a_field_error_follows_the_language_choice(client: Any, db: Any) -> None:
-    page = client.post(reverse("authn:patient_login"), {"person_number": "19121212-1213"},
+    page = client.post(reverse("authn:login"), {"username": "", "password": ""},
                        HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "No demo patient has this number." in page
+    assert "This field is required." in page
 
 
 def test_service_messages_are_translated_when_read_not_when_raised() -> None:
@@ -401,7 +400,7 @@ def _data_strings() -> list[str]:
 
 @pytest.mark.parametrize("language", ["sv", "en"])
 def test_every_text_of_the_journeys_is_in_the_readers_language(
-    client: Any, demo_region: dict[str, Any], language: str,
+    client: Any, demo_region: dict[str, Any], language: str, federation: Any,
 ) -> None:
     """The pages the browser tests and the README's walkthrough visit, in Swedish (the default)
     and in English: no common word of the other language in what a person reads; the API is
@@ -438,11 +437,13 @@ def test_every_text_of_the_journeys_is_in_the_readers_language(
     tolvan = Person.objects.get(identity_numbers__extension="191212121212")
     visit("start", client.get("/"))
     visit("not found", client.get("/no/such/page/"))
-    visit("patient login", client.get(reverse("authn:patient_login")))
+    visit("e-ID choice", client.get(reverse("federation:discovery")))
+    visit("e-ID choice, patients", client.get(reverse("federation:discovery"), {"for": "patient"}))
 
     # Sara: an e-ID through the app (no device name), a code replaced, a refused try in English.
     staff_login("sara.staff")
-    client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
+    visit("step-up, level 3", client.get(reverse("authn:step_up"), {"purpose": "self_issuance"}))
+    federation.login(client, sara, step_up=True)
     visit("new e-ID", client.get(reverse("selfservice:my_eid_new")))
     code_page = visit("code", client.post(reverse("selfservice:my_eid_new")))
     payload = re.search(r"EIDACT1\.[0-9a-f]+\.[A-Za-z0-9_-]+", code_page)
@@ -501,7 +502,7 @@ def test_every_text_of_the_journeys_is_in_the_readers_language(
     visit("logged out", client.post(reverse("authn:logout"), follow=True))
 
     # Tolvan, the demo patient.
-    client.post(reverse("authn:patient_login"), {"person_number": "19121212-1212"})
+    federation.login(client, tolvan, personality="citizen")
     consents = visit("consents", client.get(reverse("selfservice:patient_consents")))
     visit("consents, one named", client.post(reverse("selfservice:patient_consents"), {
         "care_unit": str(sara.employees.get().organisation_id), "who": "one",

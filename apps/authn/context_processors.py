@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -12,11 +11,10 @@ from apps.identities.models import User
 
 
 def authn(request: HttpRequest) -> dict[str, Any]:
-    """`authn` (session facts), `debug_demo` (demo login on) and `staff_roles` (the set of active
+    """`authn` (session facts) and `staff_roles` (the set of active
     role codes of a staff user, one query; the pages themselves still check every permission)."""
     user = getattr(request, "user", None)
     roles: set[str] = set()
     if isinstance(user, User) and user.kind == User.Kind.STAFF:
         roles = role_codes_active_for_person(user.person_id, timezone.now())
-    return {"authn": session.get(request), "debug_demo": settings.DEMO_LOGIN_ENABLED,
-            "staff_roles": roles}
+    return {"authn": session.get(request), "staff_roles": roles}

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
@@ -46,26 +47,38 @@ def staff_required(view: View) -> View:
 
 
 def patient_required(view: View) -> View:
-    """A patient logged in (in this issue: the demo login)."""
+    """A patient logged in (through a citizen e-ID IdP); others go to the e-ID choice."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         user = request.user
         if not (user.is_authenticated and user.kind == User.Kind.PATIENT):  # type: ignore[union-attr]
-            return _login_redirect(request, "authn:patient_login")
+            return HttpResponseRedirect(f"{reverse('federation:discovery')}?" + urlencode(
+                {"for": "patient", "next": request.get_full_path()}))
         return view(request, *args, **kwargs)
 
     return wrapper
 
 
-def step_up_required(view: View) -> View:
-    """A fresh re-entry of the second factor (STEP_UP_MAX_AGE_SECONDS) before the view runs;
-    otherwise redirect to the step-up page, which comes back here."""
+def step_up_redirect(request: HttpRequest, purpose: str,
+                     next_path: str | None = None) -> HttpResponse | None:
+    """None when the session holds a fresh step-up (STEP_UP_MAX_AGE_SECONDS) at the level
+    `settings.PORTAL_LOA_REQUIRED[purpose]` asks for; else the redirect to the step-up page, which
+    comes back to `next_path` (default: this page)."""
+    if session.has_fresh_step_up(request, min_loa=settings.PORTAL_LOA_REQUIRED[purpose]):
+        return None
+    return HttpResponseRedirect(f"{reverse('authn:step_up')}?" + urlencode(
+        {"next": next_path or request.get_full_path(), "purpose": purpose}))
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not session.has_fresh_step_up(request):
-            return _login_redirect(request, "authn:step_up")
-        return view(request, *args, **kwargs)
 
-    return wrapper
+def step_up_required(purpose: str) -> Callable[[View], View]:
+    """`step_up_redirect(request, purpose)` before the view runs."""
+
+    def decorator(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            return step_up_redirect(request, purpose) or view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator

@@ -17,10 +17,3 @@ class OTPForm(forms.Form):
         error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
-
-
-class PatientDemoForm(forms.Form):
-    person_number = forms.CharField(
-        label=_("Personal identity number or coordination number"), max_length=13,
-        help_text=_("For example 19121212-1212 (Tolvan Tolvansson)."),
-    )

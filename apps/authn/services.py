@@ -34,6 +34,7 @@ from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.db import lock_names
 from apps.core.errors import ValidationFailed
+from apps.core.loa import LOA2
 from apps.identities.actors import Actor
 from apps.identities.identifiers import fold_username
 from apps.identities.models import User
@@ -163,7 +164,7 @@ def step_up_verify(*, actor: User, token: str) -> StepUpProof:
     Raises ValidationFailed (field `token`) like `otp_check`."""
     policies.require_self(actor, actor)
     _verify_otp(actor, actor, token, step="step_up")
-    proof = mint_step_up(actor.pk, "otp")
+    proof = mint_step_up(actor.pk, "otp", loa=LOA2)
     with transaction.atomic():
         record(actor=actor, action=audit.STEP_UP_SUCCEEDED.code, target=actor,
                subject=actor.person, changes={"method": [None, proof.method]})

@@ -86,10 +86,11 @@ def step_up_proof(request: HttpRequest) -> StepUpProof | None:
     return StepUpProof.from_session(get(request).get("step_up"))
 
 
-def has_fresh_step_up(request: HttpRequest) -> bool:
-    """True when the logged-in user holds a step-up proof that is still fresh."""
+def has_fresh_step_up(request: HttpRequest, *, min_loa: str | None = None) -> bool:
+    """True when the logged-in user holds a step-up proof that is still fresh (and, with
+    `min_loa`, made at that level of assurance or a stronger one)."""
     user = request.user
-    return isinstance(user, User) and is_fresh(step_up_proof(request), user.pk)
+    return isinstance(user, User) and is_fresh(step_up_proof(request), user.pk, min_loa=min_loa)
 
 
 def consume_step_up(request: HttpRequest) -> None:

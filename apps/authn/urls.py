@@ -7,6 +7,5 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("login/otp/", views.otp_view, name="otp"),
     path("login/step-up/", views.step_up_view, name="step_up"),
-    path("login/patient/", views.patient_login_view, name="patient_login"),
     path("logout/", views.logout_view, name="logout"),
 ]

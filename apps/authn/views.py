@@ -1,4 +1,5 @@
-"""Login pages: password, then the TOTP second factor; step-up; the demo patient login."""
+"""Login pages: password, then the TOTP second factor (LoA 2), and step-up. Federated login
+(SAML2) is apps.federation's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,8 +18,8 @@ from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
 from apps.authn import selectors, services, session
-from apps.authn.decorators import staff_required
-from apps.authn.forms import OTPForm, PasswordForm, PatientDemoForm
+from apps.authn.decorators import acting_user, staff_required
+from apps.authn.forms import OTPForm, PasswordForm
 from apps.core import loa
 from apps.core.actors import ANONYMOUS
 from apps.core.errors import PortalError
@@ -73,36 +74,27 @@ def otp_view(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def step_up_view(request: HttpRequest) -> HttpResponse:
-    """Re-enter the second factor before a sensitive action (e.g. a new mobile e-ID)."""
+    """Confirm it is you before a sensitive action (`?purpose=` a key of
+    settings.PORTAL_LOA_REQUIRED, `?next=`). The level the purpose needs decides the ways offered:
+    a new login at an e-ID provider with ForceAuthn (always; apps.federation), or the code of the
+    authenticator app when a level-2 proof is enough and the account has one."""
+    purpose = request.GET.get("purpose", "")
+    required = settings.PORTAL_LOA_REQUIRED.get(purpose, loa.LOA2)
+    user = acting_user(request)
+    otp_allowed = loa.level(required) <= 2 and selectors.has_totp_device(user)
     form = OTPForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and otp_allowed and form.is_valid():
         try:
-            proof = services.step_up_verify(actor=request.user,  # type: ignore[arg-type]
-                                            token=form.cleaned_data["token"])
+            proof = services.step_up_verify(actor=user, token=form.cleaned_data["token"])
         except PortalError as exc:
             form.add_error(exc.field, str(exc.message))
         else:
             session.store_step_up(request, proof)
             return HttpResponseRedirect(_next(request))
-    return render(request, "authn/step_up.html", {"form": form, "next": _next(request)})
-
-
-def patient_login_view(request: HttpRequest) -> HttpResponse:
-    """Demo login for seeded patients; only with debug on (DEMO_LOGIN_ENABLED). e-ID login comes later."""
-    if not settings.DEMO_LOGIN_ENABLED:
-        raise Http404
-    form = PatientDemoForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = selectors.patient_demo_user(form.cleaned_data["person_number"])
-        except PortalError as exc:
-            form.add_error(exc.field, str(exc.message))
-        else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            session.set_login(request, loa=None, methods=["demo"])
-            services.login_succeeded(actor=user, loa=None, methods=["demo"])
-            return HttpResponseRedirect(_next(request) if _next(request) != "/" else "/patient/")
-    return render(request, "authn/patient_login.html", {"form": form, "next": _next(request)})
+    current = session.get(request).get("loa")
+    return render(request, "authn/step_up.html", {
+        "form": form, "next": _next(request), "purpose": purpose, "otp_allowed": otp_allowed,
+        "required_level": loa.level(required), "session_level": loa.level(current)})
 
 
 def lockout_response(request: HttpRequest, response: HttpResponse,

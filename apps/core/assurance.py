@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from apps.core import loa as levels
 from apps.core.errors import Forbidden
 
 #: A step-up is fresh for 5 minutes.
@@ -30,19 +31,21 @@ _SALT = "apps.core.assurance.StepUpProof"
 
 @dataclass(frozen=True)
 class StepUpProof:
-    """`user_id` re-entered a second factor by `method` (RFC 8176 name, e.g. "otp") at
+    """`user_id` authenticated again by `method` (RFC 8176 name, e.g. "otp", or "saml" for a
+    ForceAuthn login at an IdP) at level of assurance `loa` (a framework URI, `apps.core.loa`) at
     `verified_at` (epoch seconds, UTC); `nonce` (32 hex characters) names this proof, so the action
-    it authorises can record that it was spent; `mac` binds the four."""
+    it authorises can record that it was spent; `mac` binds the five."""
 
     user_id: uuid.UUID
     method: str
+    loa: str
     verified_at: int
     nonce: str
     mac: str
 
     def as_session(self) -> dict[str, object]:
         """A JSON-able form for the session (`from_session` reads it back)."""
-        return {"user_id": str(self.user_id), "method": self.method,
+        return {"user_id": str(self.user_id), "method": self.method, "loa": self.loa,
                 "verified_at": self.verified_at, "nonce": self.nonce, "mac": self.mac}
 
     @classmethod
@@ -52,38 +55,45 @@ class StepUpProof:
             return None
         try:
             return cls(user_id=uuid.UUID(str(value["user_id"])), method=str(value["method"]),
-                       verified_at=int(value["verified_at"]), nonce=str(value["nonce"]),
-                       mac=str(value["mac"]))
+                       loa=str(value["loa"]), verified_at=int(value["verified_at"]),
+                       nonce=str(value["nonce"]), mac=str(value["mac"]))
         except (KeyError, TypeError, ValueError):
             return None
 
 
-def _mac(user_id: uuid.UUID, method: str, verified_at: int, nonce: str) -> str:
-    return salted_hmac(_SALT, f"{user_id}:{method}:{verified_at}:{nonce}",
+def _mac(user_id: uuid.UUID, method: str, loa: str, verified_at: int, nonce: str) -> str:
+    return salted_hmac(_SALT, f"{user_id}:{method}:{loa}:{verified_at}:{nonce}",
                        algorithm="sha256").hexdigest()
 
 
-def mint_step_up(user_id: uuid.UUID, method: str, *, now: float | None = None) -> StepUpProof:
-    """A proof that `user_id` just passed a second factor by `method`. Call only after verifying it."""
+def mint_step_up(user_id: uuid.UUID, method: str, *, loa: str,
+                 now: float | None = None) -> StepUpProof:
+    """A proof that `user_id` just authenticated again by `method` at level `loa`. Call only
+    after verifying it."""
     at = int(now if now is not None else time.time())
     nonce = secrets.token_hex(16)
-    return StepUpProof(user_id=user_id, method=method, verified_at=at, nonce=nonce,
-                       mac=_mac(user_id, method, at, nonce))
+    return StepUpProof(user_id=user_id, method=method, loa=loa, verified_at=at, nonce=nonce,
+                       mac=_mac(user_id, method, loa, at, nonce))
 
 
-def is_fresh(proof: StepUpProof | None, user_id: uuid.UUID, *, now: float | None = None) -> bool:
-    """True when `proof` is genuine, belongs to `user_id` and is at most STEP_UP_MAX_AGE_SECONDS old."""
+def is_fresh(proof: StepUpProof | None, user_id: uuid.UUID, *, now: float | None = None,
+             min_loa: str | None = None) -> bool:
+    """True when `proof` is genuine, belongs to `user_id`, is at most STEP_UP_MAX_AGE_SECONDS old
+    and, when `min_loa` is given, was made at that level or a stronger one."""
     if proof is None or proof.user_id != user_id:
         return False
-    if not hmac.compare_digest(proof.mac, _mac(proof.user_id, proof.method, proof.verified_at,
-                                               proof.nonce)):
+    if not hmac.compare_digest(proof.mac, _mac(proof.user_id, proof.method, proof.loa,
+                                               proof.verified_at, proof.nonce)):
+        return False
+    if min_loa and not levels.satisfies(proof.loa, min_loa):
         return False
     age = (now if now is not None else time.time()) - proof.verified_at
     return 0 <= age <= STEP_UP_MAX_AGE_SECONDS
 
 
-def check_step_up(proof: StepUpProof | None, user_id: uuid.UUID) -> None:
-    """Raise Forbidden (`step_up_required`) unless `is_fresh(proof, user_id)`."""
-    if not is_fresh(proof, user_id):
-        raise Forbidden(_("Confirm it is you with your authenticator app first."),
+def check_step_up(proof: StepUpProof | None, user_id: uuid.UUID, *,
+                  min_loa: str | None = None) -> None:
+    """Raise Forbidden (`step_up_required`) unless `is_fresh(proof, user_id, min_loa=min_loa)`."""
+    if not is_fresh(proof, user_id, min_loa=min_loa):
+        raise Forbidden(_("Confirm it is you first (log in again with your e-ID)."),
                         code="step_up_required")

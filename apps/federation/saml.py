@@ -11,8 +11,10 @@ assertion must be signed (`want_assertions_signed`) by a key of the IdP's truste
 (`only_use_keys_in_metadata`; a key sent in `KeyInfo` is not trusted), for our audience and
 our assertion consumer URL (Recipient), in response to a request we sent (`InResponseTo`;
 `allow_unsolicited` off) and within its time window with at most `SAML_CLOCK_SKEW_SECONDS` of clock
-skew (`accepted_time_diff`). The portal adds: the response's XML may carry no DTD (so no external
-entities and no entity expansion, as defusedxml refuses them), exactly one assertion (a second,
+skew (`accepted_time_diff`). The portal adds: the bearer confirmation's Recipient and the
+response's Destination must be our assertion consumer URL (pysaml2 does not compare Recipient),
+the response's XML may carry no DTD (so no external entities and no entity expansion, as
+defusedxml refuses them), exactly one assertion (a second,
 unsigned one beside the signed one is XML signature wrapping), the issuer must be the IdP the
 request went to, a persistent NameID, and a known level of assurance not weaker than requested.
 """
@@ -241,11 +243,20 @@ def verify(saml_response: str, *, metadata_xml: str, idp_entity_id: str, request
         raise Refused("saml.loa_unknown")
     if requested_loa and not levels.satisfies(answered, requested_loa):
         raise Refused("saml.loa_weaker")
+    # SAML 2.0 profiles 4.1.4.3: the bearer SubjectConfirmationData names our assertion consumer
+    # as Recipient and carries NotOnOrAfter; bindings 3.5.5.2: a Destination must be ours too.
+    acs = _url("federation:acs")
+    destination = response.response.destination
+    if destination is not None and destination != acs:
+        raise Refused("saml.invalid")
     not_on_or_after = None
     for confirmation in assertion.subject.subject_confirmation:
         data = confirmation.subject_confirmation_data
-        if data is not None and data.not_on_or_after:
-            not_on_or_after = time_util.str_to_time(data.not_on_or_after)
+        if confirmation.method != "urn:oasis:names:tc:SAML:2.0:cm:bearer" or data is None:
+            continue
+        if data.recipient != acs or not data.not_on_or_after:
+            raise Refused("saml.invalid")
+        not_on_or_after = time_util.str_to_time(data.not_on_or_after)
     if not_on_or_after is None:
         raise Refused("saml.invalid")
     keep_until = dt.datetime.fromtimestamp(calendar.timegm(not_on_or_after), dt.UTC) + dt.timedelta(

@@ -16,6 +16,7 @@ Outside scope the answer is NotFound, so existence never leaks.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -60,8 +61,10 @@ def issues_for_other(actor: Actor, person: Person) -> bool:
 def require_issue_code(actor: Actor, person: Person, *, step_up: StepUpProof | None,
                        with_document: bool) -> None:
     """Self-service (own code, fresh step-up, no document), an issuer for someone in scope (fresh
-    step-up; the service checks the document), or the operator. Raises Forbidden
-    (`issue.self_as_issuer`, `step_up_required`) or NotFound (not an issuer over the person)."""
+    step-up; the service checks the document), or the operator. The step-up must be at least at
+    `settings.PORTAL_LOA_REQUIRED["self_issuance"]` or `["issue_for_others"]` (LoA 3 by
+    default). Raises Forbidden (`issue.self_as_issuer`, `step_up_required`) or NotFound (not an
+    issuer over the person)."""
     if is_operator(actor):
         return
     if not isinstance(actor, User):
@@ -70,9 +73,14 @@ def require_issue_code(actor: Actor, person: Person, *, step_up: StepUpProof | N
         if with_document:
             raise Forbidden(_("Issuers cannot issue codes for themselves; use My e-IDs."),
                             code="issue.self_as_issuer")
+        purpose = "self_issuance"
     elif not can_issue_for_other(actor, person):
         raise NotFound()
-    check_step_up(step_up, actor.pk)
+    else:
+        purpose = "issue_for_others"
+    # Inherited identification: a new credential only after a fresh login at the level the
+    # deployment asks for (settings.PORTAL_LOA_REQUIRED; docs/authentication.md).
+    check_step_up(step_up, actor.pk, min_loa=settings.PORTAL_LOA_REQUIRED[purpose])
 
 
 def can_revoke_eid(actor: Actor, eid: MobileEID) -> bool:

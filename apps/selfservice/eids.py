@@ -1,8 +1,10 @@
 """Mobile e-ID pages: staff self-service ("My e-IDs") and the issuer's pages.
 
 Self-service (inherited identification): list own e-IDs, revoke one, and get a new activation code
-after re-entering the second factor (step-up). Issuer (administrative process): find a staff member
-in scope, record the identity document checked, create a code for them, revoke their e-IDs.
+after a fresh login at the level `PORTAL_LOA_REQUIRED["self_issuance"]` asks (step-up). Issuer
+(administrative process): find a staff member in scope, confirm it is you (step-up at
+`PORTAL_LOA_REQUIRED["issue_for_others"]`), record the identity document checked, create a code
+for them, revoke their e-IDs.
 A code page is the answer to a POST only, sent with `Cache-Control: no-store`, so reloading or
 going back never shows the secrets again.
 """
@@ -24,9 +26,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.authn import services as authn_services
 from apps.authn import session
-from apps.authn.decorators import staff_required, step_up_required
+from apps.authn.decorators import staff_required, step_up_redirect, step_up_required
 from apps.core.errors import PortalError
 from apps.core.forms import DateField, add_portal_error
 from apps.identities.models import Person, User
@@ -66,13 +67,6 @@ class IdentityDocumentForm(forms.Form):
     )
     document_expires_on = DateField(
         label=_("Document expiry date"), help_text=_("As YYYY-MM-DD. The document must be valid."),
-    )
-    token = forms.RegexField(
-        label=_("Your code from your authenticator app"), regex=r"^\s*\d{6}\s*$",
-        help_text=_("Creating a credential for someone else needs a fresh code (step-up). It is "
-                    "checked only when the document details are right."),
-        error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
     def clean(self) -> dict[str, Any]:
@@ -136,7 +130,7 @@ def my_eids(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
-@step_up_required
+@step_up_required("self_issuance")
 @never_cache
 @require_http_methods(["GET", "POST"])
 def my_eid_new(request: HttpRequest) -> HttpResponse:
@@ -215,8 +209,11 @@ def _issuer_person(request: HttpRequest, person_id: uuid.UUID) -> Person:
 @staff_required
 @never_cache
 def issuer_person(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
-    """`/issuer/people/<id>/`: a staff member's e-IDs and the identity-document form."""
-    return _issuer_person_page(request, _issuer_person(request, person_id), IdentityDocumentForm())
+    """`/issuer/people/<id>/`: a staff member's e-IDs and the identity-document form, after a
+    step-up (checked after the scope, so a person outside it is "not found" either way)."""
+    person = _issuer_person(request, person_id)
+    return (step_up_redirect(request, "issue_for_others")
+            or _issuer_person_page(request, person, IdentityDocumentForm()))
 
 
 def _issuer_person_page(request: HttpRequest, person: Person, form: IdentityDocumentForm,
@@ -236,20 +233,23 @@ def _issuer_person_page(request: HttpRequest, person: Person, form: IdentityDocu
 def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """`POST /issuer/people/<id>/code/`: record the document checked and show a code once."""
     person = _issuer_person(request, person_id)
+    # The step-up made on opening the person's page (at most 5 minutes ago) authorises one code.
+    back = reverse("selfservice:issuer_person", args=[person.pk])
+    if (redirect_to := step_up_redirect(request, "issue_for_others", back)) is not None:
+        messages.info(request, _("Confirm it is you again: each activation code needs its own "
+                                 "fresh login."))
+        return redirect_to
     form = IdentityDocumentForm(request.POST)
-    # The form shows every problem of the document at once; the step-up code is verified (and so
-    # spent) only when the document is right.
     if form.is_valid():
         try:
-            proof = authn_services.step_up_verify(actor=_user(request),
-                                                  token=form.cleaned_data["token"])
             issued = services.activation_code_issue(
                 actor=_user(request), person=person, identity_document=form.document(),
-                step_up=proof,
+                step_up=session.step_up_proof(request),
             )
         except PortalError as exc:
             add_portal_error(form, exc)
         else:
+            session.consume_step_up(request)
             return _code_page(request, issued, person,
                               reverse("selfservice:issuer_person", args=[person.pk]))
     return _issuer_person_page(request, person, form, status=400)

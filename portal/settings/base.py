@@ -45,9 +45,25 @@ SECRET_KEY = _required("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-do-not
 ALLOWED_HOSTS: list[str] = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
-# The demo patient login exists only in development (never configurable on its own).
-DEMO_LOGIN_ENABLED: bool = DEBUG
 PORTAL_BASE_URL: str = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+
+def loa_required(read: Any) -> dict[str, str]:
+    """The level of assurance each kind of page or action needs (docs/authentication.md):
+    `PORTAL_LOA_<PURPOSE>` = loa2, loa3 or loa4 for administration, issue_for_others (activation
+    codes for other people) and self_issuance (a new e-ID of one's own); loa3 by default. Raises
+    ImproperlyConfigured for any other value."""
+    levels = {f"loa{n}": f"http://id.elegnamnden.se/loa/1.0/loa{n}" for n in (2, 3, 4)}
+    required = {}
+    for purpose in ("administration", "issue_for_others", "self_issuance"):
+        value = read(f"PORTAL_LOA_{purpose.upper()}", default="loa3").strip().lower()
+        if value not in levels:
+            raise ImproperlyConfigured(f"PORTAL_LOA_{purpose.upper()} must be loa2, loa3 or loa4.")
+        required[purpose] = levels[value]
+    return required
+
+
+PORTAL_LOA_REQUIRED = loa_required(env.str)
 
 INSTALLED_APPS = [
     "django.contrib.auth",

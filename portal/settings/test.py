@@ -13,4 +13,7 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 CELERY_TASK_ALWAYS_EAGER = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 ISSUANCE_CA_DIR = VAR_DIR / "test-ca"  # noqa: F405
-DEMO_LOGIN_ENABLED = True  # pytest-django runs with DEBUG=False
+SAML_SP_KEY_FILE = VAR_DIR / "test-saml" / "sp-key.pem"  # noqa: F405
+SAML_SP_CERT_FILE = VAR_DIR / "test-saml" / "sp-cert.pem"  # noqa: F405
+TESTIDP_KEY_DIR = VAR_DIR / "test-testidp"  # noqa: F405
+SAML_IDPS = []  # tests register the test IdP's personalities themselves

@@ -67,26 +67,6 @@ def test_next_parameter_cannot_leave_the_site(client, hospital_admin):
     assert response["Location"] == "/"
 
 
-def test_patient_demo_login(client, patient):
-    response = client.post(reverse("authn:patient_login"), {"person_number": "191212121212"})
-    assert response.status_code == 302
-    assert client.session["authn"]["methods"] == ["demo"]
-    page = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    assert "Demo login" in page
-
-
-def test_patient_demo_login_is_gone_without_debug(client, patient, settings):
-    settings.DEMO_LOGIN_ENABLED = False
-    assert client.get(reverse("authn:patient_login")).status_code == 404
-
-
-@pytest.mark.parametrize("number", ["19121212-1213", "0701234567", "556036-0793"])
-def test_patient_demo_login_refuses_bad_numbers(client, patient, number):
-    response = client.post(reverse("authn:patient_login"), {"person_number": number},
-                           HTTP_ACCEPT_LANGUAGE="en")
-    assert "No demo patient has this number." in response.content.decode()
-
-
 def test_pages_send_a_strict_content_security_policy(client, db):
     csp = client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp

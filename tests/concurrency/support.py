@@ -18,7 +18,7 @@ from django.test import Client
 from django_otp import DEVICE_ID_SESSION_KEY, devices_for_user
 
 from apps.core.assurance import mint_step_up
-from apps.core.loa import LOA2
+from apps.core.loa import LOA2, LOA3
 from apps.identities.models import User
 
 T = TypeVar("T")
@@ -122,6 +122,6 @@ class StaffSession:
     def step_up(self) -> None:
         session = self.client.session
         authn = dict(session["authn"])
-        authn["step_up"] = mint_step_up(self.user.pk, "otp").as_session()
+        authn["step_up"] = mint_step_up(self.user.pk, "saml", loa=LOA3).as_session()
         session["authn"] = authn
         session.save()

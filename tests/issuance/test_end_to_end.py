@@ -47,14 +47,14 @@ def _command_from_page(page: str, element_id: str, wallet: Path) -> list[str]:
 @pytest.mark.parametrize("form", ["command-typed", "command-qr"])
 def test_reference_app_activates_verifies_and_sees_revocation(
     form: str, live_server: Any, settings: Any, nurse: tuple[User, Employee],
-    issuing_ca: IssuingCA, tmp_path: Path,
+    issuing_ca: IssuingCA, tmp_path: Path, federation: Any,
 ) -> None:
-    settings.PORTAL_BASE_URL = live_server.url
     user = nurse[0]
     client = Client()
     client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
     client.post(reverse("authn:otp"), {"token": totp_now()})
-    client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
+    federation.login(client, user.person, step_up=True)
+    settings.PORTAL_BASE_URL = live_server.url  # the code page names the portal the app calls
     page = client.post(reverse("selfservice:my_eid_new")).content.decode()
 
     wallet = tmp_path / "wallet.json"

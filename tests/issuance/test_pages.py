@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from typing import Any
 
 import pytest
@@ -33,9 +32,10 @@ def login(client: Client, user: User) -> None:
     assert response.status_code == 302
 
 
-def step_up(client: Client) -> None:
-    response = client.post(reverse("authn:step_up"), {"token": totp_now(offset_steps=1)})
-    assert response.status_code == 302
+def step_up(client: Client, federation: Any, user: User) -> None:
+    """Confirm it is you at LoA 3 at the test IdP (ForceAuthn), as the step-up page offers."""
+    response = federation.login(client, user.person, step_up=True)
+    assert response.status_code == 302, response
 
 
 @pytest.fixture
@@ -48,7 +48,8 @@ def test_my_eids_needs_a_staff_login(client: Client, nina: User) -> None:
     assert response.status_code == 302 and response["Location"].startswith(reverse("authn:login"))
 
 
-def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: User) -> None:
+def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: User,
+                                                          federation: Any) -> None:
     login(client, nina)
     page = client.get(MY_EIDS).content.decode()
     assert "You have no mobile e-ID yet." in page and "Get a new mobile e-ID" in page
@@ -59,7 +60,11 @@ def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: 
     response = client.post(NEW)  # no way around the step-up with a POST either
     assert response.status_code == 302 and not ActivationCode.objects.exists()
 
-    step_up(client)
+    page = client.get(response["Location"]).content.decode()
+    assert "A new mobile e-ID is issued on the strength of the login you make now" in page
+    assert "Your login is at level 2" in page  # password and authenticator app: not enough
+    assert 'name="token"' not in page
+    step_up(client, federation, nina)
     assert "Create activation code" in client.get(NEW).content.decode()
     response = client.post(NEW)
     assert response.status_code == 200
@@ -104,13 +109,13 @@ def test_list_shows_e_ids_with_status_in_words_and_revoke(
 
 
 def test_fourth_e_id_refused_with_a_clear_message(client: Client, nina: User,
-                                                 issuing_ca: IssuingCA) -> None:
+                                                 issuing_ca: IssuingCA, federation: Any) -> None:
     for _ in range(3):
         redeem_qr(issue(nina.person))
     login(client, nina)
     page = client.get(MY_EIDS).content.decode()
     assert "You already have 3 active mobile e-IDs" in page
-    step_up(client)
+    step_up(client, federation, nina)
     response = client.post(NEW, follow=True)
     assert "You already have 3 active mobile e-IDs" in response.content.decode()
     assert ActivationCode.objects.filter(person=nina.person, used_at__isnull=True).count() == 0
@@ -126,7 +131,7 @@ def test_others_cannot_open_a_revoke_page(client: Client, nina: User, issuing_ca
 
 
 def test_issuer_finds_checks_document_and_creates_a_code(
-    client: Client, issuer: User, nina: User, issuing_ca: IssuingCA
+    client: Client, issuer: User, nina: User, issuing_ca: IssuingCA, federation: Any
 ) -> None:
     login(client, issuer)
     number = nina.person.person_number
@@ -137,13 +142,15 @@ def test_issuer_finds_checks_document_and_creates_a_code(
     assert person_url in client.get(reverse("selfservice:issuer_search"),
                                     {"q": hsa}).content.decode()
 
+    response = client.get(person_url)
+    assert response.status_code == 302 and "purpose=issue_for_others" in response["Location"]
+    step_up(client, federation, issuer)
     page = client.get(person_url).content.decode()
-    assert "Identity document checked" in page
+    assert "Identity document checked" in page and 'name="token"' not in page
     code_url = reverse("selfservice:issuer_code", args=[nina.person.pk])
     yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
     response = client.post(code_url, {"document_type": "passport", "document_last_four": "1234",
-                                      "document_expires_on": yesterday,
-                                      "token": totp_now(offset_steps=1)})
+                                      "document_expires_on": yesterday})
     assert response.status_code == 400
     assert 'id="id_document_expires_on_error"' in response.content.decode()
     assert not ActivationCode.objects.exists()
@@ -151,26 +158,25 @@ def test_issuer_finds_checks_document_and_creates_a_code(
     next_year = (timezone.localdate() + dt.timedelta(days=365)).isoformat()
     response = client.post(code_url, {"document_type": "national_id_card",
                                       "document_last_four": "9876",
-                                      "document_expires_on": next_year, "token": "000000"})
-    assert response.status_code == 400  # the issuer's own fresh code is required
-    assert not ActivationCode.objects.exists()
-    time.sleep(1.1)  # django-otp waits a second after a wrong code
-    response = client.post(code_url, {"document_type": "national_id_card",
-                                      "document_last_four": "9876",
-                                      "document_expires_on": next_year,
-                                      "token": totp_now(offset_steps=1)})
+                                      "document_expires_on": next_year})
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     page = response.content.decode()
     assert 'id="short-code"' in page and number in page
     code = ActivationCode.objects.get(person=nina.person)
     assert code.issued_for_other and code.document_last_four == "9876"
     assert code.created_by_id == issuer.pk
+    # The step-up is spent: a second code for the same step-up is refused.
+    again = client.post(code_url, {"document_type": "national_id_card",
+                                   "document_last_four": "9876", "document_expires_on": next_year})
+    assert again.status_code == 302 and "purpose=issue_for_others" in again["Location"]
+    assert ActivationCode.objects.count() == 1
 
 
 def test_issuer_revokes_an_e_id_in_scope(client: Client, issuer: User, nina: User,
-                                         issuing_ca: IssuingCA) -> None:
+                                         issuing_ca: IssuingCA, federation: Any) -> None:
     eid = redeem_qr(issue(nina.person)).eid
     login(client, issuer)
+    step_up(client, federation, issuer)
     person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
     revoke_url = reverse("selfservice:eid_revoke", args=[eid.pk])
     assert revoke_url in client.get(person_url).content.decode()
@@ -198,7 +204,7 @@ def test_issuer_outside_scope_sees_nothing(client: Client, tree: dict[str, Organ
                               args=[nina.person.pk])).status_code == 404
     response = client.post(reverse("selfservice:issuer_code", args=[nina.person.pk]),
                            {"document_type": "passport", "document_last_four": "1234",
-                            "document_expires_on": "2099-01-01", "token": totp_now(offset_steps=1)})
+                            "document_expires_on": "2099-01-01"})
     assert response.status_code == 404
 
 
@@ -213,7 +219,7 @@ def _wallet(page: str) -> str:
 
 
 def test_two_people_with_one_first_name_get_different_wallet_files(
-    client: Client, tree: dict[str, Organisation]
+    client: Client, tree: dict[str, Organisation], federation: Any
 ) -> None:
     """Found: the code page suggested var/wallet-<first name>.json, so a second Anna's
     activation refused to overwrite the first Anna's wallet."""
@@ -222,7 +228,7 @@ def test_two_people_with_one_first_name_get_different_wallet_files(
         user, _ = make_staff(tree["cardio"], "Anna", family, care=True)
         client.logout()
         login(client, user)
-        step_up(client)
+        step_up(client, federation, user)
         page = client.post(NEW).content.decode()
         code = ActivationCode.objects.get(person=user.person)
         wallets.append(_wallet(page))
@@ -232,43 +238,37 @@ def test_two_people_with_one_first_name_get_different_wallet_files(
 
 def _document(**overrides: str) -> dict[str, str]:
     data = {"document_type": "passport", "document_last_four": "1234",
-            "document_expires_on": (timezone.localdate() + dt.timedelta(days=365)).isoformat(),
-            "token": totp_now(offset_steps=1)}
+            "document_expires_on": (timezone.localdate() + dt.timedelta(days=365)).isoformat()}
     data.update(overrides)
     return data
 
 
-def test_issuer_form_shows_every_error_at_once_and_keeps_the_code_unspent(
-    client: Client, issuer: User, nina: User, issuing_ca: IssuingCA
+def test_issuer_form_shows_every_error_at_once_and_keeps_the_step_up_unspent(
+    client: Client, issuer: User, nina: User, issuing_ca: IssuingCA, federation: Any
 ) -> None:
     """Found: the issuer form showed one error per submit (the document's, then the
-    next); now every field error shows together, and the step-up code is not spent on a
-    document that is wrong, so the same code works once the document is right."""
+    next); now every field error shows together, and the step-up is not spent on a document
+    that is wrong, so the same step-up works once the document is right."""
     login(client, issuer)
+    step_up(client, federation, issuer)
     code_url = reverse("selfservice:issuer_code", args=[nina.person.pk])
     yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
     response = client.post(code_url, _document(document_last_four="12ab",
-                                               document_expires_on=yesterday, token="12"))
+                                               document_expires_on=yesterday))
     page = response.content.decode()
     assert response.status_code == 400
-    for field in ("document_last_four", "document_expires_on", "token"):
+    for field in ("document_last_four", "document_expires_on"):
         assert f'id="id_{field}_error"' in page, field
     assert "Enter the last four digits of the document number." in page
     assert "The identity document has expired." in page
-    assert "Enter the 6 digits shown in your authenticator app." in page
-
-    token = totp_now(offset_steps=1)
-    response = client.post(code_url, _document(document_expires_on=yesterday, token=token))
-    assert response.status_code == 400 and "The identity document has expired." in \
-        response.content.decode()
     assert not ActivationCode.objects.exists()
-    response = client.post(code_url, _document(token=token))  # the same code: it was not spent
+    response = client.post(code_url, _document())  # the same step-up: it was not spent
     assert response.status_code == 200 and 'id="short-code"' in response.content.decode()
     assert ActivationCode.objects.get(person=nina.person).issued_for_other
 
 
 def test_issuer_person_page_shows_what_the_document_is_checked_against(
-    client: Client, issuer: User, nina: User, tree: dict[str, Organisation]
+    client: Client, issuer: User, nina: User, tree: dict[str, Organisation], federation: Any
 ) -> None:
     """Found: the page asked to compare a photo the portal does not show, and lacked
     the HSA-id and unit the issuer checks against."""
@@ -279,6 +279,7 @@ def test_issuer_person_page_shows_what_the_document_is_checked_against(
     Employee.objects.filter(pk=employee.pk).update(title="Sjuksköterska")
     commissions.employee_create(actor=SYSTEM, person=nina.person, organisation=tree["other_unit"])
     login(client, issuer)
+    step_up(client, federation, issuer)
     page = client.get(reverse("selfservice:issuer_person", args=[nina.person.pk])).content.decode()
     assert "Compare the photo" not in page
     assert "Check the identity document of the person in front of you" in page

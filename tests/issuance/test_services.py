@@ -16,6 +16,7 @@ from apps.commissions.models import Employee
 from apps.core.actors import MOBILE_APP, SYSTEM
 from apps.core.assurance import mint_step_up
 from apps.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from apps.core.loa import LOA3
 from apps.identities.models import User
 from apps.issuance import codes, errors, services
 from apps.issuance.ca import IssuingCA
@@ -47,7 +48,7 @@ def _redeem_typed(person_number: str, short: str) -> services.Activation:
 
 
 def _proof(user: User):
-    return mint_step_up(user.pk, "otp")
+    return mint_step_up(user.pk, "saml", loa=LOA3)
 
 
 # --- issuing ---------------------------------------------------------------------------------------
@@ -590,7 +591,7 @@ def test_a_forged_or_foreign_step_up_proof_is_refused(nina: User, tree: dict[str
     import time
 
     other, _ = make_staff(tree["cardio"], "Olle", "Other", care=True)
-    old = mint_step_up(nina.pk, "otp", now=time.time() - 301)
+    old = mint_step_up(nina.pk, "saml", loa=LOA3, now=time.time() - 301)
     forged = dataclasses.replace(_proof(other), user_id=nina.pk)
     for proof in (None, _proof(other), old, forged):
         with pytest.raises(Forbidden) as exc:

@@ -42,7 +42,7 @@ def test_pages_need_a_patient_login(client, tree, nurse):
     for name in ("selfservice:patient_consents", "selfservice:patient_log"):
         response = client.get(reverse(name))
         assert response.status_code == 302
-        assert reverse("authn:patient_login") in response["Location"]
+        assert response["Location"].startswith(reverse("federation:discovery") + "?for=patient")
     client.force_login(nurse[0])
     assert client.get(URL).status_code == 302
 
