@@ -52,4 +52,4 @@ class Command(BaseCommand):
         self.stdout.write(f"Test IdP on http://{host}:{port}/ (entityIDs {base_url}/staff/metadata, "
                           f"{base_url}/citizen/metadata; SP metadata from "
                           f"{settings.TESTIDP_SP_METADATA_URL})")
-        run(host, port, cast(Any, TestIdPApp(idps)), ipv6=":" in host, threading=True)
+        run(host, port, cast(Any, TestIdPApp(idps, own_connections=True)), ipv6=":" in host, threading=True)
