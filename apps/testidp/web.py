@@ -58,18 +58,22 @@ def _origin(url: str) -> str:
 
 class TestIdPApp:
     """The WSGI application. `idps` maps each personality to its `TestIdP`; `choices` and
-    `attributes` default to the portal's database (`people`)."""
+    `attributes` default to the portal's database (`people`). `own_connections`: close this
+    thread's database connections after each request (the server's threads; not in tests, whose
+    transaction lives on the test's connection)."""
 
     __test__ = False
 
     def __init__(self, idps: Mapping[str, TestIdP], *, choices: People = people.choices,
-                 attributes: Attributes = people.attributes) -> None:
+                 attributes: Attributes = people.attributes, own_connections: bool = False) -> None:
         self.idps = dict(idps)
+        self.own_connections = own_connections
         self.choices = choices
         self.attributes = attributes
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        close_old_connections()
+        if self.own_connections:
+            close_old_connections()
         try:
             request = WSGIRequest(environ)
             language = translation.get_language_from_request(request)
@@ -85,7 +89,8 @@ class TestIdPApp:
                     logger.exception("The test IdP failed")
                     response = self.error(500, _("The test IdP failed; see its log."), "")
         finally:
-            connections.close_all()
+            if self.own_connections:
+                connections.close_all()
         response.setdefault("X-Content-Type-Options", "nosniff")
         response.setdefault("Referrer-Policy", "no-referrer")
         response.setdefault("Cache-Control", "no-store")

@@ -1,6 +1,6 @@
-"""`make run`'s supervisor: serves pages with a worker and Celery beat, restarts a stopped worker or
-beat, stops all of them (with their own children) on SIGTERM, and sends the e-mail of an e-ID
-bound while no worker ran."""
+"""`make run`'s supervisor: serves pages with a worker, Celery beat and the test IdP, restarts a
+stopped worker or beat, stops all of them (with their own children) on SIGTERM, and sends the
+e-mail of an e-ID bound while no worker ran."""
 
 from __future__ import annotations
 
@@ -49,6 +49,13 @@ def _wait(predicate, seconds: float = 60) -> bool:  # type: ignore[no-untyped-de
     return False
 
 
+def _answers(url: str) -> bool:
+    try:
+        return bool(urllib.request.urlopen(url, timeout=2).status == 200)
+    except OSError:
+        return False
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
@@ -76,7 +83,7 @@ def _development_env(var_dir: Path) -> dict[str, str]:
     """`make run`'s environment: debug defaults (SQLite, filesystem broker) under `var_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_"))}
     env.update(DJANGO_SETTINGS_MODULE="portal.settings.base", DJANGO_DEBUG="true",
-               PORTAL_VAR_DIR=str(var_dir))
+               PORTAL_VAR_DIR=str(var_dir), TESTIDP_BASE_URL=f"http://127.0.0.1:{_free_port()}")
     return env
 
 
@@ -105,7 +112,10 @@ def test_runportal_serves_restarts_the_worker_and_beat_and_stops_cleanly(tmp_pat
                 return False
 
         assert _wait(serving), "the portal did not answer"
-        assert _wait(lambda: len(_children(portal.pid)) == 3)
+        # Web server, worker, beat and (debug on) the local test IdP.
+        assert _wait(lambda: len(_children(portal.pid)) == 4)
+        idp_metadata = f"{env['TESTIDP_BASE_URL']}/staff/metadata"
+        assert _wait(lambda: _answers(idp_metadata)), "the test IdP did not answer"
         # Beat keeps its schedule under PORTAL_VAR_DIR (it is started with no file argument).
         assert _wait(lambda: any(tmp_path.glob("celerybeat-schedule*"))), "beat did not start"
         for kind in ("worker", "beat"):

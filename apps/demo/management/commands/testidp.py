@@ -7,15 +7,14 @@ in as anyone, so it never runs beside a production configuration. `make run` sta
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.core.servers.basehttp import run
-
-from apps.testidp.idp import PERSONALITIES, TestIdP
-from apps.testidp.web import TestIdPApp
 
 REFUSAL = "The test IdP runs only in development: set DJANGO_DEBUG=true."
 
@@ -44,6 +43,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, addrport: str, **options: Any) -> None:
         if not enabled():
             raise CommandError(REFUSAL)
+        # pysaml2 is imported only now, so a refusal is one line. Its import-time noise: a
+        # CryptographyDeprecationWarning (CFB) and xmlschema's "already loaded" message.
+        warnings.filterwarnings("ignore", message="CFB has been moved", module="saml2")
+        logging.getLogger("xmlschema").setLevel(logging.ERROR)
+        from apps.testidp.idp import PERSONALITIES, TestIdP
+        from apps.testidp.web import TestIdPApp
+
         base_url = settings.TESTIDP_BASE_URL
         host, port = parse_addrport(addrport or urlsplit(base_url).netloc or "127.0.0.1:8001")
         idps = {name: TestIdP(name, base_url, settings.TESTIDP_KEY_DIR,
@@ -52,4 +58,4 @@ class Command(BaseCommand):
         self.stdout.write(f"Test IdP on http://{host}:{port}/ (entityIDs {base_url}/staff/metadata, "
                           f"{base_url}/citizen/metadata; SP metadata from "
                           f"{settings.TESTIDP_SP_METADATA_URL})")
-        run(host, port, cast(Any, TestIdPApp(idps)), ipv6=":" in host, threading=True)
+        run(host, port, cast(Any, TestIdPApp(idps, own_connections=True)), ipv6=":" in host, threading=True)
