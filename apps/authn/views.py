@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,8 +20,10 @@ from django_otp import login as otp_login
 from apps.authn import loa, selectors, services, session
 from apps.authn.decorators import staff_required
 from apps.authn.forms import OTPForm, PasswordForm, PatientDemoForm
+from apps.authn.models import UserSession
 from apps.core.actors import ANONYMOUS
 from apps.core.errors import PortalError
+from apps.identities.models import User
 
 
 def _next(request: HttpRequest) -> str:
@@ -114,7 +117,14 @@ def lockout_response(request: HttpRequest, response: HttpResponse,
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    """Log out (POST only) and say so on the start page."""
+    """Log out (POST only): the session's record ends (reason `logout`), the session is
+    flushed, and the start page says so."""
+    user = request.user
+    current = selectors.session_get_by_key_hash(session.current_key_hash(request))
+    if isinstance(user, User) and current is not None and current.user_id == user.pk:
+        with contextlib.suppress(PortalError):  # ended meanwhile (another tab): log out anyway
+            services.session_end(actor=user, user_session=current,
+                                 reason=UserSession.EndReason.LOGOUT)
     logout(request)
     messages.success(request, _("You are logged out."))
     return redirect("home")

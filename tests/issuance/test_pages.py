@@ -18,7 +18,7 @@ from apps.issuance import rules
 from apps.issuance.ca import IssuingCA
 from apps.issuance.models import ActivationCode, MobileEID
 from apps.organisations.models import Organisation
-from tests.conftest import PASSWORD, make_staff, totp_now
+from tests.conftest import PASSWORD, login_session, make_staff, totp_now
 from tests.issuance.support import issue, redeem_qr
 
 pytestmark = pytest.mark.django_db
@@ -128,7 +128,7 @@ def test_others_cannot_open_a_revoke_page(client: Client, nina: User, issuing_ca
 def test_issuer_finds_checks_document_and_creates_a_code(
     client: Client, issuer: User, nina: User, issuing_ca: IssuingCA
 ) -> None:
-    login(client, issuer)
+    login_session(client, issuer)
     number = nina.person.person_number
     page = client.get(reverse("selfservice:issuer_search"), {"q": number}).content.decode()
     person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
@@ -170,7 +170,7 @@ def test_issuer_finds_checks_document_and_creates_a_code(
 def test_issuer_revokes_an_e_id_in_scope(client: Client, issuer: User, nina: User,
                                          issuing_ca: IssuingCA) -> None:
     eid = redeem_qr(issue(nina.person)).eid
-    login(client, issuer)
+    login_session(client, issuer)
     person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
     revoke_url = reverse("selfservice:eid_revoke", args=[eid.pk])
     assert revoke_url in client.get(person_url).content.decode()
@@ -190,7 +190,7 @@ def test_issuer_outside_scope_sees_nothing(client: Client, tree: dict[str, Organ
     commissions.role_grant(actor=SYSTEM, person=other_issuer.person, role=Role.ISSUER,
                            organisation=tree["other"], valid_from=timezone.now(),
                            valid_until=None)
-    login(client, other_issuer)
+    login_session(client, other_issuer)
     page = client.get(reverse("selfservice:issuer_search"),
                       {"q": nina.person.person_number}).content.decode()
     assert "Nina Nurse" not in page and "No staff member in your area matches." in page
@@ -244,7 +244,7 @@ def test_issuer_form_shows_every_error_at_once_and_keeps_the_code_unspent(
     """Found: the issuer form showed one error per submit (the document's, then the
     next); now every field error shows together, and the step-up code is not spent on a
     document that is wrong, so the same code works once the document is right."""
-    login(client, issuer)
+    login_session(client, issuer)
     code_url = reverse("selfservice:issuer_code", args=[nina.person.pk])
     yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
     response = client.post(code_url, _document(document_last_four="12ab",
@@ -278,7 +278,7 @@ def test_issuer_person_page_shows_what_the_document_is_checked_against(
     employee = nina.person.employees.get()
     Employee.objects.filter(pk=employee.pk).update(title="Sjuksköterska")
     commissions.employee_create(actor=SYSTEM, person=nina.person, organisation=tree["other_unit"])
-    login(client, issuer)
+    login_session(client, issuer)
     page = client.get(reverse("selfservice:issuer_person", args=[nina.person.pk])).content.decode()
     assert "Compare the photo" not in page
     assert "Check the identity document of the person in front of you" in page
