@@ -64,7 +64,7 @@ def expiry(authn: dict[str, object], seen: object, now: float) -> str | None:
     figures = limits_for(_loa_of(authn))
     if now - at > figures["max_age"]:
         return UserSession.EndReason.ABSOLUTE
-    if now - max(last, at) > figures["idle"]:
+    if now - last > figures["idle"]:
         return UserSession.EndReason.IDLE
     return None
 
