@@ -18,6 +18,7 @@ from apps.authn import services as authn
 from apps.commissions import services as commissions
 from apps.commissions.models import Employee, Role
 from apps.core.actors import SYSTEM
+from apps.core.loa import LOA3
 from apps.identities import services as identities
 from apps.identities.identifiers import make_person_number
 from apps.identities.models import Person, User
@@ -156,6 +157,40 @@ def assert_audited() -> Any:
         return event
 
     return check
+
+
+#: The IdP a test-only federated login names (no real SAML exchange takes place).
+TEST_IDP = "https://idp.test/"
+
+
+def login_session(client: Any, user: User, *, loa: str | None = LOA3,
+                  methods: tuple[str, ...] = ("saml",), idp: str | None = TEST_IDP) -> Any:
+    """Log `client` in as `user` the way a completed login leaves the session
+    (`apps.authn.session.set_login`), without the login pages: by default a federated (SAML)
+    login at LoA 3 from TEST_IDP, which administration and issuing for others need. The real
+    password+TOTP login (LoA 2) is what the login tests and the LoA refusal tests use."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import login
+    from django.http import HttpRequest
+
+    from apps.authn import session
+
+    request = HttpRequest()
+    request.META["HTTP_USER_AGENT"] = "pytest"
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore()
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.user = user
+    session.set_login(request, loa=loa, methods=list(methods), idp=idp)
+    client.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
+    return client
+
+
+def patient_login(client: Any, user: User) -> Any:
+    """Log `client` in as the patient `user` as a citizen e-ID login at LoA 3 leaves the session,
+    without the login pages (tests/federation drives the real login)."""
+    return login_session(client, user)
 
 
 def totp_now(key_hex: str = TOTP_KEY, offset_steps: int = 0) -> str:

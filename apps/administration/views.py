@@ -25,7 +25,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit import registry
-from apps.authn.decorators import acting_user, staff_required
+from apps.authn.decorators import acting_user, loa_required, staff_required
 from apps.commissions import policies, selectors, services
 from apps.core.errors import PortalError
 from apps.core.forms import add_portal_error
@@ -81,6 +81,7 @@ class HistoryRow:
 
 
 @staff_required
+@loa_required("administration")
 def person_list(request: HttpRequest) -> HttpResponse:
     """Staff in the administrator's scope, searchable by name, employee HSA-id or personnummer,
     25 per page (`?q=...&page=n`). A constant number of queries whatever the page size."""
@@ -99,6 +100,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
 
 
 @staff_required
+@loa_required("administration")
 def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """One staff member: commissions, roles, login accounts, active e-IDs and audit history
     (`?history=n` pages the history)."""
@@ -121,6 +123,7 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
 
 
 @staff_required
+@loa_required("administration")
 def commission_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """Grant a commission to the person (commissions.services.commission_grant)."""
     roots, person = _person_in_scope(request, person_id)
@@ -142,6 +145,7 @@ def commission_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse
 
 
 @staff_required
+@loa_required("administration")
 def commission_end(request: HttpRequest, person_id: uuid.UUID, commission_id: uuid.UUID) -> HttpResponse:
     """End one of the person's commissions now, with a reason (commissions.services.commission_end).
     A commission that already ended or expired shows its state, not the form."""
@@ -162,6 +166,7 @@ def commission_end(request: HttpRequest, person_id: uuid.UUID, commission_id: uu
 
 
 @staff_required
+@loa_required("administration")
 def role_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """Grant a system role over an organisation in scope (commissions.services.role_grant)."""
     roots, person = _person_in_scope(request, person_id)
@@ -180,6 +185,7 @@ def role_grant(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
 
 
 @staff_required
+@loa_required("administration")
 def role_end(request: HttpRequest, person_id: uuid.UUID, assignment_id: uuid.UUID) -> HttpResponse:
     """End one of the person's role assignments now, with a reason (commissions.services.role_end).
     A role that already ended or expired shows its state, not the form."""
@@ -195,6 +201,7 @@ def role_end(request: HttpRequest, person_id: uuid.UUID, assignment_id: uuid.UUI
 
 
 @staff_required
+@loa_required("administration")
 def account_active(request: HttpRequest, person_id: uuid.UUID, user_id: uuid.UUID,
                    active: bool) -> HttpResponse:
     """Deactivate (`active=False`) or reactivate a login account of the person, with a reason

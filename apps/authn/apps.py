@@ -6,4 +6,10 @@ class AuthnConfig(AppConfig):
     label = "authn"
 
     def ready(self) -> None:
-        from apps.authn import audit  # noqa: F401  (registers action codes)
+        from apps.authn import (
+            audit,  # noqa: F401  (registers action codes)
+            receivers,
+        )
+        from apps.identities.signals import sessions_ended
+
+        sessions_ended.connect(receivers.sessions_ended, dispatch_uid="authn-sessions-ended")

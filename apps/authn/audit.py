@@ -12,3 +12,6 @@ STEP_UP_FAILED = register("step_up.failed", _("Step-up: identity confirmation"))
 OTP_DEVICE_CREATED = register("otp_device.created", _("Second factor (TOTP) enrolled"))
 OTP_DEVICE_REKEYED = register("otp_device.rekeyed",
                               _("Second factor (TOTP) key encrypted with the current key"))
+SESSION_STARTED = register("session.started", _("Session started"))
+SESSION_ENDED = register("session.ended", _("Session ended"))
+SESSIONS_ENDED = register("sessions.ended", _("All sessions ended"))

@@ -1,4 +1,10 @@
-"""View decorators: who may open a page. Each one redirects to the matching login."""
+"""View decorators: who may open a page. Each one redirects to the matching login, except
+`loa_required`, which explains which level of assurance the page needs (status 403).
+
+A login counts only when it was completed in this session (`session.set_login`): a staff member
+with a session at LoA 2 or higher (password and TOTP, or a federated e-ID login), a patient with a
+session at LoA 2 or higher (a citizen e-ID login).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 
 from apps.authn import session
+from apps.core import loa as levels
 from apps.identities.models import User
 
 View = Callable[..., HttpResponse]
@@ -32,14 +40,27 @@ def acting_user(request: HttpRequest) -> User:
     return user
 
 
+def is_staff_session(request: HttpRequest) -> bool:
+    """A staff account with a login completed in this session at LoA 2 or higher."""
+    user = request.user
+    return (isinstance(user, User) and user.kind == User.Kind.STAFF
+            and session.has_login(request) and session.level(request) >= 2)
+
+
+def is_patient_session(request: HttpRequest) -> bool:
+    """A patient account with a login completed in this session at LoA 2 or higher."""
+    user = request.user
+    return (isinstance(user, User) and user.kind == User.Kind.PATIENT
+            and session.has_login(request) and session.level(request) >= 2)
+
+
 def staff_required(view: View) -> View:
-    """Staff logged in with password and a verified second factor (django-otp)."""
+    """Staff logged in in this session at LoA 2 or higher: password and TOTP (django-otp), or a
+    federated login (SAML, no OTP device). Otherwise redirect to the login page."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not (user.is_authenticated and user.kind == User.Kind.STAFF
-                and user.is_verified()):  # type: ignore[union-attr,attr-defined]
+        if not is_staff_session(request):
             return _login_redirect(request, "authn:login")
         return view(request, *args, **kwargs)
 
@@ -47,12 +68,12 @@ def staff_required(view: View) -> View:
 
 
 def patient_required(view: View) -> View:
-    """A patient logged in (through a citizen e-ID IdP); others go to the e-ID choice."""
+    """A patient logged in in this session (LoA 2 or higher, through a citizen e-ID IdP); others
+    go to the e-ID choice for patients."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = request.user
-        if not (user.is_authenticated and user.kind == User.Kind.PATIENT):  # type: ignore[union-attr]
+        if not is_patient_session(request):
             return HttpResponseRedirect(f"{reverse('federation:discovery')}?" + urlencode(
                 {"for": "patient", "next": request.get_full_path()}))
         return view(request, *args, **kwargs)
@@ -60,12 +81,58 @@ def patient_required(view: View) -> View:
     return wrapper
 
 
+def user_required(view: View) -> View:
+    """Staff or a patient, as `staff_required` or `patient_required` would accept them (pages
+    about the user's own account, such as their sessions)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not (is_staff_session(request) or is_patient_session(request)):
+            return _login_redirect(request, "authn:login")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def required_loa(purpose: str) -> str:
+    """The framework URI settings.PORTAL_LOA_REQUIRED names for `purpose` (`administration`,
+    `issue_for_others`, `self_issuance`). Raises KeyError for an unknown purpose."""
+    return str(settings.PORTAL_LOA_REQUIRED[purpose])
+
+
+def loa_required(purpose: str) -> Callable[[View], View]:
+    """The session's level of assurance must satisfy settings.PORTAL_LOA_REQUIRED[purpose];
+    otherwise a page (status 403) says which level the page needs, which level the session has,
+    and how to get it: log in again with the organisation's e-ID (a link to the login page that
+    comes back here). Put it under `staff_required`/`patient_required`, which decide who is
+    logged in at all. Raises KeyError at import time for an unknown purpose."""
+    required_loa(purpose)  # an unknown purpose fails where the view is defined
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            required = required_loa(purpose)
+            if not levels.satisfies(session.loa(request), required):
+                login_url = (f"{reverse('federation:discovery')}?"
+                             f"{urlencode({'for': 'staff', 'next': request.get_full_path()})}")
+                return render(request, "authn/loa_required.html", {
+                    "required_level": levels.level(required),
+                    "session_level": session.level(request),
+                    "login_url": login_url,
+                }, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
 def step_up_redirect(request: HttpRequest, purpose: str,
                      next_path: str | None = None) -> HttpResponse | None:
     """None when the session holds a fresh step-up (STEP_UP_MAX_AGE_SECONDS) at the level
     `settings.PORTAL_LOA_REQUIRED[purpose]` asks for; else the redirect to the step-up page, which
     comes back to `next_path` (default: this page)."""
-    if session.has_fresh_step_up(request, min_loa=settings.PORTAL_LOA_REQUIRED[purpose]):
+    if session.has_fresh_step_up(request, min_loa=required_loa(purpose)):
         return None
     return HttpResponseRedirect(f"{reverse('authn:step_up')}?" + urlencode(
         {"next": next_path or request.get_full_path(), "purpose": purpose}))
@@ -73,6 +140,7 @@ def step_up_redirect(request: HttpRequest, purpose: str,
 
 def step_up_required(purpose: str) -> Callable[[View], View]:
     """`step_up_redirect(request, purpose)` before the view runs."""
+    required_loa(purpose)  # an unknown purpose fails where the view is defined
 
     def decorator(view: View) -> View:
         @wraps(view)

@@ -1,4 +1,5 @@
-"""Second factors. A TOTP device is django-otp's, with its key stored encrypted (`totp_keys`)."""
+"""Second factors (a TOTP device is django-otp's, with its key stored encrypted: `totp_keys`)
+and the record of each login session (`UserSession`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice as PlainTOTPDevice
 
 from apps.authn import totp_keys
+from apps.core.models import BaseModel
 
 
 class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
@@ -68,3 +70,58 @@ class TOTPDevice(TimestampMixin, ThrottlingMixin, Device):
         because its step is not later than `last_t`: the code (or a later one) was accepted
         already (RFC 6238 section 5.2). Changes nothing."""
         return bool(self._totp().verify(token, self.tolerance)) and not self.accepts(token)
+
+
+class UserSession(BaseModel):
+    """One login session of `user`, so that a person can see and end all their sessions
+    (NIST SP 800-63B rev. 4, section 5.1: session management).
+
+    `key_hash` is the lower-case hex SHA-256 of the Django session key (the cookie value), never
+    the key itself: a copy of this table cannot take over a session. Session keys are 32 random
+    characters of [a-z0-9] (about 165 bits), so an unsalted hash cannot be reversed. It changes
+    when the key is rotated (login, step-up). `started_at` and `last_seen_at` are UTC;
+    `last_seen_at` is written at most once a minute. `ip` is the client address the audit log
+    records; `user_agent` the browser's header, cut to `USER_AGENT_MAX_LENGTH` characters.
+    `methods` are RFC 8176 names (`pwd`, `otp`, `saml`, `demo`), `loa` the framework URI
+    (apps.core.loa) or "", `idp` the SAML IdP's entityID or "". An ended session has `ended_at`
+    (UTC) and `end_reason` (`EndReason`); at most one active row holds a key hash.
+    """
+
+    USER_AGENT_MAX_LENGTH = 300
+
+    class EndReason(models.TextChoices):
+        LOGOUT = "logout", _("logged out")
+        ENDED = "ended", _("ended by the user")
+        EVERYWHERE = "everywhere", _("logged out everywhere")
+        IDLE = "idle", _("no activity")
+        ABSOLUTE = "absolute", _("time limit reached")
+        ACCOUNT = "account", _("account or entitlement changed")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="login_sessions")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 (hex) of the session key.")
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
+    methods = models.JSONField(default=list)
+    loa = models.CharField(max_length=200, blank=True)
+    idp = models.CharField(max_length=1024, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_hash"], condition=models.Q(ended_at__isnull=True),
+                                    name="user_session_active_key_unique"),
+            models.CheckConstraint(
+                condition=models.Q(ended_at__isnull=True, end_reason="")
+                | (models.Q(ended_at__isnull=False) & ~models.Q(end_reason="")),
+                name="user_session_end_has_reason"),
+        ]
+        indexes = [models.Index(fields=["user", "ended_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.started_at:%Y-%m-%d %H:%M}"
+

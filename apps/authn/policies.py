@@ -1,18 +1,19 @@
 """Who may take each step of logging in. Deny by default.
 
 A login attempt is made by someone not yet logged in (the anonymous actor); completing a login and
-re-entering a second factor (step-up) are done by the user themself.
+re-entering a second factor (step-up) are done by the user themself. A person's login sessions are
+listed and ended by the person themself, or by the portal when a time limit passed.
 """
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.core.actors import ANONYMOUS
+from apps.core.actors import ANONYMOUS, is_operator
 from apps.core.calls import policy
 from apps.core.errors import Forbidden
 from apps.identities.actors import Actor
-from apps.identities.models import User
+from apps.identities.models import Person, User
 
 
 @policy
@@ -27,3 +28,14 @@ def require_self(actor: Actor, user: User) -> None:
     """The user acting on their own login (completing it, a step-up). Raises Forbidden."""
     if not (isinstance(actor, User) and actor.pk == user.pk and actor.is_active):
         raise Forbidden(_("This is not your login."), code="forbidden")
+
+
+@policy
+def require_manage_sessions(actor: Actor, person: Person) -> None:
+    """List or end the login sessions of `person`: the person themself (any of their accounts),
+    or the portal itself (a session past its time limit). Administrators come later. Raises
+    Forbidden."""
+    if is_operator(actor):
+        return
+    if not (isinstance(actor, User) and actor.is_active and actor.person_id == person.pk):
+        raise Forbidden(_("These are not your sessions."), code="forbidden")

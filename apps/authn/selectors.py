@@ -1,11 +1,39 @@
-"""Reads for the login pages."""
+"""Reads for the login pages and the sessions page."""
 
 from __future__ import annotations
 
-from apps.authn.models import TOTPDevice
-from apps.identities.models import User
+import uuid
+
+from django.db.models import QuerySet
+
+from apps.authn.models import TOTPDevice, UserSession
+from apps.core.errors import NotFound
+from apps.identities.models import Person, User
 
 
 def has_totp_device(user: User) -> bool:
     """True when the account has a confirmed TOTP second factor."""
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+
+
+def sessions_list_for_person(person: Person) -> QuerySet[UserSession]:
+    """The person's active login sessions (every account of theirs), newest first."""
+    return (UserSession.objects.filter(user__person=person, ended_at__isnull=True)
+            .select_related("user").order_by("-started_at"))
+
+
+def session_get_for_actor(actor: User, session_id: uuid.UUID) -> UserSession:
+    """An active session of the actor's own person. Raises NotFound for a missing, ended or
+    someone else's session alike, so existence never leaks."""
+    found = sessions_list_for_person(actor.person).filter(pk=session_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def session_get_by_key_hash(key_hash: str) -> UserSession | None:
+    """The active session record whose key hashes to `key_hash` (`session.key_hash`), or None."""
+    if not key_hash:
+        return None
+    return (UserSession.objects.filter(key_hash=key_hash, ended_at__isnull=True)
+            .select_related("user__person").first())

@@ -18,18 +18,22 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import replace
+from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
+from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models.functions import SHA256
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit import context
 from apps.audit.services import atomic_record_failure, record
 from apps.authn import audit, policies, totp_keys
-from apps.authn.models import TOTPDevice
+from apps.authn.models import TOTPDevice, UserSession
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.db import lock_names
@@ -37,7 +41,7 @@ from apps.core.errors import ValidationFailed
 from apps.core.loa import LOA2
 from apps.identities.actors import Actor
 from apps.identities.identifiers import fold_username
-from apps.identities.models import User
+from apps.identities.models import Person, User
 from apps.identities.policies import require_register_people
 
 #: RFC 4226 section 4 (R6) recommends 160-bit shared secrets; RFC 6238 keeps HOTP's.
@@ -209,3 +213,100 @@ def totp_keys_rotate(*, actor: Actor) -> int:
                    subject=device.user.person)
             count += 1
     return count
+
+
+# --- login sessions (NIST SP 800-63B rev. 4, section 5: session management) -------------------
+
+
+class _SHA256(SHA256):
+    """Django's SHA256, computed on PostgreSQL with the built-in `sha256()` (PostgreSQL 11+)
+    instead of pgcrypto's `digest()`, which needs an extension the portal does not install."""
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return super().as_sql(
+            compiler, connection,
+            template="ENCODE(SHA256(CONVERT_TO(%(expressions)s, 'UTF8')), 'hex')",
+            **extra_context)
+
+
+def _delete_django_sessions(key_hashes: list[str]) -> None:
+    """Delete the stored Django sessions (django.contrib.sessions, database backend) whose key
+    hashes to one of `key_hashes`: their cookies then load an empty session, so the next request
+    is not logged in. Only unexpired rows are compared (`expire_date` is indexed); the hash is
+    computed by the database (SHA-256, as `session.key_hash`)."""
+    if key_hashes:
+        (Session.objects.filter(expire_date__gt=timezone.now())
+         .annotate(hashed=_SHA256("session_key")).filter(hashed__in=key_hashes).delete())
+
+
+@service
+def session_start(*, actor: User, key_hash: str, ip: str | None, user_agent: str,
+                  methods: list[str], loa: str | None, idp: str | None) -> UserSession:
+    """Record the login session the user `actor` just completed (`apps.authn.session.set_login`):
+    `key_hash` the SHA-256 (hex) of its session key, `ip` the client address, `user_agent` the
+    browser's header (cut to UserSession.USER_AGENT_MAX_LENGTH characters), `methods`, `loa` and
+    `idp` as in the session. Audited `session.started`. Raises Forbidden for another actor."""
+    policies.require_self(actor, actor)
+    now = timezone.now()
+    with transaction.atomic():
+        row = UserSession.objects.create(
+            user=actor, key_hash=key_hash, started_at=now, last_seen_at=now, ip=ip or None,
+            user_agent=user_agent[:UserSession.USER_AGENT_MAX_LENGTH], methods=methods,
+            loa=loa or "", idp=idp or "")
+        record(actor=actor, action=audit.SESSION_STARTED.code, target=row, subject=actor.person,
+               changes={"methods": [None, methods], "loa": [None, loa], "idp": [None, idp]})
+    return row
+
+
+@service
+def session_end(*, actor: Actor, user_session: UserSession, reason: str) -> UserSession:
+    """End one login session now: its stored Django session is deleted (its cookie no longer logs
+    in, from the next request on) and the row is marked ended with `reason`
+    (`UserSession.EndReason`). For the session's person themself or the portal
+    (`policies.require_manage_sessions`). Locks the person, then the row (docs/architecture.md,
+    "Lock order"). Audited `session.ended`. Raises Forbidden, ValidationFailed (`session.ended`:
+    already ended; `session.reason`: an unknown reason)."""
+    person = user_session.user.person
+    policies.require_manage_sessions(actor, person)
+    if reason not in UserSession.EndReason.values:
+        raise ValidationFailed(_("Unknown reason."), code="session.reason")
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        row = UserSession.objects.select_for_update().get(pk=user_session.pk)
+        if row.ended_at is not None:
+            raise ValidationFailed(_("This session has already ended."), code="session.ended")
+        row.ended_at = timezone.now()
+        row.end_reason = reason
+        row.save(update_fields=["ended_at", "end_reason", "updated_at"])
+        _delete_django_sessions([row.key_hash])
+        record(actor=actor, action=audit.SESSION_ENDED.code, target=row, subject=person,
+               changes={"ended_at": [None, row.ended_at.isoformat()],
+                        "end_reason": [None, reason]})
+    return row
+
+
+@service
+def sessions_end_all(*, actor: Actor, person: Person,
+                     reason: str = UserSession.EndReason.EVERYWHERE) -> int:
+    """End every active login session of `person`'s accounts ("log out everywhere"), as
+    `session_end` does for one, in one transaction; the accounts' `session_epoch` is renewed too,
+    so a session the records missed ends as well. Locks the person, then the rows in id order.
+    One audit event `sessions.ended` on the person. Returns how many sessions ended. Raises
+    Forbidden, ValidationFailed (`session.reason`)."""
+    policies.require_manage_sessions(actor, person)
+    if reason not in UserSession.EndReason.values:
+        raise ValidationFailed(_("Unknown reason."), code="session.reason")
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        rows = list(UserSession.objects.select_for_update()
+                    .filter(user__person=person, ended_at__isnull=True).order_by("pk"))
+        now = timezone.now()
+        UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
+            ended_at=now, end_reason=reason, updated_at=now)
+        _delete_django_sessions([row.key_hash for row in rows])
+        # A new epoch ends any session without a record too; its receiver finds no row left.
+        User.objects.end_sessions(person)
+        record(actor=actor, action=audit.SESSIONS_ENDED.code, target=person, subject=person,
+               changes={"sessions_ended": [None, len(rows)], "end_reason": [None, reason]})
+    return len(rows)
+

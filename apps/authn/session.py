@@ -1,8 +1,15 @@
 """What the session knows about how the user logged in: level of assurance, methods, step-up.
 
 Stored under `request.session["authn"]` as `{"loa": URI | None, "methods": [str], "at": epoch
-seconds, "step_up": StepUpProof.as_session() | None}`. Method names follow RFC 8176 (`pwd`, `otp`);
-the demo patient login uses `demo`. LoA URIs are the Swedish framework's.
+seconds (UTC) of the login, "idp": SAML IdP entityID | None, "step_up": StepUpProof.as_session() |
+None}`. Method names follow RFC 8176 (`pwd`, `otp`); SAML logins use `saml`, the demo patient login
+`demo`. LoA URIs are the Swedish framework's (`apps.core.loa`).
+
+`set_login` is the one place a login completes: it rotates the session key (a session fixed before
+the login is worth nothing after it, OWASP ASVS 5.0 V7.2.4) and records a `UserSession` row (the
+key's SHA-256, never the key), so the person can list and end their sessions. `store_step_up`
+rotates the key again. `SEEN_KEY` holds the epoch second of the last recorded activity, written at
+most once a minute (`apps.authn.middleware`).
 
 Between the password and the second factor the session holds only a pending login
 (`PENDING_KEY`): the user's id, when the password was accepted and the account's session hash at
@@ -13,35 +20,84 @@ session epoch) changed in between, so a second factor entered later starts over 
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 import uuid
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils import timezone
 
+from apps.audit import context
+from apps.authn import services
+from apps.authn.models import UserSession
+from apps.core import loa as levels
 from apps.core.assurance import StepUpProof, is_fresh
-from apps.core.loa import level
 from apps.identities.models import User
 
 PENDING_KEY = "authn_pending"
 #: The second factor must follow the password within 5 minutes.
 PENDING_MAX_AGE_SECONDS = 300
+#: Epoch second (UTC) of the session's last recorded activity.
+SEEN_KEY = "authn_seen"
+
+
+def key_hash(session_key: str | None) -> str:
+    """The lower-case hex SHA-256 of a session key, as `UserSession.key_hash` stores it."""
+    return hashlib.sha256((session_key or "").encode()).hexdigest()
+
+
+def current_key_hash(request: HttpRequest) -> str:
+    """`key_hash` of this request's session key ("" without a saved session)."""
+    key = request.session.session_key
+    return key_hash(key) if key else ""
 
 
 def set_login(request: HttpRequest, *, loa: str | None, methods: list[str],
-              idp: str | None = None) -> None:
-    """Record a completed login (call after `django.contrib.auth.login`, which cycles the key);
-    `idp` is the SAML IdP's entityID for a federated login."""
+              idp: str | None = None) -> UserSession:
+    """Complete a login of `request.user` (call after `django.contrib.auth.login`): rotate the
+    session key, store the session facts (`loa` a framework URI or None, `methods` RFC 8176 names,
+    `idp` the SAML IdP's entityID or None) and record the session (`services.session_start`,
+    audited `session.started`, with the client address of the audit context and the
+    User-Agent). Returns the new `UserSession`. Raises TypeError without a logged-in user."""
+    user = request.user
+    if not isinstance(user, User):
+        raise TypeError("set_login() needs request.user logged in (django.contrib.auth.login)")
     request.session.pop(PENDING_KEY, None)
-    request.session["authn"] = {"loa": loa, "methods": methods, "at": int(time.time()),
-                                "idp": idp, "step_up": None}
+    request.session.cycle_key()
+    now = int(time.time())
+    request.session["authn"] = {"loa": loa, "methods": list(methods), "at": now, "idp": idp,
+                                "step_up": None}
+    request.session[SEEN_KEY] = now
+    request.session.save()  # the key exists from here on
+    return services.session_start(
+        actor=user, key_hash=current_key_hash(request), ip=context.current().ip,
+        user_agent=request.headers.get("User-Agent", ""), methods=list(methods), loa=loa, idp=idp)
 
 
 def get(request: HttpRequest) -> dict[str, Any]:
     """The session's authentication facts, or {} when not logged in."""
     value = request.session.get("authn") or {}
     return dict(value)
+
+
+def loa(request: HttpRequest) -> str | None:
+    """The session's level of assurance (framework URI, `apps.core.loa`), or None when the
+    session holds no completed login or its login had no level (the demo login)."""
+    return levels.canonical(get(request).get("loa"))
+
+
+def level(request: HttpRequest) -> int:
+    """The session's level of assurance as a number: 2, 3 or 4; 0 without one."""
+    return levels.level(get(request).get("loa"))
+
+
+def has_login(request: HttpRequest) -> bool:
+    """True when the session holds a completed login (`set_login` ran) of `request.user`."""
+    data = get(request)
+    return bool(getattr(request.user, "is_authenticated", False) and data.get("at")
+                and data.get("methods"))
 
 
 def set_pending(request: HttpRequest, user: User) -> None:
@@ -75,10 +131,28 @@ def has_pending(request: HttpRequest) -> bool:
 
 
 def store_step_up(request: HttpRequest, proof: StepUpProof) -> None:
-    """Keep the step-up proof minted by `services.step_up_verify` for the next sensitive action."""
+    """Keep the step-up proof minted by `services.step_up_verify` for the next sensitive action,
+    and rotate the session key (the session now vouches for more, OWASP ASVS 5.0 V7.2.4); the
+    session's `UserSession` row follows the new key."""
+    old = current_key_hash(request)
+    request.session.cycle_key()
     data = get(request)
     data["step_up"] = proof.as_session()
     request.session["authn"] = data
+    request.session.save()
+    if old:
+        UserSession.objects.filter(key_hash=old, ended_at__isnull=True).update(
+            key_hash=current_key_hash(request))
+
+
+def touch(request: HttpRequest, now: int) -> None:
+    """Record activity at `now` (epoch seconds, UTC): in the session and as the `UserSession`'s
+    `last_seen_at`. The caller writes at most once a minute."""
+    request.session[SEEN_KEY] = now
+    key = current_key_hash(request)
+    if key:
+        UserSession.objects.filter(key_hash=key, ended_at__isnull=True).update(
+            last_seen_at=timezone.now())
 
 
 def step_up_proof(request: HttpRequest) -> StepUpProof | None:
@@ -102,14 +176,18 @@ def consume_step_up(request: HttpRequest) -> None:
 
 def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None) -> None:
     """A step-up proved level `loa` by `method` (e.g. "saml" at `idp`) in this session: the
-    session's level becomes the stronger of the two (NIST SP 800-63B: the session's assurance is
-    that of its strongest current authentication), and the session key is rotated."""
+    session's level becomes the stronger of the two (NIST SP 800-63B rev. 4, 5.2: the session is
+    as strong as its strongest current authentication) and its `UserSession` row says so. Call
+    `store_step_up` after it, which rotates the session key."""
     data = get(request)
-    if level(loa) > level(data.get("loa")):
+    if levels.level(loa) > levels.level(data.get("loa")):
         data["loa"] = loa
     methods = list(data.get("methods") or [])
     if method not in methods:
         methods.append(method)
     data["methods"], data["idp"] = methods, idp or data.get("idp")
-    request.session.cycle_key()
     request.session["authn"] = data
+    key = current_key_hash(request)
+    if key:
+        UserSession.objects.filter(key_hash=key, ended_at__isnull=True).update(
+            loa=data["loa"] or "", methods=methods, idp=data["idp"] or "")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,9 +21,11 @@ from django_otp import login as otp_login
 from apps.authn import selectors, services, session
 from apps.authn.decorators import acting_user, staff_required
 from apps.authn.forms import OTPForm, PasswordForm
+from apps.authn.models import UserSession
 from apps.core import loa
 from apps.core.actors import ANONYMOUS
 from apps.core.errors import PortalError
+from apps.identities.models import User
 
 
 def _next(request: HttpRequest) -> str:
@@ -107,10 +110,17 @@ def lockout_response(request: HttpRequest, response: HttpResponse,
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    """Log out (POST only) and say so on the start page. After a federated login, the IdP's
-    session is handed to the federation app's single logout (`saml_logout` in the new, anonymous
-    session), which asks the IdP to end it too."""
+    """Log out (POST only): the session's record ends (reason `logout`), the session is
+    flushed, and the start page says so. After a federated login, the IdP's session is handed to
+    the federation app's single logout (`saml_logout` in the new, anonymous session), which asks
+    the IdP to end it too."""
     federated = request.session.get("saml")
+    user = request.user
+    current = selectors.session_get_by_key_hash(session.current_key_hash(request))
+    if isinstance(user, User) and current is not None and current.user_id == user.pk:
+        with contextlib.suppress(PortalError):  # ended meanwhile (another tab): log out anyway
+            services.session_end(actor=user, user_session=current,
+                                 reason=UserSession.EndReason.LOGOUT)
     logout(request)
     messages.success(request, _("You are logged out."))
     if isinstance(federated, dict):

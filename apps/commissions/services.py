@@ -30,6 +30,7 @@ from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id
 from apps.identities.models import Person, User
+from apps.identities.signals import sessions_ended
 from apps.organisations.models import Organisation
 
 TB = TypeVar("TB", bound=TimeBound)
@@ -290,6 +291,7 @@ def _set_active(*, actor: Actor, user: User, active: bool, reason: str) -> User:
         locked.is_active = active
         locked.session_epoch = uuid.uuid4()  # old sessions end, and never come back
         locked.save(update_fields=["is_active", "session_epoch"])
+        sessions_ended.send(sender=User, person=locked.person, user=locked)
         changes: dict[str, list[object]] = {"is_active": [not active, active]}
         if not active:
             signals.entitlement_ended.send(sender=Person, actor=actor, person=locked.person,

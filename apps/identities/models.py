@@ -27,6 +27,7 @@ from apps.identities.identifiers import (
     IdentifierError,
     normalise_username,
 )
+from apps.identities.signals import sessions_ended
 
 #: The confusable pairs of Unicode's confusables.txt (UTS #39 §4) whose both sides lie in the
 #: username alphabet (`identifiers.USERNAME_PATTERN`): each character and its prototype.
@@ -110,8 +111,11 @@ class UserManager(BaseUserManager["User"]):
     def end_sessions(self, person: Person) -> int:
         """End every session of the person's accounts, in every process at once (a new
         `session_epoch`), in the caller's transaction. Returns how many accounts were touched.
-        Callers are services that checked their policy and audit the change that ends them."""
-        return self.filter(person=person).update(session_epoch=uuid.uuid4())
+        Callers are services that checked their policy and audit the change that ends them, and
+        lock the person first; `signals.sessions_ended` tells the apps that record sessions."""
+        count = self.filter(person=person).update(session_epoch=uuid.uuid4())
+        sessions_ended.send(sender=self.model, person=person, user=None)
+        return count
 
     def create_user(self, username: str, password: str | None = None, **extra: Any) -> User:
         """Insert an account; `username` must already be normalised (`identifiers.normalise_username`,

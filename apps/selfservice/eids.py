@@ -12,6 +12,7 @@ going back never shows the secrets again.
 from __future__ import annotations
 
 import uuid
+from functools import wraps
 from typing import Any
 
 import segno
@@ -27,7 +28,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.authn import session
-from apps.authn.decorators import staff_required, step_up_redirect, step_up_required
+from apps.authn.decorators import (
+    loa_required,
+    staff_required,
+    step_up_redirect,
+    step_up_required,
+)
 from apps.core.errors import PortalError
 from apps.core.forms import DateField, add_portal_error
 from apps.identities.models import Person, User
@@ -183,7 +189,21 @@ def _require_issuer(user: User) -> None:
         raise Http404
 
 
+def _issuer_required(view: Any) -> Any:
+    """Only issuers (404 for anyone else, before the level of assurance is looked at, so a page
+    that is not theirs stays a page that does not exist)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        _require_issuer(_user(request))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 @staff_required
+@_issuer_required
+@loa_required("issue_for_others")
 def issuer_search(request: HttpRequest) -> HttpResponse:
     """`/issuer/`: find a staff member in the issuer's scope by personnummer or HSA-id."""
     user = _user(request)
@@ -207,6 +227,8 @@ def _issuer_person(request: HttpRequest, person_id: uuid.UUID) -> Person:
 
 
 @staff_required
+@_issuer_required
+@loa_required("issue_for_others")
 @never_cache
 def issuer_person(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """`/issuer/people/<id>/`: a staff member's e-IDs and the identity-document form, after a
@@ -228,6 +250,8 @@ def _issuer_person_page(request: HttpRequest, person: Person, form: IdentityDocu
 
 
 @staff_required
+@_issuer_required
+@loa_required("issue_for_others")
 @never_cache
 @require_POST
 def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:

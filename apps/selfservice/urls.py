@@ -1,7 +1,8 @@
 """Self-service pages. Each module owns its routes: staff e-IDs and issuing (`eids`), patient
-consents and log extract (`patient`), staff registering consent or emergency access (`care`)."""
+consents and log extract (`patient`), staff registering consent or emergency access (`care`), the
+user's own login sessions (`sessions`)."""
 
-from apps.selfservice import care, eids, patient
+from apps.selfservice import care, eids, patient, sessions
 
 app_name = "selfservice"
-urlpatterns = [*eids.urlpatterns, *patient.urlpatterns, *care.urlpatterns]
+urlpatterns = [*eids.urlpatterns, *patient.urlpatterns, *care.urlpatterns, *sessions.urlpatterns]

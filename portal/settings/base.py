@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from apps.core import loa  # constants only: no model, no setting
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -47,23 +49,6 @@ ALLOWED_HOSTS: list[str] = env.list(
 )
 PORTAL_BASE_URL: str = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
-
-def loa_required(read: Any) -> dict[str, str]:
-    """The level of assurance each kind of page or action needs (docs/authentication.md):
-    `PORTAL_LOA_<PURPOSE>` = loa2, loa3 or loa4 for administration, issue_for_others (activation
-    codes for other people) and self_issuance (a new e-ID of one's own); loa3 by default. Raises
-    ImproperlyConfigured for any other value."""
-    levels = {f"loa{n}": f"http://id.elegnamnden.se/loa/1.0/loa{n}" for n in (2, 3, 4)}
-    required = {}
-    for purpose in ("administration", "issue_for_others", "self_issuance"):
-        value = read(f"PORTAL_LOA_{purpose.upper()}", default="loa3").strip().lower()
-        if value not in levels:
-            raise ImproperlyConfigured(f"PORTAL_LOA_{purpose.upper()} must be loa2, loa3 or loa4.")
-        required[purpose] = levels[value]
-    return required
-
-
-PORTAL_LOA_REQUIRED = loa_required(env.str)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -106,6 +91,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
+    # After authentication (and the audit context, so that a session it ends is audited with the
+    # request's address): ends sessions past their idle or absolute limit (docs/sessions.md).
+    "apps.authn.middleware.SessionTimeoutMiddleware",
     "apps.core.middleware.PortalErrorMiddleware",
     "apps.core.middleware.PrivatePagesMiddleware",
     # Last, as django-axes asks: it sees the finished response of a locked-out login.
@@ -156,7 +144,71 @@ AUTH_PASSWORD_VALIDATORS = [
      "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-SESSION_COOKIE_AGE = 8 * 3600
+
+
+def session_limits(aal2_max_age: int, aal2_idle: int, aal3_max_age: int,
+                   aal3_idle: int) -> dict[str, dict[str, int]]:
+    """Reauthentication limits in seconds per authenticator assurance level: `max_age` since the
+    login ("overall timeout") and `idle` since the last request ("inactivity timeout"), NIST SP
+    800-63B revision 4, sections 2.2.3 (AAL2: overall no more than 24 hours, inactivity no more
+    than 1 hour, both SHOULD) and 2.3.3 (AAL3: overall SHALL be no more than 12 hours, inactivity
+    SHOULD be no more than 15 minutes); section 5.2 describes the two timeouts. Raises
+    ImproperlyConfigured for a figure that is not positive, an idle limit longer than its overall
+    limit, or an AAL3 overall limit above 12 hours (the one SHALL)."""
+    limits = {"aal2": {"max_age": aal2_max_age, "idle": aal2_idle},
+              "aal3": {"max_age": aal3_max_age, "idle": aal3_idle}}
+    for aal, figures in limits.items():
+        name = f"PORTAL_SESSION_{aal.upper()}"
+        if figures["max_age"] <= 0 or figures["idle"] <= 0:
+            raise ImproperlyConfigured(f"{name}_MAX_AGE_SECONDS and {name}_IDLE_SECONDS must be "
+                                       "positive numbers of seconds.")
+        if figures["idle"] > figures["max_age"]:
+            raise ImproperlyConfigured(f"{name}_IDLE_SECONDS is longer than "
+                                       f"{name}_MAX_AGE_SECONDS.")
+    if aal3_max_age > 12 * 3600:
+        raise ImproperlyConfigured("PORTAL_SESSION_AAL3_MAX_AGE_SECONDS may be at most 43200 "
+                                   "(12 hours, NIST SP 800-63B rev. 4 section 2.3.3).")
+    return limits
+
+
+# Sessions end after a time since login and after a time without activity, by the level of the
+# login: LoA 2 is held to AAL2's limits, LoA 3 and 4 to AAL3's (docs/sessions.md).
+PORTAL_SESSION_LIMITS: dict[str, dict[str, int]] = session_limits(
+    env.int("PORTAL_SESSION_AAL2_MAX_AGE_SECONDS", default=24 * 3600),
+    env.int("PORTAL_SESSION_AAL2_IDLE_SECONDS", default=3600),
+    env.int("PORTAL_SESSION_AAL3_MAX_AGE_SECONDS", default=12 * 3600),
+    env.int("PORTAL_SESSION_AAL3_IDLE_SECONDS", default=15 * 60),
+)
+# The stored session outlives no limit: the longest overall limit (the portal's own middleware
+# ends each session at its level's limits before this).
+SESSION_COOKIE_AGE = max(figures["max_age"] for figures in PORTAL_SESSION_LIMITS.values())
+
+#: The short names of PORTAL_LOA_* variables and the framework URIs they stand for.
+LOA_SHORT_NAMES = {"loa2": loa.LOA2, "loa3": loa.LOA3, "loa4": loa.LOA4}
+
+
+def loa_required(values: dict[str, str]) -> dict[str, str]:
+    """The level of assurance each purpose needs, as framework URIs, from short names
+    (`loa2|loa3|loa4`, case-insensitive) keyed by purpose. Raises ImproperlyConfigured naming the
+    variable for any other value."""
+    required = {}
+    for purpose, value in values.items():
+        uri = LOA_SHORT_NAMES.get(value.strip().lower())
+        if uri is None:
+            raise ImproperlyConfigured(
+                f"PORTAL_LOA_{purpose.upper()}={value!r} is not a level: use loa2, loa3 or loa4.")
+        required[purpose] = uri
+    return required
+
+
+# The level of assurance (tillitsnivå) a session needs for each purpose (apps.authn.decorators.
+# loa_required): administration pages, issuing activation codes for other people, a staff member
+# issuing their own new mobile e-ID.
+PORTAL_LOA_REQUIRED: dict[str, str] = loa_required({
+    "administration": env.str("PORTAL_LOA_ADMINISTRATION", default="loa3"),
+    "issue_for_others": env.str("PORTAL_LOA_ISSUE_FOR_OTHERS", default="loa3"),
+    "self_issuance": env.str("PORTAL_LOA_SELF_ISSUANCE", default="loa3"),
+})
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG

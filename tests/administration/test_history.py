@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.commissions import services
 from apps.commissions.models import Role
 from apps.core.actors import SYSTEM
-from tests.conftest import PASSWORD, make_staff, totp_now
+from tests.conftest import login_session, make_staff
 
 
 def text(response):
@@ -31,8 +31,7 @@ def test_two_administrators_with_one_name_are_told_apart(client, tree, hospital_
                                   valid_until=timezone.now() + timedelta(days=30))
 
     client.cookies["django_language"] = "en"
-    client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": PASSWORD})
-    client.post(reverse("authn:otp"), {"token": totp_now()})
+    login_session(client, hospital_admin)  # administration needs LoA 3
     body = text(client.get(reverse("administration:person_detail",
                                    kwargs={"person_id": olle.person.pk})))
     assert "Commission granted" in body

@@ -1,7 +1,8 @@
 """Journey 1 through its pages: a local administrator finds staff, grants and ends commissions and
 roles, and sees the audit history; everything outside the administrator's subtree is a 404 or refused.
 
-Logged in for real (password, then TOTP) as `hospital_admin`, the local administrator over Demo
+Logged in at LoA 3 (a federated login, `tests.conftest.login_session`) as
+`hospital_admin`, the local administrator over Demo
 Hospital (Cardiology, Orthopaedics), not over Primary Care Centre North or Other Care AB.
 """
 
@@ -22,20 +23,17 @@ from apps.audit.models import AuditEvent
 from apps.commissions import services
 from apps.commissions.models import Commission, Role, RoleAssignment
 from apps.core.actors import SYSTEM
-from tests.conftest import PASSWORD, make_staff, totp_now
+from tests.conftest import login_session, make_staff
 
 CARE = "Vård och behandling"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 def login(client, user):
-    """The real two-step staff login: password form, then the TOTP form. Pages in English."""
+    """A federated login at LoA 3, which administration needs (settings.PORTAL_LOA_REQUIRED);
+    pages in English. The password+TOTP login (LoA 2) is refused here: tests/authn/test_sessions.py."""
     client.cookies["django_language"] = "en"
-    response = client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302, response.content.decode()
-    response = client.post(response["Location"], {"token": totp_now()})
-    assert response.status_code == 302, response.content.decode()
-    return client
+    return login_session(client, user)
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from apps.identities.models import User
 from apps.issuance import services
 from apps.issuance.ca import IssuingCA
 from apps.issuance.models import ActivationCode, MobileEID
+from tests.conftest import patient_login
 from tests.issuance.support import device_csr, issue, redeem_qr
 
 URL = "/api/v1/eid/activations"
@@ -178,7 +179,7 @@ def test_stranger_cannot_write_into_a_patients_log_extract(patient: User, issuin
     assert events.count() == 3
     assert all(e.subject_person_id is None and e.actor_label == "system:mobile-app" for e in events)
     client = Client()
-    client.force_login(patient)
+    patient_login(client, patient)
     page = client.get("/patient/log/").content.decode()
     assert "Dr Evil" not in page
 

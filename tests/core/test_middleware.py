@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.conftest import PASSWORD, totp_now
+from tests.conftest import login_session
 
 NOT_FOUND_TEXT = "The page or item does not exist, or you may not see it."
 
@@ -32,8 +32,7 @@ def test_a_page_outside_ones_scope_shows_the_portal_page(client, debug, hospital
     from tests.conftest import make_staff
 
     outsider, _ = make_staff(tree["primary"], "Pia", "Primär")
-    client.post(reverse("authn:login"), {"username": hospital_admin.username, "password": PASSWORD})
-    client.post(reverse("authn:otp"), {"token": totp_now()})
+    login_session(client, hospital_admin)  # administration needs LoA 3
     response = client.get(reverse("administration:person_detail", args=[outsider.person.pk]),
                           HTTP_ACCEPT_LANGUAGE="en")
     page = response.content.decode()

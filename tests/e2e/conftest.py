@@ -16,6 +16,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from apps.core.loa import LOA2
 from tests.conftest import PASSWORD, totp_now
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes
@@ -40,6 +41,14 @@ def browser() -> Iterator[Browser]:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def loa2_is_enough(settings: Any) -> None:
+    """The browser tests log in through the pages with password and TOTP (LoA 2); until they use
+    the federated login, LoA 2 opens administration and issuing here (the portal's default is
+    LoA 3, settings.PORTAL_LOA_REQUIRED)."""
+    settings.PORTAL_LOA_REQUIRED = {purpose: LOA2 for purpose in settings.PORTAL_LOA_REQUIRED}
 
 
 @pytest.fixture

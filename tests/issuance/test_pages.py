@@ -17,7 +17,7 @@ from apps.issuance import rules
 from apps.issuance.ca import IssuingCA
 from apps.issuance.models import ActivationCode, MobileEID
 from apps.organisations.models import Organisation
-from tests.conftest import PASSWORD, make_staff, totp_now
+from tests.conftest import PASSWORD, login_session, make_staff, totp_now
 from tests.issuance.support import issue, redeem_qr
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +62,7 @@ def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: 
 
     page = client.get(response["Location"]).content.decode()
     assert "A new mobile e-ID is issued on the strength of the login you make now" in page
-    assert "Your login is at level 2" in page  # password and authenticator app: not enough
+    assert "Your login is at level 2." in page  # password and authenticator app: not enough
     assert 'name="token"' not in page
     step_up(client, federation, nina)
     assert "Create activation code" in client.get(NEW).content.decode()
@@ -133,7 +133,7 @@ def test_others_cannot_open_a_revoke_page(client: Client, nina: User, issuing_ca
 def test_issuer_finds_checks_document_and_creates_a_code(
     client: Client, issuer: User, nina: User, issuing_ca: IssuingCA, federation: Any
 ) -> None:
-    login(client, issuer)
+    login_session(client, issuer)
     number = nina.person.person_number
     page = client.get(reverse("selfservice:issuer_search"), {"q": number}).content.decode()
     person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
@@ -175,7 +175,7 @@ def test_issuer_finds_checks_document_and_creates_a_code(
 def test_issuer_revokes_an_e_id_in_scope(client: Client, issuer: User, nina: User,
                                          issuing_ca: IssuingCA, federation: Any) -> None:
     eid = redeem_qr(issue(nina.person)).eid
-    login(client, issuer)
+    login_session(client, issuer)
     step_up(client, federation, issuer)
     person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
     revoke_url = reverse("selfservice:eid_revoke", args=[eid.pk])
@@ -196,7 +196,7 @@ def test_issuer_outside_scope_sees_nothing(client: Client, tree: dict[str, Organ
     commissions.role_grant(actor=SYSTEM, person=other_issuer.person, role=Role.ISSUER,
                            organisation=tree["other"], valid_from=timezone.now(),
                            valid_until=None)
-    login(client, other_issuer)
+    login_session(client, other_issuer)
     page = client.get(reverse("selfservice:issuer_search"),
                       {"q": nina.person.person_number}).content.decode()
     assert "Nina Nurse" not in page and "No staff member in your area matches." in page
@@ -249,7 +249,7 @@ def test_issuer_form_shows_every_error_at_once_and_keeps_the_step_up_unspent(
     """Found: the issuer form showed one error per submit (the document's, then the
     next); now every field error shows together, and the step-up is not spent on a document
     that is wrong, so the same step-up works once the document is right."""
-    login(client, issuer)
+    login_session(client, issuer)
     step_up(client, federation, issuer)
     code_url = reverse("selfservice:issuer_code", args=[nina.person.pk])
     yesterday = (timezone.localdate() - dt.timedelta(days=1)).isoformat()
@@ -278,7 +278,7 @@ def test_issuer_person_page_shows_what_the_document_is_checked_against(
     employee = nina.person.employees.get()
     Employee.objects.filter(pk=employee.pk).update(title="Sjuksköterska")
     commissions.employee_create(actor=SYSTEM, person=nina.person, organisation=tree["other_unit"])
-    login(client, issuer)
+    login_session(client, issuer)
     step_up(client, federation, issuer)
     page = client.get(reverse("selfservice:issuer_person", args=[nina.person.pk])).content.decode()
     assert "Compare the photo" not in page

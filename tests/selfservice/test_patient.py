@@ -14,6 +14,7 @@ from apps.core.actors import SYSTEM
 from apps.core.forms import start_of_day
 from apps.identities import services as identities
 from apps.identities.models import User
+from tests.conftest import patient_login
 
 URL = reverse("selfservice:patient_consents")
 
@@ -27,7 +28,7 @@ def client(client):
 
 @pytest.fixture
 def patient_client(client, patient):
-    client.force_login(patient)
+    patient_login(client, patient)
     return client
 
 
@@ -237,7 +238,7 @@ def test_consents_page_has_a_constant_number_of_queries(patient_client, patient,
 
 def test_a_last_day_far_in_the_future_is_a_form_error(client, tree, patient):
     """Last day 9999-12-31 overflowed (HTTP 500)."""
-    client.force_login(patient)
+    patient_login(client, patient)
     response = client.post(reverse("selfservice:patient_consents"),
                            {"care_unit": str(tree["cardio"].pk), "who": "all",
                             "valid_from": timezone.localdate().isoformat(),
@@ -250,7 +251,7 @@ def test_a_last_day_far_in_the_future_is_a_form_error(client, tree, patient):
 def test_a_staff_member_left_selected_is_ignored_for_all_staff(client, tree, patient, nurse):
     """Found: choosing "all staff" with a staff member of another unit still selected
     gave a doubled error; "all staff" ignores the list."""
-    client.force_login(patient)
+    patient_login(client, patient)
     response = client.post(reverse("selfservice:patient_consents"),
                            {"care_unit": str(tree["ortho"].pk), "who": "all",
                             "employee": str(nurse[1].pk),

@@ -14,6 +14,7 @@ from apps.core.actors import SYSTEM
 from apps.identities import services as identities
 from apps.identities.identifiers import make_person_number
 from apps.identities.models import User
+from tests.conftest import patient_login
 
 
 def test_staff_are_named_with_their_username_and_the_patient_is_you(client, tree, nurse):
@@ -26,7 +27,7 @@ def test_staff_are_named_with_their_username_and_the_patient_is_you(client, tree
                           valid_from=timezone.now(), valid_until=timezone.now() + timedelta(days=1))
     services.emergency_access_register(actor=nurse[0], patient=person, care_unit=tree["cardio"],
                                        reason="Unconscious")
-    client.force_login(account)
+    patient_login(client, account)
     html = client.get(reverse("selfservice:patient_log"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in html.split("<tr>")[2:]]
     assert any("Nina Nurse username nina.nurse Emergency access registered" in r for r in rows)
