@@ -24,3 +24,13 @@ class PatientDemoForm(forms.Form):
         label=_("Personal identity number or coordination number"), max_length=13,
         help_text=_("For example 19121212-1212 (Tolvan Tolvansson)."),
     )
+
+
+class CommissionChoiceForm(forms.Form):
+    """The commission to act under (its id; the page lists the valid ones as radio buttons)."""
+
+    commission = forms.UUIDField(
+        label=_("Choose the commission to act under"),
+        error_messages={"required": _("Choose a commission."),
+                        "invalid": _("Choose one of your valid commissions.")},
+    )

@@ -89,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.audit.middleware.AuditContextMiddleware",
+    # After authentication and the audit context: re-validates the chosen commission.
+    "apps.authn.middleware.CommissionMiddleware",
     "apps.core.middleware.PortalErrorMiddleware",
     "apps.core.middleware.PrivatePagesMiddleware",
     # Last, as django-axes asks: it sees the finished response of a locked-out login.
