@@ -246,7 +246,7 @@ def test_the_personnummer_never_travels_in_a_url(nurse_client, tree, patient):
         assert "19121212" not in "".join(re.findall(r'(?:href|action)="([^"]*)"', html))
     assert AuditEvent.objects.filter(action="patient.looked_up").count() == 1
     assert 'method="get"' not in html.split("Find the patient")[1].split("</form>")[0]
-    assert "At Cardiology (SE2321000016-0101)" in html  # ready for the next patient
+    assert "Care unit: Cardiology (SE2321000016-0101), Region Demo." in html  # ready for the next patient
     assert 'name="person_number"' in html and 'value="19121212' not in html
 
 
@@ -305,7 +305,7 @@ def test_switching_commission_moves_the_page_to_the_other_unit(client, tree, nur
     assert "Patient: Tolvan" in client.get(URL).content.decode()
     client.post(reverse("authn:commission"), {"commission": str(primary.pk), "next": URL})
     html = client.get(URL).content.decode()
-    assert "At Primary Care Centre North" in html and "Patient: Tolvan" not in html
+    assert "Care unit: Primary Care Centre North" in html and "Patient: Tolvan" not in html
     client.post(URL, consent_data())
     assert not ConsentAssertion.objects.exists()
 
