@@ -263,3 +263,20 @@ def test_the_choice_page_is_translated(client, tree, nurse, two):
     choose(client, two[0])
     assert "Byt uppdrag" in client.get(MY_EIDS, HTTP_ACCEPT_LANGUAGE="sv").content.decode()
 
+
+
+def test_after_login_is_the_hook_for_any_login(rf, tree, nurse, two):
+    """The SAML login ends with the same call as the password + TOTP login: it drops an earlier
+    choice and sends a person with two valid commissions to the choice page, keeping `next`."""
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from apps.authn.commission import after_login
+
+    request = rf.get("/", {"next": "/care/consent/"})
+    request.session = SessionStore()
+    request.session["commission"] = str(two[0].pk)
+    response = after_login(request, nurse[0])
+    assert response["Location"] == f"{CHOICE}?next=%2Fcare%2Fconsent%2F"
+    assert "commission" not in request.session
+    assert after_login(request, nurse[0], "https://evil.example/")["Location"] == (
+        f"{CHOICE}?next=%2F")
