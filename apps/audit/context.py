@@ -3,7 +3,8 @@
 The actor is NOT here: every service receives its actor and passes it to `record()` itself (the
 actor rule, docs/architecture.md). This context carries only what the request knows about itself:
 its id, the client address, the session's level of assurance and the commission acted under. It is
-set by the page middleware, the API views, the Celery base task (carrying the enqueuing request's
+set by the page middleware (the commission and its unit by `apps.authn.middleware`, after it
+re-validated the session's choice), the API views, the Celery base task (carrying the enqueuing request's
 id) and management commands; stored in a `ContextVar`, so it is per request and per thread/task,
 never shared between processes.
 """

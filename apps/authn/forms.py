@@ -17,3 +17,14 @@ class OTPForm(forms.Form):
         error_messages={"invalid": _("Enter the 6 digits shown in your authenticator app.")},
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
+
+
+
+class CommissionChoiceForm(forms.Form):
+    """The commission to act under (its id; the page lists the valid ones as radio buttons)."""
+
+    commission = forms.UUIDField(
+        label=_("Choose the commission to act under"),
+        error_messages={"required": _("Choose a commission."),
+                        "invalid": _("Choose one of your valid commissions.")},
+    )

@@ -1,5 +1,5 @@
-"""Login pages: password, then the TOTP second factor (LoA 2), and step-up. Federated login
-(SAML2) is apps.federation's."""
+"""Login pages: password, then the TOTP second factor (LoA 2); the choice of commission; step-up.
+Federated login (SAML2) is apps.federation's."""
 
 from __future__ import annotations
 
@@ -13,26 +13,25 @@ from django.contrib.auth import login, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from apps.authn import selectors, services, session
+from apps.authn import commission, selectors, services, session
 from apps.authn.decorators import acting_user, staff_required
-from apps.authn.forms import OTPForm, PasswordForm
+from apps.authn.forms import CommissionChoiceForm, OTPForm, PasswordForm
 from apps.authn.models import UserSession
+from apps.commissions import selectors as commission_selectors
+from apps.commissions import services as commission_services
 from apps.core import loa
 from apps.core.actors import ANONYMOUS
-from apps.core.errors import PortalError
+from apps.core.errors import NotFound, PortalError
 from apps.identities.models import User
 
 
 def _next(request: HttpRequest) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        return target
-    return "/"
+    return commission.safe_next(request)
 
 
 def login_view(request: HttpRequest) -> HttpResponse:
@@ -71,8 +70,39 @@ def otp_view(request: HttpRequest) -> HttpResponse:
             otp_login(request, device)
             session.set_login(request, loa=loa.LOA2, methods=["pwd", "otp"])
             services.login_succeeded(actor=user, loa=loa.LOA2, methods=["pwd", "otp"])
-            return HttpResponseRedirect(_next(request))
+            return commission.after_login(request, user, _next(request))
     return render(request, "authn/otp.html", {"form": form, "next": _next(request)})
+
+
+@staff_required
+@require_http_methods(["GET", "POST"])
+def commission_view(request: HttpRequest) -> HttpResponse:
+    """The choice of commission (uppdragsval): the staff member's valid commissions, each with its
+    purpose, care unit and care provider (names and HSA-ids) and, for a person with several
+    employee HSA-ids, the employee HSA-id; choosing one (POST) acts under it from then on and goes
+    back to `next`. Reached after login (two or more valid commissions) and from the header."""
+    user = acting_user(request)
+    form = CommissionChoiceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            chosen = commission_services.commission_choose(
+                actor=user, commission_id=form.cleaned_data["commission"])
+        except NotFound:
+            form.add_error("commission", _("Choose one of your valid commissions."))
+        except PortalError as exc:
+            form.add_error("commission", str(exc.message))
+        else:
+            commission.remember(request, chosen)
+            messages.success(request, _("You now act under the commission %(commission)s.")
+                             % {"commission": commission.describe(chosen)})
+            return HttpResponseRedirect(_next(request))
+    valid = commission_selectors.commission_list_valid_for_person(user.person_id, timezone.now())
+    several_employees = commission_selectors.employee_count_for_person(user.person_id) > 1
+    current = commission.chosen(request)
+    return render(request, "authn/commission.html", {
+        "form": form, "commissions": valid, "several_employees": several_employees,
+        "current": current, "next": _next(request),
+    })
 
 
 @staff_required

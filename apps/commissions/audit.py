@@ -8,6 +8,10 @@ from apps.commissions.models import Role
 EMPLOYEE_CREATED = register("employee.created", _("Employee HSA-id registered"))
 COMMISSION_GRANTED = register("commission.granted", _("Commission granted"))
 COMMISSION_ENDED = register("commission.ended", _("Commission ended"))
+COMMISSION_CHOSEN = register("commission.chosen", _("Commission chosen to act under"))
+# Shown with "(failed)" after the label.
+COMMISSION_CHOICE_FAILED = register("commission.choice_failed",
+                                    _("Choice of commission to act under"))
 ROLE_GRANTED = register("role.granted", _("System role granted"))
 ROLE_ENDED = register("role.ended", _("System role ended"))
 ACCOUNT_DEACTIVATED = register("account.deactivated", _("Login account deactivated"))

@@ -7,10 +7,12 @@ found, so their existence never leaks.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.commissions.models import Employee, Role, RoleAssignment
+from apps.commissions.models import Commission, Employee, Role, RoleAssignment, ValidityStatus
 from apps.core.actors import is_operator
 from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
@@ -73,3 +75,28 @@ def require_administer_person(actor: Actor, person: Person, role: str = Role.LOC
     """Raises NotFound when the person is outside the actor's scope for `role`."""
     if not can_administer_person(actor, person, role):
         raise NotFound()
+
+
+@policy
+def require_staff_self(actor: Actor) -> None:
+    """A staff member acting for themself (choosing the commission they act under). Raises
+    Forbidden for anyone else: patients, system actors, deactivated accounts."""
+    if not (isinstance(actor, User) and actor.kind == User.Kind.STAFF and actor.is_active):
+        raise Forbidden(_("Only staff choose a commission."), code="commission.not_staff")
+
+
+@policy
+def require_act_under_commission(actor: Actor, commission: Commission | None,
+                                 now: datetime) -> None:
+    """The actor may act under `commission` at `now` (UTC): it belongs to one of the actor's own
+    employee HSA-ids and is valid (not ended, `valid_from <= now < valid_until`). Deny by default.
+
+    Raises NotFound for a missing commission and for someone else's alike (existence never
+    leaks), Forbidden (`commission.not_valid`) for one of the actor's own that has ended, expired
+    or not yet begun."""
+    if not (isinstance(actor, User) and commission is not None
+            and commission.employee.person_id == actor.person_id):
+        raise NotFound()
+    if commission.status(now) != ValidityStatus.ACTIVE:
+        raise Forbidden(_("This commission is not valid now. Choose another one."),
+                        code="commission.not_valid")

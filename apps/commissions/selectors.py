@@ -77,6 +77,35 @@ def commission_list_for_person(person: Person) -> QuerySet[Commission]:
     )
 
 
+def commission_list_valid_for_person(person_id: uuid.UUID, now: datetime) -> list[Commission]:
+    """The person's commissions valid at `now` (UTC; not ended, `valid_from <= now < valid_until`),
+    with care unit, care provider and employee HSA-id, ordered by purpose, unit name and HSA-id:
+    the commissions a staff member may choose to act under (uppdragsval). One query."""
+    return list(
+        Commission.objects.active_at(now).filter(employee__person_id=person_id)
+        .select_related("care_unit", "care_provider", "employee")
+        .order_by("purpose", "care_unit__name", "care_provider__name", "hsa_id")
+    )
+
+
+def commission_get_acting(person_id: uuid.UUID, commission_id: uuid.UUID | str) -> Commission | None:
+    """The commission `commission_id` if it belongs to one of the person's employee HSA-ids
+    (valid or not: the caller tells the person why it no longer applies), with care unit, care
+    provider and employee; None for a missing commission, someone else's, or an id that is not a
+    UUID. One query (run on every request of a session with a chosen commission)."""
+    try:
+        pk = uuid.UUID(str(commission_id))
+    except ValueError:
+        return None
+    return (Commission.objects.filter(pk=pk, employee__person_id=person_id)
+            .select_related("care_unit", "care_provider", "employee").first())
+
+
+def employee_count_for_person(person_id: uuid.UUID) -> int:
+    """How many employee HSA-ids the person has (pages show the HSA-id when there are several)."""
+    return Employee.objects.filter(person_id=person_id).count()
+
+
 def role_list_for_person(person: Person) -> QuerySet[RoleAssignment]:
     """All role assignments of the person, newest first."""
     return RoleAssignment.objects.filter(person=person).select_related("organisation")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TypeVar, cast
 
@@ -13,7 +14,8 @@ from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from apps.audit.services import record
+from apps.audit import context
+from apps.audit.services import atomic_record_failure, record
 from apps.commissions import audit, policies, signals
 from apps.commissions.models import (
     Commission,
@@ -26,7 +28,7 @@ from apps.commissions.models import (
 from apps.commissions.vocabularies import Purpose, parse_right
 from apps.core.actors import is_operator
 from apps.core.calls import service
-from apps.core.errors import ValidationFailed
+from apps.core.errors import PortalError, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id
 from apps.identities.models import Person, User
@@ -323,3 +325,48 @@ def account_reactivate(*, actor: Actor, user: User, reason: str) -> User:
     Same policy and errors as `account_deactivate` (`account.unchanged` when already active).
     """
     return _set_active(actor=actor, user=user, active=True, reason=reason)
+
+
+@service
+def commission_choose(*, actor: User, commission_id: uuid.UUID | str,
+                      automatic: bool = False) -> Commission:
+    """The staff member `actor` chooses the commission to act under (uppdragsval, done at login
+    and whenever they switch); returns it, with care unit, care provider and employee.
+
+    Only the actor's own commission, valid now (UTC), may be chosen; deny by default
+    (`policies.require_act_under_commission`). A refusal is audited as `commission.choice_failed`
+    (outcome failure, the commission tried as target when it exists) and raised: NotFound for a
+    missing commission and for someone else's alike, Forbidden (`commission.not_valid`) for one
+    that has ended, expired or not begun; Forbidden (`commission.not_staff`) for an actor who is
+    not an active staff account. A choice is audited as `commission.chosen`; that row already
+    carries the chosen commission and its unit (the previous one, if any, is in `changes`);
+    `automatic` marks the choice the login made by itself for a person with one valid commission.
+    Storing the choice in the session is the caller's (apps.authn.commission).
+    """
+    policies.require_staff_self(actor)
+    now = timezone.now()
+    try:
+        pk: uuid.UUID | None = uuid.UUID(str(commission_id))
+    except ValueError:
+        pk = None
+    commission = (Commission.objects.filter(pk=pk).select_related(
+        "care_unit", "care_provider", "employee").first() if pk else None)
+    try:
+        policies.require_act_under_commission(actor, commission, now)
+    except PortalError as exc:
+        atomic_record_failure(
+            actor=actor, action=audit.COMMISSION_CHOICE_FAILED.code,
+            target=commission or Commission(id=pk or uuid.UUID(int=0)), subject=actor.person,
+            changes={"error": [None, exc.code]},
+        )
+        raise
+    assert commission is not None  # the policy refused None
+    unit = commission.care_unit or commission.care_provider
+    previous = context.current()
+    acting = replace(previous, commission_hsa_id=commission.hsa_id, organisation_hsa_id=unit.hsa_id)
+    with context.using(acting), transaction.atomic():
+        record(actor=actor, action=audit.COMMISSION_CHOSEN.code, target=commission,
+               subject=actor.person, organisation=unit,
+               changes={"commission": [previous.commission_hsa_id, commission.hsa_id],
+                        "automatic": [None, automatic]})
+    return commission

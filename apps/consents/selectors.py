@@ -104,16 +104,6 @@ def care_unit_list() -> QuerySet[Organisation]:
     ).order_by("care_provider__name", "name")
 
 
-def care_units_for_staff(user: User, when: datetime) -> list[Organisation]:
-    """Care units where `user` holds an active care commission (Vård och behandling) at `when`."""
-    unit_ids = Commission.objects.active_at(when).filter(
-        employee__person_id=user.person_id, care_unit__isnull=False, purpose=Purpose.CARE
-    ).values("care_unit_id")
-    return list(
-        Organisation.objects.filter(pk__in=unit_ids).select_related("care_provider").order_by("name")
-    )
-
-
 def employee_list_for_unit(care_unit: Organisation, when: datetime) -> QuerySet[Employee]:
     """Employees (employee HSA-ids) holding an active care commission (Vård och behandling) at
     `care_unit` at `when` (UTC), each once however many such commissions they hold, by family

@@ -20,8 +20,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.authn import commission, session
 from apps.authn import services as authn_services
-from apps.authn import session
 from apps.authn.decorators import acting_user, staff_required
 from apps.core.assurance import mint_step_up
 from apps.core.errors import PortalError
@@ -139,7 +139,7 @@ def complete_view(request: HttpRequest) -> HttpResponse:
     except PortalError:
         logout(request)
         return render(request, "federation/refused.html", {"message": GENERIC_REFUSAL}, status=403)
-    return HttpResponseRedirect(state.next_path)
+    return commission.after_login(request, user, state.next_path)
 
 
 @never_cache

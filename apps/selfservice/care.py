@@ -1,8 +1,9 @@
 """Staff self-service: register a consent for a patient who is present, or emergency access.
 
-For a staff member logged in with password and second factor (`staff_required`). The staff member
-chooses one of the care units where they hold an active care commission and finds the patient by
-personnummer or samordningsnummer; the page then shows the patient's name (check it is the right
+For a staff member logged in with password and second factor (`staff_required`) who acts under a
+chosen care commission (purpose "Vård och behandling") at a care unit (`commission_required`): the
+page acts at that commission's care unit. The staff member finds the patient by personnummer or
+samordningsnummer; the page then shows the patient's name (check it is the right
 person) and two forms: consent (the patient is present and consents, PDL 2008:355 6 kap. 2 §) and
 emergency access (the patient cannot consent, PDL 6 kap. 3 §). Assertions the staff member
 registered today can be removed as wrong registrations (makulering), with a reason.
@@ -10,7 +11,8 @@ registered today can be removed as wrong registrations (makulering), with a reas
 The lookup is a POST (a personnummer never appears in a URL, so not in browser history, proxy or
 server logs) and is audited once (`patient.looked_up`). The chosen unit and patient are then kept
 in the session, bound to the staff member and for at most `LOOKUP_MAX_AGE_SECONDS`, and checked
-again on every request (the unit must still be one of the staff member's); the page is shown
+again on every request (the unit must still be the one of the commission acted under, so switching
+commission ends the lookup); the page is shown
 again after a redirect, so reloading it neither repeats the lookup nor audits it twice.
 """
 
@@ -32,14 +34,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
-from apps.authn.decorators import staff_required
+from apps.authn.decorators import acting_commission, commission_required, staff_required
+from apps.commissions.vocabularies import Purpose
 from apps.consents import selectors, services
 from apps.core.errors import PortalError
 from apps.core.forms import add_portal_error, start_of_day
 from apps.identities.identifiers import IdentifierError, parse_person_number
 from apps.identities.models import Person
 from apps.identities.selectors import person_get_by_number
-from apps.selfservice.patient import ConsentPeriodForm, unit_choices
+from apps.selfservice.patient import ConsentPeriodForm
 
 if TYPE_CHECKING:
     from apps.organisations.models import Organisation
@@ -52,21 +55,15 @@ LOOKUP_SESSION_KEY = "selfservice_care_lookup"
 
 
 class FindPatientForm(forms.Form):
-    """Step 1: which of my care units, and which patient."""
+    """Step 1: which patient (at the care unit of the commission acted under)."""
 
-    care_unit = forms.ChoiceField(
-        label=_("Care unit"), help_text=_("Units where you have an active care commission."),
-        error_messages={"invalid_choice": _("Choose one of your care units.")},
-    )
     person_number = forms.CharField(
         label=_("Patient's personal identity number or coordination number"), max_length=13,
         help_text=_("For example 19121212-1212."),
     )
 
-    def __init__(self, *args: Any, units: list[Organisation], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.units = {str(u.pk): u for u in units}
-        self.fields["care_unit"].choices = unit_choices(units)  # type: ignore[attr-defined]
         self.patient: Person | None = None
 
     def clean_person_number(self) -> str:
@@ -79,9 +76,6 @@ class FindPatientForm(forms.Form):
         if self.patient is None:
             raise forms.ValidationError(_("No patient with this number was found."))
         return value.strip()
-
-    def unit(self) -> Organisation:
-        return self.units[self.cleaned_data["care_unit"]]
 
 
 class StaffConsentForm(ConsentPeriodForm):
@@ -115,7 +109,11 @@ class EmergencyForm(forms.Form):
 
 
 def _units(request: HttpRequest) -> list[Organisation]:
-    return selectors.care_units_for_staff(request.user, timezone.now())  # type: ignore[arg-type]
+    """The care unit of the commission acted under (a list: the selectors take several). The
+    services still check, when they write, that the staff member holds an active care commission
+    there (consents.policies.require_staff_at_unit)."""
+    unit = acting_commission(request).care_unit
+    return [unit] if unit is not None else []
 
 
 @dataclass(frozen=True)
@@ -159,21 +157,25 @@ def _current(request: HttpRequest, units: list[Organisation]) -> Lookup | None:
     return Lookup(unit=unit, patient=patient)
 
 
+#: The commission these pages act under: care and treatment, at a care unit.
+care_commission_required = commission_required(purpose=Purpose.CARE, care_unit=True)
+
+
 @staff_required
+@care_commission_required
 @require_http_methods(["GET", "POST"])
 def consent_view(request: HttpRequest) -> HttpResponse:
-    """Find the patient at one of my units (POST, audited), then register consent or emergency
-    access; below, what I registered today."""
+    """Find the patient at the unit of the commission acted under (POST, audited), then register
+    consent or emergency access; below, what I registered today (at that unit)."""
     units = _units(request)
     action = request.POST.get("action") if request.method == "POST" else None
     if action == "find":
         _forget(request)  # a new lookup replaces the last one, also when it fails
     current = None if action == "find" else _current(request, units)
-    find = FindPatientForm(request.POST if action == "find" else None, units=units,
-                           initial={"care_unit": str(current.unit.pk)} if current else None)
+    find = FindPatientForm(request.POST if action == "find" else None)
     if action == "find" and find.is_valid():
         assert find.patient is not None
-        lookup = Lookup(unit=find.unit(), patient=find.patient)
+        lookup = Lookup(unit=units[0], patient=find.patient)
         services.patient_looked_up(actor=request.user,  # type: ignore[arg-type]
                                    patient=lookup.patient, care_unit=lookup.unit)
         _remember(request, lookup)
@@ -224,7 +226,7 @@ def consent_view(request: HttpRequest) -> HttpResponse:
         request.user, start_of_day(timezone.localdate(now)), units  # type: ignore[arg-type]
     ))
     return render(request, "selfservice/care/consent.html", {
-        "find": find, "units": units, "patient": current.patient if current else None,
+        "find": find, "acting": acting_commission(request), "patient": current.patient if current else None,
         "unit": current.unit if current else None, "consent_form": consent_form,
         "emergency_form": emergency_form, "today": today,
     })
@@ -236,10 +238,12 @@ class DeleteForm(forms.Form):
 
 
 @staff_required
+@care_commission_required
 @require_http_methods(["GET", "POST"])
 def delete_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
-    """Remove a consent I registered at one of my units as a wrong registration (makulering), with
-    a reason. The consent stays in the history, marked removed. Others' registrations: 404."""
+    """Remove a consent I registered at the unit of the commission acted under as a wrong
+    registration (makulering), with a reason. The consent stays in the history, marked removed.
+    Others' registrations, and those at other units: 404."""
     consent = selectors.consent_get_registered_by(request.user, consent_id,  # type: ignore[arg-type]
                                                   _units(request))
     form = DeleteForm(request.POST or None)

@@ -47,7 +47,8 @@ def test_nurse_registers_emergency_access(page: Page, tree, patient, nurse) -> N
     staff_login(page, user.username)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Register consent").click()
     expect(page.get_by_role("heading", name="Register consent or emergency access")).to_be_visible()
-    page.get_by_label("Care unit:").select_option(label="Cardiology")
+    # One care commission: chosen at login, shown in the header; the page acts at its unit.
+    expect(page.get_by_text("Commission: Care and treatment, Cardiology")).to_be_visible()
     page.get_by_label("Patient's personal identity number or coordination number").fill("191212121212")
     page.get_by_role("button", name="Find patient").click()
     assert_accessible(page)

@@ -84,13 +84,12 @@ def test_find_patient_errors(nurse_client, tree, patient, number, message):
     assert "Register emergency access" not in html
 
 
-def test_unit_without_my_commission_is_refused(nurse_client, tree, patient):
+def test_the_unit_is_the_chosen_commissions(nurse_client, tree, patient):
+    """The unit comes from the commission acted under: a unit in the request changes nothing."""
     html = find(nurse_client, tree["ortho"]).content.decode()
-    assert "Choose one of your care units." in html
-    assert not AuditEvent.objects.filter(action="patient.looked_up").exists()
-    response = nurse_client.post(URL, consent_data(), follow=True)  # no patient was found
-    assert "Find the patient again" in response.content.decode()
-    assert not ConsentAssertion.objects.exists()
+    assert "Patient: Tolvan Tolvansson" in html and "Care unit: Cardiology" in html
+    event = AuditEvent.objects.get(action="patient.looked_up")
+    assert event.organisation_hsa_id == tree["cardio"].hsa_id
 
 
 def test_register_consent_for_present_patient(nurse_client, tree, patient, nurse):
@@ -192,8 +191,12 @@ def test_cannot_delete_what_someone_else_registered(nurse_client, tree, patient)
 
 def test_staff_without_care_commission_sees_notice(client, tree, hospital_admin):
     login(client, hospital_admin)
-    html = client.get(URL).content.decode()
-    assert "You have no active care commission" in html
+    response = client.get(URL)
+    html = response.content.decode()
+    assert response.status_code == 403
+    assert "<h1>You need to choose a commission</h1>" in html
+    assert "It needs a commission for Care and treatment at a care unit." in html
+    assert f'href="{reverse("authn:commission")}?next=%2Fcare%2Fconsent%2F"' in html
 
 
 def test_page_has_a_constant_number_of_queries(nurse_client, tree, patient, nurse,
@@ -243,7 +246,7 @@ def test_the_personnummer_never_travels_in_a_url(nurse_client, tree, patient):
         assert "19121212" not in "".join(re.findall(r'(?:href|action)="([^"]*)"', html))
     assert AuditEvent.objects.filter(action="patient.looked_up").count() == 1
     assert 'method="get"' not in html.split("Find the patient")[1].split("</form>")[0]
-    assert f'<option value="{tree["cardio"].pk}" selected>' in html  # ready for the next patient
+    assert "Care unit: Cardiology (SE2321000016-0101), Region Demo." in html  # ready for the next patient
     assert 'name="person_number"' in html and 'value="19121212' not in html
 
 
@@ -284,18 +287,27 @@ def test_a_lookup_ends_when_the_unit_is_no_longer_mine(nurse_client, tree, patie
     assert "Patient: Tolvan" not in response.content.decode()
 
 
-def test_care_units_are_grouped_by_their_branch_of_the_tree(nurse_client, tree, nurse):
+def test_switching_commission_moves_the_page_to_the_other_unit(client, tree, nurse, patient):
+    """Two care commissions: the login asks which one; the page acts at the chosen unit, and
+    switching ends a lookup made at the other unit."""
     from apps.commissions import services as commissions
     from apps.core.actors import SYSTEM
 
-    commissions.commission_grant(actor=SYSTEM, employee=nurse[1], care_unit=tree["primary"],
-                                 purpose="Vård och behandling", rights=["Läsa;alla;VE"],
-                                 valid_from=timezone.now() - timedelta(days=1), valid_until=None)
-    html = nurse_client.get(URL).content.decode()
-    assert '<optgroup label="Region Demo › Demo Hospital">' in html
-    assert '<optgroup label="Region Demo">' in html
-    hospital = html.split('<optgroup label="Region Demo › Demo Hospital">')[1].split("</optgroup>")[0]
-    assert "Cardiology" in hospital and "Primary Care" not in hospital
+    primary = commissions.commission_grant(
+        actor=SYSTEM, employee=nurse[1], care_unit=tree["primary"], purpose="Vård och behandling",
+        rights=["Läsa;alla;VE"], valid_from=timezone.now() - timedelta(days=1), valid_until=None)
+    cardio = nurse[1].commissions.get(care_unit=tree["cardio"])
+    client.post(reverse("authn:login"), {"username": nurse[0].username, "password": PASSWORD})
+    response = client.post(reverse("authn:otp"), {"token": totp_now(), "next": URL})
+    assert response["Location"].startswith(reverse("authn:commission"))
+    client.post(reverse("authn:commission"), {"commission": str(cardio.pk), "next": URL})
+    find(client, tree["cardio"])
+    assert "Patient: Tolvan" in client.get(URL).content.decode()
+    client.post(reverse("authn:commission"), {"commission": str(primary.pk), "next": URL})
+    html = client.get(URL).content.decode()
+    assert "Care unit: Primary Care Centre North" in html and "Patient: Tolvan" not in html
+    client.post(URL, consent_data())
+    assert not ConsentAssertion.objects.exists()
 
 
 def test_emergency_durations_are_in_the_readers_language() -> None:
