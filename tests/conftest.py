@@ -166,8 +166,9 @@ TEST_IDP = "https://idp.test/"
 def login_session(client: Any, user: User, *, loa: str | None = LOA3,
                   methods: tuple[str, ...] = ("saml",), idp: str | None = TEST_IDP) -> Any:
     """Log `client` in as `user` the way a completed login leaves the session
-    (`apps.authn.session.set_login`), without the login pages: by default a federated (SAML)
-    login at LoA 3 from TEST_IDP, which administration and issuing for others need. The real
+    (`apps.authn.session.set_login`, then the choice of commission), without the login pages: by
+    default a federated (SAML) login at LoA 3 from TEST_IDP, which administration and issuing for
+    others need. The real
     password+TOTP login (LoA 2) is what the login tests and the LoA refusal tests use."""
     from importlib import import_module
 
@@ -175,7 +176,7 @@ def login_session(client: Any, user: User, *, loa: str | None = LOA3,
     from django.contrib.auth import login
     from django.http import HttpRequest
 
-    from apps.authn import session
+    from apps.authn import commission, session
 
     request = HttpRequest()
     request.META["HTTP_USER_AGENT"] = "pytest"
@@ -183,6 +184,8 @@ def login_session(client: Any, user: User, *, loa: str | None = LOA3,
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.user = user
     session.set_login(request, loa=loa, methods=list(methods), idp=idp)
+    commission.after_login(request, user)  # one valid commission is chosen, as after any login
+    request.session.save()
     client.cookies[settings.SESSION_COOKIE_NAME] = request.session.session_key
     return client
 
@@ -262,6 +265,7 @@ def federation(db: Any, settings: Any) -> Any:
                               cert_pem=idp.metadata_cert_pem, now=tz.now())
         found.rows[name] = IdentityProvider.objects.create(
             entity_id=idp.entity_id, name=f"Test IdP ({name})", position=position,
+            name_sv="Test-IdP (medarbetare)" if name == "staff" else "Test-IdP (invånare)",
             accounts="staff" if name == "staff" else "patient", metadata_cert=idp.metadata_cert_pem,
             metadata_xml=good.xml, metadata_valid_until=good.valid_until,
             metadata_fetched_at=tz.now(), metadata_state=IdentityProvider.State.OK)

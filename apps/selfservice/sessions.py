@@ -25,8 +25,7 @@ from apps.core.errors import PortalError
 METHOD_LABELS = {
     "pwd": _("password"),
     "otp": _("code from an authenticator app"),
-    "saml": _("your organisation's e-ID"),
-    "demo": _("demo login"),
+    "saml": _("e-ID"),
 }
 
 

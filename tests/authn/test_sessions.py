@@ -145,7 +145,7 @@ def test_idle_limit_by_level(client, nurse, loa, idle_minutes):
     travel(client, since_activity=idle_minutes * 60 + 1)
     response = client.get(MY_EIDS)
     assert response.status_code == 302
-    assert response["Location"].startswith(reverse("authn:login") + "?next=")
+    assert response["Location"].startswith(reverse("federation:discovery") + "?for=staff&next=")
     page = client.get(response["Location"]).content.decode()
     assert f"You were logged out after {idle_minutes} minutes without activity." in page
     row.refresh_from_db()
@@ -207,7 +207,7 @@ def test_the_page_lists_ones_own_active_sessions_and_marks_this_one(client, nurs
     assert page.count("This session") == 1
     assert page.count("/end/") == 2
     assert "password + code from an authenticator app" in page
-    assert "your organisation&#x27;s e-ID" in page
+    assert "e-ID" in page
     assert "LoA 2" in page and "LoA 3" in page
     assert "Firefox/999 test" in page
     assert str(record_of(other).pk) in page
@@ -217,7 +217,7 @@ def test_the_page_lists_ones_own_active_sessions_and_marks_this_one(client, nurs
 def test_a_patient_sees_their_sessions_too(client, patient):
     patient_login(client, patient)
     page = client.get(MY_SESSIONS).content.decode()
-    assert "demo login" in page and "This session" in page
+    assert "e-ID" in page and "This session" in page
 
 
 def test_ending_another_session_logs_that_browser_out(client, nurse):
@@ -311,7 +311,7 @@ def test_a_password_totp_session_is_refused_administration_with_an_explanation(c
     assert "This page needs a login at level of assurance 3 or higher." in page
     assert "You are logged in at level of assurance 2." in page
     assert "Log in with your organisation's e-ID" in page
-    assert 'href="/login/?next=%2Fadministration%2F"' in page
+    assert 'href="/saml/?for=staff&amp;next=%2Fadministration%2F"' in page
 
 
 def test_a_loa3_session_opens_administration(client, hospital_admin):
