@@ -35,6 +35,7 @@ run: xmlsec1 $(STAMP)
 	@test -f .env || { cp .env.example .env; echo "Created .env from .env.example (development settings)."; }
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py issuance_ca_init
+	$(PY) manage.py saml_sp_init
 	$(PY) manage.py testidp_init
 	$(PY) manage.py demo_data
 	@echo "Serving http://127.0.0.1:8000/ with a Celery worker and beat, and the test IdP on http://127.0.0.1:8001/ (Ctrl-C stops all). E-mails: make mail"

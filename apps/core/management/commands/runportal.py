@@ -53,11 +53,16 @@ class Command(BaseCommand):
             commands[TESTIDP] = [sys.executable, "manage.py", "testidp"]
         background = {name: start(command) for name, command in commands.items()}
         server = start([sys.executable, "manage.py", "runserver", addrport])
+        once: list[subprocess.Popen[bytes]] = []
+        if TESTIDP in commands:
+            # Once, when the test IdP answers: its metadata, so the login page offers it at once
+            # (the scheduler would within a minute).
+            once.append(start([sys.executable, "manage.py", "saml_metadata_refresh", "--wait", "60"]))
         restarts: dict[str, list[float]] = {name: [] for name in commands}
 
         def stop(signum: int = 0, frame: FrameType | None = None) -> None:
             # Each child leads its own process group (runserver's reloader has a child too).
-            processes = [server, *background.values()]
+            processes = [server, *background.values(), *once]
             for process in processes:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
