@@ -17,9 +17,12 @@ class Command(BaseCommand):
         loaded = seed.seed()
         self.stdout.write("Demo data loaded." if loaded else "Demo data already present.")
         self.stdout.write(f"\nPortal: {settings.PORTAL_BASE_URL}/\n")
-        self.stdout.write(f"Staff logins (password: {seed.DEMO_PASSWORD}; second factor: "
-                          "`make totp ACCOUNT=<username>` prints the current code):")
+        self.stdout.write("Log in with e-ID (level of assurance 3): Log in as staff or Log in as "
+                          "patient on the start page, choose the test IdP, pick a person there.")
+        self.stdout.write(f"Staff can also log in with a password (level 2; password: "
+                          f"{seed.DEMO_PASSWORD}; second factor: `make totp ACCOUNT=<username>` "
+                          "prints the current code):")
         for account in seed.ACCOUNTS:
             self.stdout.write(f"  {account.username:14} {account.description}")
-        self.stdout.write("Patient demo login: /login/patient/ with 19121212-1212 "
-                          "(Tolvan Tolvansson) or any demo patient's number.\n")
+        self.stdout.write("Patients: Tolvan Tolvansson (19121212-1212) or any demo patient, through "
+                          "the test IdP's citizen e-ID.\n")
