@@ -457,17 +457,18 @@ LOGGING = {
 }
 
 
-def saml_idps(path: str, *, dev_default: bool, var_dir: Path) -> list[dict[str, str]]:
+def saml_idps(path: str, *, dev_default: bool, key_dir: Path,
+              testidp: str = "http://127.0.0.1:8001") -> list[dict[str, str]]:
     """The IdPs the portal trusts (docs/authentication.md, "Adding an IdP"): the JSON list in the
     file `path`, each `{"entity_id", "name", "name_sv", "accounts": "staff"|"patient",
     "metadata_url" or "metadata_file", "metadata_cert_file"}`; without a file, in development,
-    the local test IdP's two personalities (`manage.py testidp`). Raises ImproperlyConfigured for
+    the local test IdP's two personalities at `testidp` (`manage.py testidp`). Raises ImproperlyConfigured for
     a file that is not such a list."""
     if not path:
         if not dev_default:
             return []
-        base = "http://127.0.0.1:8001"
-        cert = str(var_dir / "testidp" / "metadata-cert.pem")
+        base = testidp
+        cert = str(key_dir / "metadata-cert.pem")
         return [
             {"entity_id": f"{base}/staff/metadata", "name": "Organisation e-ID (test IdP)",
              "name_sv": "Organisationens e-legitimation (test-IdP)", "accounts": "staff",
@@ -495,7 +496,8 @@ SAML_SP_KEY_FILE = Path(env.str("SAML_SP_KEY_FILE", default=str(VAR_DIR / "saml"
 SAML_SP_CERT_FILE = Path(env.str("SAML_SP_CERT_FILE",
                                  default=str(VAR_DIR / "saml" / "sp-cert.pem")))
 SAML_XMLSEC_BINARY: str = env.str("SAML_XMLSEC_BINARY", default="/usr/bin/xmlsec1")
-SAML_IDPS = saml_idps(env.str("SAML_IDPS_FILE", default=""), dev_default=DEBUG, var_dir=VAR_DIR)
+SAML_IDPS = saml_idps(env.str("SAML_IDPS_FILE", default=""), dev_default=TESTIDP_ENABLED,
+                      key_dir=TESTIDP_KEY_DIR, testidp=TESTIDP_BASE_URL)
 #: Allowed clock difference with an IdP when checking NotBefore/NotOnOrAfter (seconds).
 SAML_CLOCK_SKEW_SECONDS: int = env.int("SAML_CLOCK_SKEW_SECONDS", default=60)
 #: How long an AuthnRequest may wait for its answer (seconds).

@@ -80,6 +80,7 @@ class Command(BaseCommand):
         try:
             while True:
                 time.sleep(POLL_SECONDS)
+                once = [process for process in once if process.poll() is None]  # reaps it
                 if server.poll() is not None:
                     stop()
                     raise CommandError(f"The web server stopped (exit code {server.returncode}).")
