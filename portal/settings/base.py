@@ -452,7 +452,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every login at INFO; the audit log has them (failures stay at WARNING).
-    "loggers": {"axes": {"level": "WARNING"},
+    # pysaml2 logs whole assertions (NameIDs, attributes) at INFO and xmlschema every schema it
+    # loads: personal data and noise; the audit log records what matters.
+    "loggers": {"axes": {"level": "WARNING"}, "saml2": {"level": "WARNING"},
+                "xmlschema": {"level": "WARNING"},
                 "django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
 
