@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import atomic_record_failure, record
 from apps.core.calls import service
+from apps.core.db import lock_names
 from apps.federation import audit, metadata, policies, saml
 from apps.federation.attributes import FederatedAttributes, map_attributes
 from apps.federation.models import (
@@ -161,11 +162,20 @@ def federated_login(*, actor: Actor, idp: IdentityProvider, subject: str,
     patient IdP logs into the person's patient account, registering the person and the account on
     the first login (audited by `identities.services`). Raises _Refusal `person.missing_number`
     when the assertion carries no valid identity number. Audits `federated_identity.linked`.
+    Lock order: the request state row (`assertion_accept`), then the advisory lock named by the
+    identity number, then the rows written here.
     """
     policies.require_service_provider(actor)
     if attributes.person is None:
         raise _Refusal("person.missing_number")
     with transaction.atomic():
+        # Two first logins of one person at once (two browsers, or a staff and a citizen IdP) are
+        # serialised, so one registers the person and links, and the other finds both.
+        lock_names(f"federation:person:{attributes.person.root}:{attributes.person.extension}")
+        link = FederatedIdentity.objects.select_related("user").filter(
+            idp_entity_id=idp.entity_id, subject=subject[:1024]).first()
+        if link is not None:
+            return link.user
         person = _person_by_number(attributes)
         if idp.accounts == IdentityProvider.Accounts.STAFF:
             staff = (User.objects.filter(person=person, kind=User.Kind.STAFF).first()
