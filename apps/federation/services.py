@@ -34,7 +34,7 @@ from apps.identities.services import person_create, user_create
 #: Refusals the person can act on, shown on the completion page (the others say "start again").
 REFUSALS: dict[str, Any] = {
     "staff.unknown": _("You are not registered as staff in the portal."),
-    "staff.inactive": _("Your staff account in the portal is deactivated."),
+    "account.inactive": _("Your account in the portal is deactivated."),
     "person.missing_number": _("Your e-ID did not tell the portal your personal identity number."),
     "person.mismatch": _("Your e-ID gave another personal identity number than before."),
     "saml.loa_weaker": _("Your e-ID login was not strong enough for this."),
@@ -144,7 +144,7 @@ def _account(actor: Actor, idp: IdentityProvider, subject: str,
         if attributes.person is not None and (person is None or person.pk != link.user.person_id):
             raise _Refusal("person.mismatch")
         if not link.user.is_active:
-            raise _Refusal("staff.inactive")
+            raise _Refusal("account.inactive")
         link.last_login_at = timezone.now()
         link.save(update_fields=["last_login_at"])
         return link.user
@@ -158,7 +158,7 @@ def federated_login(*, actor: Actor, idp: IdentityProvider, subject: str,
     canonical identity number of `attributes` (never by a raw attribute value).
 
     A staff IdP logs into the person's active staff account; staff are never created by a login
-    (an administrator registers them): raises _Refusal `staff.unknown` / `staff.inactive`. A
+    (an administrator registers them): raises _Refusal `staff.unknown` / `account.inactive`. A
     patient IdP logs into the person's patient account, registering the person and the account on
     the first login (audited by `identities.services`). Raises _Refusal `person.missing_number`
     when the assertion carries no valid identity number. Audits `federated_identity.linked`.
@@ -183,7 +183,7 @@ def federated_login(*, actor: Actor, idp: IdentityProvider, subject: str,
             if staff is None:
                 raise _Refusal("staff.unknown")
             if not staff.is_active:
-                raise _Refusal("staff.inactive")
+                raise _Refusal("account.inactive")
             user = staff
         else:
             if person is None:
@@ -195,7 +195,7 @@ def federated_login(*, actor: Actor, idp: IdentityProvider, subject: str,
                     or user_create(actor=actor, person=person, kind=User.Kind.PATIENT,
                                    username=f"patient-{person.pk.hex[:20]}"))
             if not user.is_active:
-                raise _Refusal("staff.inactive")
+                raise _Refusal("account.inactive")
         FederatedIdentity.objects.create(idp_entity_id=idp.entity_id, subject=subject[:1024],
                                          user=user, last_login_at=timezone.now())
         record(actor=actor, action=audit.IDENTITY_LINKED.code, target=user, subject=user.person,

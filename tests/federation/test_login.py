@@ -145,3 +145,14 @@ def test_the_discovery_page_lists_the_idps_and_remembers_the_last_choice(
     assert "Your last choice" in page
     patients_only = client.get(reverse("federation:discovery"), {"for": "patient"})
     assert "Test IdP (staff)" not in patients_only.content.decode()
+
+
+def test_a_deactivated_account_cannot_log_in_through_an_idp(
+        client: Client, federation: Any, nurse: tuple[User, Employee]) -> None:
+    user, _employee = nurse
+    federation.login(client, user.person)  # linked
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    other = Client()
+    page = federation.login(other, user.person)
+    assert page.status_code == 403 and "_auth_user_id" not in other.session
+    assert "Your account in the portal is deactivated." in page.content.decode()
