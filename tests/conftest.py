@@ -246,9 +246,8 @@ def issuing_ca(settings: Any, tmp_path: Any) -> Any:
 def federation(db: Any, settings: Any) -> Any:
     """The test IdP's two personalities (staff and citizen), trusted by the portal with their
     signed metadata checked as in production (tests/federation/support.py drives logins)."""
+    from django.test import Client
     from django.utils import timezone as tz
-    from djangosaml2.conf import get_config
-    from saml2.metadata import entity_descriptor
 
     from apps.federation import metadata
     from apps.federation.models import IdentityProvider
@@ -256,7 +255,7 @@ def federation(db: Any, settings: Any) -> Any:
     from tests.federation.support import Federation, ensure_sp_keys
 
     ensure_sp_keys()
-    sp_metadata = str(entity_descriptor(get_config()))
+    sp_metadata = Client().get("/saml/metadata/").content.decode()  # as the IdP would fetch it
     found = Federation(idps={
         name: TestIdP(name, key_dir=settings.TESTIDP_KEY_DIR, sp_metadata=sp_metadata)
         for name in ("staff", "citizen")})

@@ -44,6 +44,21 @@ from saml2.sigver import SignatureError
 
 from apps.core import loa as levels
 
+NS_DS = "http://www.w3.org/2000/09/xmldsig#"
+#: Signature and digest algorithms accepted in responses and announced in the SP metadata
+#: (RSA and ECDSA with SHA-2 of 256 bits or more; NIST SP 800-131A rev. 2: SHA-1 is not
+#: acceptable for signature generation, and the portal does not accept it from others either).
+STRONG_ALGORITHMS = frozenset({
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    "http://www.w3.org/2001/04/xmlenc#sha256",
+    "http://www.w3.org/2001/04/xmldsig-more#sha384",
+    "http://www.w3.org/2001/04/xmlenc#sha512",
+})
 NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 #: A response larger than this (bytes of base64) is refused before it is parsed.
@@ -172,7 +187,8 @@ def envelope(xml: bytes) -> Envelope:
     a DTD or entity declarations (`saml.malformed`: XXE and entity expansion, as defusedxml
     refuses them), a document that is not a Response (`saml.malformed`), no InResponseTo
     (`saml.unsolicited`: the portal never accepts unsolicited responses) or more than one
-    assertion (`saml.wrapped`: XML signature wrapping)."""
+    assertion (`saml.wrapped`: XML signature wrapping), or a signature or digest algorithm outside
+    STRONG_ALGORITHMS (`saml.weak_algorithm`: SHA-1, MD5)."""
     try:
         root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
     except (DefusedXmlException, SyntaxError, ValueError) as exc:
@@ -183,6 +199,10 @@ def envelope(xml: bytes) -> Envelope:
         f"{{{NS_SAML}}}Assertion", f"{{{NS_SAML}}}EncryptedAssertion")]
     if len(assertions) != 1:
         raise Refused("saml.wrapped")
+    for element in root.iter():
+        if element.tag in (f"{{{NS_DS}}}SignatureMethod", f"{{{NS_DS}}}DigestMethod") and (
+                element.get("Algorithm") not in STRONG_ALGORITHMS):
+            raise Refused("saml.weak_algorithm")
     in_response_to = root.get("InResponseTo") or ""
     if not in_response_to:
         raise Refused("saml.unsolicited")

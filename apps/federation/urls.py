@@ -1,5 +1,4 @@
 from django.urls import path
-from djangosaml2.views import MetadataView
 
 from apps.federation import saml, views
 
@@ -11,7 +10,7 @@ urlpatterns = [
     path("saml/complete/", views.complete_view, name="complete"),
     path("saml/logout/", views.slo_start_view, name="slo_start"),
     path("saml/ls/", views.ls_view, name="ls"),
-    path("saml/metadata/", MetadataView.as_view(config_loader_path=saml.config_loader),
+    path("saml/metadata/", views.SPMetadataView.as_view(config_loader_path=saml.config_loader),
          name="metadata"),
     path("administration/identity-providers/", views.idp_list_view, name="idp_list"),
 ]

@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from djangosaml2.views import MetadataView
+from saml2.metadata import entity_descriptor
 
 from apps.authn import commission, session
 from apps.authn import services as authn_services
@@ -205,3 +207,19 @@ def idp_list_view(request: HttpRequest) -> HttpResponse:
     """The platform administrators' view of every configured IdP and its metadata state."""
     idps = selectors.idp_list_for_admin(acting_user(request))
     return render(request, "federation/idp_list.html", {"idps": idps})
+
+
+class SPMetadataView(MetadataView):
+    """The portal's SP metadata (SAML 2.0 metadata 2.4.4), from djangosaml2's configuration
+    loader, announcing only the signature and digest algorithms the portal accepts
+    (`saml.STRONG_ALGORITHMS`; pysaml2 would list every algorithm xmlsec1 knows, MD5 and SHA-1
+    included)."""
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        descriptor = entity_descriptor(self.get_sp_config(request))
+        if descriptor.extensions is not None:
+            descriptor.extensions.extension_elements = [
+                element for element in descriptor.extensions.extension_elements
+                if getattr(element, "attributes", {}).get("Algorithm") in saml.STRONG_ALGORITHMS]
+        return HttpResponse(content=str(descriptor).encode("utf-8"),
+                            content_type="application/samlmetadata+xml; charset=utf-8")

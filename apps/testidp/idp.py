@@ -38,7 +38,7 @@ from saml2.s_utils import sid
 from saml2.saml import NAME_FORMAT_URI, NAMEID_FORMAT_PERSISTENT
 from saml2.server import Server
 from saml2.sigver import pre_signature_part
-from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+from saml2.xmldsig import DIGEST_SHA1, DIGEST_SHA256, SIG_RSA_SHA1, SIG_RSA_SHA256
 
 from apps.testidp.keys import PERSONALITY_NAMES, KeyPair, ensure_keys, key_pair
 
@@ -382,7 +382,8 @@ class TestIdP:
 
     def _assertion(self, *, person: Mapping[str, str], loa: str, in_response_to: str | None,
                    recipient: str, audience: str, issued: dt.datetime, not_before: dt.datetime,
-                   not_on_or_after: dt.datetime, sign: bool, keys: KeyPair, sp_entity_id: str) -> Any:
+                   not_on_or_after: dt.datetime, sign: bool, keys: KeyPair, sp_entity_id: str,
+                   sha1: bool = False) -> Any:
         values = self._attributes(person)
         assertion_id = sid()
         confirmation_data = saml.SubjectConfirmationData(
@@ -414,8 +415,9 @@ class TestIdP:
             ])],
         )
         if sign:
-            assertion.signature = pre_signature_part(assertion_id, keys.cert_base64,
-                                                     digest_alg=DIGEST_SHA256, sign_alg=SIG_RSA_SHA256)
+            assertion.signature = pre_signature_part(
+                assertion_id, keys.cert_base64, digest_alg=DIGEST_SHA1 if sha1 else DIGEST_SHA256,
+                sign_alg=SIG_RSA_SHA1 if sha1 else SIG_RSA_SHA256)
         return assertion
 
     def response(
@@ -438,6 +440,7 @@ class TestIdP:
         wrapping: Literal["before", "after"] | None = None,
         wrapped_person: Mapping[str, str] | None = None,
         doctype: Literal["external_entity", "billion_laughs"] | None = None,
+        sha1: bool = False,
     ) -> IdPResponse:
         """A samlp:Response with one bearer assertion for `person`, for the HTTP-POST binding.
 
@@ -473,6 +476,8 @@ class TestIdP:
           Status/StatusMessage, the one element no assertion signature covers, so a parser that
           expanded entities would accept an otherwise valid response.
         - `loa=LOA2`: a weaker level than requested.
+        - `sha1=True`: the assertion signed with RSA-SHA1 and a SHA-1 digest (validly, by the
+          trusted key).
 
         With `wrapping` or `doctype` the Response itself is unsigned unless `sign_response=True`,
         whose signature the later edit then breaks (as when an attacker edits a signed response)."""
@@ -502,7 +507,8 @@ class TestIdP:
         common: dict[str, Any] = {"in_response_to": request_id, "recipient": recipient or target,
                   "audience": audience or sp_entity_id, "issued": issued, "not_before": not_before,
                   "not_on_or_after": not_on_or_after, "keys": keys, "sp_entity_id": sp_entity_id}
-        assertion = self._assertion(person=person, loa=loa, sign=sign_assertion, **common)
+        assertion = self._assertion(person=person, loa=loa, sign=sign_assertion, sha1=sha1,
+                                    **common)
         status = samlp.Status(status_code=samlp.StatusCode(value=samlp.STATUS_SUCCESS))
         if doctype:
             if doctype not in _DOCTYPES:

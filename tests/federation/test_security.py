@@ -42,15 +42,16 @@ def _refused(client: Client, page: Any, code: str | None = None) -> None:
     ({"sign_assertion": False, "sign_response": True}, "saml.signature"),
     ({"sign_assertion": False, "sign_response": False}, "saml.signature"),
     ({"foreign_key": True}, "saml.signature"),
+    ({"sha1": True, "sign_response": False}, None),
     ({"audience": "https://other-sp.example/metadata"}, "saml.invalid"),
     ({"recipient": "https://evil.example/saml/acs/"}, "saml.invalid"),
     ({"destination": "https://evil.example/saml/acs/"}, "saml.invalid"),
     ({"expired": True}, "saml.invalid"),
     ({"not_yet_valid": True}, "saml.invalid"),
-], ids=["assertion-unsigned", "nothing-signed", "key-only-in-keyinfo", "wrong-audience",
+], ids=["assertion-unsigned", "nothing-signed", "key-only-in-keyinfo", "sha1-signature", "wrong-audience",
         "wrong-recipient", "wrong-destination", "expired", "not-yet-valid"])
 def test_a_response_breaking_a_rule_is_refused_and_audited(
-        client: Client, federation: Any, nina: User, variant: dict[str, Any], code: str) -> None:
+        client: Client, federation: Any, nina: User, variant: dict[str, Any], code: str | None) -> None:
     page = federation.post(client, _answer(client, federation, nina, **variant))
     _refused(client, page, code)
 
