@@ -187,9 +187,10 @@ def federated_login(*, actor: Actor, idp: IdentityProvider, subject: str,
             user = staff
         else:
             if person is None:
+                # Names as the IdP gives them, cut to what a person's name holds (100).
                 person = person_create(
-                    actor=actor, given_name=attributes.given_name or "-",
-                    family_name=attributes.surname or "-",
+                    actor=actor, given_name=(attributes.given_name or "-")[:100],
+                    family_name=(attributes.surname or "-")[:100],
                     person_number=attributes.person.extension)
             user = (User.objects.filter(person=person, kind=User.Kind.PATIENT).first()
                     or user_create(actor=actor, person=person, kind=User.Kind.PATIENT,

@@ -168,3 +168,11 @@ def test_the_sp_metadata_names_the_consumer_keys_and_only_strong_algorithms(clie
     assert 'WantAssertionsSigned="true"' in xml and 'AuthnRequestsSigned="true"' in xml
     algorithms = re.findall(r'Algorithm="([^"]+)"', xml)
     assert algorithms and not [a for a in algorithms if "sha1" in a or "md5" in a]
+
+
+def test_a_first_login_with_very_long_names_registers_the_person_with_them_cut(
+        client: Client, federation: Any, db: Any) -> None:
+    response = _citizen_login(client, federation, _citizen("19121212-1212", "Å" * 250, "B" * 250))
+    assert response.status_code == 302
+    person = User.objects.get().person
+    assert person.given_name == "Å" * 100 and person.family_name == "B" * 100
