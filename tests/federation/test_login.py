@@ -145,3 +145,19 @@ def test_the_discovery_page_lists_the_idps_and_remembers_the_last_choice(
     assert "Your last choice" in page
     patients_only = client.get(reverse("federation:discovery"), {"for": "patient"})
     assert "Test IdP (staff)" not in patients_only.content.decode()
+
+
+def test_logout_goes_to_the_idp_by_a_page_not_a_redirect(
+        client: Client, federation: Any, nurse: tuple[User, Employee]) -> None:
+    """After the logout POST, the single logout request reaches the IdP by a page that moves on
+    by itself (meta refresh) and by a link: a redirect would be blocked by the form page's CSP
+    form-action 'self', which browsers apply to a form submission's redirects."""
+    user, _employee = nurse
+    federation.login(client, user.person)
+    response = client.post(reverse("authn:logout"), follow=True)
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == "/saml/logout/"
+    slo_url = re.escape(federation.idps["staff"].slo_url + "?SAMLRequest=")
+    html = response.content.decode()
+    assert re.search(f'<meta http-equiv="refresh" content="0; url={slo_url}', html)
+    assert re.search(f'<a class="button" href="{slo_url}', html)
+    assert "_auth_user_id" not in client.session
