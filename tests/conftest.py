@@ -246,26 +246,12 @@ def issuing_ca(settings: Any, tmp_path: Any) -> Any:
 def federation(db: Any, settings: Any) -> Any:
     """The test IdP's two personalities (staff and citizen), trusted by the portal with their
     signed metadata checked as in production (tests/federation/support.py drives logins)."""
-    from django.test import Client
-    from django.utils import timezone as tz
-
-    from apps.federation import metadata
-    from apps.federation.models import IdentityProvider
     from apps.testidp.idp import TestIdP
-    from tests.federation.support import Federation, ensure_sp_keys
+    from tests.federation.support import Federation, sp_metadata, trust
 
-    ensure_sp_keys()
-    sp_metadata = Client().get("/saml/metadata/").content.decode()  # as the IdP would fetch it
+    metadata = sp_metadata()
     found = Federation(idps={
-        name: TestIdP(name, key_dir=settings.TESTIDP_KEY_DIR, sp_metadata=sp_metadata)
+        name: TestIdP(name, key_dir=settings.TESTIDP_KEY_DIR, sp_metadata=metadata)
         for name in ("staff", "citizen")})
-    for position, (name, idp) in enumerate(found.idps.items()):
-        good = metadata.check(idp.metadata_xml().encode(), entity_id=idp.entity_id,
-                              cert_pem=idp.metadata_cert_pem, now=tz.now())
-        found.rows[name] = IdentityProvider.objects.create(
-            entity_id=idp.entity_id, name=f"Test IdP ({name})", position=position,
-            name_sv="Test-IdP (medarbetare)" if name == "staff" else "Test-IdP (invånare)",
-            accounts="staff" if name == "staff" else "patient", metadata_cert=idp.metadata_cert_pem,
-            metadata_xml=good.xml, metadata_valid_until=good.valid_until,
-            metadata_fetched_at=tz.now(), metadata_state=IdentityProvider.State.OK)
+    found.rows.update(trust(found.idps))
     return found

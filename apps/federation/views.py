@@ -149,7 +149,12 @@ def complete_view(request: HttpRequest) -> HttpResponse:
 def slo_start_view(request: HttpRequest) -> HttpResponse:
     """After the local logout (`apps.authn.views.logout_view` leaves the IdP session's NameID
     and SessionIndex under `saml_logout`), ask the IdP to end its session too (SAML 2.0 profiles
-    4.4, single logout) when it offers single logout; otherwise just confirm the local logout."""
+    4.4, single logout) when it offers single logout; otherwise just confirm the local logout.
+
+    The LogoutRequest goes by a page that moves on at once (meta refresh, and a link), not by a
+    redirect: this page is reached by redirects from the logout form's POST, and a browser applies
+    the form page's CSP `form-action 'self'` to every redirect of a form submission (CSP Level 3,
+    form-action), so a redirect to the IdP would be blocked."""
     data = request.session.pop(SLO_KEY, None)
     idp = next((i for i in selectors.idp_list_for_login()
                 if isinstance(data, dict) and i.entity_id == data.get("idp")), None)
@@ -169,7 +174,8 @@ def slo_start_view(request: HttpRequest) -> HttpResponse:
     except Exception:  # no SLO endpoint or a broken NameID: the local logout stands
         logger.info("single logout not offered by %s", idp.entity_id, exc_info=True)
         return redirect("home")
-    return HttpResponseRedirect(dict(info["headers"])["Location"])
+    return render(request, "federation/slo.html",
+                  {"location": dict(info["headers"])["Location"]})
 
 
 @never_cache

@@ -1,4 +1,5 @@
-"""Journey 1 in the browser: an administrator finds a person, grants and ends a commission, grants
+"""Journey 1 in the browser: an administrator logs in with the organisation's e-ID (LoA 3, which
+administration needs) at the test IdP, finds a person, grants and ends a commission, grants
 a role, and sees the history; a unit outside the scope is not offered."""
 
 from __future__ import annotations
@@ -6,13 +7,21 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.conftest import make_staff
-from tests.e2e.conftest import assert_accessible, assert_fits_a_phone, screenshot, staff_login
+from tests.e2e.conftest import (
+    TestIdPServer,
+    assert_accessible,
+    assert_fits_a_phone,
+    federated_login,
+    screenshot,
+)
 
 
-def test_admin_grants_and_ends_a_commission(page: Page, tree, hospital_admin) -> None:
+def test_admin_grants_and_ends_a_commission(page: Page, test_idp: TestIdPServer, tree,
+                                            hospital_admin) -> None:
     make_staff(tree["ortho"], "Olle", "Ortoped")
     make_staff(tree["primary"], "Pia", "Primär")  # outside Demo Hospital: never listed
-    staff_login(page, hospital_admin.username)
+    federated_login(page, test_idp, "Astrid Admin", shots=True)
+    expect(page.get_by_text("Logged in as Astrid Admin")).to_be_visible()
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Administration").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()

@@ -1,22 +1,41 @@
-"""Journey 3 in the browser: a patient gives and withdraws consent and reads the log extract; a
-nurse registers emergency access, which the patient then sees."""
+"""Journey 3 in the browser: a patient logs in with a citizen e-ID at the test IdP (the first
+login registers their patient account), gives and withdraws consent and reads the log extract; a
+nurse, logged in with the organisation's e-ID, registers emergency access."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import assert_accessible, assert_fits_a_phone, screenshot, staff_login
+from apps.core.actors import SYSTEM
+from apps.identities import services as identities
+from apps.identities.models import Person, User
+from tests.e2e.conftest import (
+    TestIdPServer,
+    assert_accessible,
+    assert_fits_a_phone,
+    federated_login,
+    screenshot,
+)
 
 
-def patient_login(page: Page, number: str) -> None:
-    page.goto("/login/patient/")
-    expect(page.get_by_text("Demo login.")).to_be_visible()
-    page.get_by_label("Personal identity number or coordination number").fill(number)
-    page.get_by_role("button", name="Log in").click()
+@pytest.fixture
+def tolvan(db: Any) -> Person:
+    """Tolvan Tolvansson, the test patient of Swedish e-health: registered as a person (a nurse
+    may find him), with no login account yet."""
+    return identities.person_create(actor=SYSTEM, given_name="Tolvan", family_name="Tolvansson",
+                                    person_number="19121212-1212")
 
 
-def test_patient_gives_and_withdraws_consent(page: Page, tree, patient, nurse) -> None:
-    patient_login(page, "19121212-1212")
+def test_patient_gives_and_withdraws_consent(page: Page, test_idp: TestIdPServer, tree, tolvan,
+                                             nurse) -> None:
+    assert not User.objects.filter(person=tolvan).exists()
+    federated_login(page, test_idp, "Tolvan Tolvansson", personality="citizen", shots=True)
+    expect(page.get_by_text("Logged in as Tolvan Tolvansson")).to_be_visible()
+    assert User.objects.filter(person=tolvan, kind=User.Kind.PATIENT).exists()  # registered
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My consents").click()
     expect(page.get_by_role("heading", name="My consents")).to_be_visible()
     assert_accessible(page)
 
@@ -42,9 +61,9 @@ def test_patient_gives_and_withdraws_consent(page: Page, tree, patient, nurse) -
     screenshot(page, "patient-log")
 
 
-def test_nurse_registers_emergency_access(page: Page, tree, patient, nurse) -> None:
-    user, _ = nurse
-    staff_login(page, user.username)
+def test_nurse_registers_emergency_access(page: Page, test_idp: TestIdPServer, tree, tolvan,
+                                          nurse) -> None:
+    federated_login(page, test_idp, "Nina Nurse")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Register consent").click()
     expect(page.get_by_role("heading", name="Register consent or emergency access")).to_be_visible()
     # One care commission: chosen at login, shown in the header; the page acts at its unit.

@@ -12,8 +12,10 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.loa import LOA3
+from apps.federation import metadata
 from apps.federation.management.commands.saml_sp_init import write_key_pair
 from apps.federation.models import IdentityProvider
 from apps.identities.models import Person
@@ -28,6 +30,32 @@ def ensure_sp_keys() -> None:
     key, cert = Path(settings.SAML_SP_KEY_FILE), Path(settings.SAML_SP_CERT_FILE)
     if not (key.exists() and cert.exists()):
         write_key_pair(key, cert, "IAM portal SAML SP (tests)")
+
+
+def sp_metadata() -> str:
+    """The portal's SP metadata (XML) as it serves it at /saml/metadata/, where an IdP fetches
+    it. Its AssertionConsumerService URL comes from settings.PORTAL_BASE_URL, so set that first."""
+    ensure_sp_keys()
+    return Client().get(reverse("federation:metadata")).content.decode()
+
+
+def trust(idps: dict[str, TestIdP]) -> dict[str, IdentityProvider]:
+    """Register the test IdP's personalities (`idps`, by personality name) as trusted IdPs of
+    the portal, each with its signed metadata checked as in production
+    (`apps.federation.metadata.check`); returns the IdentityProvider rows by personality."""
+    rows: dict[str, IdentityProvider] = {}
+    names = {"staff": ("Test IdP (staff)", "Test-IdP (medarbetare)", "staff"),
+             "citizen": ("Test IdP (citizen)", "Test-IdP (invånare)", "patient")}
+    for position, (personality, idp) in enumerate(idps.items()):
+        name, name_sv, accounts = names[personality]
+        good = metadata.check(idp.metadata_xml().encode(), entity_id=idp.entity_id,
+                              cert_pem=idp.metadata_cert_pem, now=timezone.now())
+        rows[personality] = IdentityProvider.objects.create(
+            entity_id=idp.entity_id, name=name, name_sv=name_sv, position=position,
+            accounts=accounts, metadata_cert=idp.metadata_cert_pem, metadata_xml=good.xml,
+            metadata_valid_until=good.valid_until, metadata_fetched_at=timezone.now(),
+            metadata_state=IdentityProvider.State.OK)
+    return rows
 
 
 def person_attributes(person: Person, *, personality: str = "staff") -> dict[str, str]:

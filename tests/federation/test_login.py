@@ -176,3 +176,17 @@ def test_a_first_login_with_very_long_names_registers_the_person_with_them_cut(
     assert response.status_code == 302
     person = User.objects.get().person
     assert person.given_name == "Å" * 100 and person.family_name == "B" * 100
+def test_logout_goes_to_the_idp_by_a_page_not_a_redirect(
+        client: Client, federation: Any, nurse: tuple[User, Employee]) -> None:
+    """After the logout POST, the single logout request reaches the IdP by a page that moves on
+    by itself (meta refresh) and by a link: a redirect would be blocked by the form page's CSP
+    form-action 'self', which browsers apply to a form submission's redirects."""
+    user, _employee = nurse
+    federation.login(client, user.person)
+    response = client.post(reverse("authn:logout"), follow=True)
+    assert response.status_code == 200 and response.redirect_chain[-1][0] == "/saml/logout/"
+    slo_url = re.escape(federation.idps["staff"].slo_url + "?SAMLRequest=")
+    html = response.content.decode()
+    assert re.search(f'<meta http-equiv="refresh" content="0; url={slo_url}', html)
+    assert re.search(f'<a class="button" href="{slo_url}', html)
+    assert "_auth_user_id" not in client.session
