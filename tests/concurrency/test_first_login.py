@@ -24,9 +24,10 @@ def test_parallel_first_logins_register_one_person(live_server: Any, federation:
     for browser in browsers:
         request = federation.start(browser, "citizen")
         answers.append(federation.idps["citizen"].response(request, TOLVAN))
-    results = at_once([lambda answer=answer: post_form(live_server.url, "/saml/acs/",
-                                                      answer.post_data())
-                       for answer in answers])
+    def post(answer: Any) -> Any:
+        return lambda: post_form(live_server.url, "/saml/acs/", answer.post_data())
+
+    results = at_once([post(answer) for answer in answers])
     assert [result.status for result in results] == [303] * len(answers)
     assert Person.objects.count() == 1 and User.objects.count() == 1
     assert FederatedIdentity.objects.count() == 1
