@@ -1,4 +1,5 @@
 """The demo people the test IdP offers, read from the portal's database through the ORM.
+Staff with a login account come first.
 
 Staff (`staff` personality): one choice per employee HSA-id (a staff member with two HSA-ids is two
 choices, each asserting its own employeeHsaId). Citizens (`citizen`): one choice per person with a
@@ -11,9 +12,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef
+
 from apps.commissions.models import Employee
 from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
-from apps.identities.models import Person
+from apps.identities.models import Person, User
 
 #: At most this many choices on the login page (the demo data has a handful).
 LIMIT = 200
@@ -47,9 +50,12 @@ def choices(personality: str) -> list[Choice]:
     """The choices for `personality` ("staff" or "citizen"), ordered by name."""
     found: list[Choice] = []
     if personality == "staff":
+        # The demo's staff with login accounts first (README's table), then everyone by name.
+        has_account = Exists(User.objects.filter(person=OuterRef("person"), kind=User.Kind.STAFF))
         employees = (Employee.objects.select_related("person")
                      .prefetch_related("person__identity_numbers")
-                     .order_by("person__family_name", "person__given_name", "hsa_id")[:LIMIT])
+                     .order_by(has_account.desc(), "person__family_name", "person__given_name",
+                               "hsa_id")[:LIMIT])
         for employee in employees:
             number = _number(employee.person)
             if number:
