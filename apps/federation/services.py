@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import atomic_record_failure, record
 from apps.core.calls import service
+from apps.core.errors import PortalError
 from apps.federation import audit, metadata, policies, saml
 from apps.federation.attributes import FederatedAttributes, map_attributes
 from apps.federation.models import (
@@ -76,6 +77,11 @@ def assertion_accept(*, actor: Actor, saml_response: str) -> AuthnRequestState |
     NotOnOrAfter plus skew: `saml.replayed`), then the account (`federated_login`). Every refusal
     is audited as `saml_response.refused` with its code; a refused request cannot be answered
     again.
+
+    Lock order (`apps.federation.flow`): the request state row (`SELECT ... FOR UPDATE`), then
+    the `AcceptedAssertion` insert, then the account's rows. A copy that waited for the lock finds
+    the request answered and is refused as `saml.replayed`; one that read it answered before
+    verifying answers None.
     """
     policies.require_service_provider(actor)
     try:
@@ -110,7 +116,8 @@ def assertion_accept(*, actor: Actor, saml_response: str) -> AuthnRequestState |
                         keep_until=verified.keep_until)
             except IntegrityError as exc:
                 raise _Refusal("saml.replayed") from exc
-            user = _account(actor, idp, verified.name_id, map_attributes(verified.attributes))
+            user = _account_settled(actor, idp, verified.name_id,
+                                    map_attributes(verified.attributes))
             if locked.step_up_user_id is not None and locked.step_up_user_id != user.pk:
                 raise _Refusal("step_up.other_person")
             locked.status = AuthnRequestState.Status.ANSWERED
@@ -148,6 +155,24 @@ def _account(actor: Actor, idp: IdentityProvider, subject: str,
         link.save(update_fields=["last_login_at"])
         return link.user
     return federated_login(actor=actor, idp=idp, subject=subject, attributes=attributes)
+
+
+def _account_settled(actor: Actor, idp: IdentityProvider, subject: str,
+                     attributes: FederatedAttributes) -> User:
+    """`_account`, safe when the same person's first login arrives twice at once (two browsers,
+    two requests): both find nobody and register the person; the second insert waits for the
+    first transaction on the unique identity number (or federated identity) and then fails. The
+    step is undone to its savepoint and run again: PostgreSQL's READ COMMITTED shows the next
+    statement the rows the first login committed, so it finds the person and the link. A second
+    failure is refused (`saml.invalid`), never an error page."""
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return _account(actor, idp, subject, attributes)
+        except (IntegrityError, PortalError) as exc:
+            if attempt == 2:
+                raise _Refusal("saml.invalid") from exc
+    raise AssertionError("unreachable")
 
 
 @service
