@@ -272,3 +272,43 @@ def verify(saml_response: str, *, metadata_xml: str, idp_entity_id: str, request
     return Verified(issuer=issuer, name_id=name_id.text.strip(), name_id_xml=str(name_id),
                     session_index=session_index or "", loa=answered, assertion_id=assertion.id,
                     keep_until=keep_until, attributes=attributes)
+
+
+def logout_request(metadata_xml: str, *, saml_request: str, relay_state: str, sigalg: str,
+                   signature: str) -> tuple[Saml2Client, Any]:
+    """Read an IdP's LogoutRequest that arrived by HTTP-Redirect. Its query-string signature
+    (SAML 2.0 bindings 3.4.4.1) by a key of the IdP's checked metadata is required: profiles
+    4.4.4.1 asks the requester to authenticate the message, and an unsigned one could log
+    anyone out. Returns the client (for the answer) and the `LogoutRequest`. Raises Refused
+    (`saml.logout`) for anything else."""
+    if not (saml_request and sigalg and signature):
+        raise Refused("saml.logout")
+    client = client_for(metadata_xml)
+    client.config.setattr("idp", "want_authn_requests_signed", True)  # makes pysaml2 verify it
+    try:
+        parsed = client.parse_logout_request(saml_request, saml2.BINDING_HTTP_REDIRECT,
+                                             relay_state=relay_state or None, sigalg=sigalg,
+                                             signature=signature)
+    except Exception as exc:  # pysaml2 raises many types; every one is a refusal
+        raise Refused("saml.logout") from exc
+    if parsed is None or parsed.message is None:
+        raise Refused("saml.logout")
+    return client, parsed.message
+
+
+def logout_answer(client: Saml2Client, message: Any, *, relay_state: str, done: bool) -> str:
+    """The URL that carries our signed LogoutResponse to `message` back to the IdP
+    (HTTP-Redirect, RSA-SHA256): Success when `done`, else UnknownPrincipal (SAML 2.0 core
+    3.7.3.2: the session named is not one we know)."""
+    from saml2.s_utils import status_message_factory, success_status_factory
+    from saml2.samlp import STATUS_UNKNOWN_PRINCIPAL
+
+    status = success_status_factory() if done else status_message_factory(
+        "Unknown principal", STATUS_UNKNOWN_PRINCIPAL)
+    response = client.create_logout_response(message, [saml2.BINDING_HTTP_REDIRECT],
+                                             status=status, sign=False)
+    args = client.response_args(message, [saml2.BINDING_HTTP_REDIRECT])
+    info: Any = client.apply_binding(saml2.BINDING_HTTP_REDIRECT, str(response),
+                                     args["destination"], relay_state, response=True, sign=True,
+                                     sigalg=saml2.xmldsig.SIG_RSA_SHA256)
+    return str(dict(info["headers"])["Location"])
