@@ -29,6 +29,7 @@ from apps.authn.decorators import acting_user, loa_required, staff_required
 from apps.commissions import policies, selectors, services
 from apps.core.errors import PortalError
 from apps.core.forms import add_portal_error
+from apps.federation import policies as federation_policies
 from apps.issuance import selectors as issuance_selectors
 from apps.organisations.selectors import care_unit_list_in_subtrees, organisation_list_in_subtrees
 
@@ -84,7 +85,9 @@ class HistoryRow:
 @loa_required("administration")
 def person_list(request: HttpRequest) -> HttpResponse:
     """Staff in the administrator's scope, searchable by name, employee HSA-id or personnummer,
-    25 per page (`?q=...&page=n`). A constant number of queries whatever the page size."""
+    25 per page (`?q=...&page=n`). A constant number of queries whatever the page size. Links
+    to the e-ID providers' state page for those who may see it
+    (`apps.federation.policies.can_view_identity_providers`)."""
     roots = policies.scope_roots(acting_user(request))
     form = SearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
@@ -96,6 +99,8 @@ def person_list(request: HttpRequest) -> HttpResponse:
         page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "administration/person_list.html", {
         "form": form, "query": query, "page": page, "roots": roots,
+        "show_identity_providers": federation_policies.can_view_identity_providers(
+            acting_user(request)),
     })
 
 

@@ -8,6 +8,13 @@
 3. `complete` (a top-level GET, which carries the session cookie): the session's binding value
    must match the row's hash; the row is consumed once, under a row lock, and the session logs in.
 
+Lock order (docs/architecture.md, "Lock order"): a transaction locks the request state row first
+(`SELECT ... FOR UPDATE`), then inserts the accepted assertion id (unique per IdP, so of two
+processes holding the same assertion one insert fails), then writes the account (person, login
+account, federated identity). `services.assertion_accept` takes all three; `complete` only the
+row. So N copies of one response, or two responses to one request, posted at once answer the
+request once; two completing pages in one session consume it once (tests/concurrency).
+
 So a response forwarded to another browser completes nothing there (login CSRF, SAML 2.0
 profiles 4.1.4.5 / OWASP SAML Security Cheat Sheet), and nothing needs `SameSite=None`. Rows live
 `SAML_REQUEST_MAX_AGE_SECONDS` and are deleted by the scheduler after that (`prune`). These rows

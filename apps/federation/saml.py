@@ -35,7 +35,7 @@ from defusedxml.ElementTree import fromstring
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
-from saml2 import time_util
+from saml2 import s_utils, time_util
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, AuthnContextClassRef
@@ -292,3 +292,59 @@ def verify(saml_response: str, *, metadata_xml: str, idp_entity_id: str, request
     return Verified(issuer=issuer, name_id=name_id.text.strip(), name_id_xml=str(name_id),
                     session_index=session_index or "", loa=answered, assertion_id=assertion.id,
                     keep_until=keep_until, attributes=attributes)
+
+
+def logout_request(metadata_xml: str, *, saml_request: str, relay_state: str, sigalg: str,
+                   signature: str) -> tuple[Saml2Client, Any]:
+    """Read an IdP's LogoutRequest that arrived by HTTP-Redirect. Its query-string signature
+    (SAML 2.0 bindings 3.4.4.1) by a key of the IdP's checked metadata is required: profiles
+    4.4.4.1 asks the requester to authenticate the message, and an unsigned one could log
+    anyone out. Returns the client (for the answer) and the `LogoutRequest`. Raises Refused
+    (`saml.logout`) for anything else."""
+    if not (saml_request and sigalg and signature):
+        raise Refused("saml.logout")
+    client = client_for(metadata_xml)
+    client.config.setattr("idp", "want_authn_requests_signed", True)  # makes pysaml2 verify it
+    try:
+        parsed = client.parse_logout_request(saml_request, saml2.BINDING_HTTP_REDIRECT,
+                                             relay_state=relay_state or None, sigalg=sigalg,
+                                             signature=signature)
+    except Exception as exc:  # pysaml2 raises many types; every one is a refusal
+        raise Refused("saml.logout") from exc
+    if parsed is None or parsed.message is None:
+        raise Refused("saml.logout")
+    return client, parsed.message
+
+
+def logout_answer(client: Saml2Client, message: Any, *, relay_state: str, done: bool) -> str:
+    """The URL that carries our signed LogoutResponse to `message` back to the IdP
+    (HTTP-Redirect, RSA-SHA256): Success when `done`, else UnknownPrincipal (SAML 2.0 core
+    3.7.3.2: the session named is not one we know)."""
+    from saml2.s_utils import status_message_factory, success_status_factory
+    from saml2.samlp import STATUS_UNKNOWN_PRINCIPAL
+
+    status = success_status_factory() if done else status_message_factory(
+        "Unknown principal", STATUS_UNKNOWN_PRINCIPAL)
+    response = client.create_logout_response(message, [saml2.BINDING_HTTP_REDIRECT],
+                                             status=status, sign=False)
+    args = client.response_args(message, [saml2.BINDING_HTTP_REDIRECT])
+    info: Any = client.apply_binding(saml2.BINDING_HTTP_REDIRECT, str(response),
+                                     args["destination"], relay_state, response=True, sign=True,
+                                     sigalg=saml2.xmldsig.SIG_RSA_SHA256)
+    return str(dict(info["headers"])["Location"])
+
+
+def logout_succeeded(saml_response: str, request_id: str) -> bool:
+    """True when an HTTP-Redirect LogoutResponse (deflated, base64; SAML 2.0 bindings 3.4.4.1)
+    answers our LogoutRequest `request_id` with status Success (core 3.7.3). Its signature is not
+    checked: the answer only decides whether the page says the IdP's session ended too; the
+    portal's own session ended before the request was sent."""
+    try:
+        xml = s_utils.decode_base64_and_inflate(saml_response)
+        root = fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except Exception:  # not base64, not deflated, not XML: no answer to us
+        return False
+    status = root.find(f"{{{NS_SAMLP}}}Status/{{{NS_SAMLP}}}StatusCode")
+    return (root.tag == f"{{{NS_SAMLP}}}LogoutResponse"
+            and root.get("InResponseTo") == request_id and status is not None
+            and status.get("Value") == "urn:oasis:names:tc:SAML:2.0:status:Success")

@@ -77,6 +77,11 @@ def assertion_accept(*, actor: Actor, saml_response: str) -> AuthnRequestState |
     NotOnOrAfter plus skew: `saml.replayed`), then the account (`federated_login`). Every refusal
     is audited as `saml_response.refused` with its code; a refused request cannot be answered
     again.
+
+    Lock order (`apps.federation.flow`): the request state row (`SELECT ... FOR UPDATE`), then
+    the `AcceptedAssertion` insert, then the account's rows. A copy that waited for the lock finds
+    the request answered and is refused as `saml.replayed`; one that read it answered before
+    verifying answers None.
     """
     policies.require_service_provider(actor)
     try:

@@ -4,6 +4,7 @@ administrators. The rules live in `saml`, `flow` and `services`; these views onl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from djangosaml2.views import MetadataView
 from saml2.metadata import entity_descriptor
 
 from apps.authn import commission, session
+from apps.authn import selectors as authn_selectors
 from apps.authn import services as authn_services
 from apps.authn.decorators import acting_user, staff_required
 from apps.core.assurance import mint_step_up
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 CHOICE_COOKIE = "portal_idp"
 CHOICE_COOKIE_AGE = 365 * 24 * 3600
 SLO_KEY = "saml_logout"
+#: The ID of the LogoutRequest this browser was sent to the IdP with.
+SLO_SENT_KEY = "saml_logout_sent"
 GENERIC_REFUSAL = _("The login could not be completed. Start the login again; if it happens "
                     "again, contact your e-ID provider's support.")
 
@@ -174,6 +178,7 @@ def slo_start_view(request: HttpRequest) -> HttpResponse:
     except Exception:  # no SLO endpoint or a broken NameID: the local logout stands
         logger.info("single logout not offered by %s", idp.entity_id, exc_info=True)
         return redirect("home")
+    request.session[SLO_SENT_KEY] = str(_id)
     return render(request, "federation/slo.html",
                   {"location": dict(info["headers"])["Location"]})
 
@@ -181,31 +186,53 @@ def slo_start_view(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def ls_view(request: HttpRequest) -> HttpResponse:
-    """Single logout service (HTTP-Redirect). A LogoutResponse ends the SP-initiated logout; a
-    LogoutRequest from the IdP logs out this browser's session when it is that NameID's, and is
-    answered with a signed LogoutResponse."""
+    """Single logout service (HTTP-Redirect). A LogoutResponse ends the SP-initiated logout (the
+    local session ended before). A LogoutRequest from the IdP must carry a valid query-string
+    signature by a key of that IdP's metadata (`saml.logout_request`); it logs out this browser's
+    session only when the session's login came from that IdP for that NameID (the session's
+    record ends as at a logout), and is answered with a signed LogoutResponse (Success, or
+    UnknownPrincipal for another NameID). Anything else leads to the start page."""
     if "SAMLResponse" in request.GET:
-        messages.success(request, _("You are logged out, also at your e-ID provider."))
+        sent = request.session.pop(SLO_SENT_KEY, "")
+        if sent and saml.logout_succeeded(request.GET["SAMLResponse"], str(sent)):
+            messages.success(request, _("You are logged out, also at your e-ID provider."))
         return redirect("home")
-    saml_request = request.GET.get("SAMLRequest", "")
     current = request.session.get("saml") if request.user.is_authenticated else None
     if not isinstance(current, dict):
         current = {}
     idp = next((i for i in selectors.idp_list_for_login()
                 if i.entity_id == current.get("idp")), None)
-    if not saml_request or idp is None:
+    if idp is None:
         return redirect("home")
+    relay_state = request.GET.get("RelayState", "")
     try:
-        client = saml.client_for(idp.metadata_xml)
-        info = client.handle_logout_request(
-            saml_request, saml2.saml.name_id_from_string(str(current.get("name_id", ""))),
-            saml2.BINDING_HTTP_REDIRECT, relay_state=request.GET.get("RelayState", ""),
-            sign=True)
-    except Exception:
+        client, message = saml.logout_request(
+            idp.metadata_xml, saml_request=request.GET.get("SAMLRequest", ""),
+            relay_state=relay_state, sigalg=request.GET.get("SigAlg", ""),
+            signature=request.GET.get("Signature", ""))
+        ours = saml2.saml.name_id_from_string(str(current.get("name_id", "")))
+        issuer = (message.issuer.text or "").strip() if message.issuer is not None else ""
+        named = message.name_id
+        same = (issuer == idp.entity_id and named is not None and ours is not None
+                and (named.text or "").strip() == (ours.text or "").strip())
+        location = saml.logout_answer(client, message, relay_state=relay_state, done=same)
+    except Exception:  # a refused or unreadable request: the session stays
         logger.info("refused a logout request", exc_info=True)
         return redirect("home")
+    if same:
+        _end_session(request)
+    return HttpResponseRedirect(location)
+
+
+def _end_session(request: HttpRequest) -> None:
+    """End this session as `apps.authn.views.logout_view` does: its record first, then Django's."""
+    user = request.user
+    current = authn_selectors.session_get_by_key_hash(session.current_key_hash(request))
+    if current is not None and current.user_id == user.pk:
+        with contextlib.suppress(PortalError):  # ended meanwhile: log out anyway
+            authn_services.session_end(actor=acting_user(request), user_session=current,
+                                       reason="logout")
     logout(request)
-    return HttpResponseRedirect(dict(info["headers"])["Location"])
 
 
 @staff_required
