@@ -26,7 +26,7 @@ from saml2.metadata import entity_descriptor
 from apps.authn import commission, session
 from apps.authn import selectors as authn_selectors
 from apps.authn import services as authn_services
-from apps.authn.decorators import acting_user, staff_required
+from apps.authn.decorators import acting_user, loa_required, staff_required
 from apps.core.assurance import mint_step_up
 from apps.core.errors import PortalError
 from apps.federation import flow, saml, selectors, services
@@ -236,6 +236,7 @@ def _end_session(request: HttpRequest) -> None:
 
 
 @staff_required
+@loa_required("administration")
 def idp_list_view(request: HttpRequest) -> HttpResponse:
     """The platform administrators' view of every configured IdP and its metadata state."""
     idps = selectors.idp_list_for_admin(acting_user(request))
