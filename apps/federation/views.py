@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import saml2
 from django.conf import settings
@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.authn import commission, session
 from apps.authn import services as authn_services
-from apps.authn.decorators import acting_user, staff_required
+from apps.authn.decorators import acting_user, loa_required, staff_required
 from apps.core.assurance import mint_step_up
 from apps.core.errors import PortalError
 from apps.federation import flow, saml, selectors, services
@@ -77,7 +77,7 @@ def login_view(request: HttpRequest, idp_id: str) -> HttpResponse:
     if idp is None:
         messages.error(request, _("This e-ID provider cannot be used right now. Choose another "
                                   "or try again later."))
-        return redirect(f"{reverse('federation:discovery')}?next={next_path}")
+        return redirect(f"{reverse('federation:discovery')}?{urlencode({'next': next_path})}")
     step_up = request.GET.get("purpose") == "step_up" and request.user.is_authenticated
     requested = settings.SAML_STEP_UP_LOA if step_up else settings.SAML_LOGIN_LOA
     try:
@@ -86,7 +86,7 @@ def login_view(request: HttpRequest, idp_id: str) -> HttpResponse:
     except saml.Refused:
         messages.error(request, _("This e-ID provider cannot be used right now. Choose another "
                                   "or try again later."))
-        return redirect(f"{reverse('federation:discovery')}?next={next_path}")
+        return redirect(f"{reverse('federation:discovery')}?{urlencode({'next': next_path})}")
     flow.start(request.session, idp=idp, request_id=outgoing.request_id,
                purpose="step_up" if step_up else "login", next_path=next_path,
                requested_loa=requested or "",
@@ -174,8 +174,10 @@ def slo_start_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def ls_view(request: HttpRequest) -> HttpResponse:
     """Single logout service (HTTP-Redirect). A LogoutResponse ends the SP-initiated logout; a
-    LogoutRequest from the IdP logs out this browser's session when it is that NameID's, and is
-    answered with a signed LogoutResponse."""
+    LogoutRequest from the IdP, signed by it (`saml.check_logout_request`), logs out this
+    browser's session when it names this login's NameID (its record ends, reason `logout`), and
+    is answered with a signed LogoutResponse. Any other request logs nobody out: a link on any
+    site could otherwise log people out (logout CSRF)."""
     if "SAMLResponse" in request.GET:
         messages.success(request, _("You are logged out, also at your e-ID provider."))
         return redirect("home")
@@ -188,6 +190,14 @@ def ls_view(request: HttpRequest) -> HttpResponse:
     if not saml_request or idp is None:
         return redirect("home")
     try:
+        saml.check_logout_request(
+            idp.metadata_xml, idp.entity_id, saml_request=saml_request,
+            relay_state=request.GET.get("RelayState"), sig_alg=request.GET.get("SigAlg", ""),
+            signature=request.GET.get("Signature", ""), name_id_xml=str(current.get("name_id", "")))
+    except saml.Refused as exc:  # forged, unsigned or for another login: nobody is logged out
+        logger.info("refused a logout request: %s", exc.code)
+        return redirect("home")
+    try:
         client = saml.client_for(idp.metadata_xml)
         info = client.handle_logout_request(
             saml_request, saml2.saml.name_id_from_string(str(current.get("name_id", ""))),
@@ -196,12 +206,19 @@ def ls_view(request: HttpRequest) -> HttpResponse:
     except Exception:
         logger.info("refused a logout request", exc_info=True)
         return redirect("home")
-    logout(request)
+    session.log_out(request)
     return HttpResponseRedirect(dict(info["headers"])["Location"])
 
 
 @staff_required
 def idp_list_view(request: HttpRequest) -> HttpResponse:
-    """The platform administrators' view of every configured IdP and its metadata state."""
-    idps = selectors.idp_list_for_admin(acting_user(request))
+    """The platform administrators' view of every configured IdP and its metadata state. Anyone
+    else gets 404 before the level is looked at (the page's existence never leaks); then the level
+    administration needs (`PORTAL_LOA_REQUIRED["administration"]`), as on every administration
+    page."""
+    return _idp_list_page(request, selectors.idp_list_for_admin(acting_user(request)))
+
+
+@loa_required("administration")
+def _idp_list_page(request: HttpRequest, idps: Any) -> HttpResponse:
     return render(request, "federation/idp_list.html", {"idps": idps})
