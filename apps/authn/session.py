@@ -1,9 +1,10 @@
 """What the session knows about how the user logged in: level of assurance, methods, step-up.
 
 Stored under `request.session["authn"]` as `{"loa": URI | None, "methods": [str], "at": epoch
-seconds (UTC) of the login, "idp": SAML IdP entityID | None, "step_up": StepUpProof.as_session() |
-None}`. Method names follow RFC 8176 (`pwd`, `otp`); SAML logins use `saml`, the demo patient login
-`demo`. LoA URIs are the Swedish framework's (`apps.core.loa`).
+seconds (UTC) of the login or of the latest step-up at an IdP (`raise_level`), "idp": SAML IdP
+entityID | None, "step_up": StepUpProof.as_session() | None}`. Method names follow RFC 8176
+(`pwd`, `otp`); SAML logins use `saml`, the demo patient login `demo`. LoA URIs are the Swedish
+framework's (`apps.core.loa`).
 
 `set_login` is the one place a login completes: it rotates the session key (a session fixed before
 the login is worth nothing after it, OWASP ASVS 5.0 V7.2.4) and records a `UserSession` row (the
@@ -20,20 +21,23 @@ session epoch) changed in between, so a second factor entered later starts over 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import time
 import uuid
 from typing import Any
 
+from django.contrib.auth import logout
 from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.audit import context
-from apps.authn import services
+from apps.authn import selectors, services
 from apps.authn.models import UserSession
 from apps.core import loa as levels
 from apps.core.assurance import StepUpProof, is_fresh
+from apps.core.errors import PortalError
 from apps.identities.models import User
 
 PENDING_KEY = "authn_pending"
@@ -175,11 +179,18 @@ def consume_step_up(request: HttpRequest) -> None:
 
 
 def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None) -> None:
-    """A step-up proved level `loa` by `method` (e.g. "saml" at `idp`) in this session: the
-    session's level becomes the stronger of the two (NIST SP 800-63B rev. 4, 5.2: the session is
-    as strong as its strongest current authentication) and its `UserSession` row says so. Call
-    `store_step_up` after it, which rotates the session key."""
+    """A step-up proved level `loa` by `method` (e.g. "saml" at `idp`, a new authentication with
+    ForceAuthn) in this session: the session's level becomes the stronger of the two (NIST SP
+    800-63B rev. 4, 5.2: the session is as strong as its strongest current authentication) and its
+    `UserSession` row says so. The session's clock (`at`, and the last activity) restarts now: the
+    timeouts of its level count from this authentication (NIST SP 800-63B rev. 4, 5.2:
+    reauthentication extends the session), so a step-up late in a long level-2 session does not
+    end it at once under level 3's shorter limit. Call `store_step_up` after it, which rotates
+    the session key."""
     data = get(request)
+    now = int(time.time())
+    data["at"] = now
+    request.session[SEEN_KEY] = now
     if levels.level(loa) > levels.level(data.get("loa")):
         data["loa"] = loa
     methods = list(data.get("methods") or [])
@@ -191,3 +202,17 @@ def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None)
     if key:
         UserSession.objects.filter(key_hash=key, ended_at__isnull=True).update(
             loa=data["loa"] or "", methods=methods, idp=data["idp"] or "")
+
+
+def log_out(request: HttpRequest) -> None:
+    """Log out here: this session's `UserSession` record ends (reason `logout`, audited
+    `session.ended` by the user) when it is the logged-in user's, then the session is flushed
+    (`django.contrib.auth.logout`). A record ended meanwhile (another tab, "log out everywhere")
+    changes nothing: the session is logged out either way."""
+    user = request.user
+    current = selectors.session_get_by_key_hash(current_key_hash(request))
+    if isinstance(user, User) and current is not None and current.user_id == user.pk:
+        with contextlib.suppress(PortalError):
+            services.session_end(actor=user, user_session=current,
+                                 reason=UserSession.EndReason.LOGOUT)
+    logout(request)

@@ -3,13 +3,12 @@ Federated login (SAML2) is apps.federation's."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,13 +20,11 @@ from django_otp import login as otp_login
 from apps.authn import commission, selectors, services, session
 from apps.authn.decorators import acting_user, staff_required
 from apps.authn.forms import CommissionChoiceForm, OTPForm, PasswordForm
-from apps.authn.models import UserSession
 from apps.commissions import selectors as commission_selectors
 from apps.commissions import services as commission_services
 from apps.core import loa
 from apps.core.actors import ANONYMOUS
 from apps.core.errors import NotFound, PortalError
-from apps.identities.models import User
 
 
 def _next(request: HttpRequest) -> str:
@@ -145,13 +142,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
     the federation app's single logout (`saml_logout` in the new, anonymous session), which asks
     the IdP to end it too."""
     federated = request.session.get("saml")
-    user = request.user
-    current = selectors.session_get_by_key_hash(session.current_key_hash(request))
-    if isinstance(user, User) and current is not None and current.user_id == user.pk:
-        with contextlib.suppress(PortalError):  # ended meanwhile (another tab): log out anyway
-            services.session_end(actor=user, user_session=current,
-                                 reason=UserSession.EndReason.LOGOUT)
-    logout(request)
+    session.log_out(request)
     messages.success(request, _("You are logged out."))
     if isinstance(federated, dict):
         request.session["saml_logout"] = federated

@@ -63,6 +63,9 @@ NS_SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 NS_SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 #: A response larger than this (bytes of base64) is refused before it is parsed.
 MAX_RESPONSE_BYTES = 256 * 1024
+#: The longest NameID kept (characters; `FederatedIdentity.subject`). A longer one is refused, not
+#: cut: two NameIDs sharing their first characters would otherwise be one identity.
+MAX_NAME_ID = 1024
 
 
 class Refused(Exception):
@@ -211,6 +214,22 @@ def envelope(xml: bytes) -> Envelope:
                     issuer=(issuer.text or "").strip() if issuer is not None else "")
 
 
+def _require_fresh(statements: list[Any], not_before: dt.datetime) -> None:
+    """Raise Refused (`saml.not_fresh`) unless every AuthnStatement has an AuthnInstant at or after
+    `not_before` less `SAML_CLOCK_SKEW_SECONDS` (see `verify`)."""
+    earliest = not_before - dt.timedelta(seconds=settings.SAML_CLOCK_SKEW_SECONDS)
+    if not statements:
+        raise Refused("saml.not_fresh")
+    for statement in statements:
+        try:
+            instant = dt.datetime.fromtimestamp(
+                calendar.timegm(time_util.str_to_time(statement.authn_instant)), dt.UTC)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise Refused("saml.not_fresh") from exc
+        if instant < earliest:
+            raise Refused("saml.not_fresh")
+
+
 @dataclass(frozen=True)
 class Verified:
     """A verified assertion: `name_id` (persistent NameID value), `name_id_xml` (the NameID element
@@ -228,12 +247,17 @@ class Verified:
 
 
 def verify(saml_response: str, *, metadata_xml: str, idp_entity_id: str, request_id: str,
-           requested_loa: str | None) -> Verified:
+           requested_loa: str | None, authn_not_before: dt.datetime | None = None) -> Verified:
     """Verify an HTTP-POST response to our request `request_id` from `idp_entity_id` (whose checked
     metadata is `metadata_xml`). Raises Refused with: `saml.signature` (no valid signature by a
     metadata key on the assertion), `saml.invalid` (audience, recipient, time window, status or any
-    other rule pysaml2 checks), `saml.issuer`, `saml.name_id`, `saml.loa_unknown` and
-    `saml.loa_weaker` (the level answered is below `requested_loa`)."""
+    other rule pysaml2 checks), `saml.issuer`, `saml.name_id` (none, not persistent, or longer than
+    `MAX_NAME_ID`), `saml.loa_unknown`, `saml.loa_weaker` (the level answered is below
+    `requested_loa`) and `saml.not_fresh`: with `authn_not_before` (UTC; the time a ForceAuthn
+    request was sent), an AuthnStatement whose AuthnInstant is earlier than it, less the allowed
+    skew, or missing. ForceAuthn only asks the IdP to authenticate anew (SAML 2.0 core 3.4.1); an
+    older AuthnInstant means it answered from an earlier login, which proves nothing now (Deployment
+    Profile for the Swedish eID Framework, ELN-0602: the SP checks AuthnInstant after ForceAuthn)."""
     client = client_for(metadata_xml)
     try:
         response = client.parse_authn_request_response(
@@ -255,7 +279,8 @@ def verify(saml_response: str, *, metadata_xml: str, idp_entity_id: str, request
         raise Refused("saml.invalid")
     name_id = assertion.subject.name_id if assertion.subject else None
     if name_id is None or not (name_id.text or "").strip() or (
-            name_id.format and name_id.format != NAMEID_FORMAT_PERSISTENT):
+            name_id.format and name_id.format != NAMEID_FORMAT_PERSISTENT) or (
+            len(name_id.text.strip()) > MAX_NAME_ID):
         raise Refused("saml.name_id")
     contexts = [ref for ref, *_rest in response.authn_info()]
     answered = levels.canonical(contexts[0] if len(contexts) == 1 else None)
@@ -289,6 +314,8 @@ def verify(saml_response: str, *, metadata_xml: str, idp_entity_id: str, request
     session_index = ""
     for statement in assertion.authn_statement:
         session_index = statement.session_index or session_index
+    if authn_not_before is not None:
+        _require_fresh(assertion.authn_statement, authn_not_before)
     return Verified(issuer=issuer, name_id=name_id.text.strip(), name_id_xml=str(name_id),
                     session_index=session_index or "", loa=answered, assertion_id=assertion.id,
                     keep_until=keep_until, attributes=attributes)

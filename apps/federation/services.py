@@ -73,8 +73,9 @@ def assertion_accept(*, actor: Actor, saml_response: str) -> AuthnRequestState |
 
     Checks (docs/authentication.md, "Security of the response"): the envelope (`saml.envelope`), a
     pending, unexpired request of ours, the IdP's good metadata, pysaml2's verification
-    (`saml.verify`), the assertion ID never accepted before (`AcceptedAssertion`, kept until
-    NotOnOrAfter plus skew: `saml.replayed`), then the account (`federated_login`). Every refusal
+    (`saml.verify`; for a step-up, sent with ForceAuthn, an authentication made after the
+    request: `saml.not_fresh`), the assertion ID never accepted before (`AcceptedAssertion`, kept
+    until NotOnOrAfter plus skew: `saml.replayed`), then the account (`federated_login`). Every refusal
     is audited as `saml_response.refused` with its code; a refused request cannot be answered
     again.
 
@@ -100,7 +101,9 @@ def assertion_accept(*, actor: Actor, saml_response: str) -> AuthnRequestState |
     try:
         verified = saml.verify(saml_response, metadata_xml=idp.metadata_xml,
                                idp_entity_id=idp.entity_id, request_id=state.request_id,
-                               requested_loa=state.requested_loa or None)
+                               requested_loa=state.requested_loa or None,
+                               authn_not_before=(state.created_at if state.purpose == "step_up"
+                                                 else None))
     except saml.Refused as exc:
         _refuse(actor, state, idp, exc.code)
         return state

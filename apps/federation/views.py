@@ -4,10 +4,9 @@ administrators. The rules live in `saml`, `flow` and `services`; these views onl
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import saml2
 from django.conf import settings
@@ -24,7 +23,6 @@ from djangosaml2.views import MetadataView
 from saml2.metadata import entity_descriptor
 
 from apps.authn import commission, session
-from apps.authn import selectors as authn_selectors
 from apps.authn import services as authn_services
 from apps.authn.decorators import acting_user, loa_required, staff_required
 from apps.core.assurance import mint_step_up
@@ -83,7 +81,7 @@ def login_view(request: HttpRequest, idp_id: str) -> HttpResponse:
     if idp is None:
         messages.error(request, _("This e-ID provider cannot be used right now. Choose another "
                                   "or try again later."))
-        return redirect(f"{reverse('federation:discovery')}?next={next_path}")
+        return redirect(f"{reverse('federation:discovery')}?{urlencode({'next': next_path})}")
     step_up = request.GET.get("purpose") == "step_up" and request.user.is_authenticated
     requested = settings.SAML_STEP_UP_LOA if step_up else settings.SAML_LOGIN_LOA
     try:
@@ -92,7 +90,7 @@ def login_view(request: HttpRequest, idp_id: str) -> HttpResponse:
     except saml.Refused:
         messages.error(request, _("This e-ID provider cannot be used right now. Choose another "
                                   "or try again later."))
-        return redirect(f"{reverse('federation:discovery')}?next={next_path}")
+        return redirect(f"{reverse('federation:discovery')}?{urlencode({'next': next_path})}")
     flow.start(request.session, idp=idp, request_id=outgoing.request_id,
                purpose="step_up" if step_up else "login", next_path=next_path,
                requested_loa=requested or "",
@@ -220,26 +218,21 @@ def ls_view(request: HttpRequest) -> HttpResponse:
         logger.info("refused a logout request", exc_info=True)
         return redirect("home")
     if same:
-        _end_session(request)
+        session.log_out(request)  # its record ends too, as at a logout on the portal
     return HttpResponseRedirect(location)
 
 
-def _end_session(request: HttpRequest) -> None:
-    """End this session as `apps.authn.views.logout_view` does: its record first, then Django's."""
-    user = request.user
-    current = authn_selectors.session_get_by_key_hash(session.current_key_hash(request))
-    if current is not None and current.user_id == user.pk:
-        with contextlib.suppress(PortalError):  # ended meanwhile: log out anyway
-            authn_services.session_end(actor=acting_user(request), user_session=current,
-                                       reason="logout")
-    logout(request)
-
-
 @staff_required
-@loa_required("administration")
 def idp_list_view(request: HttpRequest) -> HttpResponse:
-    """The platform administrators' view of every configured IdP and its metadata state."""
-    idps = selectors.idp_list_for_admin(acting_user(request))
+    """The platform administrators' view of every configured IdP and its metadata state. Anyone
+    else gets 404 before the level is looked at (the page's existence never leaks); then the level
+    administration needs (`PORTAL_LOA_REQUIRED["administration"]`), as on every administration
+    page."""
+    return _idp_list_page(request, selectors.idp_list_for_admin(acting_user(request)))
+
+
+@loa_required("administration")
+def _idp_list_page(request: HttpRequest, idps: Any) -> HttpResponse:
     return render(request, "federation/idp_list.html", {"idps": idps})
 
 

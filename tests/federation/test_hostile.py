@@ -36,7 +36,7 @@ def test_the_acs_never_answers_500(federation: Any, value: str, relay: str) -> N
 
 def test_login_to_an_unknown_idp_leads_back_to_the_choice(client: Client, federation: Any) -> None:
     answer = client.get(f"/saml/login/{uuid.uuid4()}/", {"next": "//evil.example"})
-    assert answer.status_code == 302 and answer["Location"] == "/saml/?next=/"
+    assert answer.status_code == 302 and answer["Location"] == "/saml/?next=%2F"
     assert "This e-ID provider cannot be used right now." in client.get(
         answer["Location"]).content.decode()
 
