@@ -9,13 +9,22 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import Error, register
 
+from apps.core import loa as levels
+
 
 @register()
 def saml_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
-    """xmlsec1 runnable; with debug off, the SP key and certificate readable and every IdP fetched
-    by URL verified by a configured certificate (unsigned metadata over the network could be
-    anyone's)."""
+    """Step-ups can reach the levels issuing needs; xmlsec1 runnable; with debug off, the SP key
+    and certificate readable and every IdP fetched by URL verified by a configured certificate
+    (unsigned metadata over the network could be anyone's)."""
     errors: list[Error] = []
+    step_up = levels.level(settings.SAML_STEP_UP_LOA)
+    for purpose in ("self_issuance", "issue_for_others"):
+        if levels.level(settings.PORTAL_LOA_REQUIRED[purpose]) > step_up:
+            errors.append(Error(
+                f"PORTAL_LOA_{purpose.upper()} asks for more than SAML_STEP_UP_LOA gives: a "
+                "step-up could never satisfy it.", hint="Raise SAML_STEP_UP_LOA or lower the "
+                "purpose's level.", id="federation.E004"))
     if not os.access(settings.SAML_XMLSEC_BINARY, os.X_OK):
         errors.append(Error(f"xmlsec1 not found at {settings.SAML_XMLSEC_BINARY}.",
                             hint="Install it: sudo apt-get install xmlsec1 (or set "

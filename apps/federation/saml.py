@@ -256,8 +256,9 @@ def verify(saml_response: str, *, metadata_xml: str, idp_entity_id: str, request
     `requested_loa`) and `saml.not_fresh`: with `authn_not_before` (UTC; the time a ForceAuthn
     request was sent), an AuthnStatement whose AuthnInstant is earlier than it, less the allowed
     skew, or missing. ForceAuthn only asks the IdP to authenticate anew (SAML 2.0 core 3.4.1); an
-    older AuthnInstant means it answered from an earlier login, which proves nothing now (Deployment
-    Profile for the Swedish eID Framework, ELN-0602: the SP checks AuthnInstant after ForceAuthn)."""
+    older AuthnInstant means it answered from an earlier login, which proves nothing now (the
+    Deployment Profile for the Swedish eID Framework, ELN-0602, 5.4.5 and 6.3, asks the SP to
+    process the AuthnStatement's instant against its own requirements)."""
     client = client_for(metadata_xml)
     try:
         response = client.parse_authn_request_response(

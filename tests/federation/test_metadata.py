@@ -350,3 +350,11 @@ def test_nobody_else_finds_the_idp_page(
     if who == "hospital_admin":
         home = client.get(reverse("administration:person_list")).content.decode()
         assert IDP_PAGE not in home
+
+
+def test_a_level_above_what_a_step_up_gives_stops_start_up(settings: Any) -> None:
+    from django.core.checks import run_checks
+
+    from apps.core.loa import LOA4
+    settings.PORTAL_LOA_REQUIRED = {**settings.PORTAL_LOA_REQUIRED, "self_issuance": LOA4}
+    assert "federation.E004" in [error.id for error in run_checks()]
