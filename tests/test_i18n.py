@@ -449,6 +449,9 @@ def test_every_text_of_the_journeys_is_in_the_readers_language(
 
     # Sara: an e-ID through the app (no device name), a code replaced, a refused try in English.
     staff_login("sara.staff")
+    visit("commission choice", client.get(reverse("authn:commission")))
+    cardiology = sara.employees.get().commissions.get(care_unit__name="Kardiologiska kliniken")
+    client.post(reverse("authn:commission"), {"commission": str(cardiology.pk)})
     visit("step-up, level 3", client.get(reverse("authn:step_up"), {"purpose": "self_issuance"}))
     federation.login(client, sara, step_up=True)
     visit("new e-ID", client.get(reverse("selfservice:my_eid_new")))
@@ -468,8 +471,8 @@ def test_every_text_of_the_journeys_is_in_the_readers_language(
     visit("revoke", client.get(revoke.group(1)))
     visit("step-up", client.get(reverse("authn:step_up")))
     care = reverse("selfservice:care_consent")
-    visit("care", client.post(care, {"action": "find", "care_unit": str(sara.employees.get()
-          .commissions.get().care_unit_id), "person_number": "19121212-1212"}, follow=True))
+    visit("care", client.post(care, {"action": "find", "care_unit": str(cardiology.care_unit_id),
+                                     "person_number": "19121212-1212"}, follow=True))
     visit("care, one named", client.post(care, {
         "action": "consent", "consent-who": "one",
         "consent-valid_from": timezone.localdate().isoformat(), "consent-patient_present": "on"}))

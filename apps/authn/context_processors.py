@@ -7,7 +7,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.authn import session
-from apps.commissions.selectors import role_codes_active_for_person
+from apps.commissions.selectors import (
+    commission_list_valid_for_person,
+    role_codes_active_for_person,
+)
 from apps.identities.models import User
 
 
@@ -15,10 +18,17 @@ def authn(request: HttpRequest) -> dict[str, Any]:
     """`authn` (session facts), `staff_roles` (the set of active role codes of a staff user, one
     query; the pages themselves still check every permission) and `acting_commission` (the
     commission the request acts under, validated by
-    `apps.authn.commission_middleware.CommissionMiddleware`, or None; no query)."""
+    `apps.authn.commission_middleware.CommissionMiddleware`, or None; no query) and
+    `has_commissions` (whether the staff member has a valid commission to act under: the one
+    chosen, else one query), so pages that need one are offered only to those who have one."""
     user = getattr(request, "user", None)
     roles: set[str] = set()
+    acting = getattr(request, "commission", None)
+    has_commissions = acting is not None
     if isinstance(user, User) and user.kind == User.Kind.STAFF:
-        roles = role_codes_active_for_person(user.person_id, timezone.now())
-    return {"authn": session.get(request), "staff_roles": roles,
-            "acting_commission": getattr(request, "commission", None)}
+        now = timezone.now()
+        roles = role_codes_active_for_person(user.person_id, now)
+        has_commissions = has_commissions or bool(
+            commission_list_valid_for_person(user.person_id, now))
+    return {"authn": session.get(request), "staff_roles": roles, "acting_commission": acting,
+            "has_commissions": has_commissions}

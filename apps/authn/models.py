@@ -123,5 +123,7 @@ class UserSession(BaseModel):
         indexes = [models.Index(fields=["user", "ended_at"])]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.started_at:%Y-%m-%d %H:%M}"
+        # The audit rows' target label: who, not when (the row has its own time, shown in
+        # Swedish time; a UTC time in the label would disagree with it).
+        return str(self.user)
 

@@ -189,6 +189,11 @@ def seed() -> bool:
                                    valid_until=None)
         _care_commission(named["sara.staff"], cardiology, ["Läsa;alla;VE", "Skriva;alla;VE",
                                                            "Läsa;alla;SJF"])
+        # Sara also takes shifts at the emergency department: after login she chooses which of
+        # her two commissions to act under (uppdragsval).
+        _care_commission(named["sara.staff"],
+                         next(u for u in units if u.name == "Akutmottagningen"),
+                         ["Läsa;alla;VE", "Skriva;alla;VE"])
 
         titles = ["Sjuksköterska", "Läkare", "Undersköterska", "Fysioterapeut", "Barnmorska"]
         for i in range(50 - len(ACCOUNTS)):

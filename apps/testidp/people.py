@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef
 
 from apps.commissions.models import Employee
 from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
-from apps.identities.models import Person, User
+from apps.identities.models import IdentityNumber, Person, User
 
 #: At most this many choices on the login page (the demo data has a handful).
 LIMIT = 200
@@ -32,6 +32,16 @@ class Choice:
     name: str
     detail: str
     attributes: dict[str, str]
+
+
+#: The test patient of Swedish e-health, Tolvan Tolvansson (12 digits).
+TOLVAN = "191212121212"
+#: A synthetic person the demo data does not register: logging in as them shows a patient's first
+#: login registering the person and the patient account.
+NEW_PATIENT = Choice(
+    "6f1c0b64-3d0e-4a57-9b8e-7c2f51a0d3e1", "Nora Nykomling", "19950314-1237",
+    {"personalIdentityNumber": "199503141237", "givenName": "Nora", "sn": "Nykomling",
+     "displayName": "Nora Nykomling"})
 
 
 def _number(person: Person) -> str:
@@ -62,11 +72,18 @@ def choices(personality: str) -> list[Choice]:
                 found.append(Choice(str(employee.pk), str(employee.person), employee.hsa_id,
                                     {**_base(employee.person, number), "employeeHsaId": employee.hsa_id}))
     elif personality == "citizen":
+        # Tolvan Tolvansson (the well-known test patient, README) first, then everyone by name;
+        # last, one person the portal does not know yet, to see a first login register them.
+        tolvan = Exists(IdentityNumber.objects.filter(person=OuterRef("pk"), extension=TOLVAN))
         people = (Person.objects.filter(identity_numbers__root__in=_ROOTS).distinct()
-                  .prefetch_related("identity_numbers").order_by("family_name", "given_name")[:LIMIT])
+                  .prefetch_related("identity_numbers")
+                  .order_by(tolvan.desc(), "family_name", "given_name")[:LIMIT])
         for person in people:
             number = _number(person)
             found.append(Choice(str(person.pk), str(person), person.person_number, _base(person, number)))
+        if not IdentityNumber.objects.filter(extension=NEW_PATIENT.attributes[
+                "personalIdentityNumber"]).exists():
+            found.append(NEW_PATIENT)
     return found
 
 
@@ -83,6 +100,8 @@ def attributes(personality: str, value: str) -> dict[str, str] | None:
             return None
         return {**_base(employee.person, _number(employee.person)), "employeeHsaId": employee.hsa_id}
     if personality == "citizen":
+        if value == NEW_PATIENT.value:
+            return dict(NEW_PATIENT.attributes)
         person = Person.objects.prefetch_related("identity_numbers").filter(pk=value).first()
         if person is None or not _number(person):
             return None

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils import translation
 
 from apps.federation import services
 from apps.federation.actors import SAML_SP
@@ -32,7 +33,8 @@ class Command(BaseCommand):
                 break
             time.sleep(2)
         for idp in idps:
-            state = IdentityProvider.State(idp.metadata_state).label
+            with translation.override("en"):  # the console speaks English, as runserver does
+                state = str(IdentityProvider.State(idp.metadata_state).label)
             line = f"{idp.name}: {state}" + (f" ({idp.metadata_error})" if idp.metadata_error
                                              else "")
             self.stdout.write(line)
