@@ -29,8 +29,10 @@ import uuid
 from typing import Any
 
 from django.contrib.auth import logout
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.audit import context
 from apps.authn import selectors, services
@@ -134,19 +136,34 @@ def has_pending(request: HttpRequest) -> bool:
     return PENDING_KEY in request.session
 
 
-def store_step_up(request: HttpRequest, proof: StepUpProof) -> None:
+#: What a browser is told when its step-up finished after its session was ended elsewhere.
+ENDED_MESSAGE = _("Your session was ended meanwhile (for example from another device). Log in "
+                  "again.")
+
+
+def store_step_up(request: HttpRequest, proof: StepUpProof) -> bool:
     """Keep the step-up proof minted by `services.step_up_verify` for the next sensitive action,
     and rotate the session key (the session now vouches for more, OWASP ASVS 5.0 V7.2.4); the
-    session's `UserSession` row follows the new key."""
+    session's `UserSession` row follows the new key. The row is locked while the key changes, so
+    a session ended at the same moment (from another device, "log out everywhere") is either
+    ended under its new key or found ended here: then this browser is logged out and nothing is
+    stored. Returns False in that case."""
     old = current_key_hash(request)
-    request.session.cycle_key()
-    data = get(request)
-    data["step_up"] = proof.as_session()
-    request.session["authn"] = data
-    request.session.save()
-    if old:
-        UserSession.objects.filter(key_hash=old, ended_at__isnull=True).update(
-            key_hash=current_key_hash(request))
+    with transaction.atomic():
+        row = (UserSession.objects.select_for_update().filter(key_hash=old)
+               .order_by("-started_at").first() if old else None)
+        if row is not None and row.ended_at is not None:
+            logout(request)
+            return False
+        request.session.cycle_key()
+        data = get(request)
+        data["step_up"] = proof.as_session()
+        request.session["authn"] = data
+        request.session.save()
+        if row is not None:
+            row.key_hash = current_key_hash(request)
+            row.save(update_fields=["key_hash", "updated_at"])
+    return True
 
 
 def touch(request: HttpRequest, now: int) -> None:

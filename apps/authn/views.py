@@ -119,7 +119,9 @@ def step_up_view(request: HttpRequest) -> HttpResponse:
         except PortalError as exc:
             form.add_error(exc.field, str(exc.message))
         else:
-            session.store_step_up(request, proof)
+            if not session.store_step_up(request, proof):
+                messages.info(request, session.ENDED_MESSAGE)
+                return redirect("home")
             return HttpResponseRedirect(_next(request))
     current = session.get(request).get("loa")
     return render(request, "authn/step_up.html", {

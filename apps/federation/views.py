@@ -132,7 +132,9 @@ def complete_view(request: HttpRequest) -> HttpResponse:
             return render(request, "federation/refused.html",
                           {"message": services.REFUSALS["step_up.other_person"]}, status=403)
         session.raise_level(request, loa=state.loa, method="saml", idp=entity_id)
-        session.store_step_up(request, mint_step_up(user.pk, "saml", loa=state.loa))
+        if not session.store_step_up(request, mint_step_up(user.pk, "saml", loa=state.loa)):
+            messages.info(request, session.ENDED_MESSAGE)
+            return redirect("home")
         request.session["saml"] = slo
         return HttpResponseRedirect(state.next_path)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -37,3 +37,34 @@ def test_the_overall_limit_still_counts_from_the_step_up(
     travel(client, since_login=12 * 3600 + 60, since_activity=60)
     response = client.get(reverse("selfservice:my_eids"))
     assert response.status_code == 302 and "_auth_user_id" not in client.session
+
+
+def test_a_step_up_finishing_after_its_session_was_ended_elsewhere_logs_out(
+        client: Client, federation: Any, nurse: Any) -> None:
+    """Found: a session ended from another device while its step-up was completing (the request
+    had read the session before the end) lived on under the step-up's new key, with no active
+    record. The record is locked while the key changes; an ended one logs the browser out."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+    from django.http import HttpRequest
+
+    from apps.authn import services as authn_services
+    from apps.authn import session
+    from apps.authn.models import UserSession
+    from apps.core.assurance import mint_step_up
+    from apps.core.loa import LOA3
+
+    user = nurse[0]
+    federation.login(client, user.person)
+    request = HttpRequest()  # the step-up's request, which read the session before the end
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(
+        session_key=client.session.session_key)
+    request.session.load()
+    request.user = user
+    row = UserSession.objects.get(user=user, ended_at__isnull=True)
+    authn_services.session_end(actor=user, user_session=row, reason="ended")
+    assert not session.store_step_up(request, mint_step_up(user.pk, "saml", loa=LOA3))
+    assert request.session.get("authn") is None
+    assert not Session.objects.exists()
