@@ -209,9 +209,10 @@ def main() -> None:
     measure("activation: issue code, redeem with CSR", activation_round_trip, repeat=30,
             after=set_aside)
     authority.ocsp_responder_ensure(authority.ca_load())
-    from benchmarks import outbox
+    from benchmarks import federation, outbox
 
     outbox.main(measure)
+    federation.main(measure, Path(_tmp))
     revocation_at_scale()
     reset_queries()
     print(f"database: {connection.vendor}")

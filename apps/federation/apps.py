@@ -9,4 +9,6 @@ class FederationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from apps.federation import audit, checks  # noqa: F401  (registers actions and checks)
+        from apps.federation import audit, checks, saml  # noqa: F401  (registers actions, checks)
+
+        saml.install_key_cache()

@@ -26,6 +26,8 @@ import binascii
 import calendar
 import copy
 import datetime as dt
+import functools
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +37,7 @@ from defusedxml.ElementTree import fromstring
 from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
-from saml2 import s_utils, time_util
+from saml2 import s_utils, sigver, time_util
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, AuthnContextClassRef
@@ -74,6 +76,31 @@ class Refused(Exception):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(path: str, mtime_ns: int, size: int) -> Any:
+    """The SP's private key read from `path` (PEM) as pysaml2 reads it; one load per file version
+    (modification time and size in the key), as loading checks the RSA key (about 0.1 s for a
+    3072-bit key) and pysaml2 would load it twice for every client it builds."""
+    del mtime_ns, size  # part of the cache key: a replaced key file is read again
+    return _import_rsa_key_from_file(path)
+
+
+def _cached_import_rsa_key_from_file(filename: str) -> Any:
+    """pysaml2's `import_rsa_key_from_file`, through `_private_key`."""
+    stat = os.stat(filename)
+    return _private_key(filename, stat.st_mtime_ns, stat.st_size)
+
+
+_import_rsa_key_from_file = sigver.import_rsa_key_from_file
+
+
+def install_key_cache() -> None:
+    """Make pysaml2 read private keys through `_private_key` (called once, at start-up, by the
+    app's `ready`): its security context reads the key through the module-level name
+    `saml2.sigver.import_rsa_key_from_file`."""
+    sigver.import_rsa_key_from_file = _cached_import_rsa_key_from_file
 
 
 def _url(name: str) -> str:

@@ -190,3 +190,21 @@ def test_logout_goes_to_the_idp_by_a_page_not_a_redirect(
     assert re.search(f'<meta http-equiv="refresh" content="0; url={slo_url}', html)
     assert re.search(f'<a class="button" href="{slo_url}', html)
     assert "_auth_user_id" not in client.session
+
+
+def test_the_sp_key_is_read_once_per_file_version(tmp_path: Any) -> None:
+    """The SP key is cached (pysaml2 loads and checks it for every client), and a replaced key
+    file is read again (key rotation)."""
+    from cryptography.hazmat.primitives import serialization
+    from saml2 import sigver
+
+    from apps.federation.management.commands.saml_sp_init import write_key_pair
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    write_key_pair(key, cert, "one")
+    first = sigver.import_rsa_key_from_file(str(key))
+    assert sigver.import_rsa_key_from_file(str(key)) is first
+    write_key_pair(key, cert, "two")
+    second = sigver.import_rsa_key_from_file(str(key))
+    public = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    assert second.public_key().public_bytes(*public) != first.public_key().public_bytes(*public)
