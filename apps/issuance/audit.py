@@ -50,3 +50,22 @@ REDEEM_NO_CODE = register_reason("redeem.no_code_for_person",
 REDEEM_NEITHER_OR_BOTH = register_reason(
     "redeem.neither_or_both",
     _("Neither or both ways of giving the code (QR text, or identity number and code)."))
+
+# Out-of-band login with the mobile e-ID (apps.issuance.services.authenticate).
+MOBILE_EID_LOGIN_STARTED = register("mobile_eid_login.started", _("Login with mobile e-ID started"))
+MOBILE_EID_LOGIN_APPROVED = register("mobile_eid_login.approved",
+                                     _("Login with mobile e-ID approved in the app"))
+MOBILE_EID_LOGIN_DENIED = register("mobile_eid_login.denied",
+                                   _("Login with mobile e-ID denied in the app"))
+MOBILE_EID_LOGIN_COMPLETED = register("mobile_eid_login.completed",
+                                      _("Login with mobile e-ID completed"))
+# Shown with "(failed)" after the label.
+MOBILE_EID_LOGIN_REFUSED = register("mobile_eid_login.refused",
+                                    _("Approval of a login with mobile e-ID"))
+OOB_REFUSED = {
+    code: register_reason(f"mobile_eid_login.{code}", label) for code, label in [
+        ("auth.number", _("The number typed in the app was wrong.")),
+        ("auth.eid", _("The e-ID was unknown, not active, or not issued by the portal.")),
+        ("auth.signature", _("The approval was not signed with the e-ID's key.")),
+    ]
+}

@@ -116,6 +116,8 @@ class MobileEID(BaseModel):
     revoked_by_id = models.UUIDField(null=True, blank=True)
     revoked_by_label = models.CharField(max_length=200, blank=True)
     revocation_reason = models.TextField(_("reason"), blank=True)
+    #: When the e-ID last completed a login (UTC); None until it has.
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
 
     class Meta:
         ordering = ["-not_before"]
@@ -204,3 +206,64 @@ class CertificateRevocationList(BaseModel):
 
     def __str__(self) -> str:
         return _("CRL %(number)s") % {"number": self.number}
+
+
+class OutOfBandRequest(BaseModel):
+    """A login the person approves in the mobile e-ID app (out-of-band authentication, NIST SP
+    800-63B 5.1.3 and 5.2.10: the browser shows a number, the app signs a challenge with the
+    e-ID's key).
+
+    `reference` names the request in the QR code and the API (32 url-safe characters), `nonce`
+    (32 hex) and `number` (two digits the browser shows) enter the signed challenge,
+    `binding_hash` is the SHA-256 (hex) of a random value only the starting browser's session
+    keeps. Valid from `created_at` to `expires_at` (UTC, 120 seconds). Lifecycle: pending →
+    approved → consumed, or pending → denied | cancelled (3 wrong numbers); an expired request
+    is refused whatever its status says. `eid` and `user` are set on approval.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for approval")
+        APPROVED = "approved", _("Approved")
+        DENIED = "denied", _("Denied")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+        CONSUMED = "consumed", _("Used")
+
+    reference = models.CharField(max_length=32, unique=True)
+    nonce = models.CharField(max_length=32)
+    number = models.CharField(max_length=2)
+    binding_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    wrong_numbers = models.PositiveSmallIntegerField(default=0)
+    eid = models.ForeignKey(MobileEID, on_delete=models.PROTECT, null=True, blank=True,
+                            related_name="login_requests")
+    user = models.ForeignKey("identities.User", on_delete=models.PROTECT, null=True, blank=True,
+                             related_name="mobile_eid_requests")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["ip", "status", "expires_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")),
+                                   name="oob_request_expires_later"),
+            models.CheckConstraint(condition=Q(number__regex=r"^[0-9]{2}$"),
+                                   name="oob_request_number_two_digits"),
+            models.CheckConstraint(condition=Q(nonce__regex=r"^[0-9a-f]{32}$"),
+                                   name="oob_request_nonce_hex"),
+            models.CheckConstraint(condition=Q(wrong_numbers__lte=3),
+                                   name="oob_request_wrong_numbers_at_most_3"),
+            # Approved and consumed requests name the e-ID and account; the others none.
+            models.CheckConstraint(
+                condition=(Q(status__in=["approved", "consumed"], eid__isnull=False,
+                             user__isnull=False, approved_at__isnull=False)
+                           | (~Q(status__in=["approved", "consumed"]) & Q(eid__isnull=True,
+                                                                        user__isnull=True))),
+                name="oob_request_eid_when_approved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference[:8]

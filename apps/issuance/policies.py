@@ -141,3 +141,20 @@ def require_publish_crl(actor: Actor) -> None:
     """Forbidden unless `can_publish_crl`."""
     if not can_publish_crl(actor):
         raise Forbidden(_("Only the issuing CA publishes revocation lists."), code="crl.forbidden")
+
+
+@policy
+def require_start_mobile_eid_login(actor: Actor) -> None:
+    """Someone not logged in yet starts a login (or the operator). Forbidden otherwise."""
+    if is_operator(actor) or (isinstance(actor, SystemActor) and actor.kind == "anonymous"):
+        return
+    raise Forbidden(_("Log out before logging in again."), code="forbidden")
+
+
+@policy
+def require_answer_mobile_eid_login(actor: Actor) -> None:
+    """The mobile app (the device actor) approves or denies; its proof is the signature over the
+    challenge, checked by the service. Forbidden for anyone else."""
+    if is_operator(actor) or (isinstance(actor, SystemActor) and actor.kind == "device"):
+        return
+    raise Forbidden(_("Only the mobile app answers login requests."), code="forbidden")

@@ -85,3 +85,13 @@ def is_entitled(person: Person) -> bool:
     accounts = User.objects.filter(person=person, kind=User.Kind.STAFF)
     return policies.is_staff_person(person) and (
         not accounts.exists() or accounts.filter(is_active=True).exists())
+
+#: Out-of-band login with the mobile e-ID (NIST SP 800-63B 5.1.3.1: an out-of-band secret is
+#: valid at most 10 minutes; the portal keeps it to 2): a request lives this many seconds.
+OOB_VALIDITY_SECONDS = 120
+#: Pending requests one address may hold at once (OWASP ASVS 2.2.1, anti-automation).
+OOB_MAX_PENDING_PER_ADDRESS = 5
+#: Wrong numbers typed in the app before the request is cancelled (NIST SP 800-63B 5.2.2).
+OOB_MAX_WRONG_NUMBERS = 3
+#: The first field of the challenge the app signs: "EIDAUTH1|reference|origin|number|nonce".
+OOB_CHALLENGE_PREFIX = "EIDAUTH1"

@@ -15,7 +15,12 @@ from apps.identities.actors import Actor
 from apps.identities.models import Person
 from apps.issuance import policies
 from apps.issuance.ca import serial_hex
-from apps.issuance.models import CertificateRevocationList, MobileEID, RevocationCounter
+from apps.issuance.models import (
+    CertificateRevocationList,
+    MobileEID,
+    OutOfBandRequest,
+    RevocationCounter,
+)
 from apps.issuance.ocsp import SerialStatus
 
 
@@ -109,3 +114,17 @@ def employee_list_for_issuer(actor: Actor, person: Person) -> QuerySet[Employee]
     return commission_selectors.employee_list_for_person_in_scope(
         person, scope_roots(actor, Role.ISSUER)
     ).select_related("organisation")
+
+
+def oob_request_open(reference: str, now: dt.datetime) -> OutOfBandRequest:
+    """The login request `reference` while the app may still see it: pending, approved or denied,
+    and before `expires_at`. Raises NotFound for unknown, expired, consumed or cancelled requests
+    (one answer for all, so a reference that ended tells nothing)."""
+    req = OutOfBandRequest.objects.filter(
+        reference=reference, expires_at__gt=now,
+        status__in=[OutOfBandRequest.Status.PENDING, OutOfBandRequest.Status.APPROVED,
+                    OutOfBandRequest.Status.DENIED],
+    ).first() if isinstance(reference, str) and len(reference) <= 64 else None
+    if req is None:
+        raise NotFound(code="not_found")
+    return req

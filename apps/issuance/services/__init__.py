@@ -5,11 +5,20 @@ transaction. Limits and the lock order: `apps.issuance.rules`.
 - `redeem`: the mobile app redeems a code for a certificate
 - `revoke`: revoking an e-ID
 - `notify`: telling the person by e-mail
+- `authenticate`: out-of-band login with the mobile e-ID (start, approve, deny, complete)
 """
 
 from apps.issuance.documents import (
     IdentityDocument,
     identity_document_problems,
+)
+from apps.issuance.services.authenticate import (
+    Completion,
+    StartedLogin,
+    mobile_eid_login_approve,
+    mobile_eid_login_complete,
+    mobile_eid_login_deny,
+    mobile_eid_login_start,
 )
 from apps.issuance.services.issue import IssuedCode, activation_code_issue, activation_codes_end
 from apps.issuance.services.notify import eid_notify
@@ -22,6 +31,8 @@ from apps.issuance.services.revoke import eid_revoke
 
 __all__ = [
     "Activation",
+    "Completion",
+    "StartedLogin",
     "IdentityDocument",
     "IssuedCode",
     "activation_code_issue",
@@ -31,4 +42,8 @@ __all__ = [
     "eid_notify",
     "eid_revoke",
     "identity_document_problems",
+    "mobile_eid_login_approve",
+    "mobile_eid_login_complete",
+    "mobile_eid_login_deny",
+    "mobile_eid_login_start",
 ]

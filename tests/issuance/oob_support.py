@@ -1,0 +1,45 @@
+"""Helpers for the out-of-band login tests: a wallet (the e-ID's key, kept "on the phone") and
+the app's signature over a request's challenge."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from apps.core.actors import MOBILE_APP
+from apps.identities.models import Person
+from apps.issuance import services
+from apps.issuance.challenge import challenge
+from apps.issuance.models import OutOfBandRequest
+from tests.issuance.support import device_csr, issue
+
+
+@dataclass
+class Wallet:
+    """What the app keeps after activation: the private key and the certificate serial."""
+
+    key: ec.EllipticCurvePrivateKey
+    serial: str
+
+    def sign(self, req: OutOfBandRequest) -> bytes:
+        return self.key.sign(challenge(req), ec.ECDSA(hashes.SHA256()))
+
+    def sign_b64(self, req: OutOfBandRequest) -> str:
+        return base64.b64encode(self.sign(req)).decode("ascii")
+
+
+def activate(person: Person, device: str = "Test phone") -> Wallet:
+    """Issue a code for `person` and redeem it with a fresh key, as the app does."""
+    key, csr = device_csr(device)
+    activation = services.activation_code_redeem(
+        actor=MOBILE_APP, csr_pem=csr, device_name=device, qr_payload=issue(person).qr_payload)
+    return Wallet(key, activation.eid.serial)
+
+
+def approve(wallet: Wallet, req: OutOfBandRequest, *, number: str | None = None) -> OutOfBandRequest:
+    return services.mobile_eid_login_approve(
+        actor=MOBILE_APP, reference=req.reference, serial=wallet.serial,
+        number=req.number if number is None else number, signature=wallet.sign(req))

@@ -1,0 +1,209 @@
+"""Out-of-band login with the mobile e-ID: the services, with real keys, certificates and CA."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+
+from apps.audit.models import AuditEvent
+from apps.commissions.models import Employee
+from apps.core.actors import ANONYMOUS, MOBILE_APP, SYSTEM
+from apps.core.errors import Conflict, Forbidden, NotFound
+from apps.identities.models import User
+from apps.issuance import services
+from apps.issuance.models import MobileEID, OutOfBandRequest
+from apps.organisations.models import Organisation
+from tests.conftest import make_staff
+from tests.issuance.oob_support import activate, approve
+
+pytestmark = pytest.mark.django_db
+Status = OutOfBandRequest.Status
+
+
+@pytest.fixture
+def nina(nurse: tuple[User, Employee], issuing_ca: Any) -> User:
+    return nurse[0]
+
+
+def _start(ip: str = "192.0.2.1") -> services.StartedLogin:
+    return services.mobile_eid_login_start(actor=ANONYMOUS, ip=ip)
+
+
+def _complete(started: services.StartedLogin) -> services.Completion:
+    return services.mobile_eid_login_complete(
+        actor=ANONYMOUS, reference=started.request.reference, binding=started.binding)
+
+
+def _wrong(number: str) -> str:
+    return f"{(int(number) + 1) % 100:02d}"
+
+
+def test_round_trip_logs_in_the_owner_once(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    assert _complete(started).status == Status.PENDING
+    approve(wallet, started.request)
+    done = _complete(started)
+    assert done.status == Status.CONSUMED and done.user == nina and done.eid_serial == wallet.serial
+    assert MobileEID.objects.get(serial=wallet.serial).last_used_at is not None
+    # Single use: a second check finds it consumed and logs nobody in.
+    again = _complete(started)
+    assert again.status == "consumed" and again.user is None
+    actions = list(AuditEvent.objects.filter(action__startswith="mobile_eid_login.")
+                   .order_by("occurred_at", "id").values_list("action", flat=True))
+    assert actions == ["mobile_eid_login.started", "mobile_eid_login.approved",
+                       "mobile_eid_login.completed"]
+
+
+def test_another_browser_cannot_complete(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    approve(wallet, started.request)
+    other = services.mobile_eid_login_complete(
+        actor=ANONYMOUS, reference=started.request.reference, binding="not-the-binding")
+    assert other.status == "unknown" and other.user is None
+    assert _complete(started).user == nina
+
+
+def test_three_wrong_numbers_cancel(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    req = started.request
+    for _ in range(2):
+        with pytest.raises(Forbidden) as exc:
+            approve(wallet, req, number=_wrong(req.number))
+        assert exc.value.code == "auth.number"
+    req.refresh_from_db()
+    assert req.status == Status.PENDING and req.wrong_numbers == 2
+    with pytest.raises(Forbidden):
+        approve(wallet, req, number=_wrong(req.number))
+    req.refresh_from_db()
+    assert req.status == Status.CANCELLED
+    with pytest.raises(NotFound):
+        approve(wallet, req)  # the right number now finds nothing
+    assert _complete(started).status == Status.CANCELLED
+    assert AuditEvent.objects.filter(action="mobile_eid_login.refused",
+                                     outcome=AuditEvent.Outcome.FAILURE).count() == 3
+
+
+def test_signature_by_another_persons_key_is_refused(nina: User, tree: dict[str, Organisation]
+                                                     ) -> None:
+    wallet = activate(nina.person)
+    other_user, other_employee = make_staff(tree["cardio"], "Olle", "Other", care=True)
+    other = activate(other_user.person)
+    started = _start()
+    req = started.request
+    # Nina's serial, signed with Olle's key.
+    with pytest.raises(Forbidden) as exc:
+        services.mobile_eid_login_approve(actor=MOBILE_APP, reference=req.reference,
+                                          serial=wallet.serial, number=req.number,
+                                          signature=other.sign(req))
+    assert exc.value.code == "auth.signature"
+    with pytest.raises(Forbidden) as exc:
+        services.mobile_eid_login_approve(actor=MOBILE_APP, reference=req.reference,
+                                          serial=wallet.serial, number=req.number,
+                                          signature=b"\x30\x00garbage")
+    assert exc.value.code == "auth.signature"
+    assert _complete(started).status == Status.PENDING
+
+
+def test_revoked_or_unknown_eid_is_refused(nina: User) -> None:
+    wallet = activate(nina.person)
+    services.eid_revoke(actor=SYSTEM, eid=MobileEID.objects.get(serial=wallet.serial),
+                        reason="Phone lost")
+    started = _start()
+    with pytest.raises(Forbidden) as exc:
+        approve(wallet, started.request)
+    assert exc.value.code == "auth.eid"
+    wallet.serial = "abc123"
+    with pytest.raises(Forbidden) as exc:
+        approve(wallet, started.request)
+    assert exc.value.code == "auth.eid"
+
+
+def test_eid_from_another_ca_is_refused(nina: User, settings: Any, tmp_path: Any) -> None:
+    from tests.issuance.support import use_temporary_ca
+
+    wallet = activate(nina.person)
+    use_temporary_ca(settings, tmp_path / "other-ca")  # the portal's CA is now another one
+    with pytest.raises(Forbidden) as exc:
+        approve(wallet, _start().request)
+    assert exc.value.code == "auth.eid"
+
+
+def test_revoked_between_approval_and_completion_does_not_log_in(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    approve(wallet, started.request)
+    services.eid_revoke(actor=SYSTEM, eid=MobileEID.objects.get(serial=wallet.serial),
+                        reason="Phone lost")
+    done = _complete(started)
+    assert done.status == Status.CANCELLED and done.user is None
+
+
+def test_expired_request(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    req = started.request
+    shift = dt.timedelta(seconds=121)
+    OutOfBandRequest.objects.filter(pk=req.pk).update(created_at=req.created_at - shift,
+                                                      expires_at=req.expires_at - shift)
+    with pytest.raises(NotFound):
+        approve(wallet, req)
+    assert _complete(started).status == Status.EXPIRED
+
+
+def test_expired_after_approval_does_not_log_in(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    approve(wallet, started.request)
+    OutOfBandRequest.objects.filter(pk=started.request.pk).update(
+        expires_at=started.request.created_at + dt.timedelta(microseconds=1))
+    assert _complete(started).status == Status.EXPIRED
+
+
+def test_replayed_approval_and_denial(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    approve(wallet, started.request)
+    with pytest.raises(Conflict):
+        approve(wallet, started.request)
+    with pytest.raises(Conflict):
+        services.mobile_eid_login_deny(actor=MOBILE_APP, reference=started.request.reference)
+    _complete(started)
+    with pytest.raises(NotFound):
+        approve(wallet, started.request)
+
+
+def test_denied(nina: User) -> None:
+    wallet = activate(nina.person)
+    started = _start()
+    services.mobile_eid_login_deny(actor=MOBILE_APP, reference=started.request.reference)
+    assert _complete(started).status == Status.DENIED
+    with pytest.raises(Conflict):
+        approve(wallet, started.request)
+
+
+def test_at_most_five_pending_per_address_and_one_per_browser() -> None:
+    first = _start()
+    for _ in range(4):
+        _start()
+    with pytest.raises(Forbidden) as exc:
+        _start()
+    assert exc.value.code == "auth.too_many"
+    _start(ip="192.0.2.9")
+    # The same browser starting again replaces its own request.
+    again = services.mobile_eid_login_start(
+        actor=ANONYMOUS, ip="192.0.2.1", previous=(first.request.reference, first.binding))
+    first.request.refresh_from_db()
+    assert first.request.status == Status.CANCELLED and again.request.status == Status.PENDING
+
+
+def test_only_the_app_answers(nina: User) -> None:
+    started = _start()
+    with pytest.raises(Forbidden):
+        services.mobile_eid_login_deny(actor=ANONYMOUS, reference=started.request.reference)
+    with pytest.raises(Forbidden):
+        services.mobile_eid_login_start(actor=nina, ip=None)
