@@ -85,3 +85,36 @@ class Problem(serializers.Serializer):  # type: ignore[type-arg]
         fields["errors"] = serializers.DictField(
             required=False, help_text="For `invalid`: the messages per request member.")
         return fields
+
+
+class EIDAuthRequest(serializers.Serializer):  # type: ignore[type-arg]
+    """A login request as the app shows it before the person approves (never the number)."""
+
+    reference = Text(help_text="The request's reference (32 url-safe characters).")
+    service = Text(help_text="The name of the service asking, in the request's language.")
+    origin = Text(help_text="The portal's origin; it enters the signed challenge.")
+    nonce = Text(help_text="32 hex characters; they enter the signed challenge.")
+    created_at = serializers.DateTimeField(help_text="Start, RFC 3339 in UTC (`Z`).")
+    expires_at = serializers.DateTimeField(help_text="End, RFC 3339 in UTC (`Z`): 120 s later.")
+
+
+class EIDAuthApprovalRequest(ClosedRequest):
+    """`{serial, number, signature}`."""
+
+    serial = RegexText(
+        r"^[0-9A-Fa-f]{1,40}$", help_text="The e-ID certificate's serial number, hex.")
+    number = RegexText(r"^[0-9]{2}$", help_text="The two digits the browser shows.")
+    signature = RegexText(
+        r"^[A-Za-z0-9+/]+={0,2}$", max_length=400,
+        help_text="Base64 (standard alphabet) of the DER ECDSA P-256 / SHA-256 signature over "
+                  "`EIDAUTH1|<reference>|<origin>|<number>|<nonce>` (UTF-8).")
+
+
+class EIDAuthDenialRequest(ClosedRequest):
+    """`{}`: nothing but the reference in the path."""
+
+
+class EIDAuthAnswer(serializers.Serializer):  # type: ignore[type-arg]
+    """The request's new status."""
+
+    status = Text(help_text="`approved` or `denied`.")

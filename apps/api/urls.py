@@ -4,11 +4,23 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularJSONAPIView
 
-from apps.api.views import EIDActivationApi, NotFoundApi
+from apps.api.views import (
+    EIDActivationApi,
+    EIDAuthApprovalApi,
+    EIDAuthDenialApi,
+    EIDAuthRequestApi,
+    NotFoundApi,
+)
 
 app_name = "api"
 urlpatterns = [
     path("eid/activations", EIDActivationApi.as_view(), name="eid_activations"),
+    path("eid/auth-requests/<str:reference>", EIDAuthRequestApi.as_view(),
+         name="eid_auth_request"),
+    path("eid/auth-requests/<str:reference>/approval", EIDAuthApprovalApi.as_view(),
+         name="eid_auth_approval"),
+    path("eid/auth-requests/<str:reference>/denial", EIDAuthDenialApi.as_view(),
+         name="eid_auth_denial"),
     path("schema", SpectacularJSONAPIView.as_view(), name="schema"),
     # Last: every other /api/v1/ path answers 404 problem+json, whatever the method.
     re_path(r"", NotFoundApi.as_view(), name="not_found"),

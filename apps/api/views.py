@@ -3,8 +3,14 @@ schema (drf-spectacular) is served at `/api/v1/schema`."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny
@@ -14,8 +20,18 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from apps.api.problems import PROBLEM_CONTENT_TYPE
-from apps.api.serializers import EIDActivation, EIDActivationRequest, Problem
+from apps.api.serializers import (
+    EIDActivation,
+    EIDActivationRequest,
+    EIDAuthAnswer,
+    EIDAuthApprovalRequest,
+    EIDAuthDenialRequest,
+    EIDAuthRequest,
+    Problem,
+)
 from apps.core.actors import MOBILE_APP
+from apps.core.errors import ValidationFailed
+from apps.issuance import selectors
 from apps.issuance import services as issuance
 
 #: The refusals of an activation, by HTTP status, with their problem `code`s.
@@ -135,3 +151,108 @@ class EIDActivationApi(APIView):
             "not_after": eid.not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         return Response(body, status=status.HTTP_201_CREATED)
+
+
+#: The refusals of the login-request endpoints, by HTTP status, with their problem `code`s.
+AUTH_REFUSALS = {
+    400: "`invalid` (members missing or malformed, unknown members), `parse_error` (not JSON).",
+    403: "`auth.number` (wrong number; the third cancels the request), `auth.signature` (not "
+         "signed with that e-ID's key), `auth.eid` (the e-ID is unknown, revoked, expired, or "
+         "not issued by the portal's CA).",
+    404: "`not_found`: unknown, expired, completed or cancelled (one answer for all).",
+    409: "`auth.not_pending`: already approved or denied.",
+    415: "`unsupported_media_type`: the body is not `application/json`.",
+    503: "`busy` (try again in a moment).",
+}
+
+
+def _rfc3339(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EIDAuthRequestApi(APIView):
+    """`GET /api/v1/eid/auth-requests/<reference>`: what the app shows before the person
+    approves a login in the browser (out-of-band login, NIST SP 800-63B 5.1.3). Never the
+    number: the person reads it in the browser and types it in the app."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    http_method_names = ["get"]
+
+    @extend_schema(
+        operation_id="eid_auth_request_retrieve",
+        summary="A login request to approve with the mobile e-ID",
+        responses={
+            200: OpenApiResponse(EIDAuthRequest, description="The request."),
+            (404, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=AUTH_REFUSALS[404]),
+        },
+    )
+    def get(self, request: Request, reference: str) -> Response:
+        req = selectors.oob_request_open(reference, timezone.now())
+        return Response({
+            "reference": req.reference,
+            "service": gettext("IAM portal"),
+            "origin": settings.PORTAL_BASE_URL,
+            "nonce": req.nonce,
+            "created_at": _rfc3339(req.created_at),
+            "expires_at": _rfc3339(req.expires_at),
+        })
+
+
+class EIDAuthApprovalApi(APIView):
+    """`POST /api/v1/eid/auth-requests/<reference>/approval`: the app approves with the e-ID's
+    signature over the challenge (apps.issuance.challenge). No login or CSRF token: the
+    signature is the credential. Answer `200 {"status": "approved"}`; errors `AUTH_REFUSALS`,
+    each refusal audited (`mobile_eid_login.refused`)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    http_method_names = ["post"]
+
+    @extend_schema(
+        operation_id="eid_auth_request_approve",
+        summary="Approve a login with the mobile e-ID",
+        request=EIDAuthApprovalRequest,
+        responses={
+            200: OpenApiResponse(EIDAuthAnswer, description="Approved."),
+            **{(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=text)
+               for code, text in AUTH_REFUSALS.items()},
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        data = EIDAuthApprovalRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            signature = base64.b64decode(values["signature"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationFailed(gettext("The signature is not base64."), field="signature",
+                                   code="invalid") from None
+        issuance.mobile_eid_login_approve(actor=MOBILE_APP, reference=reference,
+                                          serial=values["serial"], number=values["number"],
+                                          signature=signature)
+        return Response({"status": "approved"})
+
+
+class EIDAuthDenialApi(APIView):
+    """`POST /api/v1/eid/auth-requests/<reference>/denial` with `{}`: the person said no.
+    Answer `200 {"status": "denied"}`; errors 404, 409 as `AUTH_REFUSALS`."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    http_method_names = ["post"]
+
+    @extend_schema(
+        operation_id="eid_auth_request_deny",
+        summary="Deny a login in the mobile e-ID app",
+        request=EIDAuthDenialRequest,
+        responses={
+            200: OpenApiResponse(EIDAuthAnswer, description="Denied."),
+            **{(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=AUTH_REFUSALS[code])
+               for code in (400, 404, 409)},
+        },
+    )
+    def post(self, request: Request, reference: str) -> Response:
+        EIDAuthDenialRequest(data=request.data).is_valid(raise_exception=True)
+        issuance.mobile_eid_login_deny(actor=MOBILE_APP, reference=reference)
+        return Response({"status": "denied"})

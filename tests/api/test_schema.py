@@ -22,8 +22,8 @@ from tests.issuance.support import device_csr, issue
 
 SCHEMA_URL = "/api/v1/schema"
 #: A request that matches the schema may still be refused for what it says (a wrong or used
-#: code, a bad CSR): the answers to well-formed requests.
-WELL_FORMED_ANSWERS = ["201", "400", "403", "409", "410"]
+#: code, a bad CSR; a login request that does not exist): the answers to well-formed requests.
+WELL_FORMED_ANSWERS = ["200", "201", "400", "403", "404", "409", "410"]
 #: The answers to requests that do not match the schema.
 MALFORMED_ANSWERS = ["400", "405", "413", "415"]
 
@@ -84,4 +84,7 @@ def test_the_schema_is_openapi_31_and_documents_every_refusal() -> None:
         content = operation["responses"][status]["content"]
         assert list(content) == ["application/problem+json"], status
         assert content["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
-    assert list(document["paths"]) == ["/api/v1/eid/activations"]
+    assert list(document["paths"]) == [
+        "/api/v1/eid/activations", "/api/v1/eid/auth-requests/{reference}",
+        "/api/v1/eid/auth-requests/{reference}/approval",
+        "/api/v1/eid/auth-requests/{reference}/denial"]

@@ -1,0 +1,84 @@
+"""The out-of-band login API the mobile e-ID app calls: fetch, approve, deny (problem+json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from apps.commissions.models import Employee
+from apps.core.actors import ANONYMOUS
+from apps.identities.models import User
+from apps.issuance import services
+from tests.issuance.oob_support import activate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def nina(nurse: tuple[User, Employee], issuing_ca: Any) -> User:
+    return nurse[0]
+
+
+def _url(reference: str, action: str = "") -> str:
+    return f"/api/v1/eid/auth-requests/{reference}" + (f"/{action}" if action else "")
+
+
+def _problem(response: Any, status: int, code: str) -> None:
+    assert response.status_code == status, response.content
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response.json()["code"] == code
+
+
+def test_fetch_approve_and_replay(nina: User, settings: Any) -> None:
+    wallet = activate(nina.person)
+    started = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1")
+    req = started.request
+    client = Client()
+    shown = client.get(_url(req.reference))
+    assert shown.status_code == 200
+    body = shown.json()
+    assert body["reference"] == req.reference and body["nonce"] == req.nonce
+    assert body["origin"] == settings.PORTAL_BASE_URL and body["expires_at"].endswith("Z")
+    assert "number" not in body and req.number not in body.values()
+    approval = {"serial": wallet.serial, "number": req.number, "signature": wallet.sign_b64(req)}
+    answered = client.post(_url(req.reference, "approval"), approval,
+                           content_type="application/json")
+    assert answered.status_code == 200 and answered.json() == {"status": "approved"}
+    _problem(client.post(_url(req.reference, "approval"), approval,
+                         content_type="application/json"), 409, "auth.not_pending")
+    services.mobile_eid_login_complete(actor=ANONYMOUS, reference=req.reference,
+                                       binding=started.binding)
+    _problem(client.get(_url(req.reference)), 404, "not_found")
+    _problem(client.post(_url(req.reference, "approval"), approval,
+                         content_type="application/json"), 404, "not_found")
+
+
+def test_refusals(nina: User) -> None:
+    wallet = activate(nina.person)
+    req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
+    client = Client()
+    good = {"serial": wallet.serial, "number": req.number, "signature": wallet.sign_b64(req)}
+
+    def post(body: Any) -> Any:
+        return client.post(_url(req.reference, "approval"), body, content_type="application/json")
+
+    _problem(client.get(_url("nothing-here")), 404, "not_found")
+    _problem(post({**good, "number": 7}), 400, "invalid")
+    _problem(post({**good, "extra": "x"}), 400, "invalid")
+    _problem(post({**good, "signature": "not base64!"}), 400, "invalid")
+    _problem(post({**good, "serial": "ffff"}), 403, "auth.eid")
+    wrong = f"{(int(req.number) + 1) % 100:02d}"
+    _problem(post({**good, "number": wrong}), 403, "auth.number")
+    other_req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
+    _problem(post({**good, "signature": wallet.sign_b64(other_req)}), 403, "auth.signature")
+    denied = client.post(_url(req.reference, "denial"), {}, content_type="application/json")
+    assert denied.status_code == 200 and denied.json() == {"status": "denied"}
+    _problem(post(good), 409, "auth.not_pending")
+
+
+def test_schema_describes_the_endpoints() -> None:
+    paths = Client().get("/api/v1/schema").json()["paths"]
+    assert "/api/v1/eid/auth-requests/{reference}/approval" in paths
+    assert "/api/v1/eid/auth-requests/{reference}/denial" in paths
