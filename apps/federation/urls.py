@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.federation import saml, views
+from apps.federation import mobile_eid, saml, views
 
 app_name = "federation"
 urlpatterns = [
@@ -13,4 +13,5 @@ urlpatterns = [
     path("saml/metadata/", views.SPMetadataView.as_view(config_loader_path=saml.config_loader),
          name="metadata"),
     path("administration/identity-providers/", views.idp_list_view, name="idp_list"),
+    *mobile_eid.urlpatterns,
 ]
