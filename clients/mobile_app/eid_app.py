@@ -157,7 +157,7 @@ EXIT_USAGE = 2
 _PERSON_NUMBER = re.compile(r"(\d{8})-?(\d{4})")
 #: The request text at the end of a QR text, app link or URL: 32 url-safe characters (RFC 4648 5).
 _REQUEST_TEXT = re.compile(r"(?:^|[^A-Za-z0-9_.-])EIDAUTH1\.([A-Za-z0-9_-]{32})")
-_NUMBER = re.compile(r"\d{2}")
+_NUMBER = re.compile(r"[0-9]{2}")
 _NONCE = re.compile(r"[0-9a-f]{32}")
 _VERIFY_KEY_TYPES = (
     ec.EllipticCurvePublicKey,
