@@ -19,6 +19,26 @@ code, valid at most 15 minutes). This program then
    and saves a wallet: JSON `{"portal", "private_key" (PKCS#8 PEM), "certificate", "chain",
    "eid_id"}`, file mode 0600, never overwriting an existing wallet without `--force`.
 
+`approve` answers a login request the portal shows in a browser ("log in with your mobile e-ID",
+out of band): the browser shows a QR code whose text is `EIDAUTH1.<reference>` (the app link
+`eidapp://auth?ref=EIDAUTH1.<reference>` or any URL ending in that text works too) and a
+two-digit number. The app
+
+1. GETs `{portal}/api/v1/eid/auth-requests/<reference>` from the wallet's portal and expects `200`
+   `{"reference", "service", "origin", "nonce" (32 hex), "created_at", "expires_at"}` (RFC 3339
+   UTC),
+2. refuses, saying why, when `origin` is not the wallet's portal (the request was not made at the
+   portal this e-ID belongs to),
+3. shows the service, the portal and the time of the request (local time) and asks the person to
+   type the number the browser shows (`--number NN` gives it without asking),
+4. signs the challenge `EIDAUTH1|<reference>|<origin>|<number>|<nonce>` (UTF-8) with the wallet's
+   key, ECDSA P-256 with SHA-256 (FIPS 186-5; DER signature, RFC 3279 2.2.3) and POSTs
+   `{"serial" (hex), "number", "signature" (base64, RFC 4648 section 4)}` as JSON to
+   `.../<reference>/approval`; `200 {"status": "approved"}` prints `approved`, a refusal prints the
+   problem's `detail` (wrong number, not signed by this e-ID, e-ID revoked, request expired).
+
+With `--deny` it POSTs `{}` to `.../<reference>/denial` instead and prints `denied`.
+
 `verify` downloads `{portal}/issuance/ca.pem` and the CRL `{portal}/issuance/crl` (DER) and checks
 the wallet's certificate (RFC 5280: signature by the CA, validity period, a CRL signed by the same
 CA and not past its nextUpdate, serial not listed). When the CRL says valid it also asks the
@@ -39,10 +59,15 @@ Without `--device-name` the app sends no name and the portal shows "Mobile e-ID"
 language.
     eid_app.py verify --wallet PATH [--portal URL]
     eid_app.py show --wallet PATH
+    eid_app.py approve --wallet PATH --request (TEXT | -) [--number NN | --deny]
 
-Exit status: 0 success (`verify`: valid); 1 error (refused by the portal, network, bad wallet, an
-answer that is not a CRL or an OCSP response, bad arguments: 2 from argparse); 2 `verify` found
-the certificate revoked or invalid.
+`--request -` reads the request text from the first line of standard input (the number, when
+asked for, from the next line).
+
+Exit status: 0 success (`verify`: valid; `approve`: approved or denied); 1 error (refused by the
+portal or by the app, network, bad wallet, an answer that is not a CRL or an OCSP response, bad
+arguments: 2 from argparse); 2 `verify` found the certificate revoked or invalid, `approve` got a
+request text or a number it cannot read.
 
 Standard library and `cryptography` only; times are UTC.
 """
@@ -50,6 +75,7 @@ Standard library and `cryptography` only; times are UTC.
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import ipaddress
 import json
@@ -63,7 +89,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -74,19 +100,27 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
     "AppError",
+    "AuthRequest",
     "PortalProblem",
+    "UsageError",
     "Verdict",
     "Wallet",
     "accept_language",
     "activation_body",
+    "auth_challenge",
     "build_csr",
     "check_ocsp",
+    "check_origin",
     "generate_device_key",
     "main",
+    "normalise_number",
     "normalise_person_number",
     "ocsp_request",
+    "parse_auth_request",
+    "parse_request_text",
     "problem_from",
     "read_wallet",
+    "sign_challenge",
     "verify_certificate",
     "verify_wallet",
     "wallet_from_response",
@@ -97,6 +131,9 @@ ACTIVATIONS_PATH = "/api/v1/eid/activations"
 CA_PATH = "/issuance/ca.pem"
 CRL_PATH = "/issuance/crl"
 OCSP_PATH = "/issuance/ocsp"
+AUTH_REQUESTS_PATH = "/api/v1/eid/auth-requests/"
+#: Prefix of the QR text and of the challenge the app signs (version 1 of the format).
+AUTH_PREFIX = "EIDAUTH1"
 #: Nonce length in octets (RFC 8954 2.1: clients should use 32).
 OCSP_NONCE_BYTES = 32
 #: How far an OCSP answer's thisUpdate may lie ahead of our clock (clock skew).
@@ -115,8 +152,13 @@ WALLET_MODE = 0o600
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_NOT_VALID = 2
+EXIT_USAGE = 2
 
 _PERSON_NUMBER = re.compile(r"(\d{8})-?(\d{4})")
+#: The request text at the end of a QR text, app link or URL: 32 url-safe characters (RFC 4648 5).
+_REQUEST_TEXT = re.compile(r"(?:^|[^A-Za-z0-9_.-])EIDAUTH1\.([A-Za-z0-9_-]{32})")
+_NUMBER = re.compile(r"[0-9]{2}")
+_NONCE = re.compile(r"[0-9a-f]{32}")
 _VERIFY_KEY_TYPES = (
     ec.EllipticCurvePublicKey,
     rsa.RSAPublicKey,
@@ -127,6 +169,10 @@ _VERIFY_KEY_TYPES = (
 
 class AppError(Exception):
     """A failure to report to the user as one line; the program exits with `EXIT_ERROR`."""
+
+
+class UsageError(AppError):
+    """Input the app cannot read (request text, number); the program exits with `EXIT_USAGE`."""
 
 
 class PortalProblem(AppError):
@@ -553,6 +599,137 @@ def verify_wallet(wallet: Wallet, ca_cert: bytes, crl: bytes, *, now: dt.datetim
     return verify_certificate(wallet.certificate.encode(), ca_cert, crl, now=now)
 
 
+# --- login requests (out of band) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """The details of a login request, as `GET {portal}/api/v1/eid/auth-requests/<ref>` gives them.
+
+    `created_at` and `expires_at` are aware datetimes (UTC from the portal).
+    """
+
+    reference: str
+    service: str
+    origin: str
+    nonce: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def parse_request_text(text: str) -> str:
+    """The reference named by a scanned or pasted request text.
+
+    Accepts `EIDAUTH1.<reference>`, or any text ending in it: the app link
+    `eidapp://auth?ref=EIDAUTH1.<reference>` or a URL (percent-encoding is undone first).
+    Surrounding white space is ignored. Raises UsageError for anything else.
+    """
+    value = unquote(text.strip())
+    match = _REQUEST_TEXT.search(value)
+    if match is None or match.end() != len(value):
+        raise UsageError(
+            f"not a login request: expected {AUTH_PREFIX}.<reference> (the text of the QR code)"
+        )
+    return match.group(1)
+
+
+def normalise_number(value: str) -> str:
+    """The two digits the browser shows, e.g. `07`; spaces ignored. UsageError otherwise."""
+    number = "".join(value.split())
+    if not _NUMBER.fullmatch(number):
+        raise UsageError("the number must be the two digits your browser shows, e.g. 07")
+    return number
+
+
+def _rfc3339(value: object, name: str) -> dt.datetime:
+    if isinstance(value, str):
+        try:
+            moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    raise AppError(f"the portal's answer has no valid {name!r} (an RFC 3339 time)")
+
+
+def parse_auth_request(reference: str, response: object) -> AuthRequest:
+    """Check the portal's 200 answer about `reference` and return its details.
+
+    Required: string `reference` (equal to ours), `service`, `origin`, `nonce` (32 lowercase hex),
+    `created_at` and `expires_at` (RFC 3339 with an offset). Raises AppError naming the first
+    failed check.
+    """
+    if not isinstance(response, dict):
+        raise AppError("the portal's answer is not a JSON object")
+    fields: dict[str, str] = {}
+    for name in ("reference", "service", "origin", "nonce"):
+        value = response.get(name)
+        if not isinstance(value, str) or not value:
+            raise AppError(f"the portal's answer lacks {name!r}")
+        fields[name] = value
+    if fields["reference"] != reference:
+        raise AppError("the portal answered about another login request")
+    if not _NONCE.fullmatch(fields["nonce"]):
+        raise AppError("the portal's answer has no valid 'nonce' (32 hex characters)")
+    if "|" in fields["origin"]:
+        raise AppError("the portal's answer has an unusable 'origin'")
+    return AuthRequest(
+        **fields,
+        created_at=_rfc3339(response.get("created_at"), "created_at"),
+        expires_at=_rfc3339(response.get("expires_at"), "expires_at"),
+    )
+
+
+def _origin_key(url: str) -> tuple[str, str, int | None, str] | None:
+    """Scheme, host, port (the default made explicit) and path of an http(s) URL, for comparing."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    default = 443 if scheme == "https" else 80
+    return scheme, parts.hostname.lower(), port or default, parts.path.rstrip("/")
+
+
+def check_origin(request: AuthRequest, portal: str) -> None:
+    """Refuse (AppError) unless the request's origin is the wallet's portal.
+
+    The origin names the site where the login was started; the e-ID belongs to one portal and
+    answers only that portal's requests. Scheme and host compare case-insensitively, an omitted
+    default port equals the explicit one (RFC 3986 6.2.3), a trailing slash is ignored.
+    """
+    ours = _origin_key(portal)
+    if ours is None or _origin_key(request.origin) != ours:
+        raise AppError(
+            f"refused: the login was started at {request.origin}, "
+            f"but this e-ID belongs to {portal}"
+        )
+
+
+def auth_challenge(request: AuthRequest, number: str) -> bytes:
+    """The bytes the app signs: `EIDAUTH1|<reference>|<origin>|<number>|<nonce>` in UTF-8.
+
+    The origin is used exactly as the portal sent it.
+    """
+    fields = (AUTH_PREFIX, request.reference, request.origin, number, request.nonce)
+    return "|".join(fields).encode("utf-8")
+
+
+def sign_challenge(key: ec.EllipticCurvePrivateKey, challenge: bytes) -> str:
+    """ECDSA with SHA-256 over `challenge` (FIPS 186-5), DER-encoded (RFC 3279 2.2.3), base64
+    with the standard alphabet and padding (RFC 4648 section 4)."""
+    signature = key.sign(challenge, ec.ECDSA(hashes.SHA256()))
+    return base64.b64encode(signature).decode("ascii")
+
+
+def _local_time(moment: dt.datetime) -> str:
+    """`moment` in the device's local time zone, e.g. `2026-11-29 19:02:11 CET`."""
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+
+
 # --- HTTP ----------------------------------------------------------------------------------------
 
 
@@ -748,6 +925,75 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_line(prompt: str | None = None) -> str:
+    """One line from standard input (the prompt on standard error, so standard output stays the
+    result); AppError at end of input."""
+    if prompt:
+        print(prompt, end="", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line:
+        raise AppError("no input: nothing was typed")
+    return line.strip()
+
+
+def _ask_number() -> str:
+    """Ask for the number the browser shows, up to three times."""
+    for attempt in range(3):
+        try:
+            return normalise_number(_read_line("Type the number your browser shows: "))
+        except UsageError as exc:
+            if attempt == 2:
+                raise
+            print(exc, file=sys.stderr)
+    raise AssertionError("unreachable")
+
+
+def _json_answer(raw: bytes) -> object:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AppError("the portal's answer is not JSON") from exc
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    wallet = read_wallet(args.wallet)
+    text = _read_line() if args.request == "-" else args.request
+    reference = parse_request_text(text)
+    number = normalise_number(args.number) if args.number is not None else None
+    portal = _portal_url(wallet.portal)
+    _warn_if_cleartext(portal)
+    url = portal + AUTH_REQUESTS_PATH + reference
+    accept = "application/json, application/problem+json"
+    status, _, raw = http_request(url, accept=accept)
+    if status != 200:
+        raise AppError(f"unexpected answer from the portal: HTTP {status} (expected 200)")
+    request = parse_auth_request(reference, _json_answer(raw))
+    check_origin(request, portal)
+    print(f"service:  {request.service}")
+    print(f"portal:   {request.origin}")
+    print(f"time:     {_local_time(request.created_at)}")
+    if args.deny:
+        status, _, raw = http_request(url + "/denial", method="POST", json_body={}, accept=accept)
+        expected = "denied"
+    else:
+        if number is None:
+            number = _ask_number()
+        key = wallet.key()
+        body = {
+            "serial": format(wallet.cert().serial_number, "x"),
+            "number": number,
+            "signature": sign_challenge(key, auth_challenge(request, number)),
+        }
+        status, _, raw = http_request(url + "/approval", method="POST", json_body=body,
+                                      accept=accept)
+        expected = "approved"
+    answer = _json_answer(raw)
+    if status != 200 or not isinstance(answer, dict) or answer.get("status") != expected:
+        raise AppError(f"unexpected answer from the portal (expected status {expected!r})")
+    print(expected)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eid_app", description="Reference mobile e-ID app for the portal's activation API."
@@ -787,6 +1033,21 @@ def build_parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="print the e-ID certificate")
     show.add_argument("--wallet", required=True, type=Path, metavar="PATH")
     show.set_defaults(handler=cmd_show)
+
+    approve = commands.add_parser(
+        "approve", help="approve (or deny) a login request shown in a browser"
+    )
+    approve.add_argument("--wallet", required=True, type=Path, metavar="PATH")
+    approve.add_argument(
+        "--request", required=True, metavar="TEXT",
+        help="the QR code's text EIDAUTH1.<reference>, the app link or URL; - reads standard input",
+    )
+    answer = approve.add_mutually_exclusive_group()
+    answer.add_argument(
+        "--number", metavar="NN", help="the number the browser shows (default: ask for it)"
+    )
+    answer.add_argument("--deny", action="store_true", help="deny the login request")
+    approve.set_defaults(handler=cmd_approve)
     return parser
 
 
@@ -797,6 +1058,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--person-number and --code go together")
     try:
         result: int = args.handler(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
     except AppError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
