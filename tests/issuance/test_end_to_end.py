@@ -71,6 +71,22 @@ def test_reference_app_activates_verifies_and_sees_revocation(
     eid = MobileEID.objects.get(person=user.person)
     assert eid.serial in _run([sys.executable, "clients/mobile_app/eid_app.py", "show",
                                "--wallet", str(wallet)]).stdout
+
+    # Log in with the new e-ID on a separate channel: the browser shows a request text and a
+    # number, the app approves it, and the browser's next check logs in at level 3.
+    browser = Client()
+    shown = browser.post("/login/mobile-eid/").content.decode()
+    request_text = re.search(r"EIDAUTH1\.[A-Za-z0-9_-]{32}", shown)
+    number = re.search(r">([0-9]{2})</strong>", shown)
+    assert request_text and number, shown
+    approve = [sys.executable, "clients/mobile_app/eid_app.py", "approve", "--wallet",
+               str(wallet), "--request", request_text.group(0), "--number", number.group(1)]
+    approved = _run(approve)
+    assert approved.returncode == 0 and approved.stdout.strip().endswith("approved"), (
+        approved.stdout, approved.stderr)
+    assert browser.get("/login/mobile-eid/wait/").status_code == 302
+    assert browser.session["authn"]["methods"] == ["mobile_eid"]
+    assert browser.session["authn"]["eid_serial"] == eid.serial
     page = client.get(reverse("selfservice:my_eids")).content.decode()
     assert eid.serial in page
     response = client.post(reverse("selfservice:eid_revoke", args=[eid.pk]),
