@@ -2,10 +2,12 @@
 
 `/login/mobile-eid/` explains and (POST) starts a request bound to this browser's session, then
 shows the QR code, the app link and the two-digit number; `/login/mobile-eid/wait/` checks it
-once per press (no script needed): pending shows the same page, approved logs in at LoA 3
-(methods ["mobile_eid"], the e-ID's serial in the session's `authn["eid_serial"]`) and goes on
-to the choice of commission. The services live in apps.issuance (it owns e-IDs and the CA); the
-pages live here because this layer may use both apps.issuance and apps.authn.
+once per press (no script needed; with JavaScript, static/js/mobile-eid-wait.js polls
+`/login/mobile-eid/status/` every 2 seconds and goes there by itself): pending shows the same
+page, approved logs in at LoA 3 (methods ["mobile_eid"], the e-ID's serial in the session's
+`authn["eid_serial"]`) and goes on to the choice of commission. The services live in
+apps.issuance (it owns e-IDs and the CA); the pages live here because this layer may use both
+apps.issuance and apps.authn.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import segno
 from django.conf import settings
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -116,7 +118,21 @@ def wait_view(request: HttpRequest) -> HttpResponse:
     return commission.after_login(request, user)
 
 
+@never_cache
+@require_GET
+def status_view(request: HttpRequest) -> JsonResponse:
+    """JSON for the waiting page's script: {"status": <state>} with the state of this browser's
+    request (`selectors.oob_request_state`: "pending", "approved", "denied", "cancelled",
+    "consumed", "expired" or "unknown"). Only reads: the login itself happens at
+    `/login/mobile-eid/wait/`, where the script goes once the state is no longer "pending"."""
+    held = _pending(request)
+    state = "unknown" if held is None else selectors.oob_request_state(
+        held[0], held[1], timezone.now())
+    return JsonResponse({"status": state}, headers={"Cache-Control": "no-store"})
+
+
 urlpatterns = [
     path("login/mobile-eid/", start_view, name="mobile_eid"),
+    path("login/mobile-eid/status/", status_view, name="mobile_eid_status"),
     path("login/mobile-eid/wait/", wait_view, name="mobile_eid_wait"),
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import uuid
 
 from django.db.models import QuerySet
@@ -128,3 +130,20 @@ def oob_request_open(reference: str, now: dt.datetime) -> OutOfBandRequest:
     if req is None:
         raise NotFound(code="not_found")
     return req
+
+
+def oob_request_state(reference: str, binding: str, now: dt.datetime) -> str:
+    """The state of this browser's login request without changing it, for the waiting page's
+    script: "pending", "approved", "denied", "cancelled", "consumed", "expired" (past
+    `expires_at`, whatever the status says) or "unknown" (no such request, or `binding` is not
+    the one the starting browser keeps: one answer, so another browser learns nothing)."""
+    req = OutOfBandRequest.objects.filter(reference=reference).first() if (
+        isinstance(reference, str) and len(reference) <= 64) else None
+    binding_hash = hashlib.sha256((binding or "").encode()).hexdigest()
+    if req is None or not hmac.compare_digest(req.binding_hash, binding_hash):
+        return "unknown"
+    if req.status == OutOfBandRequest.Status.CONSUMED:
+        return "consumed"
+    if now >= req.expires_at:
+        return "expired"
+    return str(req.status)

@@ -75,3 +75,33 @@ def test_in_swedish(nina: User) -> None:
     browser = Client(HTTP_ACCEPT_LANGUAGE="sv")
     page = browser.get("/login/mobile-eid/", HTTP_ACCEPT_LANGUAGE="sv")
     assert page.status_code == 200 and "mobila e-legitimation" in page.content.decode()
+
+
+def test_status_endpoint_for_the_waiting_script(nina: User) -> None:
+    wallet = activate(nina.person)
+    browser = Client()
+    assert browser.get("/login/mobile-eid/status/").json() == {"status": "unknown"}
+    req = _start(browser)
+    page = browser.get("/login/mobile-eid/wait/").content.decode()
+    assert "js/mobile-eid-wait.js" in page and 'data-oob-status-url="/login/mobile-eid/status/"' in page
+    answer = browser.get("/login/mobile-eid/status/")
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/json"
+    assert "no-store" in answer["Cache-Control"]
+    assert answer.json() == {"status": "pending"}
+    Client().post(f"/api/v1/eid/auth-requests/{req.reference}/approval",
+                  {"serial": wallet.serial, "number": req.number,
+                   "signature": wallet.sign_b64(req)}, content_type="application/json")
+    # Another browser learns nothing; this one sees approved, and reading does not log in.
+    assert Client().get("/login/mobile-eid/status/").json() == {"status": "unknown"}
+    assert browser.get("/login/mobile-eid/status/").json() == {"status": "approved"}
+    assert "_auth_user_id" not in browser.session
+    assert browser.get("/login/mobile-eid/wait/").status_code == 302
+    assert browser.get("/login/mobile-eid/status/").json() == {"status": "unknown"}
+
+
+def test_status_endpoint_reports_denied(nina: User) -> None:
+    browser = Client()
+    req = _start(browser)
+    Client().post(f"/api/v1/eid/auth-requests/{req.reference}/denial", {},
+                  content_type="application/json")
+    assert browser.get("/login/mobile-eid/status/").json() == {"status": "denied"}
