@@ -158,7 +158,8 @@ AUTH_REFUSALS = {
     400: "`invalid` (members missing or malformed, unknown members), `parse_error` (not JSON).",
     403: "`auth.number` (wrong number; the third cancels the request), `auth.signature` (not "
          "signed with that e-ID's key), `auth.eid` (the e-ID is unknown, revoked, expired, or "
-         "not issued by the portal's CA).",
+         "not issued by the portal's CA), `auth.other_person` (a request to confirm it is someone "
+         "else: only their own e-ID may approve it).",
     404: "`not_found`: unknown, expired, completed or cancelled (one answer for all).",
     409: "`auth.not_pending`: already approved or denied.",
     415: "`unsupported_media_type`: the body is not `application/json`.",

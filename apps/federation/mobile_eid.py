@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import segno
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.urls import path
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from apps.audit import context
 from apps.authn import commission, session
+from apps.authn.decorators import acting_user, staff_required
 from apps.core import loa
 from apps.core.actors import ANONYMOUS
+from apps.core.assurance import mint_step_up
 from apps.core.errors import PortalError
+from apps.federation.views import safe_next
 from apps.issuance import rules, selectors
 from apps.issuance import services as issuance
 
@@ -44,14 +48,19 @@ ENDED = {
 }
 
 
-def _pending(request: HttpRequest) -> tuple[str, str] | None:
-    held = request.session.get(SESSION_KEY)
+#: The session key holding this browser's step-up request: {"reference", "binding", "next"}.
+STEP_UP_KEY = "mobile_eid_step_up"
+
+
+def _pending(request: HttpRequest, key: str = SESSION_KEY) -> tuple[str, str] | None:
+    held = request.session.get(key)
     if not isinstance(held, dict):
         return None
     return str(held.get("reference", "")), str(held.get("binding", ""))
 
 
-def _show(request: HttpRequest, reference: str, *, waiting: bool = False) -> HttpResponse:
+def _show(request: HttpRequest, reference: str, *, waiting: bool = False,
+          step_up: bool = False) -> HttpResponse:
     """The request page: QR code, app link, QR text and the number to type in the app."""
     try:
         req = selectors.oob_request_open(reference, timezone.now())
@@ -67,6 +76,13 @@ def _show(request: HttpRequest, reference: str, *, waiting: bool = False) -> Htt
         "validity_seconds": rules.OOB_VALIDITY_SECONDS,
         "waiting": waiting,
         "portal": settings.PORTAL_BASE_URL,
+        "step_up": step_up,
+        "wait_url": reverse("federation:mobile_eid_step_up_wait" if step_up
+                            else "federation:mobile_eid_wait"),
+        "status_url": reverse("federation:mobile_eid_step_up_status" if step_up
+                              else "federation:mobile_eid_status"),
+        "restart_url": reverse("federation:mobile_eid_step_up" if step_up
+                               else "federation:mobile_eid"),
     }
     return render(request, "federation/mobile_eid_request.html", context_)
 
@@ -125,14 +141,93 @@ def status_view(request: HttpRequest) -> JsonResponse:
     request (`selectors.oob_request_state`: "pending", "approved", "denied", "cancelled",
     "consumed", "expired" or "unknown"). Only reads: the login itself happens at
     `/login/mobile-eid/wait/`, where the script goes once the state is no longer "pending"."""
-    held = _pending(request)
+    return _state(request, SESSION_KEY)
+
+
+def _state(request: HttpRequest, key: str) -> JsonResponse:
+    held = _pending(request, key)
     state = "unknown" if held is None else selectors.oob_request_state(
         held[0], held[1], timezone.now())
     return JsonResponse({"status": state}, headers={"Cache-Control": "no-store"})
+
+
+STEP_UP_ENDED = {
+    **ENDED,
+    "denied": _("You said no in the app. Nothing was confirmed."),
+    "expired": _("The request expired before it was approved. Start again."),
+    "cancelled": _("The request was cancelled (a wrong number was typed three times, or the "
+                   "e-ID can no longer be used). Start again."),
+    "consumed": _("This request has already been used. Start again."),
+    "unknown": _("This browser has no request waiting. Start again."),
+}
+
+
+def _step_up_ended(request: HttpRequest, status: str, next_path: str) -> HttpResponse:
+    request.session.pop(STEP_UP_KEY, None)
+    return render(request, "federation/mobile_eid_step_up_ended.html",
+                  {"message": STEP_UP_ENDED.get(status, STEP_UP_ENDED["unknown"]),
+                   "next": next_path}, status=200)
+
+
+@never_cache
+@require_POST
+@staff_required
+def step_up_start_view(request: HttpRequest) -> HttpResponse:
+    """Start confirming it is you with the mobile e-ID (`next` in the form or query): the
+    request page, as for a login, but only an e-ID of the logged-in person may approve it."""
+    next_path = safe_next(request.POST.get("next") or request.GET.get("next"))
+    try:
+        started = issuance.mobile_eid_step_up_start(
+            actor=acting_user(request), ip=context.current().ip,
+            previous=_pending(request, STEP_UP_KEY))
+    except PortalError as exc:
+        return render(request, "federation/mobile_eid_step_up_ended.html",
+                      {"message": exc.message, "next": next_path}, status=exc.status)
+    request.session[STEP_UP_KEY] = {"reference": started.request.reference,
+                                    "binding": started.binding, "next": next_path}
+    return _show(request, started.request.reference, step_up=True)
+
+
+@never_cache
+@require_GET
+@staff_required
+def step_up_status_view(request: HttpRequest) -> JsonResponse:
+    """JSON state of this browser's step-up request, as `status_view`."""
+    return _state(request, STEP_UP_KEY)
+
+
+@never_cache
+@require_GET
+@staff_required
+def step_up_wait_view(request: HttpRequest) -> HttpResponse:
+    """One check of this browser's step-up request: pending shows it again; approved raises the
+    session to LoA 3 (method "mobile_eid"), keeps a fresh step-up proof (NIST SP 800-63B rev. 4,
+    2.2) and returns to `next`, as the SAML step-up does."""
+    held = _pending(request, STEP_UP_KEY)
+    stored = request.session.get(STEP_UP_KEY)
+    next_path = safe_next(stored.get("next") if isinstance(stored, dict) else None)
+    if held is None:
+        return _step_up_ended(request, "unknown", next_path)
+    user = acting_user(request)
+    done = issuance.mobile_eid_step_up_complete(actor=user, reference=held[0], binding=held[1])
+    if done.status == "pending":
+        return _show(request, held[0], waiting=True, step_up=True)
+    if done.user is None or done.user.pk != user.pk:
+        return _step_up_ended(request, done.status, next_path)
+    request.session.pop(STEP_UP_KEY, None)
+    session.raise_level(request, loa=loa.LOA3, method="mobile_eid", idp=None)
+    if not session.store_step_up(request, mint_step_up(user.pk, "mobile_eid", loa=loa.LOA3)):
+        messages.info(request, session.ENDED_MESSAGE)
+        return redirect("home")
+    return HttpResponseRedirect(next_path)
 
 
 urlpatterns = [
     path("login/mobile-eid/", start_view, name="mobile_eid"),
     path("login/mobile-eid/status/", status_view, name="mobile_eid_status"),
     path("login/mobile-eid/wait/", wait_view, name="mobile_eid_wait"),
+    path("login/step-up/mobile-eid/", step_up_start_view, name="mobile_eid_step_up"),
+    path("login/step-up/mobile-eid/status/", step_up_status_view,
+         name="mobile_eid_step_up_status"),
+    path("login/step-up/mobile-eid/wait/", step_up_wait_view, name="mobile_eid_step_up_wait"),
 ]

@@ -219,7 +219,15 @@ class OutOfBandRequest(BaseModel):
     keeps. Valid from `created_at` to `expires_at` (UTC, 120 seconds). Lifecycle: pending →
     approved → consumed, or pending → denied | cancelled (3 wrong numbers); an expired request
     is refused whatever its status says. `eid` and `user` are set on approval.
+
+    `purpose` "login" opens a session; "step_up" confirms the person already logged in as
+    `step_up_user` (only an e-ID of that user's person may approve it; `user` is then that
+    account).
     """
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", _("Login")
+        STEP_UP = "step_up", _("Confirming it is you")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting for approval")
@@ -242,6 +250,9 @@ class OutOfBandRequest(BaseModel):
                              related_name="mobile_eid_requests")
     ip = models.GenericIPAddressField(null=True, blank=True)
     approved_at = models.DateTimeField(null=True, blank=True)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.LOGIN)
+    step_up_user = models.ForeignKey("identities.User", on_delete=models.PROTECT, null=True,
+                                     blank=True, related_name="mobile_eid_step_ups")
 
     class Meta:
         ordering = ["-created_at"]
@@ -262,6 +273,12 @@ class OutOfBandRequest(BaseModel):
                            | (~Q(status__in=["approved", "consumed"]) & Q(eid__isnull=True,
                                                                         user__isnull=True))),
                 name="oob_request_eid_when_approved",
+            ),
+            # A step-up names the account it confirms; a login none.
+            models.CheckConstraint(
+                condition=(Q(purpose="step_up", step_up_user__isnull=False)
+                           | Q(purpose="login", step_up_user__isnull=True)),
+                name="oob_request_step_up_user_iff_step_up",
             ),
         ]
 

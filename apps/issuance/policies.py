@@ -158,3 +158,23 @@ def require_answer_mobile_eid_login(actor: Actor) -> None:
     if is_operator(actor) or (isinstance(actor, SystemActor) and actor.kind == "device"):
         return
     raise Forbidden(_("Only the mobile app answers login requests."), code="forbidden")
+
+
+def can_step_up_with_mobile_eid(actor: Actor) -> bool:
+    """True when `actor` is an active staff account whose person is a working staff member
+    with an active mobile e-ID within its validity (the step-up page offers it then)."""
+    if not isinstance(actor, User) or not actor.is_active or actor.kind != User.Kind.STAFF:
+        return False
+    now = timezone.now()
+    return MobileEID.objects.filter(person_id=actor.person_id, status=MobileEID.Status.ACTIVE,
+                                    not_before__lte=now, not_after__gt=now).exists() and (
+        is_staff_person(actor.person))
+
+
+@policy
+def require_start_mobile_eid_step_up(actor: Actor) -> None:
+    """A logged-in staff member with an active mobile e-ID confirms it is them (step-up) with
+    it (`can_step_up_with_mobile_eid`). Forbidden otherwise."""
+    if can_step_up_with_mobile_eid(actor):
+        return
+    raise Forbidden(_("You have no mobile e-ID that can be used."), code="forbidden")

@@ -19,6 +19,8 @@ from apps.issuance.services.authenticate import (
     mobile_eid_login_complete,
     mobile_eid_login_deny,
     mobile_eid_login_start,
+    mobile_eid_step_up_complete,
+    mobile_eid_step_up_start,
 )
 from apps.issuance.services.issue import IssuedCode, activation_code_issue, activation_codes_end
 from apps.issuance.services.notify import eid_notify
@@ -46,4 +48,6 @@ __all__ = [
     "mobile_eid_login_complete",
     "mobile_eid_login_deny",
     "mobile_eid_login_start",
+    "mobile_eid_step_up_complete",
+    "mobile_eid_step_up_start",
 ]

@@ -82,17 +82,8 @@ class StartedLogin:
     binding: str
 
 
-@service
-def mobile_eid_login_start(*, actor: Actor, ip: str | None,
-                           previous: tuple[str, str] | None = None) -> StartedLogin:
-    """Start a login request for the browser whose session will keep `StartedLogin.binding`.
-
-    `ip` is the browser's address: at most `rules.OOB_MAX_PENDING_PER_ADDRESS` (5) live pending
-    requests per address. `previous` (reference, binding) is the request this browser started
-    before: it is cancelled, so one browser holds one request. Audits `mobile_eid_login.started`.
-    Raises Forbidden (`auth.too_many`: the address has 5 pending; `forbidden`: not anonymous).
-    """
-    policies.require_start_mobile_eid_login(actor)
+def _start(actor: Actor, ip: str | None, previous: tuple[str, str] | None, purpose: str,
+           step_up_user: User | None) -> StartedLogin:
     now = timezone.now()
     binding = secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -111,10 +102,38 @@ def mobile_eid_login_start(*, actor: Actor, ip: str | None,
             reference=secrets.token_urlsafe(24), nonce=secrets.token_hex(16),
             number=f"{secrets.randbelow(100):02d}", binding_hash=_hash(binding),
             created_at=now, expires_at=now + dt.timedelta(seconds=rules.OOB_VALIDITY_SECONDS),
-            ip=ip or None)
+            ip=ip or None, purpose=purpose, step_up_user=step_up_user)
         record(actor=actor, action=audit.MOBILE_EID_LOGIN_STARTED.code, target=req,
-               changes={"status": [None, Status.PENDING]})
+               subject=step_up_user.person if step_up_user is not None else None,
+               changes={"status": [None, Status.PENDING], "purpose": [None, purpose]})
     return StartedLogin(req, binding)
+
+
+@service
+def mobile_eid_login_start(*, actor: Actor, ip: str | None,
+                           previous: tuple[str, str] | None = None) -> StartedLogin:
+    """Start a login request for the browser whose session will keep `StartedLogin.binding`.
+
+    `ip` is the browser's address: at most `rules.OOB_MAX_PENDING_PER_ADDRESS` (5) live pending
+    requests per address. `previous` (reference, binding) is the request this browser started
+    before: it is cancelled, so one browser holds one request. Audits `mobile_eid_login.started`.
+    Raises Forbidden (`auth.too_many`: the address has 5 pending; `forbidden`: not anonymous).
+    """
+    policies.require_start_mobile_eid_login(actor)
+    return _start(actor, ip, previous, OutOfBandRequest.Purpose.LOGIN, None)
+
+
+@service
+def mobile_eid_step_up_start(*, actor: Actor, ip: str | None,
+                             previous: tuple[str, str] | None = None) -> StartedLogin:
+    """The logged-in staff member `actor` confirms it is them with the mobile e-ID (a step-up,
+    NIST SP 800-63B rev. 4, 2.2 reauthentication): as `mobile_eid_login_start`, but the request
+    has purpose "step_up" and only an e-ID of `actor`'s person may approve it. Audits
+    `mobile_eid_login.started`. Raises Forbidden (`auth.too_many`; `forbidden`: not an active
+    staff account with an active mobile e-ID)."""
+    policies.require_start_mobile_eid_step_up(actor)
+    assert isinstance(actor, User)
+    return _start(actor, ip, previous, OutOfBandRequest.Purpose.STEP_UP, actor)
 
 
 def _eid_by_serial(serial: str) -> MobileEID | None:
@@ -180,11 +199,14 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
     Checks, in this order: the request is pending and unexpired; the number matches (the third
     wrong number cancels the request); the e-ID is usable (`_eid_problem`) and its owner has an
     active staff account; the signature verifies with the certificate's key. Locks the person,
-    the e-ID, then the request. Audits `mobile_eid_login.approved`, or `mobile_eid_login.refused`
-    (failure, committed: the wrong-number count survives the refusal).
+    the e-ID, then the request. A step-up request (purpose "step_up") is approved only by an e-ID
+    of the person it confirms (`auth.other_person` otherwise). Audits
+    `mobile_eid_login.approved`, or `mobile_eid_login.refused` (failure, committed: the
+    wrong-number count survives the refusal).
 
     Raises NotFound (unknown, expired, consumed or cancelled), Conflict (`auth.not_pending`),
-    Forbidden (`auth.number`, `auth.eid`, `auth.signature`), `apps.core.db.Busy`.
+    Forbidden (`auth.number`, `auth.eid`, `auth.other_person`, `auth.signature`),
+    `apps.core.db.Busy`.
     """
     policies.require_answer_mobile_eid_login(actor)
     found = _eid_by_serial(serial)
@@ -195,8 +217,8 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
         if found is not None:
             Person.objects.select_for_update().filter(pk=found.person_id).first()
             eid = MobileEID.objects.select_for_update().select_related("person").get(pk=found.pk)
-        req = _answerable(
-            OutOfBandRequest.objects.select_for_update().filter(reference=reference).first(), now)
+        req = _answerable(OutOfBandRequest.objects.select_for_update(of=("self",)).select_related(
+            "step_up_user").filter(reference=reference).first(), now)
         error: PortalError | None = None
         changes: dict[str, list[object]] = {}
         user = None
@@ -212,8 +234,13 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
         else:
             cert = _eid_problem(eid, now)
             user = _login_user(eid.person) if cert is not None and eid is not None else None
+            if req.step_up_user is not None and user is not None:
+                user = req.step_up_user if req.step_up_user.is_active else None
             if cert is None or user is None:
                 error = Forbidden(_("This e-ID cannot be used to log in."), code="auth.eid")
+            elif eid is not None and user.person_id != eid.person_id:
+                error = Forbidden(_("This request was started by someone else: only their own "
+                                    "e-ID can confirm it."), code="auth.other_person")
             elif not _signed(cert, signature, challenge(req)):
                 error = Forbidden(_("The approval was not signed with this e-ID."),
                                   code="auth.signature")
@@ -263,17 +290,13 @@ class Completion:
     eid_serial: str = ""
 
 
-@service
-def mobile_eid_login_complete(*, actor: Actor, reference: str, binding: str) -> Completion:
-    """The starting browser checks its request (`binding` from its session). An approved, live
-    request is consumed once: the e-ID's `last_used_at` is set and `mobile_eid_login.completed`
-    audited (acting as `actor`, the not-yet-logged-in browser), and the Completion names the
-    account. Other states are only reported. The e-ID is checked again at completion (revoked in
-    between: "cancelled"). Locks the person, the e-ID, then the request."""
-    policies.require_start_mobile_eid_login(actor)
+def _complete(actor: Actor, reference: str, binding: str, purpose: str,
+              step_up_user: User | None) -> Completion:
     with transaction.atomic():
         peek = OutOfBandRequest.objects.filter(reference=reference).first()
-        if peek is None or not hmac.compare_digest(peek.binding_hash, _hash(binding or "")):
+        if peek is None or not hmac.compare_digest(peek.binding_hash, _hash(binding or "")) or (
+                peek.purpose != purpose) or (step_up_user is not None
+                                             and peek.step_up_user_id != step_up_user.pk):
             return Completion("unknown")
         if peek.eid is not None:
             Person.objects.select_for_update().filter(pk=peek.eid.person_id).first()
@@ -299,5 +322,28 @@ def mobile_eid_login_complete(*, actor: Actor, reference: str, binding: str) -> 
         eid.save(update_fields=["last_used_at", "updated_at"])
         record(actor=actor, action=audit.MOBILE_EID_LOGIN_COMPLETED.code, target=req,
                subject=eid.person, changes={"status": [Status.APPROVED, Status.CONSUMED],
-                                            "serial": [eid.serial, eid.serial]})
+                                            "serial": [eid.serial, eid.serial],
+                                            "purpose": [purpose, purpose]})
     return Completion(Status.CONSUMED, user=user, eid_serial=eid.serial)
+
+
+@service
+def mobile_eid_login_complete(*, actor: Actor, reference: str, binding: str) -> Completion:
+    """The starting browser checks its request (`binding` from its session). An approved, live
+    request is consumed once: the e-ID's `last_used_at` is set and `mobile_eid_login.completed`
+    audited (acting as `actor`, the not-yet-logged-in browser), and the Completion names the
+    account. Other states are only reported. The e-ID is checked again at completion (revoked in
+    between: "cancelled"). Locks the person, the e-ID, then the request."""
+    policies.require_start_mobile_eid_login(actor)
+    return _complete(actor, reference, binding, OutOfBandRequest.Purpose.LOGIN, None)
+
+
+@service
+def mobile_eid_step_up_complete(*, actor: Actor, reference: str, binding: str) -> Completion:
+    """The browser of the logged-in `actor` checks its step-up request, as
+    `mobile_eid_login_complete`: a login request, or a step-up started by another account, is
+    "unknown". Once consumed, the caller mints the step-up proof for `Completion.user`
+    (= `actor`). Audits `mobile_eid_login.completed` (purpose "step_up")."""
+    policies.require_start_mobile_eid_step_up(actor)
+    assert isinstance(actor, User)
+    return _complete(actor, reference, binding, OutOfBandRequest.Purpose.STEP_UP, actor)
