@@ -159,7 +159,8 @@ AUTH_REFUSALS = {
     403: "`auth.number` (wrong number; the third cancels the request), `auth.signature` (not "
          "signed with that e-ID's key), `auth.eid` (the e-ID is unknown, revoked, expired, or "
          "not issued by the portal's CA), `auth.other_person` (a request to confirm it is someone "
-         "else: only their own e-ID may approve it).",
+         "else: only their own e-ID may approve it), `auth.too_many` (the person gave 5 approvals in "
+         "the last 10 minutes).",
     404: "`not_found`: unknown, expired, completed or cancelled (one answer for all).",
     409: "`auth.not_pending`: already approved or denied.",
     415: "`unsupported_media_type`: the body is not `application/json`.",

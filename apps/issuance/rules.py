@@ -91,6 +91,10 @@ def is_entitled(person: Person) -> bool:
 OOB_VALIDITY_SECONDS = 120
 #: Pending requests one address may hold at once (OWASP ASVS 2.2.1, anti-automation).
 OOB_MAX_PENDING_PER_ADDRESS = 5
+#: Approvals one person may give in `OOB_APPROVAL_WINDOW_SECONDS` (NIST SP 800-63B 5.2.2, rate
+#: limiting; it also bounds "push fatigue": a person asked again and again stops being asked).
+OOB_MAX_APPROVALS_PER_PERSON = 5
+OOB_APPROVAL_WINDOW_SECONDS = 600
 #: Wrong numbers typed in the app before the request is cancelled (NIST SP 800-63B 5.2.2).
 OOB_MAX_WRONG_NUMBERS = 3
 #: The first field of the challenge the app signs: "EIDAUTH1|reference|origin|number|nonce".

@@ -82,3 +82,18 @@ def test_schema_describes_the_endpoints() -> None:
     paths = Client().get("/api/v1/schema").json()["paths"]
     assert "/api/v1/eid/auth-requests/{reference}/approval" in paths
     assert "/api/v1/eid/auth-requests/{reference}/denial" in paths
+
+
+def test_sixth_approval_in_ten_minutes_is_refused(nina: User) -> None:
+    wallet = activate(nina.person)
+    client = Client()
+    for n in range(6):
+        req = services.mobile_eid_login_start(actor=ANONYMOUS, ip=f"192.0.2.{n + 1}").request
+        answer = client.post(_url(req.reference, "approval"),
+                             {"serial": wallet.serial, "number": req.number,
+                              "signature": wallet.sign_b64(req)},
+                             content_type="application/json")
+        if n < 5:
+            assert answer.status_code == 200
+    _problem(answer, 403, "auth.too_many")
+    assert "too many logins" in answer.json()["detail"]

@@ -207,3 +207,21 @@ def test_only_the_app_answers(nina: User) -> None:
         services.mobile_eid_login_deny(actor=ANONYMOUS, reference=started.request.reference)
     with pytest.raises(Forbidden):
         services.mobile_eid_login_start(actor=nina, ip=None)
+
+
+def test_at_most_five_approvals_per_person_in_ten_minutes(nina: User) -> None:
+    wallet = activate(nina.person)
+    for n in range(5):
+        approve(wallet, _start(ip=f"192.0.2.{10 + n}").request)
+    sixth = _start(ip="192.0.2.20")
+    with pytest.raises(Forbidden) as exc:
+        approve(wallet, sixth.request)
+    assert exc.value.code == "auth.too_many"
+    sixth.request.refresh_from_db()
+    assert sixth.request.status == Status.PENDING and sixth.request.eid is None
+    refused = AuditEvent.objects.filter(action="mobile_eid_login.refused").get()
+    assert refused.reason == "mobile_eid_login.auth.too_many"
+    # Ten minutes after the first approvals the person may approve again.
+    OutOfBandRequest.objects.filter(approved_at__isnull=False).update(
+        approved_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=601))
+    assert approve(wallet, sixth.request).status == Status.APPROVED

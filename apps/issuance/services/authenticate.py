@@ -198,14 +198,17 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
 
     Checks, in this order: the request is pending and unexpired; the number matches (the third
     wrong number cancels the request); the e-ID is usable (`_eid_problem`) and its owner has an
-    active staff account; the signature verifies with the certificate's key. Locks the person,
+    active staff account; the signature verifies with the certificate's key; the person has
+    given fewer than `rules.OOB_MAX_APPROVALS_PER_PERSON` (5) approvals in the last
+    `rules.OOB_APPROVAL_WINDOW_SECONDS` (600 s), else `auth.too_many`. Locks the person,
     the e-ID, then the request. A step-up request (purpose "step_up") is approved only by an e-ID
     of the person it confirms (`auth.other_person` otherwise). Audits
     `mobile_eid_login.approved`, or `mobile_eid_login.refused` (failure, committed: the
     wrong-number count survives the refusal).
 
     Raises NotFound (unknown, expired, consumed or cancelled), Conflict (`auth.not_pending`),
-    Forbidden (`auth.number`, `auth.eid`, `auth.other_person`, `auth.signature`),
+    Forbidden (`auth.number`, `auth.eid`, `auth.other_person`, `auth.signature`,
+    `auth.too_many`),
     `apps.core.db.Busy`.
     """
     policies.require_answer_mobile_eid_login(actor)
@@ -244,6 +247,13 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
             elif not _signed(cert, signature, challenge(req)):
                 error = Forbidden(_("The approval was not signed with this e-ID."),
                                   code="auth.signature")
+            elif eid is not None and OutOfBandRequest.objects.filter(
+                    eid__person_id=eid.person_id, approved_at__gt=now - dt.timedelta(
+                        seconds=rules.OOB_APPROVAL_WINDOW_SECONDS),
+            ).count() >= rules.OOB_MAX_APPROVALS_PER_PERSON:
+                # Counted under the person's row lock, so parallel approvals cannot pass it.
+                error = Forbidden(_("You have approved too many logins in the last ten minutes. "
+                                    "Wait a while and try again."), code="auth.too_many")
         if error is not None:
             record(actor=actor, action=audit.MOBILE_EID_LOGIN_REFUSED.code, target=req,
                    subject=eid.person if eid is not None else None, changes=changes,
