@@ -65,3 +65,20 @@ def test_an_approval_racing_revocation_never_completes_with_a_revoked_e_id(
     completion = services.mobile_eid_login_complete(actor=ANONYMOUS, reference=req.reference,
                                                     binding=binding)
     assert completion.user is None and completion.status != OutOfBandRequest.Status.CONSUMED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_approvals_by_one_person_stop_at_five(
+        live_server: Any, nurse: tuple[User, Employee], issuing_ca: Any) -> None:
+    wallet = activate(nurse[0].person)
+    requests = [services.mobile_eid_login_start(actor=ANONYMOUS, ip=f"192.0.2.{n + 1}").request
+                for n in range(8)]
+
+    def approval(req: OutOfBandRequest) -> Any:
+        body = {"serial": wallet.serial, "number": req.number, "signature": wallet.sign_b64(req)}
+        return lambda: post_json(live_server.url,
+                                 f"/api/v1/eid/auth-requests/{req.reference}/approval", body)
+
+    answers = at_once([approval(req) for req in requests])
+    assert sorted(answer.status for answer in answers) == [200] * 5 + [403] * 3
+    assert OutOfBandRequest.objects.filter(status=OutOfBandRequest.Status.APPROVED).count() == 5
