@@ -369,7 +369,8 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
             user=actor, credential_id=verified.credential_id,
             public_key=verified.credential_public_key, sign_count=verified.sign_count,
             transports=[str(t) for t in transports if isinstance(t, str)][:10],
-            aaguid=str(verified.aaguid), attestation_format=str(verified.fmt.value), name=label)
+            aaguid=str(verified.aaguid), name=label,
+            attestation_format=str(getattr(verified.fmt, "value", verified.fmt)))
         record(actor=actor, action=audit.PASSKEY_CREATED.code, target=passkey,
                subject=actor.person,
                changes={"name": [None, label], "aaguid": [None, passkey.aaguid],
