@@ -163,3 +163,17 @@ class Passkey(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.user})"
+
+
+class SpentChallenge(models.Model):
+    """A WebAuthn challenge that answered a ceremony: `digest` is the lower-case hex SHA-256 of
+    the challenge bytes, unique, so one challenge is accepted once even when the same answer
+    arrives many times at once (W3C Web Authentication Level 2, 13.4.3: challenges are single
+    use). The session keeps the challenge itself (`apps.authn.passkeys`); rows older than the
+    challenges' lifetime are pruned when a new one is spent. `spent_at` is UTC."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    spent_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.digest

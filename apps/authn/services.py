@@ -15,10 +15,12 @@ act as the user. Enrolling a second factor and re-encrypting the stored keys are
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -26,7 +28,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import SHA256
 from django.http import HttpRequest
 from django.utils import timezone
@@ -38,7 +40,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 from apps.audit import context
 from apps.audit.services import atomic_record_failure, record
 from apps.authn import audit, passkeys, policies, totp_keys
-from apps.authn.models import Passkey, TOTPDevice, UserSession
+from apps.authn.models import Passkey, SpentChallenge, TOTPDevice, UserSession
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.db import lock_names
@@ -328,6 +330,21 @@ PASSKEY_FRESH_SECONDS = 300
 _WEBAUTHN_ERRORS = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError)
 
 
+def _spend_challenge(challenge: bytes) -> None:
+    """Record `challenge` as answered (call inside the ceremony's transaction); raises
+    ValidationFailed (`passkey.expired`) when it was answered already, here or in a parallel
+    request (`SpentChallenge.digest` is unique). Prunes records past the challenges' lifetime."""
+    now = timezone.now()
+    SpentChallenge.objects.filter(
+        spent_at__lt=now - timedelta(seconds=2 * passkeys.CHALLENGE_MAX_AGE_SECONDS)).delete()
+    try:
+        with transaction.atomic():
+            SpentChallenge.objects.create(digest=hashlib.sha256(challenge).hexdigest(),
+                                          spent_at=now)
+    except IntegrityError as exc:
+        raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired") from exc
+
+
 def _passkey_failed(actor: Actor, user: User | None, reason: str) -> None:
     """Audit a refused passkey login (`login.failed`, step `passkey`) against the credential's
     account, when the credential is known."""
@@ -363,6 +380,7 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
         raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused") from exc
     transports = credential.get("response", {}).get("transports") or []
     with transaction.atomic():
+        _spend_challenge(challenge)
         if Passkey.objects.filter(credential_id=verified.credential_id).exists():
             raise ValidationFailed(_("This passkey is registered already."), code="passkey.exists")
         passkey = Passkey.objects.create(
@@ -417,6 +435,7 @@ def passkey_authenticate(*, actor: Actor, credential: dict[str, Any],
                 credential_public_key=bytes(passkey.public_key),
                 credential_current_sign_count=passkey.sign_count,
                 require_user_verification=True)
+            _spend_challenge(challenge)
             passkey.sign_count = verified.new_sign_count
             passkey.last_used_at = timezone.now()
             passkey.save(update_fields=["sign_count", "last_used_at", "updated_at"])
