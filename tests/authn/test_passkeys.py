@@ -222,3 +222,10 @@ def test_login_page_offers_a_passkey(db: Any) -> None:
     page = Client().get(reverse("authn:login")).content.decode()
     assert "Log in with a passkey" in page
     assert "/static/js/passkeys.js" in page
+
+
+def test_my_sessions_says_passkey(registered: SoftAuthenticator) -> None:
+    client = Client()
+    passkey_login(client, registered)
+    page = client.get(reverse("selfservice:my_sessions")).content.decode()
+    assert "passkey + fingerprint, face or PIN" in page
