@@ -31,7 +31,10 @@
       headers: {"Content-Type": "application/json", "X-CSRFToken": csrfToken(form)},
       body: body === undefined ? "{}" : JSON.stringify(body)
     }).then(function (response) {
-      return response.json().then(function (data) {
+      // A login page instead of JSON (the session ended meanwhile) reads as a plain failure.
+      return response.json().catch(function () {
+        throw new Error(form.dataset.failed);
+      }).then(function (data) {
         if (!response.ok) { throw new Error(data.detail || form.dataset.failed); }
         return data;
       });
