@@ -127,3 +127,53 @@ class UserSession(BaseModel):
         # Swedish time; a UTC time in the label would disagree with it).
         return str(self.user)
 
+
+
+class Passkey(BaseModel):
+    """A WebAuthn public-key credential (a passkey) of `user` (W3C Web Authentication Level 2,
+    section 6.1: the credential record the relying party keeps).
+
+    `credential_id` is the authenticator's credential ID (raw bytes, unique across the portal:
+    WebAuthn 7.1 step 22 refuses a credential ID already registered), `public_key` its
+    COSE_Key-encoded public key (RFC 9052), `sign_count` the last signature counter seen
+    (WebAuthn 6.1.1: a later assertion must carry a larger one, unless both are 0), `transports`
+    the hints the browser reported ("usb", "internal", "hybrid", ...), `aaguid` the
+    authenticator model (a UUID string, all zeros for "none" attestation), `attestation_format`
+    the attestation statement format received ("none", "packed", ...; recorded, never required),
+    `name` the label the user gave it. `last_used_at` (UTC) is the time of the last accepted
+    assertion, None before the first.
+    """
+
+    NAME_MAX_LENGTH = 100
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="passkeys")
+    credential_id = models.BinaryField(unique=True, help_text="The WebAuthn credential ID.")
+    public_key = models.BinaryField(help_text="The COSE_Key (RFC 9052) public key.")
+    sign_count = models.BigIntegerField(default=0, help_text="The last signature counter seen.")
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True)
+    attestation_format = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = _("passkey")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+
+class SpentChallenge(models.Model):
+    """A WebAuthn challenge that answered a ceremony: `digest` is the lower-case hex SHA-256 of
+    the challenge bytes, unique, so one challenge is accepted once even when the same answer
+    arrives many times at once (W3C Web Authentication Level 2, 13.4.3: challenges are single
+    use). The session keeps the challenge itself (`apps.authn.passkeys`); rows older than the
+    challenges' lifetime are pruned when a new one is spent. `spent_at` is UTC."""
+
+    digest = models.CharField(max_length=64, unique=True)
+    spent_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.digest

@@ -6,7 +6,7 @@ import uuid
 
 from django.db.models import QuerySet
 
-from apps.authn.models import TOTPDevice, UserSession
+from apps.authn.models import Passkey, TOTPDevice, UserSession
 from apps.core.errors import NotFound
 from apps.identities.models import Person, User
 
@@ -37,3 +37,16 @@ def session_get_by_key_hash(key_hash: str) -> UserSession | None:
         return None
     return (UserSession.objects.filter(key_hash=key_hash, ended_at__isnull=True)
             .select_related("user__person").first())
+
+
+def passkeys_list(user: User) -> QuerySet[Passkey]:
+    """The account's passkeys, oldest first."""
+    return Passkey.objects.filter(user=user).order_by("created_at")
+
+
+def passkey_get_for_user(user: User, passkey_id: uuid.UUID) -> Passkey:
+    """A passkey of the account. Raises NotFound for a missing or someone else's passkey alike."""
+    found = passkeys_list(user).filter(pk=passkey_id).first()
+    if found is None:
+        raise NotFound()
+    return found

@@ -15,29 +15,36 @@ act as the user. Enrolling a second factor and re-encrypting the stored keys are
 
 from __future__ import annotations
 
+import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.sessions.models import Session
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.functions import SHA256
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from webauthn import verify_authentication_response, verify_registration_response
+from webauthn.helpers import base64url_to_bytes
+from webauthn.helpers.exceptions import WebAuthnException
 
 from apps.audit import context
 from apps.audit.services import atomic_record_failure, record
-from apps.authn import audit, policies, totp_keys
-from apps.authn.models import TOTPDevice, UserSession
+from apps.authn import audit, passkeys, policies, totp_keys
+from apps.authn.models import Passkey, SpentChallenge, TOTPDevice, UserSession
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.db import lock_names
-from apps.core.errors import ValidationFailed
+from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from apps.core.loa import LOA2
 from apps.identities.actors import Actor
 from apps.identities.identifiers import fold_username
@@ -310,3 +317,155 @@ def sessions_end_all(*, actor: Actor, person: Person,
                changes={"sessions_ended": [None, len(rows)], "end_reason": [None, reason]})
     return len(rows)
 
+
+
+# --- passkeys (W3C Web Authentication Level 2; apps.authn.passkeys makes the options) ----------
+
+PASSKEY_REFUSED = _("The passkey could not be used. Try again, or log in another way.")
+PASSKEY_EXPIRED = _("The passkey request expired or was already used. Try again.")
+#: A passkey is removed only within 5 minutes of a login or step-up (NIST SP 800-63B rev. 4,
+#: 6.1.2.3: re-authenticate before changing authenticators).
+PASSKEY_FRESH_SECONDS = 300
+#: Whatever py_webauthn or a malformed browser answer raises while parsing and verifying.
+_WEBAUTHN_ERRORS = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError)
+
+
+def _spend_challenge(challenge: bytes) -> None:
+    """Record `challenge` as answered (call inside the ceremony's transaction); raises
+    ValidationFailed (`passkey.expired`) when it was answered already, here or in a parallel
+    request (`SpentChallenge.digest` is unique). Prunes records past the challenges' lifetime."""
+    now = timezone.now()
+    SpentChallenge.objects.filter(
+        spent_at__lt=now - timedelta(seconds=2 * passkeys.CHALLENGE_MAX_AGE_SECONDS)).delete()
+    try:
+        with transaction.atomic():
+            SpentChallenge.objects.create(digest=hashlib.sha256(challenge).hexdigest(),
+                                          spent_at=now)
+    except IntegrityError as exc:
+        raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired") from exc
+
+
+def _passkey_failed(actor: Actor, user: User | None, reason: str) -> None:
+    """Audit a refused passkey login (`login.failed`, step `passkey`) against the credential's
+    account, when the credential is known."""
+    if user is not None:
+        atomic_record_failure(actor=actor, action=audit.LOGIN_FAILED.code, target=user,
+                              subject=user.person,
+                              changes={"step": [None, "passkey"], "reason": [None, reason]})
+
+
+@service
+def passkey_register(*, actor: User, credential: dict[str, Any], challenge: bytes | None,
+                     name: str) -> Passkey:
+    """Register a passkey for the logged-in user `actor` from the browser's answer to
+    `navigator.credentials.create()` (`credential`, the PublicKeyCredential as JSON) to the
+    `challenge` this session issued (`passkeys.take_challenge`; None when missing or expired).
+    Verified by py_webauthn (WebAuthn 7.1): challenge, origin settings.PORTAL_WEBAUTHN_ORIGIN,
+    RP ID settings.PORTAL_WEBAUTHN_RP_ID, user presence and user verification. Attestation is
+    not verified against any root ("none" accepted); its format and the AAGUID are recorded.
+    `name` is trimmed (empty: "Passkey"). Audited `passkey.created`. Raises Forbidden,
+    ValidationFailed (`passkey.expired`, `passkey.refused`, `passkey.exists`: the credential ID is
+    registered already, WebAuthn 7.1 step 22)."""
+    policies.require_self(actor, actor)
+    label = (name or "").strip()[:Passkey.NAME_MAX_LENGTH] or str(_("Passkey"))
+    if challenge is None:
+        raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired")
+    try:
+        verified = verify_registration_response(
+            credential=credential, expected_challenge=challenge,
+            expected_rp_id=settings.PORTAL_WEBAUTHN_RP_ID,
+            expected_origin=settings.PORTAL_WEBAUTHN_ORIGIN,
+            require_user_verification=True)
+    except _WEBAUTHN_ERRORS as exc:
+        raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused") from exc
+    transports = credential.get("response", {}).get("transports") or []
+    with transaction.atomic():
+        _spend_challenge(challenge)
+        if Passkey.objects.filter(credential_id=verified.credential_id).exists():
+            raise ValidationFailed(_("This passkey is registered already."), code="passkey.exists")
+        passkey = Passkey.objects.create(
+            user=actor, credential_id=verified.credential_id,
+            public_key=verified.credential_public_key, sign_count=verified.sign_count,
+            transports=[str(t) for t in transports if isinstance(t, str)][:10],
+            aaguid=str(verified.aaguid), name=label,
+            attestation_format=str(getattr(verified.fmt, "value", verified.fmt)))
+        record(actor=actor, action=audit.PASSKEY_CREATED.code, target=passkey,
+               subject=actor.person,
+               changes={"name": [None, label], "aaguid": [None, passkey.aaguid],
+                        "attestation_format": [None, passkey.attestation_format]})
+    return passkey
+
+
+@service
+def passkey_authenticate(*, actor: Actor, credential: dict[str, Any],
+                         challenge: bytes | None) -> User:
+    """The first login factor with a passkey: the active account whose passkey signed
+    `challenge` (`passkeys.take_challenge`; None when missing or expired) in `credential` (the
+    browser's answer to `navigator.credentials.get()` as JSON); `actor` is the anonymous actor.
+
+    Verified by py_webauthn (WebAuthn 7.2): challenge, origin, RP ID, user presence and user
+    verification, the signature with the stored public key, and the signature counter, which must
+    grow unless the authenticator keeps none (both 0; WebAuthn 6.1.1, a cloned authenticator is
+    refused). The user handle, when sent, must be the account's (WebAuthn 7.2 step 6). The passkey
+    row is locked while it is checked, so two assertions with one counter value cannot both pass.
+    Updates `sign_count` and `last_used_at`; audited `passkey.used`, a refusal against a known
+    credential `login.failed`. Raises ValidationFailed (`passkey.expired`, `passkey.refused`)."""
+    policies.require_anonymous(actor)
+    if challenge is None:
+        raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired")
+    credential_id = passkeys.credential_id_of(credential)
+    owner: User | None = None
+    try:
+        with transaction.atomic():
+            passkey = (Passkey.objects.select_for_update(of=("self",))
+                       .select_related("user__person")
+                       .filter(credential_id=credential_id).first() if credential_id else None)
+            if passkey is None:
+                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
+            owner = passkey.user
+            handle = credential.get("response", {}).get("userHandle")
+            if handle and base64url_to_bytes(str(handle)) != owner.pk.bytes:
+                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
+            if not owner.is_active:
+                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
+            verified = verify_authentication_response(
+                credential=credential, expected_challenge=challenge,
+                expected_rp_id=settings.PORTAL_WEBAUTHN_RP_ID,
+                expected_origin=settings.PORTAL_WEBAUTHN_ORIGIN,
+                credential_public_key=bytes(passkey.public_key),
+                credential_current_sign_count=passkey.sign_count,
+                require_user_verification=True)
+            _spend_challenge(challenge)
+            passkey.sign_count = verified.new_sign_count
+            passkey.last_used_at = timezone.now()
+            passkey.save(update_fields=["sign_count", "last_used_at", "updated_at"])
+            record(actor=actor, action=audit.PASSKEY_USED.code, target=passkey,
+                   subject=owner.person,
+                   changes={"sign_count": [None, passkey.sign_count]})
+    except ValidationFailed:
+        _passkey_failed(actor, owner, "refused")
+        raise
+    except _WEBAUTHN_ERRORS as exc:
+        _passkey_failed(actor, owner, "verification")
+        raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused") from exc
+    return passkey.user
+
+
+@service
+def passkey_remove(*, actor: User, passkey: Passkey, factor_at: int) -> None:
+    """Remove a passkey of the user `actor`. `factor_at` is when this session last proved a
+    factor (epoch seconds, UTC: its login or a fresh step-up); it must be at most
+    PASSKEY_FRESH_SECONDS ago. Audited `passkey.removed`. Raises Forbidden (someone else's
+    passkey; `passkey.stale`: no fresh factor), NotFound (already removed)."""
+    policies.require_self(actor, passkey.user)
+    if not 0 <= time.time() - factor_at <= PASSKEY_FRESH_SECONDS:
+        raise Forbidden(_("Confirm it is you first: log in again, or confirm with your "
+                          "authenticator app, then remove the passkey within 5 minutes."),
+                        code="passkey.stale")
+    with transaction.atomic():
+        row = Passkey.objects.select_for_update().filter(pk=passkey.pk, user=actor).first()
+        if row is None:
+            raise NotFound()
+        record(actor=actor, action=audit.PASSKEY_REMOVED.code, target=row, subject=actor.person,
+               changes={"name": [row.name, None]})
+        row.delete()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.authn import views
+from apps.authn import passkey_views, views
 
 app_name = "authn"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     path("login/commission/", views.commission_view, name="commission"),
     path("login/step-up/", views.step_up_view, name="step_up"),
     path("logout/", views.logout_view, name="logout"),
+    *passkey_views.urlpatterns,
 ]

@@ -43,7 +43,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             request.session.cycle_key()
             session.set_pending(request, user)
             return redirect(f"{reverse('authn:otp')}?{urlencode({'next': _next(request)})}")
-    return render(request, "authn/login.html", {"form": form, "next": _next(request)})
+    return render(request, "authn/login.html", {
+        "form": form, "next": _next(request),
+        "passkey_level": loa.level(settings.PORTAL_PASSKEY_LOA)})
 
 
 def otp_view(request: HttpRequest) -> HttpResponse:

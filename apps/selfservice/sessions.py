@@ -26,6 +26,8 @@ METHOD_LABELS = {
     "pwd": _("password"),
     "otp": _("code from an authenticator app"),
     "saml": _("e-ID"),
+    "hwk": _("passkey"),
+    "user": _("fingerprint, face or PIN"),
 }
 
 

@@ -12,6 +12,7 @@ import base64
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from cryptography.fernet import Fernet
@@ -211,6 +212,19 @@ PORTAL_LOA_REQUIRED: dict[str, str] = loa_required({
     "issue_for_others": env.str("PORTAL_LOA_ISSUE_FOR_OTHERS", default="loa3"),
     "self_issuance": env.str("PORTAL_LOA_SELF_ISSUANCE", default="loa3"),
 })
+# Passkeys (WebAuthn): the relying party ID is the portal's host name unless set (W3C Web
+# Authentication Level 2, 5.1.2: an RP ID is a registrable domain suffix of the origin's host); the
+# origin the browser reports must be PORTAL_BASE_URL's. A passkey alone logs in at LoA 2: it is not
+# an e-ID issued after identity proofing at LoA 3 (docs/authentication.md, "Passkeys").
+PORTAL_WEBAUTHN_RP_ID: str = env.str(
+    "PORTAL_WEBAUTHN_RP_ID", default=urlsplit(PORTAL_BASE_URL).hostname or "localhost")
+PORTAL_WEBAUTHN_RP_NAME = _("IAM portal")
+PORTAL_WEBAUTHN_ORIGIN: str = f"{urlsplit(PORTAL_BASE_URL).scheme}://{urlsplit(PORTAL_BASE_URL).netloc}"
+_passkey_loa = env.str("PORTAL_PASSKEY_LOA", default="loa2")
+if _passkey_loa.strip().lower() not in LOA_SHORT_NAMES:
+    raise ImproperlyConfigured(f"PORTAL_PASSKEY_LOA={_passkey_loa!r} is not a level: use loa2, "
+                               "loa3 or loa4.")
+PORTAL_PASSKEY_LOA: str = LOA_SHORT_NAMES[_passkey_loa.strip().lower()]
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG

@@ -1,0 +1,170 @@
+"""Passkey pages and their JSON endpoints (W3C Web Authentication Level 2).
+
+`/my/passkeys/`: the logged-in user's (staff or patient) passkeys, with name, created and last
+used; adding one (static/js/passkeys.js asks `passkey_register_options` for the options, calls
+`navigator.credentials.create()` and posts the answer to `passkey_register`); removing one, which
+needs a fresh factor: a login or a step-up in this session at most 5 minutes ago
+(docs/decisions.md). `/login/passkey/...`: the first-factor login with a discoverable passkey
+from the login page (the same script, `navigator.credentials.get()`).
+
+The JSON endpoints take and give `application/json`; a refusal is `application/problem+json`
+(RFC 9457) with a translated `detail` and a `code`. They are same-origin POSTs protected by
+Django's CSRF check (the script sends the token in `X-CSRFToken`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from apps.authn import commission, passkeys, selectors, services, session
+from apps.authn.decorators import acting_user, user_required
+from apps.core.actors import ANONYMOUS
+from apps.core.errors import PortalError
+
+#: RFC 8176 method names a passkey login records: "hwk" (proof of possession of a
+#: hardware-secured key) and "user" (user presence and verification, WebAuthn's UV flag).
+PASSKEY_METHODS = ["hwk", "user"]
+BAD_REQUEST = _("The request could not be read. Reload the page and try again.")
+
+
+def _problem(detail: Any, code: str, status: int = 400) -> JsonResponse:
+    return JsonResponse({"type": "about:blank", "title": str(detail), "status": status,
+                         "detail": str(detail), "code": code}, status=status,
+                        content_type="application/problem+json")
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any] | None:
+    """The request's JSON object with a `credential` object in it, or None."""
+    try:
+        body = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
+        return None
+    return body
+
+
+def _options(json_text: str) -> HttpResponse:
+    response = HttpResponse(json_text, content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@user_required
+@never_cache
+def my_passkeys(request: HttpRequest) -> HttpResponse:
+    """The list, the form to add one and, per passkey, "remove"."""
+    user = acting_user(request)
+    return render(request, "authn/passkeys.html", {
+        "passkeys": selectors.passkeys_list(user),
+        "fresh": _factor_at(request) >= time.time() - services.PASSKEY_FRESH_SECONDS,
+        "can_step_up": user.kind == user.Kind.STAFF and selectors.has_totp_device(user),
+        "step_up_url": f"{reverse('authn:step_up')}?purpose=passkey_remove&next="
+                       f"{reverse('authn:passkeys')}",
+    })
+
+
+@user_required
+@require_POST
+def passkey_register_options(request: HttpRequest) -> HttpResponse:
+    """The creation options (JSON) for a new passkey of the logged-in user."""
+    user = acting_user(request)
+    existing = [bytes(p.credential_id) for p in selectors.passkeys_list(user)]
+    return _options(passkeys.registration_options(request, user, existing))
+
+
+@user_required
+@require_POST
+def passkey_register(request: HttpRequest) -> JsonResponse:
+    """`{"name": str, "credential": PublicKeyCredential JSON}` → `{"redirect": url}` (201)."""
+    user = acting_user(request)
+    challenge = passkeys.take_challenge(request, "register")
+    body = _json_body(request)
+    if body is None:
+        return _problem(BAD_REQUEST, "bad_request")
+    try:
+        passkey = services.passkey_register(actor=user, credential=body["credential"],
+                                            challenge=challenge, name=str(body.get("name", "")))
+    except PortalError as exc:
+        return _problem(exc.message, exc.code, 403 if exc.code == "forbidden" else 400)
+    messages.success(request, _("The passkey %(name)s is added. You can now log in with it.")
+                     % {"name": passkey.name})
+    return JsonResponse({"redirect": reverse("authn:passkeys")}, status=201)
+
+
+def _factor_at(request: HttpRequest) -> int:
+    """When this session last proved a factor (epoch seconds): its login, or a fresh step-up."""
+    data = session.get(request)
+    at = int(data.get("at") or 0)
+    proof = session.step_up_proof(request)
+    if proof is not None and session.has_fresh_step_up(request):
+        at = max(at, proof.verified_at)
+    return at
+
+
+@user_required
+@require_POST
+def passkey_remove(request: HttpRequest, passkey_id: uuid.UUID) -> HttpResponse:
+    """Remove one of the user's own passkeys (NotFound for anyone else's)."""
+    user = acting_user(request)
+    passkey = selectors.passkey_get_for_user(user, passkey_id)
+    try:
+        services.passkey_remove(actor=user, passkey=passkey, factor_at=_factor_at(request))
+    except PortalError as exc:
+        messages.error(request, str(exc.message))
+    else:
+        if session.has_fresh_step_up(request):
+            session.consume_step_up(request)
+        messages.success(request, _("The passkey %(name)s is removed.") % {"name": passkey.name})
+    return redirect("authn:passkeys")
+
+
+@require_POST
+def passkey_login_options(request: HttpRequest) -> HttpResponse:
+    """The request options (JSON) for a login with a discoverable passkey."""
+    return _options(passkeys.authentication_options(request))
+
+
+@require_POST
+def passkey_login(request: HttpRequest) -> JsonResponse:
+    """`{"credential": PublicKeyCredential JSON, "next": url}` → `{"redirect": url}`: the login
+    completes at settings.PORTAL_PASSKEY_LOA with methods PASSKEY_METHODS, then goes on as any
+    login (`commission.after_login`: the choice of commission, or `next`)."""
+    challenge = passkeys.take_challenge(request, "login")
+    body = _json_body(request)
+    if body is None:
+        return _problem(BAD_REQUEST, "bad_request")
+    try:
+        user = services.passkey_authenticate(actor=ANONYMOUS, credential=body["credential"],
+                                             challenge=challenge)
+    except PortalError as exc:
+        return _problem(exc.message, exc.code)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    session.set_login(request, loa=settings.PORTAL_PASSKEY_LOA, methods=PASSKEY_METHODS)
+    services.login_succeeded(actor=user, loa=settings.PORTAL_PASSKEY_LOA, methods=PASSKEY_METHODS)
+    answer = commission.after_login(request, user, commission.safe_next(
+        request, str(body.get("next") or "/")))
+    return JsonResponse({"redirect": answer["Location"]})
+
+
+urlpatterns = [
+    path("my/passkeys/", my_passkeys, name="passkeys"),
+    path("my/passkeys/options/", passkey_register_options, name="passkey_register_options"),
+    path("my/passkeys/register/", passkey_register, name="passkey_register"),
+    path("my/passkeys/<uuid:passkey_id>/remove/", passkey_remove, name="passkey_remove"),
+    path("login/passkey/options/", passkey_login_options, name="passkey_login_options"),
+    path("login/passkey/", passkey_login, name="passkey_login"),
+]
