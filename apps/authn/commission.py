@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 
+from apps.authn import redirects
 from apps.commissions import selectors as commission_selectors
 from apps.commissions import services as commission_services
 from apps.core.errors import PortalError
@@ -32,14 +32,10 @@ SESSION_KEY = "commission"
 
 
 def safe_next(request: HttpRequest, candidate: str | None = None) -> str:
-    """`candidate` (default: `next` from the POST or the query string) when it is a URL on this
-    host, else "/" (no open redirect)."""
-    target = candidate if candidate is not None else (
-        request.POST.get("next") or request.GET.get("next") or "")
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()},
-                                                  request.is_secure()):
-        return target
-    return "/"
+    """`candidate` (default: `next` from the POST or the query string) when
+    `apps.authn.redirects.safe_next` lets it through, else "/"."""
+    return redirects.safe_next(candidate if candidate is not None else (
+        request.POST.get("next") or request.GET.get("next")))
 
 
 def choice_url(next_url: str) -> str:

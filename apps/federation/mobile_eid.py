@@ -27,11 +27,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from apps.audit import context
 from apps.authn import commission, session
 from apps.authn.decorators import acting_user, staff_required
+from apps.authn.redirects import safe_next
 from apps.core import loa
 from apps.core.actors import ANONYMOUS
 from apps.core.assurance import mint_step_up
 from apps.core.errors import PortalError
-from apps.federation.views import safe_next
 from apps.issuance import rules, selectors
 from apps.issuance import services as issuance
 

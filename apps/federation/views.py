@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import saml2
 from django.conf import settings
@@ -25,6 +25,7 @@ from saml2.metadata import entity_descriptor
 from apps.authn import commission, session
 from apps.authn import services as authn_services
 from apps.authn.decorators import acting_user, loa_required, staff_required
+from apps.authn.redirects import safe_next
 from apps.core.assurance import mint_step_up
 from apps.core.errors import PortalError
 from apps.federation import flow, saml, selectors, services
@@ -40,19 +41,6 @@ SLO_KEY = "saml_logout"
 SLO_SENT_KEY = "saml_logout_sent"
 GENERIC_REFUSAL = _("The login could not be completed. Start the login again; if it happens "
                     "again, contact your e-ID provider's support.")
-
-
-def safe_next(value: str | None) -> str:
-    """`value` when it is a same-site relative path (`/...`, not `//host` nor `/\\host`, no scheme,
-    no host, no control characters); else "/". RelayState is never read: the path after login is
-    kept on the portal's side of the request (docs/authentication.md)."""
-    value = value or ""
-    parts = urlsplit(value)
-    if (not value.startswith("/") or value.startswith("//") or "\\" in value
-            or parts.scheme or parts.netloc or any(ord(c) < 32 or ord(c) == 127 for c in value)
-            or len(value) > 2000):
-        return "/"
-    return value
 
 
 @require_GET
