@@ -169,6 +169,17 @@ def login_succeeded(*, actor: User, loa: str | None, methods: list[str]) -> None
 
 
 @service
+def step_up_succeeded(*, actor: User, method: str, loa: str) -> None:
+    """Audit a step-up the user passed outside the portal (`step_up.succeeded`): a ForceAuthn
+    login at an IdP (`method` "saml") at level `loa`. The TOTP step-up audits itself
+    (`step_up_verify`)."""
+    policies.require_self(actor, actor)
+    with context.using(replace(context.current(), loa=loa)), transaction.atomic():
+        record(actor=actor, action=audit.STEP_UP_SUCCEEDED.code, target=actor,
+               subject=actor.person, changes={"method": [None, method], "loa": [None, loa]})
+
+
+@service
 def step_up_verify(*, actor: User, token: str) -> StepUpProof:
     """Re-enter the second factor before a sensitive action. Returns a `StepUpProof` for the actor
     (apps.core.assurance: valid 5 minutes); audits `step_up.succeeded` or `step_up.failed`.

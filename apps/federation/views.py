@@ -123,6 +123,7 @@ def complete_view(request: HttpRequest) -> HttpResponse:
         if not session.store_step_up(request, mint_step_up(user.pk, "saml", loa=state.loa)):
             messages.info(request, session.ENDED_MESSAGE)
             return redirect("home")
+        authn_services.step_up_succeeded(actor=user, method="saml", loa=state.loa)
         request.session["saml"] = slo
         return HttpResponseRedirect(state.next_path)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")

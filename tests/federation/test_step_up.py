@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from apps.audit.models import AuditEvent
 from apps.authn.models import UserSession
 from apps.authn.session import key_hash
 from apps.commissions.models import Employee
@@ -48,6 +49,9 @@ def test_a_step_up_from_a_password_and_totp_session_reaches_level_3(
     row = UserSession.objects.get(user=user, ended_at__isnull=True)
     assert row.key_hash == key_hash(after) and row.loa == LOA3
     assert row.methods == ["pwd", "otp", "saml"]
+    # Audited as a step-up, at the level the IdP answered with.
+    event = AuditEvent.objects.filter(action="step_up.succeeded", actor_id=str(user.pk)).get()
+    assert event.changes["method"] == [None, "saml"] and event.loa == LOA3
 
 
 def test_a_step_up_answered_for_another_person_is_refused(
