@@ -17,6 +17,7 @@ service that locks more than one of them takes them in this order, so two of the
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.db.models import Sum
 from django.utils import timezone
@@ -97,5 +98,19 @@ OOB_MAX_APPROVALS_PER_PERSON = 5
 OOB_APPROVAL_WINDOW_SECONDS = 600
 #: Wrong numbers typed in the app before the request is cancelled (NIST SP 800-63B 5.2.2).
 OOB_MAX_WRONG_NUMBERS = 3
+#: A request's reference: this many random octets, as 32 base64url characters (RFC 4648 section 5),
+#: 192 bits, so a live reference cannot be guessed (OWASP ASVS 3.2.2 asks at least 64 bits).
+OOB_REFERENCE_BYTES = 24
+_OOB_REFERENCE = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def oob_reference_valid(text: object) -> bool:
+    """True when `text` has the shape of a request reference (32 base64url characters, ASCII).
+    Checked before every lookup, so other text (a NUL, which PostgreSQL refuses; a lookalike
+    letter; a very long path) never reaches the database and gets the answer of an unknown
+    reference."""
+    return isinstance(text, str) and _OOB_REFERENCE.fullmatch(text) is not None
+
+
 #: The first field of the challenge the app signs: "EIDAUTH1|reference|origin|number|nonce".
 OOB_CHALLENGE_PREFIX = "EIDAUTH1"

@@ -15,7 +15,7 @@ from apps.commissions.policies import scope_roots
 from apps.core.errors import NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person
-from apps.issuance import policies
+from apps.issuance import policies, rules
 from apps.issuance.ca import serial_hex
 from apps.issuance.models import (
     CertificateRevocationList,
@@ -126,7 +126,7 @@ def oob_request_open(reference: str, now: dt.datetime) -> OutOfBandRequest:
         reference=reference, expires_at__gt=now,
         status__in=[OutOfBandRequest.Status.PENDING, OutOfBandRequest.Status.APPROVED,
                     OutOfBandRequest.Status.DENIED],
-    ).first() if isinstance(reference, str) and len(reference) <= 64 else None
+    ).first() if rules.oob_reference_valid(reference) else None
     if req is None:
         raise NotFound(code="not_found")
     return req
@@ -138,7 +138,7 @@ def oob_request_state(reference: str, binding: str, now: dt.datetime) -> str:
     `expires_at`, whatever the status says) or "unknown" (no such request, or `binding` is not
     the one the starting browser keeps: one answer, so another browser learns nothing)."""
     req = OutOfBandRequest.objects.filter(reference=reference).first() if (
-        isinstance(reference, str) and len(reference) <= 64) else None
+        rules.oob_reference_valid(reference)) else None
     binding_hash = hashlib.sha256((binding or "").encode()).hexdigest()
     if req is None or not hmac.compare_digest(req.binding_hash, binding_hash):
         return "unknown"

@@ -97,3 +97,41 @@ def test_sixth_approval_in_ten_minutes_is_refused(nina: User) -> None:
             assert answer.status_code == 200
     _problem(answer, 403, "auth.too_many")
     assert "too many logins" in answer.json()["detail"]
+
+
+def _lookalike(reference: str) -> str:
+    """`reference` with its first letter or digit replaced by a fullwidth or Cyrillic twin."""
+    twins = {**{c: chr(ord(c) + 0xFEE0) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+             "a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441"}
+    for i, char in enumerate(reference):
+        if char in twins:
+            return reference[:i] + twins[char] + reference[i + 1:]
+    return "\uff21" + reference[1:]
+
+
+@pytest.mark.parametrize("reference", [
+    "%00", "abc%00def", "a" * 31 + "%00", "x" * 5000, "%F0%9F%98%80" * 8, "%C0%AF",
+    "EIDAUTH1.abc", "a%0Ab", "%20" + "a" * 31, "a" * 33, "a" * 31,
+])
+def test_hostile_references_are_not_found_never_500(nina: User, reference: str) -> None:
+    """Any text in the path is one answer: 404 `not_found`, problem+json (the reference is 32
+    url-safe characters; a NUL would otherwise reach PostgreSQL, which refuses it)."""
+    client = Client(raise_request_exception=False)
+    _problem(client.get(_url(reference)), 404, "not_found")
+    body = {"serial": "1f", "number": "12", "signature": "MEUCIQ=="}
+    _problem(client.post(_url(reference, "approval"), body, content_type="application/json"),
+             404, "not_found")
+
+
+def test_a_lookalike_reference_finds_nothing(nina: User) -> None:
+    wallet = activate(nina.person)
+    req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
+    twin = _lookalike(req.reference)
+    client = Client(raise_request_exception=False)
+    _problem(client.get(_url(twin)), 404, "not_found")
+    _problem(client.post(_url(twin, "approval"),
+                         {"serial": wallet.serial, "number": req.number,
+                          "signature": wallet.sign_b64(req)}, content_type="application/json"),
+             404, "not_found")
+    req.refresh_from_db()
+    assert req.status == "pending" and req.wrong_numbers == 0

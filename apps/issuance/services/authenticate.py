@@ -30,6 +30,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -50,6 +51,14 @@ Status = OutOfBandRequest.Status
 
 def _hash(binding: str) -> str:
     return hashlib.sha256(binding.encode()).hexdigest()
+
+
+def _by_reference(reference: str) -> QuerySet[OutOfBandRequest]:
+    """The request named `reference`; none for text that is not a reference's shape
+    (`rules.oob_reference_valid`), which never reaches the database."""
+    if not rules.oob_reference_valid(reference):
+        return OutOfBandRequest.objects.none()
+    return OutOfBandRequest.objects.filter(reference=reference)
 
 
 def _is_live(req: OutOfBandRequest, now: dt.datetime) -> bool:
@@ -88,8 +97,8 @@ def _start(actor: Actor, ip: str | None, previous: tuple[str, str] | None, purpo
     binding = secrets.token_urlsafe(32)
     with transaction.atomic():
         if previous is not None:
-            old = OutOfBandRequest.objects.select_for_update().filter(
-                reference=previous[0], status=Status.PENDING).first()
+            old = _by_reference(previous[0]).select_for_update().filter(
+                status=Status.PENDING).first()
             if old is not None and hmac.compare_digest(old.binding_hash, _hash(previous[1])):
                 old.status = Status.CANCELLED
                 old.save(update_fields=["status", "updated_at"])
@@ -99,7 +108,7 @@ def _start(actor: Actor, ip: str | None, previous: tuple[str, str] | None, purpo
             raise Forbidden(_("Too many logins are waiting from your network. Wait two minutes "
                               "and try again."), code="auth.too_many")
         req = OutOfBandRequest.objects.create(
-            reference=secrets.token_urlsafe(24), nonce=secrets.token_hex(16),
+            reference=secrets.token_urlsafe(rules.OOB_REFERENCE_BYTES), nonce=secrets.token_hex(16),
             number=f"{secrets.randbelow(100):02d}", binding_hash=_hash(binding),
             created_at=now, expires_at=now + dt.timedelta(seconds=rules.OOB_VALIDITY_SECONDS),
             ip=ip or None, purpose=purpose, step_up_user=step_up_user)
@@ -220,8 +229,8 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
         if found is not None:
             Person.objects.select_for_update().filter(pk=found.person_id).first()
             eid = MobileEID.objects.select_for_update().select_related("person").get(pk=found.pk)
-        req = _answerable(OutOfBandRequest.objects.select_for_update(of=("self",)).select_related(
-            "step_up_user").filter(reference=reference).first(), now)
+        req = _answerable(_by_reference(reference).select_for_update(of=("self",))
+                          .select_related("step_up_user").first(), now)
         error: PortalError | None = None
         changes: dict[str, list[object]] = {}
         user = None
@@ -280,8 +289,8 @@ def mobile_eid_login_deny(*, actor: Actor, reference: str) -> OutOfBandRequest:
     so. Audits `mobile_eid_login.denied`. Raises NotFound, Conflict (`auth.not_pending`)."""
     policies.require_answer_mobile_eid_login(actor)
     with transaction.atomic():
-        req = _answerable(OutOfBandRequest.objects.select_for_update().filter(
-            reference=reference).first(), timezone.now())
+        req = _answerable(_by_reference(reference).select_for_update().first(),
+                          timezone.now())
         req.status = Status.DENIED
         req.save(update_fields=["status", "updated_at"])
         record(actor=actor, action=audit.MOBILE_EID_LOGIN_DENIED.code, target=req,
@@ -303,7 +312,7 @@ class Completion:
 def _complete(actor: Actor, reference: str, binding: str, purpose: str,
               step_up_user: User | None) -> Completion:
     with transaction.atomic():
-        peek = OutOfBandRequest.objects.filter(reference=reference).first()
+        peek = _by_reference(reference).first()
         if peek is None or not hmac.compare_digest(peek.binding_hash, _hash(binding or "")) or (
                 peek.purpose != purpose) or (step_up_user is not None
                                              and peek.step_up_user_id != step_up_user.pk):
