@@ -70,5 +70,8 @@ OOB_REFUSED = {
         ("auth.too_many", _("The person had approved too many requests in ten minutes.")),
         ("auth.other_person", _("The e-ID belongs to someone other than the person confirming "
                                 "it is them.")),
+        ("auth.not_entitled", _("When the browser completed the login, the e-ID or its owner "
+                                "could no longer log in (revoked, expired, left or "
+                                "deactivated since the approval).")),
     ]
 }

@@ -143,6 +143,41 @@ def test_revoked_between_approval_and_completion_does_not_log_in(nina: User) -> 
     assert done.status == Status.CANCELLED and done.user is None
 
 
+def _approved_then(nina: User, change: str) -> tuple[services.StartedLogin, str]:
+    """A request of Nina's approved with her e-ID, then her entitlement changed by `change`."""
+    from apps.commissions import services as commissions
+    from apps.commissions.models import Commission
+
+    wallet = activate(nina.person)
+    started = _start()
+    approve(wallet, started.request)
+    if change == "last commission ended":
+        for commission in Commission.objects.filter(employee__person=nina.person):
+            commissions.commission_end(actor=SYSTEM, commission=commission, reason="Left")
+    elif change == "account deactivated":
+        commissions.account_deactivate(actor=SYSTEM, user=nina, reason="Left")
+    else:
+        services.eid_revoke(actor=SYSTEM, eid=MobileEID.objects.get(serial=wallet.serial),
+                            reason="Phone lost")
+    return started, wallet.serial
+
+
+@pytest.mark.parametrize("change", ["last commission ended", "account deactivated",
+                                    "e-ID revoked"])
+def test_entitlement_is_checked_again_at_completion(nina: User, change: str) -> None:
+    """Between the app's approval and the browser's completion the person may leave: the browser
+    is then not logged in, and the cancellation is audited."""
+    started, serial = _approved_then(nina, change)
+    done = _complete(started)
+    assert done.status == Status.CANCELLED and done.user is None
+    assert MobileEID.objects.get(serial=serial).last_used_at is None
+    refused = AuditEvent.objects.filter(action="mobile_eid_login.refused",
+                                        target_id=str(started.request.pk)).get()
+    assert refused.outcome == AuditEvent.Outcome.FAILURE
+    assert refused.reason == "mobile_eid_login.auth.not_entitled"
+    assert not AuditEvent.objects.filter(action="mobile_eid_login.completed").exists()
+
+
 def test_expired_request(nina: User) -> None:
     wallet = activate(nina.person)
     started = _start()

@@ -331,9 +331,17 @@ def _complete(actor: Actor, reference: str, binding: str, purpose: str,
             return Completion(req.status)
         eid, user = req.eid, req.user
         assert eid is not None and user is not None
-        if eid.status != MobileEID.Status.ACTIVE or not user.is_active:
+        if _eid_problem(eid, now) is None or not user.is_active:
+            # Entitlement is checked when used (NIST SP 800-63B 6.2: a credential whose holder
+            # has left is invalidated): revoked, past its validity, or its owner gone since the
+            # approval.
             req.status, req.eid, req.user, req.approved_at = Status.CANCELLED, None, None, None
             req.save(update_fields=["status", "eid", "user", "approved_at", "updated_at"])
+            record(actor=actor, action=audit.MOBILE_EID_LOGIN_REFUSED.code, target=req,
+                   subject=eid.person, changes={"status": [Status.APPROVED, Status.CANCELLED],
+                                                "serial": [eid.serial, None]},
+                   reason=audit.OOB_REFUSED["auth.not_entitled"].code,
+                   outcome=AuditEvent.Outcome.FAILURE)
             return Completion(Status.CANCELLED)
         req.status = Status.CONSUMED
         req.save(update_fields=["status", "updated_at"])
@@ -351,8 +359,10 @@ def mobile_eid_login_complete(*, actor: Actor, reference: str, binding: str) -> 
     """The starting browser checks its request (`binding` from its session). An approved, live
     request is consumed once: the e-ID's `last_used_at` is set and `mobile_eid_login.completed`
     audited (acting as `actor`, the not-yet-logged-in browser), and the Completion names the
-    account. Other states are only reported. The e-ID is checked again at completion (revoked in
-    between: "cancelled"). Locks the person, the e-ID, then the request."""
+    account. Other states are only reported. The e-ID and its owner are checked again at
+    completion (`_eid_problem`: revoked, expired, or the owner no longer a working staff member,
+    or the account deactivated, in between: "cancelled", audited as `mobile_eid_login.refused`
+    with reason `auth.not_entitled`). Locks the person, the e-ID, then the request."""
     policies.require_start_mobile_eid_login(actor)
     return _complete(actor, reference, binding, OutOfBandRequest.Purpose.LOGIN, None)
 
