@@ -98,20 +98,34 @@ class EIDAuthRequest(serializers.Serializer):  # type: ignore[type-arg]
     expires_at = serializers.DateTimeField(help_text="End, RFC 3339 in UTC (`Z`): 120 s later.")
 
 
+def _serial() -> RegexText:
+    return RegexText(
+        r"^[0-9A-Fa-f]{1,40}$", help_text="The e-ID certificate's serial number, hex.")
+
+
+def _signature(challenge: str) -> RegexText:
+    # A DER ECDSA P-256 signature is at most 72 octets (96 base64 characters); 400 leaves room
+    # and bounds the work.
+    return RegexText(
+        r"^[A-Za-z0-9+/]+={0,2}$", max_length=400,
+        help_text="Base64 (standard alphabet) of the DER ECDSA P-256 / SHA-256 signature over "
+                  f"`{challenge}` (UTF-8) with the e-ID's key.")
+
+
 class EIDAuthApprovalRequest(ClosedRequest):
     """`{serial, number, signature}`."""
 
-    serial = RegexText(
-        r"^[0-9A-Fa-f]{1,40}$", help_text="The e-ID certificate's serial number, hex.")
+    serial = _serial()
     number = RegexText(r"^[0-9]{2}$", help_text="The two digits the browser shows.")
-    signature = RegexText(
-        r"^[A-Za-z0-9+/]+={0,2}$", max_length=400,
-        help_text="Base64 (standard alphabet) of the DER ECDSA P-256 / SHA-256 signature over "
-                  "`EIDAUTH1|<reference>|<origin>|<number>|<nonce>` (UTF-8).")
+    signature = _signature("EIDAUTH1|<reference>|<origin>|<number>|<nonce>")
 
 
 class EIDAuthDenialRequest(ClosedRequest):
-    """`{}`: nothing but the reference in the path."""
+    """`{serial, signature}`: the person's "no", signed with their e-ID, so knowing the
+    reference is not enough to deny a login."""
+
+    serial = _serial()
+    signature = _signature("EIDDENY1|<reference>|<origin>|<nonce>")
 
 
 class EIDAuthAnswer(serializers.Serializer):  # type: ignore[type-arg]

@@ -156,8 +156,8 @@ class EIDActivationApi(APIView):
 #: The refusals of the login-request endpoints, by HTTP status, with their problem `code`s.
 AUTH_REFUSALS = {
     400: "`invalid` (members missing or malformed, unknown members), `parse_error` (not JSON).",
-    403: "`auth.number` (wrong number; the third cancels the request), `auth.signature` (not "
-         "signed with that e-ID's key), `auth.eid` (the e-ID is unknown, revoked, expired, or "
+    403: "`auth.number` (wrong number, signed; the third cancels the request), `auth.signature` "
+         "(not signed with that e-ID's key), `auth.eid` (the e-ID is unknown, revoked, expired, or "
          "not issued by the portal's CA), `auth.other_person` (a request to confirm it is someone "
          "else: only their own e-ID may approve it), `auth.too_many` (the person gave 5 approvals in "
          "the last 10 minutes).",
@@ -201,6 +201,15 @@ class EIDAuthRequestApi(APIView):
         })
 
 
+def _signature(text: str) -> bytes:
+    """The octets of a base64 signature member (RFC 4648 section 4). Raises ValidationFailed."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationFailed(gettext("The signature is not base64."), field="signature",
+                               code="invalid") from None
+
+
 class EIDAuthApprovalApi(APIView):
     """`POST /api/v1/eid/auth-requests/<reference>/approval`: the app approves with the e-ID's
     signature over the challenge (apps.issuance.challenge). No login or CSRF token: the
@@ -225,20 +234,18 @@ class EIDAuthApprovalApi(APIView):
         data = EIDAuthApprovalRequest(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            signature = base64.b64decode(values["signature"], validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationFailed(gettext("The signature is not base64."), field="signature",
-                                   code="invalid") from None
         issuance.mobile_eid_login_approve(actor=MOBILE_APP, reference=reference,
                                           serial=values["serial"], number=values["number"],
-                                          signature=signature)
+                                          signature=_signature(values["signature"]))
         return Response({"status": "approved"})
 
 
 class EIDAuthDenialApi(APIView):
-    """`POST /api/v1/eid/auth-requests/<reference>/denial` with `{}`: the person said no.
-    Answer `200 {"status": "denied"}`; errors 404, 409 as `AUTH_REFUSALS`."""
+    """`POST /api/v1/eid/auth-requests/<reference>/denial` with `{serial, signature}`: the
+    person said no, signed with the e-ID's key over the denial challenge
+    (apps.issuance.challenge), so knowing the reference is not enough to deny a login. Answer
+    `200 {"status": "denied"}`; errors as `AUTH_REFUSALS` (not `auth.number`, `auth.too_many`),
+    each refusal audited."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -250,11 +257,15 @@ class EIDAuthDenialApi(APIView):
         request=EIDAuthDenialRequest,
         responses={
             200: OpenApiResponse(EIDAuthAnswer, description="Denied."),
-            **{(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=AUTH_REFUSALS[code])
-               for code in (400, 404, 409)},
+            **{(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=text)
+               for code, text in AUTH_REFUSALS.items()},
         },
     )
     def post(self, request: Request, reference: str) -> Response:
-        EIDAuthDenialRequest(data=request.data).is_valid(raise_exception=True)
-        issuance.mobile_eid_login_deny(actor=MOBILE_APP, reference=reference)
+        data = EIDAuthDenialRequest(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        issuance.mobile_eid_login_deny(actor=MOBILE_APP, reference=reference,
+                                       serial=values["serial"],
+                                       signature=_signature(values["signature"]))
         return Response({"status": "denied"})

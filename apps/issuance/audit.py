@@ -66,7 +66,8 @@ OOB_REFUSED = {
     code: register_reason(f"mobile_eid_login.{code}", label) for code, label in [
         ("auth.number", _("The number typed in the app was wrong.")),
         ("auth.eid", _("The e-ID was unknown, not active, or not issued by the portal.")),
-        ("auth.signature", _("The approval was not signed with the e-ID's key.")),
+        ("auth.signature", _("The answer (approval or denial) was not signed with the "
+                             "e-ID's key.")),
         ("auth.too_many", _("The person had approved too many requests in ten minutes.")),
         ("auth.other_person", _("The e-ID belongs to someone other than the person confirming "
                                 "it is them.")),

@@ -112,5 +112,8 @@ def oob_reference_valid(text: object) -> bool:
     return isinstance(text, str) and _OOB_REFERENCE.fullmatch(text) is not None
 
 
-#: The first field of the challenge the app signs: "EIDAUTH1|reference|origin|number|nonce".
+#: The first field of the challenge the app signs to approve (apps.issuance.challenge):
+#: "EIDAUTH1|reference|origin|number|nonce"; also the prefix of the QR text.
 OOB_CHALLENGE_PREFIX = "EIDAUTH1"
+#: The first field of the challenge the app signs to deny: "EIDDENY1|reference|origin|nonce".
+OOB_DENIAL_PREFIX = "EIDDENY1"

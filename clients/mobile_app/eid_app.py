@@ -37,7 +37,11 @@ two-digit number. The app
    `.../<reference>/approval`; `200 {"status": "approved"}` prints `approved`, a refusal prints the
    problem's `detail` (wrong number, not signed by this e-ID, e-ID revoked, request expired).
 
-With `--deny` it POSTs `{}` to `.../<reference>/denial` instead and prints `denied`.
+With `--deny` it says no instead, without asking for the number (a person refusing a login they
+did not start has no browser showing one): it signs the denial challenge
+`EIDDENY1|<reference>|<origin>|<nonce>` (UTF-8) with the wallet's key in the same way, POSTs
+`{"serial", "signature"}` to `.../<reference>/denial` and prints `denied`. The portal takes only
+signed answers, so whoever merely sees the QR code cannot deny or cancel a login.
 
 `verify` downloads `{portal}/issuance/ca.pem` and the CRL `{portal}/issuance/crl` (DER) and checks
 the wallet's certificate (RFC 5280: signature by the CA, validity period, a CRL signed by the same
@@ -111,6 +115,7 @@ __all__ = [
     "build_csr",
     "check_ocsp",
     "check_origin",
+    "deny_challenge",
     "generate_device_key",
     "main",
     "normalise_number",
@@ -132,8 +137,10 @@ CA_PATH = "/issuance/ca.pem"
 CRL_PATH = "/issuance/crl"
 OCSP_PATH = "/issuance/ocsp"
 AUTH_REQUESTS_PATH = "/api/v1/eid/auth-requests/"
-#: Prefix of the QR text and of the challenge the app signs (version 1 of the format).
+#: Prefix of the QR text and of the challenge the app signs to approve (version 1 of the format).
 AUTH_PREFIX = "EIDAUTH1"
+#: Prefix of the challenge the app signs to deny (version 1).
+DENY_PREFIX = "EIDDENY1"
 #: Nonce length in octets (RFC 8954 2.1: clients should use 32).
 OCSP_NONCE_BYTES = 32
 #: How far an OCSP answer's thisUpdate may lie ahead of our clock (clock skew).
@@ -718,6 +725,13 @@ def auth_challenge(request: AuthRequest, number: str) -> bytes:
     return "|".join(fields).encode("utf-8")
 
 
+def deny_challenge(request: AuthRequest) -> bytes:
+    """The bytes the app signs to deny: `EIDDENY1|<reference>|<origin>|<nonce>` in UTF-8, the
+    origin exactly as the portal sent it."""
+    fields = (DENY_PREFIX, request.reference, request.origin, request.nonce)
+    return "|".join(fields).encode("utf-8")
+
+
 def sign_challenge(key: ec.EllipticCurvePrivateKey, challenge: bytes) -> str:
     """ECDSA with SHA-256 over `challenge` (FIPS 186-5), DER-encoded (RFC 3279 2.2.3), base64
     with the standard alphabet and padding (RFC 4648 section 4)."""
@@ -972,17 +986,18 @@ def cmd_approve(args: argparse.Namespace) -> int:
     print(f"service:  {request.service}")
     print(f"portal:   {request.origin}")
     print(f"time:     {_local_time(request.created_at)}")
+    serial = format(wallet.cert().serial_number, "x")
     if args.deny:
-        status, _, raw = http_request(url + "/denial", method="POST", json_body={}, accept=accept)
+        body = {"serial": serial, "signature": sign_challenge(wallet.key(), deny_challenge(request))}
+        status, _, raw = http_request(url + "/denial", method="POST", json_body=body, accept=accept)
         expected = "denied"
     else:
         if number is None:
             number = _ask_number()
-        key = wallet.key()
         body = {
-            "serial": format(wallet.cert().serial_number, "x"),
+            "serial": serial,
             "number": number,
-            "signature": sign_challenge(key, auth_challenge(request, number)),
+            "signature": sign_challenge(wallet.key(), auth_challenge(request, number)),
         }
         status, _, raw = http_request(url + "/approval", method="POST", json_body=body,
                                       accept=accept)

@@ -70,10 +70,23 @@ def test_refusals(nina: User) -> None:
     _problem(post({**good, "signature": "not base64!"}), 400, "invalid")
     _problem(post({**good, "serial": "ffff"}), 403, "auth.eid")
     wrong = f"{(int(req.number) + 1) % 100:02d}"
-    _problem(post({**good, "number": wrong}), 403, "auth.number")
+    # A wrong number counts only when signed as typed (the app signs what the person typed).
+    _problem(post({**good, "number": wrong}), 403, "auth.signature")
+    _problem(post({**good, "number": wrong, "signature": wallet.sign_b64(req, wrong)}), 403,
+             "auth.number")
     other_req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
     _problem(post({**good, "signature": wallet.sign_b64(other_req)}), 403, "auth.signature")
-    denied = client.post(_url(req.reference, "denial"), {}, content_type="application/json")
+
+    def deny(body: Any) -> Any:
+        return client.post(_url(req.reference, "denial"), body, content_type="application/json")
+
+    _problem(deny({}), 400, "invalid")
+    _problem(deny({**wallet.denial_body(req), "number": req.number}), 400, "invalid")
+    _problem(deny({**wallet.denial_body(req), "signature": "not base64!"}), 400, "invalid")
+    _problem(deny({**wallet.denial_body(req), "serial": "ffff"}), 403, "auth.eid")
+    _problem(deny({**wallet.denial_body(req), "signature": good["signature"]}), 403,
+             "auth.signature")
+    denied = deny(wallet.denial_body(req))
     assert denied.status_code == 200 and denied.json() == {"status": "denied"}
     _problem(post(good), 409, "auth.not_pending")
 
@@ -121,6 +134,8 @@ def test_hostile_references_are_not_found_never_500(nina: User, reference: str) 
     body = {"serial": "1f", "number": "12", "signature": "MEUCIQ=="}
     _problem(client.post(_url(reference, "approval"), body, content_type="application/json"),
              404, "not_found")
+    _problem(client.post(_url(reference, "denial"), {"serial": "1f", "signature": "MEUCIQ=="},
+                         content_type="application/json"), 404, "not_found")
 
 
 def test_a_lookalike_reference_finds_nothing(nina: User) -> None:

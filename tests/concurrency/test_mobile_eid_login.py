@@ -82,3 +82,36 @@ def test_parallel_approvals_by_one_person_stop_at_five(
     answers = at_once([approval(req) for req in requests])
     assert sorted(answer.status for answer in answers) == [200] * 5 + [403] * 3
     assert OutOfBandRequest.objects.filter(status=OutOfBandRequest.Status.APPROVED).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_racing_a_denial_exactly_one_wins(
+        live_server: Any, nurse: tuple[User, Employee], issuing_ca: Any) -> None:
+    wallet = activate(nurse[0].person)
+    req, binding = _started()
+    base = f"/api/v1/eid/auth-requests/{req.reference}"
+    approval = {"serial": wallet.serial, "number": req.number, "signature": wallet.sign_b64(req)}
+    answers = at_once([lambda: post_json(live_server.url, base + "/approval", approval),
+                       lambda: post_json(live_server.url, base + "/denial",
+                                         wallet.denial_body(req))] * 3)
+    assert sorted(answer.status for answer in answers) == [200] + [409] * 5
+    req.refresh_from_db()
+    winner = next(answer for answer in answers if answer.status == 200).json()["status"]
+    assert req.status == winner
+    completion = services.mobile_eid_login_complete(actor=ANONYMOUS, reference=req.reference,
+                                                    binding=binding)
+    assert (completion.user is not None) == (winner == "approved")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_signed_wrong_numbers_cancel_at_the_third(
+        live_server: Any, nurse: tuple[User, Employee], issuing_ca: Any) -> None:
+    wallet = activate(nurse[0].person)
+    req, _binding = _started()
+    wrong = f"{(int(req.number) + 1) % 100:02d}"
+    body = {"serial": wallet.serial, "number": wrong, "signature": wallet.sign_b64(req, wrong)}
+    path = f"/api/v1/eid/auth-requests/{req.reference}/approval"
+    answers = at_once([lambda: post_json(live_server.url, path, body) for _ in range(6)])
+    assert sorted(answer.status for answer in answers) == [403] * 3 + [404] * 3
+    req.refresh_from_db()
+    assert req.status == OutOfBandRequest.Status.CANCELLED and req.wrong_numbers == 3

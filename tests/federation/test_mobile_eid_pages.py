@@ -62,9 +62,15 @@ def test_round_trip_in_the_browser(nina: User) -> None:
 
 
 def test_denied_in_the_app(nina: User) -> None:
+    wallet = activate(nina.person)
     browser = Client()
     req = _start(browser)
-    Client().post(f"/api/v1/eid/auth-requests/{req.reference}/denial", {},
+    # The QR text alone denies nothing; the app's signed "no" does.
+    unsigned = Client().post(f"/api/v1/eid/auth-requests/{req.reference}/denial", {},
+                             content_type="application/json")
+    assert unsigned.status_code == 400
+    assert "Not approved yet" in browser.get("/login/mobile-eid/wait/").content.decode()
+    Client().post(f"/api/v1/eid/auth-requests/{req.reference}/denial", wallet.denial_body(req),
                   content_type="application/json")
     page = browser.get("/login/mobile-eid/wait/")
     assert "You said no in the app" in page.content.decode()
@@ -100,8 +106,9 @@ def test_status_endpoint_for_the_waiting_script(nina: User) -> None:
 
 
 def test_status_endpoint_reports_denied(nina: User) -> None:
+    wallet = activate(nina.person)
     browser = Client()
     req = _start(browser)
-    Client().post(f"/api/v1/eid/auth-requests/{req.reference}/denial", {},
+    Client().post(f"/api/v1/eid/auth-requests/{req.reference}/denial", wallet.denial_body(req),
                   content_type="application/json")
     assert browser.get("/login/mobile-eid/status/").json() == {"status": "denied"}

@@ -94,6 +94,31 @@ def test_another_persons_eid_cannot_approve_a_step_up(nina: User, issuer: User) 
     assert browser.session["authn"].get("step_up") is None
 
 
+def test_another_person_cannot_deny_a_step_up_or_type_wrong_numbers(nina: User,
+                                                                   issuer: User) -> None:
+    """Someone else's e-ID can neither say no to Nina's step-up nor cancel it with wrong
+    numbers: the request waits for Nina's own answer."""
+    wallet = activate(nina.person)
+    other = activate(issuer.person, "Ivar's phone")
+    browser = login_session(Client(), nina)
+    req = _start_step_up(browser)
+    url = f"/api/v1/eid/auth-requests/{req.reference}"
+    denial = Client().post(url + "/denial", other.denial_body(req),
+                           content_type="application/json")
+    assert denial.status_code == 403 and denial.json()["code"] == "auth.other_person"
+    wrong = f"{(int(req.number) + 1) % 100:02d}"
+    for _ in range(3):
+        answer = Client().post(url + "/approval",
+                               {"serial": other.serial, "number": wrong,
+                                "signature": other.sign_b64(req, wrong)},
+                               content_type="application/json")
+        assert answer.status_code == 403 and answer.json()["code"] == "auth.other_person"
+    req.refresh_from_db()
+    assert req.status == "pending" and req.wrong_numbers == 0
+    assert _approve(wallet, req).status_code == 200
+    assert browser.get("/login/step-up/mobile-eid/wait/").status_code == 302
+
+
 def test_a_login_request_does_not_complete_a_step_up_and_vice_versa(nina: User) -> None:
     wallet = activate(nina.person)
     browser = login_session(Client(), nina)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from apps.core.actors import MOBILE_APP
 from apps.identities.models import Person
 from apps.issuance import services
-from apps.issuance.challenge import challenge
+from apps.issuance.challenge import challenge, denial_challenge
 from apps.issuance.models import OutOfBandRequest
 from tests.issuance.support import device_csr, issue
 
@@ -24,11 +24,22 @@ class Wallet:
     key: ec.EllipticCurvePrivateKey
     serial: str
 
-    def sign(self, req: OutOfBandRequest) -> bytes:
-        return self.key.sign(challenge(req), ec.ECDSA(hashes.SHA256()))
+    def sign(self, req: OutOfBandRequest, number: str | None = None) -> bytes:
+        """The app's approval: a signature over the challenge with the number typed (by
+        default the right one)."""
+        return self.key.sign(challenge(req, number=number), ec.ECDSA(hashes.SHA256()))
 
-    def sign_b64(self, req: OutOfBandRequest) -> str:
-        return base64.b64encode(self.sign(req)).decode("ascii")
+    def sign_b64(self, req: OutOfBandRequest, number: str | None = None) -> str:
+        return base64.b64encode(self.sign(req, number)).decode("ascii")
+
+    def sign_denial(self, req: OutOfBandRequest) -> bytes:
+        """The app's "no": a signature over the request's denial challenge."""
+        return self.key.sign(denial_challenge(req), ec.ECDSA(hashes.SHA256()))
+
+    def denial_body(self, req: OutOfBandRequest) -> dict[str, str]:
+        """The JSON body of `POST .../denial`."""
+        return {"serial": self.serial,
+                "signature": base64.b64encode(self.sign_denial(req)).decode("ascii")}
 
 
 def activate(person: Person, device: str = "Test phone") -> Wallet:
@@ -40,6 +51,14 @@ def activate(person: Person, device: str = "Test phone") -> Wallet:
 
 
 def approve(wallet: Wallet, req: OutOfBandRequest, *, number: str | None = None) -> OutOfBandRequest:
+    """Approve as the app does: `number` as typed (default the right one), signed."""
+    typed = req.number if number is None else number
     return services.mobile_eid_login_approve(
-        actor=MOBILE_APP, reference=req.reference, serial=wallet.serial,
-        number=req.number if number is None else number, signature=wallet.sign(req))
+        actor=MOBILE_APP, reference=req.reference, serial=wallet.serial, number=typed,
+        signature=wallet.sign(req, typed))
+
+
+def deny(wallet: Wallet, req: OutOfBandRequest) -> OutOfBandRequest:
+    """Say no as the app does: the denial challenge signed with the wallet's key."""
+    return services.mobile_eid_login_deny(actor=MOBILE_APP, reference=req.reference,
+                                          serial=wallet.serial, signature=wallet.sign_denial(req))

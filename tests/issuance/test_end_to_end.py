@@ -87,6 +87,16 @@ def test_reference_app_activates_verifies_and_sees_revocation(
     assert browser.get("/login/mobile-eid/wait/").status_code == 302
     assert browser.session["authn"]["methods"] == ["mobile_eid"]
     assert browser.session["authn"]["eid_serial"] == eid.serial
+    # The app says no to another request: signed, so the portal takes it, and that browser is
+    # told so.
+    other = Client()
+    shown = other.post("/login/mobile-eid/").content.decode()
+    request_text = re.search(r"EIDAUTH1\.[A-Za-z0-9_-]{32}", shown)
+    assert request_text, shown
+    denied = _run([sys.executable, "clients/mobile_app/eid_app.py", "approve", "--wallet",
+                   str(wallet), "--request", request_text.group(0), "--deny"])
+    assert denied.returncode == 0 and denied.stdout.strip().endswith("denied"), denied.stderr
+    assert "You said no in the app" in other.get("/login/mobile-eid/wait/").content.decode()
     page = client.get(reverse("selfservice:my_eids")).content.decode()
     assert eid.serial in page
     response = client.post(reverse("selfservice:eid_revoke", args=[eid.pk]),

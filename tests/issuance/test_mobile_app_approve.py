@@ -182,6 +182,18 @@ def test_origin_of_another_site_is_refused(origin: str) -> None:
         app.check_origin(request, "https://portal.example")
 
 
+def test_denial_challenge_is_its_own_format(ca: IssuingCA) -> None:
+    wallet = _wallet(ca, "https://portal.example")
+    request = app.parse_auth_request(REF, _details("https://portal.example/"))
+    challenge = app.deny_challenge(request)
+    assert challenge == f"EIDDENY1|{REF}|https://portal.example/|{NONCE}".encode()
+    assert not challenge.startswith(b"EIDAUTH1|")
+    signature = base64.b64decode(app.sign_challenge(wallet.key(), challenge), validate=True)
+    public_key = wallet.cert().public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    public_key.verify(signature, challenge, ec.ECDSA(hashes.SHA256()))
+
+
 def test_challenge_bytes_and_signature(ca: IssuingCA) -> None:
     wallet = _wallet(ca, "https://portal.example")
     request = app.parse_auth_request(REF, _details("https://portal.example/"))
@@ -252,27 +264,36 @@ class FakePortal:
                 if portal.status != "pending":
                     self._problem(404, "The login request is unknown or has expired.", "not_found")
                 elif self.path == base + REF + "/denial":
-                    portal.status = "denied"
-                    self._send(200, {"status": "denied"}, "application/json")
+                    self._deny(body)
                 elif self.path == base + REF + "/approval":
                     self._approve(body)
                 else:
                     self._problem(404, "Not found.", "not_found")
 
-            def _approve(self, body: dict[str, str]) -> None:
-                if body.get("number") != NUMBER:
-                    self._problem(403, "The number does not match your browser.", "auth.number")
-                    return
+            def _verifies(self, body: dict[str, str], challenge: bytes) -> bool:
                 key = portal.keys.get(body.get("serial", ""))
-                challenge = f"EIDAUTH1|{REF}|{portal.origin}|{body['number']}|{NONCE}".encode()
                 try:
                     signature = base64.b64decode(body["signature"], validate=True)
                     assert key is not None
                     key.verify(signature, challenge, ec.ECDSA(hashes.SHA256()))
-                except (AssertionError, ValueError, InvalidSignature):
+                except (AssertionError, KeyError, ValueError, InvalidSignature):
                     self._problem(403, "Not signed by that e-ID.", "auth.signature")
-                    return
+                    return False
                 portal.verified.append(challenge)
+                return True
+
+            def _deny(self, body: dict[str, str]) -> None:
+                if self._verifies(body, f"EIDDENY1|{REF}|{portal.origin}|{NONCE}".encode()):
+                    portal.status = "denied"
+                    self._send(200, {"status": "denied"}, "application/json")
+
+            def _approve(self, body: dict[str, str]) -> None:
+                if body.get("number") != NUMBER:
+                    self._problem(403, "The number does not match your browser.", "auth.number")
+                    return
+                challenge = f"EIDAUTH1|{REF}|{portal.origin}|{body['number']}|{NONCE}".encode()
+                if not self._verifies(body, challenge):
+                    return
                 portal.status = "approved"
                 self._send(200, {"status": "approved"}, "application/json")
 
@@ -392,7 +413,10 @@ def test_deny(
     assert capsys.readouterr().out.splitlines()[-1] == "denied"
     assert portal.status == "denied"
     assert portal.calls[-1][:2] == ("POST", f"/api/v1/eid/auth-requests/{REF}/denial")
-    assert portal.calls[-1][3] == {}
+    body = portal.calls[-1][3]
+    assert isinstance(body, dict) and set(body) == {"serial", "signature"}
+    assert body["serial"] in portal.keys
+    assert portal.verified == [f"EIDDENY1|{REF}|{portal.url}|{NONCE}".encode()]
     # a second answer finds no pending request
     assert app.main(argv) == 1
     assert capsys.readouterr().err.strip() == "The login request is unknown or has expired."

@@ -16,7 +16,7 @@ from apps.issuance import services
 from apps.issuance.models import MobileEID, OutOfBandRequest
 from apps.organisations.models import Organisation
 from tests.conftest import make_staff
-from tests.issuance.oob_support import activate, approve
+from tests.issuance.oob_support import activate, approve, deny
 
 pytestmark = pytest.mark.django_db
 Status = OutOfBandRequest.Status
@@ -206,7 +206,7 @@ def test_replayed_approval_and_denial(nina: User) -> None:
     with pytest.raises(Conflict):
         approve(wallet, started.request)
     with pytest.raises(Conflict):
-        services.mobile_eid_login_deny(actor=MOBILE_APP, reference=started.request.reference)
+        deny(wallet, started.request)
     _complete(started)
     with pytest.raises(NotFound):
         approve(wallet, started.request)
@@ -215,10 +215,68 @@ def test_replayed_approval_and_denial(nina: User) -> None:
 def test_denied(nina: User) -> None:
     wallet = activate(nina.person)
     started = _start()
-    services.mobile_eid_login_deny(actor=MOBILE_APP, reference=started.request.reference)
+    deny(wallet, started.request)
     assert _complete(started).status == Status.DENIED
     with pytest.raises(Conflict):
         approve(wallet, started.request)
+    denied = AuditEvent.objects.get(action="mobile_eid_login.denied")
+    assert denied.subject_person_id == nina.person_id
+    assert denied.changes["serial"] == [None, wallet.serial]
+
+
+def _deny_with(req: OutOfBandRequest, serial: str, signature: bytes) -> str:
+    """The refusal code of a denial with this serial and signature."""
+    with pytest.raises(Forbidden) as exc:
+        services.mobile_eid_login_deny(actor=MOBILE_APP, reference=req.reference, serial=serial,
+                                       signature=signature)
+    return str(exc.value.code)
+
+
+def test_a_denial_is_signed_by_an_e_id(nina: User) -> None:
+    """Knowing the reference (the QR text) is not enough to deny a login: the app signs the
+    denial challenge with the e-ID's key, and a signature over the approval challenge, another
+    request's denial or garbage is refused. Refusals leave the request waiting."""
+    wallet = activate(nina.person)
+    started = _start()
+    req = started.request
+    assert _deny_with(req, "abc123", wallet.sign_denial(req)) == "auth.eid"
+    assert _deny_with(req, wallet.serial, b"\x30\x00garbage") == "auth.signature"
+    assert _deny_with(req, wallet.serial, wallet.sign(req)) == "auth.signature"
+    other = _start().request
+    assert _deny_with(req, wallet.serial, wallet.sign_denial(other)) == "auth.signature"
+    assert _complete(started).status == Status.PENDING
+    assert AuditEvent.objects.filter(action="mobile_eid_login.refused").count() == 4
+    deny(wallet, req)
+    assert _complete(started).status == Status.DENIED
+
+
+def test_wrong_numbers_count_only_when_signed(nina: User) -> None:
+    """A wrong number counts towards the cancellation only with a valid signature over what was
+    typed: anyone who merely knows the reference cannot cancel the login."""
+    wallet = activate(nina.person)
+    started = _start()
+    req = started.request
+    wrong = _wrong(req.number)
+    for _ in range(5):
+        with pytest.raises(Forbidden) as exc:
+            services.mobile_eid_login_approve(actor=MOBILE_APP, reference=req.reference,
+                                              serial=wallet.serial, number=wrong,
+                                              signature=b"\x30\x00garbage")
+        assert exc.value.code == "auth.signature"
+        with pytest.raises(Forbidden) as exc:
+            services.mobile_eid_login_approve(actor=MOBILE_APP, reference=req.reference,
+                                              serial="abc123", number=wrong,
+                                              signature=wallet.sign(req, wrong))
+        assert exc.value.code == "auth.eid"
+    # The right number signed as if it were the typed wrong one: refused, not counted.
+    with pytest.raises(Forbidden) as exc:
+        services.mobile_eid_login_approve(actor=MOBILE_APP, reference=req.reference,
+                                          serial=wallet.serial, number=wrong,
+                                          signature=wallet.sign(req))
+    assert exc.value.code == "auth.signature"
+    req.refresh_from_db()
+    assert req.status == Status.PENDING and req.wrong_numbers == 0
+    assert approve(wallet, req).status == Status.APPROVED
 
 
 def test_at_most_five_pending_per_address_and_one_per_browser() -> None:
@@ -237,9 +295,12 @@ def test_at_most_five_pending_per_address_and_one_per_browser() -> None:
 
 
 def test_only_the_app_answers(nina: User) -> None:
+    wallet = activate(nina.person)
     started = _start()
     with pytest.raises(Forbidden):
-        services.mobile_eid_login_deny(actor=ANONYMOUS, reference=started.request.reference)
+        services.mobile_eid_login_deny(actor=ANONYMOUS, reference=started.request.reference,
+                                       serial=wallet.serial,
+                                       signature=wallet.sign_denial(started.request))
     with pytest.raises(Forbidden):
         services.mobile_eid_login_start(actor=nina, ip=None)
 

@@ -8,7 +8,8 @@ e-ID's key). The challenge (UTF-8):
 
     "EIDAUTH1|<reference>|<origin>|<number>|<nonce>"
 
-signed with ECDSA P-256 / SHA-256 (FIPS 186-5), DER (RFC 3279 2.2.3). The request is bound to the
+signed with ECDSA P-256 / SHA-256 (FIPS 186-5), DER (RFC 3279 2.2.3); a denial is signed over
+"EIDDENY1|<reference>|<origin>|<nonce>" (apps.issuance.challenge). The request is bound to the
 browser that started it (the SHA-256 of a random value only its session keeps, as the SAML flow
 does), valid `rules.OOB_VALIDITY_SECONDS` (120 s), and consumed once.
 
@@ -43,7 +44,7 @@ from apps.identities.actors import Actor
 from apps.identities.models import Person, User
 from apps.issuance import audit, authority, policies, rules
 from apps.issuance.ca import CAError
-from apps.issuance.challenge import challenge
+from apps.issuance.challenge import challenge, denial_challenge
 from apps.issuance.models import MobileEID, OutOfBandRequest
 
 Status = OutOfBandRequest.Status
@@ -198,29 +199,18 @@ def _login_user(person: Person) -> User | None:
             .order_by("created_at").first())
 
 
-@service
-def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, number: str,
-                             signature: bytes) -> OutOfBandRequest:
-    """The app approves request `reference` with the e-ID whose certificate serial is `serial`
-    (hex): `number` is what the person typed, `signature` the DER ECDSA signature over
-    `challenge(request)` with the e-ID's key.
-
-    Checks, in this order: the request is pending and unexpired; the number matches (the third
-    wrong number cancels the request); the e-ID is usable (`_eid_problem`) and its owner has an
-    active staff account; the signature verifies with the certificate's key; the person has
-    given fewer than `rules.OOB_MAX_APPROVALS_PER_PERSON` (5) approvals in the last
-    `rules.OOB_APPROVAL_WINDOW_SECONDS` (600 s), else `auth.too_many`. Locks the person,
-    the e-ID, then the request. A step-up request (purpose "step_up") is approved only by an e-ID
-    of the person it confirms (`auth.other_person` otherwise). Audits
-    `mobile_eid_login.approved`, or `mobile_eid_login.refused` (failure, committed: the
-    wrong-number count survives the refusal).
-
-    Raises NotFound (unknown, expired, consumed or cancelled), Conflict (`auth.not_pending`),
-    Forbidden (`auth.number`, `auth.eid`, `auth.other_person`, `auth.signature`,
-    `auth.too_many`),
-    `apps.core.db.Busy`.
-    """
-    policies.require_answer_mobile_eid_login(actor)
+def _answer(actor: Actor, reference: str, serial: str, signature: bytes,
+            number: str | None) -> OutOfBandRequest:
+    """The app's signed answer to request `reference`: an approval with the typed `number`, or a
+    denial (`number` None). Checks, in this order: the request is pending and unexpired; the
+    e-ID is usable (`_eid_problem`) and its owner has an active staff account; the signature
+    over the answer's challenge (`challenge(req, number=number)` or `denial_challenge(req)`)
+    verifies with the certificate's key; for a step-up, the e-ID is the confirming person's;
+    then, for an approval, the number matches (the third signed wrong number
+    cancels the request) and the person has given fewer than
+    `rules.OOB_MAX_APPROVALS_PER_PERSON` approvals in the window. Every check that can change
+    the request comes after the signature, so knowing the reference alone changes nothing.
+    Locks the person, the e-ID, then the request; a refusal is audited (committed)."""
     found = _eid_by_serial(serial)
 
     def attempt() -> tuple[OutOfBandRequest, PortalError | None]:
@@ -233,8 +223,21 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
                           .select_related("step_up_user").first(), now)
         error: PortalError | None = None
         changes: dict[str, list[object]] = {}
-        user = None
-        if not hmac.compare_digest(str(number or ""), req.number):
+        cert = _eid_problem(eid, now)
+        user = _login_user(eid.person) if cert is not None and eid is not None else None
+        if req.step_up_user is not None and user is not None:
+            user = req.step_up_user if req.step_up_user.is_active else None
+        signed = denial_challenge(req) if number is None else challenge(req, number=number)
+        if cert is None or user is None or eid is None:
+            error = Forbidden(_("This e-ID cannot be used to log in."), code="auth.eid")
+        elif not _signed(cert, signature, signed):
+            error = Forbidden(_("The answer was not signed with this e-ID."),
+                              code="auth.signature")
+        elif user.person_id != eid.person_id:
+            error = Forbidden(_("This request was started by someone else: only their own "
+                                "e-ID can confirm it."), code="auth.other_person")
+        elif number is not None and not hmac.compare_digest(number.encode(),
+                                                            req.number.encode()):
             req.wrong_numbers += 1
             changes["wrong_numbers"] = [req.wrong_numbers - 1, req.wrong_numbers]
             if req.wrong_numbers >= rules.OOB_MAX_WRONG_NUMBERS:
@@ -243,26 +246,13 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
             req.save(update_fields=["wrong_numbers", "status", "updated_at"])
             error = Forbidden(_("The number does not match the one in the browser."),
                               code="auth.number")
-        else:
-            cert = _eid_problem(eid, now)
-            user = _login_user(eid.person) if cert is not None and eid is not None else None
-            if req.step_up_user is not None and user is not None:
-                user = req.step_up_user if req.step_up_user.is_active else None
-            if cert is None or user is None:
-                error = Forbidden(_("This e-ID cannot be used to log in."), code="auth.eid")
-            elif eid is not None and user.person_id != eid.person_id:
-                error = Forbidden(_("This request was started by someone else: only their own "
-                                    "e-ID can confirm it."), code="auth.other_person")
-            elif not _signed(cert, signature, challenge(req)):
-                error = Forbidden(_("The approval was not signed with this e-ID."),
-                                  code="auth.signature")
-            elif eid is not None and OutOfBandRequest.objects.filter(
-                    eid__person_id=eid.person_id, approved_at__gt=now - dt.timedelta(
-                        seconds=rules.OOB_APPROVAL_WINDOW_SECONDS),
-            ).count() >= rules.OOB_MAX_APPROVALS_PER_PERSON:
-                # Counted under the person's row lock, so parallel approvals cannot pass it.
-                error = Forbidden(_("You have approved too many logins in the last ten minutes. "
-                                    "Wait a while and try again."), code="auth.too_many")
+        elif number is not None and OutOfBandRequest.objects.filter(
+                eid__person_id=eid.person_id, approved_at__gt=now - dt.timedelta(
+                    seconds=rules.OOB_APPROVAL_WINDOW_SECONDS),
+        ).count() >= rules.OOB_MAX_APPROVALS_PER_PERSON:
+            # Counted under the person's row lock, so parallel approvals cannot pass it.
+            error = Forbidden(_("You have approved too many logins in the last ten minutes. "
+                                "Wait a while and try again."), code="auth.too_many")
         if error is not None:
             record(actor=actor, action=audit.MOBILE_EID_LOGIN_REFUSED.code, target=req,
                    subject=eid.person if eid is not None else None, changes=changes,
@@ -270,6 +260,13 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
                    outcome=AuditEvent.Outcome.FAILURE)
             return req, error
         assert eid is not None and user is not None
+        if number is None:
+            req.status = Status.DENIED
+            req.save(update_fields=["status", "updated_at"])
+            record(actor=actor, action=audit.MOBILE_EID_LOGIN_DENIED.code, target=req,
+                   subject=eid.person, changes={"status": [Status.PENDING, Status.DENIED],
+                                                "serial": [None, eid.serial]})
+            return req, None
         req.status, req.eid, req.user, req.approved_at = Status.APPROVED, eid, user, now
         req.save(update_fields=["status", "eid", "user", "approved_at", "updated_at"])
         record(actor=actor, action=audit.MOBILE_EID_LOGIN_APPROVED.code, target=req,
@@ -284,18 +281,39 @@ def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, numbe
 
 
 @service
-def mobile_eid_login_deny(*, actor: Actor, reference: str) -> OutOfBandRequest:
-    """The person said no in the app: the pending request becomes denied and the browser shows
-    so. Audits `mobile_eid_login.denied`. Raises NotFound, Conflict (`auth.not_pending`)."""
+def mobile_eid_login_approve(*, actor: Actor, reference: str, serial: str, number: str,
+                             signature: bytes) -> OutOfBandRequest:
+    """The app approves request `reference` with the e-ID whose certificate serial is `serial`
+    (hex): `number` is what the person typed, `signature` the DER ECDSA signature over
+    `challenge(request, number=number)` with the e-ID's key.
+
+    Checks as `_answer` (request, e-ID, signature, step-up person, number, rate limit): a wrong
+    number counts (the third cancels the request) only when signed, so whoever merely knows the
+    reference cannot cancel it (NIST SP 800-63B 5.2.2). A step-up request (purpose "step_up")
+    is approved only by an e-ID of the person it confirms. Audits `mobile_eid_login.approved`,
+    or `mobile_eid_login.refused` (failure, committed: the wrong-number count survives the
+    refusal).
+
+    Raises NotFound (unknown, expired, consumed or cancelled), Conflict (`auth.not_pending`),
+    Forbidden (`auth.eid`, `auth.other_person`, `auth.signature`, `auth.number`,
+    `auth.too_many`), `apps.core.db.Busy`.
+    """
     policies.require_answer_mobile_eid_login(actor)
-    with transaction.atomic():
-        req = _answerable(_by_reference(reference).select_for_update().first(),
-                          timezone.now())
-        req.status = Status.DENIED
-        req.save(update_fields=["status", "updated_at"])
-        record(actor=actor, action=audit.MOBILE_EID_LOGIN_DENIED.code, target=req,
-               changes={"status": [Status.PENDING, Status.DENIED]})
-    return req
+    return _answer(actor, reference, serial, signature, str(number))
+
+
+@service
+def mobile_eid_login_deny(*, actor: Actor, reference: str, serial: str,
+                          signature: bytes) -> OutOfBandRequest:
+    """The person said no in the app: `signature` is the DER ECDSA signature over
+    `denial_challenge(request)` with the key of the e-ID whose serial is `serial`. The pending
+    request becomes denied and the browser shows so. Any usable e-ID may deny a login request
+    (it names no person until approved); only the confirming person's may deny a step-up.
+    Audits `mobile_eid_login.denied` (the person as subject), or `mobile_eid_login.refused`.
+    Raises NotFound, Conflict (`auth.not_pending`), Forbidden (`auth.eid`, `auth.other_person`,
+    `auth.signature`), `apps.core.db.Busy`."""
+    policies.require_answer_mobile_eid_login(actor)
+    return _answer(actor, reference, serial, signature, None)
 
 
 @dataclass(frozen=True)
