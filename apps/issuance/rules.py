@@ -96,6 +96,9 @@ OOB_MAX_PENDING_PER_ADDRESS = 5
 #: limiting; it also bounds "push fatigue": a person asked again and again stops being asked).
 OOB_MAX_APPROVALS_PER_PERSON = 5
 OOB_APPROVAL_WINDOW_SECONDS = 600
+#: Requests are deleted this many seconds after they expired (apps.issuance.retention); more
+#: than `OOB_APPROVAL_WINDOW_SECONDS`, which counts them.
+OOB_KEEP_SECONDS = 24 * 3600
 #: Wrong numbers typed in the app before the request is cancelled (NIST SP 800-63B 5.2.2).
 OOB_MAX_WRONG_NUMBERS = 3
 #: A request's reference: this many random octets, as 32 base64url characters (RFC 4648 section 5),

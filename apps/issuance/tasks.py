@@ -45,3 +45,14 @@ def ocsp_responder_renew_task() -> bool:
     from apps.issuance import authority
 
     return authority.ocsp_responder_ensure(authority.ca_load())
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def oob_requests_prune_task() -> int:
+    """Delete out-of-band login requests a day after they expired
+    (`apps.issuance.retention.oob_requests_prune`); return how many went. Run hourly by Celery
+    beat (`CELERY_BEAT_SCHEDULE`); a lost run only leaves the rows for the next. Retries database
+    outages with backoff."""
+    from apps.issuance import retention
+
+    return retention.oob_requests_prune()

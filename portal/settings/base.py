@@ -359,6 +359,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 86400.0,
         "options": {"expires": 3600},
     },
+    # Out-of-band login requests, a day after they expired (apps.issuance.retention).
+    "issuance-oob-requests-prune": {
+        "task": "apps.issuance.tasks.oob_requests_prune_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
 
 # The issuing CA's key and certificate live outside the database (key file mode 0600).

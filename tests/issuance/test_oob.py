@@ -321,3 +321,43 @@ def test_at_most_five_approvals_per_person_in_ten_minutes(nina: User) -> None:
     OutOfBandRequest.objects.filter(approved_at__isnull=False).update(
         approved_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=601))
     assert approve(wallet, sixth.request).status == Status.APPROVED
+
+
+def test_ended_requests_are_pruned_a_day_later_and_the_audit_log_keeps_them(
+        nina: User, settings: Any) -> None:
+    """Requests are protocol state: the scheduler deletes them `OOB_KEEP_SECONDS` (a day) after
+    they expired, whatever their status; the audit events that name them (by id and label, not a
+    foreign key) and the person's log extract stay whole."""
+    from apps.audit.selectors import audit_list_for_person
+    from apps.issuance import rules, tasks
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["issuance-oob-requests-prune"]
+    assert schedule["task"] == tasks.oob_requests_prune_task.name
+    wallet = activate(nina.person)
+    used = _start()
+    approve(wallet, used.request)
+    _complete(used)
+    denied = _start()
+    deny(wallet, denied.request)
+    waiting = _start()
+    extract_before = list(audit_list_for_person(nina.person_id).values_list("id", flat=True))
+    events_before = AuditEvent.objects.count()
+    keep = dt.timedelta(seconds=rules.OOB_KEEP_SECONDS)
+
+    def expired_ago(age: dt.timedelta) -> None:
+        ends = dt.datetime.now(dt.UTC) - age
+        OutOfBandRequest.objects.filter(pk__in=[used.request.pk, denied.request.pk]).update(
+            created_at=ends - dt.timedelta(seconds=120), expires_at=ends)
+
+    expired_ago(keep - dt.timedelta(seconds=60))  # just inside the day: kept
+    assert tasks.oob_requests_prune_task() == 0
+    expired_ago(keep + dt.timedelta(seconds=1))
+    assert tasks.oob_requests_prune_task() == 2
+    assert list(OutOfBandRequest.objects.values_list("pk", flat=True)) == [waiting.request.pk]
+    assert AuditEvent.objects.count() == events_before
+    assert list(audit_list_for_person(nina.person_id).values_list("id", flat=True)) == (
+        extract_before)
+    completed = AuditEvent.objects.get(action="mobile_eid_login.completed")
+    assert completed.target_id == str(used.request.pk) and completed.target_label
+    # The e-ID the pruned requests named is untouched.
+    assert MobileEID.objects.get(serial=wallet.serial).status == MobileEID.Status.ACTIVE
