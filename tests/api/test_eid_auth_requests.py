@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import pytest
@@ -150,3 +151,91 @@ def test_a_lookalike_reference_finds_nothing(nina: User) -> None:
              404, "not_found")
     req.refresh_from_db()
     assert req.status == "pending" and req.wrong_numbers == 0
+
+
+def _answers(reference: str) -> list[str]:
+    return [_url(reference, "approval"), _url(reference, "denial")]
+
+
+@pytest.mark.parametrize("member, value, status, code", [
+    ("serial", "xyz", 400, "invalid"),
+    ("serial", "0x1f", 400, "invalid"),
+    ("serial", "f" * 41, 400, "invalid"),
+    ("serial", "\uff11\uff46", 400, "invalid"),
+    ("serial", 31, 400, "invalid"),
+    ("serial", "", 400, "invalid"),
+    ("signature", "A" * 401, 400, "invalid"),
+    ("signature", "A" * 10_000, 400, "invalid"),
+    ("signature", "YWJj\u00e9", 400, "invalid"),
+    ("signature", "YWJ", 400, "invalid"),
+    ("signature", None, 400, "invalid"),
+    ("signature", "A" * 400, 403, "auth.signature"),
+    ("signature", base64.b64encode(bytes(range(256)) + bytes(44)).decode(), 403,
+     "auth.signature"),
+    ("signature", base64.b64encode(b"\x30\x81\xff" + b"\x02" * 60).decode(), 403,
+     "auth.signature"),
+])
+def test_hostile_members_are_refused_clearly(nina: User, member: str, value: Any, status: int,
+                                             code: str) -> None:
+    """Malformed serials and signatures, and well-formed base64 that is no DER signature, are
+    400 or 403 problem+json for both answers, never a 500; the request keeps waiting."""
+    wallet = activate(nina.person)
+    req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
+    approval = {"serial": wallet.serial, "number": req.number, "signature": wallet.sign_b64(req)}
+    client = Client(raise_request_exception=False)
+    for url, body in zip(_answers(req.reference), [approval, wallet.denial_body(req)],
+                         strict=True):
+        _problem(client.post(url, {**body, member: value}, content_type="application/json"),
+                 status, code)
+    req.refresh_from_db()
+    assert req.status == "pending" and req.wrong_numbers == 0
+
+
+@pytest.mark.parametrize("number", ["\u0660\u0667", "\uff10\uff17", "7", "007", " 07", 7, None,
+                                    "0x"])
+def test_a_number_is_two_ascii_digits(nina: User, number: Any) -> None:
+    wallet = activate(nina.person)
+    req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
+    body = {"serial": wallet.serial, "number": number, "signature": wallet.sign_b64(req)}
+    answer = Client(raise_request_exception=False).post(
+        _url(req.reference, "approval"), body, content_type="application/json")
+    if number == " 07":  # surrounding space is trimmed (JSON string members)
+        assert answer.status_code in (200, 403)
+    else:
+        _problem(answer, 400, "invalid")
+    req.refresh_from_db()
+    assert req.wrong_numbers == 0
+
+
+@pytest.mark.parametrize("content_type, body, status, code", [
+    ("text/plain", "{}", 415, "unsupported_media_type"),
+    ("application/x-www-form-urlencoded", "serial=1f&signature=AAAA", 415,
+     "unsupported_media_type"),
+    ("multipart/form-data; boundary=x", "--x--", 415, "unsupported_media_type"),
+    ("application/json", "", 400, "invalid"),
+    ("application/json", "[]", 400, "invalid"),
+    ("application/json", "null", 400, "invalid"),
+    ("application/json", '"text"', 400, "invalid"),
+    ("application/json", "{", 400, "parse_error"),
+    ("application/json", "\x00", 400, "parse_error"),
+])
+def test_only_a_json_object_is_read(nina: User, content_type: str, body: str, status: int,
+                                    code: str) -> None:
+    req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
+    client = Client(raise_request_exception=False)
+    for url in _answers(req.reference):
+        _problem(client.generic("POST", url, body, content_type=content_type), status, code)
+    req.refresh_from_db()
+    assert req.status == "pending"
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+def test_other_methods_are_405_problem_json(nina: User, method: str) -> None:
+    req = services.mobile_eid_login_start(actor=ANONYMOUS, ip="192.0.2.1").request
+    client = Client(raise_request_exception=False)
+    for url in [_url(req.reference), *_answers(req.reference)]:
+        _problem(client.generic(method, url, "{}", content_type="application/json"), 405,
+                 "method_not_allowed")
+    _problem(client.get(_url(req.reference, "approval")), 405, "method_not_allowed")
+    _problem(client.post(_url(req.reference), {}, content_type="application/json"), 405,
+             "method_not_allowed")

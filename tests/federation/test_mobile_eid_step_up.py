@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.test import Client
@@ -142,3 +143,32 @@ def test_step_up_pages_in_swedish(nina: User) -> None:
     page = browser.get(f"/login/step-up/?purpose=self_issuance&next={NEW_EID}",
                        HTTP_ACCEPT_LANGUAGE="sv")
     assert "Bekräfta med din mobila e-legitimation" in page.content.decode()
+
+
+@pytest.mark.parametrize("hostile", ["\x00", "//evil.test/x", "https://evil.test/", "x" * 10_000,
+                                     "/my/\x00", "\\\\evil.test", "/\uff0f\uff0fevil.test"])
+def test_a_hostile_next_never_leaves_the_portal(nina: User, hostile: str) -> None:
+    wallet = activate(nina.person)
+    browser = login_session(Client(raise_request_exception=False), nina)
+    page = browser.post("/login/step-up/mobile-eid/", {"next": hostile})
+    assert page.status_code == 200
+    req = OutOfBandRequest.objects.get(step_up_user=nina, status="pending")
+    assert _approve(wallet, req).status_code == 200
+    done = browser.get("/login/step-up/mobile-eid/wait/")
+    location = urlsplit(done["Location"])
+    assert done.status_code == 302 and done["Location"].startswith("/")
+    assert not done["Location"].startswith(("//", "/\\"))
+    assert not location.scheme and not location.netloc
+
+
+def test_the_login_pages_answer_every_method_and_session_without_an_error(nina: User) -> None:
+    """No request in the session, other methods, stray query text: a page or 405, never a 500;
+    the step-up pages send an anonymous browser to the login."""
+    client = Client(raise_request_exception=False)
+    assert "no login request" in client.get("/login/mobile-eid/wait/?ref=%00").content.decode()
+    assert client.get("/login/mobile-eid/status/?ref=%00").json() == {"status": "unknown"}
+    assert client.post("/login/mobile-eid/wait/").status_code == 405
+    assert client.put("/login/mobile-eid/").status_code == 405
+    assert client.get("/login/step-up/mobile-eid/wait/").status_code == 302
+    assert client.post("/login/step-up/mobile-eid/", {"next": "/"}).status_code == 302
+    assert not OutOfBandRequest.objects.exists()

@@ -6,6 +6,9 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from apps.audit.models import AuditEvent
 from apps.commissions.models import Employee
@@ -13,6 +16,7 @@ from apps.core.actors import ANONYMOUS, MOBILE_APP, SYSTEM
 from apps.core.errors import Conflict, Forbidden, NotFound
 from apps.identities.models import User
 from apps.issuance import services
+from apps.issuance.challenge import challenge, denial_challenge
 from apps.issuance.models import MobileEID, OutOfBandRequest
 from apps.organisations.models import Organisation
 from tests.conftest import make_staff
@@ -131,6 +135,75 @@ def test_eid_from_another_ca_is_refused(nina: User, settings: Any, tmp_path: Any
     with pytest.raises(Forbidden) as exc:
         approve(wallet, _start().request)
     assert exc.value.code == "auth.eid"
+
+
+def _forged(genuine: x509.Certificate) -> tuple[ec.EllipticCurvePrivateKey, str]:
+    """A copy of `genuine` (same serial, subject, issuer name and validity) for a new key, signed
+    by a CA the attacker made: everything a name check would compare matches."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    rogue_ca_key = ec.generate_private_key(ec.SECP256R1())
+    forged = (x509.CertificateBuilder().subject_name(genuine.subject)
+              .issuer_name(genuine.issuer).public_key(key.public_key())
+              .serial_number(genuine.serial_number)
+              .not_valid_before(genuine.not_valid_before_utc)
+              .not_valid_after(genuine.not_valid_after_utc)
+              .sign(rogue_ca_key, hashes.SHA256()))
+    return key, forged.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def test_a_certificate_from_another_ca_with_the_same_names_is_refused(nina: User) -> None:
+    """Should a stored certificate ever be replaced by one another CA signed (same serial and
+    names, the attacker's key), the CA's signature check refuses it (RFC 5280 6.1.3)."""
+    wallet = activate(nina.person)
+    eid = MobileEID.objects.get(serial=wallet.serial)
+    key, pem = _forged(x509.load_pem_x509_certificate(eid.certificate_pem.encode()))
+    MobileEID.objects.filter(pk=eid.pk).update(certificate_pem=pem)
+    started = _start()
+    req = started.request
+    with pytest.raises(Forbidden) as exc:
+        services.mobile_eid_login_approve(
+            actor=MOBILE_APP, reference=req.reference, serial=wallet.serial, number=req.number,
+            signature=key.sign(challenge(req), ec.ECDSA(hashes.SHA256())))
+    assert exc.value.code == "auth.eid"
+    with pytest.raises(Forbidden) as exc:
+        services.mobile_eid_login_deny(
+            actor=MOBILE_APP, reference=req.reference, serial=wallet.serial,
+            signature=key.sign(denial_challenge(req), ec.ECDSA(hashes.SHA256())))
+    assert exc.value.code == "auth.eid"
+    assert _complete(started).status == Status.PENDING
+
+
+def test_an_expired_e_id_is_refused(nina: User) -> None:
+    wallet = activate(nina.person)
+    eid = MobileEID.objects.get(serial=wallet.serial)
+    MobileEID.objects.filter(pk=eid.pk).update(
+        not_after=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    started = _start()
+    with pytest.raises(Forbidden) as exc:
+        approve(wallet, started.request)
+    assert exc.value.code == "auth.eid"
+    with pytest.raises(Forbidden) as exc:
+        deny(wallet, started.request)
+    assert exc.value.code == "auth.eid"
+
+
+@pytest.mark.parametrize("serial", ["", "xyz", "-1f", "0x1f", "1f " * 20, "f" * 41,
+                                    "\x00", "\uff11\uff46", "١٢٣"])
+def test_a_serial_that_is_not_hex_names_no_e_id(nina: User, serial: str) -> None:
+    wallet = activate(nina.person)
+    req = _start().request
+    with pytest.raises(Forbidden) as exc:
+        services.mobile_eid_login_approve(actor=MOBILE_APP, reference=req.reference,
+                                          serial=serial, number=req.number,
+                                          signature=wallet.sign(req))
+    assert exc.value.code == "auth.eid"
+
+
+def test_a_serial_with_leading_zeros_or_capitals_is_the_same_e_id(nina: User) -> None:
+    wallet = activate(nina.person)
+    req = _start().request
+    wallet.serial = wallet.serial.upper().rjust(40, "0")  # at most 40 digits (20 octets)
+    assert approve(wallet, req).status == Status.APPROVED
 
 
 def test_revoked_between_approval_and_completion_does_not_log_in(nina: User) -> None:
