@@ -168,6 +168,16 @@ AUTH_REFUSALS = {
 }
 
 
+#: The refusals of a denial: those of an approval but the number and the approvals' limit.
+DENIAL_REFUSALS = {
+    **AUTH_REFUSALS,
+    403: "`auth.signature` (not signed with that e-ID's key over the denial challenge), "
+         "`auth.eid` (the e-ID is unknown, revoked, expired, or not issued by the portal's CA), "
+         "`auth.other_person` (a request to confirm it is someone else: only their own e-ID may "
+         "deny it).",
+}
+
+
 def _rfc3339(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -244,8 +254,7 @@ class EIDAuthDenialApi(APIView):
     """`POST /api/v1/eid/auth-requests/<reference>/denial` with `{serial, signature}`: the
     person said no, signed with the e-ID's key over the denial challenge
     (apps.issuance.challenge), so knowing the reference is not enough to deny a login. Answer
-    `200 {"status": "denied"}`; errors as `AUTH_REFUSALS` (not `auth.number`, `auth.too_many`),
-    each refusal audited."""
+    `200 {"status": "denied"}`; errors `DENIAL_REFUSALS`, each refusal audited."""
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
@@ -258,7 +267,7 @@ class EIDAuthDenialApi(APIView):
         responses={
             200: OpenApiResponse(EIDAuthAnswer, description="Denied."),
             **{(code, PROBLEM_CONTENT_TYPE): OpenApiResponse(Problem, description=text)
-               for code, text in AUTH_REFUSALS.items()},
+               for code, text in DENIAL_REFUSALS.items()},
         },
     )
     def post(self, request: Request, reference: str) -> Response:
