@@ -365,6 +365,10 @@ def test_at_most_five_pending_per_address_and_one_per_browser() -> None:
         actor=ANONYMOUS, ip="192.0.2.1", previous=(first.request.reference, first.binding))
     first.request.refresh_from_db()
     assert first.request.status == Status.CANCELLED and again.request.status == Status.PENDING
+    # The cancellation is in the audit log, on the new request's start.
+    started = AuditEvent.objects.get(action="mobile_eid_login.started",
+                                     target_id=str(again.request.pk))
+    assert started.changes["cancelled"] == [None, str(first.request.pk)]
 
 
 def test_only_the_app_answers(nina: User) -> None:

@@ -96,6 +96,8 @@ def _start(actor: Actor, ip: str | None, previous: tuple[str, str] | None, purpo
            step_up_user: User | None) -> StartedLogin:
     now = timezone.now()
     binding = secrets.token_urlsafe(32)
+    changes: dict[str, list[object]] = {"status": [None, Status.PENDING],
+                                        "purpose": [None, purpose]}
     with transaction.atomic():
         if previous is not None:
             old = _by_reference(previous[0]).select_for_update().filter(
@@ -103,6 +105,7 @@ def _start(actor: Actor, ip: str | None, previous: tuple[str, str] | None, purpo
             if old is not None and hmac.compare_digest(old.binding_hash, _hash(previous[1])):
                 old.status = Status.CANCELLED
                 old.save(update_fields=["status", "updated_at"])
+                changes["cancelled"] = [None, str(old.pk)]
         if ip and OutOfBandRequest.objects.filter(
                 ip=ip, status=Status.PENDING, expires_at__gt=now,
         ).count() >= rules.OOB_MAX_PENDING_PER_ADDRESS:
@@ -115,7 +118,7 @@ def _start(actor: Actor, ip: str | None, previous: tuple[str, str] | None, purpo
             ip=ip or None, purpose=purpose, step_up_user=step_up_user)
         record(actor=actor, action=audit.MOBILE_EID_LOGIN_STARTED.code, target=req,
                subject=step_up_user.person if step_up_user is not None else None,
-               changes={"status": [None, Status.PENDING], "purpose": [None, purpose]})
+               changes=changes)
     return StartedLogin(req, binding)
 
 
@@ -126,7 +129,8 @@ def mobile_eid_login_start(*, actor: Actor, ip: str | None,
 
     `ip` is the browser's address: at most `rules.OOB_MAX_PENDING_PER_ADDRESS` (5) live pending
     requests per address. `previous` (reference, binding) is the request this browser started
-    before: it is cancelled, so one browser holds one request. Audits `mobile_eid_login.started`.
+    before: it is cancelled, so one browser holds one request. Audits `mobile_eid_login.started`
+    (its `changes` name the cancelled request's id under "cancelled").
     Raises Forbidden (`auth.too_many`: the address has 5 pending; `forbidden`: not anonymous).
     """
     policies.require_start_mobile_eid_login(actor)
