@@ -541,8 +541,8 @@ def passkey_remove(*, actor: User, passkey: Passkey, factor_at: int) -> None:
     passkey; `passkey.stale`: no fresh factor), NotFound (already removed)."""
     policies.require_self(actor, passkey.user)
     if not 0 <= time.time() - factor_at <= PASSKEY_FRESH_SECONDS:
-        raise Forbidden(_("Confirm it is you first: log in again, or confirm with your "
-                          "authenticator app, then remove the passkey within 5 minutes."),
+        raise Forbidden(_("Confirm it is you first (with a passkey, your authenticator app or "
+                          "a new login), then remove the passkey within 5 minutes."),
                         code="passkey.stale")
     with transaction.atomic():
         row = Passkey.objects.select_for_update().filter(pk=passkey.pk, user=actor).first()
