@@ -258,6 +258,20 @@ def test_staff_steps_up_with_a_passkey(staff: Any) -> None:
     assert Passkey.objects.get().last_used_at is not None
 
 
+def test_a_level_2_passkey_step_up_does_not_extend_a_level_3_session(staff: Any) -> None:
+    """A weaker authentication keeps the stronger session's level and clock (NIST SP 800-63B
+    rev. 4, 5.2): otherwise a passkey could keep a level-3 session alive past its limit."""
+    authenticator = with_passkey(staff)
+    client = login_session(Client(), staff)
+    session = client.session
+    session["authn"] = {**session["authn"], "at": session["authn"]["at"] - 600}
+    session.save()
+    started = session["authn"]["at"]
+    assert step_up(client, authenticator).status_code == 200
+    assert client.session["authn"]["loa"] == LOA3
+    assert client.session["authn"]["at"] == started
+
+
 def test_a_passkey_is_not_offered_for_a_level_it_does_not_reach(staff: Any) -> None:
     authenticator = with_passkey(staff)
     client = login_session(Client(), staff)
