@@ -5,7 +5,9 @@ used; adding one (static/js/passkeys.js asks `passkey_register_options` for the 
 `navigator.credentials.create()` and posts the answer to `passkey_register`); removing one, which
 needs a fresh factor: a login or a step-up in this session at most 5 minutes ago
 (docs/decisions.md). `/login/passkey/...`: the first-factor login with a discoverable passkey
-from the login page (the same script, `navigator.credentials.get()`).
+from the login page (the same script, `navigator.credentials.get()`). `/login/otp/passkey/...`:
+the second login step after a password, with one of that account's passkeys.
+`/login/step-up/passkey/...`: a step-up inside a session, where the purpose's level allows.
 
 The JSON endpoints take and give `application/json`; a refusal is `application/problem+json`
 (RFC 9457) with a translated `detail` and a `code`. They are same-origin POSTs protected by
@@ -31,13 +33,19 @@ from django.views.decorators.http import require_POST
 
 from apps.authn import commission, passkeys, selectors, services, session
 from apps.authn.decorators import acting_user, user_required
+from apps.core import loa
 from apps.core.actors import ANONYMOUS
 from apps.core.errors import PortalError
+from apps.identities.models import User
 
 #: RFC 8176 method names a passkey login records: "hwk" (proof of possession of a
 #: hardware-secured key) and "user" (user presence and verification, WebAuthn's UV flag).
 PASSKEY_METHODS = ["hwk", "user"]
+#: A password, then a passkey as the second factor (RFC 8176: "pwd" then the passkey's names).
+PASSWORD_PASSKEY_METHODS = ["pwd", *PASSKEY_METHODS]
 BAD_REQUEST = _("The request could not be read. Reload the page and try again.")
+LOGIN_EXPIRED = _("Your login took too long or your password changed. Log in again.")
+NOT_ENOUGH = _("A passkey is not enough for this step. Confirm with your e-ID.")
 
 
 def _problem(detail: Any, code: str, status: int = 400) -> JsonResponse:
@@ -57,6 +65,19 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | None:
     return body
 
 
+def _allowed(user: User) -> list[tuple[bytes, list[str]]]:
+    """The account's credential IDs and transports, for allowCredentials (WebAuthn 5.5)."""
+    return [(bytes(p.credential_id), list(p.transports)) for p in selectors.passkeys_list(user)]
+
+
+def step_up_offered(user: User, required: str) -> bool:
+    """True when a passkey may confirm a step-up that needs level `required` (a framework URI):
+    the account has a passkey and settings.PORTAL_PASSKEY_LOA is at least that level
+    (docs/authentication.md, "Step-up")."""
+    return (loa.level(required) <= loa.level(settings.PORTAL_PASSKEY_LOA)
+            and selectors.passkeys_list(user).exists())
+
+
 def _options(json_text: str) -> HttpResponse:
     response = HttpResponse(json_text, content_type="application/json")
     response["Cache-Control"] = "no-store"
@@ -71,7 +92,6 @@ def my_passkeys(request: HttpRequest) -> HttpResponse:
     return render(request, "authn/passkeys.html", {
         "passkeys": selectors.passkeys_list(user),
         "fresh": _factor_at(request) >= time.time() - services.PASSKEY_FRESH_SECONDS,
-        "can_step_up": user.kind == user.Kind.STAFF and selectors.has_totp_device(user),
         "step_up_url": f"{reverse('authn:step_up')}?purpose=passkey_remove&next="
                        f"{reverse('authn:passkeys')}",
     })
@@ -160,6 +180,85 @@ def passkey_login(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"redirect": answer["Location"]})
 
 
+@require_POST
+def passkey_second_factor_options(request: HttpRequest) -> HttpResponse:
+    """The request options (JSON) for the second login step: allowCredentials lists the
+    passkeys of the account whose password was just accepted (`session.pending_user`)."""
+    user = session.pending_user(request)
+    if user is None:
+        return _problem(LOGIN_EXPIRED, "login.expired")
+    allowed = _allowed(user)
+    if not allowed:
+        return _problem(services.PASSKEY_REFUSED, "passkey.refused")
+    return _options(passkeys.authentication_options(request, "second_factor", allowed))
+
+
+@require_POST
+def passkey_second_factor(request: HttpRequest) -> JsonResponse:
+    """`{"credential": PublicKeyCredential JSON, "next": url}` → `{"redirect": url}`: a passkey
+    of the account whose password was accepted completes the login at LoA 2 with methods
+    PASSWORD_PASSKEY_METHODS (as the TOTP code does, `views.otp_view`), then goes on as any
+    login. The pending login's expiry rules apply (`session.pending_user`)."""
+    challenge = passkeys.take_challenge(request, "second_factor")
+    body = _json_body(request)
+    if body is None:
+        return _problem(BAD_REQUEST, "bad_request")
+    user = session.pending_user(request)
+    if user is None:
+        return _problem(LOGIN_EXPIRED, "login.expired")
+    try:
+        services.passkey_second_factor(actor=ANONYMOUS, user=user, credential=body["credential"],
+                                       challenge=challenge)
+    except PortalError as exc:
+        return _problem(exc.message, exc.code)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    session.set_login(request, loa=loa.LOA2, methods=PASSWORD_PASSKEY_METHODS)
+    services.login_succeeded(actor=user, loa=loa.LOA2, methods=PASSWORD_PASSKEY_METHODS)
+    answer = commission.after_login(request, user, commission.safe_next(
+        request, str(body.get("next") or "/")))
+    return JsonResponse({"redirect": answer["Location"]})
+
+
+@user_required
+@require_POST
+def passkey_step_up_options(request: HttpRequest) -> HttpResponse:
+    """The request options (JSON) for a step-up: allowCredentials lists the user's passkeys."""
+    allowed = _allowed(acting_user(request))
+    if not allowed:
+        return _problem(services.PASSKEY_REFUSED, "passkey.refused")
+    return _options(passkeys.authentication_options(request, "step_up", allowed))
+
+
+@user_required
+@require_POST
+def passkey_step_up(request: HttpRequest) -> JsonResponse:
+    """`{"credential": PublicKeyCredential JSON, "purpose": str, "next": url}` →
+    `{"redirect": url}`: one of the user's passkeys confirms it is them for `purpose` (a key of
+    settings.PORTAL_LOA_REQUIRED; other purposes need LoA 2) when `step_up_offered`, else 403
+    `passkey.not_enough`. The session then holds a step-up proof at settings.PORTAL_PASSKEY_LOA
+    (`services.passkey_step_up`); its level becomes the stronger of the two and its clock
+    restarts (`session.raise_level`: a passkey is a whole multi-factor authentication), as after
+    the other step-ups that authenticate anew."""
+    challenge = passkeys.take_challenge(request, "step_up")
+    body = _json_body(request)
+    if body is None:
+        return _problem(BAD_REQUEST, "bad_request")
+    user = acting_user(request)
+    required = settings.PORTAL_LOA_REQUIRED.get(str(body.get("purpose") or ""), loa.LOA2)
+    if not step_up_offered(user, required):
+        return _problem(NOT_ENOUGH, "passkey.not_enough", 403)
+    try:
+        proof = services.passkey_step_up(actor=user, credential=body["credential"],
+                                         challenge=challenge)
+    except PortalError as exc:
+        return _problem(exc.message, exc.code)
+    session.raise_level(request, loa=proof.loa, method="hwk", idp=None)
+    if not session.store_step_up(request, proof):
+        messages.info(request, session.ENDED_MESSAGE)
+        return JsonResponse({"redirect": reverse("home")})
+    return JsonResponse({"redirect": commission.safe_next(request, str(body.get("next") or "/"))})
+
+
 urlpatterns = [
     path("my/passkeys/", my_passkeys, name="passkeys"),
     path("my/passkeys/options/", passkey_register_options, name="passkey_register_options"),
@@ -167,4 +266,10 @@ urlpatterns = [
     path("my/passkeys/<uuid:passkey_id>/remove/", passkey_remove, name="passkey_remove"),
     path("login/passkey/options/", passkey_login_options, name="passkey_login_options"),
     path("login/passkey/", passkey_login, name="passkey_login"),
+    path("login/otp/passkey/options/", passkey_second_factor_options,
+         name="passkey_second_factor_options"),
+    path("login/otp/passkey/", passkey_second_factor, name="passkey_second_factor"),
+    path("login/step-up/passkey/options/", passkey_step_up_options,
+         name="passkey_step_up_options"),
+    path("login/step-up/passkey/", passkey_step_up, name="passkey_step_up"),
 ]

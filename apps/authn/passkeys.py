@@ -2,8 +2,9 @@
 
 The options a browser passes to `navigator.credentials.create()` / `.get()` come from
 `registration_options` and `authentication_options`; each keeps its challenge in the session
-(`CHALLENGE_KEY`: `{"purpose": "register"|"login", "challenge": base64url, "at": epoch seconds
-UTC}`). `take_challenge` removes it whatever the outcome, so a challenge answers one ceremony only
+(`CHALLENGE_KEY`: `{"purpose": "register"|"login"|"second_factor"|"step_up", "challenge":
+base64url, "at": epoch seconds UTC}`), so an answer is accepted only by the ceremony it was made
+for. `take_challenge` removes it whatever the outcome, so a challenge answers one ceremony only
 (WebAuthn 13.4.3: challenges must not be reused) and only within `CHALLENGE_MAX_AGE_SECONDS`. The
 relying party ID and the expected origin are settings.PORTAL_WEBAUTHN_RP_ID and
 settings.PORTAL_WEBAUTHN_ORIGIN (docs/configuration.md). User verification is required in both
@@ -23,6 +24,7 @@ from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from webauthn.helpers.structs import (
     AttestationConveyancePreference,
     AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
     PublicKeyCredentialDescriptor,
     ResidentKeyRequirement,
     UserVerificationRequirement,
@@ -35,6 +37,7 @@ CHALLENGE_KEY = "authn_webauthn"
 CHALLENGE_MAX_AGE_SECONDS = 300
 #: What the browser is told to wait for (milliseconds, WebAuthn 5.4 `timeout`).
 TIMEOUT_MS = CHALLENGE_MAX_AGE_SECONDS * 1000
+_TRANSPORTS = {t.value for t in AuthenticatorTransport}
 
 
 def _remember(request: HttpRequest, purpose: str, challenge: bytes) -> None:
@@ -76,14 +79,20 @@ def registration_options(request: HttpRequest, user: User, existing: list[bytes]
     return webauthn.options_to_json(options)
 
 
-def authentication_options(request: HttpRequest) -> str:
-    """The JSON `PublicKeyCredentialRequestOptions` (WebAuthn 5.5) for a login with any passkey
-    of this portal (no allowCredentials: the authenticator offers its discoverable credentials),
-    user verification required."""
+def authentication_options(request: HttpRequest, purpose: str = "login",
+                           allowed: list[tuple[bytes, list[str]]] | None = None) -> str:
+    """The JSON `PublicKeyCredentialRequestOptions` (WebAuthn 5.5) for `purpose`: "login" (the
+    first factor: no allowCredentials, the authenticator offers its discoverable credentials),
+    "second_factor" (after a password) or "step_up" (in a session), which name the account's
+    credentials in allowCredentials (`allowed`: credential ID and transports). User verification
+    is required."""
     options = webauthn.generate_authentication_options(
         rp_id=settings.PORTAL_WEBAUTHN_RP_ID, timeout=TIMEOUT_MS,
-        user_verification=UserVerificationRequirement.REQUIRED)
-    _remember(request, "login", options.challenge)
+        user_verification=UserVerificationRequirement.REQUIRED,
+        allow_credentials=[PublicKeyCredentialDescriptor(
+            id=cid, transports=[AuthenticatorTransport(t) for t in transports
+                                if t in _TRANSPORTS]) for cid, transports in allowed or []])
+    _remember(request, purpose, options.challenge)
     return webauthn.options_to_json(options)
 
 

@@ -19,6 +19,7 @@ import hashlib
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -171,8 +172,8 @@ def login_succeeded(*, actor: User, loa: str | None, methods: list[str]) -> None
 @service
 def step_up_succeeded(*, actor: User, method: str, loa: str) -> None:
     """Audit a step-up the user passed outside the portal (`step_up.succeeded`): a ForceAuthn
-    login at an IdP (`method` "saml") at level `loa`. The TOTP step-up audits itself
-    (`step_up_verify`)."""
+    login at an IdP (`method` "saml") at level `loa`. The TOTP and passkey step-ups audit
+    themselves (`step_up_verify`, `passkey_step_up`)."""
     policies.require_self(actor, actor)
     with context.using(replace(context.current(), loa=loa)), transaction.atomic():
         record(actor=actor, action=audit.STEP_UP_SUCCEEDED.code, target=actor,
@@ -356,13 +357,72 @@ def _spend_challenge(challenge: bytes) -> None:
         raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired") from exc
 
 
-def _passkey_failed(actor: Actor, user: User | None, reason: str) -> None:
-    """Audit a refused passkey login (`login.failed`, step `passkey`) against the credential's
-    account, when the credential is known."""
+def _passkey_failed(actor: Actor, user: User | None, reason: str, *, step: str) -> None:
+    """Audit a refused passkey assertion against the account concerned, when it is known: a
+    login step (`login.failed`, step `passkey`) or a step-up (`step_up.failed`, step
+    `step_up`)."""
     if user is not None:
-        atomic_record_failure(actor=actor, action=audit.LOGIN_FAILED.code, target=user,
-                              subject=user.person,
-                              changes={"step": [None, "passkey"], "reason": [None, reason]})
+        action = audit.STEP_UP_FAILED if step == "step_up" else audit.LOGIN_FAILED
+        atomic_record_failure(actor=actor, action=action.code, target=user, subject=user.person,
+                              changes={"step": [None, step], "reason": [None, reason]})
+
+
+def _passkey_assert(actor: Actor, credential: dict[str, Any], challenge: bytes | None, *,
+                    user: User | None, step: str,
+                    audit_success: Callable[[Passkey], None]) -> Passkey:
+    """The passkey whose assertion `credential` (the browser's answer to
+    `navigator.credentials.get()` as JSON) signed `challenge` (`passkeys.take_challenge`; None
+    when missing, expired or made for another ceremony). With `user`, only that account's
+    passkeys count: another account's credential is refused as unknown.
+
+    Verified by py_webauthn (WebAuthn 7.2): challenge, origin, RP ID, user presence and user
+    verification (the UV flag, required), the signature with the stored public key, and the
+    signature counter, which must grow unless the authenticator keeps none (both 0; WebAuthn
+    6.1.1, a cloned authenticator is refused). The user handle, when sent, must be the account's
+    (WebAuthn 7.2 step 6); the account must be active. The passkey row is locked while it is
+    checked and the challenge is spent under a unique constraint (`_spend_challenge`) in the same
+    transaction, so one assertion passes once. Updates `sign_count` and `last_used_at`, then
+    `audit_success(passkey)` writes the caller's audit event in that transaction. A refusal is
+    audited by `_passkey_failed` (`step`: "passkey" or "step_up"). Raises ValidationFailed
+    (`passkey.expired`, `passkey.refused`)."""
+    if challenge is None:
+        raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired")
+    credential_id = passkeys.credential_id_of(credential)
+    owner: User | None = user
+    try:
+        with transaction.atomic():
+            candidates = (Passkey.objects.select_for_update(of=("self",))
+                          .select_related("user__person").filter(credential_id=credential_id))
+            if user is not None:
+                candidates = candidates.filter(user=user)
+            passkey = candidates.first() if credential_id else None
+            if passkey is None:
+                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
+            owner = passkey.user
+            handle = credential.get("response", {}).get("userHandle")
+            if handle and base64url_to_bytes(str(handle)) != owner.pk.bytes:
+                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
+            if not owner.is_active:
+                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
+            verified = verify_authentication_response(
+                credential=credential, expected_challenge=challenge,
+                expected_rp_id=settings.PORTAL_WEBAUTHN_RP_ID,
+                expected_origin=settings.PORTAL_WEBAUTHN_ORIGIN,
+                credential_public_key=bytes(passkey.public_key),
+                credential_current_sign_count=passkey.sign_count,
+                require_user_verification=True)
+            _spend_challenge(challenge)
+            passkey.sign_count = verified.new_sign_count
+            passkey.last_used_at = timezone.now()
+            passkey.save(update_fields=["sign_count", "last_used_at", "updated_at"])
+            audit_success(passkey)
+    except ValidationFailed:
+        _passkey_failed(actor, owner, "refused", step=step)
+        raise
+    except _WEBAUTHN_ERRORS as exc:
+        _passkey_failed(actor, owner, "verification", step=step)
+        raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused") from exc
+    return passkey
 
 
 @service
@@ -411,55 +471,66 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
 def passkey_authenticate(*, actor: Actor, credential: dict[str, Any],
                          challenge: bytes | None) -> User:
     """The first login factor with a passkey: the active account whose passkey signed
-    `challenge` (`passkeys.take_challenge`; None when missing or expired) in `credential` (the
-    browser's answer to `navigator.credentials.get()` as JSON); `actor` is the anonymous actor.
-
-    Verified by py_webauthn (WebAuthn 7.2): challenge, origin, RP ID, user presence and user
-    verification, the signature with the stored public key, and the signature counter, which must
-    grow unless the authenticator keeps none (both 0; WebAuthn 6.1.1, a cloned authenticator is
-    refused). The user handle, when sent, must be the account's (WebAuthn 7.2 step 6). The passkey
-    row is locked while it is checked, so two assertions with one counter value cannot both pass.
-    Updates `sign_count` and `last_used_at`; audited `passkey.used`, a refusal against a known
-    credential `login.failed`. Raises ValidationFailed (`passkey.expired`, `passkey.refused`)."""
+    `challenge` (purpose "login") in `credential`; `actor` is the anonymous actor. Checked as
+    `_passkey_assert` describes. Audited `passkey.used`, a refusal against a known credential
+    `login.failed` (step `passkey`). Raises ValidationFailed (`passkey.expired`,
+    `passkey.refused`)."""
     policies.require_anonymous(actor)
-    if challenge is None:
-        raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired")
-    credential_id = passkeys.credential_id_of(credential)
-    owner: User | None = None
-    try:
-        with transaction.atomic():
-            passkey = (Passkey.objects.select_for_update(of=("self",))
-                       .select_related("user__person")
-                       .filter(credential_id=credential_id).first() if credential_id else None)
-            if passkey is None:
-                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
-            owner = passkey.user
-            handle = credential.get("response", {}).get("userHandle")
-            if handle and base64url_to_bytes(str(handle)) != owner.pk.bytes:
-                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
-            if not owner.is_active:
-                raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused")
-            verified = verify_authentication_response(
-                credential=credential, expected_challenge=challenge,
-                expected_rp_id=settings.PORTAL_WEBAUTHN_RP_ID,
-                expected_origin=settings.PORTAL_WEBAUTHN_ORIGIN,
-                credential_public_key=bytes(passkey.public_key),
-                credential_current_sign_count=passkey.sign_count,
-                require_user_verification=True)
-            _spend_challenge(challenge)
-            passkey.sign_count = verified.new_sign_count
-            passkey.last_used_at = timezone.now()
-            passkey.save(update_fields=["sign_count", "last_used_at", "updated_at"])
-            record(actor=actor, action=audit.PASSKEY_USED.code, target=passkey,
-                   subject=owner.person,
-                   changes={"sign_count": [None, passkey.sign_count]})
-    except ValidationFailed:
-        _passkey_failed(actor, owner, "refused")
-        raise
-    except _WEBAUTHN_ERRORS as exc:
-        _passkey_failed(actor, owner, "verification")
-        raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused") from exc
-    return passkey.user
+
+    def used(passkey: Passkey) -> None:
+        record(actor=actor, action=audit.PASSKEY_USED.code, target=passkey,
+               subject=passkey.user.person, changes={"sign_count": [None, passkey.sign_count]})
+
+    return _passkey_assert(actor, credential, challenge, user=None, step="passkey",
+                           audit_success=used).user
+
+
+@service
+def passkey_second_factor(*, actor: Actor, user: User, credential: dict[str, Any],
+                          challenge: bytes | None) -> Passkey:
+    """The second login step with a passkey, after `user`'s password was accepted
+    (`session.pending_user`); `actor` is the anonymous actor. `credential` must be an assertion
+    of one of `user`'s own passkeys over `challenge` (purpose "second_factor"): a passkey of
+    another account is refused like an unknown one (NIST SP 800-63B 7.1: both factors
+    authenticate the same subscriber). Checked as `_passkey_assert` describes. Returns the
+    passkey; audited `passkey.used` (step `second_factor`), a refusal `login.failed` (step
+    `passkey`) against `user`. Raises ValidationFailed (`passkey.expired`, `passkey.refused`)."""
+    policies.require_anonymous(actor)
+
+    def used(passkey: Passkey) -> None:
+        record(actor=actor, action=audit.PASSKEY_USED.code, target=passkey,
+               subject=user.person, changes={"sign_count": [None, passkey.sign_count],
+                                             "step": [None, "second_factor"]})
+
+    return _passkey_assert(actor, credential, challenge, user=user, step="passkey",
+                           audit_success=used)
+
+
+@service
+def passkey_step_up(*, actor: User, credential: dict[str, Any],
+                    challenge: bytes | None) -> StepUpProof:
+    """Confirm it is you with one of the actor's own passkeys before a sensitive action: an
+    assertion over `challenge` (purpose "step_up"), checked as `_passkey_assert` describes.
+    Returns a `StepUpProof` (apps.core.assurance: method "passkey", level
+    settings.PORTAL_PASSKEY_LOA, valid 5 minutes). Audited `step_up.succeeded` (method, level and
+    the passkey used), a refusal `step_up.failed`. Raises Forbidden (not the actor's own login),
+    ValidationFailed (`passkey.expired`, `passkey.refused`)."""
+    policies.require_self(actor, actor)
+    proofs: list[StepUpProof] = []
+
+    def succeeded(passkey: Passkey) -> None:
+        proof = mint_step_up(actor.pk, "passkey", loa=settings.PORTAL_PASSKEY_LOA)
+        proofs.append(proof)
+        with context.using(replace(context.current(), loa=proof.loa)):
+            record(actor=actor, action=audit.STEP_UP_SUCCEEDED.code, target=actor,
+                   subject=actor.person,
+                   changes={"method": [None, proof.method], "loa": [None, proof.loa],
+                            "passkey": [None, str(passkey.pk)],
+                            "sign_count": [None, passkey.sign_count]})
+
+    _passkey_assert(actor, credential, challenge, user=actor, step="step_up",
+                    audit_success=succeeded)
+    return proofs[0]
 
 
 @service
@@ -470,8 +541,8 @@ def passkey_remove(*, actor: User, passkey: Passkey, factor_at: int) -> None:
     passkey; `passkey.stale`: no fresh factor), NotFound (already removed)."""
     policies.require_self(actor, passkey.user)
     if not 0 <= time.time() - factor_at <= PASSKEY_FRESH_SECONDS:
-        raise Forbidden(_("Confirm it is you first: log in again, or confirm with your "
-                          "authenticator app, then remove the passkey within 5 minutes."),
+        raise Forbidden(_("Confirm it is you first (with a passkey, your authenticator app or "
+                          "a new login), then remove the passkey within 5 minutes."),
                         code="passkey.stale")
     with transaction.atomic():
         row = Passkey.objects.select_for_update().filter(pk=passkey.pk, user=actor).first()

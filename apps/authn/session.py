@@ -202,13 +202,15 @@ def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None)
     `UserSession` row says so. The session's clock (`at`, and the last activity) restarts now: the
     timeouts of its level count from this authentication (NIST SP 800-63B rev. 4, 5.2:
     reauthentication extends the session), so a step-up late in a long level-2 session does not
-    end it at once under level 3's shorter limit. Call `store_step_up` after it, which rotates
-    the session key."""
+    end it at once under level 3's shorter limit; a step-up weaker than the session keeps the
+    session's clock and level. Call `store_step_up` after it, which rotates the session key."""
     data = get(request)
-    now = int(time.time())
-    data["at"] = now
-    request.session[SEEN_KEY] = now
-    if levels.level(loa) > levels.level(data.get("loa")):
+    if levels.level(loa) >= levels.level(data.get("loa")):
+        # Only an authentication at least as strong as the session's restarts its clock: a
+        # level-2 step-up must not extend a level-3 session (NIST SP 800-63B rev. 4, 5.2).
+        now = int(time.time())
+        data["at"] = now
+        request.session[SEEN_KEY] = now
         data["loa"] = loa
     methods = list(data.get("methods") or [])
     if method not in methods:

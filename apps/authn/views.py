@@ -1,5 +1,6 @@
-"""Login pages: password, then the TOTP second factor (LoA 2); the choice of commission; step-up.
-Federated login (SAML2) is apps.federation's."""
+"""Login pages: password, then the second factor (a TOTP code or a passkey, LoA 2); the choice
+of commission; step-up. Federated login (SAML2) is apps.federation's; the passkey ceremonies'
+JSON endpoints are apps.authn.passkey_views'."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from apps.authn import commission, selectors, services, session
-from apps.authn.decorators import acting_user, staff_required
+from apps.authn import commission, passkey_views, selectors, services, session
+from apps.authn.decorators import acting_user, staff_required, user_required
 from apps.authn.forms import CommissionChoiceForm, OTPForm, PasswordForm
 from apps.commissions import selectors as commission_selectors
 from apps.commissions import services as commission_services
@@ -49,7 +50,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 
 def otp_view(request: HttpRequest) -> HttpResponse:
-    """Step 2: the code from the authenticator app; completes the login at LoA 2."""
+    """Step 2: the code from the authenticator app, or one of the account's passkeys
+    ("Use a passkey", through static/js/passkeys.js and `passkey_views.passkey_second_factor`);
+    completes the login at LoA 2. The code form is shown when the account has a TOTP device, or
+    has no passkey either (then no code is accepted, as before passkeys existed)."""
     started = session.has_pending(request)
     user = session.pending_user(request)
     if user is None:
@@ -57,8 +61,10 @@ def otp_view(request: HttpRequest) -> HttpResponse:
             messages.info(request, _("Your login took too long or your password changed. "
                                      "Log in again."))
         return redirect(f"{reverse('authn:login')}?{urlencode({'next': _next(request)})}")
+    passkey_offered = selectors.passkeys_list(user).exists()
+    totp_offered = selectors.has_totp_device(user) or not passkey_offered
     form = OTPForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and totp_offered and form.is_valid():
         try:
             device = services.otp_check(actor=ANONYMOUS, user=user,
                                         token=form.cleaned_data["token"])
@@ -70,7 +76,9 @@ def otp_view(request: HttpRequest) -> HttpResponse:
             session.set_login(request, loa=loa.LOA2, methods=["pwd", "otp"])
             services.login_succeeded(actor=user, loa=loa.LOA2, methods=["pwd", "otp"])
             return commission.after_login(request, user, _next(request))
-    return render(request, "authn/otp.html", {"form": form, "next": _next(request)})
+    return render(request, "authn/otp.html", {
+        "form": form, "next": _next(request), "passkey_offered": passkey_offered,
+        "totp_offered": totp_offered})
 
 
 @staff_required
@@ -104,16 +112,21 @@ def commission_view(request: HttpRequest) -> HttpResponse:
     })
 
 
-@staff_required
+@user_required
 def step_up_view(request: HttpRequest) -> HttpResponse:
     """Confirm it is you before a sensitive action (`?purpose=` a key of
-    settings.PORTAL_LOA_REQUIRED, `?next=`). The level the purpose needs decides the ways offered:
-    a new login at an e-ID provider with ForceAuthn (always; apps.federation), or the code of the
-    authenticator app when a level-2 proof is enough and the account has one."""
+    settings.PORTAL_LOA_REQUIRED, other purposes need LoA 2; `?next=`). The level the purpose
+    needs decides the ways offered: for staff, a new login at an e-ID provider with ForceAuthn
+    (always; apps.federation) and the mobile e-ID; for staff and patients, a passkey when
+    settings.PORTAL_PASSKEY_LOA is enough (`passkey_views.step_up_offered`, its JSON endpoints);
+    for staff, the code of the authenticator app when a level-2 proof is enough and the account
+    has one; for patients, logging in again with their e-ID. A patient's proof opens no staff
+    page: those pages are behind `staff_required` before any step-up is looked at."""
     purpose = request.GET.get("purpose", "")
     required = settings.PORTAL_LOA_REQUIRED.get(purpose, loa.LOA2)
     user = acting_user(request)
-    otp_allowed = loa.level(required) <= 2 and selectors.has_totp_device(user)
+    is_staff = user.kind == user.Kind.STAFF
+    otp_allowed = is_staff and loa.level(required) <= 2 and selectors.has_totp_device(user)
     form = OTPForm(request.POST or None)
     if request.method == "POST" and otp_allowed and form.is_valid():
         try:
@@ -128,6 +141,7 @@ def step_up_view(request: HttpRequest) -> HttpResponse:
     current = session.get(request).get("loa")
     return render(request, "authn/step_up.html", {
         "form": form, "next": _next(request), "purpose": purpose, "otp_allowed": otp_allowed,
+        "passkey_allowed": passkey_views.step_up_offered(user, required), "is_staff": is_staff,
         "required_level": loa.level(required), "session_level": loa.level(current)})
 
 

@@ -1,5 +1,5 @@
-// Passkeys (W3C Web Authentication Level 2): registration on "My passkeys" and login on the login
-// page. Same-origin script (the Content-Security-Policy allows no inline script). The pages work
+// Passkeys (W3C Web Authentication Level 2): registration on "My passkeys"; assertions for the
+// login page (first factor), the second login step after a password and the step-up page. Same-origin script (the Content-Security-Policy allows no inline script). The pages work
 // without it: the passkey controls stay hidden and a note says that JavaScript is needed.
 (function () {
   "use strict";
@@ -83,15 +83,20 @@
     });
   }
 
+  function field(form, name) {
+    var input = form.querySelector("input[name=" + name + "]");
+    return input ? input.value : "";
+  }
+
   function logIn(form) {
-    var next = form.querySelector("input[name=next]");
     post(form, form.dataset.optionsUrl).then(function (options) {
       options.challenge = b64urlToBuffer(options.challenge);
       (options.allowCredentials || []).forEach(function (item) { item.id = b64urlToBuffer(item.id); });
       return navigator.credentials.get({publicKey: options});
     }).then(function (credential) {
       return post(form, form.dataset.submitUrl,
-                  {next: next ? next.value : "/", credential: credentialJSON(credential, false)});
+                  {next: field(form, "next") || "/", purpose: field(form, "purpose"),
+                   credential: credentialJSON(credential, false)});
     }).then(function (data) {
       window.location.assign(data.redirect);
     }).catch(function (error) {

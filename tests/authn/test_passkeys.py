@@ -186,7 +186,7 @@ def test_removal_needs_a_fresh_factor(registered: SoftAuthenticator, staff: Any)
     stored["authn"]["at"] = int(time.time()) - 600  # logged in 10 minutes ago
     stored.save()
     passkey = Passkey.objects.get()
-    assert "Confirm with your authenticator app" in client.get(MY_PASSKEYS).content.decode()
+    assert "Confirm it is you" in client.get(MY_PASSKEYS).content.decode()
     response = client.post(reverse("authn:passkey_remove", args=[passkey.pk]), follow=True)
     assert "Confirm it is you first" in response.content.decode()
     assert Passkey.objects.filter(pk=passkey.pk).exists()
