@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.authn import session
+from apps.core import loa
 from apps.commissions.selectors import (
     commission_list_valid_for_person,
     role_codes_active_for_person,
@@ -15,7 +16,8 @@ from apps.identities.models import User
 
 
 def authn(request: HttpRequest) -> dict[str, Any]:
-    """`authn` (session facts), `staff_roles` (the set of active role codes of a staff user, one
+    """`authn` (session facts), `loa_level` (the session's level of assurance as 2, 3 or 4, 0 when
+    not logged in; the header shows it), `staff_roles` (the set of active role codes of a staff user, one
     query; the pages themselves still check every permission) and `acting_commission` (the
     commission the request acts under, validated by
     `apps.authn.commission_middleware.CommissionMiddleware`, or None; no query) and
@@ -30,5 +32,6 @@ def authn(request: HttpRequest) -> dict[str, Any]:
         roles = role_codes_active_for_person(user.person_id, now)
         has_commissions = has_commissions or bool(
             commission_list_valid_for_person(user.person_id, now))
-    return {"authn": session.get(request), "staff_roles": roles, "acting_commission": acting,
-            "has_commissions": has_commissions}
+    facts = session.get(request)
+    return {"authn": facts, "loa_level": loa.level(facts.get("loa")), "staff_roles": roles,
+            "acting_commission": acting, "has_commissions": has_commissions}

@@ -56,6 +56,8 @@ def test_round_trip_in_the_browser(nina: User) -> None:
     assert authn["loa"] == LOA3 and authn["methods"] == ["mobile_eid"]
     assert authn["eid_serial"] == wallet.serial and authn["idp"] is None
     assert str(browser.session["_auth_user_id"]) == str(nina.pk)
+    # The header tells the person how strongly they are logged in.
+    assert "(level of assurance 3)" in browser.get(done["Location"], follow=True).content.decode()
     # Single use: the request is gone from the session and consumed.
     again = browser.get("/login/mobile-eid/wait/")
     assert "no login request" in again.content.decode()
