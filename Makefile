@@ -28,7 +28,7 @@ xmlsec1:
 	  else echo "xmlsec1 is missing (SAML signatures need it): run sudo apt-get install xmlsec1" >&2; exit 1; fi; }
 
 ## make run: set up, migrate, create the CA and the test IdP's keys, load demo data, serve on
-## 127.0.0.1:8000 with a worker, the beat scheduler and the local test IdP on 127.0.0.1:8001
+## localhost:8000 with a worker, the beat scheduler and the local test IdP on 127.0.0.1:8001
 ## (manage.py runportal supervises them all).
 run: export DJANGO_DEBUG ?= true
 run: xmlsec1 $(STAMP)
@@ -38,8 +38,8 @@ run: xmlsec1 $(STAMP)
 	$(PY) manage.py saml_sp_init
 	$(PY) manage.py testidp_init
 	$(PY) manage.py demo_data
-	@echo "Serving http://127.0.0.1:8000/ with a Celery worker and beat, and the test IdP on http://127.0.0.1:8001/ (Ctrl-C stops all). E-mails: make mail"
-	$(PY) manage.py runportal 127.0.0.1:8000
+	@echo "Serving http://localhost:8000/ with a Celery worker and beat, and the test IdP on http://127.0.0.1:8001/ (Ctrl-C stops all). E-mails: make mail"
+	$(PY) manage.py runportal localhost:8000
 
 ## make test: ruff, mypy, import-linter, migrations check and pytest (PostgreSQL when DATABASE_URL is set).
 test: export DJANGO_SETTINGS_MODULE = portal.settings.test

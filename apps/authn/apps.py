@@ -8,6 +8,7 @@ class AuthnConfig(AppConfig):
     def ready(self) -> None:
         from apps.authn import (
             audit,  # noqa: F401  (registers action codes)
+            checks,  # noqa: F401  (registers system checks)
             receivers,
         )
         from apps.identities.signals import sessions_ended

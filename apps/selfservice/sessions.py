@@ -26,6 +26,7 @@ METHOD_LABELS = {
     "pwd": _("password"),
     "otp": _("code from an authenticator app"),
     "saml": _("e-ID"),
+    "mobile_eid": _("mobile e-ID"),
     "hwk": _("passkey"),
     "user": _("fingerprint, face or PIN"),
 }

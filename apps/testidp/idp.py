@@ -69,7 +69,7 @@ PERSONALITIES: dict[str, dict[str, Any]] = {
 assert tuple(PERSONALITIES) == PERSONALITY_NAMES
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8001"
-DEFAULT_SP_METADATA_URL = "http://127.0.0.1:8000/saml/metadata/"
+DEFAULT_SP_METADATA_URL = "http://localhost:8000/saml/metadata/"
 #: Seconds an assertion is valid after it is issued (Conditions/@NotOnOrAfter).
 LIFETIME_SECONDS = 300
 #: The person a wrapping attack asserts instead (a synthetic person: 1912-12-12, serial 1212's

@@ -48,7 +48,7 @@ SECRET_KEY = _required("DJANGO_SECRET_KEY", "dev-only-insecure-secret-key-do-not
 ALLOWED_HOSTS: list[str] = env.list(
     "DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else []
 )
-PORTAL_BASE_URL: str = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+PORTAL_BASE_URL: str = env.str("PORTAL_BASE_URL", default="http://localhost:8000").rstrip("/")
 
 
 INSTALLED_APPS = [

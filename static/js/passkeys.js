@@ -25,6 +25,23 @@
     return input ? input.value : "";
   }
 
+  // The portal's own refusals carry a translated text; the browser's errors (DOMException) are
+  // in the browser's language and wording, so the page shows its own text for them.
+  function portalError(message) {
+    var error = new Error(message);
+    error.portal = true;
+    return error;
+  }
+
+  function explain(form, error) {
+    if (error && error.portal && error.message) { return error.message; }
+    if (error && error.name === "NotAllowedError") { return form.dataset.cancelled; }
+    if (error && error.name === "InvalidStateError" && form.dataset.duplicate) {
+      return form.dataset.duplicate;
+    }
+    return form.dataset.failed;
+  }
+
   function post(form, url, body) {
     return fetch(url, {
       method: "POST", credentials: "same-origin",
@@ -33,9 +50,9 @@
     }).then(function (response) {
       // A login page instead of JSON (the session ended meanwhile) reads as a plain failure.
       return response.json().catch(function () {
-        throw new Error(form.dataset.failed);
+        throw portalError(form.dataset.failed);
       }).then(function (data) {
-        if (!response.ok) { throw new Error(data.detail || form.dataset.failed); }
+        if (!response.ok) { throw portalError(data.detail || form.dataset.failed); }
         return data;
       });
     });
@@ -78,8 +95,7 @@
     }).then(function (data) {
       window.location.assign(data.redirect);
     }).catch(function (error) {
-      show(form, error && error.name === "NotAllowedError" ? form.dataset.cancelled :
-           (error && error.message) || form.dataset.failed);
+      show(form, explain(form, error));
     });
   }
 
@@ -100,8 +116,7 @@
     }).then(function (data) {
       window.location.assign(data.redirect);
     }).catch(function (error) {
-      show(form, error && error.name === "NotAllowedError" ? form.dataset.cancelled :
-           (error && error.message) || form.dataset.failed);
+      show(form, explain(form, error));
     });
   }
 

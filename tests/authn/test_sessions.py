@@ -365,3 +365,9 @@ def test_session_limit_settings_refuse_nonsense():
         session_limits(86400, 3600, 86400, 900)
     with pytest.raises(ImproperlyConfigured, match="positive"):
         session_limits(0, 3600, 43200, 900)
+
+
+def test_a_mobile_e_id_login_is_named_in_words(client, nurse):
+    login_session(client, nurse[0], methods=("mobile_eid",), idp=None)
+    page = client.get(MY_SESSIONS).content.decode()
+    assert "mobile e-ID" in page and "mobile_eid" not in page

@@ -45,6 +45,13 @@ def test_staff_registers_a_passkey_and_logs_in_with_it(page: Page, hospital_admi
     assert_accessible(page)
     assert_fits_a_phone(page)
     screenshot(page, "passkeys")
+    # The same authenticator again: the browser refuses (excludeCredentials) and the page says
+    # why in its own words, not the browser's.
+    page.get_by_label("Name (for example “Work laptop”)").fill("Again")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "This device already holds a passkey for your account: use that one, or remove it "
+        "here first.")
     passkey = Passkey.objects.get(user=hospital_admin)
     assert passkey.last_used_at is None
 

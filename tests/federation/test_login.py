@@ -163,8 +163,8 @@ def test_the_sp_metadata_names_the_consumer_keys_and_only_strong_algorithms(clie
     response = client.get(reverse("federation:metadata"))
     assert response["Content-Type"].startswith("application/samlmetadata+xml")
     xml = response.content.decode()
-    assert 'entityID="http://127.0.0.1:8000/saml/metadata/"' in xml
-    assert 'Location="http://127.0.0.1:8000/saml/acs/"' in xml
+    assert 'entityID="http://localhost:8000/saml/metadata/"' in xml
+    assert 'Location="http://localhost:8000/saml/acs/"' in xml
     assert 'WantAssertionsSigned="true"' in xml and 'AuthnRequestsSigned="true"' in xml
     algorithms = re.findall(r'Algorithm="([^"]+)"', xml)
     assert algorithms and not [a for a in algorithms if "sha1" in a or "md5" in a]

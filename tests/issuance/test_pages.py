@@ -75,7 +75,7 @@ def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: 
     assert short is not None
     assert '<img src="data:image/svg+xml' in page and 'alt="QR code' in page
     assert nina.person.person_number in page
-    assert (f".venv/bin/python clients/mobile_app/eid_app.py activate --portal http://127.0.0.1:8000 "
+    assert (f".venv/bin/python clients/mobile_app/eid_app.py activate --portal http://localhost:8000 "
             f"--wallet var/wallet-{code.pk}.json --person-number {nina.person.person_number} "
             f"--code {short.group(1)}") in page
     assert f"EIDACT1.{code.pk.hex}." in page

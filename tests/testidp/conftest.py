@@ -22,7 +22,7 @@ from saml2.sigver import CryptoBackendXmlSec1, SignatureError
 from apps.testidp.idp import LOA3, AuthnRequestInfo, TestIdP
 from apps.testidp.keys import ensure_keys, key_pair
 
-PORTAL = "http://127.0.0.1:8000"
+PORTAL = "http://localhost:8000"
 SP_ENTITY_ID = f"{PORTAL}/saml/metadata/"
 ACS_URL = f"{PORTAL}/saml/acs/"
 SLO_URL = f"{PORTAL}/saml/ls/"

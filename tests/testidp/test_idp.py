@@ -393,8 +393,8 @@ def test_sp_metadata_is_fetched_again_until_the_portal_answers(key_dir: Path, st
         return Answer(sp_metadata(staff[1]))
 
     monkeypatch.setattr(module.urllib.request, "urlopen", urlopen)
-    idp = TestIdP("staff", key_dir=key_dir, sp_metadata_url="http://127.0.0.1:8000/saml/metadata/")
+    idp = TestIdP("staff", key_dir=key_dir, sp_metadata_url="http://localhost:8000/saml/metadata/")
     with pytest.raises(SPMetadataUnavailable, match="is it running"):
         idp.sp_entity_id  # noqa: B018
     assert idp.sp_entity_id == SP_ENTITY_ID
-    assert served == ["http://127.0.0.1:8000/saml/metadata/"] * 2
+    assert served == ["http://localhost:8000/saml/metadata/"] * 2

@@ -79,7 +79,7 @@ def test_staff_login_page_lists_employees_and_answers_with_a_post_form(web: Any,
         "person": str(employee.pk)})
     assert status == 200, page
     assert f'action="{ACS_URL}"' in page and '<script src="/static/testidp.js">' in page
-    assert "http://127.0.0.1:8000" in headers["Content-Security-Policy"]
+    assert "http://localhost:8000" in headers["Content-Security-Policy"]
     assert 'name="RelayState" value="/after-login"' in page
     saml_response = posted(page)
     parsed = clients["staff"].parse_authn_request_response(saml_response, BINDING_HTTP_POST,

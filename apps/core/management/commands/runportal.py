@@ -42,7 +42,7 @@ class Command(BaseCommand):
             "worker or beat if one stops.")
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("addrport", nargs="?", default="localhost:8000")
 
     def handle(self, *args: Any, addrport: str, **options: Any) -> None:
         def start(command: list[str]) -> subprocess.Popen[bytes]:
