@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -46,6 +47,9 @@ PASSWORD_PASSKEY_METHODS = ["pwd", *PASSKEY_METHODS]
 BAD_REQUEST = _("The request could not be read. Reload the page and try again.")
 LOGIN_EXPIRED = _("Your login took too long or your password changed. Log in again.")
 NOT_ENOUGH = _("A passkey is not enough for this step. Confirm with your e-ID.")
+#: Largest body the JSON endpoints read (bytes). A credential with "none" attestation is about
+#: 1 KiB; the bound is the API's (apps.api.parsers.MAX_BODY_BYTES, docs/security.md).
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _problem(detail: Any, code: str, status: int = 400) -> JsonResponse:
@@ -55,10 +59,18 @@ def _problem(detail: Any, code: str, status: int = 400) -> JsonResponse:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
-    """The request's JSON object with a `credential` object in it, or None."""
+    """The request's JSON object with a `credential` object in it, or None: also for a body
+    larger than MAX_BODY_BYTES, one nested too deeply for the decoder (RecursionError), and one
+    that is not UTF-8 (RFC 8259 section 8.1)."""
     try:
-        body = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
+        raw = request.body
+    except RequestDataTooBig:  # over settings.DATA_UPLOAD_MAX_MEMORY_SIZE: never read
+        return None
+    if len(raw) > MAX_BODY_BYTES:
+        return None
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
         return None
