@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -434,11 +435,14 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
     Verified by py_webauthn (WebAuthn 7.1): challenge, origin settings.PORTAL_WEBAUTHN_ORIGIN,
     RP ID settings.PORTAL_WEBAUTHN_RP_ID, user presence and user verification. Attestation is
     not verified against any root ("none" accepted); its format and the AAGUID are recorded.
-    `name` is trimmed (empty: "Passkey"). Audited `passkey.created`. Raises Forbidden,
+    `name` is trimmed, without control characters and unpaired surrogates, which no text column
+    holds (empty: "Passkey"); of the transports the browser reported only the ones WebAuthn
+    defines are kept (`passkeys.TRANSPORTS`). Audited `passkey.created`. Raises Forbidden,
     ValidationFailed (`passkey.expired`, `passkey.refused`, `passkey.exists`: the credential ID is
     registered already, WebAuthn 7.1 step 22)."""
     policies.require_self(actor, actor)
-    label = (name or "").strip()[:Passkey.NAME_MAX_LENGTH] or str(_("Passkey"))
+    printable = "".join(c for c in name or "" if unicodedata.category(c) not in ("Cc", "Cs"))
+    label = printable.strip()[:Passkey.NAME_MAX_LENGTH] or str(_("Passkey"))
     if challenge is None:
         raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired")
     try:
@@ -449,7 +453,9 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
             require_user_verification=True)
     except _WEBAUTHN_ERRORS as exc:
         raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused") from exc
-    transports = credential.get("response", {}).get("transports") or []
+    reported = credential["response"].get("transports")
+    transports = [t for t in reported if isinstance(t, str) and t in passkeys.TRANSPORTS
+                  ] if isinstance(reported, list) else []
     with transaction.atomic():
         _spend_challenge(challenge)
         if Passkey.objects.filter(credential_id=verified.credential_id).exists():
@@ -457,7 +463,7 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
         passkey = Passkey.objects.create(
             user=actor, credential_id=verified.credential_id,
             public_key=verified.credential_public_key, sign_count=verified.sign_count,
-            transports=[str(t) for t in transports if isinstance(t, str)][:10],
+            transports=list(dict.fromkeys(transports)),
             aaguid=str(verified.aaguid), name=label,
             attestation_format=str(getattr(verified.fmt, "value", verified.fmt)))
         record(actor=actor, action=audit.PASSKEY_CREATED.code, target=passkey,

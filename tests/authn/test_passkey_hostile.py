@@ -1,5 +1,7 @@
 """Hostile bodies at the passkey JSON endpoints (nested too deeply for the decoder, larger than
-any credential, not UTF-8, wrong types): each is a problem+json 400 (RFC 9457), never a 500."""
+any credential, not UTF-8, wrong types): each is a problem+json 400 (RFC 9457), never a 500; and
+a registration's name and transports that PostgreSQL could not store (NUL, unpaired surrogates)
+or that name no transport are cleaned, never a 500."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from apps.authn.models import Passkey
+from tests.authn.test_passkeys import post_json, register
+from tests.authn.webauthn_support import SoftAuthenticator
 from tests.conftest import login_session, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +61,31 @@ def test_hostile_session_bodies_are_problems(staff: Any, name: str, body: bytes)
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "bad_request"
 
+
+
+# --- the registration's free members reach the database only as PostgreSQL can store them -------
+
+
+@pytest.mark.parametrize(("name", "stored"), [("Lap\x00top", "Laptop"), ("Lap\ud800top", "Laptop"),
+                                              ("\x07\x1b", "Passkey")])
+def test_a_name_with_characters_no_text_may_hold_is_cleaned(staff: Any, name: str,
+                                                              stored: str) -> None:
+    client = login_session(Client(raise_request_exception=False), staff)
+    response = register(client, SoftAuthenticator(), name=name)
+    assert response.status_code == 201, response.content
+    assert Passkey.objects.get(user=staff).name == stored
+
+
+@pytest.mark.parametrize(("transports", "stored"), [
+    (5, []), ({"usb": 1}, []), ("usb", []), (["\x00"], []), (["\ud800"], []),
+    (["usb" * 10_000], []), (["usb", "hybrid", "carrier-pigeon", 7, {}, [], "usb"], ["usb", "hybrid"]),
+])
+def test_transports_keep_only_the_known_hints(staff: Any, transports: Any,
+                                               stored: list[str]) -> None:
+    client = login_session(Client(raise_request_exception=False), staff)
+    options = post_json(client, "authn:passkey_register_options").json()
+    credential = SoftAuthenticator().create(options)
+    credential["response"]["transports"] = transports
+    response = post_json(client, "authn:passkey_register", {"name": "Key", "credential": credential})
+    assert response.status_code == 201, response.content
+    assert Passkey.objects.get(user=staff).transports == stored
