@@ -2,8 +2,8 @@
 
 `/my/passkeys/`: the logged-in user's (staff or patient) passkeys, with name, created and last
 used; adding one (static/js/passkeys.js asks `passkey_register_options` for the options, calls
-`navigator.credentials.create()` and posts the answer to `passkey_register`); removing one, which
-needs a fresh factor: a login or a step-up in this session at most 5 minutes ago
+`navigator.credentials.create()` and posts the answer to `passkey_register`); removing one. Adding
+and removing need a fresh factor: a login or a step-up in this session at most 5 minutes ago
 (docs/decisions.md). `/login/passkey/...`: the first-factor login with a discoverable passkey
 from the login page (the same script, `navigator.credentials.get()`). `/login/otp/passkey/...`:
 the second login step after a password, with one of that account's passkeys.
@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -46,6 +47,9 @@ PASSWORD_PASSKEY_METHODS = ["pwd", *PASSKEY_METHODS]
 BAD_REQUEST = _("The request could not be read. Reload the page and try again.")
 LOGIN_EXPIRED = _("Your login took too long or your password changed. Log in again.")
 NOT_ENOUGH = _("A passkey is not enough for this step. Confirm with your e-ID.")
+#: Largest body the JSON endpoints read (bytes). A credential with "none" attestation is about
+#: 1 KiB; the bound is the API's (apps.api.parsers.MAX_BODY_BYTES, docs/security.md).
+MAX_BODY_BYTES = 64 * 1024
 
 
 def _problem(detail: Any, code: str, status: int = 400) -> JsonResponse:
@@ -55,10 +59,18 @@ def _problem(detail: Any, code: str, status: int = 400) -> JsonResponse:
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any] | None:
-    """The request's JSON object with a `credential` object in it, or None."""
+    """The request's JSON object with a `credential` object in it, or None: also for a body
+    larger than MAX_BODY_BYTES, one nested too deeply for the decoder (RecursionError), and one
+    that is not UTF-8 (RFC 8259 section 8.1)."""
     try:
-        body = json.loads(request.body or b"")
-    except (ValueError, UnicodeDecodeError):
+        raw = request.body
+    except RequestDataTooBig:  # over settings.DATA_UPLOAD_MAX_MEMORY_SIZE: never read
+        return None
+    if len(raw) > MAX_BODY_BYTES:
+        return None
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(body, dict) or not isinstance(body.get("credential"), dict):
         return None
@@ -91,7 +103,7 @@ def my_passkeys(request: HttpRequest) -> HttpResponse:
     user = acting_user(request)
     return render(request, "authn/passkeys.html", {
         "passkeys": selectors.passkeys_list(user),
-        "fresh": _factor_at(request) >= time.time() - services.PASSKEY_FRESH_SECONDS,
+        "fresh": _fresh(request),
         "step_up_url": f"{reverse('authn:step_up')}?purpose=passkey_remove&next="
                        f"{reverse('authn:passkeys')}",
     })
@@ -100,8 +112,11 @@ def my_passkeys(request: HttpRequest) -> HttpResponse:
 @user_required
 @require_POST
 def passkey_register_options(request: HttpRequest) -> HttpResponse:
-    """The creation options (JSON) for a new passkey of the logged-in user."""
+    """The creation options (JSON) for a new passkey of the logged-in user; 403 `passkey.stale`
+    without a fresh factor, before the authenticator asks for anything."""
     user = acting_user(request)
+    if not _fresh(request):
+        return _problem(services.ADD_STALE, "passkey.stale", 403)
     existing = [bytes(p.credential_id) for p in selectors.passkeys_list(user)]
     return _options(passkeys.registration_options(request, user, existing))
 
@@ -117,9 +132,10 @@ def passkey_register(request: HttpRequest) -> JsonResponse:
         return _problem(BAD_REQUEST, "bad_request")
     try:
         passkey = services.passkey_register(actor=user, credential=body["credential"],
-                                            challenge=challenge, name=str(body.get("name", "")))
+                                            challenge=challenge, name=str(body.get("name", "")),
+                                            factor_at=_factor_at(request))
     except PortalError as exc:
-        return _problem(exc.message, exc.code, 403 if exc.code == "forbidden" else 400)
+        return _problem(exc.message, exc.code, exc.status)
     messages.success(request, _("The passkey %(name)s is added. You can now log in with it.")
                      % {"name": passkey.name})
     return JsonResponse({"redirect": reverse("authn:passkeys")}, status=201)
@@ -133,6 +149,11 @@ def _factor_at(request: HttpRequest) -> int:
     if proof is not None and session.has_fresh_step_up(request):
         at = max(at, proof.verified_at)
     return at
+
+
+def _fresh(request: HttpRequest) -> bool:
+    """True when this session proved a factor at most services.PASSKEY_FRESH_SECONDS ago."""
+    return _factor_at(request) >= time.time() - services.PASSKEY_FRESH_SECONDS
 
 
 @user_required

@@ -37,7 +37,8 @@ CHALLENGE_KEY = "authn_webauthn"
 CHALLENGE_MAX_AGE_SECONDS = 300
 #: What the browser is told to wait for (milliseconds, WebAuthn 5.4 `timeout`).
 TIMEOUT_MS = CHALLENGE_MAX_AGE_SECONDS * 1000
-_TRANSPORTS = {t.value for t in AuthenticatorTransport}
+#: The transport hints WebAuthn defines (5.8.4, `AuthenticatorTransport`); others are not kept.
+TRANSPORTS = frozenset(t.value for t in AuthenticatorTransport)
 
 
 def _remember(request: HttpRequest, purpose: str, challenge: bytes) -> None:
@@ -91,7 +92,7 @@ def authentication_options(request: HttpRequest, purpose: str = "login",
         user_verification=UserVerificationRequirement.REQUIRED,
         allow_credentials=[PublicKeyCredentialDescriptor(
             id=cid, transports=[AuthenticatorTransport(t) for t in transports
-                                if t in _TRANSPORTS]) for cid, transports in allowed or []])
+                                if t in TRANSPORTS]) for cid, transports in allowed or []])
     _remember(request, purpose, options.challenge)
     return webauthn.options_to_json(options)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -335,11 +336,22 @@ def sessions_end_all(*, actor: Actor, person: Person,
 
 PASSKEY_REFUSED = _("The passkey could not be used. Try again, or log in another way.")
 PASSKEY_EXPIRED = _("The passkey request expired or was already used. Try again.")
-#: A passkey is removed only within 5 minutes of a login or step-up (NIST SP 800-63B rev. 4,
-#: 6.1.2.3: re-authenticate before changing authenticators).
+#: A passkey is added or removed only within 5 minutes of a login or step-up (NIST SP 800-63B
+#: rev. 4, 6.1.2.3: re-authenticate before changing authenticators; OWASP ASVS 5.0 V7.5.1).
 PASSKEY_FRESH_SECONDS = 300
+ADD_STALE = _("Confirm it is you first (with a passkey, your authenticator app or a new login), "
+              "then add the passkey within 5 minutes.")
+REMOVE_STALE = _("Confirm it is you first (with a passkey, your authenticator app or a new "
+                 "login), then remove the passkey within 5 minutes.")
 #: Whatever py_webauthn or a malformed browser answer raises while parsing and verifying.
 _WEBAUTHN_ERRORS = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError)
+
+
+def _require_fresh_factor(factor_at: int, message: Any) -> None:
+    """Raise Forbidden (`passkey.stale`, `message`) unless `factor_at` (epoch seconds, UTC: when
+    the session last proved a factor) is at most PASSKEY_FRESH_SECONDS ago."""
+    if not 0 <= time.time() - factor_at <= PASSKEY_FRESH_SECONDS:
+        raise Forbidden(message, code="passkey.stale")
 
 
 def _spend_challenge(challenge: bytes) -> None:
@@ -427,18 +439,24 @@ def _passkey_assert(actor: Actor, credential: dict[str, Any], challenge: bytes |
 
 @service
 def passkey_register(*, actor: User, credential: dict[str, Any], challenge: bytes | None,
-                     name: str) -> Passkey:
+                     name: str, factor_at: int) -> Passkey:
     """Register a passkey for the logged-in user `actor` from the browser's answer to
     `navigator.credentials.create()` (`credential`, the PublicKeyCredential as JSON) to the
     `challenge` this session issued (`passkeys.take_challenge`; None when missing or expired).
     Verified by py_webauthn (WebAuthn 7.1): challenge, origin settings.PORTAL_WEBAUTHN_ORIGIN,
     RP ID settings.PORTAL_WEBAUTHN_RP_ID, user presence and user verification. Attestation is
     not verified against any root ("none" accepted); its format and the AAGUID are recorded.
-    `name` is trimmed (empty: "Passkey"). Audited `passkey.created`. Raises Forbidden,
-    ValidationFailed (`passkey.expired`, `passkey.refused`, `passkey.exists`: the credential ID is
-    registered already, WebAuthn 7.1 step 22)."""
+    `factor_at` is when this session last proved a factor (epoch seconds, UTC), as for
+    `passkey_remove`: binding a new authenticator needs one at most PASSKEY_FRESH_SECONDS ago.
+    `name` is trimmed, without control characters and unpaired surrogates, which no text column
+    holds (empty: "Passkey"); of the transports the browser reported only the ones WebAuthn
+    defines are kept (`passkeys.TRANSPORTS`). Audited `passkey.created`. Raises Forbidden
+    (`passkey.stale`: no fresh factor), ValidationFailed (`passkey.expired`, `passkey.refused`,
+    `passkey.exists`: the credential ID is registered already, WebAuthn 7.1 step 22)."""
     policies.require_self(actor, actor)
-    label = (name or "").strip()[:Passkey.NAME_MAX_LENGTH] or str(_("Passkey"))
+    _require_fresh_factor(factor_at, ADD_STALE)
+    printable = "".join(c for c in name or "" if unicodedata.category(c) not in ("Cc", "Cs"))
+    label = printable.strip()[:Passkey.NAME_MAX_LENGTH] or str(_("Passkey"))
     if challenge is None:
         raise ValidationFailed(PASSKEY_EXPIRED, code="passkey.expired")
     try:
@@ -449,7 +467,9 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
             require_user_verification=True)
     except _WEBAUTHN_ERRORS as exc:
         raise ValidationFailed(PASSKEY_REFUSED, code="passkey.refused") from exc
-    transports = credential.get("response", {}).get("transports") or []
+    reported = credential["response"].get("transports")
+    transports = [t for t in reported if isinstance(t, str) and t in passkeys.TRANSPORTS
+                  ] if isinstance(reported, list) else []
     with transaction.atomic():
         _spend_challenge(challenge)
         if Passkey.objects.filter(credential_id=verified.credential_id).exists():
@@ -457,7 +477,7 @@ def passkey_register(*, actor: User, credential: dict[str, Any], challenge: byte
         passkey = Passkey.objects.create(
             user=actor, credential_id=verified.credential_id,
             public_key=verified.credential_public_key, sign_count=verified.sign_count,
-            transports=[str(t) for t in transports if isinstance(t, str)][:10],
+            transports=list(dict.fromkeys(transports)),
             aaguid=str(verified.aaguid), name=label,
             attestation_format=str(getattr(verified.fmt, "value", verified.fmt)))
         record(actor=actor, action=audit.PASSKEY_CREATED.code, target=passkey,
@@ -540,10 +560,7 @@ def passkey_remove(*, actor: User, passkey: Passkey, factor_at: int) -> None:
     PASSKEY_FRESH_SECONDS ago. Audited `passkey.removed`. Raises Forbidden (someone else's
     passkey; `passkey.stale`: no fresh factor), NotFound (already removed)."""
     policies.require_self(actor, passkey.user)
-    if not 0 <= time.time() - factor_at <= PASSKEY_FRESH_SECONDS:
-        raise Forbidden(_("Confirm it is you first (with a passkey, your authenticator app or "
-                          "a new login), then remove the passkey within 5 minutes."),
-                        code="passkey.stale")
+    _require_fresh_factor(factor_at, REMOVE_STALE)
     with transaction.atomic():
         row = Passkey.objects.select_for_update().filter(pk=passkey.pk, user=actor).first()
         if row is None:

@@ -199,6 +199,36 @@ def test_removal_needs_a_fresh_factor(registered: SoftAuthenticator, staff: Any)
     assert AuditEvent.objects.filter(action="passkey.removed", actor_id=staff.pk).exists()
 
 
+def test_adding_a_passkey_needs_a_fresh_factor(staff: Any) -> None:
+    # Someone at a workstation left logged in must not bind their own passkey to the account:
+    # it would log them in later, past a password change and "log out everywhere".
+    client = login_session(Client(), staff)
+    stored = client.session
+    stored["authn"]["at"] = int(time.time()) - 600  # logged in 10 minutes ago
+    stored.save()
+    page = client.get(MY_PASSKEYS).content.decode()
+    assert "To add or remove a passkey, confirm it is you first" in page
+    options = post_json(client, "authn:passkey_register_options")
+    assert (options.status_code, options["Content-Type"]) == (403, "application/problem+json")
+    assert options.json()["code"] == "passkey.stale"
+    # Options fetched earlier, while the login was fresh, do not help either.
+    stored = client.session
+    stored["authn"]["at"] = int(time.time())
+    stored.save()
+    fresh_options = post_json(client, "authn:passkey_register_options").json()
+    stored = client.session
+    stored["authn"]["at"] = int(time.time()) - 600
+    stored.save()
+    response = post_json(client, "authn:passkey_register", {
+        "name": "Intruder", "credential": SoftAuthenticator().create(fresh_options)})
+    assert response.status_code == 403 and response.json()["code"] == "passkey.stale"
+    assert not Passkey.objects.exists()
+    # A fresh step-up (the authenticator app's code) allows it.
+    step_up = f"{reverse('authn:step_up')}?purpose=passkey_remove&next={MY_PASSKEYS}"
+    assert client.post(step_up, {"token": totp_now()}).status_code == 302
+    assert register(client, SoftAuthenticator()).status_code == 201
+
+
 def test_removal_right_after_login(registered: SoftAuthenticator, staff: Any) -> None:
     client = Client()
     assert passkey_login(client, registered).status_code == 200

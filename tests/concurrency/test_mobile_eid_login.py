@@ -1,6 +1,7 @@
 """The out-of-band login with the mobile e-ID under concurrency, on PostgreSQL: parallel
 approvals of one request over HTTP (exactly one wins), and an approval racing the e-ID's
-revocation (a revoked e-ID never completes a login). Lock order: person → e-ID → request
+revocation (a revoked e-ID never completes a login), and parallel starts from one address
+(at most five wait). Lock order: person → e-ID → request
 (apps.issuance.services.authenticate)."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from apps.core.actors import ANONYMOUS, SYSTEM
 from apps.identities.models import User
 from apps.issuance import services
 from apps.issuance.models import MobileEID, OutOfBandRequest
-from tests.concurrency.support import at_once, post_json
+from tests.concurrency.support import at_once, post_form, post_json
 from tests.issuance.oob_support import activate
 
 
@@ -115,3 +116,13 @@ def test_parallel_signed_wrong_numbers_cancel_at_the_third(
     assert sorted(answer.status for answer in answers) == [403] * 3 + [404] * 3
     req.refresh_from_db()
     assert req.status == OutOfBandRequest.Status.CANCELLED and req.wrong_numbers == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_starts_from_one_address_stop_at_five(live_server: Any) -> None:
+    # Twelve browsers behind one address start a login at the same moment: at most five
+    # requests may wait per address (docs/authentication.md), whatever the timing.
+    answers = at_once([lambda: post_form(live_server.url, "/login/mobile-eid/", {})
+                       for _ in range(12)])
+    assert sorted(answer.status for answer in answers) == [200] * 5 + [403] * 7, answers
+    assert OutOfBandRequest.objects.filter(status=OutOfBandRequest.Status.PENDING).count() == 5

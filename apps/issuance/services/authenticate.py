@@ -13,9 +13,11 @@ signed with ECDSA P-256 / SHA-256 (FIPS 186-5), DER (RFC 3279 2.2.3); a denial i
 browser that started it (the SHA-256 of a random value only its session keeps, as the SAML flow
 does), valid `rules.OOB_VALIDITY_SECONDS` (120 s), and consumed once.
 
-Lock order (docs/architecture.md, "Lock order"): the person, then the e-ID, then the request, so
-an approval racing a revocation of the same e-ID either sees it revoked or is done before the
-revocation starts; a consumed approval never names an e-ID revoked before it was approved.
+Lock order (docs/architecture.md, "Lock order"): a start locks its address (an advisory lock),
+then the browser's earlier request, so parallel starts count the waiting requests one at a time;
+an answer or completion the person, then the e-ID, then the request, so an approval racing a
+revocation of the same e-ID either sees it revoked or is done before the revocation starts; a
+consumed approval never names an e-ID revoked before it was approved.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit.models import AuditEvent
 from apps.audit.services import record
 from apps.core.calls import service
-from apps.core.db import atomic_with_retry
+from apps.core.db import atomic_with_retry, lock_names
 from apps.core.errors import Conflict, Forbidden, NotFound, PortalError
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
@@ -99,6 +101,10 @@ def _start(actor: Actor, ip: str | None, previous: tuple[str, str] | None, purpo
     changes: dict[str, list[object]] = {"status": [None, Status.PENDING],
                                         "purpose": [None, purpose]}
     with transaction.atomic():
+        if ip:
+            # One start per address at a time, so parallel starts cannot all count four waiting
+            # and each add a fifth (the limit's rows are the ones being inserted).
+            lock_names(f"mobile_eid_login:address:{ip}")
         if previous is not None:
             old = _by_reference(previous[0]).select_for_update().filter(
                 status=Status.PENDING).first()
