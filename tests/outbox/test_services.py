@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.db import transaction
 
@@ -44,7 +46,8 @@ def test_the_e_id_and_its_event_commit_together_and_the_email_follows(
     # The wake-up enqueued after the commit delivered it at once.
     assert event.delivered_at is not None and event.attempts == 1
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [nina.person.email]
-    assert mail.outbox[0].extra_headers["Message-ID"] == f"<{event.id}@127.0.0.1>"
+    host = urlsplit(settings.PORTAL_BASE_URL).hostname
+    assert mail.outbox[0].extra_headers["Message-ID"] == f"<{event.id}@{host}>"
 
 
 @pytest.mark.django_db
