@@ -339,10 +339,10 @@ PASSKEY_EXPIRED = _("The passkey request expired or was already used. Try again.
 #: A passkey is added or removed only within 5 minutes of a login or step-up (NIST SP 800-63B
 #: rev. 4, 6.1.2.3: re-authenticate before changing authenticators; OWASP ASVS 5.0 V7.5.1).
 PASSKEY_FRESH_SECONDS = 300
-ADD_STALE = _("Confirm it is you first (with a passkey, your authenticator app or a new login), "
-              "then add the passkey within 5 minutes.")
-REMOVE_STALE = _("Confirm it is you first (with a passkey, your authenticator app or a new "
-                 "login), then remove the passkey within 5 minutes.")
+ADD_STALE = _("Confirm it is you first (“Confirm it is you” on My passkeys), then add the "
+              "passkey within 5 minutes.")
+REMOVE_STALE = _("Confirm it is you first (“Confirm it is you” on My passkeys), then remove the "
+                 "passkey within 5 minutes.")
 #: Whatever py_webauthn or a malformed browser answer raises while parsing and verifying.
 _WEBAUTHN_ERRORS = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError)
 

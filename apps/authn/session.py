@@ -28,6 +28,7 @@ import time
 import uuid
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import logout
 from django.db import transaction
 from django.http import HttpRequest
@@ -137,6 +138,8 @@ def has_pending(request: HttpRequest) -> bool:
 
 
 #: What a browser is told when its step-up finished after its session was ended elsewhere.
+CONFIRMED_MESSAGE = _("You have confirmed it is you. Go on with what you were doing within 5 "
+                      "minutes.")
 ENDED_MESSAGE = _("Your session was ended meanwhile (for example from another device). Log in "
                   "again.")
 
@@ -147,7 +150,8 @@ def store_step_up(request: HttpRequest, proof: StepUpProof) -> bool:
     session's `UserSession` row follows the new key. The row is locked while the key changes, so
     a session ended at the same moment (from another device, "log out everywhere") is either
     ended under its new key or found ended here: then this browser is logged out and nothing is
-    stored. Returns False in that case."""
+    stored. Returns False in that case; else the next page says the confirmation holds
+    (`CONFIRMED_MESSAGE`), since the action that asked for it must be done again."""
     old = current_key_hash(request)
     with transaction.atomic():
         row = (UserSession.objects.select_for_update().filter(key_hash=old)
@@ -163,6 +167,7 @@ def store_step_up(request: HttpRequest, proof: StepUpProof) -> bool:
         if row is not None:
             row.key_hash = current_key_hash(request)
             row.save(update_fields=["key_hash", "updated_at"])
+    messages.success(request, CONFIRMED_MESSAGE)
     return True
 
 

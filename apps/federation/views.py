@@ -26,6 +26,7 @@ from apps.authn import commission, session
 from apps.authn import services as authn_services
 from apps.authn.decorators import acting_user, loa_required, staff_required
 from apps.authn.redirects import safe_next
+from apps.core import loa
 from apps.core.assurance import mint_step_up
 from apps.core.errors import PortalError
 from apps.federation import flow, saml, selectors, services
@@ -46,7 +47,8 @@ GENERIC_REFUSAL = _("The login could not be completed. Start the login again; if
 @require_GET
 def discovery_view(request: HttpRequest) -> HttpResponse:
     """Choose an e-ID provider (`?for=staff|patient`, `?next=`, `?purpose=step_up`). The one
-    this browser chose last is listed first."""
+    this browser chose last is listed first. A login (not a step-up) also offers a passkey
+    (staff and patients) and, for staff, the mobile e-ID and the password."""
     accounts = request.GET.get("for") if request.GET.get("for") in ("staff", "patient") else None
     idps = selectors.idp_list_for_login(accounts)
     remembered = request.COOKIES.get(CHOICE_COOKIE, "")
@@ -55,7 +57,8 @@ def discovery_view(request: HttpRequest) -> HttpResponse:
     return render(request, "federation/discovery.html", {
         "idps": idps, "remembered": remembered, "next": safe_next(request.GET.get("next")),
         "purpose": purpose, "accounts": accounts,
-        "password_login": accounts in (None, "staff") and purpose == "login"})
+        "password_login": accounts in (None, "staff") and purpose == "login",
+        "passkey_level": loa.level(settings.PORTAL_PASSKEY_LOA)})
 
 
 @never_cache

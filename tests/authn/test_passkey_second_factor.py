@@ -337,6 +337,8 @@ def test_a_patient_steps_up_with_a_passkey_then_removes_one(patient: Any) -> Non
     assert "Confirm with a passkey" in page and "Log in again with your e-ID" in page
     assert "organisation" not in page and 'name="token"' not in page  # staff's ways only
     assert step_up(client, authenticator).json()["redirect"] == MY_PASSKEYS
+    back = client.get(MY_PASSKEYS).content.decode()
+    assert "You have confirmed it is you. Go on with what you were doing" in back
     removed = client.post(remove, follow=True).content.decode()
     assert "The passkey Phone is removed." in removed
     assert not Passkey.objects.exists()
@@ -355,3 +357,27 @@ def test_a_patients_step_up_opens_no_staff_page(patient: Any, settings: Any) -> 
         response = client.get(staff_page)
         assert response.status_code in (302, 403, 404), staff_page
         assert response.status_code != 302 or "/login" in response["Location"], staff_page
+
+
+@pytest.mark.parametrize("accounts", ["staff", "patient"])
+def test_the_e_id_choice_offers_a_passkey_login(accounts: str) -> None:
+    page = Client().get(f"{reverse('federation:discovery')}?for={accounts}").content.decode()
+    assert "Log in with a passkey" in page and "js/passkeys.js" in page
+
+
+def test_a_step_up_at_the_e_id_choice_offers_no_passkey_login(staff: Any) -> None:
+    client = login_session(Client(), staff)
+    page = client.get(f"{reverse('federation:discovery')}?for=staff&purpose=step_up")
+    assert "Log in with a passkey" not in page.content.decode()
+
+
+def test_a_patient_logs_in_with_a_passkey_from_the_e_id_choice(patient: Any) -> None:
+    authenticator = SoftAuthenticator()
+    assert register(patient_login(Client(), patient), authenticator).status_code == 201
+    client = Client()
+    client.get(f"{reverse('federation:discovery')}?for=patient")
+    options = post_json(client, "authn:passkey_login_options").json()
+    answer = post_json(client, "authn:passkey_login",
+                       {"credential": authenticator.get(options), "next": "/my/consents/"})
+    assert answer.status_code == 200 and logged_in(client)
+    assert str(client.session["_auth_user_id"]) == str(patient.pk)
