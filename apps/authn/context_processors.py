@@ -7,11 +7,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.authn import session
-from apps.core import loa
 from apps.commissions.selectors import (
     commission_list_valid_for_person,
     role_codes_active_for_person,
 )
+from apps.core import loa
 from apps.identities.models import User
 
 

@@ -47,6 +47,8 @@ def test_nurse_logs_in_with_the_mobile_eid_and_the_page_completes_by_itself(
     assert answer.status == 200
 
     # Nobody presses Continue: the page's script sees the approval and goes on.
-    expect(page.locator(".site-header .who")).to_have_text(str(user.person), timeout=15_000)
+    # The header names the person and the session's level (a mobile e-ID login is LoA 3).
+    expect(page.locator(".site-header .who")).to_have_text(
+        f"{user.person} (level of assurance 3)", timeout=15_000)
     assert "/login/mobile-eid/" not in page.url
     assert_accessible(page)
