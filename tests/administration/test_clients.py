@@ -165,3 +165,13 @@ def test_someone_without_a_role_gets_not_found(client: Any, nurse: Any) -> None:
     login(client, nurse[0])
     assert client.get(reverse("administration:client_list")).status_code == 404
     assert client.get(reverse("administration:client_register")).status_code == 404
+
+
+def test_the_client_list_reads_a_fixed_number_of_queries(
+        client: Any, hospital_admin: Any, tree: Any, django_assert_max_num_queries: Any) -> None:
+    for unit in ("cardio", "ortho", "hospital"):
+        register(tree[unit])
+    login(client, hospital_admin)
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("administration:client_list")).content.decode()
+    assert page.count("Journal e-service") == 3
