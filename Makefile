@@ -27,15 +27,16 @@ xmlsec1:
 	      || { echo "Could not install xmlsec1; run: apt-get update && apt-get install -y xmlsec1" >&2; exit 1; }; \
 	  else echo "xmlsec1 is missing (SAML signatures need it): run sudo apt-get install xmlsec1" >&2; exit 1; fi; }
 
-## make run: set up, migrate, create the CA and the test IdP's keys, load demo data, serve on
-## localhost:8000 with a worker, the beat scheduler and the local test IdP on 127.0.0.1:8001
-## (manage.py runportal supervises them all).
+## make run: set up, migrate, create the CA, the OIDC signing keys and the test IdP's keys, load
+## demo data, serve on localhost:8000 with a worker, the beat scheduler and the local test IdP on
+## 127.0.0.1:8001 (manage.py runportal supervises them all).
 run: export DJANGO_DEBUG ?= true
 run: xmlsec1 $(STAMP)
 	@test -f .env || { cp .env.example .env; echo "Created .env from .env.example (development settings)."; }
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py issuance_ca_init
 	$(PY) manage.py saml_sp_init
+	$(PY) manage.py oidc_keys_init
 	$(PY) manage.py testidp_init
 	$(PY) manage.py demo_data
 	@echo "Serving http://localhost:8000/ with a Celery worker and beat, and the test IdP on http://127.0.0.1:8001/ (Ctrl-C stops all). E-mails: make mail"

@@ -1,4 +1,5 @@
-"""URL map: pages, the JSON API (/api/v1/) and the CA's published files (/issuance/)."""
+"""URL map: pages, the JSON API (/api/v1/), the CA's published files (/issuance/) and the OpenID
+Connect provider (/oauth2/, /.well-known/openid-configuration)."""
 
 from django.urls import include, path
 
@@ -9,6 +10,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.authn.urls")),
     path("", include("apps.federation.urls")),
+    # The OpenID Connect provider: /oauth2/... and /.well-known/openid-configuration.
+    path("", include("apps.federation.oidc.urls")),
     path("administration/", include("apps.administration.urls")),
     path("issuance/", include("apps.issuance.urls")),
     path("", include("apps.selfservice.urls")),

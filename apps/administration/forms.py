@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.functional import lazy
@@ -17,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.commissions.models import Employee, Role
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
 from apps.core.forms import DayRangeForm
+from apps.federation.oidc.vocabulary import CLAIMS, ClientType, GrantType, SigningAlgorithm
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import group_by_branch
 
@@ -176,3 +178,55 @@ class AccountForm(forms.Form):
         label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Saved in the audit history."),
     )
+
+
+def _uri_lines(value: str) -> list[str]:
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+class ClientContactForm(forms.Form):
+    """What an organisation's administrators may change on an e-service client: its contact and
+    redirect URIs (one per line). The rules are the client model's (federation services)."""
+
+    contact_name = forms.CharField(label=_("Contact person"), max_length=200)
+    contact_email = forms.EmailField(label=_("Contact e-mail"))
+    redirect_uris = forms.CharField(
+        label=_("Redirect URIs"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("One per line, exactly as the e-service sends it: https, or http on "
+                    "127.0.0.1 for an app on the user's device. No wildcards or fragments."))
+
+    def uris(self) -> list[str]:
+        return _uri_lines(self.cleaned_data["redirect_uris"])
+
+
+class ClientRegisterForm(ClientContactForm):
+    """Registering an e-service client for an organisation in the administrator's scope."""
+
+    organisation = OrganisationChoiceField(label=_("Organisation"), queryset=Organisation.objects.none())
+    name = forms.CharField(label=_("Name of the e-service"), max_length=200)
+    grant_type = forms.ChoiceField(label=_("How it gets tokens"), choices=GrantType.choices,
+                                   widget=forms.RadioSelect)
+    client_type = forms.ChoiceField(label=_("Client type"), choices=ClientType.choices,
+                                    widget=forms.RadioSelect, initial=ClientType.CONFIDENTIAL)
+    allowed_scopes = forms.MultipleChoiceField(
+        label=_("Scopes it may ask for"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(scope, scope) for scope in settings.OAUTH2_PROVIDER["SCOPES"]])
+    allowed_claims = forms.MultipleChoiceField(
+        label=_("Claims it may receive"), required=False, widget=forms.CheckboxSelectMultiple,
+        choices=[(claim, claim) for claim in CLAIMS])
+    algorithm = forms.ChoiceField(label=_("ID token signature"), choices=SigningAlgorithm.choices,
+                                  initial=SigningAlgorithm.ES256)
+    first_party = forms.BooleanField(
+        label=_("The region's own e-service (users see no consent screen)"), required=False)
+
+    field_order = ["organisation", "name", "contact_name", "contact_email", "grant_type",
+                   "client_type", "redirect_uris", "allowed_scopes", "allowed_claims",
+                   "algorithm", "first_party"]
+
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation],
+                 roots: list[Organisation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["organisation"]
+        assert isinstance(field, OrganisationChoiceField)
+        field.queryset = organisations
+        field.roots = roots

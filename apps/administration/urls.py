@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.administration import views
+from apps.administration import clients, views
 
 app_name = "administration"
 urlpatterns = [
@@ -17,4 +17,11 @@ urlpatterns = [
          {"active": False}, name="account_deactivate"),
     path("people/<uuid:person_id>/accounts/<uuid:user_id>/reactivate/", views.account_active,
          {"active": True}, name="account_reactivate"),
+    path("clients/", clients.client_list, name="client_list"),
+    path("clients/new/", clients.client_register, name="client_register"),
+    path("clients/<uuid:client_id>/", clients.client_detail, name="client_detail"),
+    path("clients/<uuid:client_id>/approve/", clients.client_approve, name="client_approve"),
+    path("clients/<uuid:client_id>/suspend/", clients.client_suspend, name="client_suspend"),
+    path("clients/<uuid:client_id>/secret/", clients.client_secret_rotate,
+         name="client_secret_rotate"),
 ]

@@ -171,6 +171,9 @@ class Role(models.TextChoices):
 
     LOCAL_ADMIN = "local_admin", _("Local administrator")
     ISSUER = "issuer", _("e-ID issuer")
+    #: Approves and suspends the e-service clients of the organisations in its subtree
+    #: (docs/identity-provider.md; the Sambi federation operator's role, docs/glossary.md).
+    FEDERATION_OPERATOR = "federation_operator", _("Federation operator")
 
 
 class RoleAssignment(TimeBound):

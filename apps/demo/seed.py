@@ -183,7 +183,9 @@ def seed() -> bool:
             named[account.username] = _account(account, home)
         for username, role, org in [("anna.admin", Role.LOCAL_ADMIN, region),
                                     ("henrik.admin", Role.LOCAL_ADMIN, norrby),
-                                    ("ivar.issuer", Role.ISSUER, region)]:
+                                    ("ivar.issuer", Role.ISSUER, region),
+                                    # Approves the e-service clients the administrators register.
+                                    ("ivar.issuer", Role.FEDERATION_OPERATOR, region)]:
             commissions.role_grant(actor=ACTOR, person=named[username].person, role=role,
                                    organisation=org, valid_from=now - timedelta(days=90),
                                    valid_until=None)

@@ -9,3 +9,11 @@ IDENTITY_LINKED = register("federated_identity.linked",
 RESPONSE_REFUSED = register("saml_response.refused", _("Login answer from an e-ID provider"))
 METADATA_REFRESHED = register("idp_metadata.refreshed", _("e-ID provider metadata refreshed"))
 METADATA_REFUSED = register("idp_metadata.refused", _("e-ID provider metadata refresh"))
+CLIENT_REGISTERED = register("oauth_client.registered", _("E-service client registered"))
+CLIENT_APPROVED = register("oauth_client.approved", _("E-service client approved"))
+CLIENT_SUSPENDED = register("oauth_client.suspended", _("E-service client suspended"))
+CLIENT_UPDATED = register("oauth_client.updated", _("E-service client changed"))
+CLIENT_SECRET_ROTATED = register("oauth_client.secret_rotated",
+                                 _("E-service client secret replaced"))
+CLIENT_AUTH_FAILED = register("oauth_client.authentication_failed",
+                              _("E-service client authentication"))

@@ -1,5 +1,5 @@
-"""System checks of federated login: the SP's key and certificate, xmlsec1, and each configured
-IdP's metadata source."""
+"""System checks of federated login (the SP's key and certificate, xmlsec1, and each configured
+IdP's metadata source) and of the OpenID Connect provider (signing keys, issuer)."""
 
 from __future__ import annotations
 
@@ -40,4 +40,26 @@ def saml_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
         if entry.get("metadata_url") and not entry.get("metadata_cert"):
             errors.append(Error(f"IdP {entry['entity_id']}: metadata by URL needs metadata_cert.",
                                 id="federation.E003"))
+    return errors
+
+
+@register()
+def oidc_configuration(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """With debug off, both ID token signing keys are readable (a client of either algorithm
+    could otherwise get no ID token) and the issuer is an https address (OIDC Discovery 1.0
+    section 3: the issuer uses the https scheme)."""
+    from apps.federation.oidc import keys
+
+    if settings.DEBUG:
+        return []
+    errors: list[Error] = []
+    for name in keys.FILES.values():
+        path = os.path.join(settings.OIDC_KEY_DIR, name)
+        if not os.access(path, os.R_OK):
+            errors.append(Error(f"OIDC signing key not readable: {path}",
+                                hint="Run `manage.py oidc_keys_init` or set PORTAL_OIDC_KEY_DIR.",
+                                id="federation.E005"))
+    if not settings.OIDC_ISSUER.startswith("https://"):
+        errors.append(Error(f"PORTAL_OIDC_ISSUER {settings.OIDC_ISSUER} is not an https address.",
+                            id="federation.E006"))
     return errors

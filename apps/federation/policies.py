@@ -1,14 +1,17 @@
-"""Who may act in federated login. Deny by default."""
+"""Who may act in federated login and on the e-service clients of the OpenID Connect provider.
+Deny by default."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.commissions.policies import scope_roots
+from apps.commissions.models import Role
+from apps.commissions.policies import in_scope, scope_roots
 from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
-from apps.federation.actors import SAML_SP
+from apps.federation.actors import OIDC_PROVIDER, SAML_SP
 from apps.identities.actors import Actor
+from apps.organisations.models import Organisation
 
 
 @policy
@@ -31,3 +34,49 @@ def require_view_identity_providers(actor: Actor) -> None:
     """Raises NotFound unless `can_view_identity_providers` (the page's existence never leaks)."""
     if not can_view_identity_providers(actor):
         raise NotFound()
+
+
+def _in_role_scope(actor: Actor, organisation: Organisation, role: str) -> bool:
+    return in_scope(organisation, scope_roots(actor, role))
+
+
+def can_manage_client(actor: Actor, organisation: Organisation) -> bool:
+    """A local administrator of `organisation` (or of an organisation above it) registers, edits,
+    suspends and replaces the secret of its e-service clients."""
+    return _in_role_scope(actor, organisation, Role.LOCAL_ADMIN)
+
+
+@policy
+def require_manage_client(actor: Actor, organisation: Organisation) -> None:
+    """Raises NotFound unless `can_manage_client` (a client outside the scope is "not found")."""
+    if not can_manage_client(actor, organisation):
+        raise NotFound()
+
+
+def can_approve_client(actor: Actor, organisation: Organisation) -> bool:
+    """A federation operator over `organisation` approves and suspends its clients."""
+    return _in_role_scope(actor, organisation, Role.FEDERATION_OPERATOR)
+
+
+@policy
+def require_approve_client(actor: Actor, organisation: Organisation) -> None:
+    """Raises NotFound unless `can_approve_client`."""
+    if not can_approve_client(actor, organisation):
+        raise NotFound()
+
+
+@policy
+def require_suspend_client(actor: Actor, organisation: Organisation) -> None:
+    """The client's own administrators and its federation operators may suspend it. Raises
+    NotFound otherwise."""
+    if not (can_manage_client(actor, organisation) or can_approve_client(actor, organisation)):
+        raise NotFound()
+
+
+@policy
+def require_oidc_provider(actor: Actor) -> None:
+    """Only the portal's OpenID Connect provider records what happens at its endpoints. Raises
+    Forbidden (`federation.forbidden`)."""
+    if actor != OIDC_PROVIDER:
+        raise Forbidden(_("Only the portal's OpenID Connect provider may do this."),
+                        code="federation.forbidden")

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "axes",
+    "oauth2_provider",
     "apps.core",
     "apps.audit",
     "apps.outbox",
@@ -531,3 +532,106 @@ SAML_METADATA_REFRESH_SECONDS: int = env.int("SAML_METADATA_REFRESH_SECONDS", de
 SAML_LOGIN_LOA: str = env.str("SAML_LOGIN_LOA", default="")
 SAML_STEP_UP_LOA: str = env.str("SAML_STEP_UP_LOA", default="http://id.elegnamnden.se/loa/1.0/loa3")
 SAML_CONFIG_LOADER = "apps.federation.saml.config_loader"
+
+
+def _development_pepper(secret_key: str) -> str:
+    """A client-secret pepper derived from the (development) secret key with HKDF-SHA256
+    (RFC 5869), hex."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"iam-portal development OAuth client secret pepper").derive(
+        secret_key.encode()).hex()
+
+
+# The identity provider for e-services (apps.federation.oidc, docs/identity-provider.md): OAuth 2.0
+# and OpenID Connect by django-oauth-toolkit, every model of it swapped for the federation app's.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "federation.Client"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "federation.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "federation.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "federation.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "federation.Grant"
+#: The issuer identifier (OpenID Connect Discovery 1.0 section 3; RFC 8414 section 2): the
+#: portal's own address, with discovery at /.well-known/openid-configuration below it.
+OIDC_ISSUER: str = env.str("PORTAL_OIDC_ISSUER", default=PORTAL_BASE_URL).rstrip("/")
+#: Signing keys of ID tokens (ES256 and RS256, PEM, mode 0600), outside the database
+#: (`manage.py oidc_keys_init` creates the missing ones).
+OIDC_KEY_DIR = Path(env.str("PORTAL_OIDC_KEY_DIR", default=str(VAR_DIR / "oidc")))
+#: Client secrets are stored as HMAC-SHA-256 under this server-side key (hex or any long string;
+#: docs/identity-provider.md, "Client secrets"). Changing it invalidates every client secret.
+OAUTH_CLIENT_SECRET_PEPPER: str = _required("PORTAL_OAUTH_CLIENT_SECRET_PEPPER",
+                                            _development_pepper(SECRET_KEY))
+if len(OAUTH_CLIENT_SECRET_PEPPER) < 32:
+    raise ImproperlyConfigured("PORTAL_OAUTH_CLIENT_SECRET_PEPPER must be at least 32 characters.")
+
+
+def oauth2_provider_settings(*, issuer: str, access_token_seconds: int, id_token_seconds: int,
+                             refresh_token_seconds: int) -> dict[str, Any]:
+    """django-oauth-toolkit's namespaced settings (`OAUTH2_PROVIDER`) for the portal's profile of
+    OAuth 2.0 and OpenID Connect (docs/identity-provider.md). Lifetimes are in seconds.
+
+    - Authorization code with PKCE for every client (RFC 7636; RFC 9700 2.1.1), S256 only
+      (`plain` refused by the validator and by DOT's RFC 9700 gate); codes live 60 seconds
+      (RFC 6749 4.1.2 recommends at most 10 minutes) and are single use.
+    - Refresh tokens rotate at every use, and presenting a used one revokes its whole family
+      (RFC 9700 4.14.2); no grace period.
+    - Only the code, refresh and client credentials grants; no implicit, no password grant
+      (RFC 9700 2.1.2 and 2.4), no hybrid or device flow.
+    - RFC 9207 `iss` in every authorization response.
+    Raises ImproperlyConfigured for a lifetime that is not positive.
+    """
+    for name, seconds in (("ACCESS_TOKEN", access_token_seconds), ("ID_TOKEN", id_token_seconds),
+                          ("REFRESH_TOKEN", refresh_token_seconds)):
+        if seconds <= 0:
+            raise ImproperlyConfigured(f"PORTAL_OAUTH_{name}_SECONDS must be a positive number "
+                                       "of seconds.")
+    return {
+        "OAUTH2_VALIDATOR_CLASS": "apps.federation.oidc.validator.PortalValidator",
+        "OIDC_ENABLED": True,
+        "OIDC_ISS_ENDPOINT": issuer,
+        # The scopes a client's registration may allow (OIDC Core 3.1.2.1 and 5.4).
+        "SCOPES": {"openid": "OpenID Connect", "profile": "Name (OIDC Core 5.4)"},
+        "DEFAULT_SCOPES": ["openid"],
+        "PKCE_REQUIRED": True,
+        "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+        "ACCESS_TOKEN_EXPIRE_SECONDS": access_token_seconds,
+        "ID_TOKEN_EXPIRE_SECONDS": id_token_seconds,
+        "REFRESH_TOKEN_EXPIRE_SECONDS": refresh_token_seconds,
+        "ROTATE_REFRESH_TOKEN": True,
+        "REFRESH_TOKEN_REUSE_PROTECTION": True,
+        "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+        "REQUEST_APPROVAL_PROMPT": "force",
+        # DOT's default hook serves only the device flow, which the portal does not offer.
+        "OAUTH_PRE_TOKEN_VALIDATION": [],
+        # Redirect URIs are checked by the client model (https, or http on a loopback address for
+        # native clients, RFC 8252 7.3) and matched as exact strings.
+        "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+        "ALLOW_URI_WILDCARDS": False,
+        "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+        "OAUTH2_RESPONSE_TYPES_SUPPORTED": ["code"],
+        "OAUTH2_GRANT_TYPES_SUPPORTED": ["authorization_code", "refresh_token",
+                                         "client_credentials"],
+        "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic",
+                                                       "client_secret_post", "none"],
+        "OAUTH2_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": ["client_secret_basic",
+                                                         "client_secret_post", "none"],
+        # RFC 9700 behaviour gates of DOT 3: all on (refuse the insecure variant).
+        "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+        "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+        "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+        "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+        "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+        "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+        # http stays allowed for loopback redirects of native clients (RFC 8252 7.3); the client
+        # model refuses http anywhere else, so this gate would only refuse what is allowed.
+        "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
+        "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+        "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    }
+
+
+OAUTH2_PROVIDER: dict[str, Any] = oauth2_provider_settings(
+    issuer=OIDC_ISSUER,
+    access_token_seconds=env.int("PORTAL_OAUTH_ACCESS_TOKEN_SECONDS", default=300),
+    id_token_seconds=env.int("PORTAL_OAUTH_ID_TOKEN_SECONDS", default=300),
+    refresh_token_seconds=env.int("PORTAL_OAUTH_REFRESH_TOKEN_SECONDS", default=8 * 3600),
+)

@@ -17,3 +17,4 @@ SAML_SP_KEY_FILE = VAR_DIR / "test-saml" / "sp-key.pem"  # noqa: F405
 SAML_SP_CERT_FILE = VAR_DIR / "test-saml" / "sp-cert.pem"  # noqa: F405
 TESTIDP_KEY_DIR = VAR_DIR / "test-testidp"  # noqa: F405
 SAML_IDPS = []  # tests register the test IdP's personalities themselves
+OIDC_KEY_DIR = VAR_DIR / "test-oidc"  # noqa: F405

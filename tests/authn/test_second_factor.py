@@ -125,7 +125,9 @@ def test_the_migration_encrypts_existing_plaintext_keys(client, hospital_admin):
                                    last_t=7, throttling_failure_count=2)
     finally:
         executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes("authn"))  # back to the newest
+        # Back to the newest, every app: migrations of other apps that depend on authn's (the
+        # OIDC provider's tokens name the login session) were unapplied on the way down.
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM otp_totp_totpdevice")

@@ -110,3 +110,40 @@ def test_the_migrations_check_needs_no_deployment_configuration(tmp_path: Path) 
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "No changes detected" in result.stdout
+
+
+def test_debug_off_without_client_secret_pepper_stops_with_a_clear_message() -> None:
+    from cryptography.fernet import Fernet
+
+    production = {**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    result = _start(production)
+    assert result.returncode != 0
+    assert "PORTAL_OAUTH_CLIENT_SECRET_PEPPER is not set" in result.stderr
+    result = _start({**production, "PORTAL_OAUTH_CLIENT_SECRET_PEPPER": "short"})
+    assert "at least 32 characters" in result.stderr
+
+
+def test_oauth_lifetimes_must_be_positive() -> None:
+    import pytest
+    from django.core.exceptions import ImproperlyConfigured
+
+    from portal.settings.base import oauth2_provider_settings
+
+    with pytest.raises(ImproperlyConfigured, match="PORTAL_OAUTH_ACCESS_TOKEN_SECONDS"):
+        oauth2_provider_settings(issuer="https://portal.example", access_token_seconds=0,
+                                 id_token_seconds=300, refresh_token_seconds=3600)
+
+
+def test_oidc_keys_and_https_issuer_are_checked_without_debug(settings, tmp_path) -> None:
+    from apps.federation.checks import oidc_configuration
+    from apps.federation.oidc import keys
+
+    settings.DEBUG = False
+    settings.OIDC_KEY_DIR = tmp_path
+    settings.OIDC_ISSUER = "http://portal.example"
+    assert sorted(str(e.id) for e in oidc_configuration(None)) == [
+        "federation.E005", "federation.E005", "federation.E006"]
+    keys.ensure()
+    settings.OIDC_ISSUER = "https://portal.example"
+    assert oidc_configuration(None) == []
+    assert oct((tmp_path / "es256.pem").stat().st_mode & 0o777) == "0o600"

@@ -1,0 +1,239 @@
+"""The portal's rules for django-oauth-toolkit: the one validator class (DOT's seam to customise,
+settings.OAUTH2_PROVIDER["OAUTH2_VALIDATOR_CLASS"]). docs/identity-provider.md describes the
+profile; each rule below cites its source.
+
+Lock order of a token request (docs/architecture.md): the token endpoint runs in one
+transaction (`views.TokenView`); an authorization code's grant row is locked (`SELECT ... FOR
+UPDATE`) before anything is issued for it, then DOT's refresh token and access token rows.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.utils import timezone
+from jwcrypto import jwt
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from apps.federation import actors, services_oidc
+from apps.federation.models import AccessToken, Client, Grant, IDToken, RefreshToken
+from apps.federation.oidc import keys, secrets
+from apps.federation.oidc.vocabulary import GrantType
+
+#: The token endpoint's grant types and the registration each needs (RFC 9700 2.1.2 and 2.4: no
+#: implicit, no password grant; a code client refreshes, RFC 6749 section 6).
+GRANTS = {
+    "authorization_code": GrantType.AUTHORIZATION_CODE,
+    "refresh_token": GrantType.AUTHORIZATION_CODE,
+    "client_credentials": GrantType.CLIENT_CREDENTIALS,
+}
+
+#: RFC 7636 4.2: BASE64URL(SHA-256(verifier)) is 43 characters of the base64url alphabet.
+S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
+#: What a grant stores of the OIDC `nonce` (DOT's column).
+NONCE_MAX_LENGTH = 255
+#: Scopes about the user (OIDC Core 3.1.2.1 and 5.4): meaningless without one.
+USER_SCOPES = {"openid", "profile"}
+
+
+def revoke_grant_tokens(grant: Grant) -> None:
+    """Revoke every token issued for the authorization code `grant`, including those rotated
+    from its refresh tokens since (RFC 6749 4.1.2: a code used twice revokes what it gave)."""
+    families = set(RefreshToken.objects.filter(access_token__grant=grant)
+                   .values_list("token_family", flat=True))
+    AccessToken.objects.filter(grant=grant).delete()
+    for family in families:
+        RefreshToken.revoke_family(family)
+
+
+class PortalValidator(OAuth2Validator):
+    """DOT's validator with the portal's rules: only approved clients (`Client.is_usable`), only
+    the code flow with PKCE S256 and the refresh and client credentials grants, client secrets
+    as keyed hashes, single-use codes whose replay revokes what they gave, and tokens that record
+    the person, session and commission they carry."""
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
+        """HMAC-SHA-256 under the server pepper (`secrets`), never a password hash."""
+        return secrets.matches(provided_secret or "", stored_secret or "")
+
+    def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        """DOT's client authentication (RFC 6749 2.3.1: HTTP Basic, then the body); a failure for
+        a known, usable client is audited (`oauth_client.authentication_failed`), never with the
+        secret tried."""
+        authenticated = bool(self._authenticate_basic_auth(request))
+        named = request.client
+        if not authenticated:
+            authenticated = bool(self._authenticate_request_body(request))
+            named = request.client or named
+        if not authenticated and isinstance(named, Client):
+            services_oidc.client_authentication_failed(actor=actors.OIDC_PROVIDER, client=named)
+        return authenticated
+
+    # --- the authorization request -----------------------------------------------------------
+
+    def validate_response_type(self, client_id: str, response_type: str, client: Client,
+                               request: Any, *args: Any, **kwargs: Any) -> bool:
+        """Only `code` (RFC 9700 2.1.2: no implicit or hybrid), for a code client; a PKCE
+        challenge must use S256 (RFC 9700 2.1.1; RFC 7636 4.2: `plain`, also the default when
+        no method is named, is refused, and an S256 challenge is 43 base64url characters); a
+        `nonce` fits its column (255); the response goes in the query (OAuth 2.0 Multiple
+        Response Type Encoding Practices 2.1: the code flow's default, the only mode discovery
+        names). Raises InvalidRequestError, answered to the client's redirect URI."""
+        if response_type != "code" or not client.allows_grant_type(GrantType.AUTHORIZATION_CODE):
+            return False
+        if request.response_mode not in (None, "query"):
+            raise errors.InvalidRequestError(
+                description="response_mode must be query.", request=request)
+        if request.code_challenge is not None and (
+                request.code_challenge_method != "S256"
+                or not S256_CHALLENGE.fullmatch(request.code_challenge)):
+            raise errors.InvalidRequestError(
+                description="code_challenge_method must be S256 (a 43-character challenge).",
+                request=request)
+        if len(request.nonce or "") > NONCE_MAX_LENGTH:
+            raise errors.InvalidRequestError(description="nonce is too long.", request=request)
+        return True
+
+    def validate_scopes(self, client_id: str, scopes: list[str], client: Client, request: Any,
+                        *args: Any, **kwargs: Any) -> bool:
+        """Every requested scope is one the server knows and the client's registration allows;
+        a client credentials token, which has no user, gets no user scope (`USER_SCOPES`)."""
+        if request.grant_type == "client_credentials" and set(scopes) & USER_SCOPES:
+            return False
+        return (super().validate_scopes(client_id, scopes, client, request, *args, **kwargs)
+                and set(scopes) <= set(client.allowed_scopes))
+
+    def get_default_scopes(self, client_id: str, request: Any, *args: Any,
+                           **kwargs: Any) -> list[str]:
+        """The default scopes the client's registration allows (no user scope for a client
+        credentials token)."""
+        allowed = set(request.client.allowed_scopes) if request.client else set()
+        if request.grant_type == "client_credentials":
+            allowed -= USER_SCOPES
+        return [scope for scope in super().get_default_scopes(client_id, request)
+                if scope in allowed]
+
+    def validate_silent_login(self, request: Any) -> bool:
+        """`prompt=none` (OIDC Core 3.1.2.1): the endpoint runs only for a logged-in user
+        (`views.authorize_view`)."""
+        return True
+
+    def validate_silent_authorization(self, request: Any) -> bool:
+        """`prompt=none` without a consent screen: only for first-party clients; others get
+        `consent_required` (OIDC Core 3.1.2.6)."""
+        return bool(request.client and request.client.first_party)
+
+    def _create_authorization_code(self, request: Any, code: dict[str, str],
+                                   expires: Any = None) -> Grant:
+        """DOT's grant, with the login it was issued in (`views.AuthorizationView` passes it as
+        `portal_login`)."""
+        grant: Grant = super()._create_authorization_code(request, code, expires)
+        login = getattr(request, "portal_login", None) or {}
+        for name in ("session_id", "commission_id", "acr", "amr", "auth_time"):
+            if name in login:
+                setattr(grant, name, login[name])
+        grant.save(update_fields=["session", "commission", "acr", "amr", "auth_time"])
+        return grant
+
+    # --- the token request ---------------------------------------------------------------------
+
+    def validate_grant_type(self, client_id: str, grant_type: str, client: Client, request: Any,
+                            *args: Any, **kwargs: Any) -> bool:
+        """Only the grants of `GRANTS`, each for a client registered for it."""
+        return GRANTS.get(grant_type) == client.authorization_grant_type
+
+    def validate_code(self, client_id: str, code: str, client: Client, request: Any,
+                      *args: Any, **kwargs: Any) -> bool:
+        """The code is this client's, unexpired (60 s) and not redeemed; its row stays locked
+        until the token request's transaction ends, so two redemptions at once issue tokens at
+        most once. A code redeemed before revokes what it gave (RFC 6749 4.1.2). A
+        `code_verifier` for a code issued without a challenge is refused (RFC 9700 2.1.1: no
+        PKCE downgrade)."""
+        grant = Grant.objects.select_for_update().filter(code=code, application=client).first()
+        if grant is None:
+            return False
+        if grant.redeemed_at is not None:
+            revoke_grant_tokens(grant)
+            return False
+        if grant.is_expired():
+            return False
+        if request.code_verifier is not None and not grant.code_challenge:
+            return False
+        request.scopes = grant.scope.split(" ")
+        request.user = grant.user
+        if grant.nonce:
+            request.nonce = grant.nonce
+        if grant.claims:
+            request.claims = json.loads(grant.claims)
+        request.portal_carried = {"person_id": grant.user.person_id,
+                                  "session_id": grant.session_id,
+                                  "commission_id": grant.commission_id, "grant_id": grant.pk}
+        return True
+
+    def invalidate_authorization_code(self, client_id: str, code: str, request: Any,
+                                      *args: Any, **kwargs: Any) -> None:
+        """Mark the code redeemed (kept, so a replay is recognised). Raises InvalidGrantError
+        when it was redeemed in between."""
+        redeemed = Grant.objects.filter(code=code, application=request.client,
+                                        redeemed_at__isnull=True).update(redeemed_at=timezone.now())
+        if not redeemed:
+            raise errors.InvalidGrantError(request=request)
+
+    def validate_refresh_token(self, refresh_token: str, client: Client, request: Any,
+                               *args: Any, **kwargs: Any) -> bool:
+        """DOT's check with reuse protection (a used refresh token revokes its family, RFC 9700
+        4.14.2); the new tokens carry what the old access token carried."""
+        valid = bool(super().validate_refresh_token(refresh_token, client, request,
+                                                    *args, **kwargs))
+        if valid:
+            previous = request.refresh_token_instance.access_token
+            request.portal_carried = {
+                "person_id": previous.person_id, "session_id": previous.session_id,
+                "commission_id": previous.commission_id, "grant_id": previous.grant_id}
+        return valid
+
+    def _create_access_token(self, expires: Any, request: Any, token: dict[str, Any],
+                             source_refresh_token: RefreshToken | None = None) -> AccessToken:
+        """DOT's access token, with the person, session, commission and code it carries."""
+        id_token = token.get("id_token")
+        access_token = AccessToken(
+            user=request.user, scope=token["scope"], expires=expires,
+            id_token=self._load_id_token(id_token) if id_token else None,
+            application=request.client, source_refresh_token=source_refresh_token,
+            resource=getattr(request, "resource", []),
+            **(getattr(request, "portal_carried", None) or {}))
+        self._set_token_value(access_token, token["access_token"])
+        access_token.save()
+        return access_token
+
+    # --- OpenID Connect ----------------------------------------------------------------------
+
+    def get_claim_dict(self, request: Any) -> dict[str, Any]:
+        """`sub` is the person (OIDC Core 5.7: stable, never reassigned), whichever of their
+        accounts logged in. The other claims come with the claims slice
+        (docs/identity-provider.md)."""
+        return {"sub": str(request.user.person_id)}
+
+    def finalize_id_token(self, id_token: dict[str, Any], token: dict[str, Any],
+                          token_handler: Any, request: Any) -> str:
+        """Sign the ID token (OIDC Core 2) with the client's algorithm (ES256 by default) and the
+        key's RFC 7638 thumbprint as `kid`, so a relying party picks the key from the JWKS."""
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce
+        key = request.client.jwk_key
+        header = {"typ": "JWT", "alg": request.client.algorithm, "kid": keys.kid(key)}
+        signed = jwt.JWT(header=json.dumps(header), claims=json.dumps(id_token, default=str))
+        signed.make_signed_token(key)
+        record = IDToken.objects.create(user=request.user, scope=" ".join(request.scopes),
+                                        expires=expiration_time, jti=id_token["jti"],
+                                        application=request.client)
+        request.access_token = record
+        request.id_token = record
+        return str(signed.serialize())
