@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from binascii import unhexlify
 from collections.abc import Iterator
@@ -64,7 +65,14 @@ def tree(db: Any) -> dict[str, Organisation]:
             "primary": primary, "other": other, "other_unit": other_unit}
 
 
-_serial = iter(range(100, 999))
+_serial = itertools.count()
+
+
+def next_person_number() -> str:
+    """A new personnummer for a test person, unique in the test process: birth numbers 100-999
+    of 1980-05-17, then of each following day."""
+    n = next(_serial)
+    return make_person_number(date(1980, 5, 17) + timedelta(days=n // 900), 100 + n % 900)
 
 
 def ascii_username(*names: str) -> str:
@@ -83,7 +91,7 @@ def make_staff(
     `pia.primar`)."""
     person = identities.person_create(
         actor=SYSTEM, given_name=given, family_name=family,
-        person_number=make_person_number(date(1980, 5, 17), next(_serial)),
+        person_number=next_person_number(),
         email=f"{given.lower()}@example.invalid",
     )
     employee = commissions.employee_create(actor=SYSTEM, person=person, organisation=unit)
