@@ -587,8 +587,12 @@ def oauth2_provider_settings(*, issuer: str, access_token_seconds: int, id_token
         "OAUTH2_VALIDATOR_CLASS": "apps.federation.oidc.validator.PortalValidator",
         "OIDC_ENABLED": True,
         "OIDC_ISS_ENDPOINT": issuer,
-        # The scopes a client's registration may allow (OIDC Core 3.1.2.1 and 5.4).
-        "SCOPES": {"openid": "OpenID Connect", "profile": "Name (OIDC Core 5.4)"},
+        # The scopes a client's registration may allow (OIDC Core 3.1.2.1 and 5.4; the Swedish
+        # OIDC framework's identity number scope; the portal's commission scope). The claims
+        # each releases: apps.federation.oidc.claims.SCOPE_CLAIMS.
+        "SCOPES": {"openid": "OpenID Connect", "profile": "Name (OIDC Core 5.4)",
+                   "https://id.oidc.se/scope/naturalPersonNumber": "Identity number",
+                   "commission": "Employee HSA-id and the chosen commission (Sambi)"},
         "DEFAULT_SCOPES": ["openid"],
         "PKCE_REQUIRED": True,
         "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,

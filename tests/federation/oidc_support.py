@@ -48,7 +48,8 @@ class Registered:
 def register(organisation: Organisation, *, grant_type: str = "authorization-code",
              client_type: str = "confidential", redirect_uris: list[str] | None = None,
              approve: bool = True, first_party: bool = True, algorithm: str = "ES256",
-             scopes: tuple[str, ...] = ("openid", "profile")) -> Registered:
+             scopes: tuple[str, ...] = ("openid", "profile"),
+             claims: tuple[str, ...] = ("sub",)) -> Registered:
     """A client of `organisation` registered (and by default approved) through the services."""
     done = services_oidc.client_register(
         actor=SYSTEM, organisation=organisation, name="Journal e-service",
@@ -56,15 +57,16 @@ def register(organisation: Organisation, *, grant_type: str = "authorization-cod
         client_type=client_type, grant_type=grant_type,
         redirect_uris=([REDIRECT_URI] if redirect_uris is None else redirect_uris)
         if grant_type == "authorization-code" else [],
-        allowed_scopes=list(scopes), allowed_claims=["sub"], algorithm=algorithm,
+        allowed_scopes=list(scopes), allowed_claims=list(claims), algorithm=algorithm,
         first_party=first_party)
     client = services_oidc.client_approve(actor=SYSTEM, client=done.client) if approve else done.client
     return Registered(client, done.secret)
 
 
-def browser(base_url: str, user: User) -> requests.Session:
-    """A requests session holding `user`'s portal login (a federated login at LoA 3)."""
-    logged_in = login_session(DjangoClient(), user)
+def browser(base_url: str, user: User, **login: Any) -> requests.Session:
+    """A requests session holding `user`'s portal login (by default a federated login at LoA 3;
+    `login` as `tests.conftest.login_session` takes it)."""
+    logged_in = login_session(DjangoClient(), user, **login)
     found = requests.Session()
     found.cookies.set(settings.SESSION_COOKIE_NAME,
                       logged_in.cookies[settings.SESSION_COOKIE_NAME].value)

@@ -20,7 +20,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from apps.federation import actors, services_oidc
 from apps.federation.models import AccessToken, Client, Grant, IDToken, RefreshToken
-from apps.federation.oidc import keys, secrets
+from apps.federation.oidc import claims, keys, secrets
 from apps.federation.oidc.vocabulary import GrantType
 
 #: The token endpoint's grant types and the registration each needs (RFC 9700 2.1.2 and 2.4: no
@@ -35,8 +35,9 @@ GRANTS = {
 S256_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 #: What a grant stores of the OIDC `nonce` (DOT's column).
 NONCE_MAX_LENGTH = 255
-#: Scopes about the user (OIDC Core 3.1.2.1 and 5.4): meaningless without one.
-USER_SCOPES = {"openid", "profile"}
+#: Scopes about the user (OIDC Core 3.1.2.1 and 5.4; `claims.SCOPE_CLAIMS`): meaningless
+#: without one.
+USER_SCOPES = set(claims.SCOPE_CLAIMS)
 
 
 def revoke_grant_tokens(grant: Grant) -> None:
@@ -213,11 +214,22 @@ class PortalValidator(OAuth2Validator):
 
     # --- OpenID Connect ----------------------------------------------------------------------
 
-    def get_claim_dict(self, request: Any) -> dict[str, Any]:
-        """`sub` is the person (OIDC Core 5.7: stable, never reassigned), whichever of their
-        accounts logged in. The other claims come with the claims slice
-        (docs/identity-provider.md)."""
-        return {"sub": str(request.user.person_id)}
+    def get_oidc_claims(self, token: Any, token_handler: Any, request: Any) -> dict[str, Any]:
+        """The claims of the ID token and of userinfo (`claims.for_request`): `sub` is the person
+        (OIDC Core 5.7: stable, never reassigned), whichever of their accounts logged in; the
+        others as the granted scopes and the client's registration allow."""
+        request.portal_claims = claims.for_request(request)
+        return dict(request.portal_claims)
+
+    def get_id_token_dictionary(self, token: Any, token_handler: Any,
+                                request: Any) -> tuple[dict[str, Any], Any]:
+        """DOT's ID token claims with `auth_time` from the login the code was issued in (OIDC
+        Core 2), not the account's last login, and only when the client may receive it."""
+        found, expires = super().get_id_token_dictionary(token, token_handler, request)
+        found.pop("auth_time", None)
+        if "auth_time" in request.portal_claims:
+            found["auth_time"] = request.portal_claims["auth_time"]
+        return found, expires
 
     def finalize_id_token(self, id_token: dict[str, Any], token: dict[str, Any],
                           token_handler: Any, request: Any) -> str:

@@ -57,8 +57,11 @@ CLAIMS: dict[str, str] = {
     "https://id.oidc.se/claim/coordinationNumber": "Swedish OIDC framework",
     "http://sambi.se/attributes/1/employeeHsaId": "Sambi: the employee's HSA-id",
     "http://sambi.se/attributes/1/commissionHsaId": "Sambi: the chosen commission's HSA-id",
+    "http://sambi.se/attributes/1/commissionName": "Sambi: the chosen commission's name",
     "http://sambi.se/attributes/1/commissionPurpose": "Sambi: the commission's purpose",
     "http://sambi.se/attributes/1/commissionRight": "Sambi: the commission's rights",
     "http://sambi.se/attributes/1/healthCareUnitHsaId": "Sambi: the commission's care unit",
+    "http://sambi.se/attributes/1/healthCareUnitName": "Sambi: the care unit's name",
     "http://sambi.se/attributes/1/healthCareProviderHsaId": "Sambi: the care provider",
+    "http://sambi.se/attributes/1/healthCareProviderName": "Sambi: the care provider's name",
 }
