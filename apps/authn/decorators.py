@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 View = Callable[..., HttpResponse]
 
 
-def _login_redirect(request: HttpRequest, name: str) -> HttpResponseRedirect:
+def login_redirect(request: HttpRequest, name: str = "authn:login") -> HttpResponseRedirect:
+    """To the login page `name`, which comes back to this request (`next`)."""
     return HttpResponseRedirect(
         f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}"
     )
@@ -66,7 +67,7 @@ def staff_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not is_staff_session(request):
-            return _login_redirect(request, "authn:login")
+            return login_redirect(request, "authn:login")
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -93,7 +94,7 @@ def user_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not (is_staff_session(request) or is_patient_session(request)):
-            return _login_redirect(request, "authn:login")
+            return login_redirect(request, "authn:login")
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -103,6 +104,24 @@ def required_loa(purpose: str) -> str:
     """The framework URI settings.PORTAL_LOA_REQUIRED names for `purpose` (`administration`,
     `issue_for_others`, `self_issuance`). Raises KeyError for an unknown purpose."""
     return str(settings.PORTAL_LOA_REQUIRED[purpose])
+
+
+#: Step-up purposes of an e-service that asks for a level of assurance or a fresh login (OpenID
+#: Connect `acr_values`, `prompt=login`, `max_age`; docs/identity-provider.md), by level number.
+E_SERVICE_STEP_UP_PURPOSES: dict[int, str] = {2: "e_service_loa2", 3: "e_service_loa3",
+                                              4: "e_service_loa4"}
+_E_SERVICE_LEVELS = {levels.LOA2: 2, levels.LOA3: 3, levels.LOA4: 4}
+
+
+def step_up_loa(purpose: str) -> str:
+    """The level (framework URI) a step-up for `purpose` must reach: settings.PORTAL_LOA_REQUIRED
+    for a sensitive action, the e-service's level for `E_SERVICE_STEP_UP_PURPOSES`, else LoA 2."""
+    if purpose in settings.PORTAL_LOA_REQUIRED:
+        return required_loa(purpose)
+    for uri, number in _E_SERVICE_LEVELS.items():
+        if E_SERVICE_STEP_UP_PURPOSES[number] == purpose:
+            return uri
+    return levels.LOA2
 
 
 def loa_required(purpose: str) -> Callable[[View], View]:

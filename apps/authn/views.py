@@ -19,7 +19,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
 from apps.authn import commission, passkey_views, selectors, services, session
-from apps.authn.decorators import acting_user, staff_required, user_required
+from apps.authn.decorators import (
+    E_SERVICE_STEP_UP_PURPOSES,
+    acting_user,
+    staff_required,
+    step_up_loa,
+    user_required,
+)
 from apps.authn.forms import CommissionChoiceForm, OTPForm, PasswordForm
 from apps.commissions import selectors as commission_selectors
 from apps.commissions import services as commission_services
@@ -115,7 +121,8 @@ def commission_view(request: HttpRequest) -> HttpResponse:
 @user_required
 def step_up_view(request: HttpRequest) -> HttpResponse:
     """Confirm it is you before a sensitive action (`?purpose=` a key of
-    settings.PORTAL_LOA_REQUIRED, other purposes need LoA 2; `?next=`). The level the purpose
+    settings.PORTAL_LOA_REQUIRED or an e-service's level, `decorators.step_up_loa`; other purposes
+    need LoA 2; `?next=`). The level the purpose
     needs decides the ways offered: for staff, a new login at an e-ID provider with ForceAuthn
     (always; apps.federation) and the mobile e-ID; for staff and patients, a passkey when
     settings.PORTAL_PASSKEY_LOA is enough (`passkey_views.step_up_offered`, its JSON endpoints);
@@ -123,7 +130,7 @@ def step_up_view(request: HttpRequest) -> HttpResponse:
     has one; for patients, logging in again with their e-ID. A patient's proof opens no staff
     page: those pages are behind `staff_required` before any step-up is looked at."""
     purpose = request.GET.get("purpose", "")
-    required = settings.PORTAL_LOA_REQUIRED.get(purpose, loa.LOA2)
+    required = step_up_loa(purpose)
     user = acting_user(request)
     is_staff = user.kind == user.Kind.STAFF
     otp_allowed = is_staff and loa.level(required) <= 2 and selectors.has_totp_device(user)
@@ -142,7 +149,8 @@ def step_up_view(request: HttpRequest) -> HttpResponse:
     return render(request, "authn/step_up.html", {
         "form": form, "next": _next(request), "purpose": purpose, "otp_allowed": otp_allowed,
         "passkey_allowed": passkey_views.step_up_offered(user, required), "is_staff": is_staff,
-        "required_level": loa.level(required), "session_level": loa.level(current)})
+        "required_level": loa.level(required), "session_level": loa.level(current),
+        "e_service": purpose in E_SERVICE_STEP_UP_PURPOSES.values()})
 
 
 def lockout_response(request: HttpRequest, response: HttpResponse,

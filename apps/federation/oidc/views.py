@@ -11,17 +11,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
 from oauth2_provider import views as dot
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import add_params_to_uri
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from apps.authn import commission as choice
 from apps.authn import selectors as authn_selectors
 from apps.authn import session
-from apps.authn.decorators import user_required
-from apps.federation.oidc import keys
+from apps.authn.decorators import is_patient_session, is_staff_session, login_redirect
+from apps.federation.models import Client
+from apps.federation.oidc import keys, prompt
 from apps.federation.oidc.vocabulary import SigningAlgorithm
 
 #: How long a relying party may cache the JWKS (seconds). Short, so that a new key is picked up
@@ -39,18 +44,17 @@ def has_nul(request: HttpRequest) -> bool:
 
 def login_facts(request: HttpRequest) -> dict[str, Any]:
     """What the authorization code records of this session's login (OIDC Core 2: `acr`, `amr`,
-    `auth_time`): the `UserSession` row, the chosen commission, the level (framework URI or ""),
-    the RFC 8176 method names and the login time (UTC)."""
-    facts = session.get(request)
+    `auth_time`; `prompt.current_login`): the `UserSession` row, the chosen commission, the level
+    (framework URI or ""), the method names and the time of the latest authentication (UTC)."""
     record = authn_selectors.session_get_by_key_hash(session.current_key_hash(request))
     chosen = choice.chosen(request)
-    at = facts.get("at")
+    login = prompt.current_login(request)
     return {
         "session_id": record.pk if record else None,
         "commission_id": chosen.pk if chosen else None,
-        "acr": session.loa(request) or "",
-        "amr": list(facts.get("methods") or []),
-        "auth_time": datetime.fromtimestamp(at, tz=UTC) if at else None,
+        "acr": login.acr,
+        "amr": login.amr,
+        "auth_time": datetime.fromtimestamp(login.auth_time, tz=UTC) if login.auth_time else None,
     }
 
 
@@ -68,9 +72,13 @@ class AuthorizationView(dot.AuthorizationView):
         return response
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        """DOT's page; a consent form may also be sent on to the client's redirect URI (CSP 3
-        `form-action` covers the redirect that answers the form, so its origin is allowed on this
-        page only)."""
+        """DOT's page once the login is good enough for the request's `prompt`, `max_age` and
+        `acr_values` (`login_requirement`); a consent form may also be sent on to the client's
+        redirect URI (CSP 3 `form-action` covers the redirect that answers the form, so its
+        origin is allowed on this page only)."""
+        answer = self.login_requirement(request)
+        if answer is not None:
+            return answer
         response: HttpResponse = super().get(request, *args, **kwargs)
         redirect_uri = self.oauth2_data.get("redirect_uri")
         if response.status_code == 200 and redirect_uri:
@@ -79,15 +87,68 @@ class AuthorizationView(dot.AuthorizationView):
                 "form-action": [f"{parts.scheme}://{parts.netloc}"]}
         return response
 
+    def login_requirement(self, request: HttpRequest) -> HttpResponse | None:
+        """None when this session's login satisfies the request (`prompt.decide`), else the
+        step-up redirect or the OIDC Core 3.1.2.6 error sent to the client's redirect URI (only
+        once the client and redirect URI are validated: an invalid request is left to DOT's
+        answer). A malformed `max_age` is `invalid_request`."""
+        try:
+            decision = prompt.decide(request)
+        except ValueError as exc:
+            decision = prompt.Decision(error="invalid_request", description=str(exc))
+        if decision.error:
+            return self.error_to_client(request, decision)
+        if decision.step_up:
+            return HttpResponseRedirect(decision.step_up)
+        return None
+
+    def error_to_client(self, request: HttpRequest, decision: prompt.Decision) -> HttpResponse | None:
+        """The error of `decision` sent to the client's redirect URI with `state` and `iss`
+        (OIDC Core 3.1.2.6; RFC 9207), once the client and the redirect URI are validated; None
+        for a request DOT must answer itself (its error page: never a redirect to an unverified
+        address, RFC 6749 4.1.2.1)."""
+        try:
+            _scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError:
+            return None
+        error = CustomOAuth2Error(error=decision.error, state=credentials.get("state"),
+                                  description=decision.description or None)
+        uri = add_params_to_uri(error.in_uri(credentials["redirect_uri"]),
+                                [("iss", oauth2_settings.oidc_issuer(request))])
+        response: HttpResponse = self.redirect(
+            uri, Client.objects.get(client_id=credentials["client_id"]))
+        return response
+
+    def handle_no_permission(self) -> HttpResponse:
+        """A visitor without a completed login: `prompt=none` is answered `login_required` to
+        the client's redirect URI (OIDC Core 3.1.2.6); anyone else goes to the portal's login,
+        which comes back here."""
+        if "none" in self.request.GET.get("prompt", "").split():
+            answer = self.error_to_client(self.request, prompt.Decision(error="login_required"))
+            if answer is not None:
+                return answer
+            response: HttpResponse = super().get(self.request)  # DOT's error page
+            return response
+        return login_redirect(self.request)
+
     def create_authorization_response(self, request: HttpRequest, scopes: str,
                                       credentials: dict[str, Any], allow: bool) -> Any:
         return super().create_authorization_response(
             request, scopes, {**credentials, "portal_login": login_facts(request)}, allow)
 
 
-#: A visitor without a completed login goes to the login page and comes back here (`next`,
-#: `apps.authn.redirects.safe_next`), staff and patients alike.
-authorize_view = user_required(AuthorizationView.as_view())
+def authorize_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """The authorization endpoint for staff and patients with a completed login
+    (`apps.authn.decorators.user_required`); a visitor without one goes to the login page and
+    comes back here (`next`, `apps.authn.redirects.safe_next`), or, with `prompt=none`, is
+    answered `login_required` (`AuthorizationView.handle_no_permission`)."""
+    view = AuthorizationView.as_view()
+    if has_nul(request) or is_staff_session(request) or is_patient_session(request):
+        response: HttpResponse = view(request, *args, **kwargs)
+        return response
+    page = AuthorizationView()
+    page.setup(request, *args, **kwargs)
+    return page.handle_no_permission()
 
 
 class TokenView(dot.TokenView):
