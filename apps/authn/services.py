@@ -41,7 +41,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 
 from apps.audit import context
 from apps.audit.services import atomic_record_failure, record
-from apps.authn import audit, passkeys, policies, totp_keys
+from apps.authn import audit, passkeys, policies, signals, totp_keys
 from apps.authn.models import Passkey, SpentChallenge, TOTPDevice, UserSession
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
@@ -299,6 +299,8 @@ def session_end(*, actor: Actor, user_session: UserSession, reason: str) -> User
         row.end_reason = reason
         row.save(update_fields=["ended_at", "end_reason", "updated_at"])
         _delete_django_sessions([row.key_hash])
+        signals.session_ended.send(sender=UserSession, actor=actor, user_session=row,
+                                   reason=reason)
         record(actor=actor, action=audit.SESSION_ENDED.code, target=row, subject=person,
                changes={"ended_at": [None, row.ended_at.isoformat()],
                         "end_reason": [None, reason]})

@@ -96,6 +96,9 @@ def _end_now(item: TB, *, actor: Actor, reason: str, action: str, subject: Perso
         locked.ended_at = now
         locked.end_reason = reason
         locked.save(update_fields=["ended_at", "end_reason", "updated_at"])
+        if isinstance(locked, Commission):
+            signals.commission_ended.send(sender=Commission, actor=actor, commission=locked,
+                                          reason=reason)
         changes: dict[str, list[object]] = {"ended_at": [None, now.isoformat()]}
         if not _has_entitlement(subject, now):
             changes["staff_entitlement"] = ["active", "ended"]

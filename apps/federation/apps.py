@@ -9,6 +9,13 @@ class FederationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from apps.federation import audit, checks, saml  # noqa: F401  (registers actions, checks)
+        from apps.authn.signals import session_ended
+        from apps.commissions.signals import commission_ended
+        from apps.federation import audit, checks, receivers, saml  # noqa: F401  (registers actions, checks)
+        from apps.identities.signals import sessions_ended
 
         saml.install_key_cache()
+        session_ended.connect(receivers.session_ended, dispatch_uid="federation-session-ended")
+        sessions_ended.connect(receivers.sessions_ended, dispatch_uid="federation-sessions-ended")
+        commission_ended.connect(receivers.commission_ended,
+                                 dispatch_uid="federation-commission-ended")

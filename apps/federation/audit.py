@@ -17,3 +17,5 @@ CLIENT_SECRET_ROTATED = register("oauth_client.secret_rotated",
                                  _("E-service client secret replaced"))
 CLIENT_AUTH_FAILED = register("oauth_client.authentication_failed",
                               _("E-service client authentication"))
+TOKENS_REVOKED = register("oauth_tokens.revoked",
+                          _("E-service tokens ended with what they carried"))

@@ -80,3 +80,13 @@ def require_oidc_provider(actor: Actor) -> None:
     if actor != OIDC_PROVIDER:
         raise Forbidden(_("Only the portal's OpenID Connect provider may do this."),
                         code="federation.forbidden")
+
+
+@policy
+def require_revoke_carried_tokens(actor: Actor) -> None:
+    """Ending the tokens that carry a session, commission, account or client that another
+    service ended: open to the actor of that change, whoever they are (it only takes access away,
+    and the change that asks for it passed its own policy), and to the OIDC provider. Raises
+    Forbidden without an actor."""
+    if actor is None:
+        raise Forbidden(_("Only a known actor may revoke tokens."), code="oauth_tokens.forbidden")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit.services import atomic_record_failure, record
 from apps.core.calls import service
 from apps.core.errors import Conflict, ValidationFailed
-from apps.federation import audit, policies
+from apps.federation import audit, policies, services_tokens
 from apps.federation.models import Client
 from apps.federation.oidc import secrets
 from apps.federation.oidc.vocabulary import ClientState, ClientType
@@ -120,7 +120,8 @@ def client_approve(*, actor: Actor, client: Client) -> Client:
 @service
 def client_suspend(*, actor: Actor, client: Client, reason: str) -> Client:
     """Suspend a client (its administrators or its federation operators): its next
-    authorization or token request is refused (`Client.is_usable`). Raises NotFound outside the
+    authorization or token request is refused (`Client.is_usable`) and every token it holds ends
+    in the same transaction (`services_tokens.tokens_revoke`). Raises NotFound outside the
     scope, Conflict when it is suspended already. Audits `oauth_client.suspended` with `reason`."""
     policies.require_suspend_client(actor, client.organisation)
     with transaction.atomic():
@@ -133,6 +134,7 @@ def client_suspend(*, actor: Actor, client: Client, reason: str) -> Client:
         record(actor=actor, action=audit.CLIENT_SUSPENDED.code, target=locked,
                organisation=locked.organisation, changes={"state": [before, locked.state]},
                reason=reason)
+        services_tokens.tokens_revoke(actor=actor, target=locked, reason=reason)
     return locked
 
 

@@ -1,0 +1,70 @@
+"""Revoking the OpenID Connect provider's tokens when what they carry ends (docs/identity-provider.md,
+"Revocation"): the portal's rule that removing an entitlement ends what it entitled, in the
+transaction of the change. Each service checks its policy, runs in one transaction and writes one
+audit event, never with a token value in it.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Model, Q, QuerySet
+from django.utils import timezone
+
+from apps.audit.services import record
+from apps.authn.models import UserSession
+from apps.commissions.models import Commission
+from apps.core.calls import service
+from apps.federation import audit, policies
+from apps.federation.models import AccessToken, Client, RefreshToken
+from apps.identities.actors import Actor
+from apps.identities.models import Person, User
+
+
+def carrying(target: Model) -> Q:
+    """The access tokens that carry `target`: a person's or an account's (every token issued to
+    them), a login session's, a commission's, or a client's (all it holds). Raises TypeError for
+    another model."""
+    if isinstance(target, Person):
+        return Q(person=target)
+    if isinstance(target, User):
+        return Q(user=target)
+    if isinstance(target, UserSession):
+        return Q(session=target)
+    if isinstance(target, Commission):
+        return Q(commission=target)
+    if isinstance(target, Client):
+        return Q(application=target)
+    raise TypeError(f"No tokens carry a {type(target).__name__}.")
+
+
+def revoke(tokens: QuerySet[AccessToken], refresh: QuerySet[RefreshToken]) -> int:
+    """Revoke `refresh` and the refresh tokens of `tokens` (RFC 7009 2.1: a refresh token's
+    revocation ends its grant), then delete `tokens`, so introspection answers `active: false`
+    (RFC 7662 2.2) and userinfo refuses them at once. Returns how many access tokens ended."""
+    now = timezone.now()
+    RefreshToken.objects.filter(
+        Q(access_token__in=tokens) | Q(pk__in=refresh.values("pk")), revoked__isnull=True,
+    ).update(revoked=now)
+    count, _ = AccessToken.objects.filter(pk__in=tokens.values("pk")).delete()
+    return count
+
+
+@service
+def tokens_revoke(*, actor: Actor, target: Model, reason: str) -> int:
+    """End every token that carries `target` (`carrying`), as the consequence of a change the
+    caller made as `actor` in its own transaction: a login session or all of a person's sessions
+    ended, a commission ended, an account deactivated, a client suspended. Audits
+    `oauth_tokens.revoked` on `target` with how many and `reason` when any ended. Returns how
+    many access tokens ended."""
+    policies.require_revoke_carried_tokens(actor)
+    with transaction.atomic():
+        tokens = AccessToken.objects.filter(carrying(target))
+        refresh = RefreshToken.objects.none()
+        if isinstance(target, Person | User | Client):
+            field = {Person: "user__person", User: "user", Client: "application"}[type(target)]
+            refresh = RefreshToken.objects.filter(**{field: target})
+        ended = revoke(tokens, refresh)
+        if ended:
+            record(actor=actor, action=audit.TOKENS_REVOKED.code, target=target,
+                   changes={"access_tokens_ended": [None, ended]}, reason=reason)
+    return ended
