@@ -11,6 +11,7 @@ from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
 from apps.federation.actors import OIDC_PROVIDER, SAML_SP
 from apps.identities.actors import Actor
+from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 
 
@@ -90,3 +91,15 @@ def require_revoke_carried_tokens(actor: Actor) -> None:
     Forbidden without an actor."""
     if actor is None:
         raise Forbidden(_("Only a known actor may revoke tokens."), code="oauth_tokens.forbidden")
+
+
+@policy
+def require_token_event(actor: Actor, person: Person | None) -> None:
+    """Token endpoint events are acted by the person they concern (a code exchange, a refresh,
+    consent) or by the OIDC provider (a client without a user). Raises Forbidden otherwise."""
+    if actor == OIDC_PROVIDER:
+        return
+    if person is not None and isinstance(actor, User) and actor.person_id == person.pk:
+        return
+    raise Forbidden(_("Only the person concerned or the OpenID Connect provider may do this."),
+                    code="oauth_tokens.forbidden")

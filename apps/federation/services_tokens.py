@@ -68,3 +68,39 @@ def tokens_revoke(*, actor: Actor, target: Model, reason: str) -> int:
             record(actor=actor, action=audit.TOKENS_REVOKED.code, target=target,
                    changes={"access_tokens_ended": [None, ended]}, reason=reason)
     return ended
+
+
+@service
+def token_issued(*, actor: Actor, client: Client, person: Person | None, grant_type: str,
+                 scope: str) -> None:
+    """Audit one token response of the token endpoint (OWASP ASVS 5.0 V16): `oauth_token.issued`
+    for a code exchange or client credentials, `oauth_token.refreshed` for a refresh; on the
+    client, about `person` (None for client credentials), with the grant type and scope, never a
+    token value. `actor` is the user the tokens are for, or the OIDC provider acting for a client
+    (client credentials)."""
+    policies.require_token_event(actor, person)
+    action = audit.TOKEN_REFRESHED if grant_type == "refresh_token" else audit.TOKEN_ISSUED
+    with transaction.atomic():
+        record(actor=actor, action=action.code, target=client, subject=person,
+               changes={"grant_type": [None, grant_type], "scope": [None, scope]})
+
+
+@service
+def token_revoked_by_client(*, actor: Actor, client: Client) -> None:
+    """Audit `oauth_token.revoked`: `client` asked to revoke one of its tokens (RFC 7009), acted
+    by the OIDC provider (the client has no identity of its own in the audit log)."""
+    policies.require_token_event(actor, None)
+    with transaction.atomic():
+        record(actor=actor, action=audit.TOKEN_REVOKED.code, target=client)
+
+
+@service
+def consent_given(*, actor: Actor, client: Client, scopes: list[str]) -> None:
+    """Audit `oauth_consent.given`: the user `actor` let `client` (not first party) have
+    `scopes` on the consent screen."""
+    if not isinstance(actor, User):
+        raise TypeError("consent_given() needs the consenting user as actor")
+    policies.require_token_event(actor, actor.person)
+    with transaction.atomic():
+        record(actor=actor, action=audit.CONSENT_GIVEN.code, target=client, subject=actor.person,
+               changes={"scopes": [None, sorted(scopes)]})

@@ -19,6 +19,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from apps.commissions.models import Commission
 from apps.federation.models import Client, Grant
 from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
@@ -41,6 +43,28 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
         "employeeHsaId", "commissionHsaId", "commissionName", "commissionPurpose",
         "commissionRight", "healthCareUnitHsaId", "healthCareUnitName",
         "healthCareProviderHsaId", "healthCareProviderName")),
+}
+
+#: What each claim tells the e-service, for the consent screen (in the user's language).
+CLAIM_LABELS: dict[str, Any] = {
+    "sub": _("an identifier of you, the same at every login"),
+    "auth_time": _("when you logged in"),
+    "acr": _("how strongly you logged in (level of assurance)"),
+    "amr": _("how you logged in"),
+    "name": _("your name"),
+    "given_name": _("your given name"),
+    "family_name": _("your family name"),
+    PERSONAL_IDENTITY_NUMBER: _("your personal identity number"),
+    COORDINATION_NUMBER: _("your coordination number"),
+    SAMBI + "employeeHsaId": _("your employee HSA-id"),
+    SAMBI + "commissionHsaId": _("the HSA-id of the commission you act under"),
+    SAMBI + "commissionName": _("the name of the commission you act under"),
+    SAMBI + "commissionPurpose": _("the purpose of the commission"),
+    SAMBI + "commissionRight": _("the rights of the commission"),
+    SAMBI + "healthCareUnitHsaId": _("the HSA-id of the commission's care unit"),
+    SAMBI + "healthCareUnitName": _("the name of the commission's care unit"),
+    SAMBI + "healthCareProviderHsaId": _("the HSA-id of the commission's care provider"),
+    SAMBI + "healthCareProviderName": _("the name of the commission's care provider"),
 }
 
 #: The values of RFC 8176's registry ("Authentication Method Reference Values", section 2). A
@@ -99,6 +123,16 @@ def commission_claims(commission: Commission | None) -> dict[str, Any]:
         found["healthCareUnitHsaId"] = commission.care_unit.hsa_id
         found["healthCareUnitName"] = commission.care_unit.name
     return {SAMBI + name: value for name, value in found.items()}
+
+
+def releasable(client: Client, scopes: list[str]) -> list[str]:
+    """The claim names `client` may receive with `scopes` (in `SCOPE_CLAIMS` order), `sub`
+    first: what the consent screen lists (a claim the person has no value for is left out
+    later, by `released`)."""
+    allowed = set(client.allowed_claims)
+    names = [claim for scope in SCOPE_CLAIMS if scope in scopes
+             for claim in SCOPE_CLAIMS[scope] if claim in allowed and claim != "sub"]
+    return ["sub", *names]
 
 
 def released(*, client: Client, scopes: list[str], user: User, grant: Grant | None,

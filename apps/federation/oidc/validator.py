@@ -18,7 +18,7 @@ from jwcrypto import jwt
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
-from apps.federation import actors, services_oidc
+from apps.federation import actors, services_oidc, services_tokens
 from apps.federation.models import AccessToken, Client, Grant, IDToken, RefreshToken
 from apps.federation.oidc import claims, keys, secrets
 from apps.federation.oidc.vocabulary import GrantType
@@ -211,6 +211,29 @@ class PortalValidator(OAuth2Validator):
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
         return access_token
+
+    # --- audit (services_tokens) ------------------------------------------------------------
+
+    def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any,
+                          **kwargs: Any) -> Any:
+        """DOT's storage, then one audit event per token response (`services_tokens.token_issued`):
+        acted by the user, or by the OIDC provider for a client credentials token."""
+        saved = super().save_bearer_token(token, request, *args, **kwargs)
+        user = request.user if request.grant_type != "client_credentials" else None
+        services_tokens.token_issued(
+            actor=user or actors.OIDC_PROVIDER, client=request.client,
+            person=user.person if user else None, grant_type=request.grant_type,
+            scope=token.get("scope", ""))
+        return saved
+
+    def revoke_token(self, token: str, token_type_hint: str | None, request: Any, *args: Any,
+                     **kwargs: Any) -> None:
+        """DOT's RFC 7009 revocation (only the requesting client's tokens), audited
+        (`services_tokens.token_revoked_by_client`)."""
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        if isinstance(request.client, Client):
+            services_tokens.token_revoked_by_client(actor=actors.OIDC_PROVIDER,
+                                                    client=request.client)
 
     # --- OpenID Connect ----------------------------------------------------------------------
 

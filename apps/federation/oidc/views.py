@@ -25,9 +25,11 @@ from apps.authn import commission as choice
 from apps.authn import selectors as authn_selectors
 from apps.authn import session
 from apps.authn.decorators import is_patient_session, is_staff_session, login_redirect
+from apps.federation import services_tokens
 from apps.federation.models import Client
-from apps.federation.oidc import keys, prompt
+from apps.federation.oidc import claims, keys, prompt
 from apps.federation.oidc.vocabulary import SigningAlgorithm
+from apps.identities.models import User
 
 #: How long a relying party may cache the JWKS (seconds). Short, so that a new key is picked up
 #: well within a token's lifetime.
@@ -87,6 +89,16 @@ class AuthorizationView(dot.AuthorizationView):
                 "form-action": [f"{parts.scheme}://{parts.netloc}"]}
         return response
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        """DOT's consent page context, with the claims the e-service would receive, described in
+        the user's language (`claims.CLAIM_LABELS`)."""
+        context: dict[str, Any] = super().get_context_data(**kwargs)
+        client, scopes = kwargs.get("application"), kwargs.get("scopes") or []
+        if isinstance(client, Client):
+            context["claims_released"] = [claims.CLAIM_LABELS[name]
+                                          for name in claims.releasable(client, scopes)]
+        return context
+
     def login_requirement(self, request: HttpRequest) -> HttpResponse | None:
         """None when this session's login satisfies the request (`prompt.decide`), else the
         step-up redirect or the OIDC Core 3.1.2.6 error sent to the client's redirect URI (only
@@ -133,8 +145,15 @@ class AuthorizationView(dot.AuthorizationView):
 
     def create_authorization_response(self, request: HttpRequest, scopes: str,
                                       credentials: dict[str, Any], allow: bool) -> Any:
-        return super().create_authorization_response(
+        """DOT's answer with the login the code records (`login_facts`); consent given on the
+        consent screen (a POST that allows) is audited (`services_tokens.consent_given`)."""
+        answer = super().create_authorization_response(
             request, scopes, {**credentials, "portal_login": login_facts(request)}, allow)
+        if allow and request.method == "POST" and isinstance(request.user, User):
+            client = Client.objects.get(client_id=credentials["client_id"])
+            services_tokens.consent_given(actor=request.user, client=client,
+                                          scopes=scopes.split())
+        return answer
 
 
 def authorize_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
