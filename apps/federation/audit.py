@@ -23,3 +23,5 @@ TOKEN_ISSUED = register("oauth_token.issued", _("E-service token issued"))
 TOKEN_REFRESHED = register("oauth_token.refreshed", _("E-service token refreshed"))
 TOKEN_REVOKED = register("oauth_token.revoked", _("E-service token revoked by the e-service"))
 CONSENT_GIVEN = register("oauth_consent.given", _("Consent given to an e-service"))
+AUTHORISATION_REVOKED = register("oauth_authorisation.revoked",
+                                 _("E-service authorisation withdrawn by the user"))

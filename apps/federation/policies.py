@@ -103,3 +103,12 @@ def require_token_event(actor: Actor, person: Person | None) -> None:
         return
     raise Forbidden(_("Only the person concerned or the OpenID Connect provider may do this."),
                     code="oauth_tokens.forbidden")
+
+
+@policy
+def require_own_authorisation(actor: Actor) -> None:
+    """A user withdraws only their own authorisations (the service filters by their person).
+    Raises Forbidden for any other actor."""
+    if not isinstance(actor, User):
+        raise Forbidden(_("Only the person concerned or the OpenID Connect provider may do this."),
+                        code="oauth_tokens.forbidden")

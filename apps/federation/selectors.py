@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Case, QuerySet, When
+from django.db.models import Case, Max, Min, QuerySet, When
 from django.utils import timezone
 
 from apps.commissions.models import Role
 from apps.commissions.policies import scope_roots
+from apps.core.errors import NotFound
 from apps.core.queries import get_or_not_found
 from apps.federation import policies
-from apps.federation.models import Client, IdentityProvider
+from apps.federation.models import AccessToken, Client, Grant, IdentityProvider, RefreshToken
 from apps.federation.oidc.vocabulary import ClientState
 from apps.identities.actors import Actor
 from apps.organisations.selectors import subtree_q
@@ -55,3 +56,38 @@ def client_get_for_actor(actor: Actor, client_id: uuid.UUID) -> Client:
     """One client of `client_list_for_actor`; NotFound for a missing one and one outside the
     scope alike."""
     return get_or_not_found(client_list_for_actor(actor), client_id)
+
+
+def authorisations_for_person(person_id: uuid.UUID) -> list[dict[str, object]]:
+    """The e-services the person has authorised and that still hold a usable token of theirs (an
+    unexpired access token or an unrevoked refresh token), newest use first: `client`, its
+    `organisation`, `scopes` (sorted union), `first_authorised` (the first code issued to them,
+    UTC) and `last_used` (the newest token issued, UTC)."""
+    now = timezone.now()
+    active = set(AccessToken.objects.filter(person_id=person_id, expires__gt=now)
+                 .values_list("application_id", flat=True))
+    active |= set(RefreshToken.objects.filter(user__person_id=person_id, revoked__isnull=True)
+                  .values_list("application_id", flat=True))
+    clients = Client.objects.filter(pk__in=active).select_related("organisation")
+    first = dict(Grant.objects.filter(user__person_id=person_id, application__in=clients)
+                 .values_list("application_id").annotate(Min("created")))
+    tokens = AccessToken.objects.filter(person_id=person_id, application__in=clients)
+    last = dict(tokens.values_list("application_id").annotate(Max("created")))
+    scopes: dict[uuid.UUID, set[str]] = {}
+    for application_id, scope in tokens.values_list("application_id", "scope"):
+        scopes.setdefault(application_id, set()).update(scope.split())
+    found = [{"client": client, "organisation": client.organisation,
+              "scopes": sorted(scopes.get(client.pk, set())),
+              "first_authorised": first.get(client.pk), "last_used": last.get(client.pk)}
+             for client in clients]
+    found.sort(key=lambda item: str(item["last_used"] or ""), reverse=True)
+    return found
+
+
+def authorised_client_get(person_id: uuid.UUID, client_id: uuid.UUID) -> Client:
+    """One client of `authorisations_for_person`. Raises NotFound for any other."""
+    for item in authorisations_for_person(person_id):
+        client = item["client"]
+        if isinstance(client, Client) and client.pk == client_id:
+            return client
+    raise NotFound()

@@ -6,6 +6,8 @@ audit event, never with a token value in it.
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
@@ -104,3 +106,20 @@ def consent_given(*, actor: Actor, client: Client, scopes: list[str]) -> None:
     with transaction.atomic():
         record(actor=actor, action=audit.CONSENT_GIVEN.code, target=client, subject=actor.person,
                changes={"scopes": [None, sorted(scopes)]})
+
+
+@service
+def authorisation_revoke(*, actor: Actor, client: Client) -> int:
+    """The user `actor` withdraws `client`'s authorisation ("My e-services"): every token the
+    client holds for any account of their person ends at once. Audits `oauth_authorisation.revoked`
+    on the client about the person. Returns how many access tokens ended. Raises Forbidden for an
+    actor that is not a user."""
+    policies.require_own_authorisation(actor)
+    user = cast(User, actor)  # the policy let only a user through
+    with transaction.atomic():
+        tokens = AccessToken.objects.filter(person_id=user.person_id, application=client)
+        refresh = RefreshToken.objects.filter(user__person_id=user.person_id, application=client)
+        ended = revoke(tokens, refresh)
+        record(actor=actor, action=audit.AUTHORISATION_REVOKED.code, target=client,
+               subject=user.person, changes={"access_tokens_ended": [None, ended]})
+    return ended

@@ -1,8 +1,9 @@
 """Self-service pages. Each module owns its routes: staff e-IDs and issuing (`eids`), patient
 consents and log extract (`patient`), staff registering consent or emergency access (`care`), the
-user's own login sessions (`sessions`)."""
+user's own login sessions (`sessions`), the e-services they authorised (`eservices`)."""
 
-from apps.selfservice import care, eids, patient, sessions
+from apps.selfservice import care, eids, eservices, patient, sessions
 
 app_name = "selfservice"
-urlpatterns = [*eids.urlpatterns, *patient.urlpatterns, *care.urlpatterns, *sessions.urlpatterns]
+urlpatterns = [*eids.urlpatterns, *patient.urlpatterns, *care.urlpatterns, *sessions.urlpatterns,
+               *eservices.urlpatterns]
