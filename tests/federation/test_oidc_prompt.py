@@ -190,3 +190,19 @@ def test_a_level_2_session_is_stepped_up_for_level_3(
     page = session.get(urljoin(portal, location), timeout=30)
     assert "An e-service asks you to log in again, at level 3" in page.text
     assert not Grant.objects.exists()
+
+
+def test_a_consent_form_posted_without_the_page_is_checked_too(
+        client: Any, settings: Any, tree: Any, nurse: Any) -> None:
+    from tests.conftest import login_session
+    from tests.federation.test_oidc_endpoints import authorize_query
+
+    use_provider(settings, "http://testserver")
+    registered = register(tree["cardio"], first_party=False)
+    login_session(client, nurse[0])
+    url = "/oauth2/authorize/?" + authorize_query(registered.client_id, acr_values=LOA4)
+    fields = {"client_id": registered.client_id, "redirect_uri": REDIRECT_URI, "scope": "openid",
+              "state": "st", "response_type": "code", "allow": "Authorize"}
+    answer = client.post(url, fields)
+    assert step_up_of(answer["Location"])["purpose"] == ["e_service_loa4"]
+    assert not Grant.objects.exists()

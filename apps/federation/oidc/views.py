@@ -89,6 +89,16 @@ class AuthorizationView(dot.AuthorizationView):
                 "form-action": [f"{parts.scheme}://{parts.netloc}"]}
         return response
 
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """The consent form's answer (posted to the authorization request's own URL), checked
+        against the request's `prompt`, `max_age` and `acr_values` again (`login_requirement`),
+        so that a form posted without the page issues no code for a weaker login."""
+        answer = self.login_requirement(request)
+        if answer is not None:
+            return answer
+        response: HttpResponse = super().post(request, *args, **kwargs)
+        return response
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         """DOT's consent page context, with the claims the e-service would receive, described in
         the user's language (`claims.CLAIM_LABELS`)."""
