@@ -17,3 +17,5 @@ CLIENT_SECRET_ROTATED = register("oauth_client.secret_rotated",
                                  _("E-service client secret replaced"))
 CLIENT_AUTH_FAILED = register("oauth_client.authentication_failed",
                               _("E-service client authentication"))
+CLIENT_TOKEN_REVOKED = register("oauth_client.token_revoked",
+                                _("E-service revoked a token"))

@@ -163,3 +163,15 @@ def client_authentication_failed(*, actor: Actor, client: Client) -> None:
     atomic_record_failure(actor=actor, action=audit.CLIENT_AUTH_FAILED.code, target=client,
                           organisation=client.organisation)
 
+
+
+@service
+def client_token_revoked(*, actor: Actor, client: Client, token_type_hint: str) -> None:
+    """Record that `client` asked the revocation endpoint (RFC 7009 2.1) to revoke one of its
+    tokens, in the caller's transaction with the revocation itself
+    (`validator.PortalValidator.revoke_token`). The token is never recorded; RFC 7009 2.2 answers
+    the same whether or not it existed, and so does this record."""
+    policies.require_oidc_provider(actor)
+    record(actor=actor, action=audit.CLIENT_TOKEN_REVOKED.code, target=client,
+           organisation=client.organisation,
+           changes={"token_type_hint": [None, token_type_hint or None]})

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwt
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -47,6 +48,14 @@ def revoke_grant_tokens(grant: Grant) -> None:
     AccessToken.objects.filter(grant=grant).delete()
     for family in families:
         RefreshToken.revoke_family(family)
+
+
+def login_of(grant: Grant | None) -> dict[str, Any]:
+    """The login an authorization code was issued in, for the access token's RFC 9068 2.2.1
+    claims (`access_tokens.claims`): `acr`, `amr` and `auth_time` (UTC)."""
+    if grant is None:
+        return {}
+    return {"acr": grant.acr, "amr": grant.amr, "auth_time": grant.auth_time}
 
 
 class PortalValidator(OAuth2Validator):
@@ -173,6 +182,7 @@ class PortalValidator(OAuth2Validator):
         request.portal_carried = {"person_id": grant.user.person_id,
                                   "session_id": grant.session_id,
                                   "commission_id": grant.commission_id, "grant_id": grant.pk}
+        request.portal_authentication = login_of(grant)
         return True
 
     def invalidate_authorization_code(self, client_id: str, code: str, request: Any,
@@ -195,6 +205,7 @@ class PortalValidator(OAuth2Validator):
             request.portal_carried = {
                 "person_id": previous.person_id, "session_id": previous.session_id,
                 "commission_id": previous.commission_id, "grant_id": previous.grant_id}
+            request.portal_authentication = login_of(previous.grant)
         return valid
 
     def _create_access_token(self, expires: Any, request: Any, token: dict[str, Any],
@@ -210,6 +221,16 @@ class PortalValidator(OAuth2Validator):
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
         return access_token
+
+    def revoke_token(self, token: str, token_type_hint: str | None, request: Any,
+                     *args: Any, **kwargs: Any) -> None:
+        """DOT's revocation (RFC 7009 2.1: only the requesting client's own tokens; revoking a
+        refresh token revokes its access token too), audited in the same transaction
+        (`oauth_client.token_revoked`, without the token)."""
+        with transaction.atomic():
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+            services_oidc.client_token_revoked(actor=actors.OIDC_PROVIDER, client=request.client,
+                                               token_type_hint=token_type_hint or "")
 
     # --- OpenID Connect ----------------------------------------------------------------------
 
