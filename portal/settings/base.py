@@ -385,6 +385,10 @@ ISSUANCE_CERT_VALIDITY_SECONDS: int = env.int("ISSUANCE_CERT_VALIDITY_SECONDS", 
 # Enabled exactly when debug is: never with debug off, and not configurable on its own.
 TESTIDP_ENABLED: bool = DEBUG
 TESTIDP_BASE_URL: str = env.str("TESTIDP_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
+#: The demo e-service (clients/demo_eservice, an OpenID Connect relying party) that `make run`
+#: starts with debug on; the demo data registers it as a client with `<url>/callback`.
+DEMO_ESERVICE_URL: str = env.str("PORTAL_DEMO_ESERVICE_URL",
+                                 default="http://127.0.0.1:8002").rstrip("/")
 TESTIDP_KEY_DIR = Path(env.str("TESTIDP_KEY_DIR", default=str(VAR_DIR / "testidp")))
 TESTIDP_SP_METADATA_URL: str = env.str("TESTIDP_SP_METADATA_URL",
                                        default=f"{PORTAL_BASE_URL}/saml/metadata/")
