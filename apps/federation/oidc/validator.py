@@ -208,6 +208,12 @@ class PortalValidator(OAuth2Validator):
             request.portal_authentication = login_of(previous.grant)
         return valid
 
+    def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any,
+                          **kwargs: Any) -> Any:
+        """DOT's, without a savepoint of its own: the token endpoint's transaction
+        (`views.TokenView`) already covers it (two SQL statements fewer per token request)."""
+        return self._save_bearer_token(token, request, *args, **kwargs)
+
     def _create_access_token(self, expires: Any, request: Any, token: dict[str, Any],
                              source_refresh_token: RefreshToken | None = None) -> AccessToken:
         """DOT's access token, with the person, session, commission and code it carries."""
