@@ -3,10 +3,12 @@ Connect provider (/oauth2/, /.well-known/openid-configuration)."""
 
 from django.urls import include, path
 
+from apps.core.views import health
 from apps.selfservice.views import home
 
 urlpatterns = [
     path("", home, name="home"),
+    path("healthz", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.authn.urls")),
     path("", include("apps.federation.urls")),

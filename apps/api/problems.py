@@ -58,5 +58,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                        errors=response.data)
     detail = response.data
     text = str(detail.get("detail", "")) if isinstance(detail, dict) else str(detail)
-    return problem(status=response.status_code, code=str(exc.default_code), detail=text)
+    answer = problem(status=response.status_code, code=str(exc.default_code), detail=text)
+    for header in ("WWW-Authenticate", "Retry-After"):  # RFC 9110 11.6.1 and 10.2.3
+        if header in response:
+            answer[header] = response[header]
+    return answer
 

@@ -10,6 +10,7 @@ from apps.api.views import (
     EIDAuthDenialApi,
     EIDAuthRequestApi,
     NotFoundApi,
+    OidcDemoMeApi,
 )
 
 app_name = "api"
@@ -21,6 +22,7 @@ urlpatterns = [
          name="eid_auth_approval"),
     path("eid/auth-requests/<str:reference>/denial", EIDAuthDenialApi.as_view(),
          name="eid_auth_denial"),
+    path("oidc-demo/me", OidcDemoMeApi.as_view(), name="oidc_demo_me"),
     path("schema", SpectacularJSONAPIView.as_view(), name="schema"),
     # Last: every other /api/v1/ path answers 404 problem+json, whatever the method.
     re_path(r"", NotFoundApi.as_view(), name="not_found"),

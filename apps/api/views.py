@@ -11,14 +11,15 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from apps.api.authentication import AccessTokenAuthentication, TokenHolder
 from apps.api.problems import PROBLEM_CONTENT_TYPE
 from apps.api.serializers import (
     EIDActivation,
@@ -278,3 +279,45 @@ class EIDAuthDenialApi(APIView):
                                        serial=values["serial"],
                                        signature=_signature(values["signature"]))
         return Response({"status": "denied"})
+
+
+class OidcDemoMeApi(APIView):
+    """`GET /api/v1/oidc-demo/me`: a protected resource for e-services (the demo e-service calls
+    it): with a valid access token of the portal's OpenID Connect provider (RFC 6750 bearer; an
+    RFC 9068 JWT whose audience is the portal's APIs) it answers who the token speaks for, which
+    client holds it, its scopes and the login's level. 401 problem+json with a `Bearer`
+    challenge without one, or for a bad, expired or revoked token."""
+
+    authentication_classes = [AccessTokenAuthentication]
+    http_method_names = ["get"]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        """405 for another method before the token is looked at (RFC 9110 15.5.6)."""
+        if (request.method or "").lower() not in self.http_method_names:
+            raise exceptions.MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="oidc_demo_me",
+        summary="Who an access token speaks for",
+        responses={
+            200: inline_serializer("OidcDemoMe", {
+                "sub": serializers.CharField(),
+                "client_id": serializers.CharField(),
+                "scope": serializers.CharField(),
+                "acr": serializers.CharField(required=False),
+                "auth_time": serializers.IntegerField(required=False),
+                "exp": serializers.IntegerField(),
+            }),
+            (401, PROBLEM_CONTENT_TYPE): OpenApiResponse(
+                Problem, description="No access token, or a bad, expired or revoked one."),
+        },
+    )
+    def get(self, request: Request) -> Response:
+        holder = request.user
+        if not isinstance(holder, TokenHolder):  # IsAuthenticated let only a token holder in
+            raise exceptions.NotAuthenticated()
+        claims = holder.claims
+        return Response({name: claims[name] for name in
+                         ("sub", "client_id", "scope", "acr", "auth_time", "exp")
+                         if name in claims})

@@ -133,6 +133,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The development database: writers queue (BEGIN IMMEDIATE, wait up to 20 s) instead of
     # failing with "database is locked" when the web server and the worker write at once.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+else:
+    # Persistent connections (docs/deployment.md): each worker thread keeps its PostgreSQL
+    # connection for this many seconds instead of connecting per request; Django's health check
+    # replaces a connection that broke.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("PORTAL_DB_CONN_MAX_AGE", default=600)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "identities.User"
@@ -379,6 +385,10 @@ ISSUANCE_CERT_VALIDITY_SECONDS: int = env.int("ISSUANCE_CERT_VALIDITY_SECONDS", 
 # Enabled exactly when debug is: never with debug off, and not configurable on its own.
 TESTIDP_ENABLED: bool = DEBUG
 TESTIDP_BASE_URL: str = env.str("TESTIDP_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
+#: The demo e-service (clients/demo_eservice, an OpenID Connect relying party) that `make run`
+#: starts with debug on; the demo data registers it as a client with `<url>/callback`.
+DEMO_ESERVICE_URL: str = env.str("PORTAL_DEMO_ESERVICE_URL",
+                                 default="http://127.0.0.1:8002").rstrip("/")
 TESTIDP_KEY_DIR = Path(env.str("TESTIDP_KEY_DIR", default=str(VAR_DIR / "testidp")))
 TESTIDP_SP_METADATA_URL: str = env.str("TESTIDP_SP_METADATA_URL",
                                        default=f"{PORTAL_BASE_URL}/saml/metadata/")
@@ -557,6 +567,14 @@ OIDC_ISSUER: str = env.str("PORTAL_OIDC_ISSUER", default=PORTAL_BASE_URL).rstrip
 OIDC_KEY_DIR = Path(env.str("PORTAL_OIDC_KEY_DIR", default=str(VAR_DIR / "oidc")))
 #: Client secrets are stored as HMAC-SHA-256 under this server-side key (hex or any long string;
 #: docs/identity-provider.md, "Client secrets"). Changing it invalidates every client secret.
+#: The audience (`aud`) of every access token: the portal's APIs (RFC 9068 2.2;
+#: docs/decisions.md).
+OAUTH_ACCESS_TOKEN_AUDIENCE: str = env.str("PORTAL_OAUTH_ACCESS_TOKEN_AUDIENCE",
+                                           default=f"{OIDC_ISSUER}/api/")
+#: Client IDs of the resource servers that may introspect any access token of that audience
+#: (RFC 7662 4); every other client introspects only its own tokens (docs/decisions.md).
+OAUTH_RESOURCE_SERVER_CLIENT_IDS: list[str] = env.list("PORTAL_OAUTH_RESOURCE_SERVER_CLIENT_IDS",
+                                                       default=[])
 OAUTH_CLIENT_SECRET_PEPPER: str = _required("PORTAL_OAUTH_CLIENT_SECRET_PEPPER",
                                             _development_pepper(SECRET_KEY))
 if len(OAUTH_CLIENT_SECRET_PEPPER) < 32:
@@ -599,6 +617,11 @@ def oauth2_provider_settings(*, issuer: str, access_token_seconds: int, id_token
         "ACCESS_TOKEN_EXPIRE_SECONDS": access_token_seconds,
         "ID_TOKEN_EXPIRE_SECONDS": id_token_seconds,
         "REFRESH_TOKEN_EXPIRE_SECONDS": refresh_token_seconds,
+        # Access tokens are RFC 9068 JWTs (apps.federation.oidc.access_tokens); refresh tokens
+        # stay opaque random strings (oauthlib's generator, which DOT would otherwise replace
+        # with the access token's).
+        "ACCESS_TOKEN_GENERATOR": "apps.federation.oidc.access_tokens.generate",
+        "REFRESH_TOKEN_GENERATOR": "oauthlib.oauth2.rfc6749.tokens.random_token_generator",
         "ROTATE_REFRESH_TOKEN": True,
         "REFRESH_TOKEN_REUSE_PROTECTION": True,
         "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,

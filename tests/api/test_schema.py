@@ -22,8 +22,9 @@ from tests.issuance.support import device_csr, issue
 
 SCHEMA_URL = "/api/v1/schema"
 #: A request that matches the schema may still be refused for what it says (a wrong or used
-#: code, a bad CSR; a login request that does not exist): the answers to well-formed requests.
-WELL_FORMED_ANSWERS = ["200", "201", "400", "403", "404", "409", "410"]
+#: code, a bad CSR; a login request that does not exist; no access token for a protected
+#: resource, 401): the answers to well-formed requests.
+WELL_FORMED_ANSWERS = ["200", "201", "400", "401", "403", "404", "409", "410"]
 #: The answers to requests that do not match the schema.
 MALFORMED_ANSWERS = ["400", "405", "413", "415"]
 
@@ -87,4 +88,4 @@ def test_the_schema_is_openapi_31_and_documents_every_refusal() -> None:
     assert list(document["paths"]) == [
         "/api/v1/eid/activations", "/api/v1/eid/auth-requests/{reference}",
         "/api/v1/eid/auth-requests/{reference}/approval",
-        "/api/v1/eid/auth-requests/{reference}/denial"]
+        "/api/v1/eid/auth-requests/{reference}/denial", "/api/v1/oidc-demo/me"]

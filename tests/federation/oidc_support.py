@@ -29,8 +29,10 @@ REDIRECT_URI = "https://rp.example/callback"
 
 
 def use_provider(settings_fixture: Any, issuer: str) -> None:
-    """Signing keys present and the issuer set to the server under test."""
+    """Signing keys present, and the issuer and the access tokens' audience set to the server
+    under test."""
     keys.ensure()
+    settings_fixture.OAUTH_ACCESS_TOKEN_AUDIENCE = f"{issuer}/api/"
     settings_fixture.OAUTH2_PROVIDER = {**settings_fixture.OAUTH2_PROVIDER,
                                         "OIDC_ISS_ENDPOINT": issuer}
 

@@ -15,6 +15,6 @@ urlpatterns = [
     path("oauth2/token/", views.TokenView.as_view(), name="token"),
     path("oauth2/userinfo/", dot.UserInfoView.as_view(), name="user-info"),
     path("oauth2/jwks/", views.JwksView.as_view(), name="jwks-info"),
-    path("oauth2/introspect/", dot.IntrospectTokenView.as_view(), name="introspect"),
+    path("oauth2/introspect/", views.IntrospectView.as_view(), name="introspect"),
     path("oauth2/revoke/", dot.RevokeTokenView.as_view(), name="revoke-token"),
 ]

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 from jwcrypto import jwt
 from oauth2_provider.oauth2_validators import OAuth2Validator
@@ -48,6 +49,14 @@ def revoke_grant_tokens(grant: Grant) -> None:
     AccessToken.objects.filter(grant=grant).delete()
     for family in families:
         RefreshToken.revoke_family(family)
+
+
+def login_of(grant: Grant | None) -> dict[str, Any]:
+    """The login an authorization code was issued in, for the access token's RFC 9068 2.2.1
+    claims (`access_tokens.claims`): `acr`, `amr` and `auth_time` (UTC)."""
+    if grant is None:
+        return {}
+    return {"acr": grant.acr, "amr": grant.amr, "auth_time": grant.auth_time}
 
 
 class PortalValidator(OAuth2Validator):
@@ -174,6 +183,7 @@ class PortalValidator(OAuth2Validator):
         request.portal_carried = {"person_id": grant.user.person_id,
                                   "session_id": grant.session_id,
                                   "commission_id": grant.commission_id, "grant_id": grant.pk}
+        request.portal_authentication = login_of(grant)
         return True
 
     def invalidate_authorization_code(self, client_id: str, code: str, request: Any,
@@ -196,6 +206,7 @@ class PortalValidator(OAuth2Validator):
             request.portal_carried = {
                 "person_id": previous.person_id, "session_id": previous.session_id,
                 "commission_id": previous.commission_id, "grant_id": previous.grant_id}
+            request.portal_authentication = login_of(previous.grant)
         return valid
 
     def _create_access_token(self, expires: Any, request: Any, token: dict[str, Any],
@@ -217,8 +228,11 @@ class PortalValidator(OAuth2Validator):
     def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any,
                           **kwargs: Any) -> Any:
         """DOT's storage, then one audit event per token response (`services_tokens.token_issued`):
-        acted by the user, or by the OIDC provider for a client credentials token."""
-        saved = super().save_bearer_token(token, request, *args, **kwargs)
+        acted by the user, or by the OIDC provider for a client credentials token. Without DOT's
+        savepoint: the token endpoint's transaction (`views.TokenView`) covers both."""
+        # The token endpoint's transaction holds it (views.TokenView): DOT's inner step, without
+        # the savepoint its public method adds.
+        saved = self._save_bearer_token(token, request, *args, **kwargs)
         user = request.user if request.grant_type != "client_credentials" else None
         services_tokens.token_issued(
             actor=user or actors.OIDC_PROVIDER, client=request.client,
@@ -230,10 +244,11 @@ class PortalValidator(OAuth2Validator):
                      **kwargs: Any) -> None:
         """DOT's RFC 7009 revocation (only the requesting client's tokens), audited
         (`services_tokens.token_revoked_by_client`)."""
-        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
-        if isinstance(request.client, Client):
-            services_tokens.token_revoked_by_client(actor=actors.OIDC_PROVIDER,
-                                                    client=request.client)
+        with transaction.atomic():
+            super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+            if isinstance(request.client, Client):
+                services_tokens.token_revoked_by_client(actor=actors.OIDC_PROVIDER,
+                                                        client=request.client)
 
     # --- OpenID Connect ----------------------------------------------------------------------
 

@@ -5,19 +5,25 @@ transaction, and discovery and the JWKS naming the portal's algorithms and keys.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider import views as dot
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
+from oauth2_provider.views.mixins import OAuthLibMixin
+from oauthlib.common import Request as OauthlibRequest
 from oauthlib.common import add_params_to_uri
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
@@ -26,8 +32,8 @@ from apps.authn import selectors as authn_selectors
 from apps.authn import session
 from apps.authn.decorators import is_patient_session, is_staff_session, login_redirect
 from apps.federation import services_tokens
-from apps.federation.models import Client
-from apps.federation.oidc import claims, keys, prompt
+from apps.federation.models import AccessToken, Client
+from apps.federation.oidc import access_tokens, claims, keys, prompt
 from apps.federation.oidc.vocabulary import SigningAlgorithm
 from apps.identities.models import User
 
@@ -70,6 +76,9 @@ class AuthorizationView(dot.AuthorizationView):
         if has_nul(request):  # answered on the page: the redirect URI cannot be trusted
             return render(request, self.template_name,
                           {"error": {"error": "invalid_request"}}, status=400)
+        if "resource" in request.GET:  # one audience (access_tokens.audience; RFC 8707 2)
+            return render(request, self.template_name,
+                          {"error": {"error": "invalid_target"}}, status=400)
         response: HttpResponse = super().dispatch(request, *args, **kwargs)
         return response
 
@@ -191,8 +200,73 @@ class TokenView(dot.TokenView):
             return JsonResponse({"error": "invalid_request",
                                  "error_description": "A parameter holds a NUL character."},
                                 status=400)
+        if "resource" in request.POST:
+            # One audience for every access token (access_tokens.audience; docs/decisions.md).
+            return JsonResponse({"error": "invalid_target",
+                                 "error_description": "Resource indicators are not supported."},
+                                status=400)
         with transaction.atomic():
             return self.authorization_flow_token_response(request, *args, **kwargs)
+
+
+def may_introspect(client: Client, token: AccessToken) -> bool:
+    """The introspection rule (RFC 7662 section 4 leaves it to the server; docs/decisions.md): a
+    client learns about a token issued to itself, and a resource server named in
+    settings.OAUTH_RESOURCE_SERVER_CLIENT_IDS about any token for the portal's audience. Any
+    other client gets `{"active": false}`, as for an unknown token, so it learns nothing."""
+    return (token.application_id == client.pk
+            or client.client_id in settings.OAUTH_RESOURCE_SERVER_CLIENT_IDS)
+
+
+def introspection(client: Client, token_value: str, issuer: str) -> dict[str, Any]:
+    """The RFC 7662 2.2 answer for `token_value` asked by the authenticated `client`: for an
+    access token that is unexpired, not revoked, of an approved client and one `client` may
+    introspect (`may_introspect`), `active: true` with `scope`, `client_id`, `token_type`,
+    `exp` and `iat` (seconds since the epoch, UTC), `sub` (as in the token), `aud` and `iss`;
+    otherwise only `active: false`. Refresh tokens are not introspected (`active: false`)."""
+    checksum = hashlib.sha256(token_value.encode()).hexdigest()
+    token = (AccessToken.objects.select_related("application")
+             .filter(token_checksum=checksum).first())
+    if (token is None or not token.is_valid() or token.application is None
+            or not token.application.is_usable(None) or not may_introspect(client, token)):
+        return {"active": False}
+    return {
+        "active": True, "scope": token.scope, "client_id": token.application.client_id,
+        "token_type": "Bearer", "exp": int(token.expires.timestamp()),
+        "iat": int(token.created.timestamp()),
+        "sub": str(token.person_id) if token.person_id else token.application.client_id,
+        "aud": access_tokens.audience(), "iss": issuer,
+    }
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IntrospectView(OAuthLibMixin, View):
+    """The introspection endpoint (RFC 7662): POST with the client's own authentication (HTTP
+    Basic or the body, RFC 6749 2.3.1; a failure is audited by the validator); no bearer token
+    instead of it. Answers `introspection`; 401 `invalid_client` without a valid client, 400
+    `invalid_request` without a `token`."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if has_nul(request):
+            return JsonResponse({"error": "invalid_request"}, status=400)
+        core = self.get_oauthlib_core()
+        uri, method, body, headers = core._extract_params(request)
+        asking = OauthlibRequest(uri, method, body, headers)
+        if not core.server.request_validator.authenticate_client(asking):
+            response = JsonResponse({"error": "invalid_client"}, status=401)
+            response["WWW-Authenticate"] = 'Basic realm="introspection"'
+            return response
+        token_value = request.POST.get("token")
+        if not token_value:
+            return JsonResponse({"error": "invalid_request",
+                                 "error_description": "The token parameter is missing."},
+                                status=400)
+        answer = JsonResponse(introspection(asking.client, token_value,
+                                            oauth2_settings.oidc_issuer(request)))
+        answer["Cache-Control"] = "no-store"
+        return answer
 
 
 class DiscoveryView(dot.ConnectDiscoveryInfoView):

@@ -6,7 +6,9 @@ file under `PORTAL_VAR_DIR`), as in production, where exactly one beat runs besi
 workers (docs/decisions.md). If the worker or beat stops, it is restarted with a message (each at
 most `MAX_RESTARTS` times a minute, then everything stops with an error); if the web server stops,
 the others are stopped too. Ctrl-C stops them all. With debug on (`TESTIDP_ENABLED`) the local
-test IdP (`manage.py testidp`, docs/authentication.md) runs beside them, restarted like the worker.
+test IdP (`manage.py testidp`, docs/authentication.md) runs beside them, restarted like the worker,
+and so does the demo e-service (clients/demo_eservice, docs/identity-provider.md) once the demo
+data registered it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -35,6 +38,11 @@ BACKGROUND = {
 }
 #: Started beside them when the local test IdP is enabled (debug on): `manage.py testidp`.
 TESTIDP = "The test IdP"
+#: Started beside them with debug on once the demo data registered it: the demo e-service, an
+#: OpenID Connect relying party of the portal (clients/demo_eservice; its configuration file is
+#: written by `manage.py demo_data`).
+DEMO_ESERVICE = "The demo e-service"
+DEMO_ESERVICE_CONFIG = "demo-eservice.json"
 
 
 class Command(BaseCommand):
@@ -51,6 +59,10 @@ class Command(BaseCommand):
         commands = dict(BACKGROUND)
         if settings.DEBUG and getattr(settings, "TESTIDP_ENABLED", False):
             commands[TESTIDP] = [sys.executable, "manage.py", "testidp"]
+        demo_config = Path(settings.VAR_DIR) / DEMO_ESERVICE_CONFIG
+        if settings.DEBUG and demo_config.exists():
+            commands[DEMO_ESERVICE] = [sys.executable, "clients/demo_eservice/eservice.py",
+                                       "--config", str(demo_config)]
         background = {name: start(command) for name, command in commands.items()}
         server = start([sys.executable, "manage.py", "runserver", addrport])
         once: list[subprocess.Popen[bytes]] = []

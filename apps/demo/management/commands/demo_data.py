@@ -5,7 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.demo import seed
+from apps.demo import eservice, seed
+from apps.organisations.models import Organisation
 
 
 class Command(BaseCommand):
@@ -16,6 +17,7 @@ class Command(BaseCommand):
             raise CommandError("Demo data is for development only: set DJANGO_DEBUG=true.")
         loaded = seed.seed()
         self.stdout.write("Demo data loaded." if loaded else "Demo data already present.")
+        eservice.register(Organisation.objects.get(hsa_id=seed.REGION_HSA))
         self.stdout.write(f"\nPortal: {settings.PORTAL_BASE_URL}/\n")
         self.stdout.write("Log in with e-ID (level of assurance 3): Log in as staff or Log in as "
                           "patient on the start page, choose the test IdP, pick a person there.")
@@ -25,4 +27,6 @@ class Command(BaseCommand):
         for account in seed.ACCOUNTS:
             self.stdout.write(f"  {account.username:14} {account.description}")
         self.stdout.write("Patients: Tolvan Tolvansson (19121212-1212) or any demo patient, through "
-                          "the test IdP's citizen e-ID.\n")
+                          "the test IdP's citizen e-ID.")
+        self.stdout.write(f"Demo e-service (logs in through the portal with OpenID Connect): "
+                          f"{settings.DEMO_ESERVICE_URL}/\n")

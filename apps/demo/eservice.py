@@ -1,0 +1,58 @@
+"""The demo e-service's client registration (clients/demo_eservice): a first-party, approved,
+confidential client of the demo region, so `make run` shows the OpenID Connect flow with no setup.
+Its client ID and secret are written to `var/demo-eservice.json` (mode 0600) for the e-service to
+read; the portal keeps only the secret's keyed hash (docs/identity-provider.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from apps.core.actors import DEMO_DATA
+from apps.federation import services_oidc
+from apps.federation.models import Client
+from apps.federation.oidc.vocabulary import CLAIMS
+from apps.organisations.models import Organisation
+
+NAME = "Demo e-service"
+
+
+def config_path() -> Path:
+    return Path(settings.VAR_DIR) / "demo-eservice.json"
+
+
+def register(region: Organisation) -> Path:
+    """Register and approve the demo e-service's client under `region` once; write its
+    configuration when it is missing or names another client (a new secret then replaces the
+    old one, which the portal cannot show again). Returns the configuration's path."""
+    path = config_path()
+    client = Client.objects.filter(organisation=region, name=NAME).first()
+    if client is None:
+        registered = services_oidc.client_register(
+            actor=DEMO_DATA, organisation=region, name=NAME, contact_name="Demo Demosson",
+            contact_email="eservice@demoland.example", client_type="confidential",
+            grant_type="authorization-code",
+            redirect_uris=[f"{settings.DEMO_ESERVICE_URL}/callback"],
+            allowed_scopes=["openid", "profile"], allowed_claims=list(CLAIMS),
+            algorithm="ES256", first_party=True)
+        client = services_oidc.client_approve(actor=DEMO_DATA, client=registered.client)
+        secret = registered.secret
+    else:
+        try:
+            if json.loads(path.read_text())["client_id"] == client.client_id:
+                return path
+        except (OSError, ValueError, KeyError):
+            pass
+        secret = services_oidc.client_secret_rotate(actor=DEMO_DATA, client=client).secret
+    config = {"issuer": settings.OIDC_ISSUER, "client_id": client.client_id,
+              "client_secret": secret, "redirect_uri": f"{settings.DEMO_ESERVICE_URL}/callback",
+              "api": f"{settings.PORTAL_BASE_URL}/api/v1/oidc-demo/me"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        json.dump(config, handle, indent=2)
+    return path
