@@ -165,13 +165,15 @@ class AuthorizationView(dot.AuthorizationView):
     def create_authorization_response(self, request: HttpRequest, scopes: str,
                                       credentials: dict[str, Any], allow: bool) -> Any:
         """DOT's answer with the login the code records (`login_facts`); consent given on the
-        consent screen (a POST that allows) is audited (`services_tokens.consent_given`)."""
-        answer = super().create_authorization_response(
-            request, scopes, {**credentials, "portal_login": login_facts(request)}, allow)
-        if allow and request.method == "POST" and isinstance(request.user, User):
-            client = Client.objects.get(client_id=credentials["client_id"])
-            services_tokens.consent_given(actor=request.user, client=client,
-                                          scopes=scopes.split())
+        consent screen (a POST that allows) is audited (`services_tokens.consent_given`) in the
+        transaction that writes the code, so a code never exists without its consent's record."""
+        with transaction.atomic():
+            answer = super().create_authorization_response(
+                request, scopes, {**credentials, "portal_login": login_facts(request)}, allow)
+            if allow and request.method == "POST" and isinstance(request.user, User):
+                client = Client.objects.get(client_id=credentials["client_id"])
+                services_tokens.consent_given(actor=request.user, client=client,
+                                              scopes=scopes.split())
         return answer
 
 
