@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.federation import flow, services
 from apps.federation.actors import SAML_SP
 from apps.federation.models import IdentityProvider
+from apps.federation.oidc import keys
 
 
 @shared_task(name="federation.idp_metadata_refresh_task")
@@ -29,3 +30,11 @@ def idp_metadata_refresh_task() -> int:
             count += 1
     flow.prune(now)
     return count
+
+
+@shared_task(name="federation.oidc_keys_prune_task")
+def oidc_keys_prune_task() -> list[str]:
+    """Delete the retired OpenID Connect signing keys whose tokens have all expired
+    (`apps.federation.oidc.keys.prune`; the JWKS already leaves them out). Returns their `kid`s.
+    Runs where `PORTAL_OIDC_KEY_DIR` is mounted (docs/identity-provider.md, "Signing keys")."""
+    return keys.prune()

@@ -372,6 +372,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 3600.0,
         "options": {"expires": 3600},
     },
+    # Retired OIDC signing keys whose tokens have all expired (apps.federation.oidc.keys).
+    "federation-oidc-keys-prune": {
+        "task": "federation.oidc_keys_prune_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
 
 # The issuing CA's key and certificate live outside the database (key file mode 0600).

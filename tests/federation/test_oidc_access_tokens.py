@@ -19,6 +19,7 @@ from joserfc.jwk import KeySet
 from apps.audit.models import AuditEvent
 from apps.federation.models import AccessToken
 from apps.federation.oidc import keys
+from apps.federation.tasks import oidc_keys_prune_task
 from tests.federation.oidc_support import RelyingParty, browser, register, use_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -186,3 +187,16 @@ def test_revocation_stops_a_token_at_once_and_is_audited(
                           auth=(rp.registered.client_id, "wrong"), timeout=30)
     assert wrong.status_code == 401
     assert AuditEvent.objects.filter(action="oauth_client.authentication_failed").count() == 1
+
+
+def test_the_scheduled_prune_drops_a_retired_key_only_after_its_retention() -> None:
+    keys.ensure()
+    old, _new = keys.rotate("ES256")
+    assert old is not None
+    retired = Path(keys._retired_folder()) / f"{old}.json"
+    assert oidc_keys_prune_task.delay().get() == []
+    record = json.loads(retired.read_text())
+    record["retired_at"] -= keys.retention_seconds()
+    retired.write_text(json.dumps(record))
+    assert oidc_keys_prune_task.delay().get() == [old]
+    assert not retired.exists()

@@ -7,11 +7,12 @@ value for it. `sub` is the exception: OIDC Core 2 requires it in every ID token 
 userinfo answer.
 
 Sources: OpenID Connect Core 1.0 sections 2 (`auth_time`, `acr`, `amr`) and 5.1/5.4 (`profile`);
-RFC 8176 (`amr` values); the Swedish OIDC framework's "Attribute Specification for the Swedish
-OpenID Connect Profile" (scope `https://id.oidc.se/scope/naturalPersonNumber`, claims
-`https://id.oidc.se/claim/personalIdentityNumber` and `.../coordinationNumber`, 12 digits without
-a hyphen); Sambi's attribute names (`http://sambi.se/attributes/1/...`) for the employee and the
-chosen commission, as the portal's SAML side speaks them (`apps.federation.attributes`).
+RFC 8176 (`amr` values); "Claims and Scopes Specification for the Swedish OpenID Connect
+Profile" 1.0 (section 2.1: claims `https://id.oidc.se/claim/personalIdentityNumber` and
+`.../coordinationNumber`, 12 digits without a hyphen, never both; section 3.2: scope
+`https://id.oidc.se/scope/naturalPersonNumber`, delivered in the ID token and at userinfo);
+Sambi's attribute names (`http://sambi.se/attributes/1/...`) for the employee and the chosen
+commission, as the portal's SAML side speaks them (`apps.federation.attributes`).
 """
 
 from __future__ import annotations
