@@ -14,6 +14,7 @@ from apps.core.errors import NotFound
 from apps.core.queries import get_or_not_found
 from apps.federation import policies
 from apps.federation.models import AccessToken, Client, Grant, IdentityProvider, RefreshToken
+from apps.federation.oidc import claims
 from apps.federation.oidc.vocabulary import ClientState
 from apps.identities.actors import Actor
 from apps.organisations.selectors import subtree_q
@@ -61,8 +62,9 @@ def client_get_for_actor(actor: Actor, client_id: uuid.UUID) -> Client:
 def authorisations_for_person(person_id: uuid.UUID) -> list[dict[str, object]]:
     """The e-services the person has authorised and that still hold a usable token of theirs (an
     unexpired access token or an unrevoked refresh token), newest use first: `client`, its
-    `organisation`, `scopes` (sorted union), `first_authorised` (the first code issued to them,
-    UTC) and `last_used` (the newest token issued, UTC)."""
+    `organisation`, `receives` (what its granted scopes let it learn about the person, as the
+    consent screen describes it: `claims.CLAIM_LABELS`, lazy translations), `first_authorised`
+    (the first code issued to them, UTC) and `last_used` (the newest token issued, UTC)."""
     now = timezone.now()
     active = set(AccessToken.objects.filter(person_id=person_id, expires__gt=now)
                  .values_list("application_id", flat=True))
@@ -77,7 +79,8 @@ def authorisations_for_person(person_id: uuid.UUID) -> list[dict[str, object]]:
     for application_id, scope in tokens.values_list("application_id", "scope"):
         scopes.setdefault(application_id, set()).update(scope.split())
     found = [{"client": client, "organisation": client.organisation,
-              "scopes": sorted(scopes.get(client.pk, set())),
+              "receives": [claims.CLAIM_LABELS[name] for name in
+                           claims.releasable(client, sorted(scopes.get(client.pk, set())))],
               "first_authorised": first.get(client.pk), "last_used": last.get(client.pk)}
              for client in clients]
     found.sort(key=lambda item: str(item["last_used"] or ""), reverse=True)

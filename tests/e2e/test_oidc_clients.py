@@ -3,9 +3,12 @@ the pages and the consent page an e-service sends users to are accessible and fi
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import requests
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import TestIdPServer, assert_accessible, assert_fits_a_phone, federated_login
@@ -49,3 +52,37 @@ def test_admin_registers_a_client_and_a_user_sees_the_consent_page(
     expect(page.get_by_role("heading", name="Log in to Journal e-service?")).to_be_visible()
     assert_accessible(page)
     assert_fits_a_phone(page)
+
+
+def test_a_user_sees_what_an_e_service_receives_and_revokes_it(
+        page: Page, test_idp: TestIdPServer, tree: Any, hospital_admin: Any, settings: Any,
+        live_server: Any) -> None:
+    use_provider(settings, live_server.url)
+    registered = register(tree["cardio"], claims=("sub", "name"))
+    federated_login(page, test_idp, "Astrid Admin")
+    # The e-service's callback is not served here: the browser stops at it with the code.
+    verifier = "v" * 64
+    address = "/oauth2/authorize/?" + urlencode({
+        "response_type": "code", "client_id": registered.client_id, "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile", "state": "st", "code_challenge": s256(verifier),
+        "code_challenge_method": "S256"})
+    with (page.expect_request(lambda request: request.url.startswith(REDIRECT_URI)) as caught,
+          contextlib.suppress(PlaywrightError)):
+        page.goto(address)
+    code = parse_qs(urlsplit(caught.value.url).query)["code"][0]
+    tokens = requests.post(f"{live_server.url}/oauth2/token/", data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier}, auth=(registered.client_id, registered.secret), timeout=30)
+    assert tokens.status_code == 200
+
+    page.goto("/")
+    page.get_by_role("link", name="My e-services").click()
+    table = page.get_by_role("table", name="E-services you have authorised")
+    expect(table.get_by_role("rowheader", name="Journal e-service")).to_be_visible()
+    expect(table).to_contain_text("your name")
+    assert_accessible(page)
+    assert_fits_a_phone(page)
+    page.get_by_role("button", name="Revoke Journal e-service").click()
+    expect(page.get_by_role("status")).to_contain_text("can no longer use your login")
+    expect(page.get_by_text("You have not authorised any e-service.")).to_be_visible()
+    assert_accessible(page)

@@ -26,13 +26,14 @@ def portal(live_server: Any, settings: Any, tree: Any) -> str:
 def test_a_user_sees_and_revokes_an_e_service(portal: str, tree: Any, nurse: Any,
                                               patient: Any) -> None:
     user = nurse[0]
-    rp = RelyingParty(portal, register(tree["cardio"]))
+    rp = RelyingParty(portal, register(tree["cardio"], claims=("sub", "name", "acr")))
     token = rp.login(browser(portal, user))
     page = login_session(DjangoClient(), user)
     listed = page.get("/my/e-services/")
     text = listed.content.decode()
     assert 'href="/my/e-services/"' in text  # the header links here
-    assert "Journal e-service" in text and tree["cardio"].name in text and "profile" in text
+    assert "Journal e-service" in text and tree["cardio"].name in text
+    assert "your name" in text and "how strongly you logged in" in text  # what it learns
     client_pk = rp.registered.client.pk
     # Another person cannot revoke it, nor learn that it exists.
     other = login_session(DjangoClient(), patient)
