@@ -1,13 +1,11 @@
-"""The refresh grant (RFC 6749 section 6) as the portal serves it: rotation at every use under
-concurrency on PostgreSQL (two refreshes of one token at once: one succeeds, the reuse revokes
-the family, RFC 9700 4.14.2), entitlement checked at use, no new ID token (OIDC Core 12.2;
-docs/decisions.md), and the SQL statements of one refresh pinned, so a regression is noticed
-(the figures are `make bench`'s)."""
+"""The refresh grant (RFC 6749 section 6) as the portal serves it: entitlement checked at use,
+rotation with no new ID token (OIDC Core 12.2; docs/decisions.md), and the SQL statements of one
+refresh pinned, so a regression is noticed (the figures are `make bench`'s). Refreshes of one
+token at once: tests/concurrency/test_oidc.py."""
 
 from __future__ import annotations
 
 import base64
-import threading
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +17,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.authn.models import UserSession
 from apps.commissions.models import Commission
-from apps.federation.models import AccessToken, Client, RefreshToken
+from apps.federation.models import AccessToken, Client
 from apps.federation.oidc.vocabulary import ClientState
 from apps.identities.models import User
 from tests.federation.oidc_support import RelyingParty, browser, register, use_provider
@@ -37,39 +35,6 @@ def refresh(portal: str, rp: RelyingParty, refresh_token: str) -> requests.Respo
     return requests.post(f"{portal}/oauth2/token/",
                          data={"grant_type": "refresh_token", "refresh_token": refresh_token},
                          auth=(rp.registered.client_id, rp.registered.secret), timeout=30)
-
-
-def at_once(portal: str, rp: RelyingParty, refresh_token: str) -> list[requests.Response]:
-    """Two refreshes of `refresh_token`, sent in parallel (released together by a barrier)."""
-    start = threading.Barrier(2)
-    answers: list[requests.Response] = []
-
-    def send() -> None:
-        start.wait()
-        answers.append(refresh(portal, rp, refresh_token))
-
-    threads = [threading.Thread(target=send) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
-
-
-def test_two_refreshes_of_one_token_at_once_rotate_it_once_and_revoke_the_family(
-        portal: str, tree: Any, nurse: Any) -> None:
-    rp = RelyingParty(portal, register(tree["cardio"]))
-    for _ in range(3):
-        token = rp.login(browser(portal, nurse[0]))
-        answers = at_once(portal, rp, token["refresh_token"])
-        assert sorted(answer.status_code for answer in answers) == [200, 400]
-        won = next(answer.json() for answer in answers if answer.status_code == 200)
-        lost = next(answer.json() for answer in answers if answer.status_code == 400)
-        assert lost["error"] == "invalid_grant"
-        # The loser presented a used token: the family ends, the winner's new pair too.
-        assert refresh(portal, rp, won["refresh_token"]).json()["error"] == "invalid_grant"
-        assert not AccessToken.objects.exists()
-        assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
 
 
 @pytest.mark.parametrize("ended", ["session", "commission", "account", "client"])

@@ -251,12 +251,12 @@ class PortalValidator(OAuth2Validator):
         at once rotate it at most once. A used (revoked) refresh token revokes its whole family
         (RFC 9700 4.14.2). Entitlement is checked at use: the account is active, the login
         session has not ended and the commission it carries is active (docs/identity-provider.md,
-        "Refresh").
+        "Flows").
 
         Replaces DOT's check, which reads the token without a lock and then its user, client,
         grant and commission one by one: here one `SELECT ... FOR UPDATE OF` the refresh token
         joins what the new tokens carry, and the row is kept on the request for
-        `get_original_scopes` and `_save_bearer_token`. DOT's grace period is not applied
+        `get_original_scopes` and `rotate`. DOT's grace period is not applied
         (the portal sets REFRESH_TOKEN_GRACE_PERIOD_SECONDS to 0): any used token is a reuse."""
         checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
         # Several rows may share a checksum (DOT's uniqueness is (token_checksum, revoked)):
