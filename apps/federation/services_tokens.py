@@ -82,7 +82,9 @@ def token_issued(*, actor: Actor, client: Client, person: Person | None, grant_t
     (client credentials)."""
     policies.require_token_event(actor, person)
     action = audit.TOKEN_REFRESHED if grant_type == "refresh_token" else audit.TOKEN_ISSUED
-    with transaction.atomic():
+    # Inside the token endpoint's transaction without a savepoint of its own: a failure here
+    # rolls the whole token response back.
+    with transaction.atomic(savepoint=False):
         record(actor=actor, action=action.code, target=client, subject=person,
                changes={"grant_type": [None, grant_type], "scope": [None, scope]})
 

@@ -72,7 +72,14 @@ def test_a_users_access_token_is_an_rfc9068_jwt_a_resource_server_verifies_offli
     refreshed = rp.session.refresh_token(rp.discovery["token_endpoint"],
                                          refresh_token=token["refresh_token"])
     again = resource_server_verifies(portal, refreshed["access_token"])
-    assert again["acr"] == claims["acr"] and again["jti"] != claims["jti"]
+    assert again["jti"] != claims["jti"]
+    assert [again[name] for name in ("acr", "amr", "auth_time")] == [
+        claims[name] for name in ("acr", "amr", "auth_time")]
+    # Through a second refresh too (the login is the code's, not re-read from the session).
+    twice = rp.session.refresh_token(rp.discovery["token_endpoint"],
+                                     refresh_token=refreshed["refresh_token"])
+    assert resource_server_verifies(portal, twice["access_token"])["auth_time"] == \
+        claims["auth_time"]
 
 
 def test_a_client_credentials_token_names_the_client_and_rs256_clients_get_rs256(

@@ -4,25 +4,34 @@ profile; each rule below cites its source.
 
 Lock order of a token request (docs/architecture.md): the token endpoint runs in one
 transaction (`views.TokenView`); an authorization code's grant row is locked (`SELECT ... FOR
-UPDATE`) before anything is issued for it, then DOT's refresh token and access token rows.
+UPDATE`) before anything is issued for it, then DOT's refresh token and access token rows; a
+refresh token's row is locked when it is read (`PortalValidator.validate_refresh_token`), then
+its access token row is written (`rotate`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from jwcrypto import jwt
+from oauth2_provider.models import refresh_token_expire_timedelta, set_token_value
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749 import errors
 
+from apps.commissions.models import ValidityStatus
 from apps.federation import actors, services_oidc, services_tokens
 from apps.federation.models import AccessToken, Client, Grant, IDToken, RefreshToken
 from apps.federation.oidc import claims, keys, secrets
 from apps.federation.oidc.vocabulary import GrantType
+from apps.identities.models import User
 
 #: The token endpoint's grant types and the registration each needs (RFC 9700 2.1.2 and 2.4: no
 #: implicit, no password grant; a code client refreshes, RFC 6749 section 6).
@@ -57,6 +66,46 @@ def login_of(grant: Grant | None) -> dict[str, Any]:
     if grant is None:
         return {}
     return {"acr": grant.acr, "amr": grant.amr, "auth_time": grant.auth_time}
+
+
+def entitled(user: User, carried: AccessToken, now: datetime) -> bool:
+    """Whether what `carried` carries still entitles a refresh at `now` (UTC): the account is
+    active, its login session has not ended and its commission is active (the portal's rule that
+    entitlement is checked when used; ending any of them also revokes the tokens,
+    `services_tokens.tokens_revoke`)."""
+    return (user.is_active
+            and (carried.session is None or carried.session.ended_at is None)
+            and (carried.commission is None
+                 or carried.commission.status(now) == ValidityStatus.ACTIVE))
+
+
+def rotate(token: dict[str, Any], request: Any) -> AccessToken:
+    """Store a refresh grant's new pair in three statements, the used refresh token's row locked
+    by `PortalValidator.validate_refresh_token`: the access token row takes the new value and
+    expiry (its old value is refused from now on: introspection and the portal's APIs look
+    tokens up by SHA-256), the used refresh token is revoked, kept so that presenting it again
+    is recognised (RFC 9700 4.14.2), and the new refresh token joins its family.
+
+    Replaces DOT's rotation (`_save_bearer_token`), which locks and reads the pair again, deletes
+    the old access token and inserts a new one inside savepoints. What the access token carries
+    (person, session, commission, code, ID token) is unchanged by a refresh."""
+    now = timezone.now()
+    used: RefreshToken = request.refresh_token_instance
+    access = used.access_token
+    set_token_value(access, token["access_token"])
+    access.scope = token["scope"]
+    access.expires = now + timedelta(
+        seconds=token.get("expires_in", oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS))
+    access.source_refresh_token = used
+    access.created = now
+    access.save(update_fields=["token", "token_checksum", "scope", "expires",
+                               "source_refresh_token", "created", "updated"])
+    RefreshToken.objects.filter(pk=used.pk).update(revoked=now, access_token=None, updated=now)
+    fresh = RefreshToken(user=request.user, application=request.client, access_token=access,
+                         token_family=used.token_family)
+    set_token_value(fresh, token["refresh_token"])
+    fresh.save()
+    return access
 
 
 class PortalValidator(OAuth2Validator):
@@ -197,17 +246,49 @@ class PortalValidator(OAuth2Validator):
 
     def validate_refresh_token(self, refresh_token: str, client: Client, request: Any,
                                *args: Any, **kwargs: Any) -> bool:
-        """DOT's check with reuse protection (a used refresh token revokes its family, RFC 9700
-        4.14.2); the new tokens carry what the old access token carried."""
-        valid = bool(super().validate_refresh_token(refresh_token, client, request,
-                                                    *args, **kwargs))
-        if valid:
-            previous = request.refresh_token_instance.access_token
-            request.portal_carried = {
-                "person_id": previous.person_id, "session_id": previous.session_id,
-                "commission_id": previous.commission_id, "grant_id": previous.grant_id}
-            request.portal_authentication = login_of(previous.grant)
-        return valid
+        """The refresh token is this client's, unrevoked, unexpired and still entitled; its row
+        stays locked until the token request's transaction ends, so two refreshes of one token
+        at once rotate it at most once. A used (revoked) refresh token revokes its whole family
+        (RFC 9700 4.14.2). Entitlement is checked at use: the account is active, the login
+        session has not ended and the commission it carries is active (docs/identity-provider.md,
+        "Flows").
+
+        Replaces DOT's check, which reads the token without a lock and then its user, client,
+        grant and commission one by one: here one `SELECT ... FOR UPDATE OF` the refresh token
+        joins what the new tokens carry, and the row is kept on the request for
+        `get_original_scopes` and `rotate`. DOT's grace period is not applied
+        (the portal sets REFRESH_TOKEN_GRACE_PERIOD_SECONDS to 0): any used token is a reuse."""
+        checksum = hashlib.sha256(refresh_token.encode()).hexdigest()
+        # Several rows may share a checksum (DOT's uniqueness is (token_checksum, revoked)):
+        # the unrevoked one first, as DOT does.
+        used = (RefreshToken.objects.select_for_update(of=("self",))
+                .select_related("user__person", "access_token__grant", "access_token__session",
+                                "access_token__commission")
+                .filter(token_checksum=checksum)
+                .order_by(F("revoked").desc(nulls_first=True)).first())
+        if used is None:
+            return False
+        if used.revoked is not None:
+            RefreshToken.revoke_family(used.token_family)
+            return False
+        carried, now = used.access_token, timezone.now()
+        expire_delta = refresh_token_expire_timedelta()
+        if (carried is None or (expire_delta and carried.expires + expire_delta <= now)
+                or used.application_id != client.pk or not entitled(used.user, carried, now)):
+            return False
+        request.user = used.user
+        request.refresh_token = refresh_token
+        request.refresh_token_instance = used
+        request.portal_carried = {
+            "person_id": carried.person_id, "session_id": carried.session_id,
+            "commission_id": carried.commission_id, "grant_id": carried.grant_id}
+        request.portal_authentication = login_of(carried.grant)
+        return True
+
+    def refresh_id_token(self, request: Any) -> bool:
+        """No new ID token on a refresh (OIDC Core 12.2 allows leaving it out; docs/decisions.md):
+        the login it would describe is the one the first ID token described."""
+        return False
 
     def _create_access_token(self, expires: Any, request: Any, token: dict[str, Any],
                              source_refresh_token: RefreshToken | None = None) -> AccessToken:
@@ -227,12 +308,14 @@ class PortalValidator(OAuth2Validator):
 
     def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any,
                           **kwargs: Any) -> Any:
-        """DOT's storage, then one audit event per token response (`services_tokens.token_issued`):
-        acted by the user, or by the OIDC provider for a client credentials token. Without DOT's
-        savepoint: the token endpoint's transaction (`views.TokenView`) covers both."""
-        # The token endpoint's transaction holds it (views.TokenView): DOT's inner step, without
-        # the savepoint its public method adds.
-        saved = self._save_bearer_token(token, request, *args, **kwargs)
+        """DOT's storage (`rotate` for a refresh), then one audit event per token response
+        (`services_tokens.token_issued`): acted by the user, or by the OIDC provider for a client
+        credentials token. Without DOT's savepoint: the token endpoint's transaction
+        (`views.TokenView`) covers both."""
+        if request.grant_type == "refresh_token":
+            saved = rotate(token, request)
+        else:
+            saved = self._save_bearer_token(token, request, *args, **kwargs)
         user = request.user if request.grant_type != "client_credentials" else None
         services_tokens.token_issued(
             actor=user or actors.OIDC_PROVIDER, client=request.client,
