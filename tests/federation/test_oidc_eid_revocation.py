@@ -80,9 +80,9 @@ def revoke_page(client: DjangoClient, wallet: Wallet) -> None:
     assert answer.status_code == 302, answer.content.decode()[:500]
 
 
-@pytest.mark.parametrize("by", ["owner", "issuer"])
+@pytest.mark.parametrize("by", ["owner", "issuer", "administrator"])
 def test_revoking_the_eid_ends_its_sessions_and_their_tokens(
-        portal: str, tree: Any, nurse: Any, issuer: User, by: str) -> None:
+        portal: str, tree: Any, nurse: Any, issuer: User, hospital_admin: User, by: str) -> None:
     nina = nurse[0]
     wallet, other = activate(nina.person), activate(nina.person, "Second phone")
     rp = RelyingParty(portal, register(tree["cardio"]))
@@ -92,9 +92,11 @@ def test_revoking_the_eid_ends_its_sessions_and_their_tokens(
     assert all(works(rp, token) == (200, True) for token in tokens.values())
     assert UserSession.objects.get(eid_serials=[wallet.serial]).methods == ["mobile_eid"]
 
-    revoker = nina if by == "owner" else issuer
-    # The owner revokes on "My e-IDs" in the browser logged in with the password.
-    revoke_page(with_password if by == "owner" else login_session(DjangoClient(), issuer), wallet)
+    revoker = {"owner": nina, "issuer": issuer, "administrator": hospital_admin}[by]
+    # The owner revokes on "My e-IDs" in the browser logged in with the password; an issuer or
+    # the local administrator on the person's issuer page.
+    revoke_page(with_password if by == "owner" else login_session(DjangoClient(), revoker),
+                wallet)
 
     assert works(rp, tokens["eid"]) == (401, False)
     with pytest.raises(OAuthError) as refused:
