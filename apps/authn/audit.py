@@ -15,6 +15,7 @@ OTP_DEVICE_REKEYED = register("otp_device.rekeyed",
 SESSION_STARTED = register("session.started", _("Session started"))
 SESSION_ENDED = register("session.ended", _("Session ended"))
 SESSIONS_ENDED = register("sessions.ended", _("All sessions ended"))
+EID_SESSIONS_ENDED = register("eid_sessions.ended", _("Sessions of a revoked e-ID ended"))
 PASSKEY_CREATED = register("passkey.created", _("Passkey registered"))
 PASSKEY_REMOVED = register("passkey.removed", _("Passkey removed"))
 PASSKEY_USED = register("passkey.used", _("Logged in with a passkey"))

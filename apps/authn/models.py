@@ -85,6 +85,10 @@ class UserSession(BaseModel):
     `methods` are RFC 8176 names (`pwd`, `otp`, `saml`, `demo`), `loa` the framework URI
     (apps.core.loa) or "", `idp` the SAML IdP's entityID or "". An ended session has `ended_at`
     (UTC) and `end_reason` (`EndReason`); at most one active row holds a key hash.
+    `eid_serials` are the certificate serials (lower-case hex, as `issuance.MobileEID.serial`) of
+    the mobile e-IDs that logged the session in or raised its level (a step-up): the session is
+    entitled by each of them, so revoking one ends it (reason `eid`). A serial, not a foreign
+    key: authn and issuance are sibling layers (docs/architecture.md).
     """
 
     USER_AGENT_MAX_LENGTH = 300
@@ -96,6 +100,7 @@ class UserSession(BaseModel):
         IDLE = "idle", _("no activity")
         ABSOLUTE = "absolute", _("time limit reached")
         ACCOUNT = "account", _("account or entitlement changed")
+        EID = "eid", _("the e-ID used was revoked")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="login_sessions")
@@ -109,6 +114,8 @@ class UserSession(BaseModel):
     idp = models.CharField(max_length=1024, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    eid_serials = models.JSONField(default=list, blank=True,
+                                   help_text="Serials (hex) of the mobile e-IDs that entitle it.")
 
     class Meta:
         ordering = ["-started_at"]

@@ -39,3 +39,13 @@ def require_manage_sessions(actor: Actor, person: Person) -> None:
         return
     if not (isinstance(actor, User) and actor.is_active and actor.person_id == person.pk):
         raise Forbidden(_("These are not your sessions."), code="forbidden")
+
+
+@policy
+def require_end_entitled_sessions(actor: Actor) -> None:
+    """End the sessions a revoked credential entitled (a mobile e-ID's): open to the actor of the
+    revocation, whoever they are, since it only takes access away and the revocation passed its
+    own policy (as `apps.federation.policies.require_revoke_carried_tokens`). Raises Forbidden
+    without an actor."""
+    if actor is None:
+        raise Forbidden(_("Only a known actor may end sessions."), code="forbidden")

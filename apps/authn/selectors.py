@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from apps.authn.models import Passkey, TOTPDevice, UserSession
 from apps.core.errors import NotFound
@@ -20,6 +22,19 @@ def sessions_list_for_person(person: Person) -> QuerySet[UserSession]:
     """The person's active login sessions (every account of theirs), newest first."""
     return (UserSession.objects.filter(user__person=person, ended_at__isnull=True)
             .select_related("user").order_by("-started_at"))
+
+
+#: How many ended sessions the sessions page shows, and from how far back (seconds).
+RECENTLY_ENDED_COUNT = 10
+RECENTLY_ENDED_SECONDS = 7 * 24 * 3600
+
+
+def sessions_recently_ended_for_person(person: Person) -> list[UserSession]:
+    """The person's sessions that ended in the last `RECENTLY_ENDED_SECONDS` (7 days), the
+    `RECENTLY_ENDED_COUNT` (10) most recently ended first, with their end reason."""
+    since = timezone.now() - timedelta(seconds=RECENTLY_ENDED_SECONDS)
+    return list(UserSession.objects.filter(user__person=person, ended_at__gte=since)
+                .order_by("-ended_at")[:RECENTLY_ENDED_COUNT])
 
 
 def session_get_for_actor(actor: User, session_id: uuid.UUID) -> UserSession:

@@ -261,20 +261,26 @@ def _delete_django_sessions(key_hashes: list[str]) -> None:
 
 @service
 def session_start(*, actor: User, key_hash: str, ip: str | None, user_agent: str,
-                  methods: list[str], loa: str | None, idp: str | None) -> UserSession:
+                  methods: list[str], loa: str | None, idp: str | None,
+                  eid_serials: list[str] | None = None) -> UserSession:
     """Record the login session the user `actor` just completed (`apps.authn.session.set_login`):
     `key_hash` the SHA-256 (hex) of its session key, `ip` the client address, `user_agent` the
     browser's header (cut to UserSession.USER_AGENT_MAX_LENGTH characters), `methods`, `loa` and
-    `idp` as in the session. Audited `session.started`. Raises Forbidden for another actor."""
+    `idp` as in the session, `eid_serials` the mobile e-ID that logged in (its serial, hex), if
+    one did. Audited `session.started`. Raises Forbidden for another actor."""
     policies.require_self(actor, actor)
     now = timezone.now()
     with transaction.atomic():
         row = UserSession.objects.create(
             user=actor, key_hash=key_hash, started_at=now, last_seen_at=now, ip=ip or None,
             user_agent=user_agent[:UserSession.USER_AGENT_MAX_LENGTH], methods=methods,
-            loa=loa or "", idp=idp or "")
+            loa=loa or "", idp=idp or "", eid_serials=list(eid_serials or []))
+        changes: dict[str, list[object]] = {"methods": [None, methods], "loa": [None, loa],
+                                            "idp": [None, idp]}
+        if row.eid_serials:
+            changes["eid_serials"] = [None, row.eid_serials]
         record(actor=actor, action=audit.SESSION_STARTED.code, target=row, subject=actor.person,
-               changes={"methods": [None, methods], "loa": [None, loa], "idp": [None, idp]})
+               changes=changes)
     return row
 
 
@@ -332,6 +338,38 @@ def sessions_end_all(*, actor: Actor, person: Person,
                changes={"sessions_ended": [None, len(rows)], "end_reason": [None, reason]})
     return len(rows)
 
+
+@service
+def sessions_end_for_eid(*, actor: Actor, person: Person, eid_serial: str) -> int:
+    """The mobile e-ID `eid_serial` (hex) of `person` was revoked by `actor`: end every active
+    session it logged in or stepped up (`UserSession.eid_serials`), reason `eid`, in the caller's
+    transaction (entitlement ends with what it entitled). Their stored Django sessions are
+    deleted, so each browser is logged out at its next request, and `signals.session_ended` is
+    sent for each, so their OIDC tokens end too (apps.federation). Locks the person, then the
+    rows in id order (docs/architecture.md, "Lock order"). One audit event `eid_sessions.ended`
+    on the person when any ended. Returns how many. Raises Forbidden without an actor
+    (`policies.require_end_entitled_sessions`)."""
+    policies.require_end_entitled_sessions(actor)
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        rows = list(UserSession.objects.select_for_update()
+                    .filter(user__person=person, ended_at__isnull=True,
+                            eid_serials__contains=[eid_serial]).order_by("pk"))
+        if not rows:
+            return 0
+        now = timezone.now()
+        reason = UserSession.EndReason.EID
+        UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
+            ended_at=now, end_reason=reason, updated_at=now)
+        _delete_django_sessions([row.key_hash for row in rows])
+        for row in rows:
+            row.ended_at, row.end_reason = now, reason
+            signals.session_ended.send(sender=UserSession, actor=actor, user_session=row,
+                                       reason=reason)
+        record(actor=actor, action=audit.EID_SESSIONS_ENDED.code, target=person, subject=person,
+               changes={"sessions_ended": [None, len(rows)], "end_reason": [None, reason],
+                        "eid_serial": [None, eid_serial]})
+    return len(rows)
 
 
 # --- passkeys (W3C Web Authentication Level 2; apps.authn.passkeys makes the options) ----------

@@ -2,7 +2,8 @@
 
 Stored under `request.session["authn"]` as `{"loa": URI | None, "methods": [str], "at": epoch
 seconds (UTC) of the login or of the latest step-up at an IdP (`raise_level`), "idp": SAML IdP
-entityID | None, "step_up": StepUpProof.as_session() | None}`. Method names follow RFC 8176
+entityID | None, "step_up": StepUpProof.as_session() | None}`, plus `"eid_serial"` (hex) after a
+mobile e-ID login. Method names follow RFC 8176
 (`pwd`, `otp`); SAML logins use `saml`, the demo patient login `demo`. LoA URIs are the Swedish
 framework's (`apps.core.loa`).
 
@@ -62,12 +63,14 @@ def current_key_hash(request: HttpRequest) -> str:
 
 
 def set_login(request: HttpRequest, *, loa: str | None, methods: list[str],
-              idp: str | None = None) -> UserSession:
+              idp: str | None = None, eid_serial: str | None = None) -> UserSession:
     """Complete a login of `request.user` (call after `django.contrib.auth.login`): rotate the
     session key, store the session facts (`loa` a framework URI or None, `methods` RFC 8176 names,
-    `idp` the SAML IdP's entityID or None) and record the session (`services.session_start`,
-    audited `session.started`, with the client address of the audit context and the
-    User-Agent). Returns the new `UserSession`. Raises TypeError without a logged-in user."""
+    `idp` the SAML IdP's entityID or None, `eid_serial` the serial of the mobile e-ID that logged
+    in or None) and record the session (`services.session_start`, audited `session.started`, with
+    the client address of the audit context and the User-Agent; the e-ID's serial in
+    `UserSession.eid_serials`, so revoking the e-ID ends the session). Returns the new
+    `UserSession`. Raises TypeError without a logged-in user."""
     user = request.user
     if not isinstance(user, User):
         raise TypeError("set_login() needs request.user logged in (django.contrib.auth.login)")
@@ -76,11 +79,14 @@ def set_login(request: HttpRequest, *, loa: str | None, methods: list[str],
     now = int(time.time())
     request.session["authn"] = {"loa": loa, "methods": list(methods), "at": now, "idp": idp,
                                 "step_up": None}
+    if eid_serial:
+        request.session["authn"]["eid_serial"] = eid_serial
     request.session[SEEN_KEY] = now
     request.session.save()  # the key exists from here on
     return services.session_start(
         actor=user, key_hash=current_key_hash(request), ip=context.current().ip,
-        user_agent=request.headers.get("User-Agent", ""), methods=list(methods), loa=loa, idp=idp)
+        user_agent=request.headers.get("User-Agent", ""), methods=list(methods), loa=loa, idp=idp,
+        eid_serials=[eid_serial] if eid_serial else [])
 
 
 def get(request: HttpRequest) -> dict[str, Any]:
@@ -200,7 +206,8 @@ def consume_step_up(request: HttpRequest) -> None:
     request.session["authn"] = data
 
 
-def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None) -> None:
+def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None,
+                eid_serial: str | None = None) -> None:
     """A step-up proved level `loa` by `method` (e.g. "saml" at `idp`, a new authentication with
     ForceAuthn) in this session: the session's level becomes the stronger of the two (NIST SP
     800-63B rev. 4, 5.2: the session is as strong as its strongest current authentication) and its
@@ -208,7 +215,9 @@ def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None)
     timeouts of its level count from this authentication (NIST SP 800-63B rev. 4, 5.2:
     reauthentication extends the session), so a step-up late in a long level-2 session does not
     end it at once under level 3's shorter limit; a step-up weaker than the session keeps the
-    session's clock and level. Call `store_step_up` after it, which rotates the session key."""
+    session's clock and level. `eid_serial` names the mobile e-ID that made the step-up: the
+    session is entitled by it from now on (`UserSession.eid_serials`; revoking it ends the
+    session). Call `store_step_up` after it, which rotates the session key."""
     data = get(request)
     if levels.level(loa) >= levels.level(data.get("loa")):
         # Only an authentication at least as strong as the session's restarts its clock: a
@@ -223,9 +232,17 @@ def raise_level(request: HttpRequest, *, loa: str, method: str, idp: str | None)
     data["methods"], data["idp"] = methods, idp or data.get("idp")
     request.session["authn"] = data
     key = current_key_hash(request)
-    if key:
-        UserSession.objects.filter(key_hash=key, ended_at__isnull=True).update(
-            loa=data["loa"] or "", methods=methods, idp=data["idp"] or "")
+    if not key:
+        return
+    with transaction.atomic():
+        row = UserSession.objects.select_for_update().filter(
+            key_hash=key, ended_at__isnull=True).first()
+        if row is None:
+            return
+        row.loa, row.methods, row.idp = data["loa"] or "", methods, data["idp"] or ""
+        if eid_serial and eid_serial not in row.eid_serials:
+            row.eid_serials = [*row.eid_serials, eid_serial]
+        row.save(update_fields=["loa", "methods", "idp", "eid_serials", "updated_at"])
 
 
 def log_out(request: HttpRequest) -> None:

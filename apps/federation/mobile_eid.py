@@ -5,7 +5,8 @@ shows the QR code, the app link and the two-digit number; `/login/mobile-eid/wai
 once per press (no script needed; with JavaScript, static/js/mobile-eid-wait.js polls
 `/login/mobile-eid/status/` every 2 seconds and goes there by itself): pending shows the same
 page, approved logs in at LoA 3 (methods ["mobile_eid"], the e-ID's serial in the session's
-`authn["eid_serial"]`) and goes on to the choice of commission. The services live in
+`authn["eid_serial"]` and in its record's `eid_serials`, so revoking the e-ID ends the session)
+and goes on to the choice of commission. The services live in
 apps.issuance (it owns e-IDs and the CA); the pages live here because this layer may use both
 apps.issuance and apps.authn.
 """
@@ -16,6 +17,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -118,20 +120,22 @@ def wait_view(request: HttpRequest) -> HttpResponse:
     if held is None:
         return _ended(request, "unknown")
     reference, binding = held
-    done = issuance.mobile_eid_login_complete(actor=ANONYMOUS, reference=reference,
-                                              binding=binding)
+    # One transaction from the check of the e-ID to the session record naming it: the completion
+    # holds the person's and the e-ID's locks until the session is recorded, so a revocation
+    # either comes first (the completion refuses) or finds the session and ends it.
+    with transaction.atomic():
+        done = issuance.mobile_eid_login_complete(actor=ANONYMOUS, reference=reference,
+                                                  binding=binding)
+        if done.user is not None:
+            request.session.pop(SESSION_KEY, None)
+            login(request, done.user, backend="django.contrib.auth.backends.ModelBackend")
+            session.set_login(request, loa=loa.LOA3, methods=["mobile_eid"], idp=None,
+                              eid_serial=done.eid_serial)
     if done.status == "pending":
         return _show(request, reference, waiting=True)
     if done.user is None:
         return _ended(request, done.status)
-    request.session.pop(SESSION_KEY, None)
-    user = done.user
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    session.set_login(request, loa=loa.LOA3, methods=["mobile_eid"], idp=None)
-    authn = dict(request.session.get("authn") or {})
-    authn["eid_serial"] = done.eid_serial
-    request.session["authn"] = authn
-    return commission.after_login(request, user)
+    return commission.after_login(request, done.user)
 
 
 @never_cache
@@ -209,14 +213,23 @@ def step_up_wait_view(request: HttpRequest) -> HttpResponse:
     if held is None:
         return _step_up_ended(request, "unknown", next_path)
     user = acting_user(request)
-    done = issuance.mobile_eid_step_up_complete(actor=user, reference=held[0], binding=held[1])
+    # One transaction, as at login: the e-ID stays locked until the session names it.
+    stored = False
+    with transaction.atomic():
+        done = issuance.mobile_eid_step_up_complete(actor=user, reference=held[0],
+                                                    binding=held[1])
+        confirmed = done.user is not None and done.user.pk == user.pk
+        if confirmed:
+            request.session.pop(STEP_UP_KEY, None)
+            session.raise_level(request, loa=loa.LOA3, method="mobile_eid", idp=None,
+                                eid_serial=done.eid_serial)
+            stored = session.store_step_up(request, mint_step_up(user.pk, "mobile_eid",
+                                                                 loa=loa.LOA3))
     if done.status == "pending":
         return _show(request, held[0], waiting=True, step_up=True)
-    if done.user is None or done.user.pk != user.pk:
+    if not confirmed:
         return _step_up_ended(request, done.status, next_path)
-    request.session.pop(STEP_UP_KEY, None)
-    session.raise_level(request, loa=loa.LOA3, method="mobile_eid", idp=None)
-    if not session.store_step_up(request, mint_step_up(user.pk, "mobile_eid", loa=loa.LOA3)):
+    if not stored:
         messages.info(request, session.ENDED_MESSAGE)
         return redirect("home")
     return HttpResponseRedirect(next_path)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.authn import services as authn
 from apps.authn.models import UserSession
 from apps.commissions.models import Commission
 from apps.federation import actors, services_tokens
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
+from apps.issuance.models import MobileEID
 
 
 def session_ended(sender: Any, *, actor: Actor, user_session: UserSession, reason: str,
@@ -32,3 +34,10 @@ def commission_ended(sender: Any, *, actor: Actor, commission: Commission, reaso
                      **kwargs: Any) -> None:
     """`commissions.signals.commission_ended`: the tokens that carry the commission end."""
     services_tokens.tokens_revoke(actor=actor, target=commission, reason=reason)
+
+
+def eid_revoked(sender: Any, *, actor: Actor, eid: MobileEID, **kwargs: Any) -> None:
+    """`issuance.signals.eid_revoked`: the login sessions the e-ID logged in or stepped up end
+    (reason `eid`), and with them their tokens (`authn.signals.session_ended`, above), as the
+    revoking `actor`, in the revocation's transaction."""
+    authn.sessions_end_for_eid(actor=actor, person=eid.person, eid_serial=eid.serial)

@@ -40,14 +40,17 @@ def method_label(methods: list[str]) -> str:
 @user_required
 @never_cache
 def my_sessions(request: HttpRequest) -> HttpResponse:
-    """The list: started, last seen, address, method, level; "this session" marked."""
+    """The list: started, last seen, address, method, level; "this session" marked. Below it,
+    the sessions ended in the last 7 days and why (`UserSession.EndReason`)."""
     user = acting_user(request)
     current = session.current_key_hash(request)
     rows = [{"session": row, "this": row.key_hash == current, "method": method_label(row.methods),
              "level": levels.level(row.loa)}
             for row in selectors.sessions_list_for_person(user.person)]
     rows.sort(key=lambda item: not item["this"])  # this session first, then newest first
-    return render(request, "selfservice/sessions.html", {"rows": rows})
+    ended = [{"session": row, "method": method_label(row.methods)}
+             for row in selectors.sessions_recently_ended_for_person(user.person)]
+    return render(request, "selfservice/sessions.html", {"rows": rows, "ended": ended})
 
 
 @user_required

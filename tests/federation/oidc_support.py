@@ -129,3 +129,16 @@ class RelyingParty:
 
 def s256(verifier: str) -> str:
     return str(create_s256_code_challenge(verifier))
+
+
+def works(rp: RelyingParty, token: dict[str, Any]) -> tuple[int, bool]:
+    """The userinfo status and introspection's `active` for the access token (False when the
+    client itself is refused: a suspended client cannot introspect)."""
+    userinfo = requests.get(rp.discovery["userinfo_endpoint"], timeout=30,
+                            headers={"Authorization": f"Bearer {token['access_token']}"})
+    introspected = requests.post(rp.discovery["introspection_endpoint"],
+                                 data={"token": token["access_token"]},
+                                 auth=(rp.registered.client_id, rp.registered.secret), timeout=30)
+    if introspected.status_code != 200:
+        return userinfo.status_code, False
+    return userinfo.status_code, bool(introspected.json()["active"])

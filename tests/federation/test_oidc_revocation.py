@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-import requests
 from authlib.integrations.base_client.errors import OAuthError
 
 from apps.audit.models import AuditEvent
@@ -19,7 +18,7 @@ from apps.commissions import services as commissions
 from apps.core.actors import SYSTEM
 from apps.federation import services_oidc
 from apps.federation.models import AccessToken
-from tests.federation.oidc_support import RelyingParty, browser, register, use_provider
+from tests.federation.oidc_support import RelyingParty, browser, register, use_provider, works
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,19 +27,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def portal(live_server: Any, settings: Any, tree: Any) -> str:
     use_provider(settings, live_server.url)
     return str(live_server.url)
-
-
-def works(rp: RelyingParty, token: dict[str, Any]) -> tuple[int, bool]:
-    """The userinfo status and introspection's `active` for the access token (False when the
-    client itself is refused: a suspended client cannot introspect)."""
-    userinfo = requests.get(rp.discovery["userinfo_endpoint"], timeout=30,
-                            headers={"Authorization": f"Bearer {token['access_token']}"})
-    introspected = requests.post(rp.discovery["introspection_endpoint"],
-                                 data={"token": token["access_token"]},
-                                 auth=(rp.registered.client_id, rp.registered.secret), timeout=30)
-    if introspected.status_code != 200:
-        return userinfo.status_code, False
-    return userinfo.status_code, bool(introspected.json()["active"])
 
 
 def logout(user: Any, hospital_admin: Any, client: Any) -> None:

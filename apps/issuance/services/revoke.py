@@ -11,7 +11,7 @@ from apps.core.db import atomic_with_retry
 from apps.core.errors import Conflict, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
-from apps.issuance import audit, policies, revocation, rules
+from apps.issuance import audit, policies, revocation, rules, signals
 from apps.issuance.events import eid_event_publish
 from apps.issuance.models import MobileEID
 
@@ -24,7 +24,9 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
     Allowed for the owner, an issuer or local administrator in scope of the owner and the operator
     (`policies.require_revoke_eid`). `reason` is 1-500 characters. Records who, when and why (the
     revocation record of the reference architecture), audits `eid.revoked` and publishes it
-    to the outbox, which e-mails the person after the commit. Locks the person, then the e-ID
+    to the outbox, which e-mails the person after the commit. Sends `signals.eid_revoked` in the
+    same transaction: the login sessions the e-ID logged in or stepped up end, with their OIDC
+    tokens (apps.federation.receivers). Locks the person, then the e-ID, then those sessions
     (docs/architecture.md, "Lock order"); a transaction that loses a lock race runs again
     (apps.core.db.atomic_with_retry).
 
@@ -58,6 +60,7 @@ def eid_revoke(*, actor: Actor, eid: MobileEID, reason: str) -> MobileEID:
                         "serial": [locked.serial, locked.serial]},
                reason=reason)
         eid_event_publish(locked, "revoked")
+        signals.eid_revoked.send(sender=MobileEID, actor=actor, eid=locked, reason=reason)
         revocation.crl_after_revocation()
         return locked
 
