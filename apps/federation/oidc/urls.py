@@ -17,4 +17,5 @@ urlpatterns = [
     path("oauth2/jwks/", views.JwksView.as_view(), name="jwks-info"),
     path("oauth2/introspect/", views.IntrospectView.as_view(), name="introspect"),
     path("oauth2/revoke/", dot.RevokeTokenView.as_view(), name="revoke-token"),
+    path("oauth2/logout/", views.LogoutView.as_view(), name="rp-initiated-logout"),
 ]
