@@ -99,6 +99,7 @@ def test_logout_with_hint_ends_the_session_and_its_tokens_and_returns_with_state
     assert session_row.ended_at is not None and session_row.end_reason == "logout"
     assert AuditEvent.objects.filter(action="session.ended", target_id=str(session_row.pk),
                                      actor_id=user.pk).exists()
+    assert AuditEvent.objects.filter(action="oauth_tokens.revoked", actor_id=user.pk).exists()
     assert user_agent.get(f"{portal}{MY_ESERVICES}", allow_redirects=False,
                           timeout=30).status_code == 302  # to the login page
     with pytest.raises(OAuthError) as refused:
