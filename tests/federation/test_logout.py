@@ -168,13 +168,13 @@ def test_rp_initiated_logout_uses_single_logout_only_without_a_way_back(
     registered = register(tree["cardio"])
     confirm = {"client_id": registered.client_id, "allow": "true"}
     federation.login(client, user.person)
-    back = client.post("/oauth2/logout/", {**confirm, "state": "s",
+    back = client.post("/oauth2/logout/confirm/", {**confirm, "state": "s",
                                            "post_logout_redirect_uri": POST_LOGOUT_REDIRECT_URI})
     assert back["Location"] == f"{POST_LOGOUT_REDIRECT_URI}?state=s"
     assert "saml_logout" not in client.session and "_auth_user_id" not in client.session
 
     federation.login(client, user.person)
-    here = client.post("/oauth2/logout/", confirm)
+    here = client.post("/oauth2/logout/confirm/", confirm)
     assert here["Location"] == "/saml/logout/"
     assert _onward(client.get("/saml/logout/")).startswith(federation.idps["staff"].slo_url)
     assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()

@@ -240,8 +240,8 @@ def post_confirmation(user_agent: requests.Session, page: requests.Response, por
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
     data = {**{name: value.replace("&amp;", "&") for name, value in hidden.items()},
             "allow": "true", **fields}
-    return user_agent.post(f"{portal}/oauth2/logout/", data=data, allow_redirects=False,
-                           headers={"Referer": f"{portal}/oauth2/logout/"}, timeout=30)
+    return user_agent.post(f"{portal}/oauth2/logout/confirm/", data=data, allow_redirects=False,
+                           timeout=30)
 
 
 def test_without_hint_a_get_asks_and_the_posted_confirmation_logs_out(
@@ -257,9 +257,14 @@ def test_without_hint_a_get_asks_and_the_posted_confirmation_logs_out(
     assert "form-action 'self' https://rp.example" in answer.headers["Content-Security-Policy"]
     assert logged_in(user)
 
-    forged = requests.post(f"{portal}/oauth2/logout/", cookies=user_agent.cookies, timeout=30,
-                           data={"allow": "true", "client_id": rp.registered.client_id})
+    forged = requests.post(f"{portal}/oauth2/logout/confirm/", cookies=user_agent.cookies,
+                           data={"allow": "true", "client_id": rp.registered.client_id},
+                           timeout=30)
     assert forged.status_code == 403 and logged_in(user)  # no CSRF token: refused
+    posted = requests.post(rp.discovery["end_session_endpoint"], cookies=user_agent.cookies,
+                           data={"allow": "true", "client_id": rp.registered.client_id},
+                           timeout=30)  # an e-service's POST (section 2) asks as a GET does
+    assert confirmation(posted) and logged_in(user)
     stay = post_confirmation(user_agent, answer, portal, allow="")
     assert stay.headers["Location"] == "/" and logged_in(user)
 
@@ -314,21 +319,26 @@ def test_no_hostile_parameter_yields_a_500(portal: str, tree: Any, nurse: Any) -
                      "logout_hint", "ui_locales", "allow"):
             parameters = {"id_token_hint": hint, "client_id": rp.registered.client_id,
                           name: value}
-            for method in ("get", "post"):
+            for method in ("get", "post", "confirm"):
                 if not logged_in(user):
                     user_agent = browser(portal, user)
                 if method == "get":
                     answer = user_agent.get(f"{url}?{urlencode(parameters)}",
                                             allow_redirects=False, timeout=30)
+                elif method == "post":
+                    answer = user_agent.post(url, data=parameters, allow_redirects=False,
+                                             timeout=30)
                 else:
-                    answer = user_agent.post(url, allow_redirects=False, timeout=30, data={
-                        **parameters, "csrfmiddlewaretoken": csrf_token(rp, user_agent)})
+                    answer = user_agent.post(f"{url}confirm/", allow_redirects=False, data={
+                        **parameters, "csrfmiddlewaretoken": csrf_token(rp, user_agent)},
+                        timeout=30)
                 assert answer.status_code in (200, 302, 400), (name, value, method)
                 if answer.status_code == 302:
                     assert answer.headers["Location"].startswith(("/", POST_LOGOUT_REDIRECT_URI))
     repeated = user_agent.get(f"{url}?client_id=a&client_id=b&state=1&state=2", timeout=30)
     assert repeated.status_code == 200
-    assert user_agent.put(url, timeout=30).status_code in (403, 405)  # CSRF, then the method
+    assert user_agent.put(url, timeout=30).status_code == 405
+    assert user_agent.get(f"{url}confirm/", timeout=30).status_code == 405
 
 
 @pytest.mark.parametrize("uri", [

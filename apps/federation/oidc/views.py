@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import FormView
 from oauth2_provider import views as dot
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
@@ -308,9 +309,12 @@ class LogoutView(dot.RPInitiatedLogoutView):
     """The end-session endpoint (OIDC RP-Initiated Logout 1.0; docs/identity-provider.md,
     "Logout"): DOT's view and confirmation form, with the portal's rules (`logout.read`).
 
-    - A logged-in person named by a valid `id_token_hint` is logged out at once; any other
-      logged-in visitor is asked first (section 2: the OP MUST ask without such a hint, against
-      logout CSRF), by a form posted here with the CSRF token.
+    - GET and POST carry the request alike (section 2: the OP MUST support both), so the
+      endpoint is exempt from the CSRF check (`urls`): an e-service's form posts here from its
+      own origin. Neither logs out without proof: only a valid `id_token_hint` of the
+      logged-in person logs out at once; any other logged-in visitor is asked first (section 2:
+      the OP MUST ask without such a hint, against logout CSRF) by a form posted, with the CSRF
+      token, to `LogoutConfirmView`.
     - The logout is the portal's one logout (`apps.authn.session.log_out`): the `UserSession`
       ends, audited `session.ended`, and its tokens are revoked in the same transaction
       (`authn.signals.session_ended`).
@@ -334,14 +338,9 @@ class LogoutView(dot.RPInitiatedLogoutView):
         return self.answer({name: request.GET.get(name, "") for name in LOGOUT_PARAMETERS},
                            confirmed=False)
 
-    def form_valid(self, form: Any) -> HttpResponse:
-        """The confirmation form's answer: "Log out" logs out (the request is read again, so
-        the redirect rules hold for the posted values too); anything else keeps the login."""
-        if not form.cleaned_data.get("allow"):
-            messages.info(self.request, _("You are still logged in."))
-            return redirect("home")
-        return self.answer({name: form.cleaned_data.get(name) or ""
-                            for name in LOGOUT_PARAMETERS}, confirmed=True)
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.answer({name: request.POST.get(name, "") for name in LOGOUT_PARAMETERS},
+                           confirmed=False)
 
     def answer(self, parameters: dict[str, str], *, confirmed: bool) -> HttpResponse:
         """Log out and send the browser on (`leave`), or ask first: a logged-in user is asked
@@ -363,6 +362,25 @@ class LogoutView(dot.RPInitiatedLogoutView):
             return session.log_out_to_portal(request)
         session.log_out(request)
         return HttpResponseRedirect(wanted.return_to)
+
+
+class LogoutConfirmView(LogoutView):
+    """The answer to the confirmation page of `LogoutView` (POST only, CSRF-protected): "Log
+    out" logs out, and the request is read again from the posted fields, so the redirect rules
+    hold for them too; anything else keeps the login."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = FormView.post(self, request, *args, **kwargs)
+        return response
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not form.cleaned_data.get("allow"):
+            messages.info(self.request, _("You are still logged in."))
+            return redirect("home")
+        return self.answer({name: form.cleaned_data.get(name) or ""
+                            for name in LOGOUT_PARAMETERS}, confirmed=True)
 
 
 class JwksView(View):
