@@ -343,8 +343,10 @@ class LogoutView(dot.RPInitiatedLogoutView):
                            confirmed=False)
 
     def answer(self, parameters: dict[str, str], *, confirmed: bool) -> HttpResponse:
-        """Log out and send the browser on (`leave`), or ask first: a logged-in user is asked
-        unless `confirmed` or the hint names their person (section 2)."""
+        """Log out and send the browser on (to `return_to`, else the portal's page), or ask
+        first: a logged-in user is asked unless `confirmed` or the hint names their person
+        (section 2). The confirmation form is unbound, its hidden fields the request's
+        parameters, whether they came by GET or POST."""
         request = self.request
         wanted = logout.read(**parameters, issuer=oauth2_settings.oidc_issuer(request))
         user = request.user
@@ -352,7 +354,7 @@ class LogoutView(dot.RPInitiatedLogoutView):
                 and wanted.person_id != str(user.person_id)):
             self.oidc_data = parameters
             response = self.render_to_response(self.get_context_data(
-                form=self.get_form(), application=wanted.client))
+                form=self.form_class(initial=self.get_initial()), application=wanted.client))
             if wanted.return_to:  # CSP 3 form-action also covers the redirect answering the form
                 parts = urlsplit(wanted.return_to)
                 response._csp_update = {  # type: ignore[attr-defined]
