@@ -58,6 +58,7 @@ def _register(region: Organisation, grant_type: str) -> tuple[Client, str]:
         actor=SYSTEM, organisation=region, name=f"bench {grant_type}", contact_name="Bench",
         contact_email="bench@demoland.example", client_type="confidential",
         grant_type=grant_type,
+        post_logout_redirect_uris=[],
         redirect_uris=["https://bench.example/callback"] if grant_type == "authorization-code"
         else [], allowed_scopes=["openid"] if grant_type == "authorization-code" else [],
         allowed_claims=["sub"], algorithm="ES256", first_party=True)

@@ -58,7 +58,8 @@ def client_register(request: HttpRequest) -> HttpResponse:
                 actor=actor, organisation=data["organisation"], name=data["name"],
                 contact_name=data["contact_name"], contact_email=data["contact_email"],
                 client_type=data["client_type"], grant_type=data["grant_type"],
-                redirect_uris=form.uris(), allowed_scopes=data["allowed_scopes"],
+                redirect_uris=form.uris(), post_logout_redirect_uris=form.post_logout_uris(),
+                allowed_scopes=data["allowed_scopes"],
                 allowed_claims=data["allowed_claims"], algorithm=data["algorithm"],
                 first_party=data["first_party"])
         except PortalError as exc:
@@ -79,12 +80,14 @@ def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     can_manage = policies.can_manage_client(actor, client.organisation)
     form = ClientContactForm(request.POST or None, initial={
         "contact_name": client.contact_name, "contact_email": client.contact_email,
-        "redirect_uris": "\n".join(client.redirect_uris.split())})
+        "redirect_uris": "\n".join(client.redirect_uris.split()),
+        "post_logout_redirect_uris": "\n".join(client.post_logout_redirect_uris.split())})
     if request.method == "POST" and form.is_valid():
         try:
             services_oidc.client_update(
                 actor=actor, client=client, contact_name=form.cleaned_data["contact_name"],
-                contact_email=form.cleaned_data["contact_email"], redirect_uris=form.uris())
+                contact_email=form.cleaned_data["contact_email"], redirect_uris=form.uris(),
+                post_logout_redirect_uris=form.post_logout_uris())
         except PortalError as exc:
             add_portal_error(form, exc)
         else:

@@ -185,8 +185,9 @@ def _uri_lines(value: str) -> list[str]:
 
 
 class ClientContactForm(forms.Form):
-    """What an organisation's administrators may change on an e-service client: its contact and
-    redirect URIs (one per line). The rules are the client model's (federation services)."""
+    """What an organisation's administrators may change on an e-service client: its contact,
+    redirect URIs and post-logout redirect URIs (one per line). The rules are the client model's
+    (federation services)."""
 
     contact_name = forms.CharField(label=_("Contact person"), max_length=200)
     contact_email = forms.EmailField(label=_("Contact e-mail"))
@@ -195,8 +196,18 @@ class ClientContactForm(forms.Form):
         help_text=_("One per line, exactly as the e-service sends it: https, or http on "
                     "127.0.0.1 for an app on the user's device. No wildcards or fragments."))
 
+    post_logout_redirect_uris = forms.CharField(
+        label=_("Post-logout redirect URIs"), required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Where users may come back after logging out through the e-service (OpenID "
+                    "Connect RP-initiated logout). One per line, by the same rules as redirect "
+                    "URIs."))
+
     def uris(self) -> list[str]:
         return _uri_lines(self.cleaned_data["redirect_uris"])
+
+    def post_logout_uris(self) -> list[str]:
+        return _uri_lines(self.cleaned_data["post_logout_redirect_uris"])
 
 
 class ClientRegisterForm(ClientContactForm):
@@ -220,8 +231,8 @@ class ClientRegisterForm(ClientContactForm):
         label=_("The region's own e-service (users see no consent screen)"), required=False)
 
     field_order = ["organisation", "name", "contact_name", "contact_email", "grant_type",
-                   "client_type", "redirect_uris", "allowed_scopes", "allowed_claims",
-                   "algorithm", "first_party"]
+                   "client_type", "redirect_uris", "post_logout_redirect_uris", "allowed_scopes",
+                   "allowed_claims", "algorithm", "first_party"]
 
     def __init__(self, *args: Any, organisations: QuerySet[Organisation],
                  roots: list[Organisation], **kwargs: Any) -> None:

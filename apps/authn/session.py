@@ -32,7 +32,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -257,3 +258,27 @@ def log_out(request: HttpRequest) -> None:
             services.session_end(actor=user, user_session=current,
                                  reason=UserSession.EndReason.LOGOUT)
     logout(request)
+
+
+#: Where the federation app's single logout finds the IdP session of a login that was logged out
+#: (`apps.federation.views.slo_start_view`).
+SAML_LOGOUT_KEY = "saml_logout"
+
+
+def log_out_to_portal(request: HttpRequest) -> HttpResponse:
+    """The portal's logout page flow: `log_out`, then the start page saying so ("You are logged
+    out.", or "You were not logged in." when the session held no login). After a federated login,
+    the IdP's session (`saml` in the session) is handed to the federation app's single logout
+    (`SAML_LOGOUT_KEY` in the new, anonymous session), which asks the IdP to end it too and then
+    shows the start page."""
+    federated = request.session.get("saml")
+    logged_in = isinstance(request.user, User)
+    log_out(request)
+    if not logged_in:
+        messages.info(request, _("You were not logged in."))
+        return redirect("home")
+    messages.success(request, _("You are logged out."))
+    if isinstance(federated, dict):
+        request.session[SAML_LOGOUT_KEY] = federated
+        return redirect("federation:slo_start")
+    return redirect("home")

@@ -164,13 +164,6 @@ def lockout_response(request: HttpRequest, response: HttpResponse,
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
     """Log out (POST only): the session's record ends (reason `logout`), the session is
-    flushed, and the start page says so. After a federated login, the IdP's session is handed to
-    the federation app's single logout (`saml_logout` in the new, anonymous session), which asks
-    the IdP to end it too."""
-    federated = request.session.get("saml")
-    session.log_out(request)
-    messages.success(request, _("You are logged out."))
-    if isinstance(federated, dict):
-        request.session["saml_logout"] = federated
-        return redirect("federation:slo_start")
-    return redirect("home")
+    flushed, and the start page says so; after a federated login by way of the IdP's single
+    logout (`session.log_out_to_portal`)."""
+    return session.log_out_to_portal(request)

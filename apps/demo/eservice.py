@@ -26,17 +26,26 @@ def config_path() -> Path:
 
 
 def register(region: Organisation) -> Path:
-    """Register and approve the demo e-service's client under `region` once; write its
-    configuration when it is missing or names another client (a new secret then replaces the
-    old one, which the portal cannot show again). Returns the configuration's path."""
+    """Register and approve the demo e-service's client under `region` once, with its redirect
+    URI and post-logout redirect URI (`/logged-out`, added to a client registered before it
+    existed); write its configuration when it is missing or names another client (a new secret
+    then replaces the old one, which the portal cannot show again). Returns the configuration's
+    path."""
     path = config_path()
     client = Client.objects.filter(organisation=region, name=NAME).first()
+    logged_out = f"{settings.DEMO_ESERVICE_URL}/logged-out"
+    if client is not None and not client.post_logout_redirect_uri_allowed(logged_out):
+        client = services_oidc.client_update(
+            actor=DEMO_DATA, client=client, contact_name=client.contact_name,
+            contact_email=client.contact_email, redirect_uris=client.redirect_uris.split(),
+            post_logout_redirect_uris=[*client.post_logout_redirect_uris.split(), logged_out])
     if client is None:
         registered = services_oidc.client_register(
             actor=DEMO_DATA, organisation=region, name=NAME, contact_name="Demo Demosson",
             contact_email="eservice@demoland.example", client_type="confidential",
             grant_type="authorization-code",
             redirect_uris=[f"{settings.DEMO_ESERVICE_URL}/callback"],
+            post_logout_redirect_uris=[logged_out],
             allowed_scopes=["openid", "profile"], allowed_claims=list(CLAIMS),
             algorithm="ES256", first_party=True)
         client = services_oidc.client_approve(actor=DEMO_DATA, client=registered.client)

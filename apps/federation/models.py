@@ -210,9 +210,10 @@ class Client(AbstractApplication):
     organisation's administrators and approved by a federation operator.
 
     DOT's fields keep their meaning (`client_id`, `client_type`, `authorization_grant_type`,
-    `redirect_uris` space-separated, `name`, `algorithm`), restricted to what the portal allows
-    (`vocabulary`). `client_secret` holds only `hmac-sha256$<hex>` of the secret under
-    settings.OAUTH_CLIENT_SECRET_PEPPER (`apps.federation.oidc.secrets`), "" for a public client.
+    `redirect_uris` and `post_logout_redirect_uris` space-separated, `name`, `algorithm`),
+    restricted to what the portal allows (`vocabulary`). `client_secret` holds only
+    `hmac-sha256$<hex>` of the secret under settings.OAUTH_CLIENT_SECRET_PEPPER
+    (`apps.federation.oidc.secrets`), "" for a public client.
     `organisation` owns it; `contact_name`/`contact_email` answer for it. Only an `approved`
     client is usable (`is_usable`, checked by DOT at every authorization and token request).
     `first_party` clients are the region's own and skip the consent screen. `allowed_scopes` and
@@ -275,20 +276,32 @@ class Client(AbstractApplication):
         no loopback port freedom, no case or trailing-slash folding, no extra query."""
         return uri in self.redirect_uris.split()
 
+    def post_logout_redirect_uri_allowed(self, uri: str) -> bool:
+        """Exact string comparison with a registered post-logout redirect URI (OIDC RP-Initiated
+        Logout 1.0 section 3: it MUST have been registered; compared as redirect URIs are)."""
+        return uri in self.post_logout_redirect_uris.split()
+
     def clean(self) -> None:
-        """Every registered redirect URI passes `validate_redirect_uri`; a code client has at
-        least one; a client credentials client is confidential; scopes and claims are known.
-        Raises ValidationError keyed by field."""
+        """Every registered redirect URI and post-logout redirect URI passes
+        `validate_redirect_uri`; a code client has at least one redirect URI, a client
+        credentials client no post-logout one (it has no user); a client credentials client is
+        confidential; scopes and claims are known. Raises ValidationError keyed by field."""
         from django.conf import settings
         from django.core.exceptions import ValidationError
 
         errors: dict[str, list[Any]] = {}
         uris = self.redirect_uris.split()
-        for uri in uris:
-            try:
-                validate_redirect_uri(uri)
-            except ValidationError as exc:
-                errors.setdefault("redirect_uris", []).extend(exc.error_list)
+        for field in ("redirect_uris", "post_logout_redirect_uris"):
+            for uri in getattr(self, field).split():
+                try:
+                    validate_redirect_uri(uri)
+                except ValidationError as exc:
+                    errors.setdefault(field, []).extend(exc.error_list)
+        if (self.authorization_grant_type == GrantType.CLIENT_CREDENTIALS
+                and self.post_logout_redirect_uris.split()):
+            errors.setdefault("post_logout_redirect_uris", []).append(ValidationError(
+                _("A system client (client credentials) has no users to log out."),
+                code="post_logout_redirect_uri.no_users"))
         if self.authorization_grant_type == GrantType.AUTHORIZATION_CODE and not uris:
             errors.setdefault("redirect_uris", []).append(ValidationError(
                 _("A client where users log in needs at least one redirect URI."),

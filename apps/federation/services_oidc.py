@@ -47,19 +47,21 @@ def _locked(client: Client) -> Client:
 @service
 def client_register(*, actor: Actor, organisation: Organisation, name: str, contact_name: str,
                     contact_email: str, client_type: str, grant_type: str,
-                    redirect_uris: list[str], allowed_scopes: list[str],
-                    allowed_claims: list[str], algorithm: str, first_party: bool) -> Registered:
+                    redirect_uris: list[str], post_logout_redirect_uris: list[str],
+                    allowed_scopes: list[str], allowed_claims: list[str], algorithm: str,
+                    first_party: bool) -> Registered:
     """Register a client of `organisation`, pending a federation operator's approval. A
     confidential client gets a new secret (`secrets.generate`, returned once, stored only as its
     keyed hash). Raises NotFound outside the actor's scope, ValidationFailed (with the field) for
-    a registration the rules refuse (`Client.clean`: redirect URIs, grant and client type, scopes,
-    claims). Audits `oauth_client.registered`."""
+    a registration the rules refuse (`Client.clean`: redirect URIs and post-logout redirect URIs,
+    grant and client type, scopes, claims). Audits `oauth_client.registered`."""
     policies.require_manage_client(actor, organisation)
     secret = secrets.generate() if client_type == ClientType.CONFIDENTIAL else ""
     client = Client(
         organisation=organisation, name=name.strip(), contact_name=contact_name.strip(),
         contact_email=contact_email.strip(), client_type=client_type,
         authorization_grant_type=grant_type, redirect_uris=" ".join(redirect_uris),
+        post_logout_redirect_uris=" ".join(post_logout_redirect_uris),
         allowed_scopes=list(allowed_scopes), allowed_claims=list(allowed_claims),
         algorithm=algorithm, first_party=first_party, state=ClientState.PENDING,
         client_secret=secrets.digest(secret) if secret else "")
@@ -70,6 +72,7 @@ def client_register(*, actor: Actor, organisation: Organisation, name: str, cont
                organisation=organisation, changes={
                    "name": [None, client.name], "client_type": [None, client_type],
                    "grant_type": [None, grant_type], "redirect_uris": [None, redirect_uris],
+                   "post_logout_redirect_uris": [None, post_logout_redirect_uris],
                    "allowed_scopes": [None, allowed_scopes],
                    "allowed_claims": [None, allowed_claims], "algorithm": [None, algorithm],
                    "first_party": [None, first_party], "contact_email": [None, contact_email]})
@@ -78,15 +81,17 @@ def client_register(*, actor: Actor, organisation: Organisation, name: str, cont
 
 @service
 def client_update(*, actor: Actor, client: Client, contact_name: str, contact_email: str,
-                  redirect_uris: list[str]) -> Client:
-    """Change a client's contact and redirect URIs (checked as at registration). Raises NotFound
+                  redirect_uris: list[str], post_logout_redirect_uris: list[str]) -> Client:
+    """Change a client's contact, redirect URIs and post-logout redirect URIs (checked as at
+    registration). Raises NotFound
     outside the actor's scope, ValidationFailed for refused values. Audits
     `oauth_client.updated` with what changed."""
     policies.require_manage_client(actor, client.organisation)
     with transaction.atomic():
         locked = _locked(client)
         wanted = {"contact_name": contact_name.strip(), "contact_email": contact_email.strip(),
-                  "redirect_uris": " ".join(redirect_uris)}
+                  "redirect_uris": " ".join(redirect_uris),
+                  "post_logout_redirect_uris": " ".join(post_logout_redirect_uris)}
         changes = {key: [getattr(locked, key), value] for key, value in wanted.items()
                    if getattr(locked, key) != value}
         for key, value in wanted.items():

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 #: The cookie remembering the e-ID provider this browser chose last (its id; a year).
 CHOICE_COOKIE = "portal_idp"
 CHOICE_COOKIE_AGE = 365 * 24 * 3600
-SLO_KEY = "saml_logout"
+SLO_KEY = session.SAML_LOGOUT_KEY
 #: The ID of the LogoutRequest this browser was sent to the IdP with.
 SLO_SENT_KEY = "saml_logout_sent"
 GENERIC_REFUSAL = _("The login could not be completed. Start the login again; if it happens "

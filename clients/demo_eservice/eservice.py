@@ -12,12 +12,16 @@ It uses an independent OIDC library (Authlib's requests client; joserfc for JWTs
    Basic client authentication, verifies the ID token with the portal's JWKS (OIDC Core 3.1.3.7:
    signature, `iss`, `aud`, `exp`, `nonce`), then calls the portal's protected API
    `/api/v1/oidc-demo/me` with the access token (RFC 6750 bearer);
-3. `/` shows the ID token's claims and the API's answer; `/logout` forgets them here.
+3. `/` shows the ID token's claims and the API's answer;
+4. its "Log out" button (POST `/logout`) forgets them here and sends the browser to the portal's
+   `end_session_endpoint` (OIDC RP-Initiated Logout 1.0) with the ID token as `id_token_hint`,
+   `post_logout_redirect_uri` (`/logged-out`, registered by the demo data) and `state`, which
+   `/logged-out` checks when the portal sends the browser back.
 
 Run: `.venv/bin/python clients/demo_eservice/eservice.py --config var/demo-eservice.json`
 (`make run` starts it on http://127.0.0.1:8002/ when debug is on). Configuration keys: `issuer`,
-`client_id`, `client_secret`, `redirect_uri` (its host and port are where this app listens),
-`api` (the protected resource's URL).
+`client_id`, `client_secret`, `redirect_uri` (its host and port are where this app listens; the
+post-logout redirect URI is `/logged-out` there), `api` (the protected resource's URL).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from http import cookies
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -41,6 +45,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 COOKIE = "demo_eservice"
+LOGGED_OUT_PATH = "/logged-out"
 TIMEOUT_SECONDS = 10
 
 
@@ -61,6 +66,11 @@ class EService:
                 f"{self.config['issuer']}/.well-known/openid-configuration",
                 timeout=TIMEOUT_SECONDS).json())
         return self._discovery
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        redirect = urlsplit(self.config["redirect_uri"])
+        return f"{redirect.scheme}://{redirect.netloc}{LOGGED_OUT_PATH}"
 
     def oauth(self) -> OAuth2Session:
         return OAuth2Session(self.config["client_id"], self.config["client_secret"],
@@ -104,7 +114,27 @@ class EService:
         answer = requests.get(self.config["api"], timeout=TIMEOUT_SECONDS,
                               headers={"Authorization": f"Bearer {token['access_token']}"})
         session["claims"] = dict(id_token.claims)
+        session["id_token"] = token["id_token"]
         session["api"] = {"status": answer.status_code, "body": answer.json()}
+
+    def start_logout(self, session: dict[str, Any]) -> str:
+        """Forget the login here and return the portal's logout URL (RP-Initiated Logout 1.0
+        section 2); a new `state` stays in `session` for `finish_logout`."""
+        id_token = session.get("id_token", "")
+        session.clear()
+        session["logout_state"] = generate_token(16)
+        query = {"client_id": self.config["client_id"],
+                 "post_logout_redirect_uri": self.post_logout_redirect_uri,
+                 "state": session["logout_state"]}
+        if id_token:
+            query["id_token_hint"] = id_token
+        return f"{self.discovery['end_session_endpoint']}?{urlencode(query)}"
+
+    def finish_logout(self, session: dict[str, Any], query: dict[str, list[str]]) -> bool:
+        """True when the portal sent the browser back with the `state` of `start_logout`
+        (RP-Initiated Logout 1.0 section 3)."""
+        expected = session.pop("logout_state", None)
+        return bool(expected) and query.get("state") == [expected]
 
 
 def page(title: str, body: str) -> bytes:
@@ -154,19 +184,31 @@ def handler_for(service: EService) -> type[BaseHTTPRequestHandler]:
                                           '<p><a href="/">Back</a></p>'), key=key)
                     return
                 self.answer(302, key=key, location="/")
-            elif parts.path == "/logout":
-                session.clear()
-                self.answer(302, key=key, location="/")
+            elif parts.path == LOGGED_OUT_PATH:
+                done = service.finish_logout(session, parse_qs(parts.query))
+                text = ("You are logged out of the e-service and the portal." if done else
+                        "You are logged out of the e-service.")
+                self.answer(200, page("Logged out", f"<p>{text}</p>"
+                                      '<p><a href="/">Back</a></p>'), key=key)
             elif parts.path == "/":
                 if "claims" in session:
                     body = ("<h2>ID token claims</h2>" + pretty(session["claims"])
                             + "<h2>The portal's API, called with the access token</h2>"
-                            + pretty(session["api"]) + '<p><a href="/logout">Log out here</a></p>')
+                            + pretty(session["api"])
+                            + '<form method="post" action="/logout">'
+                            '<button type="submit">Log out</button></form>')
                 else:
                     body = ("<p>A demo e-service. It logs you in through the portal "
                             "(OpenID Connect, code flow with PKCE).</p>"
                             '<p><a href="/login">Log in through the portal</a></p>')
                 self.answer(200, page("Demo e-service", body), key=key)
+            else:
+                self.answer(404, page("Not found", ""), key=key)
+
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            key, session = self.session()
+            if urlsplit(self.path).path == "/logout":
+                self.answer(303, key=key, location=service.start_logout(session))
             else:
                 self.answer(404, page("Not found", ""), key=key)
 

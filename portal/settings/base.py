@@ -659,6 +659,15 @@ def oauth2_provider_settings(*, issuer: str, access_token_seconds: int, id_token
         "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": False,
         "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
         "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+        # OIDC RP-Initiated Logout 1.0 at /oauth2/logout/ (apps.federation.oidc.logout): the
+        # confirmation is asked when the spec says it MUST be (section 2: no valid
+        # `id_token_hint` of the logged-in person), an expired hint is accepted (section 2
+        # allows it), and the session's tokens end through the portal's logout
+        # (authn.signals.session_ended), not through DOT's deletion of all the user's tokens.
+        "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+        "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
+        "OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS": True,
+        "OIDC_RP_INITIATED_LOGOUT_DELETE_TOKENS": False,
     }
 
 

@@ -85,6 +85,42 @@ def test_registration_refuses_unsafe_redirect_uris(
     assert not Client.objects.exists()
 
 
+@pytest.mark.parametrize("uris, message", [
+    ("https://journal.example/bye\nhttps://*.journal.example/bye", "Wildcards are not allowed"),
+    ("https://journal.example/bye#top", "cannot have a fragment"),
+    ("http://journal.example/bye", "must use https"),
+])
+def test_registration_refuses_unsafe_post_logout_redirect_uris(
+        client: Any, hospital_admin: Any, tree: Any, uris: str, message: str) -> None:
+    login(client, hospital_admin)
+    answer = client.post(reverse("administration:client_register"), {
+        **FORM, "organisation": tree["cardio"].pk, "post_logout_redirect_uris": uris})
+    page = answer.content.decode()
+    assert answer.status_code == 200 and message in page
+    assert 'id="id_post_logout_redirect_uris_error"' in page  # next to its own field
+    assert not Client.objects.exists()
+
+
+def test_post_logout_redirect_uris_are_registered_shown_and_changed(
+        client: Any, hospital_admin: Any, tree: Any) -> None:
+    login(client, hospital_admin)
+    client.post(reverse("administration:client_register"), {
+        **FORM, "organisation": tree["cardio"].pk,
+        "post_logout_redirect_uris": "https://journal.example/bye\nhttp://127.0.0.1:8002/bye"})
+    row = Client.objects.get()
+    assert row.post_logout_redirect_uris == "https://journal.example/bye http://127.0.0.1:8002/bye"
+    assert "<code>http://127.0.0.1:8002/bye</code>" in client.get(detail(row)).content.decode()
+    answer = client.post(detail(row), {
+        "contact_name": "Ella Example", "contact_email": "ella@example.invalid",
+        "redirect_uris": FORM["redirect_uris"],
+        "post_logout_redirect_uris": "https://journal.example/goodbye"})
+    assert answer.status_code == 302
+    row.refresh_from_db()
+    assert row.post_logout_redirect_uris == "https://journal.example/goodbye"
+    event = AuditEvent.objects.get(action="oauth_client.updated")
+    assert event.changes["post_logout_redirect_uris"][1] == "https://journal.example/goodbye"
+
+
 @pytest.mark.parametrize("grant_type", ["implicit", "password", "openid-hybrid"])
 def test_registration_refuses_the_implicit_and_password_grants(
         client: Any, hospital_admin: Any, tree: Any, grant_type: str) -> None:

@@ -26,6 +26,7 @@ from apps.organisations.models import Organisation
 from tests.conftest import login_session
 
 REDIRECT_URI = "https://rp.example/callback"
+POST_LOGOUT_REDIRECT_URI = "https://rp.example/logged-out"
 
 
 def use_provider(settings_fixture: Any, issuer: str) -> None:
@@ -49,6 +50,7 @@ class Registered:
 
 def register(organisation: Organisation, *, grant_type: str = "authorization-code",
              client_type: str = "confidential", redirect_uris: list[str] | None = None,
+             post_logout_redirect_uris: list[str] | None = None,
              approve: bool = True, first_party: bool = True, algorithm: str = "ES256",
              scopes: tuple[str, ...] = ("openid", "profile"),
              claims: tuple[str, ...] = ("sub",)) -> Registered:
@@ -58,6 +60,9 @@ def register(organisation: Organisation, *, grant_type: str = "authorization-cod
         contact_name="Ella Example", contact_email="ella@example.invalid",
         client_type=client_type, grant_type=grant_type,
         redirect_uris=([REDIRECT_URI] if redirect_uris is None else redirect_uris)
+        if grant_type == "authorization-code" else [],
+        post_logout_redirect_uris=([POST_LOGOUT_REDIRECT_URI] if post_logout_redirect_uris is None
+                                   else post_logout_redirect_uris)
         if grant_type == "authorization-code" else [],
         allowed_scopes=list(scopes), allowed_claims=list(claims), algorithm=algorithm,
         first_party=first_party)

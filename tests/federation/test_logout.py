@@ -155,3 +155,26 @@ def test_garbage_at_the_logout_endpoints_is_a_redirect(
     session["saml_logout"] = {"idp": federation.idps["staff"].entity_id, "name_id": "<x"}
     session.save()
     assert anonymous.get("/saml/logout/").status_code == 302
+
+
+def test_rp_initiated_logout_uses_single_logout_only_without_a_way_back(
+        client: Client, federation: Any, nurse: tuple[User, Employee], tree: Any) -> None:
+    """docs/decisions.md: an e-service's logout that returns to the e-service ends the portal
+    session only; one that ends on the portal's page also asks the IdP, as the portal's logout
+    does."""
+    from tests.federation.oidc_support import POST_LOGOUT_REDIRECT_URI, register
+
+    user = nurse[0]
+    registered = register(tree["cardio"])
+    confirm = {"client_id": registered.client_id, "allow": "true"}
+    federation.login(client, user.person)
+    back = client.post("/oauth2/logout/confirm/", {**confirm, "state": "s",
+                                           "post_logout_redirect_uri": POST_LOGOUT_REDIRECT_URI})
+    assert back["Location"] == f"{POST_LOGOUT_REDIRECT_URI}?state=s"
+    assert "saml_logout" not in client.session and "_auth_user_id" not in client.session
+
+    federation.login(client, user.person)
+    here = client.post("/oauth2/logout/confirm/", confirm)
+    assert here["Location"] == "/saml/logout/"
+    assert _onward(client.get("/saml/logout/")).startswith(federation.idps["staff"].slo_url)
+    assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from apps.authn.models import UserSession
 from apps.demo import eservice
 from tests.federation.oidc_support import browser, register, use_provider
 
@@ -72,6 +73,18 @@ def test_the_demo_eservice_logs_in_shows_the_claims_and_calls_the_api(
     assert f'"sub": "{nurse[0].person_id}"' in text
     assert '"status": 200' in text  # the API accepted the access token
     assert '"acr"' in text
+
+
+def test_the_demo_eservice_logs_out_of_the_portal_and_comes_back(
+        demo: str, portal: str, tree: Any, nurse: Any) -> None:
+    user_agent = browser(portal, nurse[0])
+    page = user_agent.get(f"{demo}/login", timeout=30).text
+    assert '<form method="post" action="/logout"><button type="submit">Log out</button>' in page
+    back = user_agent.post(f"{demo}/logout", timeout=30)  # portal's end_session_endpoint, back
+    assert back.url.startswith(f"{demo}/logged-out?state=")
+    assert "You are logged out of the e-service and the portal." in back.text
+    assert not UserSession.objects.filter(user=nurse[0], ended_at__isnull=True).exists()
+    assert "Log in through the portal" in user_agent.get(demo, timeout=30).text
 
 
 def test_the_demo_registration_is_idempotent_and_its_secret_file_private(

@@ -12,14 +12,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 from django.views import View
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
+from django.views.generic import FormView
 from oauth2_provider import views as dot
 from oauth2_provider.exceptions import OAuthToolkitError
 from oauth2_provider.settings import oauth2_settings
@@ -34,7 +38,7 @@ from apps.authn import session
 from apps.authn.decorators import is_patient_session, is_staff_session, login_redirect
 from apps.federation import services_tokens
 from apps.federation.models import AccessToken, Client
-from apps.federation.oidc import access_tokens, claims, keys, prompt
+from apps.federation.oidc import access_tokens, claims, keys, logout, prompt
 from apps.federation.oidc.vocabulary import SigningAlgorithm
 from apps.identities.models import User
 
@@ -302,6 +306,92 @@ class DiscoveryView(dot.ConnectDiscoveryInfoView):
         answer = JsonResponse(data)
         answer["Access-Control-Allow-Origin"] = "*"
         return answer
+
+
+#: The parameters of a logout request (OIDC RP-Initiated Logout 1.0 section 2) the portal reads;
+#: `logout_hint` and `ui_locales` are ignored (the page follows the user's language setting).
+LOGOUT_PARAMETERS = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state")
+
+
+@method_decorator(never_cache, name="dispatch")
+class LogoutView(dot.RPInitiatedLogoutView):
+    """The end-session endpoint (OIDC RP-Initiated Logout 1.0; docs/identity-provider.md,
+    "Logout"): DOT's view and confirmation form, with the portal's rules (`logout.read`).
+
+    - GET and POST carry the request alike (section 2: the OP MUST support both), so the
+      endpoint is exempt from the CSRF check (`urls`): an e-service's form posts here from its
+      own origin. Neither logs out without proof: only a valid `id_token_hint` of the
+      logged-in person logs out at once; any other logged-in visitor is asked first (section 2:
+      the OP MUST ask without such a hint, against logout CSRF) by a form posted, with the CSRF
+      token, to `LogoutConfirmView`.
+    - The logout is the portal's one logout (`apps.authn.session.log_out`): the `UserSession`
+      ends, audited `session.ended`, and its tokens are revoked in the same transaction
+      (`authn.signals.session_ended`).
+    - Then the browser goes to the client's exactly registered post-logout redirect URI with
+      `state` (section 3), without SAML single logout (docs/decisions.md); otherwise to the
+      portal's own logged-out page, as after the portal's logout
+      (`session.log_out_to_portal`, SAML single logout included).
+    - A visitor who is not logged in is sent on the same way ("You were not logged in.").
+    """
+
+    template_name = "federation/oidc_logout.html"
+    http_method_names = ["get", "post"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if has_nul(request):  # no parameter of the spec holds one; answered on the page
+            return render(request, self.template_name, {"refused": True}, status=400)
+        response: HttpResponse = super().dispatch(request, *args, **kwargs)
+        return response
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.answer({name: request.GET.get(name, "") for name in LOGOUT_PARAMETERS},
+                           confirmed=False)
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.answer({name: request.POST.get(name, "") for name in LOGOUT_PARAMETERS},
+                           confirmed=False)
+
+    def answer(self, parameters: dict[str, str], *, confirmed: bool) -> HttpResponse:
+        """Log out and send the browser on (to `return_to`, else the portal's page), or ask
+        first: a logged-in user is asked unless `confirmed` or the hint names their person
+        (section 2). The confirmation form is unbound, its hidden fields the request's
+        parameters, whether they came by GET or POST."""
+        request = self.request
+        wanted = logout.read(**parameters, issuer=oauth2_settings.oidc_issuer(request))
+        user = request.user
+        if (isinstance(user, User) and not confirmed
+                and wanted.person_id != str(user.person_id)):
+            self.oidc_data = parameters
+            response = self.render_to_response(self.get_context_data(
+                form=self.form_class(initial=self.get_initial()), application=wanted.client))
+            if wanted.return_to:  # CSP 3 form-action also covers the redirect answering the form
+                parts = urlsplit(wanted.return_to)
+                response._csp_update = {  # type: ignore[attr-defined]
+                    "form-action": [f"{parts.scheme}://{parts.netloc}"]}
+            return response
+        if wanted.return_to is None:
+            return session.log_out_to_portal(request)
+        session.log_out(request)
+        return HttpResponseRedirect(wanted.return_to)
+
+
+class LogoutConfirmView(LogoutView):
+    """The answer to the confirmation page of `LogoutView` (POST only, CSRF-protected): "Log
+    out" logs out, and the request is read again from the posted fields, so the redirect rules
+    hold for them too; anything else keeps the login."""
+
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response: HttpResponse = FormView.post(self, request, *args, **kwargs)
+        return response
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        if not form.cleaned_data.get("allow"):
+            messages.info(self.request, _("You are still logged in."))
+            return redirect("home")
+        return self.answer({name: form.cleaned_data.get(name) or ""
+                            for name in LOGOUT_PARAMETERS}, confirmed=True)
 
 
 class JwksView(View):
