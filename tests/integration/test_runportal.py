@@ -83,7 +83,9 @@ def _development_env(var_dir: Path) -> dict[str, str]:
     """`make run`'s environment: debug defaults (SQLite, filesystem broker) under `var_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CELERY_"))}
     env.update(DJANGO_SETTINGS_MODULE="portal.settings.base", DJANGO_DEBUG="true",
-               PORTAL_VAR_DIR=str(var_dir), TESTIDP_BASE_URL=f"http://127.0.0.1:{_free_port()}")
+               PORTAL_VAR_DIR=str(var_dir), TESTIDP_BASE_URL=f"http://127.0.0.1:{_free_port()}",
+               # Free ports, so that a developer's `make run` (8001, 8002) is never in the way.
+               PORTAL_DEMO_ESERVICE_URL=f"http://127.0.0.1:{_free_port()}")
     return env
 
 
