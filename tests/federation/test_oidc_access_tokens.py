@@ -56,7 +56,7 @@ def resource_server_verifies(portal: str, token: str) -> dict[str, Any]:
 def test_a_users_access_token_is_an_rfc9068_jwt_a_resource_server_verifies_offline(
         portal: str, tree: Any, nurse: Any) -> None:
     rp = RelyingParty(portal, register(tree["cardio"]))
-    token = rp.login(browser(portal, nurse[0]))
+    token = rp.login(browser(portal, nurse[0], methods=("pwd", "otp")))
     assert header(token["access_token"])["typ"] == "at+jwt"
     assert header(token["access_token"])["alg"] == "ES256"
     claims = resource_server_verifies(portal, token["access_token"])
@@ -64,7 +64,8 @@ def test_a_users_access_token_is_an_rfc9068_jwt_a_resource_server_verifies_offli
     assert claims["client_id"] == rp.registered.client_id
     assert claims["scope"] == "openid profile"
     assert claims["exp"] - claims["iat"] == 300  # short-lived (PORTAL_OAUTH_ACCESS_TOKEN_SECONDS)
-    assert claims["acr"] and claims["amr"] and claims["auth_time"] <= claims["iat"]
+    assert claims["acr"] and claims["amr"] == ["pwd", "otp"]
+    assert claims["auth_time"] <= claims["iat"]
     # Still recorded (by its SHA-256 only), so the portal can introspect and revoke it.
     assert AccessToken.objects.get().token == ""
     # The refresh token stays opaque; the refreshed access token keeps the login's claims.
@@ -207,3 +208,10 @@ def test_the_scheduled_prune_drops_a_retired_key_only_after_its_retention() -> N
     retired.write_text(json.dumps(record))
     assert oidc_keys_prune_task.delay().get() == [old]
     assert not retired.exists()
+
+
+def test_a_federated_login_gives_no_amr_outside_rfc8176(portal: str, tree: Any, nurse: Any) -> None:
+    rp = RelyingParty(portal, register(tree["cardio"]))
+    token = rp.login(browser(portal, nurse[0]))  # a SAML login: `saml` is not an RFC 8176 value
+    claims = resource_server_verifies(portal, token["access_token"])
+    assert "amr" not in claims and claims["acr"]

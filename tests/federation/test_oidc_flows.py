@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -119,6 +120,8 @@ def test_pkce_plain_and_a_missing_challenge_are_refused(
             allow_redirects=False, timeout=30)
         assert answer.status_code == 302
         assert "error=invalid_request" in answer.headers["Location"]
+        # RFC 9207 2: errors name the issuer too.
+        assert parse_qs(urlsplit(answer.headers["Location"]).query)["iss"] == [portal]
     answer = session.get(rp.discovery["authorization_endpoint"], params={
         "response_type": "code", "client_id": rp.registered.client_id,
         "redirect_uri": REDIRECT_URI, "scope": "openid", "state": "s"},
@@ -193,6 +196,8 @@ def test_discovery_names_only_what_the_portal_accepts(portal: str) -> None:
     assert found["code_challenge_methods_supported"] == ["S256"]
     assert found["id_token_signing_alg_values_supported"] == ["ES256", "RS256"]
     assert found["authorization_response_iss_parameter_supported"] is True
+    assert {"sub", "acr", "name", "https://id.oidc.se/claim/personalIdentityNumber",
+            "http://sambi.se/attributes/1/employeeHsaId"} <= set(found["claims_supported"])
     jwks = requests.get(found["jwks_uri"], timeout=30).json()
     assert {key["alg"] for key in jwks["keys"]} == {"ES256", "RS256"}
     assert all("d" not in key for key in jwks["keys"])  # public halves only

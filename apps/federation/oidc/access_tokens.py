@@ -21,6 +21,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from apps.federation.models import AccessToken
 from apps.federation.oidc import keys
+from apps.federation.oidc.claims import RFC8176_AMR
 
 #: RFC 9068 2.1: the media type of an access token JWT, in the `typ` header.
 TYPE = "at+jwt"
@@ -54,8 +55,10 @@ def claims(request: Any, now: int) -> dict[str, Any]:
     login = getattr(request, "portal_authentication", None) or {}
     if login.get("acr"):
         body["acr"] = login["acr"]
-    if login.get("amr"):
-        body["amr"] = list(login["amr"])
+    # Only RFC 8176's registered values, as in the ID token (`claims.login_claims`).
+    amr = [name for name in login.get("amr") or [] if name in RFC8176_AMR]
+    if amr:
+        body["amr"] = amr
     if login.get("auth_time"):
         body["auth_time"] = int(login["auth_time"].timestamp())
     return body

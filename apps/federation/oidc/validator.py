@@ -30,7 +30,7 @@ from apps.commissions.models import ValidityStatus
 from apps.federation import actors, services_oidc, services_tokens
 from apps.federation.models import AccessToken, Client, Grant, IDToken, RefreshToken
 from apps.federation.oidc import claims, keys, secrets
-from apps.federation.oidc.vocabulary import GrantType
+from apps.federation.oidc.vocabulary import CLAIMS, GrantType
 from apps.identities.models import User
 
 #: The token endpoint's grant types and the registration each needs (RFC 9700 2.1.2 and 2.4: no
@@ -284,6 +284,11 @@ class PortalValidator(OAuth2Validator):
             "commission_id": carried.commission_id, "grant_id": carried.grant_id}
         request.portal_authentication = login_of(carried.grant)
         return True
+
+    def get_discovery_claims(self, request: Any) -> list[str]:
+        """`claims_supported` of the discovery document (OIDC Discovery 1.0 section 3): every
+        claim a client may be registered for (`vocabulary.CLAIMS`), not only `sub`."""
+        return list(CLAIMS)
 
     def refresh_id_token(self, request: Any) -> bool:
         """No new ID token on a refresh (OIDC Core 12.2 allows leaving it out; docs/decisions.md):

@@ -9,7 +9,7 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -149,10 +149,19 @@ class AuthorizationView(dot.AuthorizationView):
             return None
         error = CustomOAuth2Error(error=decision.error, state=credentials.get("state"),
                                   description=decision.description or None)
-        uri = add_params_to_uri(error.in_uri(credentials["redirect_uri"]),
-                                [("iss", oauth2_settings.oidc_issuer(request))])
         response: HttpResponse = self.redirect(
-            uri, Client.objects.get(client_id=credentials["client_id"]))
+            error.in_uri(credentials["redirect_uri"]),
+            Client.objects.get(client_id=credentials["client_id"]))
+        return response
+
+    def redirect(self, redirect_to: str, application: Any) -> HttpResponse:
+        """Every authorization response sent to the client's redirect URI, success or error,
+        carries `iss` (RFC 9207 section 2: "in all authorization responses", errors included;
+        DOT adds it to successful ones only)."""
+        if "iss" not in parse_qs(urlsplit(redirect_to).query):
+            redirect_to = add_params_to_uri(redirect_to,
+                                            [("iss", oauth2_settings.oidc_issuer(self.request))])
+        response: HttpResponse = super().redirect(redirect_to, application)
         return response
 
     def handle_no_permission(self) -> HttpResponse:
