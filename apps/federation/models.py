@@ -284,10 +284,13 @@ class Client(AbstractApplication):
     def clean(self) -> None:
         """Every registered redirect URI and post-logout redirect URI passes
         `validate_redirect_uri`; a code client has at least one redirect URI, a client
-        credentials client no post-logout one (it has no user); a client credentials client is
-        confidential; scopes and claims are known. Raises ValidationError keyed by field."""
+        credentials client no post-logout one and no user scope (it has no user); a client
+        credentials client is confidential; scopes and claims are known. Raises ValidationError
+        keyed by field."""
         from django.conf import settings
         from django.core.exceptions import ValidationError
+
+        from apps.federation.oidc.claims import SCOPE_CLAIMS  # it imports this module
 
         errors: dict[str, list[Any]] = {}
         uris = self.redirect_uris.split()
@@ -316,6 +319,12 @@ class Client(AbstractApplication):
                 scope not in scopes for scope in self.allowed_scopes):
             errors.setdefault("allowed_scopes", []).append(
                 ValidationError(_("Unknown scope."), code="client.scope"))
+        elif (self.authorization_grant_type == GrantType.CLIENT_CREDENTIALS
+              and set(self.allowed_scopes) & set(SCOPE_CLAIMS)):
+            errors.setdefault("allowed_scopes", []).append(ValidationError(
+                _("A system client (client credentials) has no user, so it cannot have scopes "
+                  "about a user (openid, profile, identity number, commission)."),
+                code="client.user_scope"))
         if not isinstance(self.allowed_claims, list) or any(
                 claim not in CLAIMS for claim in self.allowed_claims):
             errors.setdefault("allowed_claims", []).append(

@@ -177,7 +177,7 @@ def test_introspection_and_revocation(client: Any, tree: Any) -> None:
 
 
 def test_a_client_credentials_token_gets_no_user_scope(client: Any, tree: Any) -> None:
-    registered = register(tree["cardio"], grant_type="client-credentials")  # openid allowed
+    registered = register(tree["cardio"], grant_type="client-credentials", scopes=())
     answer = client.post("/oauth2/token/", {"grant_type": "client_credentials", "scope": "openid"},
                          HTTP_AUTHORIZATION=basic(registered.client_id, registered.secret))
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_scope"
