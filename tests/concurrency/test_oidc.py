@@ -86,3 +86,37 @@ def test_one_refresh_token_used_at_once_rotates_at_most_once(
     assert not AccessToken.objects.exists()
     assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
     assert request(live_server.url, "GET", "/.well-known/openid-configuration").status == 200
+
+
+def test_a_code_replayed_while_its_refresh_token_is_used_revokes_both_pairs(
+        live_server: Any, settings: Any, tree: Any, nurse: Any) -> None:
+    """The replay locks the family's refresh tokens before it deletes the access tokens, as a
+    refresh does (validator.revoke_grant_tokens): never a 500, and nothing of the code is left."""
+    use_provider(settings, live_server.url)
+    registered = register(tree["cardio"])
+    session = browser(live_server.url, nurse[0])
+    for _ in range(4):
+        answer = session.get(f"{live_server.url}/oauth2/authorize/", params={
+            "response_type": "code", "client_id": registered.client_id,
+            "redirect_uri": REDIRECT_URI, "scope": "openid", "state": "st",
+            "code_challenge": s256(VERIFIER), "code_challenge_method": "S256"},
+            allow_redirects=False, timeout=30)
+        value = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+        redeem = {"grant_type": "authorization_code", "code": value,
+                  "redirect_uri": REDIRECT_URI, "code_verifier": VERIFIER}
+        status, body = _token(live_server.url, registered.client_id, registered.secret, redeem)
+        assert status == 200
+        refresh = {"grant_type": "refresh_token", "refresh_token": json.loads(body)["refresh_token"]}
+        answers = at_once([
+            partial(_token, live_server.url, registered.client_id, registered.secret, redeem),
+            partial(_token, live_server.url, registered.client_id, registered.secret, refresh)])
+        assert [status for status, _ in answers][0] == 400  # the replay: invalid_grant
+        assert answers[1][0] in (200, 400)
+        for status, body in answers:
+            if status == 200:  # the refresh won the race: its new pair ends with the replay
+                again = {"grant_type": "refresh_token",
+                         "refresh_token": json.loads(body)["refresh_token"]}
+                assert _token(live_server.url, registered.client_id, registered.secret,
+                              again)[0] == 400
+        assert not AccessToken.objects.exists()
+        assert not RefreshToken.objects.filter(revoked__isnull=True).exists()

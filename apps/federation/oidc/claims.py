@@ -20,9 +20,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.commissions.models import Commission
+from apps.commissions.models import Commission, ValidityStatus
 from apps.federation.models import Client, Grant
 from apps.identities.identifiers import OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER
 from apps.identities.models import User
@@ -107,9 +108,12 @@ def person_claims(user: User) -> dict[str, Any]:
 
 
 def commission_claims(commission: Commission | None) -> dict[str, Any]:
-    """The employee HSA-id and the chosen commission under Sambi's names; {} without one.
-    `commissionRight` is a list of `activity;information class;scope` strings (Sambi: multi-valued)."""
-    if commission is None:
+    """The employee HSA-id and the chosen commission under Sambi's names; {} without one, and
+    {} for a commission that is not active now (ended by its own end date without anyone
+    ending it: its claims are not released, the portal's rule that entitlement is checked when
+    used). `commissionRight` is a list of `activity;information class;scope` strings (Sambi:
+    multi-valued)."""
+    if commission is None or commission.status(timezone.now()) != ValidityStatus.ACTIVE:
         return {}
     found: dict[str, Any] = {
         "employeeHsaId": commission.employee.hsa_id,

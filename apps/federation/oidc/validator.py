@@ -52,9 +52,17 @@ USER_SCOPES = set(claims.SCOPE_CLAIMS)
 
 def revoke_grant_tokens(grant: Grant) -> None:
     """Revoke every token issued for the authorization code `grant`, including those rotated
-    from its refresh tokens since (RFC 6749 4.1.2: a code used twice revokes what it gave)."""
+    from its refresh tokens since (RFC 6749 4.1.2: a code used twice revokes what it gave).
+
+    The families' refresh tokens are locked before the access tokens are deleted, the order a
+    refresh takes (`PortalValidator.validate_refresh_token`, then `rotate`): a refresh of the
+    same family running at this moment finishes first, and the statements after the lock see the
+    refresh token it added (PostgreSQL read committed: each statement sees what committed before
+    it), so that one is revoked too."""
     families = set(RefreshToken.objects.filter(access_token__grant=grant)
                    .values_list("token_family", flat=True))
+    list(RefreshToken.objects.select_for_update().filter(token_family__in=families)
+         .values_list("pk", flat=True))
     AccessToken.objects.filter(grant=grant).delete()
     for family in families:
         RefreshToken.revoke_family(family)
@@ -68,11 +76,12 @@ def login_of(grant: Grant | None) -> dict[str, Any]:
     return {"acr": grant.acr, "amr": grant.amr, "auth_time": grant.auth_time}
 
 
-def entitled(user: User, carried: AccessToken, now: datetime) -> bool:
-    """Whether what `carried` carries still entitles a refresh at `now` (UTC): the account is
+def entitled(user: User, carried: AccessToken | Grant, now: datetime) -> bool:
+    """Whether what `carried` (the access token a refresh token belongs to, or the authorization
+    code being redeemed) carries still entitles new tokens at `now` (UTC): the account is
     active, its login session has not ended and its commission is active (the portal's rule that
     entitlement is checked when used; ending any of them also revokes the tokens,
-    `services_tokens.tokens_revoke`)."""
+    `services_tokens.tokens_revoke`, but not a code that is not redeemed yet)."""
     return (user.is_active
             and (carried.session is None or carried.session.ended_at is None)
             and (carried.commission is None
@@ -212,14 +221,18 @@ class PortalValidator(OAuth2Validator):
         until the token request's transaction ends, so two redemptions at once issue tokens at
         most once. A code redeemed before revokes what it gave (RFC 6749 4.1.2). A
         `code_verifier` for a code issued without a challenge is refused (RFC 9700 2.1.1: no
-        PKCE downgrade)."""
-        grant = Grant.objects.select_for_update().filter(code=code, application=client).first()
+        PKCE downgrade). What the code carries must still entitle it (`entitled`): a code
+        issued in a session that has ended since, under a commission that has ended, or to an
+        account deactivated since, is refused (`invalid_grant`)."""
+        grant = (Grant.objects.select_for_update(of=("self",))
+                 .select_related("user", "session", "commission")
+                 .filter(code=code, application=client).first())
         if grant is None:
             return False
         if grant.redeemed_at is not None:
             revoke_grant_tokens(grant)
             return False
-        if grant.is_expired():
+        if grant.is_expired() or not entitled(grant.user, grant, timezone.now()):
             return False
         if request.code_verifier is not None and not grant.code_challenge:
             return False
