@@ -169,7 +169,9 @@ LOOPBACK_HOSTS = ("127.0.0.1", "[::1]")
 def validate_redirect_uri(uri: str) -> None:
     """One registered redirect URI: absolute `https://host/...`, or `http://` on a loopback IP
     literal for native clients (RFC 8252 7.3); no wildcard (RFC 9700 4.1.1: exact match only), no
-    fragment (RFC 6749 3.1.2), no user-info (RFC 9700 4.1.3), no whitespace. Raises
+    fragment (RFC 6749 3.1.2), no user-info (RFC 9700 4.1.3), no whitespace, and printable ASCII
+    only (RFC 3986 2: a URI is ASCII; an internationalised host is registered in its punycode
+    form, so an invisible or lookalike character cannot make a URI look like another). Raises
     ValidationError naming the rule."""
     from urllib.parse import urlsplit
 
@@ -178,6 +180,11 @@ def validate_redirect_uri(uri: str) -> None:
     if not uri or len(uri) > 2000 or any(ord(c) <= 32 or ord(c) == 127 for c in uri):
         raise ValidationError(_("A redirect URI is an absolute address without spaces."),
                               code="redirect_uri.invalid")
+    if not uri.isascii():
+        raise ValidationError(_("A redirect URI may hold only ASCII characters: write an "
+                                "international domain name in its xn-- form and "
+                                "percent-encode other characters."),
+                              code="redirect_uri.not_ascii")
     if "*" in uri:
         raise ValidationError(_("Wildcards are not allowed: each redirect URI must be exact."),
                               code="redirect_uri.wildcard")

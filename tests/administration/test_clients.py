@@ -75,6 +75,8 @@ def test_register_shows_the_secret_once_and_stores_only_its_hmac(
     ("http://journal.example/callback", "must use https"),
     ("http://localhost:8080/callback", "must use https"),
     ("journal.example/callback", "an absolute address"),
+    ("https://journal.example/call\u200bback", "only ASCII characters"),  # zero-width space
+    ("https://j\u043eurnal.example/callback", "only ASCII characters"),  # Cyrillic o
 ])
 def test_registration_refuses_unsafe_redirect_uris(
         client: Any, hospital_admin: Any, tree: Any, uris: str, message: str) -> None:

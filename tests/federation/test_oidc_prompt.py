@@ -206,3 +206,45 @@ def test_a_consent_form_posted_without_the_page_is_checked_too(
     answer = client.post(url, fields)
     assert step_up_of(answer["Location"])["purpose"] == ["e_service_loa4"]
     assert not Grant.objects.exists()
+
+
+def test_a_consent_form_must_answer_the_request_of_its_url(
+        client: Any, settings: Any, tree: Any, nurse: Any) -> None:
+    """Posted to the bare endpoint (whose query holds no `acr_values`), to another client's
+    request, or naming an unknown client: the error page, never a code and never a 500."""
+    from tests.conftest import login_session
+    from tests.federation.test_oidc_endpoints import authorize_query
+
+    use_provider(settings, "http://testserver")
+    registered = register(tree["cardio"], first_party=False)
+    other = register(tree["cardio"], first_party=False)
+    login_session(client, nurse[0])
+    fields = {"client_id": registered.client_id, "redirect_uri": REDIRECT_URI, "scope": "openid",
+              "state": "st", "response_type": "code", "allow": "Authorize"}
+    for url in ("/oauth2/authorize/",
+                "/oauth2/authorize/?" + authorize_query(other.client_id)):
+        answer = client.post(url, fields)
+        assert answer.status_code == 400 and "refused" in answer.content.decode()
+    unknown = {**fields, "client_id": "nope"}
+    answer = client.post("/oauth2/authorize/?" + authorize_query("nope"), unknown)
+    assert answer.status_code == 400
+    assert not Grant.objects.exists()
+
+
+@pytest.mark.parametrize("repeated", [
+    "prompt=login&prompt=consent", "max_age=0&max_age=99999",
+    f"acr_values={LOA4}&acr_values=unknown", "scope=openid&scope=profile"])
+def test_a_parameter_given_twice_is_refused(client: Any, settings: Any, tree: Any, nurse: Any,
+                                            repeated: str) -> None:
+    """RFC 6749 3.1: a parameter MUST NOT be included more than once (the last value winning
+    could drop a requirement)."""
+    from tests.conftest import login_session
+    from tests.federation.test_oidc_endpoints import authorize_query
+
+    use_provider(settings, "http://testserver")
+    registered = register(tree["cardio"])
+    login_session(client, nurse[0])
+    name = repeated.split("=")[0]
+    query = authorize_query(registered.client_id).replace(f"{name}=", "x_ignored=")
+    answer = client.get(f"/oauth2/authorize/?{query}&{repeated}")
+    assert answer.status_code == 400 and not Grant.objects.exists()

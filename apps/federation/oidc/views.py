@@ -77,13 +77,20 @@ class AuthorizationView(dot.AuthorizationView):
 
     template_name = "federation/oidc_authorize.html"
 
+    def refused(self, request: HttpRequest, error: str = "invalid_request") -> HttpResponse:
+        """The error page (400): the redirect URI cannot be trusted, so nothing goes to it
+        (RFC 6749 4.1.2.1)."""
+        return render(request, self.template_name, {"error": {"error": error}}, status=400)
+
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if has_nul(request):  # answered on the page: the redirect URI cannot be trusted
-            return render(request, self.template_name,
-                          {"error": {"error": "invalid_request"}}, status=400)
-        if "resource" in request.GET:  # one audience (access_tokens.audience; RFC 8707 2)
-            return render(request, self.template_name,
-                          {"error": {"error": "invalid_target"}}, status=400)
+        """Refused on the page before DOT sees them: a NUL anywhere; a parameter given twice
+        (RFC 6749 3.1: "MUST NOT be included more than once"; otherwise the last `prompt`,
+        `max_age` or `acr_values` would win and could drop a requirement); a `resource`
+        (one audience: `access_tokens.audience`, RFC 8707 2)."""
+        if has_nul(request) or any(len(request.GET.getlist(name)) > 1 for name in request.GET):
+            return self.refused(request)
+        if "resource" in request.GET:
+            return self.refused(request, "invalid_target")
         response: HttpResponse = super().dispatch(request, *args, **kwargs)
         return response
 
@@ -106,7 +113,18 @@ class AuthorizationView(dot.AuthorizationView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         """The consent form's answer (posted to the authorization request's own URL), checked
         against the request's `prompt`, `max_age` and `acr_values` again (`login_requirement`),
-        so that a form posted without the page issues no code for a weaker login."""
+        so that a form posted without the page issues no code for a weaker login. The form must
+        answer the authorization request of the URL it is posted to (the same client and
+        redirect URI) and that request must be valid; otherwise the error page, never a code."""
+        client_id, redirect_uri = (request.POST.get("client_id"), request.POST.get("redirect_uri"))
+        if client_id != request.GET.get("client_id") or redirect_uri != request.GET.get(
+                "redirect_uri"):
+            return self.refused(request)
+        # A usable client with that redirect URI (DOT's form handling assumes one exists).
+        client = Client.objects.filter(client_id=client_id or "").first()
+        if client is None or not client.is_usable(request) or not client.redirect_uri_allowed(
+                redirect_uri or ""):
+            return self.refused(request)
         answer = self.login_requirement(request)
         if answer is not None:
             return answer
