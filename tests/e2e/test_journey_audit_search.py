@@ -5,6 +5,7 @@ result as CSV, which is itself logged (docs/journey-audit-search.md)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from django.utils import timezone
 from playwright.sync_api import Page, expect
@@ -59,7 +60,7 @@ def test_admin_searches_the_log_and_exports_it(page: Page, test_idp: TestIdPServ
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Export as CSV").click()
-    content = open(download.value.path(), encoding="utf-8-sig").read()
+    content = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert content.startswith('"Time (Swedish time)"')
     assert "Moved to another unit" in content and "Pia" not in content
     exported = AuditEvent.objects.get(action="audit_log.exported")
