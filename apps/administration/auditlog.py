@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -30,6 +31,9 @@ from apps.core.forms import STOCKHOLM
 from apps.organisations.selectors import organisation_list_in_subtrees
 
 from .forms import AuditSearchForm
+
+if TYPE_CHECKING:
+    from apps.organisations.models import Organisation
 
 PAGE_SIZE = 50
 
@@ -44,7 +48,7 @@ def csv_cell(value: object) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-def _form(request: HttpRequest, data: Any) -> tuple[AuditSearchForm, list[Any]]:
+def _form(request: HttpRequest, data: Any) -> tuple[AuditSearchForm, list[Organisation]]:
     roots = policies.require_search_audit_log(acting_user(request))
     return AuditSearchForm(data, organisations=organisation_list_in_subtrees(roots),
                            roots=roots), roots
@@ -76,7 +80,7 @@ def audit_search(request: HttpRequest) -> HttpResponse:
                    query=query.urlencode(), next_position=next_position)
 
 
-def _render(request: HttpRequest, form: AuditSearchForm, roots: list[Any], *,
+def _render(request: HttpRequest, form: AuditSearchForm, roots: list[Organisation], *,
             events: list[Any], first_page: bool = True, query: str = "",
             next_position: AuditPosition | None = None) -> HttpResponse:
     return render(request, "administration/audit_search.html", {
@@ -84,7 +88,7 @@ def _render(request: HttpRequest, form: AuditSearchForm, roots: list[Any], *,
                                                for event in events],
         "first_page": first_page, "page_size": PAGE_SIZE, "query": query,
         "next_position": next_position.encode() if next_position else "",
-        "export_max_rows": services.EXPORT_MAX_ROWS,
+        "export_max_rows": number_format(services.EXPORT_MAX_ROWS, force_grouping=True),
     })
 
 

@@ -53,7 +53,7 @@ def test_the_page_shows_the_newest_events_of_the_subtree(as_admin, tree):
     assert "2026-03-10 13:00:00 Commission granted" in body
     assert "Olle Ortoped Cardiology Moved to another unit" in body
     assert "Pia" not in body
-    assert "at most 100000 events" in body
+    assert "at most 100,000 events" in body
 
 
 def test_next_page_and_back_to_the_first(as_admin, tree):
@@ -210,3 +210,13 @@ def test_the_page_speaks_swedish(client, hospital_admin, tree):
     login_session(client, hospital_admin)
     body = text(client.get(URL))
     assert "Loggsökning" in body and "Exportera som CSV" in body
+    assert "högst 100 000 händelser" in body  # Swedish digit grouping
+
+
+@pytest.mark.parametrize("after", ["00010101T000000.000000Z_" + "f" * 32,
+                                   "21991231T235959.999999Z_" + "0" * 32])
+def test_a_well_formed_position_at_the_ends_of_time_is_answered(as_admin, tree, after):
+    event(tree["cardio"], subject_label="Olle Ortoped")
+    response = as_admin.get(URL, {"until": "2026-04-01", "after": after})
+    assert response.status_code == 200
+    assert ("Olle Ortoped" in text(response)) == after.startswith("2199")
