@@ -209,12 +209,13 @@ def main() -> None:
     measure("activation: issue code, redeem with CSR", activation_round_trip, repeat=30,
             after=set_aside)
     authority.ocsp_responder_ensure(authority.ca_load())
-    from benchmarks import federation, mobile_eid, oidc, outbox
+    from benchmarks import audit_search, federation, mobile_eid, oidc, outbox
 
     outbox.main(measure)
     federation.main(measure, Path(_tmp))
     oidc.main()
     mobile_eid.main(measure)
+    audit_search.main(measure)
     revocation_at_scale()
     reset_queries()
     print(f"database: {connection.vendor}")

@@ -15,10 +15,13 @@ from django.utils import timezone
 from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from apps.audit import registry
 from apps.commissions.models import Employee, Role
+from apps.commissions.selectors import NUMBER_LIKE, AuditFilter
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
-from apps.core.forms import DayRangeForm
+from apps.core.forms import DateField, DayRangeForm, end_of_last_day, start_of_day
 from apps.federation.oidc.vocabulary import CLAIMS, ClientType, GrantType, SigningAlgorithm
+from apps.identities.identifiers import IdentifierError, nfkc, parse_person_number
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import group_by_branch
 
@@ -241,3 +244,71 @@ class ClientRegisterForm(ClientContactForm):
         assert isinstance(field, OrganisationChoiceField)
         field.queryset = organisations
         field.roots = roots
+
+
+def _action_choices() -> list[tuple[str, str]]:
+    """"Every action", then the registered actions an administrator's search can find (not those
+    registered as patient data), by their label in the active language."""
+    actions = sorted((str(a.label), a.code) for a in registry.actions() if not a.patient_data)
+    return [("", str(_("Every action"))), *((code, label) for label, code in actions)]
+
+
+class AuditSearchForm(forms.Form):
+    """The audit search's filters (a GET form; the export posts the same fields). Every field is
+    optional; `filters()` gives them as an `AuditFilter` with the days turned into UTC instants
+    (Swedish calendar days, the last one included)."""
+
+    person = forms.CharField(
+        label=_("Person the event is about"), required=False, max_length=100,
+        help_text=_("Personal identity number or coordination number (any form), or name."))
+    actor = forms.CharField(
+        label=_("Done by"), required=False, max_length=150,
+        help_text=_("Name, username or personal identity number of who did it."))
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=_action_choices)
+    unit = OrganisationChoiceField(
+        label=_("Unit"), required=False, queryset=Organisation.objects.none(),
+        empty_label=_("All of your part of the organisation"),
+        help_text=_("Includes the units under it."))
+    since = DateField(label=_("From date"), required=False)
+    until = DateField(label=_("To date (included)"), required=False)
+
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation],
+                 roots: list[Organisation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["unit"]
+        assert isinstance(field, OrganisationChoiceField)
+        field.queryset = organisations
+        field.roots = roots
+
+    def _identity_number_or_text(self, name: str) -> str:
+        """The text as typed; when it looks like a number it must be a valid personnummer or
+        samordningsnummer (the same parser as everywhere else, so every accepted form works)."""
+        text: str = self.cleaned_data[name]
+        if NUMBER_LIKE.fullmatch(nfkc(text).strip()):
+            try:
+                parse_person_number(text)
+            except IdentifierError as exc:
+                raise forms.ValidationError(str(exc.message), code=exc.code) from exc
+        return text
+
+    def clean_person(self) -> str:
+        return self._identity_number_or_text("person")
+
+    def clean_actor(self) -> str:
+        return self._identity_number_or_text("actor")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if since and until and until < since:
+            self.add_error("until", _("The last day cannot be before the first day."))
+        return data
+
+    def filters(self) -> AuditFilter:
+        """The cleaned fields as an AuditFilter; only for a valid form."""
+        data = self.cleaned_data
+        return AuditFilter(
+            person=data["person"], actor=data["actor"], action=data["action"], unit=data["unit"],
+            since=start_of_day(data["since"]) if data["since"] else None,
+            until=end_of_last_day(data["until"]) if data["until"] else None,
+        )

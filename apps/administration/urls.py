@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.administration import clients, views
+from apps.administration import auditlog, clients, views
 
 app_name = "administration"
 urlpatterns = [
@@ -17,6 +17,8 @@ urlpatterns = [
          {"active": False}, name="account_deactivate"),
     path("people/<uuid:person_id>/accounts/<uuid:user_id>/reactivate/", views.account_active,
          {"active": True}, name="account_reactivate"),
+    path("audit/", auditlog.audit_search, name="audit_search"),
+    path("audit/export/", auditlog.audit_export, name="audit_export"),
     path("clients/", clients.client_list, name="client_list"),
     path("clients/new/", clients.client_register, name="client_register"),
     path("clients/<uuid:client_id>/", clients.client_detail, name="client_detail"),

@@ -58,6 +58,11 @@ def label(code: str) -> str:
     return str(action.label) if action else code
 
 
+def actions() -> list[Action]:
+    """Every registered action, in registration order."""
+    return list(_ACTIONS.values())
+
+
 def patient_data_codes() -> list[str]:
     """Codes of the actions registered with `patient_data=True`."""
     return [code for code, action in _ACTIONS.items() if action.patient_data]

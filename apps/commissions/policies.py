@@ -50,6 +50,19 @@ def require_administer_unit(actor: Actor, unit: Organisation, role: str = Role.L
 
 
 @policy
+def require_search_audit_log(actor: Actor) -> list[Organisation]:
+    """The actor may search and export the audit log of their subtrees: the care provider's
+    systematic log follow-up (PDL 2008:355 4 kap. 3 §, HSLF-FS 2016:40 4 kap. 9 §). Only local
+    administrators, over the subtrees of their active roles (docs/decisions.md, "Audit search").
+    Returns those scope roots; raises NotFound for anyone else (the page does not exist for
+    them)."""
+    roots = scope_roots(actor)
+    if not roots:
+        raise NotFound()
+    return roots
+
+
+@policy
 def require_not_self(actor: Actor, person: Person) -> None:
     """Separation of duties: nobody grants or ends their own commissions or roles (an
     administrator could otherwise make themself an issuer or give themself access to patients).

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
@@ -11,10 +13,14 @@ from django.db.models.functions import Lower
 from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_list_for_person
+from apps.commissions import policies
 from apps.commissions.models import Commission, Employee, RoleAssignment
+from apps.core.errors import NotFound
 from apps.core.queries import get_or_not_found
+from apps.identities.actors import Actor
 from apps.identities.identifiers import (
     IdentifierError,
+    fold_username,
     nfkc,
     normalise_hsa_id,
     normalise_username,
@@ -197,3 +203,133 @@ def staff_account_list_for_person(person: Person) -> QuerySet[User]:
 def staff_account_get_for_person(person: Person, user_id: uuid.UUID | str) -> User:
     """One staff login account of `person` (already found in scope); NotFound otherwise."""
     return get_or_not_found(staff_account_list_for_person(person), user_id)
+
+
+# --- Audit search: the care provider's log follow-up (PDL 2008:355 4 kap. 3 §) ------------------
+
+#: Text made only of digits, spaces, "-" and "+" is meant as an identity number, not a name.
+NUMBER_LIKE = re.compile(r"[0-9\s+-]+")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What to search the audit log for; every part is optional and they combine with AND.
+
+    `person`: the person the event is about, as a personnummer or samordningsnummer in any form
+    `parse_person_number` accepts, or words of their name (each word part of the given or family
+    name). `actor`: who acted, the same way, or their username. `action`: a registered action
+    code. `unit`: an organisation; its whole subtree counts. `since` (inclusive) and `until`
+    (exclusive): UTC instants."""
+
+    person: str = ""
+    actor: str = ""
+    action: str = ""
+    unit: Organisation | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPosition:
+    """A keyset position in the newest-first order (occurred_at UTC, id): a page holds the events
+    strictly after it. `encode()` gives the text carried in a next-page link; `decode()` reads it
+    back and raises ValueError for anything else. A position only says where to continue: the
+    scope and the filters are applied again on every page, so a crafted one shows nothing more."""
+
+    occurred_at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        return f"{self.occurred_at.astimezone(UTC):%Y%m%dT%H%M%S.%fZ}_{self.id.hex}"
+
+    @classmethod
+    def decode(cls, text: str) -> AuditPosition:
+        when, separator, pk = text.partition("_")
+        if not separator:
+            raise ValueError("not an audit position")
+        occurred_at = datetime.strptime(when, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+        return cls(occurred_at, uuid.UUID(hex=pk))
+
+
+def _people_matching(text: str) -> QuerySet[Person] | None:
+    """People whose identity number is `text` (any accepted form) or whose name holds every word
+    of `text`; None when `text` looks like a number but is not a valid one (nobody)."""
+    text = nfkc(text).strip()
+    if NUMBER_LIKE.fullmatch(text):
+        try:
+            ident = parse_person_number(text)
+        except IdentifierError:
+            return None
+        return Person.objects.filter(identity_numbers__root=ident.root,
+                                     identity_numbers__extension=ident.extension)
+    match = Q()
+    for word in text.split():
+        match &= Q(given_name__icontains=word) | Q(family_name__icontains=word)
+    return Person.objects.filter(match)
+
+
+def _audit_filter_q(filters: AuditFilter) -> Q:
+    """The filters as a Q. The person and the actor are first resolved to their ids (one query
+    each), so the database sees a literal list and reads the (subject or actor, time) index
+    backwards instead of guessing how many a subquery returns."""
+    q = Q()
+    if filters.person.strip():
+        people = _people_matching(filters.person)
+        q &= Q(subject_person_id__in=list(people.values_list("id", flat=True))
+               if people is not None else [])
+    if filters.actor.strip():
+        people = _people_matching(filters.actor)
+        users = Q(username=fold_username(filters.actor))
+        if people is not None:
+            users |= Q(person__in=people)
+        q &= Q(actor_id__in=list(User.objects.filter(users).values_list("id", flat=True)))
+    if filters.action:
+        q &= Q(action=filters.action)
+    if filters.since is not None:
+        q &= Q(occurred_at__gte=filters.since)
+    if filters.until is not None:
+        q &= Q(occurred_at__lt=filters.until)
+    return q
+
+
+def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[AuditEvent]:
+    """Audit events in the actor's subtrees matching `filters`, newest first ((occurred_at, id)
+    descending, a total order). The care provider's systematic log follow-up (PDL 2008:355
+    4 kap. 3 §, HSLF-FS 2016:40 4 kap. 9 §); a patient's log extract stays the patient's own view
+    (`apps.audit.selectors.audit_list_for_person`).
+
+    An event is in a subtree when the organisation it concerns (or the unit its actor acted
+    under) is. Events registered as patient data (`patient_data`: consents, emergency access, a
+    patient's account) are left out: they are shown only in the patient's log extract
+    (docs/decisions.md, "Audit search"). Policy `require_search_audit_log`; raises NotFound for
+    a non-administrator and for a `unit` outside the scope, as for a missing one. Queries: the
+    policy's, one for a person and one for an actor filter (`_audit_filter_q`); the events are
+    read by the caller in one more (the scope is a subquery); no count."""
+    roots = policies.require_search_audit_log(actor)
+    if filters.unit is not None:
+        if not policies.in_scope(filters.unit, roots):
+            raise NotFound()
+        roots = [filters.unit]
+    in_scope = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
+    return (AuditEvent.objects.filter(_audit_filter_q(filters), organisation_hsa_id__in=in_scope)
+            .exclude(action__in=registry.patient_data_codes())
+            .order_by("-occurred_at", "-id"))
+
+
+def audit_page(events: QuerySet[AuditEvent], after: AuditPosition | None,
+               size: int) -> tuple[list[AuditEvent], AuditPosition | None]:
+    """One page of `events` (ordered newest first by `audit_search_in_scope`): at most `size`
+    events strictly after `after` (None: from the newest), and the position of the next page
+    (None on the last). Keyset pagination: the `occurred_at <= t` bound lets the database start
+    its index range at the position, so every page costs the same, however deep; no count. One
+    query."""
+    if after is not None:
+        events = events.filter(
+            Q(occurred_at__lt=after.occurred_at) | Q(occurred_at=after.occurred_at, id__lt=after.id),
+            occurred_at__lte=after.occurred_at,
+        )
+    rows = list(events[:size + 1])
+    if len(rows) <= size:
+        return rows, None
+    last = rows[size - 1]
+    return rows[:size], AuditPosition(last.occurred_at, last.id)

@@ -1,0 +1,199 @@
+"""The audit search and its export (selectors.audit_search_in_scope, services.audit_log_export):
+each filter, the scope (also through a crafted unit or position), keyset pages with equal times,
+and the export's own audit event.
+
+`hospital_admin` administers Demo Hospital (Cardiology, Orthopaedics), not Primary Care Centre
+North nor Other Care AB (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.commissions import selectors, services
+from apps.commissions.selectors import AuditFilter, AuditPosition
+from apps.core.actors import SYSTEM
+from apps.core.errors import NotFound
+from tests.conftest import make_staff
+
+T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+#: The end of the searched time: the fixtures' own events (now) are left out.
+UNTIL = T0 + timedelta(days=30)
+
+
+def event(unit, *, action="commission.granted", at=T0, actor=None, subject=None, **fields):
+    """One audit row written as the writer would, at `unit` (None: no organisation)."""
+    return AuditEvent.objects.create(
+        occurred_at=at, action=action, actor_id=actor.pk if actor else None,
+        actor_label=actor.audit_label if actor else "system:portal",
+        actor_kind="user" if actor else "system",
+        organisation_hsa_id=unit.hsa_id if unit else "", organisation_label=str(unit or ""),
+        subject_person_id=subject.pk if subject else None, subject_label=str(subject or ""),
+        target_type="tests.thing", target_id="1", **fields)
+
+
+def search(who, **filters):
+    filters.setdefault("until", UNTIL)
+    return list(selectors.audit_search_in_scope(actor=who, filters=AuditFilter(**filters)))
+
+
+@pytest.fixture
+def olle(tree):
+    user, _ = make_staff(tree["ortho"], "Olle", "Ortoped")
+    return user
+
+
+def test_only_events_at_organisations_in_the_subtree_are_found(tree, hospital_admin):
+    inside = [event(tree[name]) for name in ("hospital", "cardio", "ortho")]
+    for name in ("region", "primary", "other", "other_unit"):
+        event(tree[name])
+    event(None)  # concerns no organisation: in no subtree's log
+    assert set(search(hospital_admin)) == set(inside)
+
+
+def test_patient_data_is_left_for_the_patients_log_extract(tree, hospital_admin):
+    kept = event(tree["cardio"])
+    event(tree["cardio"], action="emergency_access.registered")
+    event(tree["cardio"], action="consent.given")
+    assert search(hospital_admin) == [kept]
+
+
+def test_someone_without_an_administrator_role_finds_nothing(tree, nurse, issuer):
+    event(tree["cardio"])
+    for actor in (nurse[0], issuer):  # an issuer over the whole region is no log reviewer
+        with pytest.raises(NotFound):
+            search(actor)
+
+
+def test_the_unit_filter_takes_the_units_subtree(tree, hospital_admin):
+    cardio = event(tree["cardio"])
+    event(tree["ortho"])
+    assert search(hospital_admin, unit=tree["cardio"]) == [cardio]
+    assert len(search(hospital_admin, unit=tree["hospital"])) == 2
+
+
+@pytest.mark.parametrize("unit", ["primary", "region", "other_unit"])
+def test_a_crafted_unit_outside_the_scope_is_not_found(tree, hospital_admin, unit):
+    event(tree[unit])
+    with pytest.raises(NotFound):
+        search(hospital_admin, unit=tree[unit])
+
+
+@pytest.mark.parametrize("typed", ["{n12}", "{n10}", "{n8}-{n4}", "{n6}-{n4}", "  {n12} "])
+def test_the_person_is_found_by_any_form_of_their_number(tree, hospital_admin, olle, typed):
+    number = olle.person.person_number.replace("-", "")
+    about_olle = event(tree["ortho"], subject=olle.person)
+    event(tree["ortho"], subject=hospital_admin.person)
+    text = typed.format(n12=number, n10=number[2:], n8=number[:8], n6=number[2:8], n4=number[8:])
+    assert search(hospital_admin, person=text) == [about_olle]
+
+
+def test_the_person_is_found_by_every_word_of_their_name(tree, hospital_admin, olle):
+    about_olle = event(tree["ortho"], subject=olle.person)
+    event(tree["ortho"], subject=hospital_admin.person)
+    assert search(hospital_admin, person="olle ORTO") == [about_olle]
+    assert search(hospital_admin, person="Olle Admin") == []
+    assert search(hospital_admin, person="19121212-1213") == []  # not a valid number: nobody
+
+
+def test_the_actor_is_found_by_username_name_or_number(tree, hospital_admin, olle):
+    by_olle = event(tree["ortho"], actor=olle)
+    event(tree["ortho"], actor=hospital_admin)
+    event(tree["ortho"])  # the portal itself
+    for typed in ("olle.ortoped", "OLLE.ortoped", "Ortoped", olle.person.person_number):
+        assert search(hospital_admin, actor=typed) == [by_olle], typed
+
+
+def test_the_action_and_the_time_range(tree, hospital_admin):
+    granted = event(tree["cardio"], at=T0)
+    ended = event(tree["cardio"], action="commission.ended", at=T0 + timedelta(hours=1))
+    later = event(tree["cardio"], at=T0 + timedelta(days=1))
+    assert search(hospital_admin, action="commission.ended") == [ended]
+    assert search(hospital_admin, since=T0 + timedelta(minutes=1)) == [later, ended]
+    assert search(hospital_admin, until=T0 + timedelta(hours=1)) == [granted]  # exclusive end
+    assert search(hospital_admin, since=T0, until=T0 + timedelta(days=1)) == [ended, granted]
+
+
+def test_pages_with_equal_times_hold_every_event_once_in_order(tree, hospital_admin):
+    same = [event(tree["cardio"], at=T0) for _ in range(7)]
+    older = event(tree["ortho"], at=T0 - timedelta(microseconds=1))
+    newer = event(tree["ortho"], at=T0 + timedelta(microseconds=1))
+    found = selectors.audit_search_in_scope(actor=hospital_admin, filters=AuditFilter(until=UNTIL))
+    seen, position, pages = [], None, 0
+    while True:
+        page, position = selectors.audit_page(found, position, 3)
+        seen += page
+        pages += 1
+        if position is None:
+            break
+    assert pages == 3
+    assert seen == [newer, *sorted(same, key=lambda e: e.id, reverse=True), older]
+
+
+def test_a_crafted_position_shows_nothing_outside_the_scope(tree, hospital_admin):
+    outside = event(tree["primary"], at=T0)
+    inside = event(tree["cardio"], at=T0 - timedelta(hours=1))
+    found = selectors.audit_search_in_scope(actor=hospital_admin, filters=AuditFilter(until=UNTIL))
+    crafted = AuditPosition(T0 + timedelta(seconds=1), outside.id)
+    assert selectors.audit_page(found, crafted, 50) == ([inside], None)
+    far_future = AuditPosition(datetime(2199, 1, 1, tzinfo=UTC), uuid.uuid4())
+    assert selectors.audit_page(found, far_future, 50) == ([inside], None)
+
+
+def test_a_position_reads_back_what_it_wrote_and_refuses_anything_else():
+    position = AuditPosition(T0 + timedelta(microseconds=5), uuid.uuid4())
+    assert AuditPosition.decode(position.encode()) == position
+    for garbage in ("", "x", "20260310T120000.000005Z", "20260310T120000Z_" + uuid.uuid4().hex,
+                    "20261310T120000.000000Z_" + uuid.uuid4().hex, "20260310T120000.000000Z_zz",
+                    "../../etc_passwd", "\x00_\x00"):
+        with pytest.raises(ValueError):
+            AuditPosition.decode(garbage)
+
+
+def test_the_export_holds_the_search_and_is_audited_with_its_filters(tree, hospital_admin, olle):
+    for _ in range(3):
+        event(tree["ortho"], subject=olle.person)
+    event(tree["ortho"], subject=hospital_admin.person)
+    event(tree["primary"], subject=olle.person)
+    export = services.audit_log_export(
+        actor=hospital_admin, filters=AuditFilter(person="Olle", unit=tree["ortho"], since=T0, until=UNTIL))
+    rows = list(export.events)
+    assert (export.rows, export.capped, len(rows)) == (3, False, 3)
+    audited = AuditEvent.objects.get(action="audit_log.exported")
+    assert audited.actor_id == hospital_admin.pk
+    assert audited.organisation_hsa_id == tree["ortho"].hsa_id
+    assert audited.changes["person"] == [None, "Olle"]
+    assert audited.changes["unit"] == [None, tree["ortho"].hsa_id]
+    assert audited.changes["since"] == [None, T0.isoformat()]
+    assert audited.changes["rows"] == [None, 3]
+    assert audited.changes["capped"] == [None, False]
+    assert "action" not in audited.changes  # filters not used are not listed
+    assert audited not in rows  # the export's own event came after it began
+
+
+def test_the_export_holds_at_most_the_cap_newest_first(tree, hospital_admin, monkeypatch):
+    monkeypatch.setattr(services, "EXPORT_MAX_ROWS", 2)
+    events = [event(tree["cardio"], at=T0 + timedelta(minutes=i)) for i in range(4)]
+    export = services.audit_log_export(actor=hospital_admin, filters=AuditFilter(until=UNTIL))
+    assert list(export.events) == [events[3], events[2]]
+    assert (export.rows, export.capped) == (2, True)
+    audited = AuditEvent.objects.get(action="audit_log.exported")
+    assert audited.changes["rows"] == [None, 2] and audited.changes["capped"] == [None, True]
+
+
+def test_only_an_administrator_exports_and_only_their_subtree(tree, nurse, hospital_admin):
+    with pytest.raises(NotFound):
+        services.audit_log_export(actor=nurse[0], filters=AuditFilter())
+    with pytest.raises(NotFound):
+        services.audit_log_export(actor=hospital_admin, filters=AuditFilter(unit=tree["primary"]))
+    assert not AuditEvent.objects.filter(action="audit_log.exported").exists()
+
+
+def test_the_operator_may_search_everything(tree):
+    event(tree["other_unit"], at=timezone.now())
+    assert len(search(SYSTEM, until=None)) >= 1
