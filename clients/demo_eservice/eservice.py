@@ -11,7 +11,7 @@ It uses an independent OIDC library (Authlib's requests client; joserfc for JWTs
 2. `/callback` checks `state` and the RFC 9207 `iss`, redeems the code with the verifier and HTTP
    Basic client authentication, verifies the ID token with the portal's JWKS (OIDC Core 3.1.3.7:
    signature, `iss`, `aud`, `exp`, `nonce`), then calls the portal's protected API
-   `/api/v1/oidc-demo/me` with the access token (RFC 6750 bearer);
+   `/api/v1/oidc-demo/me` with the access token (RFC 6750 bearer) at every view of `/`;
 3. `/` shows the ID token's claims and the API's answer;
 4. its "Log out" button (POST `/logout`) forgets them here and sends the browser to the portal's
    `end_session_endpoint` (OIDC RP-Initiated Logout 1.0) with the ID token as `id_token_hint`,
@@ -111,11 +111,20 @@ class EService:
             ).validate(id_token.claims)
         except JoseError as exc:
             raise ValueError(f"The ID token did not verify: {exc}") from exc
-        answer = requests.get(self.config["api"], timeout=TIMEOUT_SECONDS,
-                              headers={"Authorization": f"Bearer {token['access_token']}"})
         session["claims"] = dict(id_token.claims)
         session["id_token"] = token["id_token"]
-        session["api"] = {"status": answer.status_code, "body": answer.json()}
+        session["access_token"] = token["access_token"]
+
+    def call_api(self, session: dict[str, Any]) -> dict[str, Any]:
+        """Call the portal's protected API with the session's access token, now (RFC 6750), so
+        that a revocation at the portal shows at the next page view: {"status", "body"}."""
+        answer = requests.get(self.config["api"], timeout=TIMEOUT_SECONDS,
+                              headers={"Authorization": f"Bearer {session['access_token']}"})
+        try:
+            body: Any = answer.json()
+        except ValueError:
+            body = answer.text[:500]
+        return {"status": answer.status_code, "body": body}
 
     def start_logout(self, session: dict[str, Any]) -> str:
         """Forget the login here and return the portal's logout URL (RP-Initiated Logout 1.0
@@ -193,8 +202,11 @@ def handler_for(service: EService) -> type[BaseHTTPRequestHandler]:
             elif parts.path == "/":
                 if "claims" in session:
                     body = ("<h2>ID token claims</h2>" + pretty(session["claims"])
-                            + "<h2>The portal's API, called with the access token</h2>"
-                            + pretty(session["api"])
+                            + "<h2>The portal's API, called with the access token just now"
+                            "</h2><p>Reload this page after revoking the e-service on the "
+                            "portal's <em>My e-services</em>: the answer becomes 401. The "
+                            "access token also expires after 5 minutes.</p>"
+                            + pretty(service.call_api(session))
                             + '<form method="post" action="/logout">'
                             '<button type="submit">Log out</button></form>')
                 else:

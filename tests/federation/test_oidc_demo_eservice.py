@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 import requests
+from django.test import Client as DjangoClient
 
 from apps.authn.models import UserSession
 from apps.demo import eservice
+from apps.federation.models import AccessToken
+from tests.conftest import login_session
 from tests.federation.oidc_support import browser, register, use_provider
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,6 +76,10 @@ def test_the_demo_eservice_logs_in_shows_the_claims_and_calls_the_api(
     assert f'"sub": "{nurse[0].person_id}"' in text
     assert '"status": 200' in text  # the API accepted the access token
     assert '"acr"' in text
+    # Revoked on My e-services: the next view of the demo shows the API refusing the token.
+    client_pk = AccessToken.objects.get().application_id
+    login_session(DjangoClient(), nurse[0]).post(f"/my/e-services/{client_pk}/revoke/")
+    assert '"status": 401' in html.unescape(user_agent.get(f"{demo}/", timeout=30).text)
 
 
 def test_the_demo_eservice_logs_out_of_the_portal_and_comes_back(
