@@ -16,12 +16,14 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 
 from apps.authn.decorators import acting_user, loa_required, staff_required
 from apps.commissions import policies as commission_policies
 from apps.core.errors import Forbidden, NotFound, PortalError
 from apps.core.forms import add_portal_error
 from apps.federation import policies, selectors, services_oidc
+from apps.federation.models import Client
 from apps.organisations.selectors import organisation_list_in_subtrees
 
 from .forms import ClientContactForm, ClientRegisterForm, EndForm
@@ -65,8 +67,7 @@ def client_register(request: HttpRequest) -> HttpResponse:
         except PortalError as exc:
             add_portal_error(form, exc)
         else:
-            return render(request, "administration/client_secret.html",
-                          {"client": done.client, "secret": done.secret, "new": True})
+            return _show_once(request, done.client, done.secret, new=True)
     return render(request, "administration/client_register.html", {"form": form})
 
 
@@ -148,8 +149,34 @@ def client_secret_rotate(request: HttpRequest, client_id: uuid.UUID) -> HttpResp
     except PortalError as exc:
         _refusal(request, exc)
         return redirect("administration:client_detail", client_id=client.pk)
+    return _show_once(request, done.client, done.secret, new=False)
+
+
+#: The session key of a client secret waiting to be shown once (`client_credentials_shown`).
+SHOW_ONCE_KEY = "client_secret_once"
+
+
+def _show_once(request: HttpRequest, client: Client, secret: str, *, new: bool) -> HttpResponse:
+    """Keep the new credentials in the session for one view and redirect to it (POST, redirect,
+    GET): reloading the page then neither registers a second client nor replaces the secret
+    again."""
+    request.session[SHOW_ONCE_KEY] = {"client": str(client.pk), "secret": secret, "new": new}
+    return redirect("administration:client_credentials_shown", client_id=client.pk)
+
+
+@staff_required
+@loa_required("administration")
+@never_cache
+def client_credentials_shown(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
+    """The client ID and the secret just made, shown once: the session forgets the secret as
+    the page is made, so a reload or a later visit goes to the client's page instead."""
+    actor = acting_user(request)
+    client = selectors.client_get_for_actor(actor, client_id)
+    waiting = request.session.pop(SHOW_ONCE_KEY, None)
+    if not isinstance(waiting, dict) or waiting.get("client") != str(client.pk):
+        return redirect("administration:client_detail", client_id=client.pk)
     return render(request, "administration/client_secret.html",
-                  {"client": done.client, "secret": done.secret, "new": False})
+                  {"client": client, "secret": waiting.get("secret"), "new": waiting.get("new")})
 
 
 def _refusal(request: HttpRequest, exc: PortalError) -> None:

@@ -26,4 +26,6 @@ urlpatterns = [
     path("clients/<uuid:client_id>/suspend/", clients.client_suspend, name="client_suspend"),
     path("clients/<uuid:client_id>/secret/", clients.client_secret_rotate,
          name="client_secret_rotate"),
+    path("clients/<uuid:client_id>/credentials/", clients.client_credentials_shown,
+         name="client_credentials_shown"),
 ]

@@ -53,17 +53,21 @@ def test_register_shows_the_secret_once_and_stores_only_its_hmac(
         client: Any, hospital_admin: Any, tree: Any) -> None:
     login(client, hospital_admin)
     answer = client.post(reverse("administration:client_register"),
-                         {**FORM, "organisation": tree["cardio"].pk})
-    assert answer.status_code == 200
+                         {**FORM, "organisation": tree["cardio"].pk}, follow=True)
+    assert answer.status_code == 200 and len(answer.redirect_chain) == 1  # POST, redirect, GET
     secret = re.search(r"Client secret</dt><dd><code>([A-Za-z0-9_-]+)</code>",
                        answer.content.decode()).group(1)  # type: ignore[union-attr]
     assert len(secret) >= 43  # at least 256 bits, base64url
     row = Client.objects.get()
     assert row.state == "pending" and row.organisation == tree["cardio"]
     assert secret not in row.client_secret and secrets.matches(secret, row.client_secret)
-    assert answer["Cache-Control"] == "private, no-store"
+    assert "no-store" in answer["Cache-Control"]
     page = client.get(detail(row)).content.decode()
     assert secret not in page and "waiting for approval" in page
+    # A reload of the shown-once page registers nothing and shows the secret no more.
+    again = client.get(answer.redirect_chain[0][0], follow=True)
+    assert again.redirect_chain[-1][0] == detail(row) and secret not in again.content.decode()
+    assert Client.objects.count() == 1
     event = AuditEvent.objects.get(action="oauth_client.registered")
     assert secret not in str(event.changes) and event.target_id == str(row.pk)
 
@@ -183,7 +187,7 @@ def test_update_rotate_and_suspend(client: Any, hospital_admin: Any, tree: Any) 
     assert row.redirect_uris == "https://journal.example/a https://journal.example/b"
     assert AuditEvent.objects.filter(action="oauth_client.updated").exists()
     rotated = client.post(reverse("administration:client_secret_rotate",
-                                  kwargs={"client_id": row.pk})).content.decode()
+                                  kwargs={"client_id": row.pk}), follow=True).content.decode()
     secret = re.search(r"<code>([A-Za-z0-9_-]{64})</code>", rotated).group(1)  # type: ignore[union-attr]
     row.refresh_from_db()
     assert secrets.matches(secret, row.client_secret)
