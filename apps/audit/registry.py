@@ -22,12 +22,15 @@ class Action:
     """An audit action: stable `code` and a translatable `label` shown in audit histories.
 
     `patient_data` marks events about a person's care (consent, emergency access): they belong in
-    the patient's own log extract, never in an administrator's view of a colleague.
+    the patient's own log extract, never in an administrator's view of a colleague. `names_target`
+    marks actions whose label needs the target's name beside it to say what happened ("E-service
+    token issued: Journal e-service"; `describe`).
     """
 
     code: str
     label: str | Promise
     patient_data: bool = False
+    names_target: bool = False
 
 
 _ACTIONS: dict[str, Action] = {}
@@ -37,11 +40,12 @@ class DuplicateAction(Exception):
     """An action or reason code was registered twice."""
 
 
-def register(code: str, label: str | Promise, *, patient_data: bool = False) -> Action:
+def register(code: str, label: str | Promise, *, patient_data: bool = False,
+             names_target: bool = False) -> Action:
     """Register `code` with its `label`; raises DuplicateAction if the code is already taken."""
     if code in _ACTIONS:
         raise DuplicateAction(f"audit action {code!r} is registered twice")
-    action = Action(code, label, patient_data)
+    action = Action(code, label, patient_data, names_target)
     _ACTIONS[code] = action
     return action
 
@@ -56,6 +60,15 @@ def label(code: str) -> str:
     not registered (an action of a removed feature still shows something)."""
     action = _ACTIONS.get(code)
     return str(action.label) if action else code
+
+
+def describe(code: str, target_label: str) -> str:
+    """`label(code)`, followed by ": `target_label`" for an action registered with
+    `names_target` (and a target label to show)."""
+    action = _ACTIONS.get(code)
+    if action and action.names_target and target_label:
+        return f"{label(code)}: {target_label}"
+    return label(code)
 
 
 def actions() -> list[Action]:

@@ -19,9 +19,11 @@ CLIENT_AUTH_FAILED = register("oauth_client.authentication_failed",
                               _("E-service client authentication"))
 TOKENS_REVOKED = register("oauth_tokens.revoked",
                           _("E-service tokens ended with what they carried"))
-TOKEN_ISSUED = register("oauth_token.issued", _("E-service token issued"))
-TOKEN_REFRESHED = register("oauth_token.refreshed", _("E-service token refreshed"))
-TOKEN_REVOKED = register("oauth_token.revoked", _("E-service token revoked by the e-service"))
-CONSENT_GIVEN = register("oauth_consent.given", _("Consent given to an e-service"))
+TOKEN_ISSUED = register("oauth_token.issued", _("E-service token issued"), names_target=True)
+TOKEN_REFRESHED = register("oauth_token.refreshed", _("E-service token refreshed"), names_target=True)
+TOKEN_REVOKED = register("oauth_token.revoked", _("E-service token revoked by the e-service"),
+                         names_target=True)
+CONSENT_GIVEN = register("oauth_consent.given", _("Consent given to an e-service"), names_target=True)
 AUTHORISATION_REVOKED = register("oauth_authorisation.revoked",
-                                 _("E-service authorisation withdrawn by the user"))
+                                 _("E-service authorisation withdrawn by the user"),
+                                 names_target=True)

@@ -190,7 +190,8 @@ def log_view(request: HttpRequest) -> HttpResponse:
     LOG_PAGE_SIZE events a page; times in Europe/Stockholm."""
     patient = request.user.person  # type: ignore[union-attr]
     page = Paginator(audit_list_for_person(patient.pk), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{"event": event, "what": registry.label(event.action)} for event in page]
+    rows = [{"event": event, "what": registry.describe(event.action, event.target_label)}
+            for event in page]
     return render(request, "selfservice/patient/log.html", {"page": page, "rows": rows})
 
 

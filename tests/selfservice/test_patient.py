@@ -314,3 +314,14 @@ def test_log_extract_says_you_for_the_patients_own_actions(patient_client, patie
     assert patient.username not in html
     emergency = html.split("Emergency access registered")[0].rsplit("<tr>", 1)[1]
     assert "Nina Nurse" in emergency
+
+
+def test_log_extract_names_the_e_service_of_a_token(patient_client, patient, tree):
+    """Found: "E-service token issued" did not say which e-service."""
+    from apps.federation import services_tokens
+    from tests.federation.oidc_support import register
+
+    registered = register(tree["cardio"])
+    services_tokens.authorisation_revoke(actor=patient, client=registered.client)
+    html = patient_client.get(reverse("selfservice:patient_log")).content.decode()
+    assert "E-service authorisation withdrawn by the user: Journal e-service" in html
