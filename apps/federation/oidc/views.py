@@ -157,15 +157,16 @@ class AuthorizationView(dot.AuthorizationView):
 
     def handle_no_permission(self) -> HttpResponse:
         """A visitor without a completed login: `prompt=none` is answered `login_required` to
-        the client's redirect URI (OIDC Core 3.1.2.6); anyone else goes to the portal's login,
-        which comes back here."""
+        the client's redirect URI (OIDC Core 3.1.2.6); anyone else goes to the portal's login
+        page for everyone (the e-ID choice for staff and patients, with the password login for
+        staff: an e-service serves either), which comes back here."""
         if "none" in self.request.GET.get("prompt", "").split():
             answer = self.error_to_client(self.request, prompt.Decision(error="login_required"))
             if answer is not None:
                 return answer
             response: HttpResponse = super().get(self.request)  # DOT's error page
             return response
-        return login_redirect(self.request)
+        return login_redirect(self.request, "federation:discovery")
 
     def create_authorization_response(self, request: HttpRequest, scopes: str,
                                       credentials: dict[str, Any], allow: bool) -> Any:
