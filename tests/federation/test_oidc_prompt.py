@@ -67,7 +67,7 @@ def test_without_prompt_a_visitor_goes_to_the_login_page(portal: str, rp: Relyin
                                                  code_verifier="v" * 48, nonce="n")
     answer = requests.get(url, allow_redirects=False, timeout=30)
     assert answer.status_code == 302
-    assert urlsplit(answer.headers["Location"]).path == "/login/"
+    assert urlsplit(answer.headers["Location"]).path == "/saml/"
 
 
 def test_prompt_login_steps_up_and_comes_back_without_prompt(

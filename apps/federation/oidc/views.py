@@ -36,7 +36,7 @@ from apps.authn import commission as choice
 from apps.authn import selectors as authn_selectors
 from apps.authn import session
 from apps.authn.decorators import is_patient_session, is_staff_session, login_redirect
-from apps.federation import services_tokens
+from apps.federation import selectors, services_tokens
 from apps.federation.models import AccessToken, Client
 from apps.federation.oidc import access_tokens, claims, keys, logout, prompt
 from apps.federation.oidc.vocabulary import SigningAlgorithm
@@ -92,7 +92,7 @@ class AuthorizationView(dot.AuthorizationView):
         `acr_values` (`login_requirement`); a consent form may also be sent on to the client's
         redirect URI (CSP 3 `form-action` covers the redirect that answers the form, so its
         origin is allowed on this page only)."""
-        answer = self.login_requirement(request)
+        answer = self.login_requirement(request) or self.consented_before(request)
         if answer is not None:
             return answer
         response: HttpResponse = super().get(request, *args, **kwargs)
@@ -107,11 +107,39 @@ class AuthorizationView(dot.AuthorizationView):
         """The consent form's answer (posted to the authorization request's own URL), checked
         against the request's `prompt`, `max_age` and `acr_values` again (`login_requirement`),
         so that a form posted without the page issues no code for a weaker login."""
-        answer = self.login_requirement(request)
+        answer = self.login_requirement(request) or self.consented_before(request)
         if answer is not None:
             return answer
         response: HttpResponse = super().post(request, *args, **kwargs)
         return response
+
+    def consented_before(self, request: HttpRequest) -> HttpResponse | None:
+        """The code, without the consent page, for a client that is not first party when the
+        person's earlier consent to it still stands and covers the requested scopes
+        (`selectors.authorisation_covers`; OIDC Core 3.1.2.4: the provider may use a stored
+        consent); None to go on to DOT's page (first party, `prompt=consent`, which always asks
+        (OIDC Core 3.1.2.1), no such consent, or an invalid request, which DOT answers). The
+        consent is not audited again: `oauth_consent.given` records the answers on the page."""
+        user = request.user
+        if "consent" in request.GET.get("prompt", "").split() or not isinstance(user, User):
+            return None
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError:
+            return None
+        client = Client.objects.get(client_id=credentials["client_id"])
+        if client.first_party or not selectors.authorisation_covers(user.person_id, client, scopes):
+            return None
+        if isinstance(credentials.get("ui_locales"), list):  # as DOT's get() hands it to oauthlib
+            credentials["ui_locales"] = " ".join(credentials["ui_locales"])
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=credentials, allow=True)
+        except OAuthToolkitError as error:
+            response: HttpResponse = self.error_response(error, client)
+            return response
+        answer: HttpResponse = self.redirect(uri, client)
+        return answer
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         """DOT's consent page context, with the claims the e-service would receive, described in
