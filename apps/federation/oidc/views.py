@@ -121,14 +121,15 @@ class AuthorizationView(dot.AuthorizationView):
         (OIDC Core 3.1.2.1), no such consent, or an invalid request, which DOT answers). The
         consent is not audited again: `oauth_consent.given` records the answers on the page."""
         user = request.user
-        if "consent" in request.GET.get("prompt", "").split() or not isinstance(user, User):
+        client = Client.objects.filter(client_id=request.GET.get("client_id", "")).first()
+        if (client is None or client.first_party or not isinstance(user, User)
+                or "consent" in request.GET.get("prompt", "").split()):
             return None
         try:
             scopes, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError:
             return None
-        client = Client.objects.get(client_id=credentials["client_id"])
-        if client.first_party or not selectors.authorisation_covers(user.person_id, client, scopes):
+        if not selectors.authorisation_covers(user.person_id, client, scopes):
             return None
         if isinstance(credentials.get("ui_locales"), list):  # as DOT's get() hands it to oauthlib
             credentials["ui_locales"] = " ".join(credentials["ui_locales"])
