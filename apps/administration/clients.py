@@ -75,7 +75,8 @@ def client_register(request: HttpRequest) -> HttpResponse:
 @loa_required("administration")
 def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
     """A client's registration, with the contact and redirect URI form for its administrators
-    (federation.services_oidc.client_update)."""
+    (federation.services_oidc.client_update), which says before and after saving that a new
+    address sends an approved client back for approval when the actor may not approve it."""
     actor = acting_user(request)
     client = selectors.client_get_for_actor(actor, client_id)
     can_manage = policies.can_manage_client(actor, client.organisation)
@@ -85,7 +86,7 @@ def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
         "post_logout_redirect_uris": "\n".join(client.post_logout_redirect_uris.split())})
     if request.method == "POST" and form.is_valid():
         try:
-            services_oidc.client_update(
+            updated = services_oidc.client_update(
                 actor=actor, client=client, contact_name=form.cleaned_data["contact_name"],
                 contact_email=form.cleaned_data["contact_email"], redirect_uris=form.uris(),
                 post_logout_redirect_uris=form.post_logout_uris())
@@ -93,6 +94,10 @@ def client_detail(request: HttpRequest, client_id: uuid.UUID) -> HttpResponse:
             add_portal_error(form, exc)
         else:
             messages.success(request, str(_("The client was changed.")))
+            if updated.state != client.state:
+                messages.warning(request, str(_(
+                    "The new address needs a federation operator's approval: the client does "
+                    "not work until it is approved again.")))
             return redirect("administration:client_detail", client_id=client.pk)
     return render(request, "administration/client_detail.html", {
         "client": client, "form": form, "can_manage": can_manage,

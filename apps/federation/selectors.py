@@ -87,6 +87,23 @@ def authorisations_for_person(person_id: uuid.UUID) -> list[dict[str, object]]:
     return found
 
 
+def authorisation_covers(person_id: uuid.UUID, client: Client, scopes: list[str]) -> bool:
+    """True when the person has authorised `client` for every one of `scopes` and the
+    authorisation still stands: one of its tokens for an account of the person is usable (an
+    unexpired access token, or an unrevoked refresh token whose access token is still recorded)
+    and was granted all of `scopes` (what `authorisations_for_person` lists; revoking it on "My
+    e-services", a suspension of the client and the other revocations of
+    docs/identity-provider.md, "Revocation", end it)."""
+    wanted = set(scopes)
+    now = timezone.now()
+    granted = [*AccessToken.objects.filter(person_id=person_id, application=client,
+                                           expires__gt=now).values_list("scope", flat=True),
+               *RefreshToken.objects.filter(user__person_id=person_id, application=client,
+                                            revoked__isnull=True, access_token__isnull=False)
+               .values_list("access_token__scope", flat=True)]
+    return any(wanted <= set(scope.split()) for scope in granted)
+
+
 def authorised_client_get(person_id: uuid.UUID, client_id: uuid.UUID) -> Client:
     """One client of `authorisations_for_person`. Raises NotFound for any other."""
     for item in authorisations_for_person(person_id):

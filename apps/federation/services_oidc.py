@@ -79,19 +79,34 @@ def client_register(*, actor: Actor, organisation: Organisation, name: str, cont
     return Registered(client, secret)
 
 
+def widens(client: Client, wanted: dict[str, str]) -> bool:
+    """True when `wanted` (`client_update`'s new values, URIs space-separated) adds a redirect
+    URI or a post-logout redirect URI that `client` does not have: a new address the portal
+    would send users, codes or logouts to, which its approval did not cover."""
+    return any(set(wanted[field].split()) - set(getattr(client, field).split())
+               for field in ("redirect_uris", "post_logout_redirect_uris"))
+
+
 @service
 def client_update(*, actor: Actor, client: Client, contact_name: str, contact_email: str,
                   redirect_uris: list[str], post_logout_redirect_uris: list[str]) -> Client:
     """Change a client's contact, redirect URIs and post-logout redirect URIs (checked as at
-    registration). Raises NotFound
-    outside the actor's scope, ValidationFailed for refused values. Audits
-    `oauth_client.updated` with what changed."""
+    registration). A change that widens an approved client (adds a redirect URI or a
+    post-logout redirect URI), made by an actor who may not approve it, puts it back to
+    `pending`: it stops working until a federation operator approves it again, so the operator's
+    approval always covers every address it may send users to (`widens`; docs/decisions.md).
+    Removing URIs and changing the contact keep the state. Raises NotFound outside the actor's
+    scope, ValidationFailed for refused values. Audits `oauth_client.updated` with what changed,
+    the state too."""
     policies.require_manage_client(actor, client.organisation)
     with transaction.atomic():
         locked = _locked(client)
         wanted = {"contact_name": contact_name.strip(), "contact_email": contact_email.strip(),
                   "redirect_uris": " ".join(redirect_uris),
                   "post_logout_redirect_uris": " ".join(post_logout_redirect_uris)}
+        if (locked.state == ClientState.APPROVED and widens(locked, wanted)
+                and not policies.can_approve_client(actor, locked.organisation)):
+            wanted["state"] = ClientState.PENDING
         changes = {key: [getattr(locked, key), value] for key, value in wanted.items()
                    if getattr(locked, key) != value}
         for key, value in wanted.items():

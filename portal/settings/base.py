@@ -98,6 +98,10 @@ MIDDLEWARE = [
     "apps.authn.middleware.SessionTimeoutMiddleware",
     # After the timeouts (an ended session chose nothing): re-validates the chosen commission.
     "apps.authn.commission_middleware.CommissionMiddleware",
+    # After the login's session and commission, inside the CSP: a redirect to the authorization
+    # endpoint becomes a page that moves on at once (CSP 3 form-action covers the redirects of a
+    # form submission; apps.federation.oidc.continuation).
+    "apps.federation.oidc.continuation.AuthorizationContinueMiddleware",
     "apps.core.middleware.PortalErrorMiddleware",
     "apps.core.middleware.PrivatePagesMiddleware",
     # Last, as django-axes asks: it sees the finished response of a locked-out login.

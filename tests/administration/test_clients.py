@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -19,7 +20,7 @@ from apps.core.actors import SYSTEM
 from apps.federation.models import Client
 from apps.federation.oidc import secrets
 from tests.conftest import login_session, make_staff
-from tests.federation.oidc_support import register
+from tests.federation.oidc_support import register, s256
 
 pytestmark = pytest.mark.django_db
 
@@ -217,3 +218,58 @@ def test_the_client_list_reads_a_fixed_number_of_queries(
     with django_assert_max_num_queries(12):
         page = client.get(reverse("administration:client_list")).content.decode()
     assert page.count("Journal e-service") == 3
+
+
+def test_a_new_address_sends_an_approved_client_back_for_approval(
+        client: Any, hospital_admin: Any, operator: Any, tree: Any) -> None:
+    """The federation operator's approval covers every address the client may send users to
+    (docs/decisions.md): an administrator who cannot approve it widens it only back to pending;
+    narrowing and the contact keep it approved; the operator's own change keeps it too."""
+    registered = register(tree["cardio"], redirect_uris=["https://journal.example/a"],
+                          post_logout_redirect_uris=["https://journal.example/bye"])
+    row = registered.client
+    login(client, hospital_admin)
+    note = "sends the client back for approval"
+    assert note in client.get(detail(row)).content.decode()  # said before saving
+    base = {"contact_name": "Nils New", "contact_email": "nils@example.invalid",
+            "redirect_uris": "https://journal.example/a",
+            "post_logout_redirect_uris": "https://journal.example/bye"}
+    client.post(detail(row), base)  # the contact only
+    row.refresh_from_db()
+    assert row.state == "approved"
+
+    for field, wider in [("post_logout_redirect_uris", "https://journal.example/bye\n"
+                          "https://evil.example/bye"),
+                         ("redirect_uris", "https://journal.example/a\nhttps://evil.example/a")]:
+        answer = client.post(detail(row), {**base, field: wider}, follow=True)
+        assert "needs a federation operator&#x27;s approval" in answer.content.decode()  # after
+        row.refresh_from_db()
+        assert row.state == "pending"
+        event = AuditEvent.objects.filter(action="oauth_client.updated").latest("occurred_at")
+        assert event.actor_id == hospital_admin.pk
+        assert event.changes["state"] == ["approved", "pending"]
+        # It stops working: an authorization request is refused on the page.
+        refused = client.get("/oauth2/authorize/?" + urlencode({
+            "response_type": "code", "client_id": row.client_id,
+            "redirect_uri": "https://journal.example/a", "scope": "openid", "state": "st",
+            "code_challenge": s256("v" * 64), "code_challenge_method": "S256"}))
+        assert refused.status_code == 400
+        operator_browser = login(type(client)(), operator)
+        operator_browser.post(reverse("administration:client_approve",
+                                      kwargs={"client_id": row.pk}))
+        row.refresh_from_db()
+        assert row.state == "approved"
+        client.post(detail(row), base)  # narrowing back keeps it approved
+        row.refresh_from_db()
+        assert row.state == "approved"
+
+    # An operator who also administers it may widen it: their approval is the one needed.
+    commissions.role_grant(actor=SYSTEM, person=operator.person, role=Role.LOCAL_ADMIN,
+                           organisation=tree["hospital"], valid_from=timezone.now(),
+                           valid_until=None)
+    operator_browser = login(type(client)(), operator)
+    assert note not in operator_browser.get(detail(row)).content.decode()
+    operator_browser.post(detail(row), {**base, "redirect_uris": "https://journal.example/a\n"
+                                                                 "https://journal.example/c"})
+    row.refresh_from_db()
+    assert row.state == "approved" and "https://journal.example/c" in row.redirect_uris

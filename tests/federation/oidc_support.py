@@ -4,6 +4,8 @@ services, a logged-in browser session for the live server, and a relying party b
 
 from __future__ import annotations
 
+import html
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +29,14 @@ from tests.conftest import login_session
 
 REDIRECT_URI = "https://rp.example/callback"
 POST_LOGOUT_REDIRECT_URI = "https://rp.example/logged-out"
+
+
+def continued_to(page: str) -> str:
+    """The authorization request that the page "Continuing to the e-service" (the end of a login
+    that began at an e-service) moves on to: its link's address."""
+    found = re.search(r'<a class="button" href="([^"]+)">Continue to the e-service</a>', page)
+    assert found, "not the page continuing to the e-service"
+    return html.unescape(found.group(1))
 
 
 def use_provider(settings_fixture: Any, issuer: str) -> None:

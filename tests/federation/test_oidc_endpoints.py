@@ -38,7 +38,9 @@ def test_a_visitor_logs_in_first_and_comes_back(client: Any, tree: Any, nurse: A
     answer = client.get(url)
     assert answer.status_code == 302
     login_url = urlsplit(answer["Location"])
-    assert login_url.path == "/login/" and parse_qs(login_url.query)["next"] == [url]
+    # The login page for staff and patients alike: an e-service may serve either.
+    assert login_url.path == "/saml/" and parse_qs(login_url.query)["next"] == [url]
+    assert "for" not in parse_qs(login_url.query)
     login_session(client, nurse[0])
     back = client.get(url)
     assert back.status_code == 302 and back["Location"].startswith(REDIRECT_URI + "?code=")

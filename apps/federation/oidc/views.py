@@ -36,7 +36,7 @@ from apps.authn import commission as choice
 from apps.authn import selectors as authn_selectors
 from apps.authn import session
 from apps.authn.decorators import is_patient_session, is_staff_session, login_redirect
-from apps.federation import services_tokens
+from apps.federation import selectors, services_tokens
 from apps.federation.models import AccessToken, Client
 from apps.federation.oidc import access_tokens, claims, keys, logout, prompt
 from apps.federation.oidc.vocabulary import SigningAlgorithm
@@ -99,7 +99,7 @@ class AuthorizationView(dot.AuthorizationView):
         `acr_values` (`login_requirement`); a consent form may also be sent on to the client's
         redirect URI (CSP 3 `form-action` covers the redirect that answers the form, so its
         origin is allowed on this page only)."""
-        answer = self.login_requirement(request)
+        answer = self.login_requirement(request) or self.consented_before(request)
         if answer is not None:
             return answer
         response: HttpResponse = super().get(request, *args, **kwargs)
@@ -130,6 +130,35 @@ class AuthorizationView(dot.AuthorizationView):
             return answer
         response: HttpResponse = super().post(request, *args, **kwargs)
         return response
+
+    def consented_before(self, request: HttpRequest) -> HttpResponse | None:
+        """The code, without the consent page, for a client that is not first party when the
+        person's earlier consent to it still stands and covers the requested scopes
+        (`selectors.authorisation_covers`; OIDC Core 3.1.2.4: the provider may use a stored
+        consent); None to go on to DOT's page (first party, `prompt=consent`, which always asks
+        (OIDC Core 3.1.2.1), no such consent, or an invalid request, which DOT answers). The
+        consent is not audited again: `oauth_consent.given` records the answers on the page."""
+        user = request.user
+        client = Client.objects.filter(client_id=request.GET.get("client_id", "")).first()
+        if (client is None or client.first_party or not isinstance(user, User)
+                or "consent" in request.GET.get("prompt", "").split()):
+            return None
+        try:
+            scopes, credentials = self.validate_authorization_request(request)
+        except OAuthToolkitError:
+            return None
+        if not selectors.authorisation_covers(user.person_id, client, scopes):
+            return None
+        if isinstance(credentials.get("ui_locales"), list):  # as DOT's get() hands it to oauthlib
+            credentials["ui_locales"] = " ".join(credentials["ui_locales"])
+        try:
+            uri, _headers, _body, _status = self.create_authorization_response(
+                request=request, scopes=" ".join(scopes), credentials=credentials, allow=True)
+        except OAuthToolkitError as error:
+            response: HttpResponse = self.error_response(error, client)
+            return response
+        answer: HttpResponse = self.redirect(uri, client)
+        return answer
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         """DOT's consent page context, with the claims the e-service would receive, described in
@@ -184,15 +213,16 @@ class AuthorizationView(dot.AuthorizationView):
 
     def handle_no_permission(self) -> HttpResponse:
         """A visitor without a completed login: `prompt=none` is answered `login_required` to
-        the client's redirect URI (OIDC Core 3.1.2.6); anyone else goes to the portal's login,
-        which comes back here."""
+        the client's redirect URI (OIDC Core 3.1.2.6); anyone else goes to the portal's login
+        page for everyone (the e-ID choice for staff and patients, with the password login for
+        staff: an e-service serves either), which comes back here."""
         if "none" in self.request.GET.get("prompt", "").split():
             answer = self.error_to_client(self.request, prompt.Decision(error="login_required"))
             if answer is not None:
                 return answer
             response: HttpResponse = super().get(self.request)  # DOT's error page
             return response
-        return login_redirect(self.request)
+        return login_redirect(self.request, "federation:discovery")
 
     def create_authorization_response(self, request: HttpRequest, scopes: str,
                                       credentials: dict[str, Any], allow: bool) -> Any:
