@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Case, Max, Min, QuerySet, When
+from django.db.models import Case, Max, Min, Q, QuerySet, When
 from django.utils import timezone
 
 from apps.commissions.models import Role
@@ -13,7 +13,7 @@ from apps.commissions.policies import scope_roots
 from apps.core.errors import NotFound
 from apps.core.queries import get_or_not_found
 from apps.federation import policies
-from apps.federation.models import AccessToken, Client, Grant, IdentityProvider, RefreshToken
+from apps.federation.models import AccessToken, Client, IdentityProvider, RefreshToken
 from apps.federation.oidc import claims
 from apps.federation.oidc.vocabulary import ClientState
 from apps.identities.actors import Actor
@@ -64,19 +64,19 @@ def authorisations_for_person(person_id: uuid.UUID) -> list[dict[str, object]]:
     unexpired access token or an unrevoked refresh token), newest use first: `client`, its
     `organisation`, `receives` (what its granted scopes let it learn about the person, as the
     consent screen describes it: `claims.CLAIM_LABELS`, lazy translations), `first_authorised`
-    (the first code issued to them, UTC) and `last_used` (the newest token issued, UTC)."""
+    (the code of its oldest usable token, UTC) and `last_used` (the newest token issued or
+    refreshed, UTC)."""
     now = timezone.now()
-    active = set(AccessToken.objects.filter(person_id=person_id, expires__gt=now)
-                 .values_list("application_id", flat=True))
-    active |= set(RefreshToken.objects.filter(user__person_id=person_id, revoked__isnull=True)
-                  .values_list("application_id", flat=True))
-    clients = Client.objects.filter(pk__in=active).select_related("organisation")
-    first = dict(Grant.objects.filter(user__person_id=person_id, application__in=clients)
-                 .values_list("application_id").annotate(Min("created")))
-    tokens = AccessToken.objects.filter(person_id=person_id, application__in=clients)
-    last = dict(tokens.values_list("application_id").annotate(Max("created")))
+    usable = AccessToken.objects.filter(person_id=person_id).filter(
+        Q(expires__gt=now) | Q(refresh_token__isnull=False, refresh_token__revoked__isnull=True))
+    clients = Client.objects.filter(pk__in=usable.values("application_id")).select_related(
+        "organisation")
+    # Since the code of the oldest usable token: an authorisation revoked and given again
+    # starts anew.
+    first = dict(usable.values_list("application_id").annotate(Min("grant__created")))
+    last = dict(usable.values_list("application_id").annotate(Max("created")))
     scopes: dict[uuid.UUID, set[str]] = {}
-    for application_id, scope in tokens.values_list("application_id", "scope"):
+    for application_id, scope in usable.values_list("application_id", "scope"):
         scopes.setdefault(application_id, set()).update(scope.split())
     found = [{"client": client, "organisation": client.organisation,
               "receives": [claims.CLAIM_LABELS[name] for name in

@@ -34,8 +34,8 @@ def my_eservice_revoke(request: HttpRequest, client_id: uuid.UUID) -> HttpRespon
     user = acting_user(request)
     client = selectors.authorised_client_get(user.person_id, client_id)
     services_tokens.authorisation_revoke(actor=user, client=client)
-    messages.success(request, _("%(name)s can no longer use your login. It asks you again next "
-                                "time.") % {"name": client.name})
+    messages.success(request, _("%(name)s can no longer use your login. The next time you use "
+                                "it, you log in again.") % {"name": client.name})
     return redirect("selfservice:my_eservices")
 
 

@@ -61,10 +61,30 @@ def test_a_user_sees_and_revokes_an_e_service(portal: str, tree: Any, nurse: Any
 
 def test_without_authorisations_the_page_says_so(client: Any, patient: Any) -> None:
     login_session(client, patient)
-    assert "You have not authorised any e-service." in client.get(
+    assert "No e-service uses your login." in client.get(
         "/my/e-services/").content.decode()
     assert client.get("/my/e-services/").status_code == 200
 
 
 def test_a_visitor_is_sent_to_log_in(client: Any, db: Any) -> None:
     assert client.get("/my/e-services/").status_code == 302
+
+
+def test_an_authorisation_given_again_after_revoking_starts_anew(portal: str, tree: Any,
+                                                                 nurse: Any) -> None:
+    """Found: "First authorised" still showed the time from before the revocation."""
+    from datetime import timedelta
+
+    from apps.federation import services_tokens
+    from apps.federation.models import Grant
+    from apps.federation.selectors import authorisations_for_person
+
+    user = nurse[0]
+    rp = RelyingParty(portal, register(tree["cardio"]))
+    rp.login(browser(portal, user))
+    Grant.objects.update(created=Grant.objects.get().created - timedelta(days=30))
+    services_tokens.authorisation_revoke(actor=user, client=rp.registered.client)
+    assert authorisations_for_person(user.person_id) == []
+    rp.login(browser(portal, user))
+    [row] = authorisations_for_person(user.person_id)
+    assert row["first_authorised"] == Grant.objects.latest("created").created
