@@ -43,18 +43,23 @@ def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
+def both_end(admin: Any, person: Any, row: UserSession) -> list[Callable[[], Any]]:
+    """The administrator's and the person's "end this session", as calls."""
+    return [
+        lambda: services.session_end(actor=admin, user_session=row,
+                                     reason=UserSession.EndReason.ADMIN, note="Lost phone"),
+        lambda: services.session_end(actor=person, user_session=row,
+                                     reason=UserSession.EndReason.ENDED),
+    ]
+
+
 def test_one_session_ends_once_when_the_administrator_and_the_person_end_it_together(
         tree: Any, hospital_admin: Any) -> None:
     olle, _ = make_staff(tree["ortho"], "Olle", "Ortoped")
     login_session(Client(), olle)
     for _ in range(5):
         row = UserSession.objects.get(user=olle, ended_at__isnull=True)
-        results = at_once([
-            lambda: services.session_end(actor=hospital_admin, user_session=row,
-                                         reason=UserSession.EndReason.ADMIN, note="Lost phone"),
-            lambda: services.session_end(actor=olle, user_session=row,
-                                         reason=UserSession.EndReason.ENDED),
-        ])
+        results = at_once(both_end(hospital_admin, olle, row))
         refused = [r for r in results if isinstance(r, ValidationFailed)]
         assert len(refused) == 1 and refused[0].code == "session.ended"
         assert AuditEvent.objects.filter(action="session.ended", target_id=str(row.pk)).count() == 1
