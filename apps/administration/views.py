@@ -1,6 +1,6 @@
 """Administration pages: local administrators find staff, see their commissions, roles, login
-accounts and audit history, grant and end commissions and system roles, and deactivate or
-reactivate login accounts.
+accounts, mobile e-IDs, sessions and audit history, grant and end commissions and system roles,
+and deactivate or reactivate login accounts (ending sessions: `sessions`).
 
 Every page needs a staff login with a second factor (`staff_required`) and shows only what lies in
 the administrator's scope: the subtrees of their active local administrator roles
