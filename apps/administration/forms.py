@@ -16,6 +16,7 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit import registry
+from apps.authn.models import UserSession
 from apps.commissions.models import Employee, Role
 from apps.commissions.selectors import NUMBER_LIKE, AuditFilter
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
@@ -180,6 +181,17 @@ class AccountForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Saved in the audit history."),
+    )
+
+
+class SessionEndForm(forms.Form):
+    """Ending a person's login sessions as an administrator: the reason is required; the person
+    sees it on their sessions page and it is kept in the audit history."""
+
+    note = forms.CharField(
+        label=_("Reason"), max_length=UserSession.END_NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("The person sees this on their sessions page. Saved in the audit history."),
     )
 
 

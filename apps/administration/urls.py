@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.administration import auditlog, clients, views
+from apps.administration import auditlog, clients, sessions, views
 
 app_name = "administration"
 urlpatterns = [
@@ -17,6 +17,10 @@ urlpatterns = [
          {"active": False}, name="account_deactivate"),
     path("people/<uuid:person_id>/accounts/<uuid:user_id>/reactivate/", views.account_active,
          {"active": True}, name="account_reactivate"),
+    path("people/<uuid:person_id>/sessions/<uuid:session_id>/end/", sessions.session_end,
+         name="session_end"),
+    path("people/<uuid:person_id>/sessions/end-all/", sessions.sessions_end_all,
+         name="sessions_end_all"),
     path("audit/", auditlog.audit_search, name="audit_search"),
     path("audit/export/", auditlog.audit_export, name="audit_export"),
     path("clients/", clients.client_list, name="client_list"),

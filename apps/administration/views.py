@@ -1,6 +1,6 @@
 """Administration pages: local administrators find staff, see their commissions, roles, login
-accounts and audit history, grant and end commissions and system roles, and deactivate or
-reactivate login accounts.
+accounts, mobile e-IDs, sessions and audit history, grant and end commissions and system roles,
+and deactivate or reactivate login accounts (ending sessions: `sessions`).
 
 Every page needs a staff login with a second factor (`staff_required`) and shows only what lies in
 the administrator's scope: the subtrees of their active local administrator roles
@@ -11,7 +11,7 @@ object, so existence never leaks. The services check the scope again; the views 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +25,13 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit import registry
+from apps.authn import selectors as authn_selectors
+from apps.authn import session
 from apps.authn.decorators import acting_user, loa_required, staff_required
+from apps.authn.methods import method_label
+from apps.authn.models import UserSession
 from apps.commissions import policies, selectors, services
+from apps.core import loa as levels
 from apps.core.errors import PortalError
 from apps.core.forms import add_portal_error
 from apps.federation import policies as federation_policies
@@ -81,6 +86,23 @@ class HistoryRow:
     label: str
 
 
+@dataclass(frozen=True)
+class SessionRow:
+    """A login session as the pages show it: its login methods in words, its level (2, 3, 4 or
+    0) and whether it is the administrator's own current session."""
+
+    session: UserSession
+    method: str
+    level: int
+    current: bool
+
+
+def session_rows(sessions: Iterable[UserSession], request: HttpRequest) -> list[SessionRow]:
+    current = session.current_key_hash(request)
+    return [SessionRow(row, method_label(row.methods), levels.level(row.loa),
+                       row.key_hash == current) for row in sessions]
+
+
 @staff_required
 @loa_required("administration")
 def person_list(request: HttpRequest) -> HttpResponse:
@@ -107,8 +129,10 @@ def person_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 @loa_required("administration")
 def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
-    """One staff member: commissions, roles, login accounts, active e-IDs and audit history
-    (`?history=n` pages the history)."""
+    """One staff member: contact details, commissions, roles, login accounts (state, created,
+    last login and its methods, second factors), mobile e-IDs (state, device, last use), active
+    sessions of the staff accounts (to end one or all) and audit history (`?history=n` pages the
+    history). A constant number of queries whatever the number of rows."""
     roots, person = _person_in_scope(request, person_id)
     now = timezone.now()
     history = Paginator(selectors.audit_list_for_person_in_scope(person, roots),
@@ -119,8 +143,11 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         "employees": selectors.employee_list_for_person_in_scope(person, roots),
         "commissions": selectors.commission_list_for_person_in_scope(person, roots),
         "roles": selectors.role_list_for_person_in_scope(person, roots),
-        "accounts": selectors.staff_account_list_for_person(person),
-        "active_eids": issuance_selectors.eid_count_active(person, now),
+        "accounts": authn_selectors.account_facts_list(
+            selectors.staff_account_list_for_person(person)),
+        "eids": issuance_selectors.eid_list_for_person(person),
+        "sessions": session_rows(authn_selectors.sessions_list_for_person(person, staff_only=True),
+                                 request),
         "history": history,
         "history_rows": [HistoryRow(e, registry.label(e.action)) for e in history],
         "is_self": person.pk == acting_user(request).person_id,  # separation of duties: no actions

@@ -84,7 +84,8 @@ class UserSession(BaseModel):
     records; `user_agent` the browser's header, cut to `USER_AGENT_MAX_LENGTH` characters.
     `methods` are RFC 8176 names (`pwd`, `otp`, `saml`, `demo`), `loa` the framework URI
     (apps.core.loa) or "", `idp` the SAML IdP's entityID or "". An ended session has `ended_at`
-    (UTC) and `end_reason` (`EndReason`); at most one active row holds a key hash.
+    (UTC) and `end_reason` (`EndReason`); `end_note` is the reason an administrator gave (reason
+    `admin`), shown to the person on their sessions page. At most one active row holds a key hash.
     `eid_serials` are the certificate serials (lower-case hex, as `issuance.MobileEID.serial`) of
     the mobile e-IDs that logged the session in or raised its level (a step-up): the session is
     entitled by each of them, so revoking one ends it (reason `eid`). A serial, not a foreign
@@ -92,6 +93,7 @@ class UserSession(BaseModel):
     """
 
     USER_AGENT_MAX_LENGTH = 300
+    END_NOTE_MAX_LENGTH = 200
 
     class EndReason(models.TextChoices):
         LOGOUT = "logout", _("logged out")
@@ -101,6 +103,7 @@ class UserSession(BaseModel):
         ABSOLUTE = "absolute", _("time limit reached")
         ACCOUNT = "account", _("account or entitlement changed")
         EID = "eid", _("the e-ID used was revoked")
+        ADMIN = "admin", _("ended by an administrator")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                              related_name="login_sessions")
@@ -114,6 +117,8 @@ class UserSession(BaseModel):
     idp = models.CharField(max_length=1024, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    end_note = models.CharField(max_length=END_NOTE_MAX_LENGTH, blank=True,
+                                help_text="The administrator's reason (end reason `admin`).")
     eid_serials = models.JSONField(default=list, blank=True,
                                    help_text="Serials (hex) of the mobile e-IDs that entitle it.")
 

@@ -2,16 +2,18 @@
 
 A login attempt is made by someone not yet logged in (the anonymous actor); completing a login and
 re-entering a second factor (step-up) are done by the user themself. A person's login sessions are
-listed and ended by the person themself, or by the portal when a time limit passed.
+listed and ended by the person themself, by the portal when a time limit passed, and (those of
+staff accounts) by a local administrator whose scope holds the person.
 """
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from apps.commissions.policies import can_administer_person
 from apps.core.actors import ANONYMOUS, is_operator
 from apps.core.calls import policy
-from apps.core.errors import Forbidden
+from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
 
@@ -30,15 +32,24 @@ def require_self(actor: Actor, user: User) -> None:
         raise Forbidden(_("This is not your login."), code="forbidden")
 
 
+def is_own_or_portal(actor: Actor, person: Person) -> bool:
+    """True for the person themself (an active account of theirs) and for the portal itself."""
+    return is_operator(actor) or (
+        isinstance(actor, User) and actor.is_active and actor.person_id == person.pk)
+
+
 @policy
 def require_manage_sessions(actor: Actor, person: Person) -> None:
     """List or end the login sessions of `person`: the person themself (any of their accounts),
-    or the portal itself (a session past its time limit). Administrators come later. Raises
-    Forbidden."""
-    if is_operator(actor):
+    the portal itself (a session past its time limit), or a local administrator whose scope
+    holds one of the person's employee HSA-ids (`commissions.policies.can_administer_person`,
+    docs/journey-sessions-admin.md), who sees and ends those of staff accounts only (a patient
+    account's sessions are patient data: `is_own_or_portal`). Raises NotFound for anyone else,
+    so whether the person or the session exists never leaks."""
+    if is_own_or_portal(actor, person):
         return
-    if not (isinstance(actor, User) and actor.is_active and actor.person_id == person.pk):
-        raise Forbidden(_("These are not your sessions."), code="forbidden")
+    if not (isinstance(actor, User) and actor.is_active and can_administer_person(actor, person)):
+        raise NotFound()
 
 
 @policy

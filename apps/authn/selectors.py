@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from apps.authn.methods import method_label
 from apps.authn.models import Passkey, TOTPDevice, UserSession
+from apps.core import loa as levels
 from apps.core.errors import NotFound
 from apps.identities.models import Person, User
 
@@ -18,10 +22,56 @@ def has_totp_device(user: User) -> bool:
     return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
-def sessions_list_for_person(person: Person) -> QuerySet[UserSession]:
-    """The person's active login sessions (every account of theirs), newest first."""
-    return (UserSession.objects.filter(user__person=person, ended_at__isnull=True)
-            .select_related("user").order_by("-started_at"))
+def sessions_list_for_person(person: Person, *, staff_only: bool = False) -> QuerySet[UserSession]:
+    """The person's active login sessions (every account of theirs; `staff_only`: of their staff
+    accounts, what an administrator sees), newest first."""
+    rows = UserSession.objects.filter(user__person=person, ended_at__isnull=True)
+    if staff_only:
+        rows = rows.filter(user__kind=User.Kind.STAFF)
+    return rows.select_related("user").order_by("-started_at")
+
+
+def session_get_for_staff_person(person: Person, session_id: uuid.UUID) -> UserSession:
+    """An active session of one of `person`'s staff accounts (the person already found in the
+    administrator's scope). Raises NotFound for a missing, ended, patient account's or another
+    person's session alike, so a crafted id reveals nothing."""
+    found = sessions_list_for_person(person, staff_only=True).filter(pk=session_id).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the login records say about one account: `last_login_at` (UTC) of its newest
+    session, or None when it never logged in, that login's `methods` (in words,
+    `methods.method_label`) and `level` (2, 3, 4 or 0 for none), whether it has a confirmed TOTP
+    device and how many passkeys."""
+
+    account: User
+    last_login_at: datetime | None
+    methods: str
+    level: int
+    has_totp: bool
+    passkey_count: int
+
+
+def account_facts_list(accounts: QuerySet[User]) -> list[AccountFacts]:
+    """`AccountFacts` of each of `accounts`, in their order, in one query whatever their number
+    (subqueries on the newest session, the TOTP devices and the passkeys)."""
+    newest = UserSession.objects.filter(user=OuterRef("pk")).order_by("-started_at")
+    passkeys = (Passkey.objects.filter(user=OuterRef("pk")).order_by().values("user")
+                .annotate(n=Count("pk")).values("n"))
+    rows = accounts.annotate(
+        last_login_at=Subquery(newest.values("started_at")[:1]),
+        last_login_methods=Subquery(newest.values("methods")[:1]),
+        last_login_loa=Subquery(newest.values("loa")[:1]),
+        has_totp=Exists(TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)),
+        passkey_count=Coalesce(Subquery(passkeys), 0),
+    )
+    return [AccountFacts(row, row.last_login_at, method_label(row.last_login_methods or []),
+                         levels.level(row.last_login_loa), row.has_totp, row.passkey_count)
+            for row in rows]
 
 
 #: How many ended sessions the sessions page shows, and from how far back (seconds).

@@ -22,7 +22,7 @@ import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -31,6 +31,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_login_failed
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import SHA256
 from django.http import HttpRequest
 from django.utils import timezone
@@ -284,57 +285,108 @@ def session_start(*, actor: User, key_hash: str, ip: str | None, user_agent: str
     return row
 
 
-@service
-def session_end(*, actor: Actor, user_session: UserSession, reason: str) -> UserSession:
-    """End one login session now: its stored Django session is deleted (its cookie no longer logs
-    in, from the next request on) and the row is marked ended with `reason`
-    (`UserSession.EndReason`). For the session's person themself or the portal
-    (`policies.require_manage_sessions`). Locks the person, then the row (docs/architecture.md,
-    "Lock order"). Audited `session.ended`. Raises Forbidden, ValidationFailed (`session.ended`:
-    already ended; `session.reason`: an unknown reason)."""
-    person = user_session.user.person
-    policies.require_manage_sessions(actor, person)
-    if reason not in UserSession.EndReason.values:
+def _end_reason_checked(actor: Actor, person: Person, reason: str, note: str) -> str:
+    """The administrator's `note` (stripped) after checking `reason`: an administrator ends
+    sessions only with reason `admin` and a note; the person and the portal with any reason of
+    `UserSession.EndReason`. Raises ValidationFailed (`session.reason`, `no_reason`)."""
+    note = note.strip()
+    admin = not policies.is_own_or_portal(actor, person)
+    if reason not in UserSession.EndReason.values or admin != (reason == UserSession.EndReason.ADMIN):
         raise ValidationFailed(_("Unknown reason."), code="session.reason")
-    with transaction.atomic():
-        Person.objects.select_for_update().get(pk=person.pk)
-        row = UserSession.objects.select_for_update().get(pk=user_session.pk)
-        if row.ended_at is not None:
-            raise ValidationFailed(_("This session has already ended."), code="session.ended")
-        row.ended_at = timezone.now()
-        row.end_reason = reason
-        row.save(update_fields=["ended_at", "end_reason", "updated_at"])
-        _delete_django_sessions([row.key_hash])
+    if admin and not note:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="note")
+    if len(note) > UserSession.END_NOTE_MAX_LENGTH:
+        raise ValidationFailed(
+            _("Use at most %(count)d characters.") % {"count": UserSession.END_NOTE_MAX_LENGTH},
+            code="session.note", field="note")
+    return note
+
+
+def _sessions_manageable(actor: Actor, person: Person) -> QuerySet[UserSession]:
+    """The person's sessions `actor` (past `require_manage_sessions`) may end: all for the
+    person and the portal, those of staff accounts for an administrator."""
+    rows = UserSession.objects.filter(user__person=person)
+    if not policies.is_own_or_portal(actor, person):
+        rows = rows.filter(user__kind=User.Kind.STAFF)
+    return rows
+
+
+def _end_rows(actor: Actor, rows: list[UserSession], reason: str, note: str = "") -> datetime:
+    """Mark the locked active `rows` ended now with `reason` and `note`, delete their stored
+    Django sessions (each browser is logged out at its next request) and send
+    `signals.session_ended` for each, so the tokens they carry end too (apps.federation).
+    Returns the end time (UTC)."""
+    now = timezone.now()
+    UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
+        ended_at=now, end_reason=reason, end_note=note, updated_at=now)
+    _delete_django_sessions([row.key_hash for row in rows])
+    for row in rows:
+        row.ended_at, row.end_reason, row.end_note = now, reason, note
         signals.session_ended.send(sender=UserSession, actor=actor, user_session=row,
                                    reason=reason)
+    return now
+
+
+@service
+def session_end(*, actor: Actor, user_session: UserSession, reason: str,
+                note: str = "") -> UserSession:
+    """End one login session now: its stored Django session is deleted (its cookie no longer logs
+    in, from the next request on) and the row is marked ended with `reason`
+    (`UserSession.EndReason`); `signals.session_ended` ends the tokens it carries. For the
+    session's person themself, the portal, or a local administrator in scope of the person, who
+    ends only a staff account's session, with reason `admin` and a `note` (at most
+    UserSession.END_NOTE_MAX_LENGTH characters) that the person sees
+    (`policies.require_manage_sessions`; NIST SP 800-63B rev. 4, 5.1: session management).
+    Locks the person, then the row (docs/architecture.md, "Lock order"). Audited `session.ended`
+    (the note as its reason). Raises NotFound (not the actor's to end, also for a patient
+    account's session asked by an administrator), ValidationFailed (`session.ended`: already
+    ended; `session.reason`: an unknown reason or one not the actor's; `no_reason`,
+    `session.note`: the administrator's note missing or too long)."""
+    person = user_session.user.person
+    policies.require_manage_sessions(actor, person)
+    note = _end_reason_checked(actor, person, reason, note)
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        row = _sessions_manageable(actor, person).select_for_update(of=("self",)).filter(
+            pk=user_session.pk).first()
+        if row is None:
+            raise NotFound()
+        if row.ended_at is not None:
+            raise ValidationFailed(_("This session has already ended."), code="session.ended")
+        ended_at = _end_rows(actor, [row], reason, note)
         record(actor=actor, action=audit.SESSION_ENDED.code, target=row, subject=person,
-               changes={"ended_at": [None, row.ended_at.isoformat()],
-                        "end_reason": [None, reason]})
+               reason=note, changes={"ended_at": [None, ended_at.isoformat()],
+                                     "end_reason": [None, reason]})
     return row
 
 
 @service
 def sessions_end_all(*, actor: Actor, person: Person,
-                     reason: str = UserSession.EndReason.EVERYWHERE) -> int:
+                     reason: str = UserSession.EndReason.EVERYWHERE, note: str = "") -> int:
     """End every active login session of `person`'s accounts ("log out everywhere"), as
-    `session_end` does for one, in one transaction; the accounts' `session_epoch` is renewed too,
-    so a session the records missed ends as well. Locks the person, then the rows in id order.
-    One audit event `sessions.ended` on the person. Returns how many sessions ended. Raises
-    Forbidden, ValidationFailed (`session.reason`)."""
+    `session_end` does for one, in one transaction. The person themself and the portal end those
+    of every account and renew the accounts' `session_epoch` too, so a session the records
+    missed ends as well; a local administrator in scope ends those of the person's staff
+    accounts, with reason `admin` and a `note` as for `session_end`. Locks the person, then the
+    rows in id order. One audit event `sessions.ended` on the person. Returns how many sessions
+    ended. Raises NotFound, ValidationFailed (`session.reason`, `no_reason`, `session.note`)."""
     policies.require_manage_sessions(actor, person)
-    if reason not in UserSession.EndReason.values:
-        raise ValidationFailed(_("Unknown reason."), code="session.reason")
+    note = _end_reason_checked(actor, person, reason, note)
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
-        rows = list(UserSession.objects.select_for_update()
-                    .filter(user__person=person, ended_at__isnull=True).order_by("pk"))
-        now = timezone.now()
-        UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
-            ended_at=now, end_reason=reason, updated_at=now)
-        _delete_django_sessions([row.key_hash for row in rows])
-        # A new epoch ends any session without a record too; its receiver finds no row left.
-        User.objects.end_sessions(person)
+        rows = list(_sessions_manageable(actor, person).select_for_update(of=("self",))
+                    .filter(ended_at__isnull=True).order_by("pk"))
+        if policies.is_own_or_portal(actor, person):
+            now = timezone.now()
+            UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
+                ended_at=now, end_reason=reason, updated_at=now)
+            _delete_django_sessions([row.key_hash for row in rows])
+            # A new epoch ends any session without a record too; its receiver finds no row left.
+            User.objects.end_sessions(person)
+        else:
+            _end_rows(actor, rows, reason, note)
         record(actor=actor, action=audit.SESSIONS_ENDED.code, target=person, subject=person,
+               reason=note,
                changes={"sessions_ended": [None, len(rows)], "end_reason": [None, reason]})
     return len(rows)
 
@@ -357,15 +409,8 @@ def sessions_end_for_eid(*, actor: Actor, person: Person, eid_serial: str) -> in
                             eid_serials__contains=[eid_serial]).order_by("pk"))
         if not rows:
             return 0
-        now = timezone.now()
         reason = UserSession.EndReason.EID
-        UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
-            ended_at=now, end_reason=reason, updated_at=now)
-        _delete_django_sessions([row.key_hash for row in rows])
-        for row in rows:
-            row.ended_at, row.end_reason = now, reason
-            signals.session_ended.send(sender=UserSession, actor=actor, user_session=row,
-                                       reason=reason)
+        _end_rows(actor, rows, reason)
         record(actor=actor, action=audit.EID_SESSIONS_ENDED.code, target=person, subject=person,
                changes={"sessions_ended": [None, len(rows)], "end_reason": [None, reason],
                         "eid_serial": [None, eid_serial]})

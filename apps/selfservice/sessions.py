@@ -17,24 +17,10 @@ from django.views.decorators.http import require_POST
 
 from apps.authn import selectors, services, session
 from apps.authn.decorators import acting_user, user_required
+from apps.authn.methods import method_label
 from apps.authn.models import UserSession
 from apps.core import loa as levels
 from apps.core.errors import PortalError
-
-#: How each login method (RFC 8176 names, as the session records them) is shown.
-METHOD_LABELS = {
-    "pwd": _("password"),
-    "otp": _("code from an authenticator app"),
-    "saml": _("e-ID"),
-    "mobile_eid": _("mobile e-ID"),
-    "hwk": _("passkey"),
-    "user": _("fingerprint, face or PIN"),
-}
-
-
-def method_label(methods: list[str]) -> str:
-    """The login methods as words, e.g. "password + code from an authenticator app"."""
-    return " + ".join(str(METHOD_LABELS.get(method, method)) for method in methods)
 
 
 @user_required
