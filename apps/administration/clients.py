@@ -179,6 +179,8 @@ def client_credentials_shown(request: HttpRequest, client_id: uuid.UUID) -> Http
     client = selectors.client_get_for_actor(actor, client_id)
     waiting = request.session.pop(SHOW_ONCE_KEY, None)
     if not isinstance(waiting, dict) or waiting.get("client") != str(client.pk):
+        messages.info(request, str(_("A client secret is shown only once. If it was not copied, "
+                                     "replace the secret.")))
         return redirect("administration:client_detail", client_id=client.pk)
     return render(request, "administration/client_secret.html",
                   {"client": client, "secret": waiting.get("secret"), "new": waiting.get("new")})

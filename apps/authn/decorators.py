@@ -94,7 +94,9 @@ def user_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not (is_staff_session(request) or is_patient_session(request)):
-            return login_redirect(request, "authn:login")
+            # The e-ID choice for staff and patients alike (the staff password login is linked
+            # from it): either may own the page.
+            return login_redirect(request, "federation:discovery")
         return view(request, *args, **kwargs)
 
     return wrapper

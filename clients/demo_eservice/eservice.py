@@ -119,7 +119,8 @@ class EService:
         """Call the portal's protected API with the session's access token, now (RFC 6750), so
         that a revocation at the portal shows at the next page view: {"status", "body"}."""
         answer = requests.get(self.config["api"], timeout=TIMEOUT_SECONDS,
-                              headers={"Authorization": f"Bearer {session['access_token']}"})
+                              headers={"Authorization": f"Bearer {session['access_token']}",
+                                       "Accept-Language": "en"})  # this demo's language
         try:
             body: Any = answer.json()
         except ValueError:
@@ -200,13 +201,21 @@ def handler_for(service: EService) -> type[BaseHTTPRequestHandler]:
                 self.answer(200, page("Logged out", f"<p>{text}</p>"
                                       '<p><a href="/">Back</a></p>'), key=key)
             elif parts.path == "/":
-                if "claims" in session:
+                api = service.call_api(session) if "claims" in session else None
+                if api is not None and api["status"] == 401:  # revoked at the portal, or expired
+                    for name in ("claims", "id_token", "access_token"):
+                        session.pop(name, None)
+                    body = ("<p>The portal no longer accepts this e-service's access token: it "
+                            "was revoked (for example on the portal's <em>My e-services</em>) or "
+                            "it expired (after 5 minutes).</p>" + pretty(api)
+                            + '<p><a href="/login">Log in through the portal</a></p>')
+                elif api is not None:
                     body = ("<h2>ID token claims</h2>" + pretty(session["claims"])
                             + "<h2>The portal's API, called with the access token just now"
                             "</h2><p>Reload this page after revoking the e-service on the "
                             "portal's <em>My e-services</em>: the answer becomes 401. The "
                             "access token also expires after 5 minutes.</p>"
-                            + pretty(service.call_api(session))
+                            + pretty(api)
                             + '<form method="post" action="/logout">'
                             '<button type="submit">Log out</button></form>')
                 else:

@@ -68,6 +68,7 @@ def test_register_shows_the_secret_once_and_stores_only_its_hmac(
     # A reload of the shown-once page registers nothing and shows the secret no more.
     again = client.get(answer.redirect_chain[0][0], follow=True)
     assert again.redirect_chain[-1][0] == detail(row) and secret not in again.content.decode()
+    assert "A client secret is shown only once." in again.content.decode()
     assert Client.objects.count() == 1
     event = AuditEvent.objects.get(action="oauth_client.registered")
     assert secret not in str(event.changes) and event.target_id == str(row.pk)

@@ -79,7 +79,9 @@ def test_the_demo_eservice_logs_in_shows_the_claims_and_calls_the_api(
     # Revoked on My e-services: the next view of the demo shows the API refusing the token.
     client_pk = AccessToken.objects.get().application_id
     login_session(DjangoClient(), nurse[0]).post(f"/my/e-services/{client_pk}/revoke/")
-    assert '"status": 401' in html.unescape(user_agent.get(f"{demo}/", timeout=30).text)
+    after = html.unescape(user_agent.get(f"{demo}/", timeout=30).text)
+    assert '"status": 401' in after and "no longer accepts" in after
+    assert "Log in through the portal" in after
 
 
 def test_the_demo_eservice_logs_out_of_the_portal_and_comes_back(

@@ -9,6 +9,7 @@ import pytest
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from django.test import Client as DjangoClient
+from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from tests.conftest import login_session
@@ -67,7 +68,10 @@ def test_without_authorisations_the_page_says_so(client: Any, patient: Any) -> N
 
 
 def test_a_visitor_is_sent_to_log_in(client: Any, db: Any) -> None:
-    assert client.get("/my/e-services/").status_code == 302
+    """Found: a logged-out patient was sent to the staff login; the e-ID choice serves both."""
+    answer = client.get("/my/e-services/")
+    assert answer.status_code == 302
+    assert answer["Location"].startswith(reverse("federation:discovery") + "?next=")
 
 
 def test_an_authorisation_given_again_after_revoking_starts_anew(portal: str, tree: Any,
