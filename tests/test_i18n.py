@@ -44,8 +44,10 @@ def english_ui() -> Iterator[None]:
 
 @dataclass
 class Entry:
-    """One catalogue entry: msgid, optional msgid_plural, msgstr (or msgstr[n]) and flags."""
+    """One catalogue entry: optional msgctxt (pgettext's context), msgid, optional msgid_plural,
+    msgstr (or msgstr[n]) and flags."""
 
+    msgctxt: str | None = None
     msgid: str = ""
     msgid_plural: str | None = None
     msgstr: dict[int, str] = field(default_factory=dict)
@@ -78,7 +80,9 @@ def parse_po(path: Path) -> list[Entry]:
             assert last is not None, f"continuation without a keyword: {raw!r}"
             text = ast.literal_eval(line)
             kind, n = last
-            if kind == "msgid":
+            if kind == "msgctxt":
+                entry.msgctxt = (entry.msgctxt or "") + text
+            elif kind == "msgid":
                 entry.msgid += text
             elif kind == "msgid_plural":
                 entry.msgid_plural = (entry.msgid_plural or "") + text
@@ -88,7 +92,9 @@ def parse_po(path: Path) -> list[Entry]:
             keyword, _, value = line.partition(" ")
             text = ast.literal_eval(value)
             started = True
-            if keyword == "msgid":
+            if keyword == "msgctxt":
+                entry.msgctxt, last = text, ("msgctxt", 0)
+            elif keyword == "msgid":
                 entry.msgid, last = text, ("msgid", 0)
             elif keyword == "msgid_plural":
                 entry.msgid_plural, last = text, ("msgid_plural", 0)
@@ -215,7 +221,9 @@ def test_compiled_catalogue_matches_the_po_file() -> None:
     with MO.open("rb") as fh:
         compiled = gettext.GNUTranslations(fh)
     for e in messages():
-        if e.msgid_plural is None:
+        if e.msgctxt is not None:
+            assert compiled.pgettext(e.msgctxt, e.msgid) == e.msgstr[0], e.msgid
+        elif e.msgid_plural is None:
             assert compiled.gettext(e.msgid) == e.msgstr[0], e.msgid
         else:
             assert compiled.ngettext(e.msgid, e.msgid_plural, 1) == e.msgstr[0], e.msgid
