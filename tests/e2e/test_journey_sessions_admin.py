@@ -65,7 +65,7 @@ def test_admin_ends_a_persons_session(page: Page, browser: Browser, live_server:
     expect(page.get_by_text("The person is not logged in anywhere now.")).to_be_visible()
 
     person.goto("/my/sessions/")
-    expect(person).to_have_url(re.compile(r"/login/"))
+    expect(person).to_have_url(re.compile(r"/saml/\?next="))  # the e-ID choice, staff or patient
     staff_login(person, olle.username, offset_steps=1)
     person.goto("/my/sessions/")
     expect(person.get_by_role("table", name="Sessions ended in the last 7 days")).to_contain_text(
