@@ -30,7 +30,7 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import HASH_SESSION_KEY, logout
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -176,6 +176,23 @@ def store_step_up(request: HttpRequest, proof: StepUpProof) -> bool:
             row.save(update_fields=["key_hash", "updated_at"])
     messages.success(request, CONFIRMED_MESSAGE)
     return True
+
+
+def keep_after_credential_change(request: HttpRequest, user: User) -> None:
+    """This session survives its own password or authenticator change (the others were ended by
+    the service): it carries the account's new authentication hash, and its key is rotated
+    (OWASP ASVS 5.0 V7.2.4) with its `UserSession` row following the new key."""
+    old = current_key_hash(request)
+    with transaction.atomic():
+        row = (UserSession.objects.select_for_update().filter(key_hash=old, ended_at__isnull=True)
+               .first() if old else None)
+        request.session.cycle_key()
+        request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        request.session.save()
+        if row is not None:
+            row.key_hash = current_key_hash(request)
+            row.save(update_fields=["key_hash", "updated_at"])
+    request.user = user
 
 
 def touch(request: HttpRequest, now: int) -> None:

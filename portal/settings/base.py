@@ -149,10 +149,14 @@ AUTHENTICATION_BACKENDS = [
 ]
 LOGIN_URL = "authn:login"
 LOGIN_REDIRECT_URL = "home"
+# NIST SP 800-63B rev. 4, 3.1.1.2: length by the account's factors, a blocklist of common
+# passwords, no composition rules, no expiry (apps.authn.passwords; docs/decisions.md).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {"NAME": "apps.authn.passwords.SecondFactorLengthValidator"},
+    {"NAME": "apps.authn.passwords.MaximumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ["username"]}},
 ]
 
 
