@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit.models import AuditEvent
 from apps.audit.services import atomic_record_failure, record
 from apps.authn import audit, passwords, policies, signals, totp_keys
-from apps.authn.models import TOTPDevice, UserSession
+from apps.authn.models import LoginObligation, TOTPDevice, UserSession
 from apps.authn.services import LOGIN_THROTTLED, TOTP_KEY_BYTES, _delete_django_sessions, _verify_otp
 from apps.core.assurance import StepUpProof, is_fresh
 from apps.core.calls import service
@@ -161,11 +161,14 @@ def password_change(*, actor: User, request: HttpRequest, current_password: str,
         user = User.objects.select_for_update().get(pk=actor.pk)
         user.set_password(new)
         user.save(update_fields=["password"])
+        one_time, _deleted = LoginObligation.objects.filter(
+            user=user, kind=LoginObligation.Kind.CHANGE_PASSWORD).delete()
         ended = _end_other_sessions(user, user.person, keep_key_hash)
         _publish_change(PASSWORD_CHANGED_TOPIC, user)
         record(actor=actor, action=audit.PASSWORD_CHANGED.code, target=user,
                subject=user.person, changes={"second_factor": [None, method],
-                                             "sessions_ended": [None, ended]})
+                                             "sessions_ended": [None, ended],
+                                             "replaced_one_time_password": [None, bool(one_time)]})
     return user
 
 

@@ -25,3 +25,7 @@ OTP_DEVICE_REPLACED = register("otp_device.replaced", _("Authenticator (TOTP) re
 ACCOUNT_NOTIFIED = register("account.notified",
                             _("Person notified by e-mail about a password or authenticator change"))
 EMAIL_CHANGED = register("contact.email_changed", _("Own e-mail address changed"))
+SECOND_FACTOR_RESET = register("second_factor.reset",
+                               _("Authenticator removed by an issuer (identity document checked)"))
+PASSWORD_RESET = register("password.reset",
+                          _("One-time password set by an issuer (identity document checked)"))

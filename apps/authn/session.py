@@ -39,9 +39,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit import context
 from apps.authn import selectors, services
-from apps.authn.models import UserSession
+from apps.authn.models import LoginObligation, UserSession
 from apps.core import loa as levels
-from apps.core.assurance import StepUpProof, is_fresh
+from apps.core.assurance import StepUpProof, is_fresh, mint_step_up
 from apps.core.errors import PortalError
 from apps.identities.models import User
 
@@ -82,6 +82,13 @@ def set_login(request: HttpRequest, *, loa: str | None, methods: list[str],
                                 "step_up": None}
     if eid_serial:
         request.session["authn"]["eid_serial"] = eid_serial
+    if LoginObligation.objects.filter(user=user,
+                                      kind=LoginObligation.Kind.CHANGE_PASSWORD).exists():
+        # The login just proved the second factor: it stands in for the fresh one the change
+        # needs (`account.password_change`), for STEP_UP_MAX_AGE_SECONDS.
+        request.session["authn"][MUST_CHANGE_PASSWORD] = True
+        request.session["authn"]["step_up"] = mint_step_up(
+            user.pk, methods[-1] if methods else "pwd", loa=loa or levels.LOA2).as_session()
     request.session[SEEN_KEY] = now
     request.session.save()  # the key exists from here on
     return services.session_start(
@@ -147,6 +154,9 @@ def has_pending(request: HttpRequest) -> bool:
 #: What a browser is told when its step-up finished after its session was ended elsewhere.
 CONFIRMED_MESSAGE = _("You have confirmed it is you. Go on with what you were doing within 5 "
                       "minutes.")
+#: Session flag: a one-time password logged in; only the change-password page opens.
+MUST_CHANGE_PASSWORD = "must_change_password"
+
 ENDED_MESSAGE = _("Your session was ended meanwhile (for example from another device). Log in "
                   "again.")
 
@@ -188,6 +198,9 @@ def keep_after_credential_change(request: HttpRequest, user: User) -> None:
                .first() if old else None)
         request.session.cycle_key()
         request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        data = get(request)
+        data.pop(MUST_CHANGE_PASSWORD, None)
+        request.session["authn"] = data
         request.session.save()
         if row is not None:
             row.key_hash = current_key_hash(request)

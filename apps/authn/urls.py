@@ -6,6 +6,7 @@ app_name = "authn"
 urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("login/otp/", views.otp_view, name="otp"),
+    path("login/enrol/", views.enrol_view, name="enrol"),
     path("login/commission/", views.commission_view, name="commission"),
     path("login/step-up/", views.step_up_view, name="step_up"),
     path("logout/", views.logout_view, name="logout"),

@@ -96,6 +96,7 @@ MIDDLEWARE = [
     # After authentication (and the audit context, so that a session it ends is audited with the
     # request's address): ends sessions past their idle or absolute limit (docs/sessions.md).
     "apps.authn.middleware.SessionTimeoutMiddleware",
+    "apps.authn.middleware.PasswordChangeRequiredMiddleware",
     # After the timeouts (an ended session chose nothing): re-validates the chosen commission.
     "apps.authn.commission_middleware.CommissionMiddleware",
     "apps.core.middleware.PortalErrorMiddleware",

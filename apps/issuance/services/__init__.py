@@ -8,7 +8,7 @@ transaction. Limits and the lock order: `apps.issuance.rules`.
 - `authenticate`: out-of-band login with the mobile e-ID (start, approve, deny, complete)
 """
 
-from apps.issuance.documents import (
+from apps.identities.documents import (
     IdentityDocument,
     identity_document_problems,
 )
