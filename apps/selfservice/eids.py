@@ -196,6 +196,34 @@ def eid_revoke(request: HttpRequest, eid_id: uuid.UUID) -> HttpResponse:
     })
 
 
+class DeviceNameForm(forms.Form):
+    device_name = forms.CharField(
+        label=_("Device name"), required=False, max_length=64,
+        help_text=_("For example: Work phone. Empty: the pages say “Mobile e-ID”."))
+
+
+@staff_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_eid_name(request: HttpRequest, eid_id: uuid.UUID) -> HttpResponse:
+    """`/my/eids/<id>/name/`: name the device of one of your own e-IDs."""
+    user = _user(request)
+    eid = selectors.eid_get_for_actor(user, eid_id)  # NotFound → 404
+    if eid.person_id != user.person_id:
+        raise Http404
+    form = DeviceNameForm(request.POST or None, initial={"device_name": eid.device_name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.eid_rename(actor=user, eid=eid, device_name=form.cleaned_data["device_name"])
+        except PortalError as exc:
+            add_portal_error(form, exc)
+        else:
+            messages.success(request, _("The device name is saved."))
+            return redirect("selfservice:my_eids")
+    return render(request, "selfservice/eids/name.html", {"eid": eid, "form": form},
+                  status=400 if form.errors else 200)
+
+
 # --- issuer --------------------------------------------------------------------------------------
 
 
@@ -336,6 +364,7 @@ def issuer_recovery(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
 urlpatterns = [
     path("my/eids/", my_eids, name="my_eids"),
     path("my/eids/new/", my_eid_new, name="my_eid_new"),
+    path("my/eids/<uuid:eid_id>/name/", my_eid_name, name="my_eid_name"),
     path("eids/<uuid:eid_id>/revoke/", eid_revoke, name="eid_revoke"),
     path("issuer/", issuer_search, name="issuer_search"),
     path("issuer/people/<uuid:person_id>/", issuer_person, name="issuer_person"),
