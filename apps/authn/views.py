@@ -124,6 +124,15 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         status=400 if form.errors else 200)
 
 
+def lost_authenticator_view(request: HttpRequest) -> HttpResponse:
+    """"Lost your authenticator app?": the two ways back. With a mobile e-ID that still works,
+    log in with it, then My account → Replace authenticator app, confirming it is you with the
+    e-ID (the step-up) instead of the lost app's code (`account.totp_device_replace`). Without
+    one, an issuer checks an identity document and removes the app (`recovery`)."""
+    return render(request, "authn/lost_authenticator.html", {
+        "after_login": reverse("selfservice:my_authenticator")})
+
+
 @staff_required
 @require_http_methods(["GET", "POST"])
 def commission_view(request: HttpRequest) -> HttpResponse:

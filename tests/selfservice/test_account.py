@@ -52,3 +52,34 @@ def test_changing_the_password_keeps_this_session(nurse):
     assert client.get(reverse("selfservice:my_account")).status_code == 200
     user.refresh_from_db()
     assert user.check_password("ett helt nytt lösen")
+
+
+def test_the_login_page_leads_a_lost_authenticator_to_the_two_ways_back(client, db):
+    login_page = client.get(reverse("authn:login")).content.decode()
+    assert reverse("authn:lost_authenticator") in login_page
+    page = client.get(reverse("authn:lost_authenticator")).content.decode()
+    assert reverse("federation:mobile_eid") in page and "identity document" in page
+
+
+def test_a_mobile_e_id_step_up_replaces_a_lost_authenticator(nurse, otp_clock):
+    """Logged in with the mobile e-ID and confirmed with it (the step-up's proof, as
+    `federation.mobile_eid.step_up_wait_view` stores it): no code of the lost app is needed."""
+    from apps.authn.models import TOTPDevice
+    from apps.core.assurance import mint_step_up
+    from apps.core.loa import LOA3
+
+    user, _ = nurse
+    client = login_session(Client(), user, loa=LOA3, methods=("mobile_eid",), idp=None)
+    client.post(reverse("selfservice:my_authenticator_start"))
+    page = client.get(reverse("selfservice:my_authenticator")).content.decode()
+    assert "Confirm it is you another way" in page
+    session = client.session
+    authn = session["authn"]
+    authn["step_up"] = mint_step_up(user.pk, "mobile_eid", loa=LOA3).as_session()
+    session["authn"] = authn
+    session.save()
+    new = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post(reverse("selfservice:my_authenticator"),
+                           {"new_token": totp_now(new.bin_key.hex()), "token": ""})
+    assert response.status_code == 302, response.content.decode()
+    assert list(TOTPDevice.objects.filter(user=user)) == [new]
