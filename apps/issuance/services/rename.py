@@ -18,7 +18,7 @@ from apps.issuance.models import MobileEID
 DEVICE_NAME_MAX_LENGTH = 64
 
 
-def clean_device_name(name: str) -> str:
+def _clean_device_name(name: str) -> str:
     """`name` in NFKC, without control characters and unpaired surrogates (which no text column
     holds), trimmed. Raises ValidationFailed (`eid.device_name`, field `device_name`) when longer
     than DEVICE_NAME_MAX_LENGTH."""
@@ -33,11 +33,11 @@ def clean_device_name(name: str) -> str:
 
 @service
 def eid_rename(*, actor: Actor, eid: MobileEID, device_name: str) -> MobileEID:
-    """Set the device name of the actor's own mobile e-ID (`clean_device_name`; empty: the
+    """Set the device name of the actor's own mobile e-ID (`_clean_device_name`; empty: the
     pages say "Mobile e-ID"). Audited `eid.renamed` with the old and new name. Raises Forbidden
     (not the owner), NotFound (gone), ValidationFailed (`eid.device_name`)."""
     policies.require_rename_eid(actor, eid)
-    name = clean_device_name(device_name)
+    name = _clean_device_name(device_name)
     with transaction.atomic():
         row = MobileEID.objects.select_for_update().filter(pk=eid.pk).first()
         if row is None:
