@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from axes.handlers.proxy import AxesProxyHandler
@@ -33,7 +34,13 @@ from apps.audit.models import AuditEvent
 from apps.audit.services import atomic_record_failure, record
 from apps.authn import audit, passwords, policies, signals, totp_keys
 from apps.authn.models import LoginObligation, TOTPDevice, UserSession
-from apps.authn.services import LOGIN_THROTTLED, TOTP_KEY_BYTES, _delete_django_sessions, _verify_otp
+from apps.authn.services import (
+    LOGIN_THROTTLED,
+    TOTP_KEY_BYTES,
+    _delete_django_sessions,
+    _spend_challenge,
+    _verify_otp,
+)
 from apps.core.assurance import StepUpProof, is_fresh
 from apps.core.calls import service
 from apps.core.db import lock_names
@@ -92,12 +99,32 @@ def _require_current_factor(actor: User, token: str, step_up: StepUpProof | None
     of theirs (apps.core.assurance), else "otp" for a `token` one of their TOTP devices accepts.
     Raises ValidationFailed (field `token`): `second_factor.required`, or the refusals of
     `services._verify_otp` (audited `step_up.failed`)."""
-    if is_fresh(step_up, actor.pk):
-        return "step_up"
+    if step_up is not None and is_fresh(step_up, actor.pk):
+        return "step_up"  # spent by the caller in its write (`_spend_if_step_up`)
     if not token.strip():
         raise ValidationFailed(SECOND_FACTOR_NEEDED, code="second_factor.required", field="token")
     _verify_otp(actor, actor, token, step="step_up")
     return "otp"
+
+
+def _spend_if_step_up(method: str, proof: StepUpProof | None) -> None:
+    """In the caller's write transaction: spend `proof` when it is what proved the factor."""
+    if method == "step_up" and proof is not None:
+        spend_step_up(proof, SECOND_FACTOR_NEEDED)
+
+
+def spend_step_up(proof: StepUpProof | None, message: Any) -> None:
+    """Record `proof` as used, so one step-up authorises one change even when a session sends
+    the same request many times at once (apps.core.assurance: the nonce under a unique
+    constraint, here `SpentChallenge`'s). Call it in the write's transaction, so a refused
+    write leaves the proof unspent. Raises ValidationFailed (`second_factor.required`, `message`,
+    field `token`) when it was used already (or is None)."""
+    if proof is None:
+        raise ValidationFailed(message, code="second_factor.required", field="token")
+    try:
+        _spend_challenge(f"step-up:{proof.nonce}".encode("ascii"))
+    except ValidationFailed as exc:
+        raise ValidationFailed(message, code="second_factor.required", field="token") from exc
 
 
 def _end_other_sessions(actor: User, person: Person, keep_key_hash: str) -> int:
@@ -149,15 +176,16 @@ def password_change(*, actor: User, request: HttpRequest, current_password: str,
     every rule's message at once)."""
     _require_staff_self(actor)
     _check_current_password(actor, request, current_password)
-    method = _require_current_factor(actor, token, step_up)
     new = passwords.normalise(new_password)
     try:
         validate_password(new, actor)
     except DjangoValidationError as exc:
         raise ValidationFailed(" ".join(exc.messages), code="password.invalid",
                                field="new_password") from exc
+    method = _require_current_factor(actor, token, step_up)
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=actor.person_id)
+        _spend_if_step_up(method, step_up)
         user = User.objects.select_for_update().get(pk=actor.pk)
         user.set_password(new)
         user.save(update_fields=["password"])
@@ -220,6 +248,7 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
             refused = True
         else:
             refused = False
+            _spend_if_step_up(method, step_up)
             new.confirmed = True
             new.save(update_fields=["confirmed"])
             old = [d.pk for d in devices if d.pk != new.pk]
@@ -298,6 +327,7 @@ def contact_email_change(*, actor: User, email: str, token: str = "",
     method = _require_current_factor(actor, token, step_up)
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=actor.person_id)
+        _spend_if_step_up(method, step_up)
         old = person.email
         if old == value:
             return person

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import atomic_record_failure, record
 from apps.authn import audit, totp_keys
+from apps.authn.account import spend_step_up
 from apps.authn.models import LoginObligation, TOTPDevice
 from apps.authn.services import OTP_REFUSALS, TOTP_KEY_BYTES
 from apps.commissions import policies as commission_policies
@@ -32,6 +33,8 @@ from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.documents import IdentityDocument, identity_document_check
 from apps.identities.models import Person, User
+
+STEP_UP_SPENT = _("Confirm it is you again: each change needs its own fresh login.")
 
 #: Letters and digits that cannot be mistaken for each other on paper (no 0/O, 1/l/I).
 ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -88,6 +91,7 @@ def second_factor_reset(*, actor: User, person: Person,
     removed = 0
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
+        spend_step_up(step_up, STEP_UP_SPENT)
         for user in _staff_accounts(person):
             count, _deleted = TOTPDevice.objects.filter(user=user).delete()
             removed += count
@@ -117,6 +121,7 @@ def one_time_password_set(*, actor: User, person: Person,
                         for _ in range(ONE_TIME_GROUPS))
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
+        spend_step_up(step_up, STEP_UP_SPENT)
         for user in _staff_accounts(person):
             user.set_password(password)
             user.save(update_fields=["password"])
