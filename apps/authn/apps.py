@@ -11,6 +11,11 @@ class AuthnConfig(AppConfig):
             checks,  # noqa: F401  (registers system checks)
             receivers,
         )
+        from apps.authn.account import ACCOUNT_TOPICS
+        from apps.authn.handlers import account_owner_notify
         from apps.identities.signals import sessions_ended
+        from apps.outbox import registry as outbox
 
         sessions_ended.connect(receivers.sessions_ended, dispatch_uid="authn-sessions-ended")
+        for topic in ACCOUNT_TOPICS:
+            outbox.register(topic, account_owner_notify)

@@ -19,3 +19,13 @@ EID_SESSIONS_ENDED = register("eid_sessions.ended", _("Sessions of a revoked e-I
 PASSKEY_CREATED = register("passkey.created", _("Passkey registered"))
 PASSKEY_REMOVED = register("passkey.removed", _("Passkey removed"))
 PASSKEY_USED = register("passkey.used", _("Logged in with a passkey"))
+PASSWORD_CHANGED = register("password.changed", _("Password changed"))
+OTP_DEVICE_STARTED = register("otp_device.started", _("New authenticator set up, not yet confirmed"))
+OTP_DEVICE_REPLACED = register("otp_device.replaced", _("Authenticator (TOTP) replaced"))
+ACCOUNT_NOTIFIED = register("account.notified",
+                            _("Person notified by e-mail about a password or authenticator change"))
+EMAIL_CHANGED = register("contact.email_changed", _("Own e-mail address changed"))
+SECOND_FACTOR_RESET = register("second_factor.reset",
+                               _("Authenticator removed by an issuer (identity document checked)"))
+PASSWORD_RESET = register("password.reset",
+                          _("One-time password set by an issuer (identity document checked)"))

@@ -23,6 +23,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from apps.authn import selectors, services, session
@@ -120,3 +121,24 @@ class SessionTimeoutMiddleware:
         target = request.get_full_path() if request.method == "GET" else "/"
         query = {"for": "patient" if kind == User.Kind.PATIENT else "staff", "next": target}
         return HttpResponseRedirect(f"{reverse('federation:discovery')}?{urlencode(query)}")
+
+
+class PasswordChangeRequiredMiddleware:
+    """A session logged in with a one-time password an issuer handed over
+    (`apps.authn.recovery.one_time_password_set`) opens only the change-password page, the logout
+    and the language switch until the password is changed (`session.MUST_CHANGE_PASSWORD`).
+    Every other page redirects there; API calls are answered by their own authentication."""
+
+    ALLOWED = ("selfservice:my_password", "authn:logout", "set_language")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if (session.get(request).get(session.MUST_CHANGE_PASSWORD)
+                and not request.path.startswith(("/api/", "/static/"))
+                and request.path not in {reverse(name) for name in self.ALLOWED}):
+            messages.info(request, _("Choose your own password before you go on: the one you "
+                                     "were given works only once."))
+            return HttpResponseRedirect(reverse("selfservice:my_password"))
+        return self.get_response(request)

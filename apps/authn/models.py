@@ -189,3 +189,27 @@ class SpentChallenge(models.Model):
 
     def __str__(self) -> str:
         return self.digest
+
+
+class LoginObligation(BaseModel):
+    """Something `user` must do at their next password login before anything else, set by an
+    issuer who helped them in person (`apps.authn.recovery`): enrol a new authenticator app
+    (`enrol_totp`, after the old one was removed) or change the one-time password they were
+    handed (`change_password`). Fulfilling it deletes the row. `set_by_label` names the issuer
+    (a snapshot, as in the audit log)."""
+
+    class Kind(models.TextChoices):
+        ENROL_TOTP = "enrol_totp", _("enrol a new authenticator app")
+        CHANGE_PASSWORD = "change_password", _("change the one-time password")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="login_obligations")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    set_by_label = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"],
+                                               name="login_obligation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.kind}"

@@ -60,3 +60,11 @@ def require_end_entitled_sessions(actor: Actor) -> None:
     without an actor."""
     if actor is None:
         raise Forbidden(_("Only a known actor may end sessions."), code="forbidden")
+
+
+@policy
+def require_portal(actor: Actor) -> None:
+    """Work only the portal itself does (sending a notification): its system actors. Raises
+    Forbidden."""
+    if not is_operator(actor):
+        raise Forbidden(_("Only the portal sends notifications."), code="forbidden")

@@ -115,3 +115,8 @@ def passkey_get_for_user(user: User, passkey_id: uuid.UUID) -> Passkey:
     if found is None:
         raise NotFound()
     return found
+
+
+def totp_enrolment_pending(user: User) -> TOTPDevice | None:
+    """The unconfirmed TOTP device `account.totp_enrolment_start` made for `user`, if any."""
+    return TOTPDevice.objects.filter(user=user, confirmed=False).order_by("-pk").first()

@@ -42,7 +42,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 
 from apps.audit import context
 from apps.audit.services import atomic_record_failure, record
-from apps.authn import audit, passkeys, policies, signals, totp_keys
+from apps.authn import audit, passkeys, passwords, policies, signals, totp_keys
 from apps.authn.models import Passkey, SpentChallenge, TOTPDevice, UserSession
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
@@ -102,7 +102,8 @@ def password_check(*, actor: Actor, request: HttpRequest, username: str, passwor
             refusal = "login.throttled"
         else:
             known = User.objects.filter(username=username).first()
-            user = authenticate(request, username=username, password=password)
+            # NIST SP 800-63B rev. 4, 3.1.1.2: compared in NFKC, as it was hashed.
+            user = authenticate(request, username=username, password=passwords.normalise(password))
             if isinstance(user, User) and user.kind == User.Kind.STAFF:
                 return user
             if user is not None:  # right password, but no staff account: counted like a wrong one

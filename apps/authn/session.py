@@ -30,7 +30,7 @@ import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth import logout
+from django.contrib.auth import HASH_SESSION_KEY, logout
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -39,9 +39,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit import context
 from apps.authn import selectors, services
-from apps.authn.models import UserSession
+from apps.authn.models import LoginObligation, UserSession
 from apps.core import loa as levels
-from apps.core.assurance import StepUpProof, is_fresh
+from apps.core.assurance import StepUpProof, is_fresh, mint_step_up
 from apps.core.errors import PortalError
 from apps.identities.models import User
 
@@ -82,6 +82,13 @@ def set_login(request: HttpRequest, *, loa: str | None, methods: list[str],
                                 "step_up": None}
     if eid_serial:
         request.session["authn"]["eid_serial"] = eid_serial
+    if LoginObligation.objects.filter(user=user,
+                                      kind=LoginObligation.Kind.CHANGE_PASSWORD).exists():
+        # The login just proved the second factor: it stands in for the fresh one the change
+        # needs (`account.password_change`), for STEP_UP_MAX_AGE_SECONDS.
+        request.session["authn"][MUST_CHANGE_PASSWORD] = True
+        request.session["authn"]["step_up"] = mint_step_up(
+            user.pk, methods[-1] if methods else "pwd", loa=loa or levels.LOA2).as_session()
     request.session[SEEN_KEY] = now
     request.session.save()  # the key exists from here on
     return services.session_start(
@@ -147,6 +154,9 @@ def has_pending(request: HttpRequest) -> bool:
 #: What a browser is told when its step-up finished after its session was ended elsewhere.
 CONFIRMED_MESSAGE = _("You have confirmed it is you. Go on with what you were doing within 5 "
                       "minutes.")
+#: Session flag: a one-time password logged in; only the change-password page opens.
+MUST_CHANGE_PASSWORD = "must_change_password"
+
 ENDED_MESSAGE = _("Your session was ended meanwhile (for example from another device). Log in "
                   "again.")
 
@@ -176,6 +186,26 @@ def store_step_up(request: HttpRequest, proof: StepUpProof) -> bool:
             row.save(update_fields=["key_hash", "updated_at"])
     messages.success(request, CONFIRMED_MESSAGE)
     return True
+
+
+def keep_after_credential_change(request: HttpRequest, user: User) -> None:
+    """This session survives its own password or authenticator change (the others were ended by
+    the service): it carries the account's new authentication hash, and its key is rotated
+    (OWASP ASVS 5.0 V7.2.4) with its `UserSession` row following the new key."""
+    old = current_key_hash(request)
+    with transaction.atomic():
+        row = (UserSession.objects.select_for_update().filter(key_hash=old, ended_at__isnull=True)
+               .first() if old else None)
+        request.session.cycle_key()
+        request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        data = get(request)
+        data.pop(MUST_CHANGE_PASSWORD, None)
+        request.session["authn"] = data
+        request.session.save()
+        if row is not None:
+            row.key_hash = current_key_hash(request)
+            row.save(update_fields=["key_hash", "updated_at"])
+    request.user = user
 
 
 def touch(request: HttpRequest, now: int) -> None:

@@ -5,8 +5,9 @@ JSON endpoints are apps.authn.passkey_views'."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from apps.authn import commission, passkey_views, selectors, services, session
+from apps.authn import commission, passkey_views, recovery, selectors, services, session
 from apps.authn.decorators import (
     E_SERVICE_STEP_UP_PURPOSES,
     acting_user,
@@ -67,6 +68,8 @@ def otp_view(request: HttpRequest) -> HttpResponse:
             messages.info(request, _("Your login took too long or your password changed. "
                                      "Log in again."))
         return redirect(f"{reverse('authn:login')}?{urlencode({'next': _next(request)})}")
+    if recovery.ENROL in recovery.obligations_of(user) and not selectors.has_totp_device(user):
+        return redirect(f"{reverse('authn:enrol')}?{urlencode({'next': _next(request)})}")
     passkey_offered = selectors.passkeys_list(user).exists()
     totp_offered = selectors.has_totp_device(user) or not passkey_offered
     form = OTPForm(request.POST or None)
@@ -85,6 +88,49 @@ def otp_view(request: HttpRequest) -> HttpResponse:
     return render(request, "authn/otp.html", {
         "form": form, "next": _next(request), "passkey_offered": passkey_offered,
         "totp_offered": totp_offered})
+
+
+def enrol_view(request: HttpRequest) -> HttpResponse:
+    """Step 2 for an account whose authenticator app an issuer removed (`recovery`): the new
+    key as a QR code and as text, then its first code, which completes the login at LoA 2."""
+    user = session.pending_user(request)
+    if user is None:
+        return redirect(f"{reverse('authn:login')}?{urlencode({'next': _next(request)})}")
+    form = OTPForm(request.POST or None)
+    try:
+        if request.method == "POST" and form.is_valid():
+            try:
+                device = recovery.totp_enrol_at_login(actor=ANONYMOUS, user=user,
+                                                      token=form.cleaned_data["token"])
+            except PortalError as exc:
+                if exc.field is None:
+                    raise
+                form.add_error(exc.field, str(exc.message))
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                otp_login(request, device)
+                session.set_login(request, loa=loa.LOA2, methods=["pwd", "otp"])
+                services.login_succeeded(actor=user, loa=loa.LOA2, methods=["pwd", "otp"])
+                return commission.after_login(request, user, _next(request))
+        device = recovery.totp_enrol_at_login(actor=ANONYMOUS, user=user)
+    except PortalError:
+        return redirect(f"{reverse('authn:otp')}?{urlencode({'next': _next(request)})}")
+    uri = device.config_url
+    key = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
+    return render(request, "authn/enrol.html", {
+        "form": form, "next": _next(request),
+        "qr_data_uri": segno.make(uri, error="m").svg_data_uri(scale=5, border=4),
+        "secret": " ".join(key[i:i + 4] for i in range(0, len(key), 4))},
+        status=400 if form.errors else 200)
+
+
+def lost_authenticator_view(request: HttpRequest) -> HttpResponse:
+    """"Lost your authenticator app?": the two ways back. With a mobile e-ID that still works,
+    log in with it, then My account → Replace authenticator app, confirming it is you with the
+    e-ID (the step-up) instead of the lost app's code (`account.totp_device_replace`). Without
+    one, an issuer checks an identity document and removes the app (`recovery`)."""
+    return render(request, "authn/lost_authenticator.html", {
+        "after_login": reverse("selfservice:my_authenticator")})
 
 
 @staff_required

@@ -76,3 +76,4 @@ OOB_REFUSED = {
                                 "deactivated since the approval).")),
     ]
 }
+EID_RENAMED = register("eid.renamed", _("Mobile e-ID device renamed by its owner"))

@@ -13,8 +13,8 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from apps.core.models import BaseModel
+from apps.identities.documents import IdentityDocumentType
 from apps.identities.models import Person
-from apps.issuance.documents import IdentityDocumentType
 
 
 class ActivationCode(BaseModel):

@@ -103,6 +103,14 @@ def require_revoke_eid(actor: Actor, eid: MobileEID) -> None:
 
 
 @policy
+def require_rename_eid(actor: Actor, eid: MobileEID) -> None:
+    """Only the e-ID's owner names its device (an active account of theirs). Raises NotFound
+    otherwise, as for someone else's e-ID."""
+    if not (isinstance(actor, User) and actor.is_active and actor.person_id == eid.person_id):
+        raise NotFound()
+
+
+@policy
 def require_end_codes(actor: Actor, person: Person) -> None:
     """The operator, or a local administrator or issuer in scope of the person. NotFound otherwise."""
     if is_operator(actor):

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.authn import session
+from apps.authn import recovery, session
 from apps.authn.decorators import (
     loa_required,
     staff_required,
@@ -36,9 +36,9 @@ from apps.authn.decorators import (
 )
 from apps.core.errors import PortalError
 from apps.core.forms import DateField, add_portal_error
+from apps.identities.documents import IdentityDocumentType
 from apps.identities.models import Person, User
 from apps.issuance import policies, rules, selectors, services
-from apps.issuance.documents import IdentityDocumentType
 
 APP_COMMAND = ".venv/bin/python clients/mobile_app/eid_app.py"
 
@@ -92,6 +92,21 @@ class IdentityDocumentForm(forms.Form):
             last_four=self.cleaned_data["document_last_four"],
             expires_on=self.cleaned_data["document_expires_on"],
         )
+
+
+class RecoveryForm(IdentityDocumentForm):
+    """A lost authenticator or password (`apps.authn.recovery`): the document checked and what
+    to do."""
+
+    ACTIONS = (("second_factor", _("Remove the authenticator app: they set up a new one at "
+                                   "their next login")),
+               ("one_time_password", _("Give a one-time password: they choose their own at "
+                                       "their next login")))
+
+    action = forms.ChoiceField(label=_("What the person lost"), choices=ACTIONS,
+                               widget=forms.RadioSelect)
+
+    prefix = "recovery"
 
 
 def _code_page(request: HttpRequest, issued: services.IssuedCode, person: Person,
@@ -181,6 +196,34 @@ def eid_revoke(request: HttpRequest, eid_id: uuid.UUID) -> HttpResponse:
     })
 
 
+class DeviceNameForm(forms.Form):
+    device_name = forms.CharField(
+        label=_("Device name"), required=False, max_length=64,
+        help_text=_("For example: Work phone. Empty: the pages say “Mobile e-ID”."))
+
+
+@staff_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def my_eid_name(request: HttpRequest, eid_id: uuid.UUID) -> HttpResponse:
+    """`/my/eids/<id>/name/`: name the device of one of your own e-IDs."""
+    user = _user(request)
+    eid = selectors.eid_get_for_actor(user, eid_id)  # NotFound → 404
+    if eid.person_id != user.person_id:
+        raise Http404
+    form = DeviceNameForm(request.POST or None, initial={"device_name": eid.device_name})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.eid_rename(actor=user, eid=eid, device_name=form.cleaned_data["device_name"])
+        except PortalError as exc:
+            add_portal_error(form, exc)
+        else:
+            messages.success(request, _("The device name is saved."))
+            return redirect("selfservice:my_eids")
+    return render(request, "selfservice/eids/name.html", {"eid": eid, "form": form},
+                  status=400 if form.errors else 200)
+
+
 # --- issuer --------------------------------------------------------------------------------------
 
 
@@ -239,13 +282,15 @@ def issuer_person(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
 
 
 def _issuer_person_page(request: HttpRequest, person: Person, form: IdentityDocumentForm,
-                        status: int = 200) -> HttpResponse:
+                        status: int = 200,
+                        recovery_form: RecoveryForm | None = None) -> HttpResponse:
     """The person page: what the issuer checks the document against (name, personal identity
     number, employee HSA-ids in scope with their organisation and title), e-IDs and the form."""
     return render(request, "selfservice/eids/issuer_person.html", {
         "person": person, "employees": list(selectors.employee_list_for_issuer(_user(request),
                                                                                person)),
         "eids": list(selectors.eid_list_for_person(person)), "form": form, "now": timezone.now(),
+        "recovery_form": recovery_form or RecoveryForm(),
     }, status=status)
 
 
@@ -279,11 +324,50 @@ def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     return _issuer_person_page(request, person, form, status=400)
 
 
+@staff_required
+@_issuer_required
+@loa_required("issue_for_others")
+@never_cache
+@require_POST
+def issuer_recovery(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
+    """`POST /issuer/people/<id>/recovery/`: after checking the identity document, remove the
+    person's authenticator app or give them a one-time password (shown once, on this answer)."""
+    person = _issuer_person(request, person_id)
+    back = reverse("selfservice:issuer_person", args=[person.pk])
+    if (redirect_to := step_up_redirect(request, "issue_for_others", back)) is not None:
+        return redirect_to
+    form = RecoveryForm(request.POST)
+    if form.is_valid():
+        service = (recovery.one_time_password_set
+                   if form.cleaned_data["action"] == "one_time_password"
+                   else recovery.second_factor_reset)
+        try:
+            result = service(actor=_user(request), person=person,
+                             identity_document=form.document(),
+                             step_up=session.step_up_proof(request))
+            password = result if isinstance(result, str) else None
+        except PortalError as exc:
+            add_portal_error(form, exc)
+        else:
+            session.consume_step_up(request)
+            if password is None:
+                messages.success(request, _("The authenticator app of %(person)s is removed. At "
+                                            "their next login they set up a new one.")
+                                 % {"person": person})
+                return redirect(back)
+            return render(request, "selfservice/eids/one_time_password.html", {
+                "person": person, "password": password, "back_url": back})
+    return _issuer_person_page(request, person, IdentityDocumentForm(), status=400,
+                               recovery_form=form)
+
+
 urlpatterns = [
     path("my/eids/", my_eids, name="my_eids"),
     path("my/eids/new/", my_eid_new, name="my_eid_new"),
+    path("my/eids/<uuid:eid_id>/name/", my_eid_name, name="my_eid_name"),
     path("eids/<uuid:eid_id>/revoke/", eid_revoke, name="eid_revoke"),
     path("issuer/", issuer_search, name="issuer_search"),
     path("issuer/people/<uuid:person_id>/", issuer_person, name="issuer_person"),
     path("issuer/people/<uuid:person_id>/code/", issuer_code, name="issuer_code"),
+    path("issuer/people/<uuid:person_id>/recovery/", issuer_recovery, name="issuer_recovery"),
 ]

@@ -96,6 +96,7 @@ MIDDLEWARE = [
     # After authentication (and the audit context, so that a session it ends is audited with the
     # request's address): ends sessions past their idle or absolute limit (docs/sessions.md).
     "apps.authn.middleware.SessionTimeoutMiddleware",
+    "apps.authn.middleware.PasswordChangeRequiredMiddleware",
     # After the timeouts (an ended session chose nothing): re-validates the chosen commission.
     "apps.authn.commission_middleware.CommissionMiddleware",
     # After the login's session and commission, inside the CSP: a redirect to the authorization
@@ -153,10 +154,14 @@ AUTHENTICATION_BACKENDS = [
 ]
 LOGIN_URL = "authn:login"
 LOGIN_REDIRECT_URL = "home"
+# NIST SP 800-63B rev. 4, 3.1.1.2: length by the account's factors, a blocklist of common
+# passwords, no composition rules, no expiry (apps.authn.passwords; docs/decisions.md).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {"NAME": "apps.authn.passwords.SecondFactorLengthValidator"},
+    {"NAME": "apps.authn.passwords.MaximumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ["username"]}},
 ]
 
 

@@ -4,11 +4,12 @@ transaction. Limits and the lock order: `apps.issuance.rules`.
 - `issue`: activation codes (self-service, issuers, the operator), and ending them
 - `redeem`: the mobile app redeems a code for a certificate
 - `revoke`: revoking an e-ID
+- `rename`: the owner names an e-ID's device
 - `notify`: telling the person by e-mail
 - `authenticate`: out-of-band login with the mobile e-ID (start, approve, deny, complete)
 """
 
-from apps.issuance.documents import (
+from apps.identities.documents import (
     IdentityDocument,
     identity_document_problems,
 )
@@ -29,6 +30,7 @@ from apps.issuance.services.redeem import (
     activation_code_redeem,
     activation_code_redeem_refused,
 )
+from apps.issuance.services.rename import eid_rename
 from apps.issuance.services.revoke import eid_revoke
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "activation_code_redeem_refused",
     "activation_codes_end",
     "eid_notify",
+    "eid_rename",
     "eid_revoke",
     "identity_document_problems",
     "mobile_eid_login_approve",

@@ -17,9 +17,9 @@ from apps.core.calls import service
 from apps.core.db import atomic_with_retry
 from apps.core.errors import Forbidden, ValidationFailed
 from apps.identities.actors import Actor, actor_id
+from apps.identities.documents import IdentityDocument, identity_document_check
 from apps.identities.models import Person
 from apps.issuance import audit, codes, policies, rules, selectors
-from apps.issuance.documents import IdentityDocument, identity_document_check
 from apps.issuance.models import ActivationCode
 
 

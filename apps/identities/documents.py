@@ -1,5 +1,6 @@
-"""The identity document an issuer checks in the administrative issuing process (the reference
-architecture's issuance mode "administrative process": the issuer verifies an identity document)."""
+"""The identity document an issuer checks before acting for someone in person (the reference
+architecture's issuance mode "administrative process": the issuer verifies an identity document;
+also used when an issuer replaces a lost authenticator, apps.authn.recovery)."""
 
 from __future__ import annotations
 

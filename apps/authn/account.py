@@ -1,0 +1,339 @@
+"""The staff member's own credentials ("Mitt konto"): change the password, replace the TOTP
+authenticator, and the e-mail that tells the person either happened.
+
+Both changes need the current second factor again (a code from the authenticator app now, or a
+step-up proof at most 5 minutes old: NIST SP 800-63B rev. 4, 6.1.2.3 and 3.1.1.2, re-authenticate
+before changing an authenticator), end every other session of the person (`_end_other_sessions`,
+SP 800-63B rev. 4, 6.1.2.3: sessions of a replaced authenticator end) and publish an outbox event
+whose handler e-mails the person (`account_notify`; SP 800-63B rev. 4, 6.1.2.3: notify the
+subscriber of an authenticator change through an independent channel). Guessing the current
+password is counted by django-axes like a login (`settings.LOGIN_FAILURE_LIMITS`); a wrong code
+counts on the device's own django-otp throttle.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from axes.handlers.proxy import AxesProxyHandler
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.models import AuditEvent
+from apps.audit.services import atomic_record_failure, record
+from apps.authn import audit, passwords, policies, signals, totp_keys
+from apps.authn.models import LoginObligation, TOTPDevice, UserSession
+from apps.authn.services import (
+    LOGIN_THROTTLED,
+    TOTP_KEY_BYTES,
+    _delete_django_sessions,
+    _spend_challenge,
+    _verify_otp,
+)
+from apps.core.assurance import StepUpProof, is_fresh
+from apps.core.calls import service
+from apps.core.db import lock_names
+from apps.core.errors import Forbidden, NotFound, ValidationFailed
+from apps.identities.actors import Actor
+from apps.identities.models import Person, User
+from apps.outbox.services import publish
+
+#: The outbox topics of a credential change; `account_notify` e-mails the person for each.
+PASSWORD_CHANGED_TOPIC = "password.changed"
+OTP_DEVICE_REPLACED_TOPIC = "otp_device.replaced"
+ACCOUNT_TOPICS = (PASSWORD_CHANGED_TOPIC, OTP_DEVICE_REPLACED_TOPIC)
+
+SECOND_FACTOR_NEEDED = _("Enter the code from your authenticator app, or confirm it is you "
+                         "first (within 5 minutes).")
+WRONG_PASSWORD = _("Your current password is wrong.")
+NEW_CODE_WRONG = _("The code from the new authenticator is wrong or has expired. Check that "
+                   "the app shows the new account and try the next code.")
+NO_NEW_DEVICE = _("Start again: the new authenticator was not set up or was already confirmed.")
+
+
+def _require_staff_self(actor: Actor) -> User:
+    """The actor as an active staff account acting on itself. Raises Forbidden."""
+    if not isinstance(actor, User) or actor.kind != User.Kind.STAFF:
+        raise Forbidden(_("Only staff accounts have a password and an authenticator here."),
+                        code="forbidden")
+    policies.require_self(actor, actor)
+    return actor
+
+
+def _check_current_password(actor: User, request: HttpRequest, password: str) -> None:
+    """The actor's current password, counted by django-axes like a login attempt from this
+    address (a wrong one is a failure; once a counter reached its limit the password is not
+    checked). A wrong password is audited `step_up.failed` (step `password`). Raises
+    ValidationFailed (field `current_password`; `password.wrong`, `login.throttled`)."""
+    credentials = {"username": actor.username}
+    with transaction.atomic():
+        lock_names(f"login:username:{actor.username}")
+        if not AxesProxyHandler.is_allowed(request, credentials):
+            refusal = "login.throttled"
+        elif authenticate(request, username=actor.username,
+                          password=passwords.normalise(password)) is not None:
+            return
+        else:
+            atomic_record_failure(actor=actor, action=audit.STEP_UP_FAILED.code, target=actor,
+                                  subject=actor.person,
+                                  changes={"step": [None, "password"]})
+            refusal = ("login.throttled" if getattr(request, "axes_locked_out", False)
+                       else "password.wrong")
+    raise ValidationFailed(LOGIN_THROTTLED if refusal == "login.throttled" else WRONG_PASSWORD,
+                           code=refusal, field="current_password")
+
+
+def _require_current_factor(actor: User, token: str, step_up: StepUpProof | None) -> str:
+    """How the actor proved their second factor just now: "step_up" for a fresh `step_up` proof
+    of theirs (apps.core.assurance), else "otp" for a `token` one of their TOTP devices accepts.
+    Raises ValidationFailed (field `token`): `second_factor.required`, or the refusals of
+    `services._verify_otp` (audited `step_up.failed`)."""
+    if step_up is not None and is_fresh(step_up, actor.pk):
+        return "step_up"  # spent by the caller in its write (`_spend_if_step_up`)
+    if not token.strip():
+        raise ValidationFailed(SECOND_FACTOR_NEEDED, code="second_factor.required", field="token")
+    _verify_otp(actor, actor, token, step="step_up")
+    return "otp"
+
+
+def _spend_if_step_up(method: str, proof: StepUpProof | None) -> None:
+    """In the caller's write transaction: spend `proof` when it is what proved the factor."""
+    if method == "step_up" and proof is not None:
+        spend_step_up(proof, SECOND_FACTOR_NEEDED)
+
+
+def spend_step_up(proof: StepUpProof | None, message: Any) -> None:
+    """Record `proof` as used, so one step-up authorises one change even when a session sends
+    the same request many times at once (apps.core.assurance: the nonce under a unique
+    constraint, here `SpentChallenge`'s). Call it in the write's transaction, so a refused
+    write leaves the proof unspent. Raises ValidationFailed (`second_factor.required`, `message`,
+    field `token`) when it was used already (or is None)."""
+    if proof is None:
+        raise ValidationFailed(message, code="second_factor.required", field="token")
+    try:
+        _spend_challenge(f"step-up:{proof.nonce}".encode("ascii"))
+    except ValidationFailed as exc:
+        raise ValidationFailed(message, code="second_factor.required", field="token") from exc
+
+
+def _end_other_sessions(actor: User, person: Person, keep_key_hash: str) -> int:
+    """End every active session of `person` except the one whose key hashes to `keep_key_hash`
+    (reason `account`), in the caller's transaction, after it locked the person: the rows are
+    locked in id order, their stored Django sessions deleted and `signals.session_ended` sent
+    for each (apps.federation ends their tokens). Returns how many ended."""
+    rows = list(UserSession.objects.select_for_update()
+                .filter(user__person=person, ended_at__isnull=True)
+                .exclude(key_hash=keep_key_hash).order_by("pk"))
+    now = timezone.now()
+    reason = UserSession.EndReason.ACCOUNT
+    UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
+        ended_at=now, end_reason=reason, updated_at=now)
+    _delete_django_sessions([row.key_hash for row in rows])
+    for row in rows:
+        row.ended_at, row.end_reason = now, reason
+        signals.session_ended.send(sender=UserSession, actor=actor, user_session=row,
+                                   reason=reason)
+    return len(rows)
+
+
+def _publish_change(topic: str, user: User) -> None:
+    """Record in the caller's transaction that `user`'s credential changed (`topic`), so the
+    person is e-mailed once it commits. Each change is its own event."""
+    change = uuid.uuid4()
+    publish(topic=topic, payload={"user_id": str(user.pk), "change_id": str(change)},
+            key=f"{topic}:{change}")
+
+
+@service
+def password_change(*, actor: User, request: HttpRequest, current_password: str,
+                    new_password: str, token: str = "", step_up: StepUpProof | None = None,
+                    keep_key_hash: str = "") -> User:
+    """Change the staff member's own password (NIST SP 800-63B rev. 4, 3.1.1.2).
+
+    Needs the current password (`_check_current_password`, throttled by django-axes) and the
+    second factor now (`token` from the authenticator app, or a fresh `step_up` proof). The new
+    password is NFKC-normalised (`passwords.normalise`) and checked by
+    `settings.AUTH_PASSWORD_VALIDATORS` against the account. Then, in one transaction (person,
+    then account, then session rows locked): the password hash is replaced, every other session
+    of the person ends (the one whose key hashes to `keep_key_hash` stays; the view renews its
+    authentication hash), the e-mail is queued (`password.changed`) and `password.changed` is
+    audited (how the factor was proved and how many sessions ended; never a password).
+
+    Returns the account as saved. Raises Forbidden (not the actor's own staff account),
+    ValidationFailed (`password.wrong`, `login.throttled` on `current_password`; the code's
+    refusals and `second_factor.required` on `token`; `password.invalid` on `new_password`,
+    every rule's message at once)."""
+    _require_staff_self(actor)
+    _check_current_password(actor, request, current_password)
+    new = passwords.normalise(new_password)
+    try:
+        validate_password(new, actor)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), code="password.invalid",
+                               field="new_password") from exc
+    method = _require_current_factor(actor, token, step_up)
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=actor.person_id)
+        _spend_if_step_up(method, step_up)
+        user = User.objects.select_for_update().get(pk=actor.pk)
+        user.set_password(new)
+        user.save(update_fields=["password"])
+        one_time, _deleted = LoginObligation.objects.filter(
+            user=user, kind=LoginObligation.Kind.CHANGE_PASSWORD).delete()
+        ended = _end_other_sessions(user, user.person, keep_key_hash)
+        _publish_change(PASSWORD_CHANGED_TOPIC, user)
+        record(actor=actor, action=audit.PASSWORD_CHANGED.code, target=user,
+               subject=user.person, changes={"second_factor": [None, method],
+                                             "sessions_ended": [None, ended],
+                                             "replaced_one_time_password": [None, bool(one_time)]})
+    return user
+
+
+@service
+def totp_enrolment_start(*, actor: User) -> TOTPDevice:
+    """Make a new, unconfirmed TOTP device (RFC 6238, a random key of TOTP_KEY_BYTES bytes,
+    stored encrypted) for the staff member to add to their authenticator app. It proves nothing
+    until `totp_device_replace` confirms it; a previous unconfirmed one is dropped. The current
+    devices keep working. Audited `otp_device.started`. Raises Forbidden."""
+    _require_staff_self(actor)
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=actor.person_id)
+        TOTPDevice.objects.filter(user=actor, confirmed=False).delete()
+        device = TOTPDevice.objects.create(
+            user=actor, name="TOTP", confirmed=False,
+            encrypted_key=totp_keys.encrypt(secrets.token_bytes(TOTP_KEY_BYTES)))
+        record(actor=actor, action=audit.OTP_DEVICE_STARTED.code, target=device,
+               subject=actor.person)
+    return device
+
+
+@service
+def totp_device_replace(*, actor: User, new_token: str, token: str = "",
+                        step_up: StepUpProof | None = None, keep_key_hash: str = "") -> TOTPDevice:
+    """Replace the staff member's authenticator with the unconfirmed device of
+    `totp_enrolment_start`.
+
+    Needs the current second factor (`token` from the old app, or a fresh `step_up` proof, as
+    `password_change`) and `new_token`, a code of the new device, which proves the app holds the
+    new key before the old one stops working. Then, in one transaction (person, then the
+    devices): the new device is confirmed, every other TOTP device of the account deleted, every
+    other session of the person ended (not `keep_key_hash`'s), the e-mail queued
+    (`otp_device.replaced`) and `otp_device.replaced` audited. Returns the new device.
+    Raises Forbidden, ValidationFailed (`otp.new_wrong`, `otp.no_pending` on `new_token`; the
+    current factor's refusals on `token`)."""
+    _require_staff_self(actor)
+    method = _require_current_factor(actor, token, step_up)
+    try:
+        value = int(new_token.strip())
+    except ValueError:
+        value = -1
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=actor.person_id)
+        devices = list(TOTPDevice.objects.select_for_update().filter(user=actor).order_by("pk"))
+        new = next((d for d in reversed(devices) if not d.confirmed), None)
+        if new is None:
+            raise ValidationFailed(NO_NEW_DEVICE, code="otp.no_pending", field="new_token")
+        if not (value >= 0 and new.verify_is_allowed()[0] and new.verify_token(value)):
+            refused = True
+        else:
+            refused = False
+            _spend_if_step_up(method, step_up)
+            new.confirmed = True
+            new.save(update_fields=["confirmed"])
+            old = [d.pk for d in devices if d.pk != new.pk]
+            TOTPDevice.objects.filter(pk__in=old).delete()
+            ended = _end_other_sessions(actor, actor.person, keep_key_hash)
+            _publish_change(OTP_DEVICE_REPLACED_TOPIC, actor)
+            record(actor=actor, action=audit.OTP_DEVICE_REPLACED.code, target=new,
+                   subject=actor.person,
+                   changes={"second_factor": [None, method], "devices_removed": [None, len(old)],
+                            "sessions_ended": [None, ended]})
+    if refused:  # the device's throttle counted the failure (django-otp) and was committed
+        atomic_record_failure(actor=actor, action=audit.STEP_UP_FAILED.code, target=actor,
+                              subject=actor.person, changes={"step": [None, "new_otp_device"]})
+        raise ValidationFailed(NEW_CODE_WRONG, code="otp.new_wrong", field="new_token")
+    return new
+
+
+@service
+def account_notify(*, actor: Actor, topic: str, user_id: str, notification_id: str) -> bool:
+    """E-mail the person that their password was changed or their authenticator replaced
+    (`topic`, one of ACCOUNT_TOPICS) at the address registered for them, as
+    `apps.issuance.services.eid_notify` does for e-IDs: only the portal's own system actors send
+    it; `notification_id` (the outbox event's id) is recorded in the `account.notified` audit row
+    written with the send and is the e-mail's Message-ID, so a redelivered event is not sent
+    twice. Returns False when the person has no e-mail address or it was sent already. Raises
+    Forbidden, NotFound, ValueError (unknown topic) and the e-mail backend's errors (the outbox
+    retries)."""
+    policies.require_portal(actor)
+    if topic not in ACCOUNT_TOPICS:
+        raise ValueError(f"unknown account topic {topic!r}")
+    user = User.objects.select_related("person").filter(pk=user_id).first()
+    if user is None:
+        raise NotFound()
+    person = user.person
+    if not person.email:
+        return False
+    with transaction.atomic():
+        if AuditEvent.objects.filter(action=audit.ACCOUNT_NOTIFIED.code, target_id=str(user.pk),
+                                     changes__notification__1=notification_id).exists():
+            return False
+        name = topic.replace(".", "_")
+        with translation.override(settings.LANGUAGE_CODE):
+            context = {"person": person, "portal_url": settings.PORTAL_BASE_URL,
+                       "when": timezone.localtime()}
+            subject = render_to_string(f"emails/{name}_subject.txt", context).strip()
+            body = render_to_string(f"emails/{name}.txt", context)
+        domain = urlsplit(settings.PORTAL_BASE_URL).hostname or "localhost"
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [person.email],
+                     headers={"Message-ID": f"<{notification_id}@{domain}>"}).send()
+        record(actor=actor, action=audit.ACCOUNT_NOTIFIED.code, target=user, subject=person,
+               changes={"topic": [None, topic], "channel": [None, "e-mail"],
+                        "notification": [None, notification_id]})
+    return True
+
+
+@service
+def contact_email_change(*, actor: User, email: str, token: str = "",
+                         step_up: StepUpProof | None = None) -> Person:
+    """Change the e-mail address registered for the staff member themself: the one contact
+    detail a person keeps up to date on their own (docs/decisions.md; names and identity numbers
+    come from the population and HSA registers). It is where password and authenticator changes
+    are reported, so it needs the second factor now, as `password_change`. `email` is checked by
+    Django's EmailValidator (RFC 5322 addr-spec, as Django accepts it); an empty value removes the
+    address. Audited `contact.email_changed` with the old and new address. Raises Forbidden,
+    ValidationFailed (`email.invalid` on `email`; the factor's refusals on `token`)."""
+    from django.core.validators import validate_email
+
+    _require_staff_self(actor)
+    value = email.strip()
+    if value:
+        try:
+            validate_email(value)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(_("Enter a valid e-mail address, such as name@example.se."),
+                                   code="email.invalid", field="email") from exc
+    method = _require_current_factor(actor, token, step_up)
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=actor.person_id)
+        _spend_if_step_up(method, step_up)
+        old = person.email
+        if old == value:
+            return person
+        person.email = value
+        person.full_clean(validate_unique=False)
+        person.save(update_fields=["email", "updated_at"])
+        record(actor=actor, action=audit.EMAIL_CHANGED.code, target=person, subject=person,
+               changes={"email": [old, value], "second_factor": [None, method]})
+    return person
