@@ -38,8 +38,9 @@ if TYPE_CHECKING:
 PAGE_SIZE = 50
 
 #: A cell starting with one of these is read as a formula by spreadsheet programs; it gets a
-#: leading apostrophe (OWASP, "CSV Injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: leading apostrophe (OWASP, "CSV Injection"; a line feed too, which some programs skip before
+#: reading the rest as a formula).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def csv_cell(value: object) -> str:

@@ -188,14 +188,20 @@ def store_step_up(request: HttpRequest, proof: StepUpProof) -> bool:
     return True
 
 
-def keep_after_credential_change(request: HttpRequest, user: User) -> None:
+def keep_after_credential_change(request: HttpRequest, user: User) -> bool:
     """This session survives its own password or authenticator change (the others were ended by
     the service): it carries the account's new authentication hash, and its key is rotated
-    (OWASP ASVS 5.0 V7.2.4) with its `UserSession` row following the new key."""
+    (OWASP ASVS 5.0 V7.2.4) with its `UserSession` row following the new key. The row is locked
+    while the key changes, so a session ended at the same moment (by an administrator, from
+    another device) is found ended here: then this browser is logged out, as `store_step_up`
+    does, and False is returned (the change itself stands); else True."""
     old = current_key_hash(request)
     with transaction.atomic():
-        row = (UserSession.objects.select_for_update().filter(key_hash=old, ended_at__isnull=True)
-               .first() if old else None)
+        row = (UserSession.objects.select_for_update().filter(key_hash=old)
+               .order_by("-started_at").first() if old else None)
+        if row is not None and row.ended_at is not None:
+            logout(request)
+            return False
         request.session.cycle_key()
         request.session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         data = get(request)
@@ -206,6 +212,7 @@ def keep_after_credential_change(request: HttpRequest, user: User) -> None:
             row.key_hash = current_key_hash(request)
             row.save(update_fields=["key_hash", "updated_at"])
     request.user = user
+    return True
 
 
 def touch(request: HttpRequest, now: int) -> None:

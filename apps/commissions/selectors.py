@@ -180,12 +180,17 @@ def role_get_for_person_in_scope(
 
 def audit_list_for_person_in_scope(person: Person, roots: list[Organisation]) -> QuerySet[AuditEvent]:
     """Audit events about `person` (newest first) that concern no organisation or one under
-    `roots`; events at organisations outside the scope, and events about the person's own care
-    (consent, emergency access: `patient_data` actions), are left out."""
+    `roots`; events at organisations outside the scope, events about the person's own care
+    (consent, emergency access: `patient_data` actions), and events of or on the person's patient
+    account (its logins and sessions: being a patient is patient data, PDL 2008:355 4 kap. 1 §)
+    are left out."""
     in_scope_hsa_ids = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
+    patient_accounts = [str(pk) for pk in User.objects.filter(
+        person=person, kind=User.Kind.PATIENT).values_list("pk", flat=True)]
     return audit_list_for_person(person.pk).filter(
         Q(organisation_hsa_id="") | Q(organisation_hsa_id__in=in_scope_hsa_ids)
-    ).exclude(action__in=registry.patient_data_codes())
+    ).exclude(action__in=registry.patient_data_codes()).exclude(
+        Q(actor_id__in=patient_accounts) | Q(target_id__in=patient_accounts))
 
 
 def role_codes_active_for_person(person_id: uuid.UUID, now: datetime) -> set[str]:

@@ -135,7 +135,9 @@ def my_password(request: HttpRequest) -> HttpResponse:
             add_portal_error(form, exc)
         else:
             session.consume_step_up(request)
-            session.keep_after_credential_change(request, changed)
+            if not session.keep_after_credential_change(request, changed):
+                messages.warning(request, session.ENDED_MESSAGE)
+                return redirect("home")
             messages.success(request, _("Your password is changed. You were logged out "
                                         "everywhere else, and we sent you an e-mail about it."))
             return redirect("selfservice:my_account")
@@ -162,7 +164,9 @@ def my_authenticator(request: HttpRequest) -> HttpResponse:
             add_portal_error(form, exc)
         else:
             session.consume_step_up(request)
-            session.keep_after_credential_change(request, user)
+            if not session.keep_after_credential_change(request, user):
+                messages.warning(request, session.ENDED_MESSAGE)
+                return redirect("home")
             messages.success(request, _("Your new authenticator is in use; codes from the old "
                                         "one no longer work. You were logged out everywhere "
                                         "else, and we sent you an e-mail about it."))

@@ -220,3 +220,11 @@ def test_a_well_formed_position_at_the_ends_of_time_is_answered(as_admin, tree, 
     response = as_admin.get(URL, {"until": "2026-04-01", "after": after})
     assert response.status_code == 200
     assert ("Olle Ortoped" in text(response)) == after.startswith("2199")
+
+
+def test_a_cell_starting_with_a_line_feed_is_made_safe_too():
+    """Found: "\n=1+1" was exported as it was."""
+    from apps.administration.auditlog import csv_cell
+
+    assert csv_cell("\n=1+1") == "'\n=1+1"
+    assert csv_cell("=1+1") == "'=1+1" and csv_cell("Anna") == "Anna"

@@ -253,3 +253,15 @@ def test_the_person_page_costs_a_constant_number_of_queries(
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = admin.get(person_url(olle.person))
     assert len(response.context["sessions"]) == 7 and len(response.context["eids"]) == 7
+
+
+def test_the_person_page_history_leaves_out_the_patient_accounts_logins(
+        client, hospital_admin, nurse, tree):
+    """Found: the History table showed "Session started" of the nurse's own patient account."""
+    patient_account = identities.user_create(actor=SYSTEM, person=nurse[0].person,
+                                             username="nina.patient", kind=User.Kind.PATIENT)
+    login_session(Client(), patient_account)
+    login_session(client, hospital_admin)
+    page = client.get(reverse("administration:person_detail",
+                              args=[nurse[0].person_id])).content.decode()
+    assert patient_account.username not in page

@@ -190,3 +190,26 @@ def test_the_e_mail_address_is_changed_with_the_second_factor(hospital_admin):
     assert hospital_admin.person.email == "astrid@region.example"
     event = AuditEvent.objects.get(action="contact.email_changed")
     assert event.changes["email"][1] == "astrid@region.example"
+
+
+def test_a_session_ended_during_its_own_change_is_logged_out_not_kept(hospital_admin, nurse):
+    """Found: an administrator ended the session while its password change was in flight; the
+    change then rotated the key and kept the browser logged in with no active session record,
+    which nobody could see or end. Now the browser is logged out (the change itself stands)."""
+    from importlib import import_module
+
+    from apps.authn import session
+
+    user = nurse[0]
+    browser = login_session(Client(), user)
+    cookie = browser.cookies[settings.SESSION_COOKIE_NAME].value
+    row = UserSession.objects.get(key_hash=key_hash(cookie))
+    services.session_end(actor=hospital_admin, user_session=row, reason="admin",
+                         note="Computer left unlocked")
+    request = RequestFactory().post("/my/account/password/")
+    request.session = import_module(settings.SESSION_ENGINE).SessionStore(cookie)
+    request.user = user
+    assert session.keep_after_credential_change(request, user) is False
+    assert not request.session.get("_auth_user_id")
+    assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()
+    assert browser.get(reverse("selfservice:my_sessions")).status_code == 302
