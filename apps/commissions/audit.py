@@ -16,6 +16,8 @@ ROLE_GRANTED = register("role.granted", _("System role granted"))
 ROLE_ENDED = register("role.ended", _("System role ended"))
 ACCOUNT_DEACTIVATED = register("account.deactivated", _("Login account deactivated"))
 ACCOUNT_REACTIVATED = register("account.reactivated", _("Login account reactivated"))
+# A leaver: one summary event beside the events of each change, all under one request id.
+PERSON_LEFT = register("person.left", _("Made a leaver"))
 # The care provider's systematic log follow-up (PDL 2008:355 4 kap. 3 §) taking a copy of the log.
 AUDIT_LOG_EXPORTED = register("audit_log.exported", _("Audit log exported"))
 

@@ -422,3 +422,64 @@ def audit_log_export(*, actor: Actor, filters: selectors.AuditFilter) -> AuditEx
                organisation=organisation, changes=changes)
     return AuditExport(rows=rows, capped=matched > EXPORT_MAX_ROWS,
                        events=events[:rows].iterator(chunk_size=2000))
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    """What `person_leave` changed: how many commissions and roles ended, how many accounts were
+    deactivated (0 when something stays active outside the scope), and whether sessions ended."""
+
+    commissions: int
+    roles: int
+    accounts: int
+
+
+def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str) -> LeaveResult:
+    """End everything of `person` under `roots` as `actor` (see `person_leave`), in the caller's
+    service call and transaction, with the person locked first."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    # The request's id is the correlation id of every event (a fresh one outside any request).
+    with context.using(context.current()), transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        plan = selectors.leave_plan_for_person(person, roots, timezone.now())
+        if plan.empty:
+            raise ValidationFailed(_("There is nothing left to end for this person here."),
+                                   code="leave.nothing")
+        for commission in plan.commissions:
+            commission_end(actor=actor, commission=commission, reason=reason)
+        for assignment in plan.roles:
+            role_end(actor=actor, assignment=assignment, reason=reason)
+        accounts = plan.accounts if plan.deactivates else []
+        for user in accounts:
+            account_deactivate(actor=actor, user=user, reason=reason)
+        # Sessions end also when something stays elsewhere: they may act under what just ended.
+        sessions = User.objects.end_sessions(person)
+        record(actor=actor, action=audit.PERSON_LEFT.code, target=person, subject=person,
+               reason=reason, changes={
+                   "commissions_ended": [None, len(plan.commissions)],
+                   "roles_ended": [None, len(plan.roles)],
+                   "accounts_deactivated": [None, len(accounts)],
+                   "kept_elsewhere": [None, plan.kept],
+                   "sessions_ended": [None, sessions]})
+    return LeaveResult(commissions=len(plan.commissions), roles=len(plan.roles),
+                       accounts=len(accounts))
+
+
+@service
+def person_leave(*, actor: Actor, person: Person, reason: str) -> LeaveResult:
+    """Make `person` a leaver under the actor's scope, now, in one transaction: every active
+    commission and system role under the scope ends (`commission_end`, `role_end`); when nothing
+    stays active anywhere, every staff login account is deactivated (`account_deactivate`: open
+    activation codes end, mobile e-IDs are revoked and the person told by e-mail); every session of
+    the person ends. One audit event per change plus one `person.left`, all with the request's id
+    as their correlation id (docs/journey-leaver.md, docs/decisions.md "Leavers").
+
+    Raises NotFound outside the scope, Forbidden for oneself (`self_administration`),
+    ValidationFailed for an empty reason (`no_reason`) or when nothing is left to end
+    (`leave.nothing`: e.g. another administrator just did it).
+    """
+    policies.require_administer_person(actor, person)
+    policies.require_not_self(actor, person)
+    return _leave(actor, person, policies.scope_roots(actor), reason)
