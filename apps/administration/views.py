@@ -251,3 +251,23 @@ def account_active(request: HttpRequest, person_id: uuid.UUID, user_id: uuid.UUI
         "person": person, "account": account, "form": form, "activate": active,
         "active_eids": issuance_selectors.eid_count_active(person, timezone.now()),
     })
+
+
+@staff_required
+@loa_required("administration")
+def person_leave(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
+    """Make the person a leaver (commissions.services.person_leave): first the list of each change
+    it makes in the administrator's part of the organisation, then once a reason, then all of it
+    in one transaction. Oneself is refused by the service (the page says so, without a form)."""
+    roots, person = _person_in_scope(request, person_id)
+    now = timezone.now()
+    plan = selectors.leave_plan_for_person(person, roots, now)
+    form = EndForm(request.POST or None)
+    response = _submit(request, form, lambda: services.person_leave(
+        actor=acting_user(request), person=person, reason=form.cleaned_data["reason"]),
+        _("The person was made a leaver."), person)
+    return response or render(request, "administration/person_leave.html", {
+        "person": person, "plan": plan, "form": form,
+        "active_eids": issuance_selectors.eid_count_active(person, now) if plan.deactivates else 0,
+        "is_self": person.pk == acting_user(request).person_id,
+    })
