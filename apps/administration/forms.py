@@ -175,6 +175,17 @@ class EndForm(forms.Form):
     )
 
 
+class LeavePlanForm(forms.Form):
+    """Planning a leaver: the last working day (Swedish calendar day) and a reason for the log."""
+
+    last_day = DateField(label=_("Last working day"),
+                         help_text=_("Everything listed above ends when this day is over."))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Saved in the audit history."),
+    )
+
+
 class AccountForm(forms.Form):
     """Deactivating or reactivating a login account: the reason is required and kept in the log."""
 

@@ -38,7 +38,14 @@ from apps.federation import policies as federation_policies
 from apps.issuance import selectors as issuance_selectors
 from apps.organisations.selectors import care_unit_list_in_subtrees, organisation_list_in_subtrees
 
-from .forms import AccountForm, CommissionGrantForm, EndForm, RoleGrantForm, SearchForm
+from .forms import (
+    AccountForm,
+    CommissionGrantForm,
+    EndForm,
+    LeavePlanForm,
+    RoleGrantForm,
+    SearchForm,
+)
 
 if TYPE_CHECKING:
     from apps.audit.models import AuditEvent
@@ -258,16 +265,24 @@ def account_active(request: HttpRequest, person_id: uuid.UUID, user_id: uuid.UUI
 def person_leave(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """Make the person a leaver (commissions.services.person_leave): first the list of each change
     it makes in the administrator's part of the organisation, then once a reason, then all of it
-    in one transaction. Oneself is refused by the service (the page says so, without a form)."""
+    in one transaction; or plan it for after a last working day (`planned_leave_set`, the second
+    form, `when=later`). Oneself is refused by the service (the page says so, without a form)."""
     roots, person = _person_in_scope(request, person_id)
     now = timezone.now()
     plan = selectors.leave_plan_for_person(person, roots, now)
-    form = EndForm(request.POST or None)
+    planning = request.POST.get("when") == "later"
+    form = EndForm(None if planning else request.POST or None, prefix="now")
+    later = LeavePlanForm(request.POST if planning else None, prefix="later")
     response = _submit(request, form, lambda: services.person_leave(
         actor=acting_user(request), person=person, reason=form.cleaned_data["reason"]),
-        _("The person was made a leaver."), person)
+        _("The person was made a leaver."), person) or _submit(
+        request, later, lambda: services.planned_leave_set(
+            actor=acting_user(request), person=person, last_day=later.cleaned_data["last_day"],
+            reason=later.cleaned_data["reason"]),
+        _("The last working day was saved."), person)
     return response or render(request, "administration/person_leave.html", {
-        "person": person, "plan": plan, "form": form,
+        "person": person, "plan": plan, "form": form, "later": later,
+        "planned": selectors.planned_leave_list_for_person(person, roots),
         "active_eids": issuance_selectors.eid_count_active(person, now) if plan.deactivates else 0,
         "is_self": person.pk == acting_user(request).person_id,
     })

@@ -14,7 +14,7 @@ from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_list_for_person
 from apps.commissions import policies
-from apps.commissions.models import Commission, Employee, RoleAssignment
+from apps.commissions.models import Commission, Employee, PlannedLeave, RoleAssignment
 from apps.core.errors import NotFound
 from apps.core.queries import get_or_not_found
 from apps.identities.actors import Actor
@@ -368,3 +368,9 @@ def leave_plan_for_person(person: Person, roots: list[Organisation], now: dateti
         pk__in=[r.pk for r in roles]).count()
     accounts = list(staff_account_list_for_person(person).filter(is_active=True))
     return LeavePlan(commissions=commissions, roles=roles, kept=kept, accounts=accounts)
+
+
+def planned_leave_list_for_person(person: Person, roots: list[Organisation]) -> QuerySet[PlannedLeave]:
+    """The person's planned leavers not yet applied, under `roots`, earliest last day first."""
+    return PlannedLeave.objects.filter(subtree_q(roots, "organisation__"), person=person,
+                                       applied_at__isnull=True).order_by("last_day")

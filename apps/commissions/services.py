@@ -6,8 +6,9 @@ import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,6 +23,7 @@ from apps.commissions.models import (
     Commission,
     CommissionRight,
     Employee,
+    PlannedLeave,
     Role,
     RoleAssignment,
     TimeBound,
@@ -483,3 +485,76 @@ def person_leave(*, actor: Actor, person: Person, reason: str) -> LeaveResult:
     policies.require_administer_person(actor, person)
     policies.require_not_self(actor, person)
     return _leave(actor, person, policies.scope_roots(actor), reason)
+
+
+#: Working days are calendar days in Sweden.
+SWEDEN = ZoneInfo("Europe/Stockholm")
+
+
+@service
+def planned_leave_set(*, actor: Actor, person: Person, last_day: date, reason: str) -> PlannedLeave:
+    """Plan `person` as a leaver after `last_day` (a calendar day in Europe/Stockholm, today or
+    later) under the actor's scope root that holds the person, or move the day of such a plan
+    not yet applied. The scheduler applies it (`planned_leaves_apply`).
+
+    Raises NotFound outside the scope, Forbidden for oneself, ValidationFailed for an empty reason
+    (`no_reason`) or a day already past (`leave.day_past`)."""
+    policies.require_administer_person(actor, person)
+    policies.require_not_self(actor, person)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    if last_day < timezone.localtime(timezone.now(), SWEDEN).date():
+        raise ValidationFailed(_("The last working day has already passed."),
+                               code="leave.day_past", field="last_day")
+    homes = list(Employee.objects.filter(person=person).values_list("organisation__path", flat=True))
+    root = min((r for r in policies.scope_roots(actor)
+                if any(path.startswith(r.path) for path in homes)), key=lambda r: len(r.path))
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        planned = PlannedLeave.objects.filter(person=person, organisation=root,
+                                              applied_at__isnull=True).first()
+        before = planned.last_day.isoformat() if planned else None
+        if planned is None:
+            planned = PlannedLeave(person=person, organisation=root)
+        planned.last_day, planned.reason = last_day, reason
+        planned.planned_by_id, planned.planned_by_label = actor_id(actor), str(actor)
+        planned.save()
+        record(actor=actor, action=audit.PLANNED_LEAVE_SET.code, target=planned, subject=person,
+               organisation=root, reason=reason,
+               changes={"last_day": [before, last_day.isoformat()]})
+    return planned
+
+
+@service
+def planned_leaves_apply(*, actor: Actor) -> int:
+    """Make a leaver of each person whose planned last working day has ended (Europe/Stockholm),
+    under the planned subtree, as `actor` (the portal's system actor: `require_operator`); each
+    in its own transaction with its own correlation id, a plan taken by a parallel run skipped
+    (SKIP LOCKED). A person with nothing left to end has the plan marked applied all the same.
+    Returns how many plans were applied."""
+    policies.require_operator(actor)
+    today = timezone.localtime(timezone.now(), SWEDEN).date()
+    due = list(PlannedLeave.objects.filter(applied_at__isnull=True, last_day__lt=today)
+               .values_list("pk", flat=True))
+    applied = 0
+    for pk in due:
+        with context.using(context.RequestContext()), transaction.atomic():
+            planned = (PlannedLeave.objects.select_for_update(skip_locked=True)
+                       .select_related("person", "organisation")
+                       .filter(pk=pk, applied_at__isnull=True).first())
+            if planned is None:
+                continue
+            try:
+                _leave(actor, planned.person, [planned.organisation], planned.reason)
+            except ValidationFailed as exc:
+                if exc.code != "leave.nothing":
+                    raise
+            planned.applied_at = timezone.now()
+            planned.save(update_fields=["applied_at", "updated_at"])
+            record(actor=actor, action=audit.PLANNED_LEAVE_APPLIED.code, target=planned,
+                   subject=planned.person, organisation=planned.organisation,
+                   reason=planned.reason,
+                   changes={"applied_at": [None, planned.applied_at.isoformat()]})
+            applied += 1
+    return applied

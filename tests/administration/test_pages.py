@@ -643,9 +643,9 @@ def test_administrator_makes_a_leaver_after_seeing_each_change(as_admin, tree, i
     assert "The login account lena.leaver is deactivated." in page
     assert "1 active mobile e-ID is revoked" in page
     assert Commission.objects.get(pk=commission.pk).ended_at is None  # nothing happened yet
-    blank = as_admin.post(url, {"reason": ""})
+    blank = as_admin.post(url, {"now-reason": ""})
     assert blank.status_code == 200 and "This field is required." in text(blank)
-    assert as_admin.post(url, {"reason": "Left the region"}).status_code == 302
+    assert as_admin.post(url, {"now-reason": "Left the region"}).status_code == 302
     assert not User.objects.get(pk=user.pk).is_active
     assert MobileEID.objects.get(pk=eid.pk).status == "revoked"
     assert "There is nothing left to end for this person here." in text(as_admin.get(url))
@@ -658,3 +658,21 @@ def test_leaver_page_refuses_outsiders_and_oneself(as_admin, tree, hospital_admi
     own = as_admin.get(reverse("administration:person_leave", args=[hospital_admin.person.pk]))
     assert "You cannot change your own commissions or roles." in text(own)
     assert "<form" not in own.content.decode().split("<main", 1)[1]
+
+
+def test_administrator_plans_a_last_working_day(as_admin, tree):
+    from apps.commissions.models import PlannedLeave
+    from apps.identities.models import User
+
+    user, _ = make_staff(tree["ortho"], "Lena", "Leaver", care=True)
+    url = reverse("administration:person_leave", args=[user.person.pk])
+    past = as_admin.post(url, {"when": "later", "later-last_day": "2000-01-31",
+                               "later-reason": "Retires"})
+    assert "The last working day has already passed." in text(past)
+    day = (timezone.localtime() + timedelta(days=30)).date()
+    response = as_admin.post(url, {"when": "later", "later-last_day": day.isoformat(),
+                                   "later-reason": "Retires"})
+    assert response.status_code == 302
+    assert PlannedLeave.objects.get(person=user.person).last_day == day
+    assert f"Planned: everything listed ends after {day.isoformat()}." in text(as_admin.get(url))
+    assert User.objects.get(pk=user.pk).is_active

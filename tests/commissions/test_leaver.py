@@ -101,3 +101,51 @@ def test_reason_required_and_a_second_leave_changes_nothing(tree, hospital_admin
         services.person_leave(actor=hospital_admin, person=user.person, reason="Left")
     assert again.value.code == "leave.nothing"
     assert AuditEvent.objects.filter(action="person.left", subject_person_id=user.person.pk).count() == 1
+
+
+def sweden_today():
+    return timezone.localtime(timezone.now(), services.SWEDEN).date()
+
+
+def test_planned_leaver_is_applied_by_the_scheduler_after_the_last_day(tree, hospital_admin):
+    from apps.commissions.models import PlannedLeave
+    from apps.commissions.tasks import planned_leaves_apply_task
+
+    user, employee = make_staff(tree["cardio"], "Lena", "Leaver", care=True)
+    kept = grant(employee, tree["primary"])
+    planned = services.planned_leave_set(actor=hospital_admin, person=user.person,
+                                         last_day=sweden_today(), reason="Retires")
+    assert planned.organisation == tree["hospital"]
+    assert planned_leaves_apply_task() == 0  # the last day has not ended yet
+    assert Commission.objects.active_at(timezone.now()).filter(employee=employee).count() == 2
+    PlannedLeave.objects.filter(pk=planned.pk).update(last_day=sweden_today() - timedelta(days=1))
+
+    assert planned_leaves_apply_task() == 1
+    assert planned_leaves_apply_task() == 0  # applied once
+    active = Commission.objects.active_at(timezone.now()).filter(employee=employee)
+    assert list(active) == [kept]  # outside the planner's subtree: kept, so the account too
+    assert User.objects.get(pk=user.pk).is_active
+    events = AuditEvent.objects.filter(subject_person_id=user.person.pk, actor_kind="system",
+                                       action__in=["commission.ended", "person.left",
+                                                   "planned_leave.applied"])
+    assert sorted(events.values_list("action", flat=True)) == [
+        "commission.ended", "person.left", "planned_leave.applied"]
+    assert len(set(events.values_list("request_id", flat=True))) == 1
+    assert set(events.values_list("actor_label", flat=True)) == {"system:worker"}
+
+
+def test_planned_leaver_refusals(tree, hospital_admin):
+    user, _ = make_staff(tree["cardio"], "Lena", "Leaver", care=True)
+    with pytest.raises(ValidationFailed) as past:
+        services.planned_leave_set(actor=hospital_admin, person=user.person,
+                                   last_day=sweden_today() - timedelta(days=1), reason="Left")
+    assert past.value.code == "leave.day_past"
+    with pytest.raises(Forbidden):
+        services.planned_leave_set(actor=hospital_admin, person=hospital_admin.person,
+                                   last_day=sweden_today(), reason="Bye")
+    outsider, _ = make_staff(tree["primary"], "Pia", "Primär", care=True)
+    with pytest.raises(NotFound):
+        services.planned_leave_set(actor=hospital_admin, person=outsider.person,
+                                   last_day=sweden_today(), reason="Left")
+    with pytest.raises(Forbidden):
+        services.planned_leaves_apply(actor=hospital_admin)

@@ -38,7 +38,7 @@ def test_two_administrators_make_the_same_leaver_once(live_server: Any, tree: An
             purpose="Vård och behandling", rights=["Läsa;alla;VE"],
             valid_from=timezone.now(), valid_until=None)
         path = reverse("administration:person_leave", args=[user.person.pk])
-        answers = at_once([partial(post_form, live_server.url, path, {"reason": "Left"},
+        answers = at_once([partial(post_form, live_server.url, path, {"now-reason": "Left"},
                                    cookies=c) for c in cookies])
         assert sorted(a.status for a in answers) == [200, 302]
         refused = next(a for a in answers if a.status == 200)
