@@ -1,0 +1,46 @@
+"""A local administrator makes a staff member a leaver (docs/journey-leaver.md), in the browser:
+the page lists each change first, asks once for a reason, then the person's page shows the
+commission ended, the account deactivated and the mobile e-ID revoked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page, expect
+
+from tests.conftest import make_staff
+from tests.e2e.conftest import (
+    TestIdPServer,
+    assert_accessible,
+    assert_fits_a_phone,
+    federated_login,
+    screenshot,
+)
+from tests.issuance.support import issue, redeem_qr
+
+
+def test_admin_makes_a_leaver(page: Page, live_server: Any, test_idp: TestIdPServer, tree: Any,
+                              hospital_admin: Any, issuing_ca: Any) -> None:
+    lena, _ = make_staff(tree["ortho"], "Lena", "Leaver", care=True)
+    redeem_qr(issue(lena.person), device="Lena phone")
+
+    federated_login(page, test_idp, "Astrid Admin")
+    page.goto("/administration/")
+    page.get_by_label("Name, username, employee HSA-id or personal identity number").fill("leaver")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Leaver, Lena").click()
+    page.get_by_role("link", name="Make a leaver").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Make Lena Leaver a leaver")
+    expect(page.get_by_text("The login account lena.leaver is deactivated.")).to_be_visible()
+    expect(page.get_by_text("1 active mobile e-ID is revoked")).to_be_visible()
+    page.get_by_role("button", name="Make a leaver").click()
+    expect(page.get_by_role("alert")).to_contain_text("Reason: This field is required.")
+    assert_accessible(page)
+    assert_fits_a_phone(page)
+    screenshot(page, "admin-leaver")
+    page.locator("#id_now-reason").fill("Left the region")
+    page.get_by_role("button", name="Make a leaver").click()
+    expect(page.get_by_text("The person was made a leaver.")).to_be_visible()
+    expect(page.get_by_role("table", name="Mobile e-IDs of this person")).to_contain_text(
+        "Revoked")
+    assert_accessible(page)
