@@ -6,6 +6,7 @@ from apps.audit.registry import register, register_target
 from apps.commissions.models import Role
 
 EMPLOYEE_CREATED = register("employee.created", _("Employee HSA-id registered"))
+EMPLOYEE_MOVED = register("employee.moved", _("Employee HSA-id moved to another unit"))
 COMMISSION_GRANTED = register("commission.granted", _("Commission granted"))
 COMMISSION_ENDED = register("commission.ended", _("Commission ended"))
 COMMISSION_CHOSEN = register("commission.chosen", _("Commission chosen to act under"))

@@ -31,7 +31,7 @@ from apps.commissions.models import (
 from apps.commissions.vocabularies import Purpose, parse_right
 from apps.core.actors import is_operator
 from apps.core.calls import service
-from apps.core.errors import PortalError, ValidationFailed
+from apps.core.errors import NotFound, PortalError, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id
 from apps.identities.models import Person, User
@@ -558,3 +558,45 @@ def planned_leaves_apply(*, actor: Actor) -> int:
                    changes={"applied_at": [None, planned.applied_at.isoformat()]})
             applied += 1
     return applied
+
+
+@service
+def employee_move(*, actor: Actor, employee: Employee, organisation: Organisation,
+                  end: Sequence[Commission], reason: str) -> Employee:
+    """Move `employee`'s home (the organisation its HSA-id belongs to; the HSA-id itself never
+    changes) to `organisation`, and end the commissions in `end` (active commissions of this
+    employee HSA-id the administrator chose to end; the others are kept), in one transaction,
+    audited with one request id (`employee.moved`, then one `commission.ended` each).
+
+    Raises NotFound when the employee's home or `organisation` is outside the actor's scope, or a
+    commission in `end` is not an active one of this employee; Forbidden for oneself;
+    ValidationFailed for an empty reason (`no_reason`) or the same home (`employee.same_home`).
+    """
+    policies.require_administer_unit(actor, employee.organisation)
+    policies.require_administer_unit(actor, organisation)
+    policies.require_not_self(actor, employee.person)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    with context.using(context.current()), transaction.atomic():
+        Person.objects.select_for_update().get(pk=employee.person_id)
+        locked = Employee.objects.select_for_update().get(pk=employee.pk)
+        if locked.organisation_id == organisation.pk:
+            raise ValidationFailed(_("The employee HSA-id already belongs to this unit."),
+                                   code="employee.same_home", field="organisation")
+        active = {c.pk: c for c in Commission.objects.active_at(timezone.now())
+                  .filter(employee=locked).select_related("care_unit", "care_provider")}
+        chosen = {c.pk for c in end}
+        if not chosen <= active.keys():
+            raise NotFound()
+        before = locked.organisation.hsa_id
+        locked.organisation = organisation
+        locked.save(update_fields=["organisation", "updated_at"])
+        record(actor=actor, action=audit.EMPLOYEE_MOVED.code, target=locked,
+               subject=locked.person, organisation=organisation, reason=reason,
+               changes={"organisation": [before, organisation.hsa_id],
+                        "commissions_ended": [None, len(chosen)],
+                        "commissions_kept": [None, len(active) - len(chosen)]})
+        for pk in chosen:
+            commission_end(actor=actor, commission=active[pk], reason=reason)
+    return locked
