@@ -12,6 +12,8 @@ urlpatterns = [
     path("people/<uuid:person_id>/commissions/<uuid:commission_id>/end/", views.commission_end,
          name="commission_end"),
     path("people/<uuid:person_id>/leave/", views.person_leave, name="person_leave"),
+    path("people/<uuid:person_id>/employees/<uuid:employee_id>/move/", views.employee_move,
+         name="employee_move"),
     path("people/<uuid:person_id>/roles/new/", views.role_grant, name="role_grant"),
     path("people/<uuid:person_id>/roles/<uuid:assignment_id>/end/", views.role_end, name="role_end"),
     path("people/<uuid:person_id>/accounts/<uuid:user_id>/deactivate/", views.account_active,

@@ -34,6 +34,7 @@ from apps.commissions import policies, selectors, services
 from apps.core import loa as levels
 from apps.core.errors import PortalError
 from apps.core.forms import add_portal_error
+from apps.core.queries import get_or_not_found
 from apps.federation import policies as federation_policies
 from apps.issuance import selectors as issuance_selectors
 from apps.organisations.selectors import care_unit_list_in_subtrees, organisation_list_in_subtrees
@@ -41,6 +42,7 @@ from apps.organisations.selectors import care_unit_list_in_subtrees, organisatio
 from .forms import (
     AccountForm,
     CommissionGrantForm,
+    EmployeeMoveForm,
     EndForm,
     LeavePlanForm,
     RoleGrantForm,
@@ -284,5 +286,27 @@ def person_leave(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         "person": person, "plan": plan, "form": form, "later": later,
         "planned": selectors.planned_leave_list_for_person(person, roots),
         "active_eids": issuance_selectors.eid_count_active(person, now) if plan.deactivates else 0,
+        "is_self": person.pk == acting_user(request).person_id,
+    })
+
+
+@staff_required
+@loa_required("administration")
+def employee_move(request: HttpRequest, person_id: uuid.UUID, employee_id: uuid.UUID) -> HttpResponse:
+    """Move one of the person's employee HSA-ids to another unit in scope, listing its active
+    commissions to end or keep, with one reason (commissions.services.employee_move)."""
+    roots, person = _person_in_scope(request, person_id)
+    employee = get_or_not_found(selectors.employee_list_for_person_in_scope(person, roots),
+                                employee_id)
+    commissions = selectors.commission_list_active_for_employee(employee, timezone.now())
+    form = EmployeeMoveForm(
+        request.POST or None, roots=roots, commissions=commissions,
+        organisations=organisation_list_in_subtrees(roots).exclude(pk=employee.organisation_id))
+    response = _submit(request, form, lambda: services.employee_move(
+        actor=acting_user(request), employee=employee,
+        organisation=form.cleaned_data["organisation"], end=list(form.cleaned_data["end"]),
+        reason=form.cleaned_data["reason"]), _("The employee HSA-id was moved."), person)
+    return response or render(request, "administration/employee_move.html", {
+        "person": person, "employee": employee, "form": form,
         "is_self": person.pk == acting_user(request).person_id,
     })

@@ -374,3 +374,11 @@ def planned_leave_list_for_person(person: Person, roots: list[Organisation]) -> 
     """The person's planned leavers not yet applied, under `roots`, earliest last day first."""
     return PlannedLeave.objects.filter(subtree_q(roots, "organisation__"), person=person,
                                        applied_at__isnull=True).order_by("last_day")
+
+
+def commission_list_active_for_employee(employee: Employee, now: datetime) -> QuerySet[Commission]:
+    """The employee HSA-id's commissions active at `now` (UTC), by unit name."""
+    return (Commission.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now), employee=employee,
+        valid_from__lte=now, ended_at__isnull=True)
+        .select_related("care_unit", "care_provider").order_by("care_unit__name", "name"))

@@ -676,3 +676,21 @@ def test_administrator_plans_a_last_working_day(as_admin, tree):
     assert PlannedLeave.objects.get(person=user.person).last_day == day
     assert f"Planned: everything listed ends after {day.isoformat()}." in text(as_admin.get(url))
     assert User.objects.get(pk=user.pk).is_active
+
+
+def test_administrator_moves_an_employee_hsa_id_and_chooses_what_ends(as_admin, tree):
+    user, employee = make_staff(tree["cardio"], "Maja", "Mover", care=True)
+    old = Commission.objects.get(employee=employee)
+    detail = as_admin.get(reverse("administration:person_detail", args=[user.person.pk]))
+    url = reverse("administration:employee_move", args=[user.person.pk, employee.pk])
+    assert url in detail.content.decode()
+    page = as_admin.get(url)
+    assert f'value="{old.pk}"' in page.content.decode()  # listed to end or keep
+    outside = as_admin.post(url, {"organisation": tree["primary"].pk, "reason": "x"})
+    assert outside.status_code == 200  # a unit outside the scope is not a choice
+    response = as_admin.post(url, {"organisation": tree["ortho"].pk, "end": [old.pk],
+                                   "reason": "New post"})
+    assert response.status_code == 302
+    employee.refresh_from_db()
+    assert employee.organisation == tree["ortho"]
+    assert Commission.objects.get(pk=old.pk).ended_at is not None
