@@ -44,3 +44,25 @@ def test_admin_makes_a_leaver(page: Page, live_server: Any, test_idp: TestIdPSer
     expect(page.get_by_role("table", name="Mobile e-IDs of this person")).to_contain_text(
         "Revoked")
     assert_accessible(page)
+
+
+def test_admin_moves_an_employee_hsa_id(page: Page, live_server: Any, test_idp: TestIdPServer,
+                                        tree: Any, hospital_admin: Any) -> None:
+    maja, employee = make_staff(tree["cardio"], "Maja", "Mover", care=True)
+
+    federated_login(page, test_idp, "Astrid Admin")
+    page.goto(f"/administration/people/{maja.person.pk}/")
+    page.get_by_role("link", name=f"Move {employee.hsa_id}").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        f"Move {employee.hsa_id} to another unit")
+    page.get_by_label("New home unit").select_option(label=f"Orthopaedics ({tree['ortho'].hsa_id})")
+    page.get_by_label("Vård och behandling, Cardiology").check()
+    assert_accessible(page)
+    assert_fits_a_phone(page)
+    screenshot(page, "admin-mover")
+    page.get_by_label("Reason").fill("New post at Orthopaedics")
+    page.get_by_role("button", name="Move").click()
+    expect(page.get_by_text("The employee HSA-id was moved.")).to_be_visible()
+    employee.refresh_from_db()
+    assert employee.organisation == tree["ortho"]
+    assert employee.commissions.get().ended_at is not None
