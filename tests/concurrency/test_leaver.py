@@ -48,3 +48,29 @@ def test_two_administrators_make_the_same_leaver_once(live_server: Any, tree: An
         assert events.filter(action="account.deactivated").count() == 1
         assert events.filter(action="person.left").count() == 1
         assert not User.objects.get(pk=user.pk).is_active
+
+
+def test_two_scheduler_runs_at_once_apply_a_planned_leaver_once(tree: Any,
+                                                                hospital_admin: User) -> None:
+    from django.db import connection
+
+    from apps.commissions.models import PlannedLeave
+    from apps.core.actors import WORKER
+
+    user, _ = make_staff(tree["ortho"], "Lena", "Planned", care=True)
+    planned = services.planned_leave_set(
+        actor=hospital_admin, person=user.person, reason="Retires",
+        last_day=timezone.localtime(timezone.now(), services.SWEDEN).date())
+    PlannedLeave.objects.filter(pk=planned.pk).update(last_day=planned.last_day.replace(year=2020))
+
+    def run() -> int:
+        try:
+            return services.planned_leaves_apply(actor=WORKER)
+        finally:
+            connection.close()
+
+    assert sorted(at_once([run, run])) == [0, 1]
+    events = AuditEvent.objects.filter(subject_person_id=user.person.pk)
+    assert events.filter(action="person.left").count() == 1
+    assert events.filter(action="planned_leave.applied").count() == 1
+    assert not User.objects.get(pk=user.pk).is_active
