@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit import registry
 from apps.authn.models import UserSession
-from apps.commissions.models import Employee, Role
+from apps.commissions.models import Commission, Employee, Role
 from apps.commissions.selectors import NUMBER_LIKE, AuditFilter
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
 from apps.core.forms import DateField, DayRangeForm, end_of_last_day, start_of_day
@@ -166,12 +166,54 @@ class RoleGrantForm(ValidityMixin):
         self.fields["valid_from"].initial = timezone.localdate
 
 
+class EmployeeMoveForm(forms.Form):
+    """Moving an employee HSA-id's home: the new unit in scope, which active commissions end with
+    the move (the others are kept), and a reason for the log."""
+
+    organisation = OrganisationChoiceField(
+        label=_("New home unit"), queryset=Organisation.objects.none(),
+        empty_label=_("Choose an organisation"),
+    )
+    end = forms.ModelMultipleChoiceField(
+        label=_("Commissions that end with the move"), queryset=Commission.objects.none(),
+        required=False, widget=forms.CheckboxSelectMultiple,
+        help_text=_("Tick those at units the person leaves. Commissions not ticked are kept."),
+    )
+    reason = forms.CharField(
+        label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Saved in the audit history."),
+    )
+
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation],
+                 roots: list[Organisation], commissions: QuerySet[Commission],
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["organisation"]
+        assert isinstance(field, OrganisationChoiceField)
+        field.queryset = organisations
+        field.roots = roots
+        end = self.fields["end"]
+        assert isinstance(end, forms.ModelMultipleChoiceField)
+        end.queryset = commissions
+
+
 class EndForm(forms.Form):
     """Ending a commission or a role early: the reason is required and kept in the audit log."""
 
     reason = forms.CharField(
         label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Why it ends now. Saved in the audit history."),
+    )
+
+
+class LeavePlanForm(forms.Form):
+    """Planning a leaver: the last working day (Swedish calendar day) and a reason for the log."""
+
+    last_day = DateField(label=_("Last working day"),
+                         help_text=_("Everything listed above ends when this day is over."))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Saved in the audit history."),
     )
 
 

@@ -34,11 +34,20 @@ from apps.commissions import policies, selectors, services
 from apps.core import loa as levels
 from apps.core.errors import PortalError
 from apps.core.forms import add_portal_error
+from apps.core.queries import get_or_not_found
 from apps.federation import policies as federation_policies
 from apps.issuance import selectors as issuance_selectors
 from apps.organisations.selectors import care_unit_list_in_subtrees, organisation_list_in_subtrees
 
-from .forms import AccountForm, CommissionGrantForm, EndForm, RoleGrantForm, SearchForm
+from .forms import (
+    AccountForm,
+    CommissionGrantForm,
+    EmployeeMoveForm,
+    EndForm,
+    LeavePlanForm,
+    RoleGrantForm,
+    SearchForm,
+)
 
 if TYPE_CHECKING:
     from apps.audit.models import AuditEvent
@@ -250,4 +259,54 @@ def account_active(request: HttpRequest, person_id: uuid.UUID, user_id: uuid.UUI
     return response or render(request, "administration/account.html", {
         "person": person, "account": account, "form": form, "activate": active,
         "active_eids": issuance_selectors.eid_count_active(person, timezone.now()),
+    })
+
+
+@staff_required
+@loa_required("administration")
+def person_leave(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
+    """Make the person a leaver (commissions.services.person_leave): first the list of each change
+    it makes in the administrator's part of the organisation, then once a reason, then all of it
+    in one transaction; or plan it for after a last working day (`planned_leave_set`, the second
+    form, `when=later`). Oneself is refused by the service (the page says so, without a form)."""
+    roots, person = _person_in_scope(request, person_id)
+    now = timezone.now()
+    plan = selectors.leave_plan_for_person(person, roots, now)
+    planning = request.POST.get("when") == "later"
+    form = EndForm(None if planning else request.POST or None, prefix="now")
+    later = LeavePlanForm(request.POST if planning else None, prefix="later")
+    response = _submit(request, form, lambda: services.person_leave(
+        actor=acting_user(request), person=person, reason=form.cleaned_data["reason"]),
+        _("The person was made a leaver."), person) or _submit(
+        request, later, lambda: services.planned_leave_set(
+            actor=acting_user(request), person=person, last_day=later.cleaned_data["last_day"],
+            reason=later.cleaned_data["reason"]),
+        _("The last working day was saved."), person)
+    return response or render(request, "administration/person_leave.html", {
+        "person": person, "plan": plan, "form": form, "later": later,
+        "planned": selectors.planned_leave_list_for_person(person, roots),
+        "active_eids": issuance_selectors.eid_count_active(person, now) if plan.deactivates else 0,
+        "is_self": person.pk == acting_user(request).person_id,
+    })
+
+
+@staff_required
+@loa_required("administration")
+def employee_move(request: HttpRequest, person_id: uuid.UUID, employee_id: uuid.UUID) -> HttpResponse:
+    """Move one of the person's employee HSA-ids to another unit in scope, listing its active
+    commissions to end or keep, with one reason (commissions.services.employee_move)."""
+    roots, person = _person_in_scope(request, person_id)
+    employee = get_or_not_found(selectors.employee_list_for_person_in_scope(person, roots),
+                                employee_id)
+    commissions = selectors.commission_list_active_for_employee(employee, timezone.now())
+    form = EmployeeMoveForm(
+        request.POST or None, roots=roots, commissions=commissions,
+        organisations=organisation_list_in_subtrees(roots).exclude(pk=employee.organisation_id))
+    response = _submit(request, form, lambda: services.employee_move(
+        actor=acting_user(request), employee=employee,
+        organisation=form.cleaned_data["organisation"], end=list(form.cleaned_data["end"]),
+        reason=form.cleaned_data["reason"]), _("The employee HSA-id was moved."), person)
+    return response or render(request, "administration/employee_move.html", {
+        "person": person, "employee": employee, "form": form,
+        "is_self": person.pk == acting_user(request).person_id,
     })

@@ -6,6 +6,7 @@ from apps.audit.registry import register, register_target
 from apps.commissions.models import Role
 
 EMPLOYEE_CREATED = register("employee.created", _("Employee HSA-id registered"))
+EMPLOYEE_MOVED = register("employee.moved", _("Employee HSA-id moved to another unit"))
 COMMISSION_GRANTED = register("commission.granted", _("Commission granted"))
 COMMISSION_ENDED = register("commission.ended", _("Commission ended"))
 COMMISSION_CHOSEN = register("commission.chosen", _("Commission chosen to act under"))
@@ -16,6 +17,10 @@ ROLE_GRANTED = register("role.granted", _("System role granted"))
 ROLE_ENDED = register("role.ended", _("System role ended"))
 ACCOUNT_DEACTIVATED = register("account.deactivated", _("Login account deactivated"))
 ACCOUNT_REACTIVATED = register("account.reactivated", _("Login account reactivated"))
+# A leaver: one summary event beside the events of each change, all under one request id.
+PERSON_LEFT = register("person.left", _("Made a leaver"))
+PLANNED_LEAVE_SET = register("planned_leave.set", _("Last working day planned"))
+PLANNED_LEAVE_APPLIED = register("planned_leave.applied", _("Planned leaver applied"))
 # The care provider's systematic log follow-up (PDL 2008:355 4 kap. 3 §) taking a copy of the log.
 AUDIT_LOG_EXPORTED = register("audit_log.exported", _("Audit log exported"))
 

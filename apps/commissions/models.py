@@ -190,3 +190,30 @@ class RoleAssignment(TimeBound):
     def __str__(self) -> str:
         # The audit rows' target label: the role's code, shown translated (commissions.audit).
         return f"{self.role} @ {self.organisation}"
+
+
+class PlannedLeave(BaseModel):
+    """A planned leaver: after `last_day` (a calendar day in Europe/Stockholm) has ended, the
+    scheduler makes `person` a leaver under `organisation`'s subtree (the scope of the
+    administrator who planned it), as the system actor (`services.planned_leaves_apply`).
+    `applied_at` (UTC) is set when that happened; one open plan per person and subtree."""
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="planned_leaves")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    last_day = models.DateField(_("last working day"))
+    reason = models.TextField()
+    planned_by_id = models.UUIDField(null=True, blank=True)
+    planned_by_label = models.CharField(max_length=200)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["person", "organisation"],
+                                    condition=Q(applied_at__isnull=True),
+                                    name="planned_leave_one_open"),
+        ]
+        indexes = [models.Index(fields=["last_day"], condition=Q(applied_at__isnull=True),
+                                name="planned_leave_due")]
+
+    def __str__(self) -> str:
+        return f"{self.person} {self.last_day.isoformat()}"

@@ -91,6 +91,13 @@ def require_administer_person(actor: Actor, person: Person, role: str = Role.LOC
 
 
 @policy
+def require_operator(actor: Actor) -> None:
+    """Only the portal's own system actors (scheduled work the operator runs). Raises Forbidden."""
+    if not is_operator(actor):
+        raise Forbidden(_("Only the portal itself does this."), code="operator_only")
+
+
+@policy
 def require_staff_self(actor: Actor) -> None:
     """A staff member acting for themself (choosing the commission they act under). Raises
     Forbidden for anyone else: patients, system actors, deactivated accounts."""

@@ -14,7 +14,7 @@ from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_list_for_person
 from apps.commissions import policies
-from apps.commissions.models import Commission, Employee, RoleAssignment
+from apps.commissions.models import Commission, Employee, PlannedLeave, RoleAssignment
 from apps.core.errors import NotFound
 from apps.core.queries import get_or_not_found
 from apps.identities.actors import Actor
@@ -338,3 +338,52 @@ def audit_page(events: QuerySet[AuditEvent], after: AuditPosition | None,
         return rows, None
     last = rows[size - 1]
     return rows[:size], AuditPosition(last.occurred_at, last.id)
+
+
+@dataclass(frozen=True)
+class LeavePlan:
+    """What making `person` a leaver under `roots` changes at `now` (UTC): the active commissions
+    and role assignments under `roots` that end, whether anything stays active elsewhere (then the
+    login accounts stay active), and the active staff accounts deactivated when nothing stays."""
+
+    commissions: list[Commission]
+    roles: list[RoleAssignment]
+    kept: int
+    accounts: list[User]
+
+    @property
+    def deactivates(self) -> bool:
+        return not self.kept
+
+    @property
+    def empty(self) -> bool:
+        return not (self.commissions or self.roles or (self.deactivates and self.accounts))
+
+
+def leave_plan_for_person(person: Person, roots: list[Organisation], now: datetime) -> LeavePlan:
+    """The `LeavePlan` of `person` under `roots` at `now` (docs/journey-leaver.md)."""
+    active = commission_list_for_person(person).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now), valid_from__lte=now,
+        ended_at__isnull=True)
+    commissions = list(active.filter(_commission_in_scope_q(roots)))
+    roles_active = RoleAssignment.objects.active_at(now).filter(person=person)
+    roles = list(roles_active.filter(subtree_q(roots, "organisation__"))
+                 .select_related("organisation").order_by("valid_from"))
+    kept = active.exclude(pk__in=[c.pk for c in commissions]).count() + roles_active.exclude(
+        pk__in=[r.pk for r in roles]).count()
+    accounts = list(staff_account_list_for_person(person).filter(is_active=True))
+    return LeavePlan(commissions=commissions, roles=roles, kept=kept, accounts=accounts)
+
+
+def planned_leave_list_for_person(person: Person, roots: list[Organisation]) -> QuerySet[PlannedLeave]:
+    """The person's planned leavers not yet applied, under `roots`, earliest last day first."""
+    return PlannedLeave.objects.filter(subtree_q(roots, "organisation__"), person=person,
+                                       applied_at__isnull=True).order_by("last_day")
+
+
+def commission_list_active_for_employee(employee: Employee, now: datetime) -> QuerySet[Commission]:
+    """The employee HSA-id's commissions active at `now` (UTC), by unit name."""
+    return (Commission.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gt=now), employee=employee,
+        valid_from__lte=now, ended_at__isnull=True)
+        .select_related("care_unit", "care_provider").order_by("care_unit__name", "name"))

@@ -6,8 +6,9 @@ import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar, cast
+from zoneinfo import ZoneInfo
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,6 +23,7 @@ from apps.commissions.models import (
     Commission,
     CommissionRight,
     Employee,
+    PlannedLeave,
     Role,
     RoleAssignment,
     TimeBound,
@@ -29,7 +31,7 @@ from apps.commissions.models import (
 from apps.commissions.vocabularies import Purpose, parse_right
 from apps.core.actors import is_operator
 from apps.core.calls import service
-from apps.core.errors import PortalError, ValidationFailed
+from apps.core.errors import NotFound, PortalError, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_hsa_id
 from apps.identities.models import Person, User
@@ -422,3 +424,179 @@ def audit_log_export(*, actor: Actor, filters: selectors.AuditFilter) -> AuditEx
                organisation=organisation, changes=changes)
     return AuditExport(rows=rows, capped=matched > EXPORT_MAX_ROWS,
                        events=events[:rows].iterator(chunk_size=2000))
+
+
+@dataclass(frozen=True)
+class LeaveResult:
+    """What `person_leave` changed: how many commissions and roles ended, how many accounts were
+    deactivated (0 when something stays active outside the scope), and whether sessions ended."""
+
+    commissions: int
+    roles: int
+    accounts: int
+
+
+def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str) -> LeaveResult:
+    """End everything of `person` under `roots` as `actor` (see `person_leave`), in the caller's
+    service call and transaction, with the person locked first."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    # The request's id is the correlation id of every event (a fresh one outside any request).
+    with context.using(context.current()), transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        plan = selectors.leave_plan_for_person(person, roots, timezone.now())
+        if plan.empty:
+            raise ValidationFailed(_("There is nothing left to end for this person here."),
+                                   code="leave.nothing")
+        for commission in plan.commissions:
+            commission_end(actor=actor, commission=commission, reason=reason)
+        for assignment in plan.roles:
+            role_end(actor=actor, assignment=assignment, reason=reason)
+        accounts = plan.accounts if plan.deactivates else []
+        for user in accounts:
+            account_deactivate(actor=actor, user=user, reason=reason)
+        # Sessions end also when something stays elsewhere: they may act under what just ended.
+        sessions = User.objects.end_sessions(person)
+        record(actor=actor, action=audit.PERSON_LEFT.code, target=person, subject=person,
+               reason=reason, changes={
+                   "commissions_ended": [None, len(plan.commissions)],
+                   "roles_ended": [None, len(plan.roles)],
+                   "accounts_deactivated": [None, len(accounts)],
+                   "kept_elsewhere": [None, plan.kept],
+                   "sessions_ended": [None, sessions]})
+    return LeaveResult(commissions=len(plan.commissions), roles=len(plan.roles),
+                       accounts=len(accounts))
+
+
+@service
+def person_leave(*, actor: Actor, person: Person, reason: str) -> LeaveResult:
+    """Make `person` a leaver under the actor's scope, now, in one transaction: every active
+    commission and system role under the scope ends (`commission_end`, `role_end`); when nothing
+    stays active anywhere, every staff login account is deactivated (`account_deactivate`: open
+    activation codes end, mobile e-IDs are revoked and the person told by e-mail); every session of
+    the person ends. One audit event per change plus one `person.left`, all with the request's id
+    as their correlation id (docs/journey-leaver.md, docs/decisions.md "Leavers").
+
+    Raises NotFound outside the scope, Forbidden for oneself (`self_administration`),
+    ValidationFailed for an empty reason (`no_reason`) or when nothing is left to end
+    (`leave.nothing`: e.g. another administrator just did it).
+    """
+    policies.require_administer_person(actor, person)
+    policies.require_not_self(actor, person)
+    return _leave(actor, person, policies.scope_roots(actor), reason)
+
+
+#: Working days are calendar days in Sweden.
+SWEDEN = ZoneInfo("Europe/Stockholm")
+
+
+@service
+def planned_leave_set(*, actor: Actor, person: Person, last_day: date, reason: str) -> PlannedLeave:
+    """Plan `person` as a leaver after `last_day` (a calendar day in Europe/Stockholm, today or
+    later) under the actor's scope root that holds the person, or move the day of such a plan
+    not yet applied. The scheduler applies it (`planned_leaves_apply`).
+
+    Raises NotFound outside the scope, Forbidden for oneself, ValidationFailed for an empty reason
+    (`no_reason`) or a day already past (`leave.day_past`)."""
+    policies.require_administer_person(actor, person)
+    policies.require_not_self(actor, person)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    if last_day < timezone.localtime(timezone.now(), SWEDEN).date():
+        raise ValidationFailed(_("The last working day has already passed."),
+                               code="leave.day_past", field="last_day")
+    homes = list(Employee.objects.filter(person=person).values_list("organisation__path", flat=True))
+    root = min((r for r in policies.scope_roots(actor)
+                if any(path.startswith(r.path) for path in homes)), key=lambda r: len(r.path))
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        planned = PlannedLeave.objects.filter(person=person, organisation=root,
+                                              applied_at__isnull=True).first()
+        before = planned.last_day.isoformat() if planned else None
+        if planned is None:
+            planned = PlannedLeave(person=person, organisation=root)
+        planned.last_day, planned.reason = last_day, reason
+        planned.planned_by_id, planned.planned_by_label = actor_id(actor), str(actor)
+        planned.save()
+        record(actor=actor, action=audit.PLANNED_LEAVE_SET.code, target=planned, subject=person,
+               organisation=root, reason=reason,
+               changes={"last_day": [before, last_day.isoformat()]})
+    return planned
+
+
+@service
+def planned_leaves_apply(*, actor: Actor) -> int:
+    """Make a leaver of each person whose planned last working day has ended (Europe/Stockholm),
+    under the planned subtree, as `actor` (the portal's system actor: `require_operator`); each
+    in its own transaction with its own correlation id, a plan taken by a parallel run skipped
+    (SKIP LOCKED). A person with nothing left to end has the plan marked applied all the same.
+    Returns how many plans were applied."""
+    policies.require_operator(actor)
+    today = timezone.localtime(timezone.now(), SWEDEN).date()
+    due = list(PlannedLeave.objects.filter(applied_at__isnull=True, last_day__lt=today)
+               .values_list("pk", flat=True))
+    applied = 0
+    for pk in due:
+        with context.using(context.RequestContext()), transaction.atomic():
+            planned = (PlannedLeave.objects.select_for_update(skip_locked=True)
+                       .select_related("person", "organisation")
+                       .filter(pk=pk, applied_at__isnull=True).first())
+            if planned is None:
+                continue
+            try:
+                _leave(actor, planned.person, [planned.organisation], planned.reason)
+            except ValidationFailed as exc:
+                if exc.code != "leave.nothing":
+                    raise
+            planned.applied_at = timezone.now()
+            planned.save(update_fields=["applied_at", "updated_at"])
+            record(actor=actor, action=audit.PLANNED_LEAVE_APPLIED.code, target=planned,
+                   subject=planned.person, organisation=planned.organisation,
+                   reason=planned.reason,
+                   changes={"applied_at": [None, planned.applied_at.isoformat()]})
+            applied += 1
+    return applied
+
+
+@service
+def employee_move(*, actor: Actor, employee: Employee, organisation: Organisation,
+                  end: Sequence[Commission], reason: str) -> Employee:
+    """Move `employee`'s home (the organisation its HSA-id belongs to; the HSA-id itself never
+    changes) to `organisation`, and end the commissions in `end` (active commissions of this
+    employee HSA-id the administrator chose to end; the others are kept), in one transaction,
+    audited with one request id (`employee.moved`, then one `commission.ended` each).
+
+    Raises NotFound when the employee's home or `organisation` is outside the actor's scope, or a
+    commission in `end` is not an active one of this employee; Forbidden for oneself;
+    ValidationFailed for an empty reason (`no_reason`) or the same home (`employee.same_home`).
+    """
+    policies.require_administer_unit(actor, employee.organisation)
+    policies.require_administer_unit(actor, organisation)
+    policies.require_not_self(actor, employee.person)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    with context.using(context.current()), transaction.atomic():
+        Person.objects.select_for_update().get(pk=employee.person_id)
+        locked = Employee.objects.select_for_update().get(pk=employee.pk)
+        if locked.organisation_id == organisation.pk:
+            raise ValidationFailed(_("The employee HSA-id already belongs to this unit."),
+                                   code="employee.same_home", field="organisation")
+        active = {c.pk: c for c in Commission.objects.active_at(timezone.now())
+                  .filter(employee=locked).select_related("care_unit", "care_provider")}
+        chosen = {c.pk for c in end}
+        if not chosen <= active.keys():
+            raise NotFound()
+        before = locked.organisation.hsa_id
+        locked.organisation = organisation
+        locked.save(update_fields=["organisation", "updated_at"])
+        record(actor=actor, action=audit.EMPLOYEE_MOVED.code, target=locked,
+               subject=locked.person, organisation=organisation, reason=reason,
+               changes={"organisation": [before, organisation.hsa_id],
+                        "commissions_ended": [None, len(chosen)],
+                        "commissions_kept": [None, len(active) - len(chosen)]})
+        for pk in chosen:
+            commission_end(actor=actor, commission=active[pk], reason=reason)
+    return locked

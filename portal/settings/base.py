@@ -356,6 +356,12 @@ globals().update(celery_settings(_required("CELERY_BROKER_URL", "filesystem://lo
 # nothing to do does nothing; `expires` drops runs that waited in the broker past the next one.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     **globals()["CELERY_BEAT_SCHEDULE"],
+    # Planned leavers whose last working day has ended (Europe/Stockholm): within 15 minutes.
+    "commissions-planned-leaves-apply": {
+        "task": "apps.commissions.tasks.planned_leaves_apply_task",
+        "schedule": 900.0,
+        "options": {"expires": 900},
+    },
     # A new CRL before the last one's nextUpdate (1 hour): made when half of it has passed.
     "issuance-crl-refresh": {
         "task": "apps.issuance.tasks.crl_refresh_task",

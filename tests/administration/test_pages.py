@@ -625,3 +625,72 @@ def test_grant_forms_group_units_by_their_branch_within_the_scope(as_admin, olle
     html = as_admin.get(url).content.decode()
     assert '<optgroup label="Demo Hospital">' in html  # the branch, from the scope's root down
     assert "Region Demo" not in html  # nothing above the administrator's scope is named
+
+
+def test_administrator_makes_a_leaver_after_seeing_each_change(as_admin, tree, issuing_ca):
+    from apps.identities.models import User
+    from apps.issuance.models import MobileEID
+    from tests.issuance.support import issue, redeem_qr
+
+    user, employee = make_staff(tree["ortho"], "Lena", "Leaver", care=True)
+    eid = redeem_qr(issue(user.person)).eid
+    detail = text(as_admin.get(reverse("administration:person_detail", args=[user.person.pk])))
+    assert "Make a leaver" in detail
+    url = reverse("administration:person_leave", args=[user.person.pk])
+    page = text(as_admin.get(url))
+    commission = Commission.objects.get(employee=employee)
+    assert f"The commission {commission.name} ({commission.hsa_id}) ends." in page
+    assert "The login account lena.leaver is deactivated." in page
+    assert "1 active mobile e-ID is revoked" in page
+    assert Commission.objects.get(pk=commission.pk).ended_at is None  # nothing happened yet
+    blank = as_admin.post(url, {"now-reason": ""})
+    assert blank.status_code == 200 and "This field is required." in text(blank)
+    assert as_admin.post(url, {"now-reason": "Left the region"}).status_code == 302
+    assert not User.objects.get(pk=user.pk).is_active
+    assert MobileEID.objects.get(pk=eid.pk).status == "revoked"
+    assert "There is nothing left to end for this person here." in text(as_admin.get(url))
+
+
+def test_leaver_page_refuses_outsiders_and_oneself(as_admin, tree, hospital_admin):
+    outsider, _ = make_staff(tree["primary"], "Pia", "Primär", care=True)
+    assert as_admin.get(reverse("administration:person_leave",
+                                args=[outsider.person.pk])).status_code == 404
+    own = as_admin.get(reverse("administration:person_leave", args=[hospital_admin.person.pk]))
+    assert "You cannot change your own commissions or roles." in text(own)
+    assert "<form" not in own.content.decode().split("<main", 1)[1]
+
+
+def test_administrator_plans_a_last_working_day(as_admin, tree):
+    from apps.commissions.models import PlannedLeave
+    from apps.identities.models import User
+
+    user, _ = make_staff(tree["ortho"], "Lena", "Leaver", care=True)
+    url = reverse("administration:person_leave", args=[user.person.pk])
+    past = as_admin.post(url, {"when": "later", "later-last_day": "2000-01-31",
+                               "later-reason": "Retires"})
+    assert "The last working day has already passed." in text(past)
+    day = (timezone.localtime() + timedelta(days=30)).date()
+    response = as_admin.post(url, {"when": "later", "later-last_day": day.isoformat(),
+                                   "later-reason": "Retires"})
+    assert response.status_code == 302
+    assert PlannedLeave.objects.get(person=user.person).last_day == day
+    assert f"Planned: everything listed ends after {day.isoformat()}." in text(as_admin.get(url))
+    assert User.objects.get(pk=user.pk).is_active
+
+
+def test_administrator_moves_an_employee_hsa_id_and_chooses_what_ends(as_admin, tree):
+    user, employee = make_staff(tree["cardio"], "Maja", "Mover", care=True)
+    old = Commission.objects.get(employee=employee)
+    detail = as_admin.get(reverse("administration:person_detail", args=[user.person.pk]))
+    url = reverse("administration:employee_move", args=[user.person.pk, employee.pk])
+    assert url in detail.content.decode()
+    page = as_admin.get(url)
+    assert f'value="{old.pk}"' in page.content.decode()  # listed to end or keep
+    outside = as_admin.post(url, {"organisation": tree["primary"].pk, "reason": "x"})
+    assert outside.status_code == 200  # a unit outside the scope is not a choice
+    response = as_admin.post(url, {"organisation": tree["ortho"].pk, "end": [old.pk],
+                                   "reason": "New post"})
+    assert response.status_code == 302
+    employee.refresh_from_db()
+    assert employee.organisation == tree["ortho"]
+    assert Commission.objects.get(pk=old.pk).ended_at is not None
