@@ -138,7 +138,8 @@ class PasswordChangeRequiredMiddleware:
         if (session.get(request).get(session.MUST_CHANGE_PASSWORD)
                 and not request.path.startswith(("/api/", "/static/"))
                 and request.path not in {reverse(name) for name in self.ALLOWED}):
-            messages.info(request, _("Choose your own password before you go on: the one you "
-                                     "were given works only once."))
+            messages.info(request, _("Choose your own password before you go on. Type the "
+                                     "password you were given as the current password: it "
+                                     "works only until you have chosen your own."))
             return HttpResponseRedirect(reverse("selfservice:my_password"))
         return self.get_response(request)
