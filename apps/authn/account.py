@@ -16,18 +16,14 @@ from __future__ import annotations
 import secrets
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from axes.handlers.proxy import AxesProxyHandler
-from django.conf import settings
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.mail import EmailMessage
 from django.db import transaction
 from django.http import HttpRequest
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.models import AuditEvent
@@ -47,12 +43,14 @@ from apps.core.db import lock_names
 from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
+from apps.outbox.mail import notice_send_once
 from apps.outbox.services import publish
 
-#: The outbox topics of a credential change; `account_notify` e-mails the person for each.
+#: The outbox topics of an account change; `account_notify` e-mails the person for each.
 PASSWORD_CHANGED_TOPIC = "password.changed"
 OTP_DEVICE_REPLACED_TOPIC = "otp_device.replaced"
-ACCOUNT_TOPICS = (PASSWORD_CHANGED_TOPIC, OTP_DEVICE_REPLACED_TOPIC)
+EMAIL_CHANGED_TOPIC = "contact.email_changed"
+ACCOUNT_TOPICS = (PASSWORD_CHANGED_TOPIC, OTP_DEVICE_REPLACED_TOPIC, EMAIL_CHANGED_TOPIC)
 
 SECOND_FACTOR_NEEDED = _("Enter the code from your authenticator app, or confirm it is you "
                          "first (within 5 minutes).")
@@ -127,16 +125,17 @@ def spend_step_up(proof: StepUpProof | None, message: Any) -> None:
         raise ValidationFailed(message, code="second_factor.required", field="token") from exc
 
 
-def _end_other_sessions(actor: User, person: Person, keep_key_hash: str) -> int:
+def _end_other_sessions(actor: User, person: Person, keep_key_hash: str,
+                        reason: str) -> int:
     """End every active session of `person` except the one whose key hashes to `keep_key_hash`
-    (reason `account`), in the caller's transaction, after it locked the person: the rows are
-    locked in id order, their stored Django sessions deleted and `signals.session_ended` sent
-    for each (apps.federation ends their tokens). Returns how many ended."""
+    (with `reason`, the credential that changed), in the caller's transaction, after it locked
+    the person: the rows are locked in id order, their stored Django sessions deleted and
+    `signals.session_ended` sent for each (apps.federation ends their tokens). Returns how many
+    ended."""
     rows = list(UserSession.objects.select_for_update()
                 .filter(user__person=person, ended_at__isnull=True)
                 .exclude(key_hash=keep_key_hash).order_by("pk"))
     now = timezone.now()
-    reason = UserSession.EndReason.ACCOUNT
     UserSession.objects.filter(pk__in=[row.pk for row in rows]).update(
         ended_at=now, end_reason=reason, updated_at=now)
     _delete_django_sessions([row.key_hash for row in rows])
@@ -147,12 +146,24 @@ def _end_other_sessions(actor: User, person: Person, keep_key_hash: str) -> int:
     return len(rows)
 
 
-def _publish_change(topic: str, user: User) -> None:
-    """Record in the caller's transaction that `user`'s credential changed (`topic`), so the
-    person is e-mailed once it commits. Each change is its own event."""
+def _publish_change(topic: str, user: User, **ids: str) -> None:
+    """Record in the caller's transaction that `user`'s account changed (`topic`; `ids`, more
+    ids for the handler), so the person is e-mailed once it commits. Each change is its own
+    event."""
     change = uuid.uuid4()
-    publish(topic=topic, payload={"user_id": str(user.pk), "change_id": str(change)},
+    publish(topic=topic, payload={"user_id": str(user.pk), "change_id": str(change), **ids},
             key=f"{topic}:{change}")
+
+
+@service
+def current_password_check(*, actor: User, request: HttpRequest, password: str) -> None:
+    """Check the staff member's current `password` on its own, as `password_change` does first
+    (throttled and audited the same way), so a form refused for other reasons can say at once
+    that it is wrong too (every form shows all its errors at once: docs/decisions.md, "My
+    account"). Changes nothing. Raises Forbidden, ValidationFailed (`password.wrong`,
+    `login.throttled` on `current_password`)."""
+    _require_staff_self(actor)
+    _check_current_password(actor, request, password)
 
 
 @service
@@ -191,7 +202,8 @@ def password_change(*, actor: User, request: HttpRequest, current_password: str,
         user.save(update_fields=["password"])
         one_time, _deleted = LoginObligation.objects.filter(
             user=user, kind=LoginObligation.Kind.CHANGE_PASSWORD).delete()
-        ended = _end_other_sessions(user, user.person, keep_key_hash)
+        ended = _end_other_sessions(user, user.person, keep_key_hash,
+                                    UserSession.EndReason.PASSWORD)
         _publish_change(PASSWORD_CHANGED_TOPIC, user)
         record(actor=actor, action=audit.PASSWORD_CHANGED.code, target=user,
                subject=user.person, changes={"second_factor": [None, method],
@@ -253,7 +265,8 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
             new.save(update_fields=["confirmed"])
             old = [d.pk for d in devices if d.pk != new.pk]
             TOTPDevice.objects.filter(pk__in=old).delete()
-            ended = _end_other_sessions(actor, actor.person, keep_key_hash)
+            ended = _end_other_sessions(actor, actor.person, keep_key_hash,
+                                        UserSession.EndReason.AUTHENTICATOR)
             _publish_change(OTP_DEVICE_REPLACED_TOPIC, actor)
             record(actor=actor, action=audit.OTP_DEVICE_REPLACED.code, target=new,
                    subject=actor.person,
@@ -267,14 +280,17 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
 
 
 @service
-def account_notify(*, actor: Actor, topic: str, user_id: str, notification_id: str) -> bool:
+def account_notify(*, actor: Actor, topic: str, user_id: str, notification_id: str,
+                   change_event_id: str = "") -> bool:
     """E-mail the person that their password was changed or their authenticator replaced
-    (`topic`, one of ACCOUNT_TOPICS) at the address registered for them, as
-    `apps.issuance.services.eid_notify` does for e-IDs: only the portal's own system actors send
-    it; `notification_id` (the outbox event's id) is recorded in the `account.notified` audit row
-    written with the send and is the e-mail's Message-ID, so a redelivered event is not sent
-    twice. Returns False when the person has no e-mail address or it was sent already. Raises
-    Forbidden, NotFound, ValueError (unknown topic) and the e-mail backend's errors (the outbox
+    (`topic`, one of ACCOUNT_TOPICS) at the address registered for them; for
+    `contact.email_changed`, at the address the change replaced, read from the change's audit
+    event `change_event_id` (NIST SP 800-63B rev. 4, 6.1.2.3: notify the subscriber of account
+    changes; the old address is the one an intruder could not have chosen). Only the portal's
+    own system actors send it; sent once per `notification_id` (the outbox event's id), through
+    `apps.outbox.mail.notice_send_once`, audited `account.notified`. Returns False when there is
+    no address to write to or it was sent already. Raises Forbidden, NotFound (unknown account
+    or change event), ValueError (unknown topic) and the e-mail backend's errors (the outbox
     retries)."""
     policies.require_portal(actor)
     if topic not in ACCOUNT_TOPICS:
@@ -283,25 +299,20 @@ def account_notify(*, actor: Actor, topic: str, user_id: str, notification_id: s
     if user is None:
         raise NotFound()
     person = user.person
-    if not person.email:
+    to, context = person.email, {"person": person, "when": timezone.localtime()}
+    if topic == EMAIL_CHANGED_TOPIC:
+        # The old address, from the change's own audit event (the payload holds ids only).
+        change = AuditEvent.objects.filter(pk=change_event_id, action=audit.EMAIL_CHANGED.code,
+                                           target_id=str(person.pk)).first()
+        if change is None:
+            raise NotFound()
+        to, context["when"] = change.changes["email"][0], timezone.localtime(change.occurred_at)
+    if not to:
         return False
-    with transaction.atomic():
-        if AuditEvent.objects.filter(action=audit.ACCOUNT_NOTIFIED.code, target_id=str(user.pk),
-                                     changes__notification__1=notification_id).exists():
-            return False
-        name = topic.replace(".", "_")
-        with translation.override(settings.LANGUAGE_CODE):
-            context = {"person": person, "portal_url": settings.PORTAL_BASE_URL,
-                       "when": timezone.localtime()}
-            subject = render_to_string(f"emails/{name}_subject.txt", context).strip()
-            body = render_to_string(f"emails/{name}.txt", context)
-        domain = urlsplit(settings.PORTAL_BASE_URL).hostname or "localhost"
-        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [person.email],
-                     headers={"Message-ID": f"<{notification_id}@{domain}>"}).send()
-        record(actor=actor, action=audit.ACCOUNT_NOTIFIED.code, target=user, subject=person,
-               changes={"topic": [None, topic], "channel": [None, "e-mail"],
-                        "notification": [None, notification_id]})
-    return True
+    return notice_send_once(
+        actor=actor, action=audit.ACCOUNT_NOTIFIED.code, target=user, subject=person, to=to,
+        template=topic.replace(".", "_"), context=context, notification_id=notification_id,
+        changes={"topic": [None, topic]})
 
 
 @service
@@ -312,7 +323,8 @@ def contact_email_change(*, actor: User, email: str, token: str = "",
     come from the population and HSA registers). It is where password and authenticator changes
     are reported, so it needs the second factor now, as `password_change`. `email` is checked by
     Django's EmailValidator (RFC 5322 addr-spec, as Django accepts it); an empty value removes the
-    address. Audited `contact.email_changed` with the old and new address. Raises Forbidden,
+    address. Audited `contact.email_changed` with the old and new address; the old address (if
+    any) is e-mailed that it was replaced (`account_notify`, through the outbox). Raises Forbidden,
     ValidationFailed (`email.invalid` on `email`; the factor's refusals on `token`)."""
     from django.core.validators import validate_email
 
@@ -334,6 +346,9 @@ def contact_email_change(*, actor: User, email: str, token: str = "",
         person.email = value
         person.full_clean(validate_unique=False)
         person.save(update_fields=["email", "updated_at"])
-        record(actor=actor, action=audit.EMAIL_CHANGED.code, target=person, subject=person,
-               changes={"email": [old, value], "second_factor": [None, method]})
+        event = record(actor=actor, action=audit.EMAIL_CHANGED.code, target=person,
+                       subject=person,
+                       changes={"email": [old, value], "second_factor": [None, method]})
+        if old:
+            _publish_change(EMAIL_CHANGED_TOPIC, actor, change_event_id=str(event.pk))
     return person

@@ -102,6 +102,8 @@ class UserSession(BaseModel):
         IDLE = "idle", _("no activity")
         ABSOLUTE = "absolute", _("time limit reached")
         ACCOUNT = "account", _("account or entitlement changed")
+        PASSWORD = "password", _("ended because the password was changed")
+        AUTHENTICATOR = "authenticator", _("ended because the authenticator was replaced")
         EID = "eid", _("the e-ID used was revoked")
         ADMIN = "admin", _("ended by an administrator")
 
@@ -196,7 +198,9 @@ class LoginObligation(BaseModel):
     issuer who helped them in person (`apps.authn.recovery`): enrol a new authenticator app
     (`enrol_totp`, after the old one was removed) or change the one-time password they were
     handed (`change_password`). Fulfilling it deletes the row. `set_by_label` names the issuer
-    (a snapshot, as in the audit log)."""
+    (a snapshot, as in the audit log). `expires_at` (UTC; `change_password` only) ends the
+    one-time password: a login with it after that is refused
+    (`settings.PORTAL_ONE_TIME_PASSWORD_SECONDS`, docs/decisions.md "My account")."""
 
     class Kind(models.TextChoices):
         ENROL_TOTP = "enrol_totp", _("enrol a new authenticator app")
@@ -206,6 +210,7 @@ class LoginObligation(BaseModel):
                              related_name="login_obligations")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     set_by_label = models.CharField(max_length=200)
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "kind"],

@@ -4,7 +4,8 @@ The issuer checks an identity document of the person in front of them (the refer
 architecture's administrative process, as for issuing an e-ID: `apps.identities.documents`),
 then either removes the person's authenticator app, so that their next password login enrols a
 new one (`second_factor_reset`, `totp_enrol_at_login`), or gives them a one-time password that
-must be changed at the next login before anything else (`one_time_password_set`). Either ends
+must be changed at the next login before anything else and expires after a few days
+(`one_time_password_set`, `settings.PORTAL_ONE_TIME_PASSWORD_SECONDS`). Either ends
 every session of the person (NIST SP 800-63B rev. 4, 4.2.1 and 6.1.2.3: account recovery and
 replacing a lost authenticator; the recovered account starts afresh). Only the document's type
 and last four digits are recorded (in the audit event), never the full number, and never the
@@ -13,10 +14,13 @@ one-time password.
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import atomic_record_failure, record
@@ -26,7 +30,6 @@ from apps.authn.models import LoginObligation, TOTPDevice
 from apps.authn.services import OTP_REFUSALS, TOTP_KEY_BYTES
 from apps.commissions import policies as commission_policies
 from apps.commissions.models import Role
-from apps.core.actors import ANONYMOUS
 from apps.core.assurance import StepUpProof, check_step_up
 from apps.core.calls import policy, service
 from apps.core.errors import Forbidden, NotFound, ValidationFailed
@@ -41,6 +44,15 @@ ONE_TIME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 #: 4 groups of 4: 20 characters with spaces, about 79 bits, above the 15 characters SP 800-63B
 #: rev. 4, 3.1.1.2 asks of a password that is the only factor.
 ONE_TIME_GROUPS = 4
+
+
+@dataclass(frozen=True)
+class OneTimePassword:
+    """What `one_time_password_set` gives the issuer: the `password` to hand over and when it
+    stops working (`expires_at`, UTC)."""
+
+    password: str
+    expires_at: dt.datetime
 
 
 @policy
@@ -108,30 +120,34 @@ def second_factor_reset(*, actor: User, person: Person,
 @service
 def one_time_password_set(*, actor: User, person: Person,
                           identity_document: IdentityDocument | None,
-                          step_up: StepUpProof | None) -> str:
+                          step_up: StepUpProof | None) -> OneTimePassword:
     """Give `person`'s staff account a new random password after the issuer checked
     `identity_document`, to be handed over in person and changed at the next login before
-    anything else (`LoginObligation.Kind.CHANGE_PASSWORD`). Every session of the person ends.
-    Returns the password (shown once; stored only as its hash, never audited). Audited
-    `password.reset` with the document's type and last four digits. Raises Forbidden, NotFound,
+    anything else (`LoginObligation.Kind.CHANGE_PASSWORD`). It works for
+    `settings.PORTAL_ONE_TIME_PASSWORD_SECONDS` (7 days by default; docs/decisions.md "My
+    account"): after `expires_at` the login is refused (`services.password_check`). Every session
+    of the person ends. Returns the password (shown once; stored only as its hash, never
+    audited) and its expiry. Audited `password.reset` with the document's type and last four digits and the
+    expiry (UTC). Raises Forbidden, NotFound,
     ValidationFailed (`document.*`, `recovery.no_account`)."""
     require_recover_for_other(actor, person, step_up=step_up)
     document = identity_document_check(identity_document)
     password = " ".join("".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(4))
                         for _ in range(ONE_TIME_GROUPS))
+    expires_at = timezone.now() + dt.timedelta(seconds=settings.PORTAL_ONE_TIME_PASSWORD_SECONDS)
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
         spend_step_up(step_up, STEP_UP_SPENT)
         for user in _staff_accounts(person):
             user.set_password(password)
             user.save(update_fields=["password"])
-            LoginObligation.objects.get_or_create(
+            LoginObligation.objects.update_or_create(
                 user=user, kind=LoginObligation.Kind.CHANGE_PASSWORD,
-                defaults={"set_by_label": actor.audit_label})
+                defaults={"set_by_label": actor.audit_label, "expires_at": expires_at})
             record(actor=actor, action=audit.PASSWORD_RESET.code, target=user, subject=person,
-                   changes=_document_changes(document))
+                   changes={**_document_changes(document), "expires_at": [None, expires_at]})
         User.objects.end_sessions(person)
-    return password
+    return OneTimePassword(password=password, expires_at=expires_at)
 
 
 def obligations_of(user: User) -> set[str]:
@@ -144,16 +160,19 @@ ENROL = LoginObligation.Kind.ENROL_TOTP
 
 @policy
 def require_enrol_at_login(actor: Actor, user: User) -> None:
-    """Enrolling at login: the anonymous actor (the session is not complete yet) for an account
-    an issuer left without an authenticator app. Raises Forbidden."""
-    if actor != ANONYMOUS or not LoginObligation.objects.filter(user=user, kind=ENROL).exists():
+    """Enrolling at login: the account itself, whose password was just accepted (the login's
+    first step; as `login.succeeded` names the account), when an issuer left it without an
+    authenticator app. Anyone else, the anonymous actor included, is refused. Raises
+    Forbidden."""
+    if not (isinstance(actor, User) and actor.pk == user.pk and actor.is_active) or not (
+            LoginObligation.objects.filter(user=user, kind=ENROL).exists()):
         raise Forbidden(_("There is no authenticator app to set up."), code="forbidden")
 
 
 @service
 def totp_enrol_at_login(*, actor: Actor, user: User, token: str = "") -> TOTPDevice:
     """At a password login whose account must enrol a new authenticator app (its password was
-    just accepted; `actor` is the anonymous actor): without `token`, the unconfirmed device to
+    just accepted; `actor` is that account, `user`): without `token`, the unconfirmed device to
     show (made once, with a random key of TOTP_KEY_BYTES bytes; audited `otp_device.started`);
     with `token`, confirm that device with its code (django-otp's throttling and single use,
     RFC 6238 5.2) and fulfil the obligation, audited `otp_device.created` (a wrong code:

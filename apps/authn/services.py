@@ -43,7 +43,7 @@ from webauthn.helpers.exceptions import WebAuthnException
 from apps.audit import context
 from apps.audit.services import atomic_record_failure, record
 from apps.authn import audit, passkeys, passwords, policies, signals, totp_keys
-from apps.authn.models import Passkey, SpentChallenge, TOTPDevice, UserSession
+from apps.authn.models import LoginObligation, Passkey, SpentChallenge, TOTPDevice, UserSession
 from apps.core.assurance import StepUpProof, mint_step_up
 from apps.core.calls import service
 from apps.core.db import lock_names
@@ -59,6 +59,9 @@ TOTP_KEY_BYTES = 20
 
 LOGIN_THROTTLED = _("Too many failed logins. Wait 15 minutes and try again, or ask your "
                     "administrator.")
+ONE_TIME_PASSWORD_EXPIRED = _("The one-time password you were given has expired. Contact an "
+                              "e-ID issuer (ID-administratör) with your identity document for a "
+                              "new one.")
 OTP_REFUSALS = {
     "otp.throttled": _("Too many wrong codes. Wait a moment and try again."),
     "otp.used": _("This code has already been used. Wait for the next code in your "
@@ -86,10 +89,12 @@ def password_check(*, actor: Actor, request: HttpRequest, username: str, passwor
     """The active staff account with these credentials; `actor` is the anonymous actor.
 
     Raises ValidationFailed: one message for a wrong name or password, so accounts cannot be
-    enumerated (`login.failed`, audited), and `login.throttled` once a django-axes counter for the
-    username from this address, or for the address, reached its limit (the password is then not
-    checked). Checks of one username run one at a time (`apps.core.db.lock_names`), so parallel
-    guesses at an account are counted exactly."""
+    enumerated (`login.failed`, audited), `password.expired` for the right password when it is an
+    issuer's one-time password past its `LoginObligation.expires_at` (audited `login.failed`, step
+    `one_time_password_expired`; docs/decisions.md "My account"), and `login.throttled` once a
+    django-axes counter for the username from this address, or for the address, reached its
+    limit (the password is then not checked). Checks of one username run one at a time
+    (`apps.core.db.lock_names`), so parallel guesses at an account are counted exactly."""
     policies.require_anonymous(actor)
     username = fold_username(username)  # `ANNA.ADMIN` is `anna.admin`; a look-alike matches none
     credentials = {"username": username}
@@ -105,15 +110,22 @@ def password_check(*, actor: Actor, request: HttpRequest, username: str, passwor
             # NIST SP 800-63B rev. 4, 3.1.1.2: compared in NFKC, as it was hashed.
             user = authenticate(request, username=username, password=passwords.normalise(password))
             if isinstance(user, User) and user.kind == User.Kind.STAFF:
-                return user
-            if user is not None:  # right password, but no staff account: counted like a wrong one
-                user_login_failed.send(sender=__name__, credentials=credentials, request=request)
-            _failed(actor, user=known, username=username, step="password")
-            # This failure may have reached a limit.
-            refusal = "login.throttled" if getattr(request, "axes_locked_out", False) else (
-                "login.failed")
-    raise ValidationFailed(LOGIN_THROTTLED if refusal == "login.throttled"
-                           else _("Wrong username or password."), code=refusal)
+                if not LoginObligation.objects.filter(
+                        user=user, kind=LoginObligation.Kind.CHANGE_PASSWORD,
+                        expires_at__lte=timezone.now()).exists():
+                    return user
+                _failed(actor, user=user, username=username, step="one_time_password_expired")
+                refusal = "password.expired"
+            else:
+                if user is not None:  # right password, no staff account: counted as a wrong one
+                    user_login_failed.send(sender=__name__, credentials=credentials,
+                                           request=request)
+                _failed(actor, user=known, username=username, step="password")
+                # This failure may have reached a limit.
+                refusal = "login.throttled" if getattr(request, "axes_locked_out", False) else (
+                    "login.failed")
+    messages = {"login.throttled": LOGIN_THROTTLED, "password.expired": ONE_TIME_PASSWORD_EXPIRED}
+    raise ValidationFailed(messages.get(refusal, _("Wrong username or password.")), code=refusal)
 
 
 def _verify_otp(actor: Actor, user: User, token: str, *, step: str) -> TOTPDevice:

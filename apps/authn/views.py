@@ -100,7 +100,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
     try:
         if request.method == "POST" and form.is_valid():
             try:
-                device = recovery.totp_enrol_at_login(actor=ANONYMOUS, user=user,
+                device = recovery.totp_enrol_at_login(actor=user, user=user,
                                                       token=form.cleaned_data["token"])
             except PortalError as exc:
                 if exc.field is None:
@@ -112,7 +112,7 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
                 session.set_login(request, loa=loa.LOA2, methods=["pwd", "otp"])
                 services.login_succeeded(actor=user, loa=loa.LOA2, methods=["pwd", "otp"])
                 return commission.after_login(request, user, _next(request))
-        device = recovery.totp_enrol_at_login(actor=ANONYMOUS, user=user)
+        device = recovery.totp_enrol_at_login(actor=user, user=user)
     except PortalError:
         return redirect(f"{reverse('authn:otp')}?{urlencode({'next': _next(request)})}")
     uri = device.config_url

@@ -124,7 +124,14 @@ def my_password(request: HttpRequest) -> HttpResponse:
     """Change the password: current password, the second factor now, the new one twice."""
     user = acting_user(request)
     form = PasswordChangeForm(request.POST or None, user=user)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        if form.cleaned_data.get("current_password"):  # said wrong beside the other errors
+            try:
+                account.current_password_check(actor=user, request=request,
+                                               password=form.cleaned_data["current_password"])
+            except PortalError as exc:
+                add_portal_error(form, exc)
+    elif request.method == "POST":
         try:
             changed = account.password_change(
                 actor=user, request=request, current_password=form.cleaned_data["current_password"],

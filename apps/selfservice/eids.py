@@ -331,32 +331,31 @@ def issuer_code(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
 @require_POST
 def issuer_recovery(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """`POST /issuer/people/<id>/recovery/`: after checking the identity document, remove the
-    person's authenticator app or give them a one-time password (shown once, on this answer)."""
+    person's authenticator app or give them a one-time password; the answer is a page saying
+    what was done (with the password, shown once), never a redirect to the step-up."""
     person = _issuer_person(request, person_id)
     back = reverse("selfservice:issuer_person", args=[person.pk])
     if (redirect_to := step_up_redirect(request, "issue_for_others", back)) is not None:
         return redirect_to
     form = RecoveryForm(request.POST)
     if form.is_valid():
-        service = (recovery.one_time_password_set
-                   if form.cleaned_data["action"] == "one_time_password"
-                   else recovery.second_factor_reset)
+        arguments: dict[str, Any] = {"actor": _user(request), "person": person,
+                                     "identity_document": form.document(),
+                                     "step_up": session.step_up_proof(request)}
         try:
-            result = service(actor=_user(request), person=person,
-                             identity_document=form.document(),
-                             step_up=session.step_up_proof(request))
-            password = result if isinstance(result, str) else None
+            given = (recovery.one_time_password_set(**arguments)
+                     if form.cleaned_data["action"] == "one_time_password" else None)
+            if given is None:
+                recovery.second_factor_reset(**arguments)
         except PortalError as exc:
             add_portal_error(form, exc)
         else:
             session.consume_step_up(request)
-            if password is None:
-                messages.success(request, _("The authenticator app of %(person)s is removed. At "
-                                            "their next login they set up a new one.")
-                                 % {"person": person})
-                return redirect(back)
-            return render(request, "selfservice/eids/one_time_password.html", {
-                "person": person, "password": password, "back_url": back})
+            # The answer says what happened (and shows the password once); the person's page
+            # would ask for a fresh step-up, since each change spends its own.
+            return render(request, "selfservice/eids/recovery_done.html", {
+                "person": person, "password": given and given.password,
+                "expires_at": given and given.expires_at, "back_url": back})
     return _issuer_person_page(request, person, IdentityDocumentForm(), status=400,
                                recovery_form=form)
 

@@ -198,6 +198,11 @@ PORTAL_SESSION_LIMITS: dict[str, dict[str, int]] = session_limits(
     env.int("PORTAL_SESSION_AAL3_MAX_AGE_SECONDS", default=12 * 3600),
     env.int("PORTAL_SESSION_AAL3_IDLE_SECONDS", default=15 * 60),
 )
+
+# An issuer's one-time password (apps.authn.recovery) works for this many seconds; after that the
+# login is refused and the person asks an issuer again (docs/decisions.md, "My account").
+PORTAL_ONE_TIME_PASSWORD_SECONDS: int = env.int("PORTAL_ONE_TIME_PASSWORD_SECONDS",
+                                                default=7 * 86400)
 # The stored session outlives no limit: the longest overall limit (the portal's own middleware
 # ends each session at its level's limits before this).
 SESSION_COOKIE_AGE = max(figures["max_age"] for figures in PORTAL_SESSION_LIMITS.values())

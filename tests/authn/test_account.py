@@ -213,3 +213,54 @@ def test_a_session_ended_during_its_own_change_is_logged_out_not_kept(hospital_a
     assert not request.session.get("_auth_user_id")
     assert not UserSession.objects.filter(user=user, ended_at__isnull=True).exists()
     assert browser.get(reverse("selfservice:my_sessions")).status_code == 302
+
+
+@pytest.mark.parametrize(("what", "reason"), [
+    ("password", "ended because the password was changed"),
+    ("authenticator", "ended because the authenticator was replaced")])
+def test_sessions_ended_by_a_credential_change_say_which(hospital_admin, otp_clock, what, reason):
+    """Found: the other sessions were listed as ended because the "account or entitlement
+    changed", which the person could not tell from an administrator's change."""
+    here = login_session(Client(), hospital_admin, loa=LOA2, methods=("pwd", "otp"), idp=None)
+    login_session(Client(), hospital_admin, loa=LOA2, methods=("pwd", "otp"), idp=None)
+    keep = key_hash(here.cookies[settings.SESSION_COOKIE_NAME].value)
+    if what == "password":
+        change(hospital_admin, keep_key_hash=keep)
+    else:
+        new = account.totp_enrolment_start(actor=hospital_admin)
+        account.totp_device_replace(actor=hospital_admin, new_token=totp_now(new.bin_key.hex()),
+                                    token=totp_now(), keep_key_hash=keep)
+    ended = UserSession.objects.get(user=hospital_admin, ended_at__isnull=False)
+    assert ended.end_reason == what
+    hospital_admin.refresh_from_db()  # the new password's session hash
+    page = login_session(Client(), hospital_admin, loa=LOA2, methods=("pwd", "otp"),
+                         idp=None).get(reverse("selfservice:my_sessions"))
+    assert reason in page.content.decode()
+
+
+def test_a_changed_e_mail_address_is_told_to_the_old_one(hospital_admin):
+    """NIST SP 800-63B rev. 4, 6.1.2.3: the old address learns of the change (an intruder who
+    changed it would otherwise silence every later notice); the new address is not revealed."""
+    old = hospital_admin.person.email
+    account.contact_email_change(actor=hospital_admin, email="astrid@region.example",
+                                 token=totp_now())
+    deliver_pending()
+    assert [m.to for m in mail.outbox] == [[old]]
+    assert mail.outbox[0].subject == "Your e-mail address was changed"
+    assert "astrid@region.example" not in mail.outbox[0].body
+    notified = AuditEvent.objects.get(action="account.notified")
+    assert notified.changes["topic"] == [None, "contact.email_changed"]
+    deliver_pending()
+    assert len(mail.outbox) == 1  # sent once
+
+
+def test_no_notice_when_there_was_no_address_or_no_change(hospital_admin, otp_clock):
+    person = hospital_admin.person
+    person.email = ""
+    person.save(update_fields=["email"])
+    account.contact_email_change(actor=hospital_admin, email="astrid@region.example",
+                                 token=totp_now())
+    otp_clock.now += 30
+    account.contact_email_change(actor=hospital_admin, email="astrid@region.example",
+                                 token=totp_now())
+    assert not OutboxEvent.objects.filter(topic="contact.email_changed").exists()

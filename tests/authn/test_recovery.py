@@ -17,7 +17,7 @@ from apps.authn import recovery
 from apps.authn.models import LoginObligation, TOTPDevice, UserSession
 from apps.commissions import services as commissions
 from apps.commissions.models import Role
-from apps.core.actors import SYSTEM
+from apps.core.actors import ANONYMOUS, SYSTEM
 from apps.core.assurance import mint_step_up
 from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from apps.core.loa import LOA2, LOA3
@@ -96,7 +96,7 @@ def test_a_one_time_password_must_be_changed_first(issuer, nurse, otp_clock):
     user, _ = nurse
     password = recovery.one_time_password_set(actor=issuer, person=user.person,
                                               identity_document=DOCUMENT,
-                                              step_up=proof(issuer))
+                                              step_up=proof(issuer)).password
     assert len(password) >= 15
     assert password not in str(list(AuditEvent.objects.values_list("changes", flat=True)))
     client = Client()
@@ -134,3 +134,141 @@ def test_the_issuer_page_offers_recovery_and_shows_the_password_once(issuer, nur
         "recovery-document_expires_on": (timezone.localdate() + dt.timedelta(days=90)).isoformat()})
     assert shown.status_code == 200 and shown.context["password"]
     assert shown["Cache-Control"].startswith("max-age=0") or "no-store" in shown["Cache-Control"]
+
+
+def issuer_client(issuer):
+    client = login_session(Client(), issuer)
+    session = client.session
+    authn = session["authn"]
+    authn["step_up"] = proof(issuer).as_session()
+    session["authn"] = authn
+    session.save()
+    return client
+
+
+def recovery_form(action):
+    return {"recovery-action": action, "recovery-document_type": "passport",
+            "recovery-document_last_four": "4711",
+            "recovery-document_expires_on": (timezone.localdate()
+                                             + dt.timedelta(days=90)).isoformat()}
+
+
+@pytest.mark.parametrize("action", ["second_factor", "one_time_password"])
+def test_the_issuer_sees_what_was_done_not_a_step_up_prompt(issuer, nurse, action):
+    """Found: after removing the authenticator the issuer was redirected to the person's page,
+    which asked to confirm it is them again (the step-up was spent). Now the answer says what
+    was done; a further change still needs a fresh step-up."""
+    user, _ = nurse
+    client = issuer_client(issuer)
+    done = client.post(reverse("selfservice:issuer_recovery", args=[user.person.pk]),
+                       recovery_form(action))
+    assert done.status_code == 200, done.get("Location")
+    text = done.content.decode()
+    assert "Confirm it is you" not in text
+    assert reverse("selfservice:issuer_search") in text
+    if action == "second_factor":
+        assert f"The authenticator app of {user.person} is removed" in text
+        assert not TOTPDevice.objects.filter(user=user).exists()
+    else:
+        assert done.context["password"] in text
+        until = timezone.localtime(LoginObligation.objects.get(user=user).expires_at)
+        assert f"It works until {until:%Y-%m-%d %H:%M}" in text
+    again = client.post(reverse("selfservice:issuer_recovery", args=[user.person.pk]),
+                        recovery_form(action))
+    assert again.status_code == 302 and reverse("authn:step_up") in again["Location"]
+
+
+def test_a_one_time_password_expires_after_a_week(issuer, nurse, settings):
+    """It works for `PORTAL_ONE_TIME_PASSWORD_SECONDS` (7 days by default); then the login is
+    refused with a message that sends the person to an issuer, and audited."""
+    assert settings.PORTAL_ONE_TIME_PASSWORD_SECONDS == 7 * 86400
+    user, _ = nurse
+    given = recovery.one_time_password_set(actor=issuer, person=user.person,
+                                           identity_document=DOCUMENT, step_up=proof(issuer))
+    obligation = LoginObligation.objects.get(user=user)
+    assert obligation.expires_at is not None
+    assert abs((obligation.expires_at - timezone.now()) - dt.timedelta(days=7)) < dt.timedelta(
+        minutes=1)
+    assert given.expires_at == obligation.expires_at
+    LoginObligation.objects.filter(pk=obligation.pk).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1))  # a week has passed
+    client = Client()
+    refused = client.post(reverse("authn:login"), {"username": user.username,
+                                                   "password": given.password})
+    assert refused.status_code == 200
+    assert ("The one-time password you were given has expired. Contact an e-ID issuer"
+            in refused.content.decode())
+    assert client.get(reverse("authn:otp")).status_code == 302  # not half logged in
+    event = AuditEvent.objects.filter(action="login.failed").latest("occurred_at")
+    assert event.changes["step"] == [None, "one_time_password_expired"]
+    assert str(event.actor_id) != str(user.pk)  # the login did not complete: anonymous
+
+
+def test_enrolment_at_login_is_audited_as_the_account(issuer, nurse, otp_clock):
+    """Found: the new authenticator set up at login was audited with the anonymous actor,
+    although the password was just accepted (`login.succeeded` names the account)."""
+    user, _ = nurse
+    reset(issuer, user.person)
+    with pytest.raises(Forbidden):
+        recovery.totp_enrol_at_login(actor=ANONYMOUS, user=user)
+    with pytest.raises(Forbidden):
+        recovery.totp_enrol_at_login(actor=issuer, user=user)
+    client = Client()
+    client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    client.get(reverse("authn:enrol"))
+    key = TOTPDevice.objects.get(user=user, confirmed=False).bin_key.hex()
+    assert client.post(reverse("authn:enrol"), {"token": totp_now(key)}).status_code == 302
+    device = TOTPDevice.objects.get(user=user)
+    for action in ("otp_device.started", "otp_device.created"):
+        event = AuditEvent.objects.get(action=action, target_id=str(device.pk))
+        assert (str(event.actor_id), event.actor_kind) == (str(user.pk), "user"), action
+
+
+@pytest.mark.parametrize("broken", ["revoked", "expired"])
+def test_a_revoked_or_expired_mobile_e_id_is_no_way_back_but_an_issuer_is(
+        issuer, nurse, issuing_ca, otp_clock, broken):
+    """Self-service recovery needs a mobile e-ID that still works: with it revoked or past its
+    validity, neither its login nor its step-up is offered or accepted, so the lost app's code is
+    still needed on *Replace authenticator app*; the issuer's way still works."""
+    from apps.issuance import services as issuance
+    from apps.issuance.models import MobileEID
+    from tests.issuance.oob_support import activate
+
+    user, _ = nurse
+    wallet = activate(user.person)
+    eid = MobileEID.objects.get(serial=wallet.serial)
+    if broken == "revoked":
+        issuance.eid_revoke(actor=SYSTEM, eid=eid, reason="Phone lost")
+    else:
+        MobileEID.objects.filter(pk=eid.pk).update(
+            not_after=timezone.now() - dt.timedelta(seconds=1))
+
+    browser = Client()
+    page = browser.post("/login/mobile-eid/").content.decode()
+    reference = page.split("EIDAUTH1.")[1][:32]
+    from apps.issuance.models import OutOfBandRequest
+    req = OutOfBandRequest.objects.get(reference=reference)
+    approval = Client().post(f"/api/v1/eid/auth-requests/{req.reference}/approval",
+                             {"serial": wallet.serial, "number": req.number,
+                              "signature": wallet.sign_b64(req)},
+                             content_type="application/json")
+    assert approval.status_code == 403 and approval.json()["code"] == "auth.eid"
+    assert browser.get(reverse("selfservice:my_account")).status_code == 302  # not logged in
+
+    # Still logged in somewhere with the lost app: no mobile e-ID step-up stands in for it.
+    here = login_session(Client(), user, loa=LOA2, methods=("pwd", "otp"), idp=None)
+    here.post(reverse("selfservice:my_authenticator_start"))
+    step_up = here.get(f"{reverse('authn:step_up')}?next=/my/account/authenticator/")
+    assert "Confirm with your mobile e-ID" not in step_up.content.decode()
+    assert here.post("/login/step-up/mobile-eid/",
+                     {"next": "/my/account/authenticator/"}).status_code == 403
+    new = TOTPDevice.objects.get(user=user, confirmed=False)
+    refused = here.post(reverse("selfservice:my_authenticator"),
+                        {"new_token": totp_now(new.bin_key.hex()), "token": ""})
+    assert refused.status_code == 400
+    assert "Enter the code from your authenticator app" in refused.content.decode()
+
+    assert reset(issuer, user.person) == 2  # the old app and the unconfirmed new key
+    client = Client()
+    client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    assert reverse("authn:enrol") in client.get(reverse("authn:otp"))["Location"]

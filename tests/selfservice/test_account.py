@@ -83,3 +83,21 @@ def test_a_mobile_e_id_step_up_replaces_a_lost_authenticator(nurse, otp_clock):
                            {"new_token": totp_now(new.bin_key.hex()), "token": ""})
     assert response.status_code == 302, response.content.decode()
     assert list(TOTPDevice.objects.filter(user=user)) == [new]
+
+
+def test_a_wrong_current_password_is_shown_with_the_other_errors(nurse):
+    """Found: with a new password too short, the wrong current password was not mentioned
+    until the next try. Now every error shows at once; no typed password is sent back."""
+    user, _ = nurse
+    page = staff_client(user).post(reverse("selfservice:my_password"), {
+        "current_password": "not my password", "new_password": "abc",
+        "new_password_again": "abc", "token": "123456"})
+    assert page.status_code == 400
+    text = page.content.decode()
+    assert "Your current password is wrong." in text
+    assert "The password must be at least 8 characters long." in text
+    assert set(page.context["form"].errors) == {"current_password", "new_password"}
+    assert "not my password" not in text and 'value="abc"' not in text
+    assert 'value="123456"' in text  # the code is kept as typed
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)

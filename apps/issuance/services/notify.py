@@ -10,25 +10,18 @@ cannot be lost once the change is committed, even when the broker or the worker 
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.core.mail import EmailMessage
-from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
-from apps.audit.models import AuditEvent
-from apps.audit.services import record
 from apps.core.calls import service
 from apps.core.errors import NotFound
 from apps.identities.actors import Actor
 from apps.issuance import audit, policies
 from apps.issuance.events import NOTIFY_EVENTS
 from apps.issuance.models import MobileEID
+from apps.outbox.mail import notice_send_once
 
 logger = logging.getLogger(__name__)
-
 
 
 @service
@@ -58,20 +51,9 @@ def eid_notify(*, actor: Actor, eid_id: str, event: str, notification_id: str) -
         logger.warning("no e-mail address for person %s; e-ID %s %s not notified",
                        person.pk, eid.pk, event)
         return False
-    with transaction.atomic():
-        if AuditEvent.objects.filter(action=audit.EID_NOTIFIED.code, target_id=str(eid.pk),
-                                     changes__notification__1=notification_id).exists():
-            return False
-        with translation.override(settings.LANGUAGE_CODE):
-            context = {"person": person, "eid": eid, "portal_url": settings.PORTAL_BASE_URL,
-                       "when": timezone.localtime(eid.revoked_at if event == "revoked"
-                                                  else eid.created_at)}
-            subject = render_to_string(f"emails/eid_{event}_subject.txt", context).strip()
-            body = render_to_string(f"emails/eid_{event}.txt", context)
-        domain = urlsplit(settings.PORTAL_BASE_URL).hostname or "localhost"
-        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [person.email],
-                     headers={"Message-ID": f"<{notification_id}@{domain}>"}).send()
-        record(actor=actor, action=audit.EID_NOTIFIED.code, target=eid, subject=person,
-               changes={"event": [None, event], "channel": [None, "e-mail"],
-                        "notification": [None, notification_id]})
-    return True
+    when = eid.revoked_at if event == "revoked" else eid.created_at
+    return notice_send_once(
+        actor=actor, action=audit.EID_NOTIFIED.code, target=eid, subject=person, to=person.email,
+        template=f"eid_{event}", context={"person": person, "eid": eid,
+                                          "when": timezone.localtime(when)},
+        notification_id=notification_id, changes={"event": [None, event]})

@@ -1,4 +1,5 @@
-"""`manage.py demo_totp USERNAME`: print a demo account's current TOTP code and otpauth URI."""
+"""`manage.py demo_totp USERNAME`: print a demo account's current TOTP code and otpauth URI, one
+a line, on standard output (README.md, "make totp")."""
 
 from typing import Any
 
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         if device is None:
             raise CommandError(f"No second factor for {username!r}. Is the demo data loaded?")
         code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+        # What README.md says `make totp` prints: the code, then the otpauth:// URI for a real
+        # authenticator app, both on standard output.
         self.stdout.write(f"{code:0{device.digits}d}")
-        self.stderr.write(f"(valid for up to {device.step} s; add it to an authenticator app "
-                          f"instead: {device.config_url})")
+        self.stdout.write(device.config_url)
