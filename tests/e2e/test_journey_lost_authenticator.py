@@ -47,7 +47,13 @@ def test_issuer_removes_a_lost_authenticator_and_the_nurse_enrols_a_new_one(
         (timezone.localdate() + timedelta(days=365)).isoformat())
     screenshot(page, "lost-authenticator-issuer")
     page.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_text("The authenticator app of Nina Nurse is removed.")).to_be_visible()
+    # The answer says what was done; it is no prompt to confirm again.
+    expect(page.get_by_role("heading", name="Authenticator app removed")).to_be_visible()
+    expect(page.get_by_text("The authenticator app of Nina Nurse is removed")).to_be_visible()
+    expect(page.get_by_role("link", name="Find another staff member")).to_be_visible()
+    assert_accessible(page)
+    assert_fits_a_phone(page)
+    screenshot(page, "lost-authenticator-done")
     page.get_by_role("button", name="Log out").click()
 
     # Nina: password, then the new key instead of the code of the lost app.
