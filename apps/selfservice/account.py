@@ -86,6 +86,15 @@ class NewDeviceForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
 
 
+def _name_missing_factor(request: HttpRequest, form: forms.Form | None) -> None:
+    """On a refused form, also say that the second factor is missing (no code, no fresh
+    step-up), which the service says only when it gets that far: every error at once."""
+    if (form is not None and form.errors and "token" not in form.errors
+            and not str(form.data.get("token", "")).strip()
+            and not session.has_fresh_step_up(request)):
+        form.add_error("token", account.SECOND_FACTOR_NEEDED)
+
+
 def _base_context(request: HttpRequest, user: User) -> dict[str, Any]:
     return {"fresh_step_up": session.has_fresh_step_up(request),
             "has_totp": selectors.has_totp_device(user)}
@@ -109,6 +118,7 @@ def my_account(request: HttpRequest) -> HttpResponse:
             session.consume_step_up(request)
             messages.success(request, _("Your e-mail address is saved."))
             return redirect("selfservice:my_account")
+    _name_missing_factor(request, form)
     commissions = list(commission_selectors.commission_list_for_person(user.person))
     roles = list(commission_selectors.role_list_for_person(user.person))
     return render(request, "selfservice/account/overview.html", {
@@ -148,6 +158,7 @@ def my_password(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Your password is changed. You were logged out "
                                         "everywhere else, and we sent you an e-mail about it."))
             return redirect("selfservice:my_account")
+    _name_missing_factor(request, form)
     return render(request, "selfservice/account/password.html", {
         **_base_context(request, user), "form": form}, status=400 if form.errors else 200)
 
@@ -178,6 +189,7 @@ def my_authenticator(request: HttpRequest) -> HttpResponse:
                                         "one no longer work. You were logged out everywhere "
                                         "else, and we sent you an e-mail about it."))
             return redirect("selfservice:my_account")
+    _name_missing_factor(request, form)
     context: dict[str, Any] = {**_base_context(request, user), "form": form}
     if pending is not None:
         uri = pending.config_url

@@ -38,7 +38,7 @@ def test_the_form_shows_every_error_and_no_password(nurse):
     })
     assert page.status_code == 400
     errors = page.context["form"].errors
-    assert set(errors) == {"new_password", "new_password_again"}
+    assert set(errors) == {"new_password", "new_password_again", "token"}
     assert PASSWORD not in page.content.decode()
 
 
@@ -101,3 +101,23 @@ def test_a_wrong_current_password_is_shown_with_the_other_errors(nurse):
     assert 'value="123456"' in text  # the code is kept as typed
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
+
+
+def test_a_missing_code_is_named_with_the_other_errors(nurse):
+    """Every form of My account names a missing second factor together with its other errors
+    (the service is not reached while the form itself is refused)."""
+    user, _ = nurse
+    client = staff_client(user)
+    email = client.post(reverse("selfservice:my_account"), {"email": "not an address",
+                                                             "token": ""})
+    assert set(email.context["form"].errors) == {"email", "token"}
+    assert 'value="not an address"' in email.content.decode()  # kept as typed
+    password = client.post(reverse("selfservice:my_password"), {
+        "current_password": "not my password", "new_password": "ett helt nytt lösen",
+        "new_password_again": "ett helt nytt lösen", "token": ""})
+    assert set(password.context["form"].errors) == {"current_password", "token"}
+    client.post(reverse("selfservice:my_authenticator_start"))
+    device = client.post(reverse("selfservice:my_authenticator"), {"new_token": "12",
+                                                                   "token": ""})
+    assert set(device.context["form"].errors) == {"new_token", "token"}
+    assert "Enter the code from your authenticator app" in device.content.decode()
