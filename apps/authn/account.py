@@ -282,8 +282,9 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
 @service
 def account_notify(*, actor: Actor, topic: str, user_id: str, notification_id: str,
                    change_event_id: str = "") -> bool:
-    """E-mail the person that their password was changed or their authenticator replaced
-    (`topic`, one of ACCOUNT_TOPICS) at the address registered for them; for
+    """E-mail the person that their password was changed, their authenticator replaced or
+    their e-mail address changed (`topic`, one of ACCOUNT_TOPICS) at the address registered for
+    them; for
     `contact.email_changed`, at the address the change replaced, read from the change's audit
     event `change_event_id` (NIST SP 800-63B rev. 4, 6.1.2.3: notify the subscriber of account
     changes; the old address is the one an intruder could not have chosen). Only the portal's

@@ -127,9 +127,9 @@ def one_time_password_set(*, actor: User, person: Person,
     `settings.PORTAL_ONE_TIME_PASSWORD_SECONDS` (7 days by default; docs/decisions.md "My
     account"): after `expires_at` the login is refused (`services.password_check`). Every session
     of the person ends. Returns the password (shown once; stored only as its hash, never
-    audited) and its expiry. Audited `password.reset` with the document's type and last four digits and the
-    expiry (UTC). Raises Forbidden, NotFound,
-    ValidationFailed (`document.*`, `recovery.no_account`)."""
+    audited) and its expiry. Audited `password.reset` with the document's type and last four
+    digits and the expiry (UTC). Raises Forbidden, NotFound, ValidationFailed (`document.*`,
+    `recovery.no_account`)."""
     require_recover_for_other(actor, person, step_up=step_up)
     document = identity_document_check(identity_document)
     password = " ".join("".join(secrets.choice(ONE_TIME_ALPHABET) for _ in range(4))
