@@ -436,6 +436,15 @@ class LeaveResult:
     accounts: int
 
 
+def _home_root(person: Person, roots: list[Organisation]) -> Organisation:
+    """The highest of `roots` that holds a home of one of the person's employee HSA-ids: the
+    organisation a leaver or a planned leaver is done for (docs/decisions.md, "Leavers").
+    StopIteration cannot happen after `require_administer_person` (or a plan under `roots`)."""
+    homes = list(Employee.objects.filter(person=person).values_list("organisation__path", flat=True))
+    return min((r for r in roots if any(path.startswith(r.path) for path in homes)),
+               key=lambda r: len(r.path))
+
+
 def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str) -> LeaveResult:
     """End everything of `person` under `roots` as `actor` (see `person_leave`), in the caller's
     service call and transaction, with the person locked first."""
@@ -459,7 +468,7 @@ def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str)
         # Sessions end also when something stays elsewhere: they may act under what just ended.
         sessions = User.objects.end_sessions(person)
         record(actor=actor, action=audit.PERSON_LEFT.code, target=person, subject=person,
-               reason=reason, changes={
+               organisation=_home_root(person, roots), reason=reason, changes={
                    "commissions_ended": [None, len(plan.commissions)],
                    "roles_ended": [None, len(plan.roles)],
                    "accounts_deactivated": [None, len(accounts)],
@@ -507,9 +516,7 @@ def planned_leave_set(*, actor: Actor, person: Person, last_day: date, reason: s
     if last_day < timezone.localtime(timezone.now(), SWEDEN).date():
         raise ValidationFailed(_("The last working day has already passed."),
                                code="leave.day_past", field="last_day")
-    homes = list(Employee.objects.filter(person=person).values_list("organisation__path", flat=True))
-    root = min((r for r in policies.scope_roots(actor)
-                if any(path.startswith(r.path) for path in homes)), key=lambda r: len(r.path))
+    root = _home_root(person, policies.scope_roots(actor))
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
         planned = PlannedLeave.objects.filter(person=person, organisation=root,
@@ -524,6 +531,40 @@ def planned_leave_set(*, actor: Actor, person: Person, last_day: date, reason: s
                organisation=root, reason=reason,
                changes={"last_day": [before, last_day.isoformat()]})
     return planned
+
+
+@service
+def planned_leave_cancel(*, actor: Actor, planned: PlannedLeave, reason: str) -> None:
+    """Cancel a planned leaver not yet applied: the plan is removed, so nothing ends after its
+    last working day; the audit event `planned_leave.cancelled` keeps the day, the reason it was
+    planned for and who planned it (docs/journey-leaver.md).
+
+    Policy: the plan's subtree and the person in the actor's scope, not oneself. Locks the
+    person, then the plan (docs/architecture.md, "Lock order"). Raises NotFound outside the
+    scope or for a plan that no longer exists (cancelled meanwhile), Forbidden for oneself,
+    ValidationFailed for an empty reason (`no_reason`) or a plan already applied
+    (`leave.applied`: the leaver was made; nothing is undone)."""
+    policies.require_administer_unit(actor, planned.organisation)
+    policies.require_administer_person(actor, planned.person)
+    policies.require_not_self(actor, planned.person)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=planned.person_id)
+        locked = PlannedLeave.objects.select_for_update().filter(pk=planned.pk).first()
+        if locked is None:
+            raise NotFound()
+        if locked.applied_at is not None:
+            raise ValidationFailed(
+                _("This planned leaver has already been applied, so it cannot be cancelled."),
+                code="leave.applied")
+        record(actor=actor, action=audit.PLANNED_LEAVE_CANCELLED.code, target=locked,
+               subject=planned.person, organisation=planned.organisation, reason=reason,
+               changes={"last_day": [locked.last_day.isoformat(), None],
+                        "planned_reason": [locked.reason, None],
+                        "planned_by": [locked.planned_by_label, None]})
+        locked.delete()
 
 
 @service
@@ -568,9 +609,12 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
     employee HSA-id the administrator chose to end; the others are kept), in one transaction,
     audited with one request id (`employee.moved`, then one `commission.ended` each).
 
-    Raises NotFound when the employee's home or `organisation` is outside the actor's scope, or a
-    commission in `end` is not an active one of this employee; Forbidden for oneself;
-    ValidationFailed for an empty reason (`no_reason`) or the same home (`employee.same_home`).
+    Locks the person, then the employee HSA-id, then each commission ended
+    (docs/architecture.md, "Lock order"). Raises NotFound when the employee's home or
+    `organisation` is outside the actor's scope, or a commission in `end` is not an active one of
+    this employee; Forbidden for oneself; ValidationFailed for an empty reason (`no_reason`), the
+    same home (`employee.same_home`), or a home changed since `employee` was read
+    (`employee.moved_meanwhile`: a parallel move won; its scope check was on the old home).
     """
     policies.require_administer_unit(actor, employee.organisation)
     policies.require_administer_unit(actor, organisation)
@@ -581,6 +625,11 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
     with context.using(context.current()), transaction.atomic():
         Person.objects.select_for_update().get(pk=employee.person_id)
         locked = Employee.objects.select_for_update().get(pk=employee.pk)
+        if locked.organisation_id != employee.organisation_id:
+            # The scope was checked on the home the administrator saw; another move won the lock.
+            raise ValidationFailed(
+                _("Someone else moved this employee HSA-id a moment ago. Check its home unit "
+                  "and try again."), code="employee.moved_meanwhile")
         if locked.organisation_id == organisation.pk:
             raise ValidationFailed(_("The employee HSA-id already belongs to this unit."),
                                    code="employee.same_home", field="organisation")
