@@ -611,10 +611,10 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
 
     Locks the person, then the employee HSA-id, then each commission ended
     (docs/architecture.md, "Lock order"). Raises NotFound when the employee's home or
-    `organisation` is outside the actor's scope, or a commission in `end` is not an active one of
-    this employee; Forbidden for oneself; ValidationFailed for an empty reason (`no_reason`), the
-    same home (`employee.same_home`), or a home changed since `employee` was read
-    (`employee.moved_meanwhile`: a parallel move won; its scope check was on the old home).
+    `organisation` is outside the actor's scope, or a commission in `end` is another employee's;
+    Forbidden for oneself; ValidationFailed for an empty reason (`no_reason`), the same home (`employee.same_home`), a home changed since `employee` was read
+    (`employee.moved_meanwhile`: a parallel move won; its scope check was on the old home), or a
+    commission in `end` no longer active (`employee.commission_ended`: e.g. a leaver won).
     """
     policies.require_administer_unit(actor, employee.organisation)
     policies.require_administer_unit(actor, organisation)
@@ -637,7 +637,12 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
                   .filter(employee=locked).select_related("care_unit", "care_provider")}
         chosen = {c.pk for c in end}
         if not chosen <= active.keys():
-            raise NotFound()
+            if Commission.objects.filter(pk__in=chosen - active.keys()).exclude(
+                    employee=locked).exists():
+                raise NotFound()
+            raise ValidationFailed(
+                _("A commission you chose to end has ended meanwhile. Check the list and try "
+                  "again."), code="employee.commission_ended", field="end")
         before = locked.organisation.hsa_id
         locked.organisation = organisation
         locked.save(update_fields=["organisation", "updated_at"])
