@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 
 from apps.audit import registry
@@ -324,9 +324,12 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
         roots = [filters.unit]
     in_scope = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
     people_in_scope = Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
-    patient_actor = User.objects.filter(pk=OuterRef("actor_id"), kind=User.Kind.PATIENT)
+    # Only the patient accounts of people in scope: the set stays as small as the scope's staff.
+    patient_accounts = User.objects.filter(kind=User.Kind.PATIENT,
+                                           person_id__in=people_in_scope).values("pk")
     scope = Q(organisation_hsa_id__in=in_scope) | (
-        Q(organisation_hsa_id="", subject_person_id__in=people_in_scope) & ~Exists(patient_actor))
+        Q(organisation_hsa_id="", subject_person_id__in=people_in_scope)
+        & ~Q(actor_id__in=patient_accounts))
     return (AuditEvent.objects.filter(_audit_filter_q(filters), scope)
             .exclude(action__in=registry.patient_data_codes())
             .order_by("-occurred_at", "-id"))
