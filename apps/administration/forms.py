@@ -82,7 +82,7 @@ class IdMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[typ
             except ValueError as exc:
                 raise forms.ValidationError(self.error_messages["invalid_choice"],
                                             code="invalid_choice", params={"value": one}) from exc
-        return super()._check_values(value)
+        return super()._check_values(value)  # type: ignore[misc]
 
 
 class OrganisationChoiceField(IdChoiceField):

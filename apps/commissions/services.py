@@ -612,9 +612,10 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
     Locks the person, then the employee HSA-id, then each commission ended
     (docs/architecture.md, "Lock order"). Raises NotFound when the employee's home or
     `organisation` is outside the actor's scope, or a commission in `end` is another employee's;
-    Forbidden for oneself; ValidationFailed for an empty reason (`no_reason`), the same home (`employee.same_home`), a home changed since `employee` was read
-    (`employee.moved_meanwhile`: a parallel move won; its scope check was on the old home), or a
-    commission in `end` no longer active (`employee.commission_ended`: e.g. a leaver won).
+    Forbidden for oneself; ValidationFailed for an empty reason (`no_reason`), the same home
+    (`employee.same_home`), a home changed since `employee` was read (`employee.moved_meanwhile`:
+    a parallel move won; its scope check was on the old home), or a commission in `end` no
+    longer active (`employee.commission_ended`: e.g. a leaver won).
     """
     policies.require_administer_unit(actor, employee.organisation)
     policies.require_administer_unit(actor, organisation)
