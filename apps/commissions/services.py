@@ -540,10 +540,11 @@ def planned_leave_cancel(*, actor: Actor, planned: PlannedLeave, reason: str) ->
     planned for and who planned it (docs/journey-leaver.md).
 
     Policy: the plan's subtree and the person in the actor's scope, not oneself. Locks the
-    person, then the plan (docs/architecture.md, "Lock order"). Raises NotFound outside the
-    scope or for a plan that no longer exists (cancelled meanwhile), Forbidden for oneself,
-    ValidationFailed for an empty reason (`no_reason`) or a plan already applied
-    (`leave.applied`: the leaver was made; nothing is undone)."""
+    person, then the plan with SKIP LOCKED (docs/architecture.md, "Lock order"). Raises NotFound
+    outside the scope or for a plan that no longer exists (cancelled meanwhile), Forbidden for
+    oneself, ValidationFailed for an empty reason (`no_reason`) or a plan applied or being
+    applied by the scheduler right now (`leave.applied`: the leaver is made; nothing is
+    undone)."""
     policies.require_administer_unit(actor, planned.organisation)
     policies.require_administer_person(actor, planned.person)
     policies.require_not_self(actor, planned.person)
@@ -552,10 +553,13 @@ def planned_leave_cancel(*, actor: Actor, planned: PlannedLeave, reason: str) ->
         raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=planned.person_id)
-        locked = PlannedLeave.objects.select_for_update().filter(pk=planned.pk).first()
-        if locked is None:
+        # SKIP LOCKED: the scheduler takes a due plan before its person, so waiting here for
+        # the plan could close a circle; a plan it holds is being applied.
+        locked = PlannedLeave.objects.select_for_update(skip_locked=True).filter(
+            pk=planned.pk).first()
+        if locked is None and not PlannedLeave.objects.filter(pk=planned.pk).exists():
             raise NotFound()
-        if locked.applied_at is not None:
+        if locked is None or locked.applied_at is not None:
             raise ValidationFailed(
                 _("This planned leaver has already been applied, so it cannot be cancelled."),
                 code="leave.applied")
