@@ -101,7 +101,7 @@ def test_cancelling_a_plan_while_the_scheduler_applies_it_does_one_or_the_other(
             finally:
                 connection.close()
 
-        def cancel() -> str:
+        def cancel(planned: PlannedLeave = planned) -> str:
             try:
                 services.planned_leave_cancel(actor=hospital_admin, planned=planned,
                                               reason="Stays")
