@@ -69,6 +69,7 @@ def test_admin_plans_a_leaver_and_cancels_the_plan(page: Page, live_server: Any,
     expect(page.get_by_role("definition").filter(has_text=day.isoformat())).to_be_visible()
     assert_accessible(page)
     assert_fits_a_phone(page)
+    screenshot(page, "admin-planned-leaver")
     page.get_by_role("link", name=f"Cancel planned leaver {day.isoformat()}").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Cancel the planned leaver for Lena Planned")
