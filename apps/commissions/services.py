@@ -438,16 +438,18 @@ class LeaveResult:
 
 def _home_root(person: Person, roots: list[Organisation]) -> Organisation:
     """The highest of `roots` that holds a home of one of the person's employee HSA-ids: the
-    organisation a leaver or a planned leaver is done for (docs/decisions.md, "Leavers").
-    StopIteration cannot happen after `require_administer_person` (or a plan under `roots`)."""
+    organisation a leaver or a planned leaver is done for (docs/decisions.md, "Leavers"). Only
+    after `require_administer_person` (which guarantees one; ValueError otherwise)."""
     homes = list(Employee.objects.filter(person=person).values_list("organisation__path", flat=True))
     return min((r for r in roots if any(path.startswith(r.path) for path in homes)),
                key=lambda r: len(r.path))
 
 
-def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str) -> LeaveResult:
+def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str,
+           organisation: Organisation) -> LeaveResult:
     """End everything of `person` under `roots` as `actor` (see `person_leave`), in the caller's
-    service call and transaction, with the person locked first."""
+    service call and transaction, with the person locked first; `person.left` is recorded at
+    `organisation` (the part of the organisation it was done for)."""
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
@@ -468,7 +470,7 @@ def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str)
         # Sessions end also when something stays elsewhere: they may act under what just ended.
         sessions = User.objects.end_sessions(person)
         record(actor=actor, action=audit.PERSON_LEFT.code, target=person, subject=person,
-               organisation=_home_root(person, roots), reason=reason, changes={
+               organisation=organisation, reason=reason, changes={
                    "commissions_ended": [None, len(plan.commissions)],
                    "roles_ended": [None, len(plan.roles)],
                    "accounts_deactivated": [None, len(accounts)],
@@ -493,7 +495,8 @@ def person_leave(*, actor: Actor, person: Person, reason: str) -> LeaveResult:
     """
     policies.require_administer_person(actor, person)
     policies.require_not_self(actor, person)
-    return _leave(actor, person, policies.scope_roots(actor), reason)
+    roots = policies.scope_roots(actor)
+    return _leave(actor, person, roots, reason, _home_root(person, roots))
 
 
 #: Working days are calendar days in Sweden.
@@ -591,7 +594,8 @@ def planned_leaves_apply(*, actor: Actor) -> int:
             if planned is None:
                 continue
             try:
-                _leave(actor, planned.person, [planned.organisation], planned.reason)
+                _leave(actor, planned.person, [planned.organisation], planned.reason,
+                       planned.organisation)
             except ValidationFailed as exc:
                 if exc.code != "leave.nothing":
                     raise

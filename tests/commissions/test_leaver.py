@@ -210,3 +210,20 @@ def test_cancelling_outside_the_scope_or_ones_own_is_refused(tree, hospital_admi
     with pytest.raises(Forbidden):  # one's own
         services.planned_leave_cancel(actor=hospital_admin, planned=plan(colleague,
                                       hospital_admin.person), reason="x")
+
+
+def test_a_planned_leaver_is_recorded_at_the_plans_subtree_after_the_person_moved_away(
+        tree, hospital_admin):
+    from apps.commissions.models import PlannedLeave
+
+    user, employee = make_staff(tree["ortho"], "Lena", "Moved", care=True)
+    services.role_grant(actor=SYSTEM, person=user.person, role=Role.ISSUER,
+                        organisation=tree["hospital"], valid_from=timezone.now(), valid_until=None)
+    planned = plan(hospital_admin, user.person)
+    services.employee_move(actor=SYSTEM, employee=employee, organisation=tree["primary"], end=[],
+                           reason="Moved to primary care")
+    PlannedLeave.objects.filter(pk=planned.pk).update(last_day=planned.last_day.replace(year=2020))
+    assert services.planned_leaves_apply(actor=SYSTEM) == 1
+    left = AuditEvent.objects.get(action="person.left", subject_person_id=user.person.pk)
+    assert left.organisation_hsa_id == tree["hospital"].hsa_id
+    assert left.changes["roles_ended"] == [None, 1]
