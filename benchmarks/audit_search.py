@@ -21,10 +21,13 @@ from apps.organisations.models import Organisation
 ROWS = 200_000
 ACTIONS = ["commission.granted", "commission.ended", "role.granted", "account.deactivated",
            "commission.chosen", "employee.created"]
+#: One in ten rows: actions recorded without an organisation.
+NO_ORGANISATION = ["session.ended", "password.changed", "second_factor.reset", "person.left"]
 
 
 def add_audit_rows(count: int) -> None:
-    """`count` audit rows over the last 18 months, at random organisations, subjects and actors."""
+    """`count` audit rows over the last 18 months, at random organisations, subjects and actors;
+    one in ten concerns no organisation (`NO_ORGANISATION`)."""
     rng = random.Random(1)
     organisations = list(Organisation.objects.values_list("hsa_id", "name"))
     people = list(Person.objects.values_list("id", flat=True))
@@ -33,9 +36,12 @@ def add_audit_rows(count: int) -> None:
     batch = []
     for _ in range(count):
         hsa_id, name = rng.choice(organisations)
+        action = rng.choice(ACTIONS)
+        if rng.random() < 0.1:  # events that concern no organisation, found through the person
+            hsa_id, name, action = "", "", rng.choice(NO_ORGANISATION)
         batch.append(AuditEvent(
             id=uuid.uuid4(), occurred_at=now - timedelta(seconds=rng.randrange(548 * 86400)),
-            action=rng.choice(ACTIONS), actor_id=rng.choice(users), actor_label="Bench Actor",
+            action=action, actor_id=rng.choice(users), actor_label="Bench Actor",
             actor_kind="user", organisation_hsa_id=hsa_id, organisation_label=name,
             subject_person_id=rng.choice(people), subject_label="Bench Person",
             target_type="bench.thing", target_id="1"))
@@ -75,6 +81,8 @@ def main(measure: Any) -> None:
         measure(f"{label}: by personnummer", lambda: page(regional, person=number), repeat=20)
     measure(f"{label}: by actor's username", lambda: page(regional, actor="sara.staff"), repeat=20)
     measure(f"{label}: one unit", lambda: page(admin, unit=unit), repeat=20)
+    measure(f"{label}: one hospital, person.left (no organisation)",
+            lambda: page(admin, action="person.left"), repeat=20)
     measure(f"{label}: one action, one month",
             lambda: page(regional, action="role.granted", since=timezone.now() - timedelta(days=30)),
             repeat=20)

@@ -5,6 +5,7 @@ the field they name."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,7 +50,42 @@ class BranchIterator(forms.models.ModelChoiceIterator):
             yield (label, [self.choice(organisation) for organisation in group])
 
 
-class OrganisationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+def _not_a_choice(field: forms.ChoiceField, value: object,
+                  exc: forms.ValidationError) -> forms.ValidationError:
+    """A value that is no id at all (not a UUID) is refused like any other value not offered:
+    Django's own message ("is not a valid UUID") names the storage, not the person's mistake
+    (docs/decisions.md, "Pages and errors")."""
+    if getattr(exc, "code", None) in ("invalid_choice", "invalid_list", "required"):
+        return exc
+    return forms.ValidationError(field.error_messages["invalid_choice"], code="invalid_choice",
+                                 params={"value": value})
+
+
+class IdChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    """A model choice whose malformed id is "not one of the choices" (`_not_a_choice`)."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except forms.ValidationError as exc:
+            raise _not_a_choice(self, value, exc) from exc
+
+
+class IdMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[type-arg]
+    """Several model choices keyed by UUID; a malformed id is "not one of the choices", as in
+    `_not_a_choice`."""
+
+    def _check_values(self, value: Any) -> Any:
+        for one in value if isinstance(value, (list, tuple)) else ():
+            try:
+                uuid.UUID(str(one))
+            except ValueError as exc:
+                raise forms.ValidationError(self.error_messages["invalid_choice"],
+                                            code="invalid_choice", params={"value": one}) from exc
+        return super()._check_values(value)  # type: ignore[misc]
+
+
+class OrganisationChoiceField(IdChoiceField):
     """Organisations shown as `name (HSA-id)`, grouped by their branch of the tree."""
 
     iterator = BranchIterator
@@ -60,7 +96,7 @@ class OrganisationChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
         return f"{obj.name} ({obj.hsa_id})"
 
 
-class EmployeeChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+class EmployeeChoiceField(IdChoiceField):
     """Employee HSA-ids, with the title when there is one."""
 
     def label_from_instance(self, obj: Employee) -> str:  # type: ignore[override]
@@ -174,7 +210,7 @@ class EmployeeMoveForm(forms.Form):
         label=_("New home unit"), queryset=Organisation.objects.none(),
         empty_label=_("Choose an organisation"),
     )
-    end = forms.ModelMultipleChoiceField(
+    end = IdMultipleChoiceField(
         label=_("Commissions that end with the move"), queryset=Commission.objects.none(),
         required=False, widget=forms.CheckboxSelectMultiple,
         help_text=_("Tick those at units the person leaves. Commissions not ticked are kept."),
@@ -193,7 +229,7 @@ class EmployeeMoveForm(forms.Form):
         field.queryset = organisations
         field.roots = roots
         end = self.fields["end"]
-        assert isinstance(end, forms.ModelMultipleChoiceField)
+        assert isinstance(end, IdMultipleChoiceField)
         end.queryset = commissions
 
 
@@ -214,6 +250,15 @@ class LeavePlanForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Saved in the audit history."),
+    )
+
+
+class PlanCancelForm(forms.Form):
+    """Cancelling a planned leaver: the reason is required and kept in the audit log."""
+
+    reason = forms.CharField(
+        label=_("Reason"), max_length=1000, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Why the person no longer leaves on that day. Saved in the audit history."),
     )
 
 

@@ -12,6 +12,8 @@ urlpatterns = [
     path("people/<uuid:person_id>/commissions/<uuid:commission_id>/end/", views.commission_end,
          name="commission_end"),
     path("people/<uuid:person_id>/leave/", views.person_leave, name="person_leave"),
+    path("people/<uuid:person_id>/planned-leaves/<uuid:planned_id>/cancel/",
+         views.planned_leave_cancel, name="planned_leave_cancel"),
     path("people/<uuid:person_id>/employees/<uuid:employee_id>/move/", views.employee_move,
          name="employee_move"),
     path("people/<uuid:person_id>/roles/new/", views.role_grant, name="role_grant"),

@@ -45,6 +45,7 @@ from .forms import (
     EmployeeMoveForm,
     EndForm,
     LeavePlanForm,
+    PlanCancelForm,
     RoleGrantForm,
     SearchForm,
 )
@@ -138,10 +139,12 @@ def person_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 @loa_required("administration")
 def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
-    """One staff member: contact details, commissions, roles, login accounts (state, created,
-    last login and its methods, second factors), mobile e-IDs (state, device, last use), active
-    sessions of the staff accounts (to end one or all) and audit history (`?history=n` pages the
-    history). A constant number of queries whatever the number of rows."""
+    """One staff member: contact details, the home unit of each employee HSA-id, planned leavers
+    (to cancel one), commissions, roles, login accounts (state, created, last login and its
+    methods, second factors), mobile e-IDs (state, device, last use), active sessions of the
+    staff accounts (to end one or all) and audit history (`?history=n` pages the history).
+    "Make a leaver" is offered only while something is left to end in the scope. A constant
+    number of queries whatever the number of rows."""
     roots, person = _person_in_scope(request, person_id)
     now = timezone.now()
     history = Paginator(selectors.audit_list_for_person_in_scope(person, roots),
@@ -160,6 +163,8 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         "history": history,
         "history_rows": [HistoryRow(e, registry.label(e.action)) for e in history],
         "is_self": person.pk == acting_user(request).person_id,  # separation of duties: no actions
+        "can_leave": not selectors.leave_plan_for_person(person, roots, now).empty,
+        "planned": selectors.planned_leave_list_for_person(person, roots),
     })
 
 
@@ -286,6 +291,24 @@ def person_leave(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         "person": person, "plan": plan, "form": form, "later": later,
         "planned": selectors.planned_leave_list_for_person(person, roots),
         "active_eids": issuance_selectors.eid_count_active(person, now) if plan.deactivates else 0,
+        "is_self": person.pk == acting_user(request).person_id,
+    })
+
+
+@staff_required
+@loa_required("administration")
+def planned_leave_cancel(request: HttpRequest, person_id: uuid.UUID,
+                         planned_id: uuid.UUID) -> HttpResponse:
+    """Cancel a planned leaver of the person, with a reason
+    (commissions.services.planned_leave_cancel). One already applied shows that, not the form."""
+    roots, person = _person_in_scope(request, person_id)
+    planned = selectors.planned_leave_get_for_person_in_scope(person, roots, planned_id)
+    form = PlanCancelForm(request.POST or None)
+    response = _submit(request, form, lambda: services.planned_leave_cancel(
+        actor=acting_user(request), planned=planned, reason=form.cleaned_data["reason"]),
+        _("The planned leaver was cancelled. Nothing ends after the last working day."), person)
+    return response or render(request, "administration/planned_leave_cancel.html", {
+        "person": person, "planned": planned, "form": form,
         "is_self": person.pk == acting_user(request).person_id,
     })
 

@@ -20,6 +20,7 @@ ACCOUNT_REACTIVATED = register("account.reactivated", _("Login account reactivat
 # A leaver: one summary event beside the events of each change, all under one request id.
 PERSON_LEFT = register("person.left", _("Made a leaver"))
 PLANNED_LEAVE_SET = register("planned_leave.set", _("Last working day planned"))
+PLANNED_LEAVE_CANCELLED = register("planned_leave.cancelled", _("Planned leaver cancelled"))
 PLANNED_LEAVE_APPLIED = register("planned_leave.applied", _("Planned leaver applied"))
 # The care provider's systematic log follow-up (PDL 2008:355 4 kap. 3 §) taking a copy of the log.
 AUDIT_LOG_EXPORTED = register("audit_log.exported", _("Audit log exported"))

@@ -41,15 +41,16 @@ def person_search_in_scope(roots: list[Organisation], query: str = "") -> QueryS
     employee HSA-id or a username only when it is a valid one, compared exactly with the stored
     normalised form (HSA-ids in ASCII lower case, as their unique index does), so no database
     case rule can make `SE…-abcı` find `SE…-ABCI` or a Cyrillic `аnna.admin` find `anna.admin`;
-    each word matches part of a given or family name."""
+    otherwise every word must match part of the given or family name (AND: each word narrows,
+    so "anna svensson" finds Anna Svensson, not every Anna and every Svensson)."""
     people = Person.objects.filter(
         pk__in=Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
     )
     query = nfkc(query).strip()
     if query:
-        match = Q(pk__in=[])
+        match = Q()
         for word in query.split():
-            match |= Q(given_name__icontains=word) | Q(family_name__icontains=word)
+            match &= Q(given_name__icontains=word) | Q(family_name__icontains=word)
         try:
             hsa_id = normalise_hsa_id(query).lower()
             match |= Q(pk__in=Employee.objects.alias(hsa_id_lower=Lower("hsa_id"))
@@ -137,8 +138,10 @@ def person_get_in_scope(roots: list[Organisation], person_id: uuid.UUID | str) -
 def employee_list_for_person_in_scope(
     person: Person, roots: list[Organisation]
 ) -> QuerySet[Employee]:
-    """The person's employee HSA-ids issued under `roots`, ordered by HSA-id."""
-    return Employee.objects.filter(subtree_q(roots, "organisation__"), person=person).order_by("hsa_id")
+    """The person's employee HSA-ids issued under `roots`, with their home organisation, ordered
+    by HSA-id."""
+    return (Employee.objects.filter(subtree_q(roots, "organisation__"), person=person)
+            .select_related("organisation").order_by("hsa_id"))
 
 
 def employees_in_scope_prefetch(roots: list[Organisation]) -> Prefetch:  # type: ignore[type-arg]
@@ -304,9 +307,13 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
     (`apps.audit.selectors.audit_list_for_person`).
 
     An event is in a subtree when the organisation it concerns (or the unit its actor acted
-    under) is. Events registered as patient data (`patient_data`: consents, emergency access, a
-    patient's account) are left out: they are shown only in the patient's log extract
-    (docs/decisions.md, "Audit search"). Policy `require_search_audit_log`; raises NotFound for
+    under) is; an event that concerns no organisation (a session ended, an issuer's reset, a
+    person's own password change) is in the subtrees that hold a home of the person it is about
+    (a semi-join on the employee HSA-ids in scope), unless a patient account did it: that is the
+    person's own care (docs/journey-audit-search.md, "What is in your scope's log"). Events
+    registered as patient data (`patient_data`: consents, emergency access, a patient's account)
+    are left out: they are shown only in the patient's log extract (docs/decisions.md, "Audit
+    search"). Policy `require_search_audit_log`; raises NotFound for
     a non-administrator and for a `unit` outside the scope, as for a missing one. Queries: the
     policy's, one for a person and one for an actor filter (`_audit_filter_q`); the events are
     read by the caller in one more (the scope is a subquery); no count."""
@@ -316,7 +323,14 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
             raise NotFound()
         roots = [filters.unit]
     in_scope = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
-    return (AuditEvent.objects.filter(_audit_filter_q(filters), organisation_hsa_id__in=in_scope)
+    people_in_scope = Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
+    # Only the patient accounts of people in scope: the set stays as small as the scope's staff.
+    patient_accounts = User.objects.filter(kind=User.Kind.PATIENT,
+                                           person_id__in=people_in_scope).values("pk")
+    scope = Q(organisation_hsa_id__in=in_scope) | (
+        Q(organisation_hsa_id="", subject_person_id__in=people_in_scope)
+        & ~Q(actor_id__in=patient_accounts))
+    return (AuditEvent.objects.filter(_audit_filter_q(filters), scope)
             .exclude(action__in=registry.patient_data_codes())
             .order_by("-occurred_at", "-id"))
 
@@ -379,6 +393,14 @@ def planned_leave_list_for_person(person: Person, roots: list[Organisation]) -> 
     """The person's planned leavers not yet applied, under `roots`, earliest last day first."""
     return PlannedLeave.objects.filter(subtree_q(roots, "organisation__"), person=person,
                                        applied_at__isnull=True).order_by("last_day")
+
+
+def planned_leave_get_for_person_in_scope(person: Person, roots: list[Organisation],
+                                          planned_id: uuid.UUID | str) -> PlannedLeave:
+    """One planned leaver of `person` under `roots`, applied or not (the page says which);
+    NotFound otherwise."""
+    return get_or_not_found(PlannedLeave.objects.filter(subtree_q(roots, "organisation__"),
+                                                        person=person), planned_id)
 
 
 def commission_list_active_for_employee(employee: Employee, now: datetime) -> QuerySet[Commission]:

@@ -436,9 +436,20 @@ class LeaveResult:
     accounts: int
 
 
-def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str) -> LeaveResult:
+def _home_root(person: Person, roots: list[Organisation]) -> Organisation:
+    """The highest of `roots` that holds a home of one of the person's employee HSA-ids: the
+    organisation a leaver or a planned leaver is done for (docs/decisions.md, "Leavers"). Only
+    after `require_administer_person` (which guarantees one; ValueError otherwise)."""
+    homes = list(Employee.objects.filter(person=person).values_list("organisation__path", flat=True))
+    return min((r for r in roots if any(path.startswith(r.path) for path in homes)),
+               key=lambda r: len(r.path))
+
+
+def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str,
+           organisation: Organisation) -> LeaveResult:
     """End everything of `person` under `roots` as `actor` (see `person_leave`), in the caller's
-    service call and transaction, with the person locked first."""
+    service call and transaction, with the person locked first; `person.left` is recorded at
+    `organisation` (the part of the organisation it was done for)."""
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
@@ -459,7 +470,7 @@ def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str)
         # Sessions end also when something stays elsewhere: they may act under what just ended.
         sessions = User.objects.end_sessions(person)
         record(actor=actor, action=audit.PERSON_LEFT.code, target=person, subject=person,
-               reason=reason, changes={
+               organisation=organisation, reason=reason, changes={
                    "commissions_ended": [None, len(plan.commissions)],
                    "roles_ended": [None, len(plan.roles)],
                    "accounts_deactivated": [None, len(accounts)],
@@ -484,7 +495,8 @@ def person_leave(*, actor: Actor, person: Person, reason: str) -> LeaveResult:
     """
     policies.require_administer_person(actor, person)
     policies.require_not_self(actor, person)
-    return _leave(actor, person, policies.scope_roots(actor), reason)
+    roots = policies.scope_roots(actor)
+    return _leave(actor, person, roots, reason, _home_root(person, roots))
 
 
 #: Working days are calendar days in Sweden.
@@ -507,9 +519,7 @@ def planned_leave_set(*, actor: Actor, person: Person, last_day: date, reason: s
     if last_day < timezone.localtime(timezone.now(), SWEDEN).date():
         raise ValidationFailed(_("The last working day has already passed."),
                                code="leave.day_past", field="last_day")
-    homes = list(Employee.objects.filter(person=person).values_list("organisation__path", flat=True))
-    root = min((r for r in policies.scope_roots(actor)
-                if any(path.startswith(r.path) for path in homes)), key=lambda r: len(r.path))
+    root = _home_root(person, policies.scope_roots(actor))
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
         planned = PlannedLeave.objects.filter(person=person, organisation=root,
@@ -524,6 +534,44 @@ def planned_leave_set(*, actor: Actor, person: Person, last_day: date, reason: s
                organisation=root, reason=reason,
                changes={"last_day": [before, last_day.isoformat()]})
     return planned
+
+
+@service
+def planned_leave_cancel(*, actor: Actor, planned: PlannedLeave, reason: str) -> None:
+    """Cancel a planned leaver not yet applied: the plan is removed, so nothing ends after its
+    last working day; the audit event `planned_leave.cancelled` keeps the day, the reason it was
+    planned for and who planned it (docs/journey-leaver.md).
+
+    Policy: the plan's subtree and the person in the actor's scope, not oneself. Locks the
+    person, then the plan with SKIP LOCKED (docs/architecture.md, "Lock order"). Raises NotFound
+    outside the scope or for a plan that no longer exists (cancelled meanwhile), Forbidden for
+    oneself, ValidationFailed for an empty reason (`no_reason`) or a plan applied or being
+    applied by the scheduler right now (`leave.applied`: the leaver is made; nothing is
+    undone)."""
+    policies.require_administer_unit(actor, planned.organisation)
+    policies.require_administer_person(actor, planned.person)
+    policies.require_not_self(actor, planned.person)
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=planned.person_id)
+        # SKIP LOCKED: the scheduler takes a due plan before its person, so waiting here for
+        # the plan could close a circle; a plan it holds is being applied.
+        locked = PlannedLeave.objects.select_for_update(skip_locked=True).filter(
+            pk=planned.pk).first()
+        if locked is None and not PlannedLeave.objects.filter(pk=planned.pk).exists():
+            raise NotFound()
+        if locked is None or locked.applied_at is not None:
+            raise ValidationFailed(
+                _("This planned leaver has already been applied, so it cannot be cancelled."),
+                code="leave.applied")
+        record(actor=actor, action=audit.PLANNED_LEAVE_CANCELLED.code, target=locked,
+               subject=planned.person, organisation=planned.organisation, reason=reason,
+               changes={"last_day": [locked.last_day.isoformat(), None],
+                        "planned_reason": [locked.reason, None],
+                        "planned_by": [locked.planned_by_label, None]})
+        locked.delete()
 
 
 @service
@@ -546,7 +594,8 @@ def planned_leaves_apply(*, actor: Actor) -> int:
             if planned is None:
                 continue
             try:
-                _leave(actor, planned.person, [planned.organisation], planned.reason)
+                _leave(actor, planned.person, [planned.organisation], planned.reason,
+                       planned.organisation)
             except ValidationFailed as exc:
                 if exc.code != "leave.nothing":
                     raise
@@ -568,9 +617,13 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
     employee HSA-id the administrator chose to end; the others are kept), in one transaction,
     audited with one request id (`employee.moved`, then one `commission.ended` each).
 
-    Raises NotFound when the employee's home or `organisation` is outside the actor's scope, or a
-    commission in `end` is not an active one of this employee; Forbidden for oneself;
-    ValidationFailed for an empty reason (`no_reason`) or the same home (`employee.same_home`).
+    Locks the person, then the employee HSA-id, then each commission ended
+    (docs/architecture.md, "Lock order"). Raises NotFound when the employee's home or
+    `organisation` is outside the actor's scope, or a commission in `end` is another employee's;
+    Forbidden for oneself; ValidationFailed for an empty reason (`no_reason`), the same home
+    (`employee.same_home`), a home changed since `employee` was read (`employee.moved_meanwhile`:
+    a parallel move won; its scope check was on the old home), or a commission in `end` no
+    longer active (`employee.commission_ended`: e.g. a leaver won).
     """
     policies.require_administer_unit(actor, employee.organisation)
     policies.require_administer_unit(actor, organisation)
@@ -581,6 +634,11 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
     with context.using(context.current()), transaction.atomic():
         Person.objects.select_for_update().get(pk=employee.person_id)
         locked = Employee.objects.select_for_update().get(pk=employee.pk)
+        if locked.organisation_id != employee.organisation_id:
+            # The scope was checked on the home the administrator saw; another move won the lock.
+            raise ValidationFailed(
+                _("Someone else moved this employee HSA-id a moment ago. Check its home unit "
+                  "and try again."), code="employee.moved_meanwhile")
         if locked.organisation_id == organisation.pk:
             raise ValidationFailed(_("The employee HSA-id already belongs to this unit."),
                                    code="employee.same_home", field="organisation")
@@ -588,7 +646,12 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
                   .filter(employee=locked).select_related("care_unit", "care_provider")}
         chosen = {c.pk for c in end}
         if not chosen <= active.keys():
-            raise NotFound()
+            if Commission.objects.filter(pk__in=chosen - active.keys()).exclude(
+                    employee=locked).exists():
+                raise NotFound()
+            raise ValidationFailed(
+                _("A commission you chose to end has ended meanwhile. Check the list and try "
+                  "again."), code="employee.commission_ended", field="end")
         before = locked.organisation.hsa_id
         locked.organisation = organisation
         locked.save(update_fields=["organisation", "updated_at"])

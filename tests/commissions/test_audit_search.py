@@ -197,3 +197,45 @@ def test_only_an_administrator_exports_and_only_their_subtree(tree, nurse, hospi
 def test_the_operator_may_search_everything(tree):
     event(tree["other_unit"], at=timezone.now())
     assert len(search(SYSTEM, until=None)) >= 1
+
+
+# --- Events that concern no organisation: found through the person they are about ---------------
+
+
+@pytest.mark.parametrize("action", ["person.left", "session.ended", "second_factor.reset",
+                                    "password.reset", "password.changed", "otp_device.replaced"])
+def test_an_event_without_organisation_about_someone_in_scope_is_found(tree, hospital_admin,
+                                                                       olle, action):
+    """Found: a leaver, an ended session, an issuer's reset or a person's own password change
+    carried no organisation and was in nobody's search."""
+    found = event(None, action=action, subject=olle.person, actor=olle)
+    assert search(hospital_admin) == [found]
+    assert search(hospital_admin, action=action) == [found]
+    assert search(hospital_admin, unit=tree["ortho"]) == [found]  # Olle's home unit
+    assert search(hospital_admin, unit=tree["cardio"]) == []
+
+
+def test_an_event_without_organisation_about_someone_outside_the_scope_stays_hidden(
+        tree, hospital_admin):
+    outsider, _ = make_staff(tree["primary"], "Pia", "Primär")
+    event(None, action="person.left", subject=outsider.person, actor=outsider)
+    event(None, action="session.ended")  # about nobody
+    assert search(hospital_admin) == []
+    assert search(hospital_admin, person="Pia") == []
+
+
+def test_an_event_of_a_colleagues_patient_account_stays_in_their_log_extract(tree, hospital_admin,
+                                                                            olle):
+    from apps.identities import services as identities
+
+    as_patient = identities.user_create(actor=SYSTEM, person=olle.person, username="olle-patient",
+                                        kind="patient")
+    event(None, action="session.ended", subject=olle.person, actor=as_patient)
+    assert search(hospital_admin) == []
+
+
+def test_a_leaver_is_recorded_at_the_scope_root_it_was_done_for(tree, hospital_admin, olle):
+    services.person_leave(actor=hospital_admin, person=olle.person, reason="Left")
+    left = AuditEvent.objects.get(action="person.left", subject_person_id=olle.person.pk)
+    assert left.organisation_hsa_id == tree["hospital"].hsa_id
+    assert search(hospital_admin, action="person.left", until=None) == [left]

@@ -149,3 +149,81 @@ def test_planned_leaver_refusals(tree, hospital_admin):
                                    last_day=sweden_today(), reason="Left")
     with pytest.raises(Forbidden):
         services.planned_leaves_apply(actor=hospital_admin)
+
+
+# --- Cancelling a planned leaver ------------------------------------------------------------------
+
+
+def plan(admin, person, days=30):
+    return services.planned_leave_set(
+        actor=admin, person=person, reason="Retires",
+        last_day=(timezone.localtime(timezone.now(), services.SWEDEN) + timedelta(days=days)).date())
+
+
+def test_a_planned_leaver_is_cancelled_with_a_reason_and_audited(tree, hospital_admin,
+                                                                 assert_audited):
+    from apps.commissions.models import PlannedLeave
+
+    user, _ = make_staff(tree["ortho"], "Lena", "Planned", care=True)
+    planned = plan(hospital_admin, user.person)
+    with pytest.raises(ValidationFailed) as blank:
+        services.planned_leave_cancel(actor=hospital_admin, planned=planned, reason=" ")
+    assert blank.value.code == "no_reason"
+    services.planned_leave_cancel(actor=hospital_admin, planned=planned, reason="Stays on")
+    assert not PlannedLeave.objects.filter(pk=planned.pk).exists()
+    event = AuditEvent.objects.get(action="planned_leave.cancelled")
+    assert event.reason == "Stays on" and event.organisation_hsa_id == tree["hospital"].hsa_id
+    assert event.changes["last_day"] == [planned.last_day.isoformat(), None]
+    assert event.actor_id == hospital_admin.pk and event.subject_person_id == user.person.pk
+    PlannedLeave.objects.filter(pk=planned.pk).update(last_day=planned.last_day.replace(year=2020))
+    assert services.planned_leaves_apply(actor=SYSTEM) == 0  # nothing left to apply
+    assert User.objects.get(pk=user.pk).is_active
+
+
+def test_an_applied_planned_leaver_is_not_cancelled(tree, hospital_admin):
+    from apps.commissions.models import PlannedLeave
+
+    user, _ = make_staff(tree["ortho"], "Lena", "Planned", care=True)
+    planned = plan(hospital_admin, user.person)
+    PlannedLeave.objects.filter(pk=planned.pk).update(last_day=planned.last_day.replace(year=2020))
+    assert services.planned_leaves_apply(actor=SYSTEM) == 1
+    with pytest.raises(ValidationFailed) as applied:
+        services.planned_leave_cancel(actor=hospital_admin, planned=planned, reason="Oops")
+    assert applied.value.code == "leave.applied"
+    assert PlannedLeave.objects.get(pk=planned.pk).applied_at is not None
+    assert not AuditEvent.objects.filter(action="planned_leave.cancelled").exists()
+
+
+def test_cancelling_outside_the_scope_or_ones_own_is_refused(tree, hospital_admin):
+    region_admin, _ = make_staff(tree["region"], "Rut", "Region")
+    colleague, _ = make_staff(tree["hospital"], "Bertil", "Admin")
+    for admin, root in ((region_admin, "region"), (colleague, "hospital")):
+        services.role_grant(actor=SYSTEM, person=admin.person, role=Role.LOCAL_ADMIN,
+                            organisation=tree[root], valid_from=timezone.now(), valid_until=None)
+    outsider, _ = make_staff(tree["primary"], "Pia", "Primär", care=True)
+    with pytest.raises(NotFound):  # the person is outside the scope
+        services.planned_leave_cancel(actor=hospital_admin, planned=plan(region_admin,
+                                      outsider.person), reason="x")
+    with pytest.raises(NotFound):  # planned over the region, above the administrator's scope
+        services.planned_leave_cancel(actor=hospital_admin, planned=plan(region_admin,
+                                      colleague.person), reason="x")
+    with pytest.raises(Forbidden):  # one's own
+        services.planned_leave_cancel(actor=hospital_admin, planned=plan(colleague,
+                                      hospital_admin.person), reason="x")
+
+
+def test_a_planned_leaver_is_recorded_at_the_plans_subtree_after_the_person_moved_away(
+        tree, hospital_admin):
+    from apps.commissions.models import PlannedLeave
+
+    user, employee = make_staff(tree["ortho"], "Lena", "Moved", care=True)
+    services.role_grant(actor=SYSTEM, person=user.person, role=Role.ISSUER,
+                        organisation=tree["hospital"], valid_from=timezone.now(), valid_until=None)
+    planned = plan(hospital_admin, user.person)
+    services.employee_move(actor=SYSTEM, employee=employee, organisation=tree["primary"], end=[],
+                           reason="Moved to primary care")
+    PlannedLeave.objects.filter(pk=planned.pk).update(last_day=planned.last_day.replace(year=2020))
+    assert services.planned_leaves_apply(actor=SYSTEM) == 1
+    left = AuditEvent.objects.get(action="person.left", subject_person_id=user.person.pk)
+    assert left.organisation_hsa_id == tree["hospital"].hsa_id
+    assert left.changes["roles_ended"] == [None, 1]

@@ -62,3 +62,31 @@ def test_move_refusals(tree, hospital_admin):
     with pytest.raises(Forbidden):
         services.employee_move(actor=hospital_admin, employee=own, organisation=tree["ortho"],
                                end=[], reason="x")
+
+
+def test_a_move_read_before_another_move_is_refused_not_repeated(tree, hospital_admin):
+    """The scope was checked on the home the administrator saw: a move that lost the race to
+    another one is told so, and moves nothing from a home it never checked."""
+    from apps.commissions.models import Employee
+
+    _, employee = make_staff(tree["cardio"], "Maja", "Mover")
+    seen = Employee.objects.get(pk=employee.pk)
+    services.employee_move(actor=hospital_admin, employee=employee, organisation=tree["ortho"],
+                           end=[], reason="First")
+    with pytest.raises(ValidationFailed) as late:
+        services.employee_move(actor=hospital_admin, employee=seen,
+                               organisation=tree["hospital"], end=[], reason="Second")
+    assert late.value.code == "employee.moved_meanwhile"
+    assert Employee.objects.get(pk=employee.pk).organisation == tree["ortho"]
+
+
+def test_a_commission_ended_meanwhile_is_a_clear_refusal(tree, hospital_admin):
+    _, employee = make_staff(tree["cardio"], "Maja", "Mover")
+    commission = grant(employee, tree["cardio"])
+    services.commission_end(actor=hospital_admin, commission=commission, reason="Ended")
+    with pytest.raises(ValidationFailed) as ended:
+        services.employee_move(actor=hospital_admin, employee=employee,
+                               organisation=tree["ortho"], end=[commission], reason="x")
+    assert ended.value.code == "employee.commission_ended"
+    employee.refresh_from_db()
+    assert employee.organisation == tree["cardio"]

@@ -74,3 +74,97 @@ def test_two_scheduler_runs_at_once_apply_a_planned_leaver_once(tree: Any,
     assert events.filter(action="person.left").count() == 1
     assert events.filter(action="planned_leave.applied").count() == 1
     assert not User.objects.get(pk=user.pk).is_active
+
+
+def test_cancelling_a_plan_while_the_scheduler_applies_it_does_one_or_the_other(
+        tree: Any, hospital_admin: User) -> None:
+    """The scheduler locks the plan, then the person; the cancel locks the person, then the plan
+    with SKIP LOCKED: neither waits for the other in a circle, and the plan is either applied
+    or cancelled, never both (docs/architecture.md, "Lock order")."""
+    from django.db import connection
+
+    from apps.commissions.models import PlannedLeave
+    from apps.core.actors import WORKER
+    from apps.core.errors import ValidationFailed
+
+    for round_ in range(3):
+        user, _ = make_staff(tree["ortho"], "Lena", f"Cancelled{round_}", care=True)
+        planned = services.planned_leave_set(
+            actor=hospital_admin, person=user.person, reason="Retires",
+            last_day=timezone.localtime(timezone.now(), services.SWEDEN).date())
+        PlannedLeave.objects.filter(pk=planned.pk).update(
+            last_day=planned.last_day.replace(year=2020))
+
+        def apply() -> str:
+            try:
+                return "applied" if services.planned_leaves_apply(actor=WORKER) else "none"
+            finally:
+                connection.close()
+
+        def cancel(planned: PlannedLeave = planned) -> str:
+            try:
+                services.planned_leave_cancel(actor=hospital_admin, planned=planned,
+                                              reason="Stays")
+                return "cancelled"
+            except ValidationFailed as exc:
+                return exc.code
+            finally:
+                connection.close()
+
+        outcome = sorted(at_once([apply, cancel]))
+        events = AuditEvent.objects.filter(subject_person_id=user.person.pk)
+        if outcome == ["cancelled", "none"]:
+            assert not PlannedLeave.objects.filter(pk=planned.pk).exists()
+            assert not events.filter(action="person.left").exists()
+            assert User.objects.get(pk=user.pk).is_active
+        else:
+            assert outcome == ["applied", "leave.applied"]
+            assert events.filter(action="person.left").count() == 1
+            assert not events.filter(action="planned_leave.cancelled").exists()
+            assert not User.objects.get(pk=user.pk).is_active
+
+
+def test_a_cancel_never_waits_for_a_plan_the_scheduler_holds(tree: Any,
+                                                            hospital_admin: User) -> None:
+    """The scheduler's order, plan then person, held open on purpose: the cancel (person, then
+    plan) answers at once that the plan is being applied instead of closing a circle of waits."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from apps.commissions.models import PlannedLeave
+    from apps.core.errors import ValidationFailed
+    from apps.identities.models import Person
+
+    user, _ = make_staff(tree["ortho"], "Lena", "Held", care=True)
+    planned = services.planned_leave_set(
+        actor=hospital_admin, person=user.person, reason="Retires",
+        last_day=timezone.localtime(timezone.now(), services.SWEDEN).date())
+    held, started = threading.Event(), threading.Event()
+
+    def scheduler() -> str:
+        try:
+            with transaction.atomic():
+                PlannedLeave.objects.select_for_update(skip_locked=True).get(pk=planned.pk)
+                held.set()
+                started.wait(10)
+                time.sleep(0.5)  # the cancel has its person lock by now
+                Person.objects.select_for_update().get(pk=user.person.pk)
+            return "scheduler done"
+        finally:
+            connection.close()
+
+    def cancel() -> str:
+        held.wait(10)
+        started.set()
+        try:
+            services.planned_leave_cancel(actor=hospital_admin, planned=planned, reason="Stays")
+            return "cancelled"
+        except ValidationFailed as exc:
+            return exc.code
+        finally:
+            connection.close()
+
+    assert at_once([scheduler, cancel], timeout=30) == ["scheduler done", "leave.applied"]
+    assert PlannedLeave.objects.filter(pk=planned.pk).exists()

@@ -66,3 +66,25 @@ def test_admin_searches_the_log_and_exports_it(page: Page, test_idp: TestIdPServ
     exported = AuditEvent.objects.get(action="audit_log.exported")
     assert exported.actor_id == hospital_admin.pk
     assert exported.changes["rows"] == [None, content.count("\n") - 1]
+
+
+def test_admin_finds_a_leaver_in_the_log(page: Page, test_idp: TestIdPServer, tree,
+                                         hospital_admin) -> None:
+    """Found: "Made a leaver" was offered as an action and never matched."""
+    lena, _ = make_staff(tree["ortho"], "Lena", "Leaver", care=True)
+    services.person_leave(actor=hospital_admin, person=lena.person, reason="Left the region")
+    federated_login(page, test_idp, "Astrid Admin")
+    page.goto("/administration/audit/")
+    page.get_by_label("Action").select_option(label="Made a leaver")
+    page.get_by_role("button", name="Search").click()
+    results = page.locator("#results ~ .table-scroll table")
+    expect(results.get_by_role("row")).to_have_count(2)  # the header and the event
+    expect(results).to_contain_text("Lena Leaver")
+    expect(results).to_contain_text("Left the region")
+    assert_accessible(page)
+    assert_fits_a_phone(page)
+
+    page.goto("/administration/audit/?unit=not-a-uuid")
+    expect(page.get_by_role("alert")).to_contain_text("Select a valid choice.")
+    expect(page.get_by_text("UUID")).to_have_count(0)
+    assert_accessible(page)
