@@ -543,11 +543,11 @@ def planned_leave_cancel(*, actor: Actor, planned: PlannedLeave, reason: str) ->
     planned for and who planned it (docs/journey-leaver.md).
 
     Policy: the plan's subtree and the person in the actor's scope, not oneself. Locks the
-    person, then the plan with SKIP LOCKED (docs/architecture.md, "Lock order"). Raises NotFound
-    outside the scope or for a plan that no longer exists (cancelled meanwhile), Forbidden for
-    oneself, ValidationFailed for an empty reason (`no_reason`) or a plan applied or being
-    applied by the scheduler right now (`leave.applied`: the leaver is made; nothing is
-    undone)."""
+    person, then the plan, as the scheduler does (docs/architecture.md, "Lock order"), so a
+    cancel racing the scheduler either removes the plan first or finds it applied. Raises
+    NotFound outside the scope or for a plan that no longer exists (cancelled meanwhile),
+    Forbidden for oneself, ValidationFailed for an empty reason (`no_reason`) or a plan already
+    applied (`leave.applied`: the leaver is made; nothing is undone)."""
     policies.require_administer_unit(actor, planned.organisation)
     policies.require_administer_person(actor, planned.person)
     policies.require_not_self(actor, planned.person)
@@ -556,13 +556,10 @@ def planned_leave_cancel(*, actor: Actor, planned: PlannedLeave, reason: str) ->
         raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=planned.person_id)
-        # SKIP LOCKED: the scheduler takes a due plan before its person, so waiting here for
-        # the plan could close a circle; a plan it holds is being applied.
-        locked = PlannedLeave.objects.select_for_update(skip_locked=True).filter(
-            pk=planned.pk).first()
-        if locked is None and not PlannedLeave.objects.filter(pk=planned.pk).exists():
+        locked = PlannedLeave.objects.select_for_update().filter(pk=planned.pk).first()
+        if locked is None:
             raise NotFound()
-        if locked is None or locked.applied_at is not None:
+        if locked.applied_at is not None:
             raise ValidationFailed(
                 _("This planned leaver has already been applied, so it cannot be cancelled."),
                 code="leave.applied")
@@ -578,19 +575,23 @@ def planned_leave_cancel(*, actor: Actor, planned: PlannedLeave, reason: str) ->
 def planned_leaves_apply(*, actor: Actor) -> int:
     """Make a leaver of each person whose planned last working day has ended (Europe/Stockholm),
     under the planned subtree, as `actor` (the portal's system actor: `require_operator`); each
-    in its own transaction with its own correlation id, a plan taken by a parallel run skipped
-    (SKIP LOCKED). A person with nothing left to end has the plan marked applied all the same.
+    in its own transaction with its own correlation id. Locks the person, then the plan, like
+    every writer of plans (docs/architecture.md, "Lock order"): a parallel run waits, then finds
+    the plan applied (or cancelled) and skips it. A person with nothing left to end has the plan
+    marked applied all the same.
     Returns how many plans were applied."""
     policies.require_operator(actor)
     today = timezone.localtime(timezone.now(), SWEDEN).date()
     due = list(PlannedLeave.objects.filter(applied_at__isnull=True, last_day__lt=today)
-               .values_list("pk", flat=True))
+               .values_list("pk", "person_id"))
     applied = 0
-    for pk in due:
+    for pk, person_id in due:
         with context.using(context.RequestContext()), transaction.atomic():
-            planned = (PlannedLeave.objects.select_for_update(skip_locked=True)
+            # Person, then plan: the order of every other writer of plans.
+            Person.objects.select_for_update().filter(pk=person_id).first()
+            planned = (PlannedLeave.objects.select_for_update(of=("self",))
                        .select_related("person", "organisation")
-                       .filter(pk=pk, applied_at__isnull=True).first())
+                       .filter(pk=pk, applied_at__isnull=True, last_day__lt=today).first())
             if planned is None:
                 continue
             try:

@@ -5,6 +5,7 @@ order"), and the slower one is told there is nothing left to end."""
 from __future__ import annotations
 
 from functools import partial
+from unittest import mock
 from typing import Any
 
 import pytest
@@ -78,9 +79,9 @@ def test_two_scheduler_runs_at_once_apply_a_planned_leaver_once(tree: Any,
 
 def test_cancelling_a_plan_while_the_scheduler_applies_it_does_one_or_the_other(
         tree: Any, hospital_admin: User) -> None:
-    """The scheduler locks the plan, then the person; the cancel locks the person, then the plan
-    with SKIP LOCKED: neither waits for the other in a circle, and the plan is either applied
-    or cancelled, never both (docs/architecture.md, "Lock order")."""
+    """The scheduler and the cancel both lock the person, then the plan: neither waits for the
+    other in a circle, and the plan is either applied or cancelled, never both
+    (docs/architecture.md, "Lock order")."""
     from django.db import connection
 
     from apps.commissions.models import PlannedLeave
@@ -124,47 +125,57 @@ def test_cancelling_a_plan_while_the_scheduler_applies_it_does_one_or_the_other(
             assert not User.objects.get(pk=user.pk).is_active
 
 
-def test_a_cancel_never_waits_for_a_plan_the_scheduler_holds(tree: Any,
-                                                            hospital_admin: User) -> None:
-    """The scheduler's order, plan then person, held open on purpose: the cancel (person, then
-    plan) answers at once that the plan is being applied instead of closing a circle of waits."""
+@pytest.mark.parametrize("change", ["cancel", "move the day"])
+def test_the_scheduler_waits_for_a_plan_changed_under_the_person_lock(
+        tree: Any, hospital_admin: User, change: str) -> None:
+    """An administrator's change of a due plan holds the person, then the plan; the scheduler
+    started meanwhile waits for the person (the same order, no circle) and then sees the change:
+    a cancelled plan is skipped, a plan moved to a later day is not applied (it is no longer
+    due when the scheduler gets it)."""
     import threading
     import time
 
-    from django.db import connection, transaction
+    from django.db import connection
 
     from apps.commissions.models import PlannedLeave
-    from apps.core.errors import ValidationFailed
-    from apps.identities.models import Person
+    from apps.core.actors import WORKER
 
-    user, _ = make_staff(tree["ortho"], "Lena", "Held", care=True)
+    user, _ = make_staff(tree["ortho"], "Lena", f"Held{change[:4]}", care=True)
     planned = services.planned_leave_set(
         actor=hospital_admin, person=user.person, reason="Retires",
         last_day=timezone.localtime(timezone.now(), services.SWEDEN).date())
-    held, started = threading.Event(), threading.Event()
+    PlannedLeave.objects.filter(pk=planned.pk).update(last_day=planned.last_day.replace(year=2020))
+    planned.refresh_from_db()
+    inside = threading.Event()
+    real_record = services.record
+
+    def slow_record(**kwargs: Any) -> Any:
+        inside.set()
+        time.sleep(0.5)  # the scheduler reaches the person lock now
+        return real_record(**kwargs)
+
+    def administrator() -> str:
+        try:
+            with mock.patch.object(services, "record", slow_record):
+                if change == "cancel":
+                    services.planned_leave_cancel(actor=hospital_admin, planned=planned,
+                                                  reason="Stays")
+                else:
+                    services.planned_leave_set(
+                        actor=hospital_admin, person=user.person, reason="Retires later",
+                        last_day=timezone.localtime(timezone.now(), services.SWEDEN).date())
+            return "changed"
+        finally:
+            connection.close()
 
     def scheduler() -> str:
+        inside.wait(10)
         try:
-            with transaction.atomic():
-                PlannedLeave.objects.select_for_update(skip_locked=True).get(pk=planned.pk)
-                held.set()
-                started.wait(10)
-                time.sleep(0.5)  # the cancel has its person lock by now
-                Person.objects.select_for_update().get(pk=user.person.pk)
-            return "scheduler done"
+            return f"applied {services.planned_leaves_apply(actor=WORKER)}"
         finally:
             connection.close()
 
-    def cancel() -> str:
-        held.wait(10)
-        started.set()
-        try:
-            services.planned_leave_cancel(actor=hospital_admin, planned=planned, reason="Stays")
-            return "cancelled"
-        except ValidationFailed as exc:
-            return exc.code
-        finally:
-            connection.close()
-
-    assert at_once([scheduler, cancel], timeout=30) == ["scheduler done", "leave.applied"]
-    assert PlannedLeave.objects.filter(pk=planned.pk).exists()
+    assert at_once([administrator, scheduler], timeout=30) == ["changed", "applied 0"]
+    assert User.objects.get(pk=user.pk).is_active
+    assert not AuditEvent.objects.filter(subject_person_id=user.person.pk,
+                                         action="person.left").exists()
