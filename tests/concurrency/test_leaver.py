@@ -5,8 +5,8 @@ order"), and the slower one is told there is nothing left to end."""
 from __future__ import annotations
 
 from functools import partial
-from unittest import mock
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.conf import settings
