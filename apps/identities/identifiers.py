@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = [
     "OID_PERSONNUMMER",
     "OID_SAMORDNINGSNUMMER",
+    "RESERVE_ID_ALPHABET",
+    "RESERVE_ID_LENGTH",
     "IdentifierError",
     "PersonIdentifier",
     "fold_username",
@@ -52,6 +54,13 @@ __all__ = [
 OID_PERSONNUMMER = "1.2.752.129.2.1.3.1"
 #: Identifier OID (root) of a samordningsnummer (coordination number).
 OID_SAMORDNINGSNUMMER = "1.2.752.129.2.1.3.3"
+
+#: A reserve id (reservnummer) the portal gives: 12 characters of this alphabet (upper-case letters
+#: and digits without the look-alikes 0/O, 1/I and 5/S, 8/B), stored without separators
+#: (docs/glossary.md, "reserve id"; docs/decisions.md, "Joiners"). Its root is the issuer's own OID,
+#: `settings.PORTAL_RESERVE_ID_ROOT` for the portal's own reserve ids.
+RESERVE_ID_ALPHABET = "ACDEFGHJKLMNPQRTUVWXYZ2345679"
+RESERVE_ID_LENGTH = 12
 
 HSA_ID_MAX_LENGTH = 31
 #: A stored HSA-id: the shape `normalise_hsa_id` returns (upper-case ``SE``). Anchored with ``\A`` and

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models import F, Q, Value
@@ -76,6 +77,9 @@ class IdentityNumber(BaseModel):
     ROOT_CHOICES = [
         (OID_PERSONNUMMER, _("personal identity number")),
         (OID_SAMORDNINGSNUMMER, _("coordination number")),
+        # The portal's own reserve ids (reservnummer) carry its own root (docs/decisions.md,
+        # "Joiners"); a reserve id of another issuer carries that issuer's.
+        (settings.PORTAL_RESERVE_ID_ROOT, _("reserve number")),
     ]
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identity_numbers")
