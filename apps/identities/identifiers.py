@@ -59,7 +59,7 @@ OID_SAMORDNINGSNUMMER = "1.2.752.129.2.1.3.3"
 #: and digits without the look-alikes 0/O, 1/I and 5/S, 8/B), stored without separators
 #: (docs/glossary.md, "reserve id"; docs/decisions.md, "Joiners"). Its root is the issuer's own OID,
 #: `settings.PORTAL_RESERVE_ID_ROOT` for the portal's own reserve ids.
-RESERVE_ID_ALPHABET = "ACDEFGHJKLMNPQRTUVWXYZ2345679"
+RESERVE_ID_ALPHABET = "ACDEFGHJKLMNPQRTUVWXYZ234679"
 RESERVE_ID_LENGTH = 12
 
 HSA_ID_MAX_LENGTH = 31
