@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import secrets
-import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
@@ -46,13 +44,12 @@ from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import (
     RESERVE_ID_ALPHABET,
     RESERVE_ID_LENGTH,
-    USERNAME_MAX_LENGTH,
     IdentifierError,
     PersonIdentifier,
     nfkc,
     normalise_hsa_id,
-    normalise_username,
     parse_person_number,
+    username_from_names,
 )
 from apps.identities.models import (
     USERNAME_CONFUSABLES,
@@ -632,12 +629,6 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
 
 # --- joiners -------------------------------------------------------------------------------------
 
-#: Letters the ASCII folding of a name maps by hand: those Unicode's canonical decomposition
-#: (NFKD) leaves whole (ø, æ, ł ...); å, ä, ö, é and the like lose their marks by NFKD.
-_NAME_FOLDS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
-                             "þ": "th", "ı": "i", "ŋ": "n"})
-#: A username made from names when they hold no letter a-z at all.
-_USERNAME_FALLBACK = "staff"
 _USERNAME_CANDIDATES = 1000
 #: How many times a generated employee HSA-id is drawn again after a collision (32^8 ids: a
 #: collision is already rare, two in a row practically impossible).
@@ -666,23 +657,6 @@ def _name_key(name: str) -> str:
     return " ".join(nfkc(nfkc(name).casefold()).split())
 
 
-def _ascii_name(name: str) -> str:
-    """A name folded to the username alphabet: lower case, marks dropped (`Åsa-Öberg` →
-    `asa-oberg`), every run of other characters one hyphen."""
-    text = unicodedata.normalize("NFKD", nfkc(name).casefold().translate(_NAME_FOLDS))
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return "-".join(re.findall(r"[a-z0-9]+", text))
-
-
-def username_for_names(given_name: str, family_name: str) -> str:
-    """The username a joiner gets before any suffix: `given.family` folded to ASCII
-    (`_ascii_name`), normalised like every username (`identifiers.normalise_username`); `staff`
-    when the names hold no letter a-z (docs/decisions.md, "Joiners")."""
-    parts = [p for p in (_ascii_name(given_name), _ascii_name(family_name)) if p]
-    base = (".".join(parts) or _USERNAME_FALLBACK)[:USERNAME_MAX_LENGTH - 4].strip("._-")
-    return normalise_username(base)
-
-
 def _skeleton(username: str) -> str:
     for character, prototype in USERNAME_CONFUSABLES:
         username = username.replace(character, prototype)
@@ -698,7 +672,7 @@ def _username_free(username: str) -> bool:
 
 def _username_candidates(given_name: str, family_name: str) -> Iterator[str]:
     """`given.family`, then `given.family2`, `given.family3` ... while taken or confusable."""
-    base = username_for_names(given_name, family_name)
+    base = username_from_names(given_name, family_name)
     for n in range(1, _USERNAME_CANDIDATES + 1):
         candidate = base if n == 1 else f"{base}{n}"
         if _username_free(candidate):
@@ -853,7 +827,7 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
     person keeps their names and e-mail, and gets the new employee HSA-id (so they come into the
     scope: they work here now). The employee HSA-id is generated under the directory owner's prefix
     (`employee_create`). A person without an active staff account gets one named from the names
-    (`username_for_names`, with a number when taken or confusable) with an unusable password, and
+    (`identifiers.username_from_names`, with a number when taken or confusable) with an unusable password, and
     an enrolment by `channel` (`Enrolment.Channel`: an e-mailed invitation to `email`, or a mobile
     e-ID from an issuer); an existing active staff account is kept and no enrolment is started.
 

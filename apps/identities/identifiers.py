@@ -48,6 +48,7 @@ __all__ = [
     "normalise_org_number",
     "normalise_username",
     "parse_person_number",
+    "username_from_names",
 ]
 
 #: Identifier OID (root) of a personnummer (personal identity number).
@@ -358,3 +359,29 @@ def normalise_username(value: str) -> str:
     if _USERNAME_RE.fullmatch(username) is None:
         raise IdentifierError("username.format")
     return username
+
+
+#: Letters the ASCII folding of a name maps by hand: those Unicode's canonical decomposition
+#: (NFKD) leaves whole (ø, æ, ł ...); å, ä, ö, é and the like lose their marks by NFKD.
+_NAME_FOLDS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
+                             "þ": "th", "ı": "i", "ŋ": "n"})
+#: A username made from names when they hold no letter a-z at all.
+_USERNAME_FALLBACK = "staff"
+
+
+def _ascii_name(name: str) -> str:
+    """A name folded to the username alphabet: lower case, marks dropped (`Åsa-Öberg` →
+    `asa-oberg`), every run of other characters one hyphen."""
+    text = unicodedata.normalize("NFKD", nfkc(name).casefold().translate(_NAME_FOLDS))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return "-".join(re.findall(r"[a-z0-9]+", text))
+
+
+def username_from_names(given_name: str, family_name: str) -> str:
+    """A username made from a person's names, e.g. for a joiner before any number is added:
+    ``given.family`` folded to ASCII (``_ascii_name``: ``("Åsa", "Öberg")`` → ``"asa.oberg"``,
+    ``"Zoë Ærø"`` → ``"zoe-aero"``), normalised like every username (:func:`normalise_username`);
+    ``"staff"`` when the names hold no letter a-z at all (docs/decisions.md, "Joiners")."""
+    parts = [p for p in (_ascii_name(given_name), _ascii_name(family_name)) if p]
+    base = (".".join(parts) or _USERNAME_FALLBACK)[:USERNAME_MAX_LENGTH - 4].strip("._-")
+    return normalise_username(base)
