@@ -159,11 +159,11 @@ def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
                                         "the new password; then you set up your authenticator "
                                         "app."))
             return redirect("authn:login")
-    response = render(request, "authn/invitation.html", {
+    # The token is in the path: the site's Referrer-Policy (same-origin) never sends it to
+    # another site. Not no-referrer: browsers then send `Origin: null` with the form (refused).
+    return render(request, "authn/invitation.html", {
         "form": form, "username": enrolment.user.username, "person": enrolment.person,
     }, status=400 if form.errors else 200)
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the path
-    return response
 
 
 def lost_authenticator_view(request: HttpRequest) -> HttpResponse:

@@ -143,7 +143,7 @@ def test_the_invitation_page_sets_the_password(client, tree, hospital_admin):
     result, link = _invited(tree, hospital_admin)
     page = client.get(link)
     assert page.status_code == 200 and "asa.oberg" in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     mismatch = client.post(link, {"password": "sommar i skogen", "password_again": "sommar"})
     assert mismatch.status_code == 400 and "not the same" in mismatch.content.decode()
     short = client.post(link, {"password": "kort", "password_again": "kort"})
