@@ -4,13 +4,12 @@ invitation on its way; then the person opens the e-mailed link and chooses a pas
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from django.core import mail
 from playwright.sync_api import Page, expect
 
 from apps.outbox.delivery import deliver_pending
+from tests.conftest import invitation_path
 from tests.e2e.conftest import (
     TestIdPServer,
     assert_accessible,
@@ -60,10 +59,9 @@ def test_admin_registers_a_joiner_who_chooses_a_password(
     assert_accessible(page)
 
     deliver_pending()
-    link = re.search(r"https?://[^/\s]+(/invitation/[A-Za-z0-9_-]+/)", mail.outbox[-1].body)
-    assert link is not None
+    link = invitation_path()
     page.context.clear_cookies()
-    page.goto(link.group(1))
+    page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("Choose your password")
     expect(page.locator(".username")).to_have_text("asa.oberg")
     page.locator("#id_password").fill("sommar i skogen")
@@ -73,6 +71,6 @@ def test_admin_registers_a_joiner_who_chooses_a_password(
     screenshot(page, "joiner-invitation")
     page.get_by_role("button", name="Save the password").click()
     expect(page.get_by_text("Your password is saved.")).to_be_visible()
-    page.goto(link.group(1))
+    page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text("The invitation link does not work")
     assert_accessible(page)
