@@ -51,13 +51,7 @@ from apps.identities.identifiers import (
     parse_person_number,
     username_from_names,
 )
-from apps.identities.models import (
-    USERNAME_CONFUSABLES,
-    IdentityNumber,
-    Person,
-    User,
-    username_skeleton,
-)
+from apps.identities.models import IdentityNumber, Person, User, skeleton_of, username_skeleton
 from apps.identities.registration import person_insert, user_insert
 from apps.identities.signals import sessions_ended
 from apps.organisations.models import Organisation
@@ -629,6 +623,7 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
 
 # --- joiners -------------------------------------------------------------------------------------
 
+#: How many numbered usernames (`given.family2` ...) are tried before giving up.
 _USERNAME_CANDIDATES = 1000
 #: How many times a generated employee HSA-id is drawn again after a collision (32^8 ids: a
 #: collision is already rare, two in a row practically impossible).
@@ -657,17 +652,11 @@ def _name_key(name: str) -> str:
     return " ".join(nfkc(nfkc(name).casefold()).split())
 
 
-def _skeleton(username: str) -> str:
-    for character, prototype in USERNAME_CONFUSABLES:
-        username = username.replace(character, prototype)
-    return username
-
-
 def _username_free(username: str) -> bool:
     """No account has `username` or one confusable with it (the skeleton the database's unique
     index holds: `identities.models.username_skeleton`)."""
     return not User.objects.alias(skeleton=username_skeleton(F("username"))).filter(
-        skeleton=_skeleton(username)).exists()
+        skeleton=skeleton_of(username)).exists()
 
 
 def _username_candidates(given_name: str, family_name: str) -> Iterator[str]:
@@ -681,7 +670,8 @@ def _username_candidates(given_name: str, family_name: str) -> Iterator[str]:
 
 def _new_reserve_id() -> PersonIdentifier:
     """A fresh reserve id of the portal: `RESERVE_ID_LENGTH` characters of `RESERVE_ID_ALPHABET`
-    under `settings.PORTAL_RESERVE_ID_ROOT` (domain: reserve ids carry their issuer's own OID)."""
+    under `settings.PORTAL_RESERVE_ID_ROOT` (reserve ids carry their issuer's own OID:
+    docs/glossary.md, "reserve id")."""
     return PersonIdentifier(
         root=settings.PORTAL_RESERVE_ID_ROOT,
         extension="".join(secrets.choice(RESERVE_ID_ALPHABET) for _ in range(RESERVE_ID_LENGTH)))

@@ -141,8 +141,10 @@ def nfkc(value: str) -> str:
 class PersonIdentifier:
     """A person identifier stored as (root OID, extension), never as a bare string.
 
-    ``root`` is :data:`OID_PERSONNUMMER` or :data:`OID_SAMORDNINGSNUMMER`; ``extension`` is the
-    12-digit canonical form without separator, e.g. ``"191212121212"``.
+    ``root`` is :data:`OID_PERSONNUMMER` or :data:`OID_SAMORDNINGSNUMMER` with ``extension`` the
+    12-digit canonical form without separator, e.g. ``"191212121212"``; or the OID of a reserve
+    id's issuer with the reserve id as stored (``settings.PORTAL_RESERVE_ID_ROOT`` for the
+    portal's own: :data:`RESERVE_ID_ALPHABET`).
     """
 
     root: str

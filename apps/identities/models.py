@@ -35,6 +35,14 @@ from apps.identities.signals import sessions_ended
 USERNAME_CONFUSABLES = (("1", "l"), ("m", "rn"))
 
 
+def skeleton_of(username: str) -> str:
+    """The UTS #39 skeleton of `username` in Python: what `username_skeleton` computes in the
+    database (`sara1` → `saral`, `anna.adrnin` → `anna.adrnin`, `anna.admin` → `anna.adrnin`)."""
+    for character, prototype in USERNAME_CONFUSABLES:
+        username = username.replace(character, prototype)
+    return username
+
+
 def username_skeleton(username: Combinable | str) -> Combinable:
     """A database expression for the UTS #39 skeleton of a stored username (a column, an `F()` or
     a string): each character of `USERNAME_CONFUSABLES` replaced by its prototype, so
@@ -68,6 +76,14 @@ class Person(BaseModel):
         for number in self.identity_numbers.all():
             if number.root in (OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER):
                 return number.display
+        return ""
+
+    @property
+    def reserve_number(self) -> str:
+        """A reserve id (reservnummer: any other root, its issuer's OID), as stored, or ""."""
+        for number in self.identity_numbers.all():
+            if number.root not in (OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER):
+                return number.extension
         return ""
 
 

@@ -172,3 +172,13 @@ def test_the_first_login_after_the_invitation_enrols_an_authenticator(client, tr
     follow = client.get(login["Location"], follow=True)
     assert "authenticator app" in follow.content.decode()
     assert follow.redirect_chain[-1][0].startswith(reverse("authn:enrol"))
+
+
+def test_a_reserve_number_is_registered_and_shown_on_the_person_page(as_admin, tree):
+    check = as_admin.post(URL, form(tree, identity_number="", reserve="on")).content.decode()
+    assert "is registered with a new reserve number" in check
+    done = as_admin.post(URL, {**form(tree, identity_number="", reserve="on"), "confirm": "1"})
+    person = Person.objects.get(family_name="Öberg")
+    page = as_admin.get(done["Location"]).content.decode()
+    assert "Reserve number" in page and person.reserve_number in page
+    assert len(person.reserve_number) == 12
