@@ -263,3 +263,14 @@ def federation(db: Any, settings: Any) -> Any:
         for name in ("staff", "citizen")})
     found.rows.update(trust(found.idps))
     return found
+
+
+def invitation_path() -> str:
+    """The path (`/invitation/<token>/`) in the newest e-mail sent: a joiner's invitation."""
+    import re
+
+    from django.core import mail
+
+    match = re.search(r"(/invitation/[A-Za-z0-9_-]+/)", str(mail.outbox[-1].body))
+    assert match is not None, "no invitation link in the newest e-mail"
+    return match.group(1)

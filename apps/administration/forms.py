@@ -18,8 +18,9 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit import registry
 from apps.authn.models import UserSession
-from apps.commissions.models import Commission, Employee, Role
+from apps.commissions.models import Commission, Employee, Enrolment, Role
 from apps.commissions.selectors import NUMBER_LIKE, AuditFilter
+from apps.commissions.services import NO_NUMBER, NUMBER_AND_RESERVE
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
 from apps.core.forms import DateField, DayRangeForm, end_of_last_day, start_of_day
 from apps.federation.oidc.vocabulary import CLAIMS, ClientType, GrantType, SigningAlgorithm
@@ -411,3 +412,67 @@ class AuditSearchForm(forms.Form):
             since=start_of_day(data["since"]) if data["since"] else None,
             until=end_of_last_day(data["until"]) if data["until"] else None,
         )
+
+
+class JoinerForm(forms.Form):
+    """Registering a joiner (commissions.services.joiner_register): who they are, where they work
+    and how they get their login. The identity number is checked here too, so that its error shows
+    with every other one at once; the service checks everything again."""
+
+    identity_number = forms.CharField(
+        label=_("Personal identity number or coordination number"), required=False,
+        max_length=40, help_text=_("For example 19121212-1212. 10 or 12 digits, with or without a hyphen."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
+    reserve = forms.BooleanField(
+        label=_("The person has neither: give a reserve number"), required=False)
+    given_name = forms.CharField(label=_("Given name"), max_length=100)
+    family_name = forms.CharField(label=_("Family name"), max_length=100)
+    email = forms.EmailField(
+        label=_("Work e-mail"), max_length=254,
+        help_text=_("The invitation to choose a password goes here."),
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    organisation = OrganisationChoiceField(
+        label=_("Unit"), queryset=Organisation.objects.none(),
+        empty_label=_("Choose an organisation"),
+        help_text=_("The employee HSA-id is made under this unit's organisation."))
+    title = forms.CharField(label=_("Title (optional)"), max_length=100, required=False)
+    channel = forms.ChoiceField(
+        label=_("How the person gets their login"), choices=Enrolment.Channel.choices,
+        widget=forms.RadioSelect,
+        help_text=_("An invitation is e-mailed to the work e-mail: the person chooses a password "
+                    "and sets up an authenticator app. Or an e-ID issuer checks their identity "
+                    "document and gives them an activation code for a mobile e-ID."))
+
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation],
+                 roots: list[Organisation], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["organisation"]
+        assert isinstance(field, OrganisationChoiceField)
+        field.queryset = organisations
+        field.roots = roots
+
+    def clean_identity_number(self) -> str:
+        value: str = self.cleaned_data["identity_number"]
+        if value.strip():
+            try:
+                parse_person_number(value)
+            except IdentifierError as exc:
+                raise forms.ValidationError(str(exc.message), code=exc.code) from None
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        number, reserve = self.data.get("identity_number", "").strip(), data.get("reserve")
+        if reserve and number:
+            self.add_error("identity_number", str(NUMBER_AND_RESERVE))
+        elif not reserve and not number:
+            self.add_error("identity_number", str(NO_NUMBER))
+        return data
+
+    def values(self) -> dict[str, Any]:
+        """The cleaned values as the joiner services take them."""
+        data = self.cleaned_data
+        return {"identity_number": "" if data["reserve"] else data["identity_number"],
+                "reserve": data["reserve"], "given_name": data["given_name"],
+                "family_name": data["family_name"], "organisation": data["organisation"],
+                "channel": data["channel"]}

@@ -7,7 +7,10 @@ from apps.administration import auditlog, clients, sessions, views
 app_name = "administration"
 urlpatterns = [
     path("", views.person_list, name="person_list"),
+    path("people/new/", views.joiner_register, name="joiner_register"),
     path("people/<uuid:person_id>/", views.person_detail, name="person_detail"),
+    path("people/<uuid:person_id>/accounts/<uuid:user_id>/invitation/", views.enrolment_resend,
+         name="enrolment_resend"),
     path("people/<uuid:person_id>/commissions/new/", views.commission_grant, name="commission_grant"),
     path("people/<uuid:person_id>/commissions/<uuid:commission_id>/end/", views.commission_end,
          name="commission_end"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +24,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from apps.audit import registry
 from apps.authn import selectors as authn_selectors
@@ -32,7 +34,7 @@ from apps.authn.methods import method_label
 from apps.authn.models import UserSession
 from apps.commissions import policies, selectors, services
 from apps.core import loa as levels
-from apps.core.errors import PortalError
+from apps.core.errors import Forbidden, NotFound, PortalError
 from apps.core.forms import add_portal_error
 from apps.core.queries import get_or_not_found
 from apps.federation import policies as federation_policies
@@ -44,6 +46,7 @@ from .forms import (
     CommissionGrantForm,
     EmployeeMoveForm,
     EndForm,
+    JoinerForm,
     LeavePlanForm,
     PlanCancelForm,
     RoleGrantForm,
@@ -158,6 +161,7 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
         "accounts": authn_selectors.account_facts_list(
             selectors.staff_account_list_for_person(person)),
         "eids": issuance_selectors.eid_list_for_person(person),
+        "enrolments": selectors.enrolment_list_for_person(person),
         "sessions": session_rows(authn_selectors.sessions_list_for_person(person, staff_only=True),
                                  request),
         "history": history,
@@ -333,3 +337,64 @@ def employee_move(request: HttpRequest, person_id: uuid.UUID, employee_id: uuid.
         "person": person, "employee": employee, "form": form,
         "is_self": person.pk == acting_user(request).person_id,
     })
+
+
+@staff_required
+@loa_required("administration")
+def joiner_register(request: HttpRequest) -> HttpResponse:
+    """Register a new staff member (commissions.services.joiner_register): the form, then what
+    will happen (`joiner_plan`: a new or an existing person, the employee HSA-id's unit, the
+    username, the enrolment) and one confirmation (`confirm`), or back to the form (`change`).
+    Every error at once, what was typed kept. An identity number of someone the administrator
+    already administers links to their page; anyone else's is told nothing about."""
+    roots = _roots_or_404(request)
+    actor = acting_user(request)
+    form = JoinerForm(request.POST or None, organisations=organisation_list_in_subtrees(roots),
+                      roots=roots)
+    existing_id = None
+    if request.method == "POST" and "change" not in request.POST and form.is_valid():
+        try:
+            if "confirm" in request.POST:
+                result = services.joiner_register(
+                    actor=actor, email=form.cleaned_data["email"],
+                    title=form.cleaned_data["title"], **form.values())
+                messages.success(request, str(
+                    _("The person was registered and the invitation is on its way.")
+                    if result.enrolment and result.enrolment.channel == "email" else
+                    _("The person was registered.")))
+                return redirect("administration:person_detail", person_id=result.person.pk)
+            plan = services.joiner_plan(actor=actor, **form.values())
+        except services.AlreadyRegistered as exc:
+            existing_id = exc.person_id
+            add_portal_error(form, exc)
+        except PortalError as exc:
+            add_portal_error(form, exc)
+        else:
+            return render(request, "administration/joiner_confirm.html", {
+                "form": form, "plan": plan,
+                "number": plan.identifier.display if plan.identifier else "",
+                "valid_hours": settings.PORTAL_INVITATION_VALID_SECONDS // 3600,
+            })
+    return render(request, "administration/joiner_register.html", {
+        "form": form, "existing_id": existing_id,
+    }, status=400 if form.errors else 200)
+
+
+@staff_required
+@loa_required("administration")
+@require_POST
+def enrolment_resend(request: HttpRequest, person_id: uuid.UUID, user_id: uuid.UUID) -> HttpResponse:
+    """Send a new enrolment invitation to the person's account (the earlier link stops working;
+    commissions.services.enrolment_invitation_resend); back to the person's page either way."""
+    _roots, person = _person_in_scope(request, person_id)
+    account = selectors.staff_account_get_for_person(person, user_id)
+    try:
+        services.enrolment_invitation_resend(actor=acting_user(request), user=account)
+    except PortalError as exc:
+        if isinstance(exc, (NotFound, Forbidden)):
+            raise
+        messages.error(request, str(exc.message))
+    else:
+        messages.success(request, str(_("A new invitation is on its way. The earlier link no "
+                                        "longer works.")))
+    return redirect("administration:person_detail", person_id=person.pk)

@@ -29,3 +29,7 @@ SECOND_FACTOR_RESET = register("second_factor.reset",
                                _("Authenticator removed by an issuer (identity document checked)"))
 PASSWORD_RESET = register("password.reset",
                           _("One-time password set by an issuer (identity document checked)"))
+# A joiner chose their password through an e-mailed enrolment invitation (the token proved
+# possession; the account is the actor).
+INVITATION_ACCEPTED = register("invitation.accepted",
+                               _("Enrolment invitation used: password chosen"))

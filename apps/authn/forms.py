@@ -19,6 +19,24 @@ class OTPForm(forms.Form):
     )
 
 
+class InvitationPasswordForm(forms.Form):
+    """A joiner's first password, typed twice (the rules are the service's: `invitations`)."""
+
+    password = forms.CharField(
+        label=_("New password"), strip=False, max_length=1000,
+        help_text=_("At least 8 characters. A few words you can remember make a good password."),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password_again = forms.CharField(
+        label=_("New password again"), strip=False, max_length=1000,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password_again") and (
+                data["password"] != data["password_again"]):
+            self.add_error("password_again", _("The two passwords are not the same."))
+        return data
+
 
 class CommissionChoiceForm(forms.Form):
     """The commission to act under (its id; the page lists the valid ones as radio buttons)."""

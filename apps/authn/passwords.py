@@ -36,13 +36,17 @@ def normalise(password: str) -> str:
 
 def has_second_factor(user: Any) -> bool:
     """True when `user` (an `identities.User`) has a confirmed TOTP device or a passkey: the
-    staff login asks for one of them after the password (`apps.authn.views.otp_view`)."""
-    from apps.authn.models import Passkey, TOTPDevice
+    staff login asks for one of them after the password (`apps.authn.views.otp_view`); or must
+    enrol an authenticator app at the next login before anything else
+    (`LoginObligation.Kind.ENROL_TOTP`), so the password is never the only factor either."""
+    from apps.authn.models import LoginObligation, Passkey, TOTPDevice
 
     if user is None or getattr(user, "pk", None) is None:
         return False
     return (TOTPDevice.objects.filter(user=user, confirmed=True).exists()
-            or Passkey.objects.filter(user=user).exists())
+            or Passkey.objects.filter(user=user).exists()
+            or LoginObligation.objects.filter(user=user,
+                                              kind=LoginObligation.Kind.ENROL_TOTP).exists())
 
 
 class SecondFactorLengthValidator:

@@ -16,10 +16,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp import login as otp_login
 
-from apps.authn import commission, passkey_views, recovery, selectors, services, session
+from apps.authn import (
+    commission,
+    invitations,
+    passkey_views,
+    recovery,
+    selectors,
+    services,
+    session,
+)
 from apps.authn.decorators import (
     E_SERVICE_STEP_UP_PURPOSES,
     acting_user,
@@ -27,12 +36,13 @@ from apps.authn.decorators import (
     step_up_loa,
     user_required,
 )
-from apps.authn.forms import CommissionChoiceForm, OTPForm, PasswordForm
+from apps.authn.forms import CommissionChoiceForm, InvitationPasswordForm, OTPForm, PasswordForm
 from apps.commissions import selectors as commission_selectors
 from apps.commissions import services as commission_services
 from apps.core import loa
 from apps.core.actors import ANONYMOUS
-from apps.core.errors import NotFound, PortalError
+from apps.core.errors import Forbidden, NotFound, PortalError
+from apps.core.forms import add_portal_error
 
 
 def _next(request: HttpRequest) -> str:
@@ -91,7 +101,8 @@ def otp_view(request: HttpRequest) -> HttpResponse:
 
 
 def enrol_view(request: HttpRequest) -> HttpResponse:
-    """Step 2 for an account whose authenticator app an issuer removed (`recovery`): the new
+    """Step 2 for an account that must enrol an authenticator app (an issuer removed the old one,
+    `recovery`; or a joiner chose their first password, `invitations`): the new
     key as a QR code and as text, then its first code, which completes the login at LoA 2."""
     user = session.pending_user(request)
     if user is None:
@@ -122,6 +133,37 @@ def enrol_view(request: HttpRequest) -> HttpResponse:
         "qr_data_uri": segno.make(uri, error="m").svg_data_uri(scale=5, border=4),
         "secret": " ".join(key[i:i + 4] for i in range(0, len(key), 4))},
         status=400 if form.errors else 200)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_view(request: HttpRequest, token: str) -> HttpResponse:
+    """`/invitation/<token>/` (no login): a joiner's e-mailed enrolment invitation. Shows the
+    username and asks for a password twice (`invitations.invitation_accept`), then sends the
+    person to log in, where they set up an authenticator app. An unknown, used, replaced or
+    expired link, or a deactivated account, gets one clear page (410), never the form."""
+    enrolment = commission_selectors.enrolment_open_by_token(token, timezone.now())
+    if enrolment is None or not enrolment.user.is_active:
+        return render(request, "authn/invitation_invalid.html", status=410)
+    form = InvitationPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            invitations.invitation_accept(actor=enrolment.user, token=token,
+                                          password=form.cleaned_data["password"])
+        except (NotFound, Forbidden):
+            return render(request, "authn/invitation_invalid.html", status=410)
+        except PortalError as exc:
+            add_portal_error(form, exc)
+        else:
+            messages.success(request, _("Your password is saved. Log in with your username and "
+                                        "the new password; then you set up your authenticator "
+                                        "app."))
+            return redirect("authn:login")
+    # The token is in the path: the site's Referrer-Policy (same-origin) never sends it to
+    # another site. Not no-referrer: browsers then send `Origin: null` with the form (refused).
+    return render(request, "authn/invitation.html", {
+        "form": form, "username": enrolment.user.username, "person": enrolment.person,
+    }, status=400 if form.errors else 200)
 
 
 def lost_authenticator_view(request: HttpRequest) -> HttpResponse:

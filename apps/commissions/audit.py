@@ -37,3 +37,8 @@ def _role_assignment_label(stored: str) -> str:
 
 
 register_target("commissions.roleassignment", _role_assignment_label)
+# Joiners (docs/journey-joiner.md): the enrolment of a new staff account.
+ENROLMENT_CREATED = register("enrolment.created", _("Enrolment of a new login account started"))
+ENROLMENT_SENT = register("enrolment.sent", _("Enrolment invitation e-mailed"))
+ENROLMENT_ENDED = register("enrolment.ended", _("Enrolment ended"))
+ENROLMENT_DONE = register("enrolment.done", _("Enrolment done by an e-ID issuer"))

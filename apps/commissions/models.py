@@ -7,6 +7,7 @@ organisation subtree, time-bound.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 
 from django.db import models
@@ -217,3 +218,53 @@ class PlannedLeave(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.person} {self.last_day.isoformat()}"
+
+
+class Enrolment(BaseModel):
+    """How a joiner's new staff account gets its first credentials (docs/journey-joiner.md).
+
+    `channel` `email`: an invitation e-mailed to the person's registered address; the link's token
+    is made when the e-mail is sent (`services.enrolment_invitation_send`) and only its SHA-256
+    `token_hash` is kept, so nobody can read it back, not even the administrator who registered
+    the person; `sent_at` and `expires_at` (UTC) are set then. Spending it sets the password and
+    obliges the first login to enrol an authenticator app (`apps.authn.invitations`).
+    `channel` `issuer`: nothing is sent; an e-ID issuer who checked the person's identity document
+    issues an activation code for a mobile e-ID, which marks the enrolment done.
+    Open while neither `done_at` nor `ended_at` is set; one open enrolment per account. Ended
+    when a new invitation replaces it and when the person's staff entitlement ends."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail an invitation")
+        ISSUER = "issuer", _("Mobile e-ID from an issuer")
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="enrolments")
+    user = models.ForeignKey("identities.User", on_delete=models.PROTECT, related_name="enrolments")
+    channel = models.CharField(_("enrolment"), max_length=16, choices=Channel.choices)
+    #: The address the invitation goes to: the work e-mail typed at registration (the registered
+    #: contact for the enrolment; an existing person's own registered address is not changed).
+    email = models.EmailField(_("work e-mail"), blank=True)
+    token_hash = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_by_label = models.CharField(max_length=200)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user"],
+                                    condition=Q(done_at__isnull=True, ended_at__isnull=True),
+                                    name="enrolment_one_open"),
+        ]
+        indexes = [models.Index(fields=["token_hash"], condition=~Q(token_hash=""),
+                                name="enrolment_token")]
+
+    def __str__(self) -> str:
+        return f"{self.person} ({self.channel})"
+
+    @staticmethod
+    def token_digest(token: str) -> str:
+        """The SHA-256 hex digest an invitation token is stored as: the token is 32 random bytes
+        (256 bits), so a plain digest can be neither reversed nor guessed (NIST SP 800-63B rev. 4,
+        3.1.2.2: look-up secrets of at least 112 bits of entropy may be stored with a plain hash)."""
+        return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()

@@ -14,7 +14,13 @@ from apps.audit import registry
 from apps.audit.models import AuditEvent
 from apps.audit.selectors import audit_list_for_person
 from apps.commissions import policies
-from apps.commissions.models import Commission, Employee, PlannedLeave, RoleAssignment
+from apps.commissions.models import (
+    Commission,
+    Employee,
+    Enrolment,
+    PlannedLeave,
+    RoleAssignment,
+)
 from apps.core.errors import NotFound
 from apps.core.queries import get_or_not_found
 from apps.identities.actors import Actor
@@ -409,3 +415,33 @@ def commission_list_active_for_employee(employee: Employee, now: datetime) -> Qu
         Q(valid_until__isnull=True) | Q(valid_until__gt=now), employee=employee,
         valid_from__lte=now, ended_at__isnull=True)
         .select_related("care_unit", "care_provider").order_by("care_unit__name", "name"))
+
+
+def enrolment_open_by_token(token: str, now: datetime) -> Enrolment | None:
+    """The open e-mail enrolment whose invitation token is `token` and has not expired at `now`
+    (UTC), with its account and person; None for an unknown, used, ended or expired one (one
+    answer for all). The token is compared by its hash (`Enrolment.token_digest`)."""
+    if not token or len(token) > 100:
+        return None
+    return Enrolment.objects.select_related("user", "person").filter(
+        token_hash=Enrolment.token_digest(token), channel=Enrolment.Channel.EMAIL,
+        done_at__isnull=True, ended_at__isnull=True, expires_at__gt=now).first()
+
+
+def enrolment_list_for_person(person: Person) -> QuerySet[Enrolment]:
+    """The person's open enrolments (neither done nor ended; an e-mailed one may have expired),
+    with their accounts, newest first: what the person page shows as pending."""
+    return Enrolment.objects.filter(person=person, done_at__isnull=True,
+                                    ended_at__isnull=True).select_related("user").order_by(
+        "-created_at")
+
+
+def enrolment_waiting_for_issuer(roots: list[Organisation]) -> QuerySet[Person]:
+    """People with an employee HSA-id under `roots` who wait for a mobile e-ID from an issuer (an
+    open enrolment by the issuer channel), by name; none without roots (deny by default)."""
+    return Person.objects.filter(
+        pk__in=Enrolment.objects.filter(channel=Enrolment.Channel.ISSUER, done_at__isnull=True,
+                                        ended_at__isnull=True).values("person_id"),
+    ).filter(pk__in=Employee.objects.filter(subtree_q(roots, "organisation__")).values(
+        "person_id")).prefetch_related("identity_numbers", "employees").order_by(
+        "family_name", "given_name")

@@ -6,12 +6,18 @@ import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TypeVar, cast
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db.models import F, QuerySet
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +29,7 @@ from apps.commissions.models import (
     Commission,
     CommissionRight,
     Employee,
+    Enrolment,
     PlannedLeave,
     Role,
     RoleAssignment,
@@ -31,12 +38,24 @@ from apps.commissions.models import (
 from apps.commissions.vocabularies import Purpose, parse_right
 from apps.core.actors import is_operator
 from apps.core.calls import service
+from apps.core.db import Busy
 from apps.core.errors import NotFound, PortalError, ValidationFailed
 from apps.identities.actors import Actor, actor_id
-from apps.identities.identifiers import IdentifierError, normalise_hsa_id
-from apps.identities.models import Person, User
+from apps.identities.identifiers import (
+    RESERVE_ID_ALPHABET,
+    RESERVE_ID_LENGTH,
+    IdentifierError,
+    PersonIdentifier,
+    nfkc,
+    normalise_hsa_id,
+    parse_person_number,
+    username_from_names,
+)
+from apps.identities.models import IdentityNumber, Person, User, skeleton_of, username_skeleton
+from apps.identities.registration import person_insert, user_insert
 from apps.identities.signals import sessions_ended
 from apps.organisations.models import Organisation
+from apps.outbox.services import publish
 
 TB = TypeVar("TB", bound=TimeBound)
 
@@ -664,3 +683,399 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
         for pk in chosen:
             commission_end(actor=actor, commission=active[pk], reason=reason)
     return locked
+
+
+# --- joiners -------------------------------------------------------------------------------------
+
+#: How many numbered usernames (`given.family2` ...) are tried before giving up.
+_USERNAME_CANDIDATES = 1000
+#: How many times a generated employee HSA-id is drawn again after a collision (32^8 ids: a
+#: collision is already rare, two in a row practically impossible).
+_HSA_ID_ATTEMPTS = 5
+
+NO_NUMBER = _("Enter the personal identity number or coordination number, or tick that the person "
+              "has neither.")
+NUMBER_AND_RESERVE = _("Enter an identity number or tick that the person has neither, not both.")
+JOINER_MISMATCH = _("This identity number is registered with other details. Check the number and "
+                    "the names against the identity document.")
+
+
+class AlreadyRegistered(ValidationFailed):
+    """The identity number belongs to a person the administrator already administers; `person_id`
+    is theirs, for a link to their page (code `joiner.in_scope`, field `identity_number`)."""
+
+    def __init__(self, person_id: uuid.UUID) -> None:
+        super().__init__(_("This person is already registered."), code="joiner.in_scope",
+                         field="identity_number")
+        self.person_id = person_id
+
+
+def _name_key(name: str) -> str:
+    """A name as compared with a registered one: NFKC, case folded, single spaces (UAX #15,
+    Unicode 3.13 default caseless matching), so `ÅSA  Öberg` matches `Åsa Öberg`."""
+    return " ".join(nfkc(nfkc(name).casefold()).split())
+
+
+def _username_free(username: str) -> bool:
+    """No account has `username` or one confusable with it (the skeleton the database's unique
+    index holds: `identities.models.username_skeleton`)."""
+    return not User.objects.alias(skeleton=username_skeleton(F("username"))).filter(
+        skeleton=skeleton_of(username)).exists()
+
+
+def _username_candidates(given_name: str, family_name: str) -> Iterator[str]:
+    """`given.family`, then `given.family2`, `given.family3` ... while taken or confusable."""
+    base = username_from_names(given_name, family_name)
+    for n in range(1, _USERNAME_CANDIDATES + 1):
+        candidate = base if n == 1 else f"{base}{n}"
+        if _username_free(candidate):
+            yield candidate
+
+
+def _new_reserve_id() -> PersonIdentifier:
+    """A fresh reserve id of the portal: `RESERVE_ID_LENGTH` characters of `RESERVE_ID_ALPHABET`
+    under `settings.PORTAL_RESERVE_ID_ROOT` (reserve ids carry their issuer's own OID:
+    docs/glossary.md, "reserve id")."""
+    return PersonIdentifier(
+        root=settings.PORTAL_RESERVE_ID_ROOT,
+        extension="".join(secrets.choice(RESERVE_ID_ALPHABET) for _ in range(RESERVE_ID_LENGTH)))
+
+
+@dataclass(frozen=True)
+class JoinerPlan:
+    """What `joiner_register` will do, shown before it is done: `existing` is the person found by
+    the identity number (None: a new person; `identifier` None: a new reserve id), `account` their
+    active staff account that is kept (None: a new one named `username`), `organisation` the
+    unit the employee HSA-id is generated under, `channel` the enrolment (empty: none, the kept
+    account already logs in)."""
+
+    identifier: PersonIdentifier | None
+    existing: Person | None
+    account: User | None
+    username: str
+    organisation: Organisation
+    channel: str
+
+
+def _find_joiner(actor: Actor, identifier: PersonIdentifier | None, given_name: str,
+                 family_name: str) -> Person | None:
+    """The person the identity number is registered to, or None. Raises Forbidden for oneself,
+    AlreadyRegistered when the administrator already administers them, ValidationFailed
+    (`joiner.mismatch`) when the typed names are not the registered ones: a message that says
+    nothing of who it is (docs/decisions.md, "Joiners")."""
+    if identifier is None:
+        return None
+    number = IdentityNumber.objects.select_related("person").filter(
+        root=identifier.root, extension=identifier.extension).first()
+    if number is None:
+        return None
+    person = number.person
+    policies.require_not_self(actor, person)
+    if policies.can_administer_person(actor, person):
+        raise AlreadyRegistered(person.pk)
+    if (_name_key(given_name), _name_key(family_name)) != (
+            _name_key(person.given_name), _name_key(person.family_name)):
+        raise ValidationFailed(JOINER_MISMATCH, code="joiner.mismatch", field="identity_number")
+    return person
+
+
+def _plan(actor: Actor, *, identity_number: str, reserve: bool, given_name: str,
+          family_name: str, organisation: Organisation, channel: str) -> JoinerPlan:
+    """`joiner_plan` after its policy: validate, find the person, choose the username."""
+    if not nfkc(given_name).strip() or not nfkc(family_name).strip():
+        raise ValidationFailed(_("Enter the given name and the family name."),
+                               code="joiner.names", field="given_name")
+    if channel not in Enrolment.Channel.values:
+        raise ValidationFailed(_("Choose how the person gets their login."),
+                               code="joiner.channel", field="channel")
+    identifier: PersonIdentifier | None = None
+    if reserve:
+        if identity_number.strip():
+            raise ValidationFailed(NUMBER_AND_RESERVE, code="joiner.number_and_reserve",
+                                   field="identity_number")
+    else:
+        if not identity_number.strip():
+            raise ValidationFailed(NO_NUMBER, code="joiner.no_number", field="identity_number")
+        try:
+            identifier = parse_person_number(identity_number)
+        except IdentifierError as exc:
+            raise ValidationFailed(exc.message, code=exc.code, field="identity_number") from exc
+    existing = _find_joiner(actor, identifier, given_name, family_name)
+    account = None if existing is None else User.objects.filter(
+        person=existing, kind=User.Kind.STAFF, is_active=True).order_by("created_at").first()
+    username = account.username if account else next(
+        _username_candidates(given_name, family_name), "")
+    if not username:
+        raise ValidationFailed(_("No free username could be made from these names."),
+                               code="joiner.username", field="given_name")
+    return JoinerPlan(identifier=identifier, existing=existing, account=account,
+                      username=username, organisation=organisation,
+                      channel="" if account else channel)
+
+
+@service
+def joiner_plan(*, actor: Actor, identity_number: str, reserve: bool, given_name: str,
+                family_name: str, organisation: Organisation, channel: str) -> JoinerPlan:
+    """What registering this joiner would do (a read, for the page that asks once): see
+    `joiner_register` for the arguments, the policy and the refusals."""
+    policies.require_administer_unit(actor, organisation)
+    return _plan(actor, identity_number=identity_number, reserve=reserve, given_name=given_name,
+                 family_name=family_name, organisation=organisation, channel=channel)
+
+
+@dataclass(frozen=True)
+class JoinerResult:
+    """What `joiner_register` did: the person (`person_created` False: an existing one), their
+    new employee HSA-id, the staff account (`account_created` False: their existing one) and the
+    enrolment started (None when the existing account was kept)."""
+
+    person: Person
+    person_created: bool
+    employee: Employee
+    user: User
+    account_created: bool
+    enrolment: Enrolment | None
+
+
+def _employee_generated(actor: Actor, person: Person, organisation: Organisation,
+                        title: str) -> Employee:
+    """`employee_create` with a generated HSA-id, drawn again on a collision."""
+    for attempt in range(_HSA_ID_ATTEMPTS):
+        try:
+            return employee_create(actor=actor, person=person, organisation=organisation,
+                                   title=title)
+        except ValidationFailed as exc:
+            if exc.code != "employee.duplicate" or attempt == _HSA_ID_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _enrolment_start(actor: Actor, user: User, channel: str, email: str) -> Enrolment:
+    """Open an enrolment of `user` (the caller holds the person's lock and checked its policy):
+    an e-mailed invitation is published to the outbox (`enrolment.invited`), whose handler makes
+    the link's token when it sends it (`enrolment_invitation_send`). Audited `enrolment.created`."""
+    enrolment = Enrolment.objects.create(person=user.person, user=user, channel=channel,
+                                         email=email,
+                                         created_by_label=str(actor)[:200])
+    if channel == Enrolment.Channel.EMAIL:
+        publish(topic=INVITATION_TOPIC, payload={"enrolment_id": str(enrolment.pk)},
+                key=f"{INVITATION_TOPIC}:{enrolment.pk}")
+    record(actor=actor, action=audit.ENROLMENT_CREATED.code, target=enrolment,
+           subject=user.person, changes={"channel": [None, channel]})
+    return enrolment
+
+
+@service
+def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_name: str,
+                    family_name: str, email: str, organisation: Organisation, title: str = "",
+                    channel: str) -> JoinerResult:
+    """Register a joiner (docs/journey-joiner.md): the person, an employee HSA-id under
+    `organisation`, a staff login account and its enrolment, in one transaction with one audit
+    event per change, all with the request's id as correlation id.
+
+    `identity_number` is a personnummer or samordningsnummer in any accepted form
+    (`identifiers.parse_person_number`: 10 or 12 digits, `-` or `+`, fullwidth digits); with
+    `reserve` it is empty and the person gets a new reserve id of the portal (`_new_reserve_id`).
+    The canonical number finds an existing person instead of registering a duplicate, also outside
+    the administrator's scope: then the typed names must be the registered ones (`_name_key`), the
+    person keeps their names and e-mail, and gets the new employee HSA-id (so they come into the
+    scope: they work here now). The employee HSA-id is generated under the directory owner's prefix
+    (`employee_create`). A person without an active staff account gets one named from the names
+    (`identifiers.username_from_names`, with a number when taken or confusable) with an unusable password, and
+    an enrolment by `channel` (`Enrolment.Channel`: an e-mailed invitation to `email`, or a mobile
+    e-ID from an issuer); an existing active staff account is kept and no enrolment is started.
+
+    Policy: a local administrator of `organisation` (`require_administer_unit`), never for
+    themself (`require_not_self`). Locks the existing person first, then their accounts
+    (docs/architecture.md, "Lock order"); a new person is inserted, and the unique identity number
+    decides between two administrators registering one number at once: the second one finds the
+    first one's person. Raises NotFound (unit outside scope), Forbidden (`self_administration`),
+    AlreadyRegistered (`joiner.in_scope`), ValidationFailed (`joiner.mismatch`, `pnr.*`,
+    `joiner.no_number`, `joiner.number_and_reserve`, `joiner.names`, `joiner.channel`,
+    `joiner.username`).
+    """
+    policies.require_administer_unit(actor, organisation)
+    with context.using(context.current()), transaction.atomic():
+        for _attempt in range(2):
+            plan = _plan(actor, identity_number=identity_number, reserve=reserve,
+                         given_name=given_name, family_name=family_name,
+                         organisation=organisation, channel=channel)
+            if plan.existing is not None:
+                person = Person.objects.select_for_update().get(pk=plan.existing.pk)
+                created = False
+                break
+            try:
+                person = person_insert(actor=actor, identifier=plan.identifier or _new_reserve_id(),
+                                       given_name=given_name, family_name=family_name,
+                                       email=nfkc(email).strip())
+            except ValidationFailed as exc:
+                if exc.code != "person.duplicate":
+                    raise
+                continue  # registered by someone else meanwhile: find them (or a new reserve id)
+            created = True
+            break
+        else:
+            raise Busy(_("The service is busy. Try again in a moment."))
+        employee = _employee_generated(actor, person, organisation, nfkc(title).strip())
+        user = User.objects.select_for_update().filter(
+            person=person, kind=User.Kind.STAFF, is_active=True).order_by("created_at").first()
+        enrolment = None
+        if user is None:
+            user = _account_generated(actor, person, given_name, family_name)
+            enrolment = _enrolment_start(actor, user, channel, nfkc(email).strip())
+    return JoinerResult(person=person, person_created=created, employee=employee, user=user,
+                        account_created=enrolment is not None, enrolment=enrolment)
+
+
+def _account_generated(actor: Actor, person: Person, given_name: str, family_name: str) -> User:
+    """A staff account with an unusable password under the first free username for the names;
+    the next one when another registration took it meanwhile (the database's unique indexes
+    decide)."""
+    for username in _username_candidates(given_name, family_name):
+        try:
+            return user_insert(actor=actor, person=person, username=username,
+                               kind=User.Kind.STAFF)
+        except ValidationFailed as exc:
+            if exc.code not in ("username.taken", "username.confusable"):
+                raise
+    raise ValidationFailed(_("No free username could be made from these names."),
+                           code="joiner.username", field="given_name")
+
+
+# --- enrolment of a joiner's account -------------------------------------------------------------
+
+#: The outbox topic of an enrolment invitation to e-mail (payload `{"enrolment_id"}`).
+INVITATION_TOPIC = "enrolment.invited"
+
+
+@service
+def enrolment_invitation_send(*, actor: Actor, enrolment_id: str, notification_id: str) -> bool:
+    """E-mail the invitation of an open e-mail enrolment (the outbox's worker, `handlers`): make a
+    new single-use token (32 random bytes, URL-safe), store only its hash (`Enrolment.token_digest`)
+    with `sent_at` now and `expires_at` now + `PORTAL_INVITATION_VALID_SECONDS` (UTC), and send
+    the link to the enrolment's address, in one transaction. A delivery tried again (the e-mail
+    backend failed, or the commit did) sends a new link and the earlier one stops working, so no
+    token ever needs to be kept readable (docs/decisions.md, "Joiners"). `notification_id` (the
+    outbox event's id) is the e-mail's Message-ID (RFC 5322 3.6.4). Returns False, sending
+    nothing, for an enrolment no longer open or an account deactivated meanwhile.
+
+    Only the portal's own system actors (`require_operator`). Raises Forbidden for others,
+    NotFound for an unknown enrolment, and the e-mail backend's errors (`smtplib.SMTPException`,
+    `OSError`), so that the outbox tries again later. Audited `enrolment.sent`."""
+    policies.require_operator(actor)
+    enrolment = Enrolment.objects.select_related("user", "person").filter(pk=enrolment_id).first()
+    if enrolment is None:
+        raise NotFound()
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=enrolment.person_id)
+        enrolment = Enrolment.objects.select_for_update().select_related("user", "person").get(
+            pk=enrolment.pk)
+        if (enrolment.done_at or enrolment.ended_at or not enrolment.user.is_active
+                or enrolment.channel != Enrolment.Channel.EMAIL or not enrolment.email):
+            return False
+        token = secrets.token_urlsafe(32)
+        now = timezone.now()
+        enrolment.token_hash = Enrolment.token_digest(token)
+        enrolment.sent_at = now
+        enrolment.expires_at = now + timedelta(seconds=settings.PORTAL_INVITATION_VALID_SECONDS)
+        enrolment.save(update_fields=["token_hash", "sent_at", "expires_at", "updated_at"])
+        with translation.override(settings.LANGUAGE_CODE):
+            ctx = {"person": enrolment.person, "username": enrolment.user.username,
+                   "link": settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+                       "authn:invitation", args=[token]),
+                   "expires_at": timezone.localtime(enrolment.expires_at)}
+            subject = render_to_string("emails/enrolment_invitation_subject.txt", ctx).strip()
+            body = render_to_string("emails/enrolment_invitation.txt", ctx)
+        domain = urlsplit(settings.PORTAL_BASE_URL).hostname or "localhost"
+        EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [enrolment.email],
+                     headers={"Message-ID": f"<{notification_id}.{now.timestamp():.0f}@{domain}>"}
+                     ).send()
+        record(actor=actor, action=audit.ENROLMENT_SENT.code, target=enrolment,
+               subject=enrolment.person,
+               changes={"expires_at": [None, enrolment.expires_at.isoformat()],
+                        "notification": [None, notification_id]})
+    return True
+
+
+@service
+def enrolment_invitation_resend(*, actor: Actor, user: User) -> Enrolment:
+    """E-mail a new invitation to a staff account that has not finished its enrolment: the open
+    one (expired or not, e-mail or issuer) ends and a new e-mailed one starts, to the address of
+    the latest enrolment (the work e-mail typed at registration; else the person's registered
+    one). So only one link works at a time.
+
+    For a local administrator in scope of the person, never for oneself. Raises NotFound outside
+    scope, Forbidden for oneself, ValidationFailed: `enrolment.none` (the account never had an
+    enrolment, or finished it: it already logs in), `account.inactive_target` (the account is
+    deactivated), `enrolment.no_email` (no address to send to). Locks the person, then the account,
+    then its enrolments."""
+    policies.require_administer_person(actor, user.person)
+    policies.require_not_self(actor, user.person)
+    with transaction.atomic():
+        person = Person.objects.select_for_update().get(pk=user.person_id)
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        latest = Enrolment.objects.select_for_update().filter(user=locked).order_by(
+            "-created_at").first()
+        if latest is None or latest.done_at is not None:
+            raise ValidationFailed(_("This account has no enrolment to send again: it already "
+                                     "has its login."), code="enrolment.none")
+        if not locked.is_active:
+            raise ValidationFailed(_("The account is deactivated. Reactivate it first."),
+                                   code="account.inactive_target")
+        email = latest.email or person.email
+        if not email:
+            raise ValidationFailed(_("There is no e-mail address to send the invitation to."),
+                                   code="enrolment.no_email")
+        _enrolments_close(actor, person, Enrolment.objects.filter(pk=latest.pk),
+                          _("A new invitation was sent."))
+        return _enrolment_start(actor, locked, Enrolment.Channel.EMAIL, email)
+
+
+def _enrolments_close(actor: Actor, person: Person, enrolments: QuerySet[Enrolment],
+                      reason: str | Promise) -> int:
+    """End the open ones of `enrolments` now, each audited `enrolment.ended` (the caller holds the
+    person's lock and checked its policy). Returns how many."""
+    now = timezone.now()
+    ended = 0
+    for enrolment in enrolments.select_for_update().filter(done_at__isnull=True,
+                                                           ended_at__isnull=True):
+        enrolment.ended_at = now
+        enrolment.save(update_fields=["ended_at", "updated_at"])
+        record(actor=actor, action=audit.ENROLMENT_ENDED.code, target=enrolment, subject=person,
+               reason=str(reason), changes={"ended_at": [None, now.isoformat()]})
+        ended += 1
+    return ended
+
+
+@service
+def enrolments_end(*, actor: Actor, person: Person, reason: str) -> int:
+    """End every open enrolment of `person` (their staff entitlement ended: `signals.
+    entitlement_ended`), so an invitation link stops working with the account it was for; in the
+    caller's transaction. Returns how many ended. For the operator and administrators in scope
+    (`require_administer_person`); raises NotFound otherwise. Locks the person, then the
+    enrolments."""
+    policies.require_administer_person(actor, person)
+    with transaction.atomic():
+        Person.objects.select_for_update().get(pk=person.pk)
+        return _enrolments_close(actor, person, Enrolment.objects.filter(person=person), reason)
+
+
+@service
+def enrolment_issuer_done(*, actor: Actor, person: Person) -> int:
+    """An e-ID issuer issued `person` an activation code after checking their identity document
+    (`apps.issuance`, in its transaction): their open enrolments by an issuer are done, audited
+    `enrolment.done`. Returns how many. For issuers in scope of the person
+    (`require_administer_person` with `Role.ISSUER`) and the operator; raises NotFound otherwise."""
+    policies.require_administer_person(actor, person, Role.ISSUER)
+    now = timezone.now()
+    done = 0
+    with transaction.atomic():
+        for enrolment in Enrolment.objects.select_for_update().filter(
+                person=person, channel=Enrolment.Channel.ISSUER, done_at__isnull=True,
+                ended_at__isnull=True):
+            enrolment.done_at = now
+            enrolment.save(update_fields=["done_at", "updated_at"])
+            record(actor=actor, action=audit.ENROLMENT_DONE.code, target=enrolment, subject=person,
+                   changes={"done_at": [None, now.isoformat()]})
+            done += 1
+    return done

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 __all__ = [
     "OID_PERSONNUMMER",
     "OID_SAMORDNINGSNUMMER",
+    "RESERVE_ID_ALPHABET",
+    "RESERVE_ID_LENGTH",
     "IdentifierError",
     "PersonIdentifier",
     "fold_username",
@@ -46,12 +48,20 @@ __all__ = [
     "normalise_org_number",
     "normalise_username",
     "parse_person_number",
+    "username_from_names",
 ]
 
 #: Identifier OID (root) of a personnummer (personal identity number).
 OID_PERSONNUMMER = "1.2.752.129.2.1.3.1"
 #: Identifier OID (root) of a samordningsnummer (coordination number).
 OID_SAMORDNINGSNUMMER = "1.2.752.129.2.1.3.3"
+
+#: A reserve id (reservnummer) the portal gives: 12 characters of this alphabet (upper-case letters
+#: and digits without the look-alikes 0/O, 1/I and 5/S, 8/B), stored without separators
+#: (docs/glossary.md, "reserve id"; docs/decisions.md, "Joiners"). Its root is the issuer's own OID,
+#: `settings.PORTAL_RESERVE_ID_ROOT` for the portal's own reserve ids.
+RESERVE_ID_ALPHABET = "ACDEFGHJKLMNPQRTUVWXYZ234679"
+RESERVE_ID_LENGTH = 12
 
 HSA_ID_MAX_LENGTH = 31
 #: A stored HSA-id: the shape `normalise_hsa_id` returns (upper-case ``SE``). Anchored with ``\A`` and
@@ -131,8 +141,10 @@ def nfkc(value: str) -> str:
 class PersonIdentifier:
     """A person identifier stored as (root OID, extension), never as a bare string.
 
-    ``root`` is :data:`OID_PERSONNUMMER` or :data:`OID_SAMORDNINGSNUMMER`; ``extension`` is the
-    12-digit canonical form without separator, e.g. ``"191212121212"``.
+    ``root`` is :data:`OID_PERSONNUMMER` or :data:`OID_SAMORDNINGSNUMMER` with ``extension`` the
+    12-digit canonical form without separator, e.g. ``"191212121212"``; or the OID of a reserve
+    id's issuer with the reserve id as stored (``settings.PORTAL_RESERVE_ID_ROOT`` for the
+    portal's own: :data:`RESERVE_ID_ALPHABET`).
     """
 
     root: str
@@ -349,3 +361,29 @@ def normalise_username(value: str) -> str:
     if _USERNAME_RE.fullmatch(username) is None:
         raise IdentifierError("username.format")
     return username
+
+
+#: Letters the ASCII folding of a name maps by hand: those Unicode's canonical decomposition
+#: (NFKD) leaves whole (ø, æ, ł ...); å, ä, ö, é and the like lose their marks by NFKD.
+_NAME_FOLDS = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
+                             "þ": "th", "ı": "i", "ŋ": "n"})
+#: A username made from names when they hold no letter a-z at all.
+_USERNAME_FALLBACK = "staff"
+
+
+def _ascii_name(name: str) -> str:
+    """A name folded to the username alphabet: lower case, marks dropped (`Åsa-Öberg` →
+    `asa-oberg`), every run of other characters one hyphen."""
+    text = unicodedata.normalize("NFKD", nfkc(name).casefold().translate(_NAME_FOLDS))
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return "-".join(re.findall(r"[a-z0-9]+", text))
+
+
+def username_from_names(given_name: str, family_name: str) -> str:
+    """A username made from a person's names, e.g. for a joiner before any number is added:
+    ``given.family`` folded to ASCII (``_ascii_name``: ``("Åsa", "Öberg")`` → ``"asa.oberg"``,
+    ``"Zoë Ærø"`` → ``"zoe-aero"``), normalised like every username (:func:`normalise_username`);
+    ``"staff"`` when the names hold no letter a-z at all (docs/decisions.md, "Joiners")."""
+    parts = [p for p in (_ascii_name(given_name), _ascii_name(family_name)) if p]
+    base = (".".join(parts) or _USERNAME_FALLBACK)[:USERNAME_MAX_LENGTH - 4].strip("._-")
+    return normalise_username(base)

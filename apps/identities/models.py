@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
 from django.db import models
 from django.db.models import F, Q, Value
@@ -32,6 +33,14 @@ from apps.identities.signals import sessions_ended
 #: The confusable pairs of Unicode's confusables.txt (UTS #39 §4) whose both sides lie in the
 #: username alphabet (`identifiers.USERNAME_PATTERN`): each character and its prototype.
 USERNAME_CONFUSABLES = (("1", "l"), ("m", "rn"))
+
+
+def skeleton_of(username: str) -> str:
+    """The UTS #39 skeleton of `username` in Python: what `username_skeleton` computes in the
+    database (`sara1` → `saral`, `anna.adrnin` → `anna.adrnin`, `anna.admin` → `anna.adrnin`)."""
+    for character, prototype in USERNAME_CONFUSABLES:
+        username = username.replace(character, prototype)
+    return username
 
 
 def username_skeleton(username: Combinable | str) -> Combinable:
@@ -69,6 +78,14 @@ class Person(BaseModel):
                 return number.display
         return ""
 
+    @property
+    def reserve_number(self) -> str:
+        """A reserve id (reservnummer: any other root, its issuer's OID), as stored, or ""."""
+        for number in self.identity_numbers.all():
+            if number.root not in (OID_PERSONNUMMER, OID_SAMORDNINGSNUMMER):
+                return number.extension
+        return ""
+
 
 class IdentityNumber(BaseModel):
     """A person identifier as (root OID, extension); unique per root."""
@@ -76,6 +93,9 @@ class IdentityNumber(BaseModel):
     ROOT_CHOICES = [
         (OID_PERSONNUMMER, _("personal identity number")),
         (OID_SAMORDNINGSNUMMER, _("coordination number")),
+        # The portal's own reserve ids (reservnummer) carry its own root (docs/decisions.md,
+        # "Joiners"); a reserve id of another issuer carries that issuer's.
+        (settings.PORTAL_RESERVE_ID_ROOT, _("reserve number")),
     ]
 
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="identity_numbers")

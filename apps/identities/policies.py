@@ -1,7 +1,8 @@
 """Who may register people, login accounts and second factors. Deny by default.
 
-People, login accounts and second factors come from the operator (demo data, imports: the system
-actor) until the administrators' joiner pages exist.
+The operator (demo data, imports: the system actor) registers people and accounts here; local
+administrators register joiners through `apps.commissions.services.joiner_register`, whose policy
+is the administrator's scope (`apps.commissions.policies`).
 """
 
 from __future__ import annotations

@@ -98,6 +98,14 @@ def staff_search_for_issuer(actor: Actor, query: str) -> QuerySet[Person]:
     return commission_selectors.person_search_in_scope(scope_roots(actor, Role.ISSUER), query)
 
 
+def staff_waiting_for_issuer(actor: Actor) -> list[Person]:
+    """Joiners in the issuer's scope waiting for a mobile e-ID from an issuer (registered with
+    that enrolment: `commissions.selectors.enrolment_waiting_for_issuer`), never the issuer
+    themself; none without an issuer role (deny by default)."""
+    people = commission_selectors.enrolment_waiting_for_issuer(scope_roots(actor, Role.ISSUER))
+    return [p for p in people if p.pk != getattr(actor, "person_id", None)]
+
+
 def staff_get_for_issuer(actor: Actor, person_id: uuid.UUID) -> Person:
     """A staff member in the issuer's scope; NotFound otherwise (also for the issuer themself
     when outside their own scope)."""

@@ -248,7 +248,8 @@ def _issuer_required(view: Any) -> Any:
 @_issuer_required
 @loa_required("issue_for_others")
 def issuer_search(request: HttpRequest) -> HttpResponse:
-    """`/issuer/`: find a staff member in the issuer's scope by personnummer or HSA-id."""
+    """`/issuer/`: find a staff member in the issuer's scope by personnummer or HSA-id; joiners
+    waiting for a mobile e-ID from an issuer are listed below."""
     user = _user(request)
     _require_issuer(user)
     form = StaffSearchForm(request.GET or None)
@@ -260,6 +261,7 @@ def issuer_search(request: HttpRequest) -> HttpResponse:
                    if p.pk != user.person_id]
     return render(request, "selfservice/eids/issuer_search.html", {
         "form": form, "results": results, "searched": searched,
+        "waiting": selectors.staff_waiting_for_issuer(user),
     })
 
 

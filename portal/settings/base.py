@@ -240,6 +240,15 @@ PORTAL_LOA_REQUIRED: dict[str, str] = loa_required({
 PORTAL_WEBAUTHN_RP_ID: str = env.str(
     "PORTAL_WEBAUTHN_RP_ID", default=urlsplit(PORTAL_BASE_URL).hostname or "localhost")
 PORTAL_WEBAUTHN_RP_NAME = _("IAM portal")
+# Joiners (docs/decisions.md, "Joiners"). The root OID of the reserve ids (reservnummer) the portal
+# gives people who have neither personnummer nor samordningsnummer: reserve ids carry their
+# issuer's own OID. The default is a UUID-based OID (ITU-T X.667, arc 2.25), unique without
+# registration; a region sets its own registered OID here before its first reserve id is given.
+PORTAL_RESERVE_ID_ROOT: str = env.str(
+    "PORTAL_RESERVE_ID_ROOT", default="2.25.329800735698586629295641978511506172918")
+# How long an e-mailed enrolment invitation can be used, from when it was sent.
+PORTAL_INVITATION_VALID_SECONDS: int = env.int("PORTAL_INVITATION_VALID_SECONDS",
+                                               default=72 * 3600)
 PORTAL_WEBAUTHN_ORIGIN: str = f"{urlsplit(PORTAL_BASE_URL).scheme}://{urlsplit(PORTAL_BASE_URL).netloc}"
 _passkey_loa = env.str("PORTAL_PASSKEY_LOA", default="loa2")
 if _passkey_loa.strip().lower() not in LOA_SHORT_NAMES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from base64 import b32encode
 from binascii import unhexlify
 from io import StringIO
@@ -22,6 +23,28 @@ def test_demo_mail_prints_readable_headers_and_body(settings, tmp_path) -> None:
     call_command("demo_mail", stdout=out)
     assert "Subject: En mobil e-legitimation har aktiverats för dig" in out.getvalue()
     assert "Hej Sara, spärra den." in out.getvalue()
+
+
+def test_demo_mail_shows_a_joiners_invitation_with_its_link(settings, tmp_path, tree,
+                                                             hospital_admin, client) -> None:
+    """A newcomer follows the link `make mail` prints to the page that chooses the password."""
+    from apps.commissions import services
+    from apps.outbox.delivery import deliver_pending
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = tmp_path
+    services.joiner_register(
+        actor=hospital_admin, identity_number="19750302-2381", reserve=False, given_name="Åsa",
+        family_name="Öberg", email="asa.oberg@example.invalid", organisation=tree["cardio"],
+        channel="email")
+    deliver_pending()
+    out = StringIO()
+    call_command("demo_mail", stdout=out)
+    printed = out.getvalue()
+    assert "Subject: Your login to the IAM portal" in printed and "asa.oberg" in printed
+    link = re.search(r"https?://\S+(/invitation/[A-Za-z0-9_-]+/)", printed)
+    assert link is not None
+    assert "Choose your password" in client.get(link.group(1)).content.decode()
 
 
 def test_demo_totp_needs_debug(settings) -> None:

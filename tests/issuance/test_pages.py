@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.commissions.models import Employee
+from apps.core.actors import SYSTEM
 from apps.identities.models import User
 from apps.issuance import rules
 from apps.issuance.ca import IssuingCA
@@ -308,3 +309,27 @@ def test_an_e_id_without_a_device_name_is_named_in_the_readers_language(
     assert "Mobile e-ID" not in swedish
     english = client.get(MY_EIDS, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert '<th scope="row">Mobile e-ID</th>' in english
+
+
+def test_the_issuer_page_lists_joiners_waiting_for_a_mobile_eid_in_scope(
+        client: Client, issuer: User, hospital_admin: User, tree: dict[str, Organisation]) -> None:
+    from apps.commissions import services as commission_services
+    from apps.commissions.models import Role
+
+    joiner = commission_services.joiner_register(
+        actor=hospital_admin, identity_number="19750302-2381", reserve=False, given_name="Åsa",
+        family_name="Öberg", email="asa.oberg@example.invalid", organisation=tree["cardio"],
+        channel="issuer")
+    login_session(client, issuer)
+    page = client.get(reverse("selfservice:issuer_search")).content.decode()
+    assert "Waiting for a mobile e-ID" in page and "Åsa Öberg" in page
+    assert reverse("selfservice:issuer_person", args=[joiner.person.pk]) in page
+
+    elsewhere, _ = make_staff(tree["primary"], "Ebba", "Elsewhere")
+    commission_services.role_grant(actor=SYSTEM, person=elsewhere.person, role=Role.ISSUER,
+                                   organisation=tree["primary"], valid_from=timezone.now(),
+                                   valid_until=None)
+    other = Client()
+    login_session(other, elsewhere)
+    page = other.get(reverse("selfservice:issuer_search")).content.decode()
+    assert "Åsa Öberg" not in page and "Nobody in your area is waiting" in page

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
+from apps.commissions import services as commission_services
 from apps.core.assurance import StepUpProof
 from apps.core.calls import service
 from apps.core.db import atomic_with_retry
@@ -156,6 +157,8 @@ def activation_code_issue(
             })
         record(actor=actor, action=audit.ACTIVATION_CODE_ISSUED.code, target=code, subject=person,
                changes=changes)
+        if document is not None:  # a joiner waiting for a mobile e-ID from an issuer has it now
+            commission_services.enrolment_issuer_done(actor=actor, person=person)
         return code
 
     code = atomic_with_retry(attempt)
