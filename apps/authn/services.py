@@ -417,9 +417,11 @@ def sessions_end_for_eid(*, actor: Actor, person: Person, eid_serial: str) -> in
     policies.require_end_entitled_sessions(actor)
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)
-        rows = list(UserSession.objects.select_for_update()
-                    .filter(user__person=person, ended_at__isnull=True,
-                            eid_serials__contains=[eid_serial]).order_by("pk"))
+        # The person's few active sessions, filtered here: JSON containment (`__contains`) is
+        # PostgreSQL's, and the development database (SQLite) has none.
+        rows = [row for row in UserSession.objects.select_for_update()
+                .filter(user__person=person, ended_at__isnull=True).order_by("pk")
+                if eid_serial in row.eid_serials]
         if not rows:
             return 0
         reason = UserSession.EndReason.EID
