@@ -24,7 +24,12 @@ from apps.commissions.services import NO_NUMBER, NUMBER_AND_RESERVE
 from apps.commissions.vocabularies import Activity, InformationClass, Purpose, Scope
 from apps.core.forms import DateField, DayRangeForm, end_of_last_day, start_of_day
 from apps.federation.oidc.vocabulary import CLAIMS, ClientType, GrantType, SigningAlgorithm
-from apps.identities.identifiers import IdentifierError, nfkc, parse_person_number
+from apps.identities.identifiers import (
+    IdentifierError,
+    nfkc,
+    normalise_text,
+    parse_person_number,
+)
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import group_by_branch
 
@@ -60,6 +65,31 @@ def _not_a_choice(field: forms.ChoiceField, value: object,
         return exc
     return forms.ValidationError(field.error_messages["invalid_choice"], code="invalid_choice",
                                  params={"value": value})
+
+
+class StoredTextMixin:
+    """A text field whose cleaned value is the stored form (`identifiers.normalise_text`: NFKC,
+    stripped), with its `max_length` checked after normalising, the way the services check it
+    (NFKC can make a text longer: ``ﬀ`` becomes ``ff``)."""
+
+    max_length: int | None
+
+    def to_python(self, value: Any) -> str:
+        text: str = super().to_python(value)  # type: ignore[misc]
+        if text in self.empty_values or self.max_length is None:  # type: ignore[attr-defined]
+            return text
+        try:
+            return normalise_text(text, self.max_length)
+        except IdentifierError as exc:
+            raise forms.ValidationError(str(exc.message), code=exc.code) from exc
+
+
+class StoredTextField(StoredTextMixin, forms.CharField):
+    """A name or title as stored (`StoredTextMixin`)."""
+
+
+class StoredEmailField(StoredTextMixin, forms.EmailField):
+    """An e-mail address as stored (`StoredTextMixin`), then checked as Django's EmailField."""
 
 
 class IdChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
@@ -425,9 +455,9 @@ class JoinerForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "inputmode": "numeric"}))
     reserve = forms.BooleanField(
         label=_("The person has neither: give a reserve number"), required=False)
-    given_name = forms.CharField(label=_("Given name"), max_length=100)
-    family_name = forms.CharField(label=_("Family name"), max_length=100)
-    email = forms.EmailField(
+    given_name = StoredTextField(label=_("Given name"), max_length=100)
+    family_name = StoredTextField(label=_("Family name"), max_length=100)
+    email = StoredEmailField(
         label=_("Work e-mail"), max_length=254,
         help_text=_("The invitation to choose a password goes here."),
         widget=forms.EmailInput(attrs={"autocomplete": "off"}))
@@ -435,7 +465,7 @@ class JoinerForm(forms.Form):
         label=_("Unit"), queryset=Organisation.objects.none(),
         empty_label=_("Choose an organisation"),
         help_text=_("The employee HSA-id is made under this unit's organisation."))
-    title = forms.CharField(label=_("Title (optional)"), max_length=100, required=False)
+    title = StoredTextField(label=_("Title (optional)"), max_length=100, required=False)
     channel = forms.ChoiceField(
         label=_("How the person gets their login"), choices=Enrolment.Channel.choices,
         widget=forms.RadioSelect,

@@ -52,7 +52,7 @@ from apps.identities.identifiers import (
     username_from_names,
 )
 from apps.identities.models import IdentityNumber, Person, User, skeleton_of, username_skeleton
-from apps.identities.registration import person_insert, user_insert
+from apps.identities.registration import person_insert, stored_text, user_insert
 from apps.identities.signals import sessions_ended
 from apps.organisations.models import Organisation
 from apps.outbox.services import publish
@@ -892,9 +892,12 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
     first one's person. Raises NotFound (unit outside scope), Forbidden (`self_administration`),
     AlreadyRegistered (`joiner.in_scope`), ValidationFailed (`joiner.mismatch`, `pnr.*`,
     `joiner.no_number`, `joiner.number_and_reserve`, `joiner.names`, `joiner.channel`,
-    `joiner.username`).
+    `joiner.username`, `text.too_long`: a name, the title or the e-mail longer than its column once
+    NFKC-normalised).
     """
     policies.require_administer_unit(actor, organisation)
+    title = stored_text(Employee, "title", title)
+    email = stored_text(Enrolment, "email", email)
     with context.using(context.current()), transaction.atomic():
         for _attempt in range(2):
             plan = _plan(actor, identity_number=identity_number, reserve=reserve,
@@ -907,7 +910,7 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
             try:
                 person = person_insert(actor=actor, identifier=plan.identifier or _new_reserve_id(),
                                        given_name=given_name, family_name=family_name,
-                                       email=nfkc(email).strip())
+                                       email=email)
             except ValidationFailed as exc:
                 if exc.code != "person.duplicate":
                     raise
@@ -916,13 +919,13 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
             break
         else:
             raise Busy(_("The service is busy. Try again in a moment."))
-        employee = _employee_generated(actor, person, organisation, nfkc(title).strip())
+        employee = _employee_generated(actor, person, organisation, title)
         user = User.objects.select_for_update().filter(
             person=person, kind=User.Kind.STAFF, is_active=True).order_by("created_at").first()
         enrolment = None
         if user is None:
             user = _account_generated(actor, person, given_name, family_name)
-            enrolment = _enrolment_start(actor, user, channel, nfkc(email).strip())
+            enrolment = _enrolment_start(actor, user, channel, email)
     return JoinerResult(person=person, person_created=created, employee=employee, user=user,
                         account_created=enrolment is not None, enrolment=enrolment)
 

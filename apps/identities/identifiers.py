@@ -46,6 +46,7 @@ __all__ = [
     "nfkc",
     "normalise_hsa_id",
     "normalise_org_number",
+    "normalise_text",
     "normalise_username",
     "parse_person_number",
     "username_from_names",
@@ -110,6 +111,10 @@ _MESSAGES: dict[str, "str | StrPromise"] = {
         "“_” in a row."
     ),
     "username.too_long": _("A username has at most 150 characters."),
+    "text.too_long": _(
+        "This has room for at most {max_length} characters. Some characters are stored as two "
+        "or more: the ligature “ﬀ”, for example, as “ff”."
+    ),
 }
 
 
@@ -135,6 +140,20 @@ def nfkc(value: str) -> str:
     characters they stand for (fullwidth ``Ａ`` → ``A``, ``１`` → ``1``, the ligature ``ﬁ`` → ``fi``,
     the Kelvin sign → ``K``). Every identifier and every search query goes through it first."""
     return unicodedata.normalize("NFKC", value)
+
+
+def normalise_text(value: str, max_length: int) -> str:
+    """``value`` as stored: NFKC (:func:`nfkc`) without surrounding whitespace, checked against
+    ``max_length`` (characters, the column's size) after normalising, since NFKC can make a text
+    longer (the ligature ``ﬃ`` becomes ``ffi``). For names, titles and e-mail addresses people type
+    (docs/security.md, "Identifiers that look alike").
+
+    :raises IdentifierError: with code ``text.too_long`` when the stored form is longer.
+    """
+    text = nfkc(value).strip()
+    if len(text) > max_length:
+        raise IdentifierError("text.too_long", max_length=str(max_length))
+    return text
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ their own, and refuse to run outside a service call whose policy passed.
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
@@ -19,7 +20,7 @@ from apps.identities.actors import Actor
 from apps.identities.identifiers import (
     IdentifierError,
     PersonIdentifier,
-    nfkc,
+    normalise_text,
     normalise_username,
 )
 from apps.identities.models import IdentityNumber, Person, User
@@ -33,6 +34,18 @@ def _require_checked_call() -> None:
         raise RuntimeError("a write of people or accounts runs inside a service after its policy")
 
 
+def stored_text(model: type[Model], field: str, value: str) -> str:
+    """`value` NFKC-normalised and stripped for `model.field`, checked against the column's size
+    after normalising (`identifiers.normalise_text`). Raises ValidationFailed (`text.too_long`,
+    field `field`)."""
+    max_length = model._meta.get_field(field).max_length
+    assert max_length is not None
+    try:
+        return normalise_text(value, max_length)
+    except IdentifierError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field=field) from exc
+
+
 def person_insert(*, actor: Actor, identifier: PersonIdentifier, given_name: str,
                   family_name: str, email: str = "", is_protected: bool = False) -> Person:
     """Insert a person with the identity number `identifier` and audit `person.created`, in a
@@ -42,12 +55,17 @@ def person_insert(*, actor: Actor, identifier: PersonIdentifier, given_name: str
     (docs/security.md, "Identifiers that look alike"). The unique constraint on (root, extension)
     decides between two registrations of one number, also concurrent ones: raises ValidationFailed
     (`person.duplicate`, field `person_number`) for the one that comes second. Raises RuntimeError
-    outside a service call whose policy passed (a programming error)."""
+    outside a service call whose policy passed (a programming error), ValidationFailed
+    (`text.too_long` on `given_name`, `family_name` or `email`) for a name or address longer than
+    its column once normalised (`stored_text`)."""
     _require_checked_call()
+    given_name = stored_text(Person, "given_name", given_name)
+    family_name = stored_text(Person, "family_name", family_name)
+    email = stored_text(Person, "email", email)
     with transaction.atomic():
         person = Person.objects.create(
-            given_name=nfkc(given_name).strip(), family_name=nfkc(family_name).strip(),
-            email=email, is_protected=is_protected,
+            given_name=given_name, family_name=family_name, email=email,
+            is_protected=is_protected,
         )
         try:
             with transaction.atomic():

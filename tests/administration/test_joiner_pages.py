@@ -182,3 +182,15 @@ def test_a_reserve_number_is_registered_and_shown_on_the_person_page(as_admin, t
     page = as_admin.get(done["Location"]).content.decode()
     assert "Reserve number" in page and person.reserve_number in page
     assert len(person.reserve_number) == 12
+
+
+def test_names_title_and_email_are_measured_after_nfkc_every_error_at_once(as_admin, tree):
+    # "ﬀ" (one character) is stored as "ff" (two): 100 of them do not fit a 100-character column.
+    long_email = "a@" + ".".join(["ﬀ" * 60] * 4) + ".se"
+    response = as_admin.post(URL, {**form(tree, family_name="ﬀ" * 100, given_name="ﬃ" * 100,
+                                          title="ﬃ" * 100, email=long_email), "confirm": "1"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert page.count("This has room for at most 100 characters") == 6  # summary and fields
+    assert "This has room for at most 254 characters" in page
+    assert not Person.objects.filter(family_name__startswith="ff").exists()

@@ -299,3 +299,17 @@ def test_an_issuer_enrolment_waits_for_the_issuer_and_the_code_marks_it_done(
                               expires_on=timezone.localdate() + timedelta(days=365)))
     assert Enrolment.objects.get(pk=result.enrolment.pk).done_at is not None
     assert issuance_selectors.staff_waiting_for_issuer(issuer) == []
+
+
+@pytest.mark.parametrize("field,value", [
+    ("family_name", "ﬀ" * 100), ("given_name", "ﬃ" * 100), ("title", "ﬃ" * 100),
+    ("email", "a@" + ".".join(["ﬀ" * 60] * 4) + ".se"),
+])
+def test_a_text_longer_than_its_column_after_nfkc_is_refused(tree, hospital_admin, field, value):
+    arguments = {"identity_number": "19750302-2381", "reserve": False, "given_name": "Åsa",
+                 "family_name": "Öberg", "email": "asa@example.invalid",
+                 "organisation": tree["cardio"], "title": "", "channel": "email", field: value}
+    with pytest.raises(ValidationFailed) as refused:
+        services.joiner_register(actor=hospital_admin, **arguments)
+    assert (refused.value.code, refused.value.field) == ("text.too_long", field)
+    assert not IdentityNumber.objects.filter(extension="197503022381").exists()
