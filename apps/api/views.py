@@ -44,7 +44,7 @@ ACTIVATION_REFUSALS = {
     403: "`code_dead` (QR form: too many failed tries), `not_entitled` (the person is no longer "
          "entitled to a mobile e-ID; the code is ended).",
     409: "`code_used` (already redeemed), `too_many_eids` (the person has 3 active e-IDs).",
-    410: "`code_expired`, `code_ended` (replaced by a newer code).",
+    410: "`code_expired`, `code_ended` (replaced by a newer code, or cancelled: the message says why).",
     413: "`body_too_large`: the body is larger than 64 KiB.",
     415: "`unsupported_media_type`: the body is not `application/json`.",
     503: "`ca_unavailable` (the issuing CA is not set up), `busy` (try again in a moment).",

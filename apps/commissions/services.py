@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from contextvars import ContextVar
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -90,12 +91,23 @@ def _has_entitlement(person: Person, now: datetime) -> bool:
         RoleAssignment.objects.active_at(now).filter(person=person).exists())
 
 
+#: True while `_leave` ends a leaver's commissions, roles and accounts: what that ends is told it
+#: was a leaver (`signals.CAUSE_LEAVER`), not the single change that happened to end it.
+_LEAVING: ContextVar[bool] = ContextVar("commissions_leaving", default=False)
+
+
+def _cause(cause: str) -> str:
+    """`cause` for `signals.entitlement_ended`, or `CAUSE_LEAVER` inside a leaver (`_LEAVING`)."""
+    return signals.CAUSE_LEAVER if _LEAVING.get() else cause
+
+
 def _end_entitlement(actor: Actor, person: Person, reason: str, *, revoke_eids: bool) -> int:
     """End what the staff entitlement entitled, in the caller's transaction: every session of the
     person's accounts, and (through `signals.entitlement_ended`) their open activation codes and,
     with `revoke_eids`, their e-IDs. Returns how many accounts had their sessions ended."""
     sessions = User.objects.end_sessions(person)
     signals.entitlement_ended.send(sender=Person, actor=actor, person=person, reason=reason,
+                                   cause=_cause(signals.CAUSE_ENTITLEMENT_ENDED),
                                    revoke_eids=revoke_eids)
     return sessions
 
@@ -322,7 +334,9 @@ def _set_active(*, actor: Actor, user: User, active: bool, reason: str) -> User:
         changes: dict[str, list[object]] = {"is_active": [not active, active]}
         if not active:
             signals.entitlement_ended.send(sender=Person, actor=actor, person=locked.person,
-                                           reason=reason, revoke_eids=True)
+                                           reason=reason,
+                                           cause=_cause(signals.CAUSE_ACCOUNT_DEACTIVATED),
+                                           revoke_eids=True)
         record(actor=actor,
                action=(audit.ACCOUNT_REACTIVATED if active else audit.ACCOUNT_DEACTIVATED).code,
                target=locked, subject=locked.person, reason=reason, changes=changes)
@@ -472,6 +486,16 @@ def _leave(actor: Actor, person: Person, roots: list[Organisation], reason: str,
     reason = reason.strip()
     if not reason:
         raise ValidationFailed(_("Give a reason."), code="no_reason", field="reason")
+    leaving = _LEAVING.set(True)
+    try:
+        return _leave_locked(actor, person, roots, reason, organisation)
+    finally:
+        _LEAVING.reset(leaving)
+
+
+def _leave_locked(actor: Actor, person: Person, roots: list[Organisation], reason: str,
+                  organisation: Organisation) -> LeaveResult:
+    """`_leave` after its checks, with `_LEAVING` set."""
     # The request's id is the correlation id of every event (a fresh one outside any request).
     with context.using(context.current()), transaction.atomic():
         Person.objects.select_for_update().get(pk=person.pk)

@@ -5,9 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit.registry import register, register_reason
 
 ACTIVATION_CODE_ISSUED = register("activation_code.issued", _("Activation code issued"))
-ACTIVATION_CODE_ENDED = register(
-    "activation_code.ended", _("Activation code ended (replaced by a newer code)")
-)
+# Why is the event's reason: `CODE_REPLACED` or one of `CODE_ENDED_CAUSES`.
+ACTIVATION_CODE_ENDED = register("activation_code.ended", _("Activation code ended"))
 # Shown with "(failed)" after the label.
 ACTIVATION_CODE_REDEEM_FAILED = register(
     "activation_code.redeem_failed", _("Activation code redemption")
@@ -20,8 +19,27 @@ CRL_PUBLISHED = register("crl.published", _("Certificate revocation list publish
 # Reasons the portal gives by itself, stored as codes in audit rows and shown translated.
 CODE_REPLACED = register_reason("activation_code.replaced",
                                 _("Replaced by a newer activation code."))
+# What else ends a code, by `apps.commissions.signals` cause: the person's entitlement ended.
+CODE_ENDED_CAUSES = {
+    cause: register_reason(f"activation_code.{cause}", label) for cause, label in [
+        ("entitlement_ended", _("The person's staff entitlement ended (no active commission or "
+                                "role left).")),
+        ("account_deactivated", _("The person's login account was deactivated.")),
+        ("leaver", _("The person was made a leaver.")),
+    ]
+}
 # Why a redemption was refused: `redeem.<error code>` for a try of a located code, as answered
 # (apps.issuance.errors); the others for a request that reached no code.
+# A redemption of an ended code, by what ended it (`ActivationCode.end_cause`).
+REDEEM_ENDED = {
+    cause: register_reason(f"redeem.code_ended.{cause}", label) for cause, label in [
+        ("entitlement_ended", _("The activation code had been cancelled when the person's staff "
+                                "entitlement ended.")),
+        ("account_deactivated", _("The activation code had been cancelled when the person's login "
+                                  "account was deactivated.")),
+        ("leaver", _("The activation code had been cancelled when the person was made a leaver.")),
+    ]
+}
 REDEEM_REFUSED = {
     code: register_reason(f"redeem.{code}", label) for code, label in [
         ("invalid", _("The request was incomplete or malformed.")),

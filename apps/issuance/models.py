@@ -21,7 +21,8 @@ class ActivationCode(BaseModel):
     """A single-use code that binds a new mobile e-ID to `person`.
 
     Only HMAC hashes of the two secrets are stored (see `apps.issuance.codes`). Lifecycle: open →
-    used (`used_at`, redeemed) or ended (`ended_at`, superseded by a newer code); it stops working at
+    used (`used_at`, redeemed) or ended (`ended_at`, with `end_cause`, a registered audit reason
+    code: replaced by a newer code, or the person's entitlement ended); it stops working at
     `expires_at` (UTC, 10 minutes after creation) and when `carried_failures + failed_attempts`
     reaches 5. `carried_failures` are the person's recent failures copied in at issue, so a new
     code does not reset the failure count. When an issuer made the code for someone else
@@ -42,6 +43,9 @@ class ActivationCode(BaseModel):
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    #: Why it ended (`apps.issuance.audit.CODE_ENDED_CAUSES`, or `CODE_REPLACED`); empty while open
+    #: and for codes ended before the cause was kept.
+    end_cause = models.CharField(max_length=64, blank=True, default="")
     failed_attempts = models.PositiveSmallIntegerField(default=0)
     carried_failures = models.PositiveSmallIntegerField(default=0)
     last_failed_at = models.DateTimeField(null=True, blank=True)

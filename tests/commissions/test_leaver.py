@@ -227,3 +227,34 @@ def test_a_planned_leaver_is_recorded_at_the_plans_subtree_after_the_person_move
     left = AuditEvent.objects.get(action="person.left", subject_person_id=user.person.pk)
     assert left.organisation_hsa_id == tree["hospital"].hsa_id
     assert left.changes["roles_ended"] == [None, 1]
+
+
+@pytest.mark.parametrize("how,cause,said", [
+    ("leaver", "leaver", "when the person was made a leaver"),
+    ("deactivate", "account_deactivated", "when the person's login account was deactivated"),
+    ("commission", "entitlement_ended", "when the person's staff entitlement ended"),
+])
+def test_an_ended_code_says_what_ended_it_in_the_log_and_to_the_app(tree, hospital_admin, how,
+                                                                   cause, said):
+    from apps.audit.registry import reason_text
+    from apps.issuance import errors
+
+    user, employee = make_staff(tree["cardio"], "Lena", "Leaver", care=True)
+    issue(user.person)  # replaced by the next one: a newer code exists for the first
+    code = issue(user.person)
+    if how == "leaver":
+        services.person_leave(actor=hospital_admin, person=user.person, reason="Slutar")
+    elif how == "deactivate":
+        services.account_deactivate(actor=hospital_admin, user=user, reason="Slutar")
+    else:
+        services.commission_end(actor=hospital_admin, commission=employee.commissions.get(),
+                                reason="Slutar")
+
+    ended = AuditEvent.objects.get(action="activation_code.ended", target_id=str(code.code.pk))
+    assert ended.reason == f"activation_code.{cause}"
+    assert "newer" not in reason_text(ended.reason)
+    with pytest.raises(errors.CodeGone) as refused:
+        redeem_qr(code)
+    assert said in str(refused.value.message) and "newer" not in str(refused.value.message)
+    failed = AuditEvent.objects.get(action="activation_code.redeem_failed")
+    assert said in reason_text(failed.reason)

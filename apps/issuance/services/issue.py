@@ -39,14 +39,15 @@ class IssuedCode:
 
 
 def _end_open_codes(actor: Actor, person: Person, now: dt.datetime, reason: str) -> int:
-    """End the person's open codes (the caller holds the person's lock); audited each with
-    `reason` (a registered reason code, or the text a person gave)."""
+    """End the person's open codes (the caller holds the person's lock); `reason` is a registered
+    reason code (`audit.CODE_REPLACED` or one of `audit.CODE_ENDED_CAUSES`), kept as the code's
+    `end_cause` and as the reason of each one's audit event."""
     open_codes = list(ActivationCode.objects.select_for_update().filter(
         person=person, used_at__isnull=True, ended_at__isnull=True
     ))
     for old in open_codes:
-        old.ended_at = now
-        old.save(update_fields=["ended_at", "updated_at"])
+        old.ended_at, old.end_cause = now, reason
+        old.save(update_fields=["ended_at", "end_cause", "updated_at"])
         record(actor=actor, action=audit.ACTIVATION_CODE_ENDED.code, target=old, subject=person,
                changes={"ended_at": [None, now.isoformat()]}, reason=reason)
     return len(open_codes)
@@ -172,10 +173,13 @@ def activation_code_issue(
 
 
 @service
-def activation_codes_end(*, actor: Actor, person: Person, reason: str) -> int:
-    """End every open activation code of `person` now (the person lost the entitlement: their last
-    commission ended or their account was deactivated). Runs in the caller's transaction when there
-    is one, so the change and its consequences commit together. Returns how many were ended.
+def activation_codes_end(*, actor: Actor, person: Person, cause: str) -> int:
+    """End every open activation code of `person` now because the person lost the entitlement:
+    `cause` is what ended it (`apps.commissions.signals`: `entitlement_ended`, their last commission
+    or role ended; `account_deactivated`; `leaver`), recorded as the code's `end_cause` and audited
+    with its reason (`audit.CODE_ENDED_CAUSES`), so the log and a later redemption say why. Runs
+    in the caller's transaction when there is one, so the change and its consequences commit
+    together. Returns how many were ended.
 
     Allowed for the operator and for administrators and issuers in scope of the person
     (`policies.require_end_codes`); raises NotFound otherwise. Locks the person, then the codes.
@@ -184,6 +188,6 @@ def activation_codes_end(*, actor: Actor, person: Person, reason: str) -> int:
 
     def attempt() -> int:
         Person.objects.select_for_update().filter(pk=person.pk).first()
-        return _end_open_codes(actor, person, timezone.now(), reason)
+        return _end_open_codes(actor, person, timezone.now(), audit.CODE_ENDED_CAUSES[cause].code)
 
     return atomic_with_retry(attempt)

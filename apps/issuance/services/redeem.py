@@ -199,7 +199,7 @@ def activation_code_redeem(
                subject=owner, outcome=AuditEvent.Outcome.FAILURE,
                changes={"error": [None, error.code], "failed_attempts": [None, code.failures],
                         "device_name": [None, device_name]},
-               reason=audit.REDEEM_REFUSED[error.code].code)
+               reason=_refusal_reason(error, target))
         return error
 
     try:
@@ -221,6 +221,30 @@ def activation_code_redeem(
     if short_code is not None and isinstance(outcome, errors.CodeDead):
         raise _code_invalid()
     raise outcome
+
+
+_CANCELLED = _("The activation code was cancelled. Ask for a new code.")
+#: The refusal of an ended code, by what ended it (`ActivationCode.end_cause`): the reason the
+#: person reads must be the one that ended it.
+_ENDED_MESSAGES = {
+    audit.CODE_REPLACED.code: _("The activation code was replaced by a newer code."),
+    audit.CODE_ENDED_CAUSES["entitlement_ended"].code: _(
+        "The activation code was cancelled when the person's staff entitlement ended (no active "
+        "commission or role left)."),
+    audit.CODE_ENDED_CAUSES["account_deactivated"].code: _(
+        "The activation code was cancelled when the person's login account was deactivated."),
+    audit.CODE_ENDED_CAUSES["leaver"].code: _(
+        "The activation code was cancelled when the person was made a leaver."),
+}
+
+
+def _refusal_reason(error: PortalError, target: ActivationCode) -> str:
+    """The audit reason of a refused redemption: by the error's code, and for an ended code by
+    what ended it (`audit.REDEEM_ENDED`)."""
+    ended = audit.REDEEM_ENDED.get(target.end_cause.removeprefix("activation_code."))
+    if error.code == "code_ended" and ended is not None:
+        return ended.code
+    return audit.REDEEM_REFUSED[error.code].code
 
 
 def _check_code(code: ActivationCode, owner: Person, *, short: str | None, secret: str | None,
@@ -253,12 +277,8 @@ def _check_code(code: ActivationCode, owner: Person, *, short: str | None, secre
     if code.used_at is not None:
         return errors.CodeUsed(_("The activation code has already been used."), field="code"), code
     if code.ended_at is not None:
-        newer = ActivationCode.objects.filter(person_id=code.person_id,
-                                              created_at__gt=code.created_at).exists()
-        return errors.CodeGone(
-            _("The activation code was replaced by a newer code.") if newer
-            else _("The activation code was cancelled. Ask for a new code."),
-            code="code_ended", field="code"), code
+        return errors.CodeGone(_ENDED_MESSAGES.get(code.end_cause, _CANCELLED),
+                               code="code_ended", field="code"), code
     if now >= code.expires_at:
         return errors.CodeGone(_("The activation code has expired. Ask for a new code."),
                                code="code_expired", field="code"), code
@@ -270,8 +290,8 @@ def _check_entitlement(actor: Actor, code: ActivationCode, owner: Person,
     """Everything issuance checked, again at redemption: the owner is still entitled (else the
     code is ended, so it cannot be tried again) and below the e-ID limit."""
     if not rules.is_entitled(owner):
-        code.ended_at = now
-        code.save(update_fields=["ended_at", "updated_at"])
+        code.ended_at, code.end_cause = now, audit.CODE_ENDED_CAUSES["entitlement_ended"].code
+        code.save(update_fields=["ended_at", "end_cause", "updated_at"])
         return errors.NotEntitled(
             _("The person is no longer entitled to a mobile e-ID (no active commission or "
               "account). The code has been cancelled."))
