@@ -32,6 +32,7 @@ from apps.authn import audit, passwords, policies, signals, totp_keys
 from apps.authn.models import LoginObligation, TOTPDevice, UserSession
 from apps.authn.services import (
     LOGIN_THROTTLED,
+    OTP_REFUSALS,
     TOTP_KEY_BYTES,
     _delete_django_sessions,
     _spend_challenge,
@@ -242,7 +243,8 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
     devices): the new device is confirmed, every other TOTP device of the account deleted, every
     other session of the person ended (not `keep_key_hash`'s), the e-mail queued
     (`otp_device.replaced`) and `otp_device.replaced` audited. Returns the new device.
-    Raises Forbidden, ValidationFailed (`otp.new_wrong`, `otp.no_pending` on `new_token`; the
+    Raises Forbidden, ValidationFailed (`otp.new_wrong`, `otp.throttled` while the new device
+    waits after a wrong code, `otp.no_pending` on `new_token`; the
     current factor's refusals on `token`)."""
     _require_staff_self(actor)
     method = _require_current_factor(actor, token, step_up)
@@ -256,7 +258,8 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
         new = next((d for d in reversed(devices) if not d.confirmed), None)
         if new is None:
             raise ValidationFailed(NO_NEW_DEVICE, code="otp.no_pending", field="new_token")
-        if not (value >= 0 and new.verify_is_allowed()[0] and new.verify_token(value)):
+        allowed = new.verify_is_allowed()[0]  # django-otp's wait after a wrong code
+        if not (value >= 0 and allowed and new.verify_token(value)):
             refused = True
         else:
             refused = False
@@ -275,6 +278,9 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
     if refused:  # the device's throttle counted the failure (django-otp) and was committed
         atomic_record_failure(actor=actor, action=audit.STEP_UP_FAILED.code, target=actor,
                               subject=actor.person, changes={"step": [None, "new_otp_device"]})
+        if not allowed:
+            raise ValidationFailed(OTP_REFUSALS["otp.throttled"], code="otp.throttled",
+                                   field="new_token")
         raise ValidationFailed(NEW_CODE_WRONG, code="otp.new_wrong", field="new_token")
     return new
 

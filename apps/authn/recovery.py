@@ -176,8 +176,8 @@ def totp_enrol_at_login(*, actor: Actor, user: User, token: str = "") -> TOTPDev
     show (made once, with a random key of TOTP_KEY_BYTES bytes; audited `otp_device.started`);
     with `token`, confirm that device with its code (django-otp's throttling and single use,
     RFC 6238 5.2) and fulfil the obligation, audited `otp_device.created` (a wrong code:
-    `login.failed`). Raises Forbidden (no such obligation), ValidationFailed (`otp.failed`,
-    field `token`)."""
+    `login.failed`). Raises Forbidden (no such obligation), ValidationFailed (`otp.failed`;
+    `otp.throttled` while the device waits after a wrong code; field `token`)."""
     require_enrol_at_login(actor, user)
     try:
         value = int(token.strip()) if token.strip() else None
@@ -194,7 +194,10 @@ def totp_enrol_at_login(*, actor: Actor, user: User, token: str = "") -> TOTPDev
                    subject=user.person)
         if value is None:
             return device
-        accepted = value >= 0 and device.verify_is_allowed()[0] and device.verify_token(value)
+        # django-otp makes a device wait after a wrong code (verify_is_allowed): a code typed
+        # during the wait is not tried, and the person is told to wait, not that it is wrong.
+        allowed = device.verify_is_allowed()[0]
+        accepted = value >= 0 and allowed and device.verify_token(value)
         if accepted:
             device.confirmed = True
             device.save(update_fields=["confirmed"])
@@ -204,5 +207,6 @@ def totp_enrol_at_login(*, actor: Actor, user: User, token: str = "") -> TOTPDev
     if not accepted:
         atomic_record_failure(actor=actor, action=audit.LOGIN_FAILED.code, target=user,
                               subject=user.person, changes={"step": [None, "otp_enrol"]})
-        raise ValidationFailed(OTP_REFUSALS["otp.failed"], code="otp.failed", field="token")
+        refusal = "otp.failed" if allowed else "otp.throttled"
+        raise ValidationFailed(OTP_REFUSALS[refusal], code=refusal, field="token")
     return device

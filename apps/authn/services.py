@@ -63,7 +63,8 @@ ONE_TIME_PASSWORD_EXPIRED = _("The one-time password you were given has expired.
                               "e-ID issuer (ID-administratör) with your identity document for a "
                               "new one.")
 OTP_REFUSALS = {
-    "otp.throttled": _("Too many wrong codes. Wait a moment and try again."),
+    "otp.throttled": _("After a wrong code the next try must wait a few seconds. Wait a few "
+                       "seconds, then enter the next code your authenticator app shows."),
     "otp.used": _("This code has already been used. Wait for the next code in your "
                   "authenticator app (at most 30 seconds) and enter that one."),
     "otp.failed": _("The code is wrong or has expired. Wait for a new code and try again."),

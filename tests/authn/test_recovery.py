@@ -264,3 +264,26 @@ def test_a_revoked_or_expired_mobile_e_id_is_no_way_back_but_an_issuer_is(
     client = Client()
     client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
     assert reverse("authn:enrol") in client.get(reverse("authn:otp"))["Location"]
+
+
+def test_the_next_code_typed_during_the_wait_after_a_wrong_one_says_wait(issuer, nurse,
+                                                                         otp_clock):
+    """Found: after one wrong code on the enrolment page, the right code of the next 30-second
+    window was refused as "wrong or expired": it was django-otp's wait after a failure."""
+    user, _ = nurse
+    reset(issuer, user.person)
+    client = Client()
+    client.cookies["django_language"] = "en"
+    client.post(reverse("authn:login"), {"username": user.username, "password": PASSWORD})
+    client.get(reverse("authn:enrol"))
+    key = TOTPDevice.objects.get(user=user, confirmed=False).bin_key.hex()
+    wrong = client.post(reverse("authn:enrol"), {"token": "000000" if totp_now(key) != "000000"
+                                                  else "111111"})
+    assert "The code is wrong" in wrong.content.decode()
+    otp_clock.now += 30
+    early = client.post(reverse("authn:enrol"), {"token": totp_now(key)}).content.decode()
+    assert "Wait a few seconds, then enter the next code" in early
+    assert "The code is wrong" not in early
+    time.sleep(1.1)  # django-otp's wait after one wrong code: 1 second
+    otp_clock.now += 30
+    assert client.post(reverse("authn:enrol"), {"token": totp_now(key)}).status_code == 302

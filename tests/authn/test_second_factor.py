@@ -167,7 +167,7 @@ def test_a_valid_code_works_until_its_own_device_is_throttled(client, hospital_a
     client.post(reverse("authn:logout"))
     otp_clock.now += 30
     refused = log_in(client, hospital_admin, key=TOTP_KEY)
-    assert "Too many wrong codes" in error_text(refused)
+    assert "the next try must wait a few seconds" in error_text(refused)
     first.refresh_from_db()
     assert first.throttling_failure_count == 5  # not tried while waiting
 
