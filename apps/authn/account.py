@@ -51,7 +51,12 @@ from apps.outbox.services import publish
 PASSWORD_CHANGED_TOPIC = "password.changed"
 OTP_DEVICE_REPLACED_TOPIC = "otp_device.replaced"
 EMAIL_CHANGED_TOPIC = "contact.email_changed"
-ACCOUNT_TOPICS = (PASSWORD_CHANGED_TOPIC, OTP_DEVICE_REPLACED_TOPIC, EMAIL_CHANGED_TOPIC)
+#: An issuer removed the person's authenticator apps, or gave them a one-time password
+#: (`apps.authn.recovery`): told like the person's own changes, never with the password.
+SECOND_FACTOR_RESET_TOPIC = "second_factor.reset"
+PASSWORD_RESET_TOPIC = "password.reset"
+ACCOUNT_TOPICS = (PASSWORD_CHANGED_TOPIC, OTP_DEVICE_REPLACED_TOPIC, EMAIL_CHANGED_TOPIC,
+                  SECOND_FACTOR_RESET_TOPIC, PASSWORD_RESET_TOPIC)
 
 SECOND_FACTOR_NEEDED = _("Enter the code from your authenticator app, or confirm it is you "
                          "first (within 5 minutes).")
@@ -289,7 +294,8 @@ def totp_device_replace(*, actor: User, new_token: str, token: str = "",
 def account_notify(*, actor: Actor, topic: str, user_id: str, notification_id: str,
                    change_event_id: str = "") -> bool:
     """E-mail the person that their password was changed, their authenticator replaced or
-    their e-mail address changed (`topic`, one of ACCOUNT_TOPICS) at the address registered for
+    their e-mail address changed, or that an issuer removed their authenticator app or gave them
+    a one-time password (`topic`, one of ACCOUNT_TOPICS) at the address registered for
     them; for
     `contact.email_changed`, at the address the change replaced, read from the change's audit
     event `change_event_id` (NIST SP 800-63B rev. 4, 6.1.2.3: notify the subscriber of account

@@ -9,7 +9,8 @@ must be changed at the next login before anything else and expires after a few d
 every session of the person (NIST SP 800-63B rev. 4, 4.2.1 and 6.1.2.3: account recovery and
 replacing a lost authenticator; the recovered account starts afresh). Only the document's type
 and last four digits are recorded (in the audit event), never the full number, and never the
-one-time password.
+one-time password. The person is e-mailed that it was done, at their registered address, as for
+their own changes (`account.account_notify`, through the outbox), never with the password.
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import atomic_record_failure, record
 from apps.authn import audit, totp_keys
-from apps.authn.account import spend_step_up
+from apps.authn.account import (
+    PASSWORD_RESET_TOPIC,
+    SECOND_FACTOR_RESET_TOPIC,
+    _publish_change,
+    spend_step_up,
+)
 from apps.authn.models import LoginObligation, TOTPDevice
 from apps.authn.services import OTP_REFUSALS, TOTP_KEY_BYTES
 from apps.commissions import policies as commission_policies
@@ -96,7 +102,8 @@ def second_factor_reset(*, actor: User, person: Person,
     (`LoginObligation.Kind.ENROL_TOTP`). Every session of the person ends (a new session epoch).
     Passkeys stay (a security key is not lost with a phone; the person removes one on My
     passkeys). Audited `second_factor.reset` per account, with the document's type and last
-    four digits. Returns how many devices were removed. Raises Forbidden, NotFound (see
+    four digits; the person is e-mailed (`second_factor.reset`). Returns how many devices were
+    removed. Raises Forbidden, NotFound (see
     `require_recover_for_other`), ValidationFailed (`document.*`, `recovery.no_account`)."""
     require_recover_for_other(actor, person, step_up=step_up)
     document = identity_document_check(identity_document)
@@ -110,6 +117,7 @@ def second_factor_reset(*, actor: User, person: Person,
             LoginObligation.objects.get_or_create(
                 user=user, kind=LoginObligation.Kind.ENROL_TOTP,
                 defaults={"set_by_label": actor.audit_label})
+            _publish_change(SECOND_FACTOR_RESET_TOPIC, user)
             record(actor=actor, action=audit.SECOND_FACTOR_RESET.code, target=user,
                    subject=person, changes={**_document_changes(document),
                                             "devices_removed": [None, count]})
@@ -128,7 +136,8 @@ def one_time_password_set(*, actor: User, person: Person,
     account"): after `expires_at` the login is refused (`services.password_check`). Every session
     of the person ends. Returns the password (shown once; stored only as its hash, never
     audited) and its expiry. Audited `password.reset` with the document's type and last four
-    digits and the expiry (UTC). Raises Forbidden, NotFound, ValidationFailed (`document.*`,
+    digits and the expiry (UTC); the person is e-mailed that it was done, without the password
+    (`password.reset`). Raises Forbidden, NotFound, ValidationFailed (`document.*`,
     `recovery.no_account`)."""
     require_recover_for_other(actor, person, step_up=step_up)
     document = identity_document_check(identity_document)
@@ -144,6 +153,7 @@ def one_time_password_set(*, actor: User, person: Person,
             LoginObligation.objects.update_or_create(
                 user=user, kind=LoginObligation.Kind.CHANGE_PASSWORD,
                 defaults={"set_by_label": actor.audit_label, "expires_at": expires_at})
+            _publish_change(PASSWORD_RESET_TOPIC, user)
             record(actor=actor, action=audit.PASSWORD_RESET.code, target=user, subject=person,
                    changes={**_document_changes(document), "expires_at": [None, expires_at]})
         User.objects.end_sessions(person)

@@ -287,3 +287,33 @@ def test_the_next_code_typed_during_the_wait_after_a_wrong_one_says_wait(issuer,
     time.sleep(1.1)  # django-otp's wait after one wrong code: 1 second
     otp_clock.now += 30
     assert client.post(reverse("authn:enrol"), {"token": totp_now(key)}).status_code == 302
+
+
+@pytest.mark.parametrize("what,subject", [
+    ("reset", "Your authenticator app was removed"),
+    ("password", "Your account was given a one-time password"),
+])
+def test_the_person_is_emailed_when_an_issuer_recovers_their_account(issuer, nurse, what,
+                                                                     subject):
+    """Found: the person's own changes were e-mailed to them, an issuer's were not."""
+    from django.core import mail
+
+    from apps.outbox.delivery import deliver_pending
+
+    user, _ = nurse
+    if what == "reset":
+        reset(issuer, user.person)
+        secret = None
+    else:
+        secret = recovery.one_time_password_set(actor=issuer, person=user.person,
+                                                identity_document=DOCUMENT,
+                                                step_up=proof(issuer)).password
+    mail.outbox.clear()
+    deliver_pending()
+    sent = [m for m in mail.outbox if m.subject == subject]
+    assert len(sent) == 1 and sent[0].to == [user.person.email]
+    assert "issuer" in sent[0].body and "identity document" in sent[0].body
+    if secret:
+        assert secret not in sent[0].body
+    assert AuditEvent.objects.filter(action="account.notified", subject_person_id=user.person.pk
+                                     ).exists()
