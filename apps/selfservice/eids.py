@@ -118,6 +118,7 @@ def _code_page(request: HttpRequest, issued: services.IssuedCode, person: Person
     portal = settings.PORTAL_BASE_URL
     context = {
         "person": person,
+        "for_other": person.pk != getattr(request.user, "person_id", None),
         "issued": issued,
         "qr_data_uri": qr.svg_data_uri(scale=6, border=4),
         "expires_at": timezone.localtime(issued.code.expires_at),

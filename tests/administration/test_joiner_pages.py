@@ -117,7 +117,11 @@ def test_the_person_page_sends_a_new_invitation(as_admin, tree, hospital_admin):
         family_name="Öberg", email="asa.oberg@example.invalid", organisation=tree["cardio"],
         channel="issuer")
     detail = f"/administration/people/{result.person.pk}/"
-    assert "waiting for a mobile e-ID from an issuer" in as_admin.get(detail).content.decode()
+    page = as_admin.get(detail).content.decode()
+    assert "waiting for a mobile e-ID from an issuer" in page
+    # No link was ever sent on the issuer's way: the page does not speak of an earlier one.
+    assert "an earlier link stops working" not in page
+    assert "An invitation is e-mailed to the work e-mail instead" in page
     response = as_admin.post(
         reverse("administration:enrolment_resend", args=[result.person.pk, result.user.pk]))
     assert response.status_code == 302

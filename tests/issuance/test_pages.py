@@ -71,6 +71,7 @@ def test_a_code_is_shown_only_after_step_up_and_only_once(client: Client, nina: 
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     page = response.content.decode()
+    assert "<title>Your activation code" in page
     code = ActivationCode.objects.get(person=nina.person)
     short = re.search(r'id="short-code">([0-9A-Z]{4}-[0-9A-Z]{4})<', page)
     assert short is not None
@@ -163,6 +164,8 @@ def test_issuer_finds_checks_document_and_creates_a_code(
     assert response.status_code == 200 and "no-store" in response["Cache-Control"]
     page = response.content.decode()
     assert 'id="short-code"' in page and number in page
+    # Whose code it is, not "Your activation code": the issuer is not the owner.
+    assert "<title>Activation code for Nina Nurse" in page and "Your activation code" not in page
     code = ActivationCode.objects.get(person=nina.person)
     assert code.issued_for_other and code.document_last_four == "9876"
     assert code.created_by_id == issuer.pk
