@@ -65,3 +65,18 @@ def test_demo_totp_prints_the_current_code_and_the_otpauth_uri(settings, hospita
     assert uri.startswith(f"otpauth://totp/{hospital_admin.username}?secret={secret}")
     assert err.getvalue() == ""  # README.md: `make totp` prints the code and the URI, nothing else
 
+
+
+def test_demo_totp_prints_the_code_of_the_app_being_set_up(settings, hospital_admin,
+                                                          otp_clock) -> None:
+    """Found: `make totp ACCOUNT=<joiner>` before the first login's enrolment said "No second
+    factor ... Is the demo data loaded?"; the set-up page's device has a code to type."""
+    from apps.authn.models import TOTPDevice
+
+    settings.DEBUG = True
+    TOTPDevice.objects.filter(user=hospital_admin).update(confirmed=False)
+    out, err = StringIO(), StringIO()
+    call_command("demo_totp", hospital_admin.username, stdout=out, stderr=err)
+    code, uri = out.getvalue().splitlines()
+    assert code == totp_now() and uri.startswith("otpauth://totp/")
+    assert "Not confirmed yet" in err.getvalue()
