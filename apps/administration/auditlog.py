@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from apps.audit import registry
@@ -93,6 +94,13 @@ def _render(request: HttpRequest, form: AuditSearchForm, roots: list[Organisatio
     })
 
 
+#: The stored outcome and kind of actor (`AuditEvent.outcome`, `actor_kind`) in the export's
+#: language, like its headers; a value not listed is written as stored.
+_OUTCOMES = {"success": gettext_lazy("succeeded"), "failure": gettext_lazy("failed")}
+_ACTOR_KINDS = {"user": gettext_lazy("person with an account"), "system": gettext_lazy("system"),
+                "device": gettext_lazy("device"), "anonymous": gettext_lazy("not logged in")}
+
+
 def _header() -> list[str]:
     return [_("Time (Swedish time)"), _("Action code"), _("Action"), _("Outcome"), _("Done by"),
             _("Username"), _("Kind of actor"), _("Commission HSA-id"), _("Unit HSA-id"),
@@ -109,8 +117,9 @@ def _csv_lines(export: services.AuditExport) -> Iterator[str]:
     for event in export.events:
         yield writer.writerow([csv_cell(value) for value in (
             timezone.localtime(event.occurred_at, STOCKHOLM).isoformat(), event.action,
-            registry.label(event.action), event.outcome, event.actor_label,
-            event.actor_identifier, event.actor_kind, event.commission_hsa_id,
+            registry.label(event.action), _OUTCOMES.get(event.outcome, event.outcome),
+            event.actor_label, event.actor_identifier,
+            _ACTOR_KINDS.get(event.actor_kind, event.actor_kind), event.commission_hsa_id,
             event.organisation_hsa_id, event.organisation_label, event.subject_label,
             event.target_type, registry.target_text(event.target_type, event.target_label),
             registry.reason_text(event.reason), _json(event.changes), event.ip,

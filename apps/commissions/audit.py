@@ -37,6 +37,20 @@ def _role_assignment_label(stored: str) -> str:
 
 
 register_target("commissions.roleassignment", _role_assignment_label)
+
+#: An enrolment's channel as its audit rows' target label names it (`Enrolment.__str__`).
+_ENROLMENT_CHANNELS = {"email": _("invitation by e-mail"), "issuer": _("mobile e-ID from an issuer")}
+
+
+def _enrolment_label(stored: str) -> str:
+    """`<person> (<channel>)` with the channel in the reader's language instead of its stored
+    value (`email`, `issuer`); any other label is shown as it is."""
+    person, separator, channel = stored.rpartition(" (")
+    label = _ENROLMENT_CHANNELS.get(channel.removesuffix(")")) if channel.endswith(")") else None
+    return f"{person} ({label})" if separator and label else stored
+
+
+register_target("commissions.enrolment", _enrolment_label)
 # Joiners (docs/journey-joiner.md): the enrolment of a new staff account.
 ENROLMENT_CREATED = register("enrolment.created", _("Enrolment of a new login account started"))
 ENROLMENT_SENT = register("enrolment.sent", _("Enrolment invitation e-mailed"))

@@ -189,6 +189,8 @@ def test_the_export_is_a_formula_safe_csv_and_is_audited(as_admin, tree, hospita
     assert cell["Reason"] == "'+1"
     assert cell["Done by"] == "'@SUM(A1)"
     assert cell["Request id"] == "'-2"
+    # Values under translated headers are translated too, not the stored codes.
+    assert (cell["Outcome"], cell["Kind of actor"]) == ("succeeded", "system")
     assert dict(zip(header, second, strict=True))["Reason"] == "'\tTab"
     audited = AuditEvent.objects.get(action="audit_log.exported")
     assert audited.actor_id == hospital_admin.pk
@@ -228,3 +230,22 @@ def test_a_cell_starting_with_a_line_feed_is_made_safe_too():
 
     assert csv_cell("\n=1+1") == "'\n=1+1"
     assert csv_cell("=1+1") == "'=1+1" and csv_cell("Anna") == "Anna"
+
+
+def test_an_enrolment_target_names_its_channel_in_the_readers_language(client, hospital_admin,
+                                                                       tree):
+    """Found: the log showed "Åsa Öberg (email)" and "Bo Ek (issuer)", stored values."""
+    for label in ("Åsa Öberg (email)", "Bo Ek (issuer)"):
+        AuditEvent.objects.create(
+            occurred_at=T0, action="enrolment.created", organisation_hsa_id=tree["cardio"].hsa_id,
+            organisation_label="Cardiology", actor_label="system:portal", actor_kind="system",
+            target_type="commissions.enrolment", target_id="1", target_label=label)
+    client.cookies["django_language"] = "sv"
+    login_session(client, hospital_admin)
+    body = text(client.get(URL, {"until": "2026-04-01"}))
+    assert "Åsa Öberg (inbjudan med e-post)" in body
+    assert "Bo Ek (mobil e-legitimation från en ID-administratör)" in body
+    assert "(email)" not in body and "(issuer)" not in body
+    rows = read_csv(client.post(EXPORT, {"until": "2026-04-01"}))
+    assert {row[3] for row in rows[1:]} == {"lyckades"}
+    assert {row[6] for row in rows[1:]} == {"system"}

@@ -198,3 +198,11 @@ def test_names_title_and_email_are_measured_after_nfkc_every_error_at_once(as_ad
     assert page.count("This has room for at most 100 characters") == 6  # summary and fields
     assert "This has room for at most 254 characters" in page
     assert not Person.objects.filter(family_name__startswith="ff").exists()
+
+
+def test_the_reserve_checkbox_comes_before_its_label_without_a_colon(as_admin, tree):
+    page = as_admin.get(URL).content.decode()
+    checkbox = page.index('id="id_reserve"')
+    label = page.index('<label for="id_reserve">')
+    assert checkbox < label
+    assert '<label for="id_reserve">The person has neither: give a reserve number</label>' in page
