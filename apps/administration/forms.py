@@ -31,7 +31,7 @@ from apps.identities.identifiers import (
     parse_person_number,
 )
 from apps.organisations.models import Organisation
-from apps.organisations.selectors import group_by_branch
+from apps.organisations.selectors import group_by_tree
 
 
 def _label_with_code(label: Any, value: str) -> str:
@@ -45,15 +45,23 @@ def _coded(choices: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     return [(value, lazy(_label_with_code, str)(label, value)) for value, label in choices]
 
 
-class BranchIterator(forms.models.ModelChoiceIterator):
-    """The organisations grouped by their branch of the tree (`group_by_branch`: one group per
-    "Region › Hospital"), so that units with like names in different places stay apart."""
+class TreeIterator(forms.models.ModelChoiceIterator):
+    """The organisations as a tree (`group_by_tree`): one group per top of the tree (the
+    administrator's scope root, or the care provider), options in tree order with each label
+    indented by its depth below the top ("— " per level), so that units with like names in
+    different places stay apart and the hierarchy shows without colour or layout."""
 
     def __iter__(self) -> Iterator[Any]:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
-        for label, group in group_by_branch(self.queryset, within=getattr(self.field, "roots", None)):
-            yield (label, [self.choice(organisation) for organisation in group])
+        for label, members in group_by_tree(self.queryset, within=getattr(self.field, "roots", None)):
+            yield (label, [(value, f"{TREE_INDENT * depth}{text}")
+                           for (value, text), depth in ((self.choice(organisation), depth)
+                                                        for organisation, depth in members)])
+
+
+#: The prefix of an option one level further down the tree (`TreeIterator`).
+TREE_INDENT = "— "
 
 
 def _not_a_choice(field: forms.ChoiceField, value: object,
@@ -117,9 +125,9 @@ class IdMultipleChoiceField(forms.ModelMultipleChoiceField):  # type: ignore[typ
 
 
 class OrganisationChoiceField(IdChoiceField):
-    """Organisations shown as `name (HSA-id)`, grouped by their branch of the tree."""
+    """Organisations shown as `name (HSA-id)`, as a tree (`TreeIterator`)."""
 
-    iterator = BranchIterator
+    iterator = TreeIterator
     #: The administrator's scope roots: group labels name nothing above them.
     roots: list[Organisation] | None = None
 

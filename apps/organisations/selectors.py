@@ -30,6 +30,24 @@ def care_unit_list_in_subtrees(roots: Iterable[Organisation]) -> QuerySet[Organi
     )
 
 
+def group_by_tree(units: Iterable[Organisation], within: Iterable[Organisation] | None = None,
+                  ) -> list[tuple[str, list[tuple[Organisation, int]]]]:
+    """`units` in tree order (by `path`: each unit right after its parent), grouped under the
+    top of the tree they sit in, each with its depth below that top (0: the top itself), for a
+    select whose options show the hierarchy. The top is the highest of `within` (an
+    administrator's scope roots) holding the unit, so nothing above the scope is named; without
+    `within`, the root of the whole tree (a care provider). Groups are labelled with the top's
+    name, in tree order. One query for the tops' names."""
+    tops = sorted((root.path for root in within), key=len) if within is not None else None
+    groups: dict[str, list[tuple[Organisation, int]]] = {}
+    for unit in sorted(units, key=lambda u: u.path):
+        top = next((path for path in tops if unit.path.startswith(path)), unit.path) if (
+            tops is not None) else "/" + unit.path.strip("/").split("/")[0] + "/"
+        groups.setdefault(top, []).append((unit, unit.path.count("/") - top.count("/")))
+    names = dict(Organisation.objects.filter(path__in=list(groups)).values_list("path", "name"))
+    return [(names.get(top, top), members) for top, members in groups.items()]
+
+
 def group_by_branch(units: Iterable[Organisation], within: Iterable[Organisation] | None = None,
                     ) -> list[tuple[str, list[Organisation]]]:
     """`units` grouped by the branch of the tree they sit in, for a select with one group per

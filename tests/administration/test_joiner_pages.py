@@ -206,3 +206,16 @@ def test_the_reserve_checkbox_comes_before_its_label_without_a_colon(as_admin, t
     label = page.index('<label for="id_reserve">')
     assert checkbox < label
     assert '<label for="id_reserve">The person has neither: give a reserve number</label>' in page
+
+
+def test_the_unit_list_shows_the_tree(as_admin, tree):
+    """Found: the units were one flat list under the scope's name."""
+    import re
+
+    page = as_admin.get(URL).content.decode()
+    select = page.split('name="organisation"')[1].split("</select>")[0]
+    options = [" ".join(text.split()) for text in re.findall(r"<option[^>]*>([^<]*)</option>",
+                                                               select)][1:]
+    assert options == ["Demo Hospital (SE2321000016-0100)", "— Cardiology (SE2321000016-0101)",
+                       "— Orthopaedics (SE2321000016-0102)"]
+    assert '<optgroup label="Demo Hospital">' in select
