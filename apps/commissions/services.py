@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from contextvars import ContextVar
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TypeVar, cast

@@ -9,7 +9,7 @@ their own, and refuse to run outside a service call whose policy passed.
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
@@ -38,8 +38,9 @@ def stored_text(model: type[Model], field: str, value: str) -> str:
     """`value` NFKC-normalised and stripped for `model.field`, checked against the column's size
     after normalising (`identifiers.normalise_text`). Raises ValidationFailed (`text.too_long`,
     field `field`)."""
-    max_length = model._meta.get_field(field).max_length
-    assert max_length is not None
+    column = model._meta.get_field(field)
+    assert isinstance(column, Field) and column.max_length is not None
+    max_length = column.max_length
     try:
         return normalise_text(value, max_length)
     except IdentifierError as exc:

@@ -4,7 +4,7 @@
 |---|---|---|
 | `code_invalid` | 400 | no such code/person, a wrong secret / short form (a failed try), a typed dead code |
 | `code_expired` | 410 | older than 10 minutes |
-| `code_ended` | 410 | ended: replaced by a newer code, or cancelled when the staff entitlement ended, the account was deactivated or the person was made a leaver (the message says which) |
+| `code_ended` | 410 | replaced by a newer code, or cancelled (the message says why) |
 | `code_used` | 409 | already redeemed (also the loser of two concurrent redemptions) |
 | `code_dead` | 403 | 5 failed tries (QR form); ask for a new code (after the failure window) |
 | `not_entitled` | 403 | the person is no longer staff or the account is deactivated; the code is ended |
