@@ -39,7 +39,7 @@ def test_admin_registers_a_joiner_who_chooses_a_password(
 
     page.get_by_label("Personal identity number or coordination number").fill("７５０３０２-２３８１")
     page.get_by_label("Work e-mail").fill("asa.oberg@example.invalid")
-    page.get_by_label("Unit").select_option(label=f"Cardiology ({tree['cardio'].hsa_id})")
+    page.get_by_label("Unit").select_option(label=f"— Cardiology ({tree['cardio'].hsa_id})")
     page.get_by_label("Title (optional)").fill("Sjuksköterska")
     page.get_by_label("E-mail an invitation").check()
     assert_fits_a_phone(page)

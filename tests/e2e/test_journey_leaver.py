@@ -96,7 +96,7 @@ def test_admin_moves_an_employee_hsa_id(page: Page, live_server: Any, test_idp: 
     page.get_by_role("link", name=f"Move {employee.hsa_id}").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(
         f"Move {employee.hsa_id} to another unit")
-    page.get_by_label("New home unit").select_option(label=f"Orthopaedics ({tree['ortho'].hsa_id})")
+    page.get_by_label("New home unit").select_option(label=f"— Orthopaedics ({tree['ortho'].hsa_id})")
     page.get_by_label("Vård och behandling, Cardiology").check()
     assert_accessible(page)
     assert_fits_a_phone(page)

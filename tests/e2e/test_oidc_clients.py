@@ -25,7 +25,7 @@ def test_admin_registers_a_client_and_a_user_sees_the_consent_page(
     page.get_by_role("link", name="Register an e-service client").click()
     assert_accessible(page)
     assert_fits_a_phone(page)
-    page.get_by_label("Organisation").select_option(label="Cardiology (SE2321000016-0101)")
+    page.get_by_label("Organisation").select_option(label="— Cardiology (SE2321000016-0101)")
     page.get_by_label("Name of the e-service").fill("Journal e-service")
     page.get_by_label("Contact person").fill("Ella Example")
     page.get_by_label("Contact e-mail").fill("ella@example.invalid")
