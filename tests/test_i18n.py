@@ -559,3 +559,26 @@ def test_the_english_word_check_catches_the_found_cases() -> None:
         assert foreign_in(f"<p>{text}</p>", [], language="en", words=SWEDISH_WORDS), text
     assert foreign_in('<p lang="sv">Svenska</p><p>Kardiologiska kliniken</p>',
                       ["Kardiologiska kliniken"], language="en", words=SWEDISH_WORDS) == []
+
+
+def test_wordings_a_swedish_reader_found_unclear_or_inconsistent():
+    """Found: a garbled token event, a technical key-rotation event, "avaktiverat" beside
+    "inaktiverat", two names for the audit history, "Avsluta <person>" (reads as ending the person)
+    and "Tillitsnivå" capitalised after a comma."""
+    from django.utils import translation
+
+    with translation.override("sv"):
+        texts = {msgid: translation.gettext(msgid) for msgid in (
+            "E-service tokens ended with what they carried",
+            "Second factor (TOTP) key encrypted with the current key",
+            "Your account in the portal is deactivated.",
+            "Why it ends now. Saved in the audit history.",
+            "Make %(person)s a leaver, now or after a last working day",
+            "LoA %(level)s")}
+    assert "när det de bar" not in texts["E-service tokens ended with what they carried"]
+    assert "TOTP" not in texts["Second factor (TOTP) key encrypted with the current key"]
+    assert "inaktiverat" in texts["Your account in the portal is deactivated."]
+    assert "granskningshistoriken" in texts["Why it ends now. Saved in the audit history."]
+    assert texts["Make %(person)s a leaver, now or after a last working day"].startswith(
+        "Avsluta allt för %(person)s")
+    assert texts["LoA %(level)s"] == "tillitsnivå %(level)s"

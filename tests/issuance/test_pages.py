@@ -183,7 +183,11 @@ def test_issuer_revokes_an_e_id_in_scope(client: Client, issuer: User, nina: Use
     step_up(client, federation, issuer)
     person_url = reverse("selfservice:issuer_person", args=[nina.person.pk])
     revoke_url = reverse("selfservice:eid_revoke", args=[eid.pk])
-    assert revoke_url in client.get(person_url).content.decode()
+    page = client.get(person_url).content.decode()
+    assert revoke_url in page
+    # Never used: said in words, as on the administrator's person page (not "–").
+    row = page.split(eid.serial)[1].split("</tr>")[0]
+    assert "<td>never</td>" in row
     response = client.post(revoke_url, {"reason": "Reported stolen"})
     assert response.status_code == 302 and response["Location"] == person_url
     eid.refresh_from_db()
