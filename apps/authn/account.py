@@ -44,6 +44,7 @@ from apps.core.db import lock_names
 from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
+from apps.identities.registration import stored_text
 from apps.outbox.mail import notice_send_once
 from apps.outbox.services import publish
 
@@ -336,13 +337,15 @@ def contact_email_change(*, actor: User, email: str, token: str = "",
     come from the population and HSA registers). It is where password and authenticator changes
     are reported, so it needs the second factor now, as `password_change`. `email` is checked by
     Django's EmailValidator (RFC 5322 addr-spec, as Django accepts it); an empty value removes the
-    address. Audited `contact.email_changed` with the old and new address; the old address (if
-    any) is e-mailed that it was replaced (`account_notify`, through the outbox). Raises Forbidden,
-    ValidationFailed (`email.invalid` on `email`; the factor's refusals on `token`)."""
+    address. The address is stored NFKC-normalised, its length checked after normalising
+    (`registration.stored_text`, as a joiner's). Audited `contact.email_changed` with the old and
+    new address; the old address (if any) is e-mailed that it was replaced (`account_notify`,
+    through the outbox). Raises Forbidden, ValidationFailed (`email.invalid`, `text.too_long` on
+    `email`; the factor's refusals on `token`)."""
     from django.core.validators import validate_email
 
     _require_staff_self(actor)
-    value = email.strip()
+    value = stored_text(Person, "email", email)
     if value:
         try:
             validate_email(value)
