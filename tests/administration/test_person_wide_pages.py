@@ -61,3 +61,31 @@ def test_the_confirmation_tells_nothing_of_an_existing_persons_accounts(as_admin
     # Only the typed values differ between a staff member and a patient.
     assert [p.count("<li>") for p in texts] == [texts[0].count("<li>")] * 2
     assert str(services.JOINER_MISMATCH) not in texts[0]
+
+
+def test_a_colleagues_patient_account_is_not_in_the_audit_search_nor_its_export(as_admin, tree):
+    """Petra works at Cardiology and logs in with a citizen e-ID as a patient: the login links her
+    patient account (`federated_identity.linked`, no organisation, target the patient account).
+    Being a patient is patient data: neither the search nor the export shows it."""
+    from apps.federation.actors import SAML_SP
+    from apps.federation.attributes import map_attributes
+    from apps.federation.models import IdentityProvider
+    from apps.federation.services import federated_login
+
+    staff, _ = make_staff(tree["cardio"], "Petra", "Patient")
+    number = staff.person.identity_numbers.get().display
+    citizen = IdentityProvider.objects.create(entity_id="https://citizen.test/", name="Citizen",
+                                              accounts="patient")
+    as_patient = federated_login(actor=SAML_SP, idp=citizen, subject="abc", attributes=map_attributes({
+        "urn:oid:1.2.752.29.4.13": [number], "urn:oid:2.5.4.42": ["Petra"],
+        "urn:oid:2.5.4.4": ["Patient"]}))
+    assert as_patient.kind == User.Kind.PATIENT
+
+    page = as_admin.get("/administration/audit/", {"person": number}).content.decode()
+    export = b"".join(as_admin.post("/administration/audit/export/",
+                                    {"person": number}).streaming_content).decode()
+
+    assert "Petra Patient" in page  # her staff events are there
+    assert as_patient.username not in page
+    assert '<th scope="row">Federated identity linked' not in page
+    assert as_patient.username not in export and "federated_identity.linked" not in export
