@@ -817,7 +817,8 @@ def _lookup_refused(actor: Actor, exc: AlreadyRegistered | JoinerMismatch, given
 
 def _plan(actor: Actor, *, identity_number: str, reserve: bool, given_name: str,
           family_name: str, organisation: Organisation, channel: str) -> JoinerPlan:
-    """`joiner_plan` after its policy: validate, find the person, choose the username."""
+    """`joiner_plan` after its policy: validate, find the person (a find audited
+    `joiner.lookup`, in the caller's transaction), choose the username."""
     if not nfkc(given_name).strip() or not nfkc(family_name).strip():
         raise ValidationFailed(_("Enter the given name and the family name."),
                                code="joiner.names", field="given_name")
