@@ -146,10 +146,13 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     (to cancel one), commissions, roles, login accounts (state, created, last login and its
     methods, second factors), mobile e-IDs (state, device, last use), active sessions of the
     staff accounts (to end one or all) and audit history (`?history=n` pages the history).
-    "Make a leaver" is offered only while something is left to end in the scope. A constant
-    number of queries whatever the number of rows."""
+    "Make a leaver" is offered only while something is left to end in the scope; the account and
+    session actions only when the scope holds every employee HSA-id of the person
+    (`policies.can_administer_person_wholly`, docs/decisions.md "Person-wide actions"), else
+    they show read-only with why. A constant number of queries whatever the number of rows."""
     roots, person = _person_in_scope(request, person_id)
     now = timezone.now()
+    is_self = person.pk == acting_user(request).person_id
     history = Paginator(selectors.audit_list_for_person_in_scope(person, roots),
                         HISTORY_PAGE_SIZE).get_page(request.GET.get("history"))
     return render(request, "administration/person_detail.html", {
@@ -166,7 +169,9 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
                                  request),
         "history": history,
         "history_rows": [HistoryRow(e, registry.label(e.action)) for e in history],
-        "is_self": person.pk == acting_user(request).person_id,  # separation of duties: no actions
+        "is_self": is_self,  # separation of duties: no actions
+        "manages_account": not is_self and policies.can_administer_person_wholly(
+            acting_user(request), person),
         "can_leave": not selectors.leave_plan_for_person(person, roots, now).empty,
         "planned": selectors.planned_leave_list_for_person(person, roots),
     })

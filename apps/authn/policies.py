@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.commissions.policies import can_administer_person
+from apps.commissions.policies import can_administer_person_wholly
 from apps.core.actors import ANONYMOUS, is_operator
 from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
@@ -42,13 +42,15 @@ def is_own_or_portal(actor: Actor, person: Person) -> bool:
 def require_manage_sessions(actor: Actor, person: Person) -> None:
     """List or end the login sessions of `person`: the person themself (any of their accounts),
     the portal itself (a session past its time limit), or a local administrator whose scope
-    holds one of the person's employee HSA-ids (`commissions.policies.can_administer_person`,
+    holds every one of the person's employee HSA-ids (sessions are person-wide:
+    `commissions.policies.can_administer_person_wholly`, docs/decisions.md "Person-wide actions",
     docs/journey-sessions-admin.md), who sees and ends those of staff accounts only (a patient
     account's sessions are patient data: `is_own_or_portal`). Raises NotFound for anyone else,
     so whether the person or the session exists never leaks."""
     if is_own_or_portal(actor, person):
         return
-    if not (isinstance(actor, User) and actor.is_active and can_administer_person(actor, person)):
+    if not (isinstance(actor, User) and actor.is_active
+            and can_administer_person_wholly(actor, person)):
         raise NotFound()
 
 

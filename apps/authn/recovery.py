@@ -64,14 +64,16 @@ class OneTimePassword:
 @policy
 def require_recover_for_other(actor: Actor, person: Person, *,
                               step_up: StepUpProof | None) -> None:
-    """An issuer whose scope covers one of `person`'s employee HSA-ids, never for themself, with a
+    """An issuer whose scope covers every one of `person`'s employee HSA-ids (the second factor and
+    password are person-wide: `can_administer_person_wholly`, docs/decisions.md "Person-wide
+    actions"), never for themself, with a
     fresh step-up at the level `settings.PORTAL_LOA_REQUIRED["issue_for_others"]` (the level of
     issuing e-IDs for others). Raises Forbidden (not an issuer; no fresh step-up), NotFound (the
     person is outside the issuer's scope, so existence does not leak)."""
     if not (isinstance(actor, User) and actor.is_active
             and commission_policies.scope_roots(actor, Role.ISSUER)):
         raise Forbidden(_("Only an e-ID issuer may do this."), code="forbidden")
-    if actor.person_id == person.pk or not commission_policies.can_administer_person(
+    if actor.person_id == person.pk or not commission_policies.can_administer_person_wholly(
             actor, person, Role.ISSUER):
         raise NotFound()
     check_step_up(step_up, actor.pk, min_loa=settings.PORTAL_LOA_REQUIRED["issue_for_others"])

@@ -56,3 +56,6 @@ ENROLMENT_CREATED = register("enrolment.created", _("Enrolment of a new login ac
 ENROLMENT_SENT = register("enrolment.sent", _("Enrolment invitation e-mailed"))
 ENROLMENT_ENDED = register("enrolment.ended", _("Enrolment ended"))
 ENROLMENT_DONE = register("enrolment.done", _("Enrolment done by an e-ID issuer"))
+# Every joiner lookup that finds a registered person, found or refused (docs/decisions.md,
+# "Joiners"): the registry is searched by identity number, so each look is logged.
+JOINER_LOOKUP = register("joiner.lookup", _("Registered person looked up for a joiner"))

@@ -90,6 +90,47 @@ def require_administer_person(actor: Actor, person: Person, role: str = Role.LOC
         raise NotFound()
 
 
+def can_administer_person_wholly(actor: Actor, person: Person,
+                                 role: str = Role.LOCAL_ADMIN) -> bool:
+    """True when the actor's scope for `role` holds EVERY employee HSA-id of the person (all their
+    homes, and at least one); always for the operator. What belongs to the person rather than to
+    one employer (their login accounts, all their sessions, their second factor and password,
+    activation codes and e-IDs) is managed only by such an actor, so an administrator of one
+    part of the organisation never controls someone who also works in another
+    (docs/decisions.md, "Person-wide actions")."""
+    if is_operator(actor):
+        return True
+    roots = scope_roots(actor, role)
+    homes = list(Organisation.objects.filter(
+        pk__in=Employee.objects.filter(person=person).values("organisation_id")))
+    return bool(homes) and all(in_scope(org, roots) for org in homes)
+
+
+def can_take_away_person_wide(actor: Actor, person: Person, role: str = Role.LOCAL_ADMIN) -> bool:
+    """True when the actor may take a person-wide thing away (deactivate an account, end
+    activation codes, revoke an e-ID): wholly in scope (`can_administer_person_wholly`), or in
+    scope of one home while the person holds no active commission or system role anywhere now
+    (UTC): nothing they do elsewhere depends on it, as after a leaver (docs/decisions.md,
+    "Person-wide actions", "Leavers")."""
+    if can_administer_person_wholly(actor, person, role):
+        return True
+    now = timezone.now()
+    return can_administer_person(actor, person, role) and not (
+        Commission.objects.active_at(now).filter(employee__person=person).exists()
+        or RoleAssignment.objects.active_at(now).filter(person=person).exists())
+
+
+@policy
+def require_administer_account(actor: Actor, person: Person, role: str = Role.LOCAL_ADMIN,
+                               *, taking_away: bool = False) -> None:
+    """The actor may act on the person's person-wide things: `can_administer_person_wholly`, or
+    with `taking_away` `can_take_away_person_wide`. Raises NotFound otherwise (the person page
+    shows such a person's account read-only; docs/decisions.md, "Person-wide actions")."""
+    allowed = (can_take_away_person_wide if taking_away else can_administer_person_wholly)
+    if not allowed(actor, person, role):
+        raise NotFound()
+
+
 @policy
 def require_operator(actor: Actor) -> None:
     """Only the portal's own system actors (scheduled work the operator runs). Raises Forbidden."""

@@ -7,8 +7,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Prefetch, Q, QuerySet
-from django.db.models.functions import Lower
+from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Cast, Lower
 
 from apps.audit import registry
 from apps.audit.models import AuditEvent
@@ -188,16 +188,21 @@ def role_get_for_person_in_scope(
 
 
 def audit_list_for_person_in_scope(person: Person, roots: list[Organisation]) -> QuerySet[AuditEvent]:
-    """Audit events about `person` (newest first) that concern no organisation or one under
-    `roots`; events at organisations outside the scope, events about the person's own care
-    (consent, emergency access: `patient_data` actions), and events of or on the person's patient
-    account (its logins and sessions: being a patient is patient data, PDL 2008:355 4 kap. 1 §)
-    are left out."""
+    """Audit events about `person` (newest first) that concern an organisation under `roots`, or
+    no organisation while every employee HSA-id of the person is under `roots` (a person who also
+    works elsewhere has history there: docs/decisions.md, "Person-wide actions"); events at
+    organisations outside the scope, events about the person's own care (consent, emergency
+    access: `patient_data` actions), and events of or on the person's patient account (its logins
+    and sessions: being a patient is patient data, PDL 2008:355 4 kap. 1 §) are left out. One
+    query (the homes outside the scope are an uncorrelated NOT EXISTS)."""
     in_scope_hsa_ids = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
     patient_accounts = [str(pk) for pk in User.objects.filter(
         person=person, kind=User.Kind.PATIENT).values_list("pk", flat=True)]
+    home_outside = Employee.objects.filter(person=person).exclude(
+        subtree_q(roots, "organisation__"))
     return audit_list_for_person(person.pk).filter(
-        Q(organisation_hsa_id="") | Q(organisation_hsa_id__in=in_scope_hsa_ids)
+        (Q(organisation_hsa_id="") & ~Exists(home_outside))
+        | Q(organisation_hsa_id__in=in_scope_hsa_ids)
     ).exclude(action__in=registry.patient_data_codes()).exclude(
         Q(actor_id__in=patient_accounts) | Q(target_id__in=patient_accounts))
 
@@ -314,12 +319,14 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
 
     An event is in a subtree when the organisation it concerns (or the unit its actor acted
     under) is; an event that concerns no organisation (a session ended, an issuer's reset, a
-    person's own password change) is in the subtrees that hold a home of the person it is about
-    (a semi-join on the employee HSA-ids in scope), unless a patient account did it: that is the
-    person's own care (docs/journey-audit-search.md, "What is in your scope's log"). Events
-    registered as patient data (`patient_data`: consents, emergency access, a patient's account)
-    are left out: they are shown only in the patient's log extract (docs/decisions.md, "Audit
-    search"). Policy `require_search_audit_log`; raises NotFound for
+    person's own password change) is in the subtrees that hold EVERY home of the person it is
+    about (a semi-join on the employee HSA-ids in scope and a correlated NOT EXISTS on one
+    outside: a person who also works elsewhere has history there; docs/decisions.md,
+    "Person-wide actions"). Events a patient account did or that target one are left out: that
+    is the person's own care (docs/journey-audit-search.md, "What is in your scope's log"), as
+    are events registered as patient data (`patient_data`: consents, emergency access, a
+    patient's account): they are shown only in the patient's log extract (docs/decisions.md,
+    "Audit search"). Policy `require_search_audit_log`; raises NotFound for
     a non-administrator and for a `unit` outside the scope, as for a missing one. Queries: the
     policy's, one for a person and one for an actor filter (`_audit_filter_q`); the events are
     read by the caller in one more (the scope is a subquery); no count."""
@@ -332,11 +339,14 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
     people_in_scope = Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
     # Only the patient accounts of people in scope: the set stays as small as the scope's staff.
     patient_accounts = User.objects.filter(kind=User.Kind.PATIENT,
-                                           person_id__in=people_in_scope).values("pk")
+                                           person_id__in=people_in_scope)
+    home_outside = Employee.objects.filter(person_id=OuterRef("subject_person_id")).exclude(
+        subtree_q(roots, "organisation__"))
     scope = Q(organisation_hsa_id__in=in_scope) | (
-        Q(organisation_hsa_id="", subject_person_id__in=people_in_scope)
-        & ~Q(actor_id__in=patient_accounts))
+        Q(organisation_hsa_id="", subject_person_id__in=people_in_scope) & ~Exists(home_outside))
     return (AuditEvent.objects.filter(_audit_filter_q(filters), scope)
+            .exclude(actor_id__in=patient_accounts.values("pk"))
+            .exclude(target_id__in=patient_accounts.values(text=Cast("pk", CharField())))
             .exclude(action__in=registry.patient_data_codes())
             .order_by("-occurred_at", "-id"))
 

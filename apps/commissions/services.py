@@ -314,7 +314,7 @@ def role_end(*, actor: Actor, assignment: RoleAssignment, reason: str) -> RoleAs
 
 def _set_active(*, actor: Actor, user: User, active: bool, reason: str) -> User:
     """Deactivate or reactivate `user` (see `account_deactivate`, `account_reactivate`)."""
-    policies.require_administer_person(actor, user.person)
+    policies.require_administer_account(actor, user.person, taking_away=not active)
     policies.require_not_self(actor, user.person)
     reason = reason.strip()
     if not reason:
@@ -349,8 +349,10 @@ def account_deactivate(*, actor: Actor, user: User, reason: str) -> User:
     ends at once, and in the same transaction the person's open activation codes end and their
     mobile e-IDs are revoked (each e-mailed to the person after commit).
 
-    For a local administrator in scope of the person, never for oneself (`require_administer_person`,
-    `require_not_self`). Raises NotFound outside scope, Forbidden for oneself, ValidationFailed for an
+    For a local administrator whose scope holds every employee HSA-id of the person, or one of them
+    while the person holds nothing active anywhere (`require_administer_account` taking away;
+    docs/decisions.md, "Person-wide actions"), never for oneself (`require_not_self`). Raises
+    NotFound otherwise, Forbidden for oneself, ValidationFailed for an
     empty reason (`no_reason`) or an account already deactivated (`account.unchanged`).
     """
     return _set_active(actor=actor, user=user, active=False, reason=reason)
@@ -361,7 +363,9 @@ def account_reactivate(*, actor: Actor, user: User, reason: str) -> User:
     """Reactivate a deactivated login account, with a reason. Old sessions and activation codes
     stay ended and revoked e-IDs stay revoked: the person logs in again and gets new ones.
 
-    Same policy and errors as `account_deactivate` (`account.unchanged` when already active).
+    Only for a local administrator whose scope holds every employee HSA-id of the person
+    (`require_administer_account`); otherwise the errors of `account_deactivate`
+    (`account.unchanged` when already active).
     """
     return _set_active(actor=actor, user=user, active=True, reason=reason)
 
@@ -724,6 +728,16 @@ JOINER_MISMATCH = _("This identity number is registered with other details. Chec
                     "the names against the identity document.")
 
 
+class JoinerMismatch(ValidationFailed):
+    """The identity number is registered with other names, or to a protected person
+    (`JOINER_MISMATCH`, code `joiner.mismatch`, field `identity_number`); `person_id` is theirs
+    for the audit event only, never shown."""
+
+    def __init__(self, person_id: uuid.UUID) -> None:
+        super().__init__(JOINER_MISMATCH, code="joiner.mismatch", field="identity_number")
+        self.person_id = person_id
+
+
 class AlreadyRegistered(ValidationFailed):
     """The identity number belongs to a person the administrator already administers; `person_id`
     is theirs, for a link to their page (code `joiner.in_scope`, field `identity_number`)."""
@@ -784,9 +798,10 @@ class JoinerPlan:
 def _find_joiner(actor: Actor, identifier: PersonIdentifier | None, given_name: str,
                  family_name: str) -> Person | None:
     """The person the identity number is registered to, or None. Raises Forbidden for oneself,
-    AlreadyRegistered when the administrator already administers them, ValidationFailed
-    (`joiner.mismatch`) when the typed names are not the registered ones: a message that says
-    nothing of who it is (docs/decisions.md, "Joiners")."""
+    AlreadyRegistered when the administrator already administers them, JoinerMismatch
+    (`joiner.mismatch`) when the typed names are not the registered ones or the person is
+    protected (skyddade personuppgifter): a message that says nothing of who it is
+    (docs/decisions.md, "Joiners")."""
     if identifier is None:
         return None
     number = IdentityNumber.objects.select_related("person").filter(
@@ -797,15 +812,37 @@ def _find_joiner(actor: Actor, identifier: PersonIdentifier | None, given_name: 
     policies.require_not_self(actor, person)
     if policies.can_administer_person(actor, person):
         raise AlreadyRegistered(person.pk)
-    if (_name_key(given_name), _name_key(family_name)) != (
+    if person.is_protected or (_name_key(given_name), _name_key(family_name)) != (
             _name_key(person.given_name), _name_key(person.family_name)):
-        raise ValidationFailed(JOINER_MISMATCH, code="joiner.mismatch", field="identity_number")
+        raise JoinerMismatch(person.pk)
     return person
+
+
+def _lookup_record(actor: Actor, person_id: uuid.UUID, given_name: str, family_name: str,
+                   organisation: Organisation, result: str, outcome: str) -> None:
+    """Audit a joiner lookup that found a registered person (`joiner.lookup`; docs/decisions.md,
+    "Joiners"): the person's id as target and subject, labelled with the names the administrator
+    typed (so a refused lookup shows nothing they did not know), at the chosen unit, with
+    `result` (`joiner.found`, `joiner.in_scope`, `joiner.mismatch`). In the caller's
+    transaction."""
+    looked_up = Person(id=person_id, given_name=nfkc(given_name).strip()[:100],
+                       family_name=nfkc(family_name).strip()[:100])
+    record(actor=actor, action=audit.JOINER_LOOKUP.code, target=looked_up, subject=looked_up,
+           organisation=organisation, outcome=outcome, changes={"result": [None, result]})
+
+
+def _lookup_refused(actor: Actor, exc: AlreadyRegistered | JoinerMismatch, given_name: str,
+                    family_name: str, organisation: Organisation) -> None:
+    """Audit a refused joiner lookup in its own transaction (the attempt's work rolled back)."""
+    with transaction.atomic():
+        _lookup_record(actor, exc.person_id, given_name, family_name, organisation, exc.code,
+                       AuditEvent.Outcome.FAILURE)
 
 
 def _plan(actor: Actor, *, identity_number: str, reserve: bool, given_name: str,
           family_name: str, organisation: Organisation, channel: str) -> JoinerPlan:
-    """`joiner_plan` after its policy: validate, find the person, choose the username."""
+    """`joiner_plan` after its policy: validate, find the person (a find audited
+    `joiner.lookup`, in the caller's transaction), choose the username."""
     if not nfkc(given_name).strip() or not nfkc(family_name).strip():
         raise ValidationFailed(_("Enter the given name and the family name."),
                                code="joiner.names", field="given_name")
@@ -825,6 +862,9 @@ def _plan(actor: Actor, *, identity_number: str, reserve: bool, given_name: str,
         except IdentifierError as exc:
             raise ValidationFailed(exc.message, code=exc.code, field="identity_number") from exc
     existing = _find_joiner(actor, identifier, given_name, family_name)
+    if existing is not None:
+        _lookup_record(actor, existing.pk, given_name, family_name, organisation, "joiner.found",
+                       AuditEvent.Outcome.SUCCESS)
     account = None if existing is None else User.objects.filter(
         person=existing, kind=User.Kind.STAFF, is_active=True).order_by("created_at").first()
     username = account.username if account else next(
@@ -841,22 +881,30 @@ def _plan(actor: Actor, *, identity_number: str, reserve: bool, given_name: str,
 def joiner_plan(*, actor: Actor, identity_number: str, reserve: bool, given_name: str,
                 family_name: str, organisation: Organisation, channel: str) -> JoinerPlan:
     """What registering this joiner would do (a read, for the page that asks once): see
-    `joiner_register` for the arguments, the policy and the refusals."""
+    `joiner_register` for the arguments, the policy and the refusals. A lookup that finds a
+    registered person is audited `joiner.lookup`, refused or not."""
     policies.require_administer_unit(actor, organisation)
-    return _plan(actor, identity_number=identity_number, reserve=reserve, given_name=given_name,
-                 family_name=family_name, organisation=organisation, channel=channel)
+    try:
+        with transaction.atomic():
+            return _plan(actor, identity_number=identity_number, reserve=reserve,
+                         given_name=given_name, family_name=family_name,
+                         organisation=organisation, channel=channel)
+    except (AlreadyRegistered, JoinerMismatch) as exc:
+        _lookup_refused(actor, exc, given_name, family_name, organisation)
+        raise
 
 
 @dataclass(frozen=True)
 class JoinerResult:
     """What `joiner_register` did: the person (`person_created` False: an existing one), their
-    new employee HSA-id, the staff account (`account_created` False: their existing one) and the
-    enrolment started (None when the existing account was kept)."""
+    new employee HSA-id, the staff account (`account_created` False: their existing one; None
+    when they have none and also work outside the administrator's scope, where a login account is
+    not the administrator's to make) and the enrolment started (None when no account was made)."""
 
     person: Person
     person_created: bool
     employee: Employee
-    user: User
+    user: User | None
     account_created: bool
     enrolment: Enrolment | None
 
@@ -905,16 +953,20 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
     person keeps their names and e-mail, and gets the new employee HSA-id (so they come into the
     scope: they work here now). The employee HSA-id is generated under the directory owner's prefix
     (`employee_create`). A person without an active staff account gets one named from the names
-    (`identifiers.username_from_names`, with a number when taken or confusable) with an unusable password, and
-    an enrolment by `channel` (`Enrolment.Channel`: an e-mailed invitation to `email`, or a mobile
-    e-ID from an issuer); an existing active staff account is kept and no enrolment is started.
+    (`identifiers.username_from_names`, with a number when taken or confusable) with an unusable
+    password, and an enrolment by `channel` (`Enrolment.Channel`: an e-mailed invitation to
+    `email`, or a mobile e-ID from an issuer), but only when every home of the person is then in
+    the administrator's scope (a login account is person-wide: docs/decisions.md, "Person-wide
+    actions"); an existing active staff account is kept and no enrolment is started.
 
     Policy: a local administrator of `organisation` (`require_administer_unit`), never for
     themself (`require_not_self`). Locks the existing person first, then their accounts
     (docs/architecture.md, "Lock order"); a new person is inserted, and the unique identity number
     decides between two administrators registering one number at once: the second one finds the
-    first one's person. Raises NotFound (unit outside scope), Forbidden (`self_administration`),
-    AlreadyRegistered (`joiner.in_scope`), ValidationFailed (`joiner.mismatch`, `pnr.*`,
+    first one's person. Every lookup that finds a registered person is audited `joiner.lookup`
+    (outcome failure when refused; docs/decisions.md, "Joiners"). Raises NotFound (unit outside
+    scope), Forbidden (`self_administration`), AlreadyRegistered (`joiner.in_scope`),
+    JoinerMismatch (`joiner.mismatch`, also for a protected person), ValidationFailed (`pnr.*`,
     `joiner.no_number`, `joiner.number_and_reserve`, `joiner.names`, `joiner.channel`,
     `joiner.username`, `text.too_long`: a name, the title or the e-mail longer than its column once
     NFKC-normalised).
@@ -922,34 +974,41 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
     policies.require_administer_unit(actor, organisation)
     title = stored_text(Employee, "title", title)
     email = stored_text(Enrolment, "email", email)
-    with context.using(context.current()), transaction.atomic():
-        for _attempt in range(2):
-            plan = _plan(actor, identity_number=identity_number, reserve=reserve,
-                         given_name=given_name, family_name=family_name,
-                         organisation=organisation, channel=channel)
-            if plan.existing is not None:
-                person = Person.objects.select_for_update().get(pk=plan.existing.pk)
-                created = False
+    try:
+        with context.using(context.current()), transaction.atomic():
+            for _attempt in range(2):
+                plan = _plan(actor, identity_number=identity_number, reserve=reserve,
+                             given_name=given_name, family_name=family_name,
+                             organisation=organisation, channel=channel)
+                if plan.existing is not None:
+                    person = Person.objects.select_for_update().get(pk=plan.existing.pk)
+                    created = False
+                    break
+                try:
+                    person = person_insert(actor=actor,
+                                           identifier=plan.identifier or _new_reserve_id(),
+                                           given_name=given_name, family_name=family_name,
+                                           email=email)
+                except ValidationFailed as exc:
+                    if exc.code != "person.duplicate":
+                        raise
+                    continue  # registered by someone else meanwhile: find them (or a new reserve id)
+                created = True
                 break
-            try:
-                person = person_insert(actor=actor, identifier=plan.identifier or _new_reserve_id(),
-                                       given_name=given_name, family_name=family_name,
-                                       email=email)
-            except ValidationFailed as exc:
-                if exc.code != "person.duplicate":
-                    raise
-                continue  # registered by someone else meanwhile: find them (or a new reserve id)
-            created = True
-            break
-        else:
-            raise Busy(_("The service is busy. Try again in a moment."))
-        employee = _employee_generated(actor, person, organisation, title)
-        user = User.objects.select_for_update().filter(
-            person=person, kind=User.Kind.STAFF, is_active=True).order_by("created_at").first()
-        enrolment = None
-        if user is None:
-            user = _account_generated(actor, person, given_name, family_name)
-            enrolment = _enrolment_start(actor, user, channel, email)
+            else:
+                raise Busy(_("The service is busy. Try again in a moment."))
+            employee = _employee_generated(actor, person, organisation, title)
+            user = User.objects.select_for_update().filter(
+                person=person, kind=User.Kind.STAFF, is_active=True).order_by("created_at").first()
+            enrolment = None
+            # A login account is person-wide: one that works for the person's other homes too is
+            # made only by an actor covering every home (docs/decisions.md, "Person-wide actions").
+            if user is None and policies.can_administer_person_wholly(actor, person):
+                user = _account_generated(actor, person, given_name, family_name)
+                enrolment = _enrolment_start(actor, user, channel, email)
+    except (AlreadyRegistered, JoinerMismatch) as exc:
+        _lookup_refused(actor, exc, given_name, family_name, organisation)
+        raise
     return JoinerResult(person=person, person_created=created, employee=employee, user=user,
                         account_created=enrolment is not None, enrolment=enrolment)
 

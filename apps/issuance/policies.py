@@ -46,10 +46,11 @@ def is_issuer(actor: Actor) -> bool:
 
 
 def can_issue_for_other(actor: Actor, person: Person) -> bool:
-    """An issuer whose scope covers one of the person's employee HSA-ids, never for themself."""
+    """An issuer whose scope covers every one of the person's employee HSA-ids, never for
+    themself (e-IDs are person-wide: docs/decisions.md, "Person-wide actions")."""
     if not isinstance(actor, User) or actor.person_id == person.pk:
         return False
-    return commission_policies.can_administer_person(actor, person, Role.ISSUER)
+    return commission_policies.can_administer_person_wholly(actor, person, Role.ISSUER)
 
 
 def issues_for_other(actor: Actor, person: Person) -> bool:
@@ -84,14 +85,17 @@ def require_issue_code(actor: Actor, person: Person, *, step_up: StepUpProof | N
 
 
 def can_revoke_eid(actor: Actor, eid: MobileEID) -> bool:
-    """The owner, an issuer or local administrator in scope of the owner, or the operator."""
+    """The owner, the operator, or an issuer or local administrator who may take person-wide
+    things of the owner away (`commissions.policies.can_take_away_person_wide`: wholly in scope,
+    or in scope while the owner holds nothing active anywhere; docs/decisions.md, "Person-wide
+    actions")."""
     if is_operator(actor):
         return True
     if not isinstance(actor, User):
         return False
     if actor.person_id == eid.person_id:
         return True
-    return any(commission_policies.can_administer_person(actor, eid.person, role)
+    return any(commission_policies.can_take_away_person_wide(actor, eid.person, role)
                for role in (Role.ISSUER, Role.LOCAL_ADMIN))
 
 
@@ -112,11 +116,12 @@ def require_rename_eid(actor: Actor, eid: MobileEID) -> None:
 
 @policy
 def require_end_codes(actor: Actor, person: Person) -> None:
-    """The operator, or a local administrator or issuer in scope of the person. NotFound otherwise."""
+    """The operator, or a local administrator or issuer who may take person-wide things of the
+    person away (`commissions.policies.can_take_away_person_wide`). NotFound otherwise."""
     if is_operator(actor):
         return
     if isinstance(actor, User) and any(
-        commission_policies.can_administer_person(actor, person, role)
+        commission_policies.can_take_away_person_wide(actor, person, role)
         for role in (Role.LOCAL_ADMIN, Role.ISSUER)
     ):
         return

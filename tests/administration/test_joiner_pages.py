@@ -116,6 +116,7 @@ def test_the_person_page_sends_a_new_invitation(as_admin, tree, hospital_admin):
         actor=hospital_admin, identity_number=NUMBER, reserve=False, given_name="Åsa",
         family_name="Öberg", email="asa.oberg@example.invalid", organisation=tree["cardio"],
         channel="issuer")
+    assert result.user is not None
     detail = f"/administration/people/{result.person.pk}/"
     page = as_admin.get(detail).content.decode()
     assert "waiting for a mobile e-ID from an issuer" in page

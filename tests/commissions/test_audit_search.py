@@ -34,7 +34,7 @@ def event(unit, *, action="commission.granted", at=T0, actor=None, subject=None,
         actor_kind="user" if actor else "system",
         organisation_hsa_id=unit.hsa_id if unit else "", organisation_label=str(unit or ""),
         subject_person_id=subject.pk if subject else None, subject_label=str(subject or ""),
-        target_type="tests.thing", target_id="1", **fields)
+        **({"target_type": "tests.thing", "target_id": "1"} | fields))
 
 
 def search(who, **filters):
@@ -239,3 +239,38 @@ def test_a_leaver_is_recorded_at_the_scope_root_it_was_done_for(tree, hospital_a
     left = AuditEvent.objects.get(action="person.left", subject_person_id=olle.person.pk)
     assert left.organisation_hsa_id == tree["hospital"].hsa_id
     assert search(hospital_admin, action="person.left", until=None) == [left]
+
+
+@pytest.mark.parametrize("unit", [None, "cardio"])
+def test_an_event_on_a_colleagues_patient_account_stays_in_their_log_extract(tree, hospital_admin,
+                                                                            olle, unit):
+    """A citizen e-ID login links Olle's patient account (target the patient account): being a
+    patient is patient data, as on the person page."""
+    from apps.identities import services as identities
+
+    as_patient = identities.user_create(actor=SYSTEM, person=olle.person, username="olle-patient",
+                                        kind="patient")
+    event(tree[unit] if unit else None, action="federated_identity.linked", subject=olle.person,
+          target_type="identities.user", target_id=str(as_patient.pk))
+    assert search(hospital_admin) == []
+    export = services.audit_log_export(actor=hospital_admin,
+                                       filters=AuditFilter(person="Olle", until=UNTIL))
+    assert list(export.events) == []
+
+
+def test_an_event_without_organisation_about_someone_also_working_elsewhere_stays_hidden(
+        tree, hospital_admin, olle):
+    """Olle also works at Primary Care Centre North (outside the hospital): his sessions, resets
+    and password changes there are not the hospital's to read; what happened at Orthopaedics is."""
+    from apps.commissions.services import employee_create
+
+    employee_create(actor=SYSTEM, person=olle.person, organisation=tree["primary"])
+    event(None, action="second_factor.reset", subject=olle.person)
+    kept = event(tree["ortho"], subject=olle.person)
+    assert search(hospital_admin) == [kept]
+    assert search(hospital_admin, person="Olle") == [kept]
+    assert list(selectors.audit_list_for_person_in_scope(
+        olle.person, [tree["hospital"]]).filter(occurred_at__lt=UNTIL)) == [kept]
+    # An administrator over both homes (the region) reads both.
+    assert len(list(selectors.audit_list_for_person_in_scope(
+        olle.person, [tree["region"]]).filter(occurred_at__lt=UNTIL))) == 2

@@ -217,6 +217,36 @@ def test_an_existing_person_outside_the_scope_gets_the_hsa_id_when_the_names_mat
                                          actor_id=hospital_admin.pk).exists()
 
 
+def test_no_account_is_made_for_someone_who_also_works_elsewhere(tree, hospital_admin):
+    """A login account is person-wide: for a person found outside the scope whose account there
+    was deactivated, the administrator's registration makes only the employee HSA-id; an
+    invitation to an address the administrator typed would otherwise log in as them for their
+    other employer too (docs/decisions.md, "Person-wide actions")."""
+    other, _ = make_staff(tree["other_unit"], "Åsa", "Öberg", username="asa.elsewhere")
+    User.objects.filter(pk=other.pk).update(is_active=False)
+    number = other.person.identity_numbers.get().display
+
+    result = register(hospital_admin, tree["cardio"], number=number,
+                      email="typed.by.admin@example.invalid")
+
+    assert result.person == other.person and result.user is None and result.enrolment is None
+    assert not User.objects.filter(person=other.person, is_active=True).exists()
+    assert not Enrolment.objects.filter(person=other.person).exists()
+    deliver_pending()
+    assert not [m for m in mail.outbox if "typed.by.admin@example.invalid" in m.to]
+
+
+def test_a_registered_patient_who_works_nowhere_else_gets_an_account(tree, hospital_admin):
+    """The patient's only employee HSA-id is then the administrator's: the account is theirs to
+    make."""
+    patient = identities.person_create(actor=SYSTEM, given_name="Åsa", family_name="Öberg",
+                                       person_number="19750302-2381")
+
+    result = register(hospital_admin, tree["cardio"])
+
+    assert result.person == patient and result.account_created and result.enrolment is not None
+
+
 def test_other_names_for_a_number_outside_the_scope_reveal_nothing(tree, hospital_admin):
     other, _ = make_staff(tree["other_unit"], "Hemlig", "Person")
     Person.objects.filter(pk=other.person.pk).update(is_protected=True)

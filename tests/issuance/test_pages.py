@@ -285,7 +285,6 @@ def test_issuer_person_page_shows_what_the_document_is_checked_against(
 
     employee = nina.person.employees.get()
     Employee.objects.filter(pk=employee.pk).update(title="Sjuksköterska")
-    commissions.employee_create(actor=SYSTEM, person=nina.person, organisation=tree["other_unit"])
     login_session(client, issuer)
     step_up(client, federation, issuer)
     page = client.get(reverse("selfservice:issuer_person", args=[nina.person.pk])).content.decode()
@@ -294,7 +293,10 @@ def test_issuer_person_page_shows_what_the_document_is_checked_against(
     assert nina.person.person_number in page
     row = page.split(f"<th scope=\"row\">{employee.hsa_id}</th>")[1].split("</tr>")[0]
     assert "Cardiology (SE2321000016-0101)" in row and "Sjuksköterska" in row
-    assert "Other Clinic" not in page  # an employee HSA-id outside the issuer's area stays hidden
+    # Someone who also works outside the issuer's area is no longer theirs to serve
+    # (docs/decisions.md, "Person-wide actions").
+    commissions.employee_create(actor=SYSTEM, person=nina.person, organisation=tree["other_unit"])
+    assert client.get(reverse("selfservice:issuer_person", args=[nina.person.pk])).status_code == 404
 
 
 def test_an_e_id_without_a_device_name_is_named_in_the_readers_language(
