@@ -135,6 +135,17 @@ class OrganisationChoiceField(IdChoiceField):
         return f"{obj.name} ({obj.hsa_id})"
 
 
+def offer_units(form: forms.Form, name: str, organisations: QuerySet[Organisation],
+                roots: list[Organisation]) -> None:
+    """Offer `organisations` (those of the administrator's scope) in the `OrganisationChoiceField`
+    `name` of `form`, as a tree under the scope's `roots`: what the form accepts is what it
+    shows."""
+    field = form.fields[name]
+    assert isinstance(field, OrganisationChoiceField)
+    field.queryset = organisations
+    field.roots = roots
+
+
 class EmployeeChoiceField(IdChoiceField):
     """Employee HSA-ids, with the title when there is one."""
 
@@ -199,10 +210,7 @@ class CommissionGrantForm(ValidityMixin):
         employee_field = self.fields["employee"]
         assert isinstance(employee_field, forms.ModelChoiceField)
         employee_field.queryset = employees
-        unit_field = self.fields["care_unit"]
-        assert isinstance(unit_field, OrganisationChoiceField)
-        unit_field.queryset = care_units
-        unit_field.roots = roots
+        offer_units(self, "care_unit", care_units, roots)
         self.fields["valid_from"].initial = timezone.localdate
         if len(employees) > 1:
             employee_field.empty_label = _("Choose an employee HSA-id")
@@ -234,10 +242,7 @@ class RoleGrantForm(ValidityMixin):
     def __init__(self, *args: Any, organisations: QuerySet[Organisation],
                  roots: list[Organisation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["organisation"]
-        assert isinstance(field, OrganisationChoiceField)
-        field.queryset = organisations
-        field.roots = roots
+        offer_units(self, "organisation", organisations, roots)
         self.fields["valid_from"].initial = timezone.localdate
 
 
@@ -263,10 +268,7 @@ class EmployeeMoveForm(forms.Form):
                  roots: list[Organisation], commissions: QuerySet[Commission],
                  **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["organisation"]
-        assert isinstance(field, OrganisationChoiceField)
-        field.queryset = organisations
-        field.roots = roots
+        offer_units(self, "organisation", organisations, roots)
         end = self.fields["end"]
         assert isinstance(end, IdMultipleChoiceField)
         end.queryset = commissions
@@ -378,10 +380,7 @@ class ClientRegisterForm(ClientContactForm):
     def __init__(self, *args: Any, organisations: QuerySet[Organisation],
                  roots: list[Organisation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["organisation"]
-        assert isinstance(field, OrganisationChoiceField)
-        field.queryset = organisations
-        field.roots = roots
+        offer_units(self, "organisation", organisations, roots)
 
 
 def _action_choices() -> list[tuple[str, str]]:
@@ -413,10 +412,7 @@ class AuditSearchForm(forms.Form):
     def __init__(self, *args: Any, organisations: QuerySet[Organisation],
                  roots: list[Organisation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["unit"]
-        assert isinstance(field, OrganisationChoiceField)
-        field.queryset = organisations
-        field.roots = roots
+        offer_units(self, "unit", organisations, roots)
 
     def _identity_number_or_text(self, name: str) -> str:
         """The text as typed; when it looks like a number it must be a valid personnummer or
@@ -484,10 +480,7 @@ class JoinerForm(forms.Form):
     def __init__(self, *args: Any, organisations: QuerySet[Organisation],
                  roots: list[Organisation], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["organisation"]
-        assert isinstance(field, OrganisationChoiceField)
-        field.queryset = organisations
-        field.roots = roots
+        offer_units(self, "organisation", organisations, roots)
 
     def clean_identity_number(self) -> str:
         value: str = self.cleaned_data["identity_number"]

@@ -19,7 +19,6 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
-from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import HttpRequest
@@ -194,12 +193,7 @@ def password_change(*, actor: User, request: HttpRequest, current_password: str,
     every rule's message at once)."""
     _require_staff_self(actor)
     _check_current_password(actor, request, current_password)
-    new = passwords.normalise(new_password)
-    try:
-        validate_password(new, actor)
-    except DjangoValidationError as exc:
-        raise ValidationFailed(" ".join(exc.messages), code="password.invalid",
-                               field="new_password") from exc
+    new = passwords.checked(new_password, actor, field="new_password")
     method = _require_current_factor(actor, token, step_up)
     with transaction.atomic():
         Person.objects.select_for_update().get(pk=actor.person_id)

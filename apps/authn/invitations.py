@@ -9,8 +9,6 @@ first password login to enrol an authenticator app (`LoginObligation.Kind.ENROL_
 
 from __future__ import annotations
 
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -20,7 +18,7 @@ from apps.authn import audit, passwords
 from apps.authn.models import LoginObligation
 from apps.commissions.models import Enrolment
 from apps.core.calls import policy, service
-from apps.core.errors import NotFound, ValidationFailed
+from apps.core.errors import NotFound
 from apps.identities.actors import Actor
 from apps.identities.models import Person, User
 
@@ -65,12 +63,7 @@ def invitation_accept(*, actor: User, token: str, password: str) -> User:
         LoginObligation.objects.get_or_create(
             user=user, kind=LoginObligation.Kind.ENROL_TOTP,
             defaults={"set_by_label": enrolment.created_by_label})
-        password = passwords.normalise(password)
-        try:
-            validate_password(password, user)
-        except ValidationError as exc:
-            raise ValidationFailed(" ".join(exc.messages), code="password.invalid",
-                                   field="password") from exc
+        password = passwords.checked(password, user, field="password")
         user.set_password(password)
         user.save(update_fields=["password"])
         enrolment.done_at = timezone.now()

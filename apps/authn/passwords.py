@@ -15,9 +15,12 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from apps.core.errors import ValidationFailed
 
 #: 3.1.1.2 item 2: at least 15 characters when the password is the only factor.
 MIN_LENGTH_SINGLE_FACTOR = 15
@@ -32,6 +35,19 @@ def normalise(password: str) -> str:
     """`password` in Unicode normalisation form NFKC (SP 800-63B rev. 4, 3.1.1.2 item 8): a
     password typed with a different keyboard or input method matches the same hash."""
     return unicodedata.normalize("NFKC", password)
+
+
+def checked(password: str, user: Any, *, field: str) -> str:
+    """`password` normalised (`normalise`), once every rule of `AUTH_PASSWORD_VALIDATORS` accepts
+    it for `user` (an `identities.User`). Raises ValidationFailed (`password.invalid` on `field`,
+    every rule's message at once)."""
+    password = normalise(password)
+    try:
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), code="password.invalid",
+                               field=field) from exc
+    return password
 
 
 def has_second_factor(user: Any) -> bool:
