@@ -463,11 +463,11 @@ class JoinerForm(forms.Form):
     family_name = StoredTextField(label=_("Family name"), max_length=100)
     email = StoredEmailField(
         label=_("Work e-mail"), max_length=254,
-        help_text=_("The invitation to choose a password goes here."),
+        help_text=_("With an e-mailed invitation, the invitation to choose a password goes here."),
         widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     organisation = OrganisationChoiceField(
         label=_("Unit"), queryset=Organisation.objects.none(),
-        empty_label=_("Choose an organisation"),
+        empty_label=_("Choose a unit"),
         help_text=_("The employee HSA-id is made under this unit's organisation."))
     title = StoredTextField(label=_("Title (optional)"), max_length=100, required=False)
     channel = forms.ChoiceField(
