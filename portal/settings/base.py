@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "apps.organisations",
     "apps.commissions",
     "apps.consents",
+    "apps.blocks",
     "apps.issuance",
     "apps.authn",
     "apps.federation",

@@ -1,0 +1,16 @@
+"""Audit action codes of the blocks app (every event has the patient as subject, so it shows in
+the patient's log extract, PDL 2008:355 8 kap. 3 §)."""
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.registry import register
+
+BLOCK_REGISTERED = register("block.registered", _("Block registered"), patient_data=True)
+BLOCK_REVOKED = register("block.revoked", _("Block lifted"), patient_data=True)
+BLOCK_DELETED = register("block.deleted", _("Block removed as a wrong registration"),
+                         patient_data=True)
+TEMPORARY_REVOKE_REGISTERED = register("block.temporary_revoke_registered",
+                                       _("Block temporarily lifted"), patient_data=True)
+TEMPORARY_REVOKE_CANCELLED = register("block.temporary_revoke_cancelled",
+                                      _("Temporary lifting of a block ended early"),
+                                      patient_data=True)

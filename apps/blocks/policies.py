@@ -1,0 +1,85 @@
+"""Who may register, lift and remove blocks and temporary revokes. Deny by default.
+
+- A staff member acting under one of their own commissions, valid now, for care and treatment
+  (purpose "Vård och behandling") at the information-owning care provider registers a block on the
+  patient's request, lifts it (hävning) and removes a wrong registration (makulering) (PDL
+  2008:355 4 kap. 4 §, 6 kap. 2 §; Inera's Spärr contract).
+- A temporary revoke is registered, and ended early, by a staff member acting under such a
+  commission at the care unit it is for, where the patient consents or the emergency is
+  (docs/decisions.md, "Blocks").
+- Nobody acts as staff on blocks of their own records. The system actor (demo data, management
+  commands) passes.
+- Guardians cannot block on a child's behalf (domain: PDL 4 kap. 4 §); the portal has no
+  guardianship yet, so no path lets anyone but staff at the owner register a block.
+
+A commission that is missing or someone else's is NotFound (commissions.policies); a block or
+temporary revoke outside the actor's care provider or unit is NotFound too (existence never leaks).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.commissions.models import Commission, Employee
+from apps.commissions.policies import require_act_under_commission
+from apps.commissions.vocabularies import Purpose
+from apps.core.actors import is_operator
+from apps.core.calls import policy
+from apps.core.errors import Forbidden, NotFound
+from apps.identities.actors import Actor
+from apps.identities.models import Person
+from apps.organisations.models import Organisation
+
+
+def _acting_employee(actor: Actor, commission: Commission | None, patient: Person,
+                     now: datetime) -> Employee:
+    require_act_under_commission(actor, commission, now)
+    assert commission is not None  # require_act_under_commission refuses None
+    if commission.employee.person_id == patient.pk:
+        raise Forbidden(_("You cannot register or change blocks of your own records."),
+                        code="block.self")
+    if commission.purpose != Purpose.CARE:
+        raise Forbidden(_("Choose a commission for care and treatment."),
+                        code="block.not_care_commission")
+    return commission.employee
+
+
+@policy
+def require_block_owner_staff(actor: Actor, commission: Commission | None, patient: Person,
+                              care_provider: Organisation, now: datetime, *,
+                              existing: bool) -> Employee | None:
+    """The acting employee (None for the system actor) when `actor` acts under `commission`, valid
+    at `now` (UTC), for care at `care_provider`. Raises NotFound for a missing or someone else's
+    commission, and for an `existing` block of another care provider; Forbidden to register at
+    another care provider (`block.not_information_owner`), for one's own records (`block.self`) and
+    for a commission of another purpose (`block.not_care_commission`)."""
+    if is_operator(actor):
+        return None
+    employee = _acting_employee(actor, commission, patient, now)
+    assert commission is not None
+    if commission.care_provider_id != care_provider.pk:
+        if existing:
+            raise NotFound()
+        raise Forbidden(_("Only staff at the care provider that owns the information can block it."),
+                        code="block.not_information_owner", field="care_provider")
+    return employee
+
+
+@policy
+def require_unit_staff(actor: Actor, commission: Commission | None, patient: Person,
+                       care_unit: Organisation, now: datetime, *, existing: bool) -> Employee | None:
+    """The acting employee (None for the system actor) when `actor` acts under `commission`, valid
+    at `now` (UTC), for care at `care_unit`. Raises as `require_block_owner_staff`, with
+    `block.not_at_unit` for a new temporary revoke at another unit."""
+    if is_operator(actor):
+        return None
+    employee = _acting_employee(actor, commission, patient, now)
+    assert commission is not None
+    if commission.care_unit_id != care_unit.pk:
+        if existing:
+            raise NotFound()
+        raise Forbidden(_("Act under a commission at the care unit the block is lifted for."),
+                        code="block.not_at_unit", field="care_unit")
+    return employee

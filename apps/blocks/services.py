@@ -1,0 +1,271 @@
+"""Writes of blocks and temporary revokes; each audited in the same transaction.
+
+Every event has the patient as `subject` (it shows in the patient's log extract, PDL 2008:355
+8 kap. 3 §) and the block's owning unit or provider (or the temporary revoke's unit) as
+`organisation`. Times are UTC. Lock order (docs/architecture.md, "Lock order"): the block, then a
+temporary revoke of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from apps.audit.services import record
+from apps.blocks import audit, policies
+from apps.blocks.models import EXCLUDABLE_TYPES, TEMPORARY_REVOKE_MAX, Block, TemporaryRevoke
+from apps.commissions.models import Commission, Employee
+from apps.commissions.vocabularies import InformationClass, Purpose
+from apps.core.calls import service
+from apps.core.errors import ValidationFailed
+from apps.identities.actors import Actor, actor_id
+from apps.identities.models import Person
+from apps.organisations.models import Organisation
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(_("Give a reason."), code="block.no_reason", field="reason")
+    return reason
+
+
+def _lock_applying(block: Block) -> Block:
+    """The block, locked, when it is neither lifted nor removed; else ValidationFailed."""
+    locked = Block.objects.select_for_update().get(pk=block.pk)
+    if locked.deleted_at is not None:
+        raise ValidationFailed(_("This block has been removed as a wrong registration."),
+                               code="block.already_deleted")
+    if locked.revoked_at is not None:
+        raise ValidationFailed(_("This block has already been lifted."),
+                               code="block.already_revoked")
+    return locked
+
+
+@service
+def block_register(
+    *,
+    actor: Actor,
+    commission: Commission | None,
+    patient: Person,
+    block_type: str,
+    care_provider: Organisation,
+    care_unit: Organisation | None = None,
+    period_start: datetime | None = None,
+    period_end: datetime | None = None,
+    excluded_types: Iterable[str] = (),
+) -> Block:
+    """Register a block (spärr) of `care_provider`'s information about `patient` on the patient's
+    request: `inner` (Block.Type) hides `care_unit`'s information from the rest of the care
+    provider (PDL 2008:355 4 kap. 4 §), `outer` hides the care provider's (or only `care_unit`'s)
+    information from other care providers (6 kap. 2 §). Optionally only information of the period
+    [period_start, period_end) (UTC, either end open); `excluded_types` are information type codes
+    left visible, only `lak` and `upp` (Inera's Spärr contract).
+
+    Raises NotFound/Forbidden as `policies.require_block_owner_staff`; ValidationFailed with
+    `field` for an unknown type (`block_type`), a care provider that is none (`care_provider`), an
+    inner block without a care unit, or a unit that is not a care unit of that care provider
+    (`care_unit`), an end not after the start (`period_end`), and another excluded type
+    (`excluded_types`, `block.type_not_excludable`).
+    """
+    now = timezone.now()
+    policies.require_block_owner_staff(actor, commission, patient, care_provider, now,
+                                       existing=False)
+    if block_type not in Block.Type.values:
+        raise ValidationFailed(_("Choose inner or outer block."), code="block.unknown_type",
+                               field="block_type")
+    if not care_provider.is_care_provider:
+        raise ValidationFailed(_("Choose a care provider."), code="block.not_care_provider",
+                               field="care_provider")
+    if block_type == Block.Type.INNER and care_unit is None:
+        raise ValidationFailed(_("An inner block needs the care unit whose information is blocked."),
+                               code="block.inner_without_unit", field="care_unit")
+    if care_unit is not None and not (care_unit.is_care_unit
+                                      and care_unit.care_provider_id == care_provider.pk):
+        raise ValidationFailed(_("Choose a care unit of this care provider."),
+                               code="block.unit_not_at_provider", field="care_unit")
+    if period_start is not None and period_end is not None and period_end <= period_start:
+        raise ValidationFailed(_("The end must be after the start."),
+                               code="validity.end_before_start", field="period_end")
+    excluded = frozenset(excluded_types)
+    if not excluded <= EXCLUDABLE_TYPES:
+        raise ValidationFailed(_("Only medication and alert information can be excluded from a "
+                                 "block."), code="block.type_not_excludable", field="excluded_types")
+    with transaction.atomic():
+        block = Block.objects.create(
+            block_type=block_type, patient=patient, care_provider=care_provider,
+            care_unit=care_unit, period_start=period_start, period_end=period_end,
+            excludes_medication=InformationClass.MEDICATION.value in excluded,
+            excludes_alerts=InformationClass.ALERTS.value in excluded,
+            registered_at=now, registered_by_id=actor_id(actor), registered_by_label=str(actor)[:200],
+        )
+        record(
+            actor=actor, action=audit.BLOCK_REGISTERED.code, target=block, subject=patient,
+            organisation=care_unit or care_provider,
+            changes={"block_type": [None, block_type], "care_provider": [None, care_provider.hsa_id],
+                     "care_unit": [None, care_unit.hsa_id if care_unit else None],
+                     "period_start": [None, _iso(period_start)],
+                     "period_end": [None, _iso(period_end)],
+                     "excluded_types": [None, sorted(excluded)]},
+        )
+    return block
+
+
+@service
+def block_revoke(*, actor: Actor, commission: Commission | None, block: Block,
+                 reason: str) -> Block:
+    """Lift a block permanently (hävning) on the patient's request, with a reason; the row stays,
+    marked lifted from now, and its earlier effect stays in history (Inera's Spärr contract).
+
+    Raises NotFound/Forbidden as `policies.require_block_owner_staff`; ValidationFailed for an
+    empty reason (`reason`) or a block already lifted or removed (`block.already_revoked`,
+    `block.already_deleted`; of two at once, one wins).
+    """
+    now = timezone.now()
+    policies.require_block_owner_staff(actor, commission, block.patient, block.care_provider, now,
+                                       existing=True)
+    reason = _reason(reason)
+    with transaction.atomic():
+        locked = _lock_applying(block)
+        locked.revoked_at = now
+        locked.revoked_by_id = actor_id(actor)
+        locked.revoked_by_label = str(actor)[:200]
+        locked.revoke_reason = reason
+        locked.save(update_fields=["revoked_at", "revoked_by_id", "revoked_by_label",
+                                   "revoke_reason", "updated_at"])
+        record(actor=actor, action=audit.BLOCK_REVOKED.code, target=locked, subject=locked.patient,
+               organisation=locked.care_unit or locked.care_provider, reason=reason,
+               changes={"revoked_at": [None, now.isoformat()]})
+    return locked
+
+
+@service
+def block_delete(*, actor: Actor, commission: Commission | None, block: Block,
+                 reason: str) -> Block:
+    """Remove a wrongly registered block (makulering) with a reason; the row stays, marked removed,
+    and never counted (Inera's Spärr contract).
+
+    Raises as `block_revoke` (a lifted block is not removed: docs/decisions.md, "Blocks").
+    """
+    now = timezone.now()
+    policies.require_block_owner_staff(actor, commission, block.patient, block.care_provider, now,
+                                       existing=True)
+    reason = _reason(reason)
+    with transaction.atomic():
+        locked = _lock_applying(block)
+        locked.deleted_at = now
+        locked.deleted_by_id = actor_id(actor)
+        locked.deleted_by_label = str(actor)[:200]
+        locked.delete_reason = reason
+        locked.save(update_fields=["deleted_at", "deleted_by_id", "deleted_by_label",
+                                   "delete_reason", "updated_at"])
+        record(actor=actor, action=audit.BLOCK_DELETED.code, target=locked, subject=locked.patient,
+               organisation=locked.care_unit or locked.care_provider, reason=reason,
+               changes={"deleted_at": [None, now.isoformat()]})
+    return locked
+
+
+@service
+def temporary_revoke_register(
+    *,
+    actor: Actor,
+    commission: Commission | None,
+    block: Block,
+    care_unit: Organisation,
+    reason: str,
+    valid_until: datetime,
+    employee: Employee | None = None,
+) -> TemporaryRevoke:
+    """Lift `block` from now until `valid_until` (UTC, at most now + 7 days, Inera's Spärr
+    contract) for the staff of `care_unit`, or only `employee`, with the patient's consent or in an
+    emergency (`reason`, TemporaryRevoke.Reason). For an inner block the unit is another of the
+    block's care provider; for an outer block, a unit of another care provider. An emergency
+    revoke names the acting employee (like emergency access, PDL 2008:355 6 kap. 3 §).
+
+    Raises NotFound/Forbidden as `policies.require_unit_staff`; ValidationFailed for an unknown
+    reason (`reason`), a unit the block does not hide information from (`care_unit`), an employee
+    without an active care commission at the unit (`employee`), an end not in (now, now + 7 days]
+    (`valid_until`, `temporary_revoke.too_long`), and a block lifted or removed.
+    """
+    now = timezone.now()
+    acting = policies.require_unit_staff(actor, commission, block.patient, care_unit, now,
+                                         existing=False)
+    if reason not in TemporaryRevoke.Reason.values:
+        raise ValidationFailed(_("Choose the patient's consent or emergency."),
+                               code="temporary_revoke.unknown_reason", field="reason")
+    hidden_from = (care_unit.is_care_unit and care_unit.care_provider_id is not None and (
+        care_unit.care_provider_id == block.care_provider_id and care_unit.pk != block.care_unit_id
+        if block.block_type == Block.Type.INNER
+        else care_unit.care_provider_id != block.care_provider_id))
+    if not hidden_from:
+        raise ValidationFailed(_("This block does not hide information from that care unit."),
+                               code="temporary_revoke.unit_not_blocked", field="care_unit")
+    if reason == TemporaryRevoke.Reason.EMERGENCY and acting is not None:
+        employee = acting
+    if employee is not None and not Commission.objects.active_at(now).filter(
+        employee=employee, care_unit=care_unit, purpose=Purpose.CARE
+    ).exists():
+        raise ValidationFailed(
+            _("This staff member has no active care commission at the chosen care unit."),
+            code="temporary_revoke.employee_not_at_unit", field="employee",
+        )
+    if valid_until <= now:
+        raise ValidationFailed(_("The end must be in the future."),
+                               code="temporary_revoke.end_in_past", field="valid_until")
+    if valid_until > now + TEMPORARY_REVOKE_MAX:
+        raise ValidationFailed(_("A block can be lifted temporarily for at most 7 days."),
+                               code="temporary_revoke.too_long", field="valid_until")
+    with transaction.atomic():
+        locked = _lock_applying(block)
+        revoke = TemporaryRevoke.objects.create(
+            block=locked, care_unit=care_unit, employee=employee, reason=reason, valid_from=now,
+            valid_until=valid_until, registered_at=now, registered_by_id=actor_id(actor),
+            registered_by_label=str(actor)[:200],
+        )
+        record(
+            actor=actor, action=audit.TEMPORARY_REVOKE_REGISTERED.code, target=revoke,
+            subject=locked.patient, organisation=care_unit, reason=reason,
+            changes={"block": [None, str(locked.pk)], "care_unit": [None, care_unit.hsa_id],
+                     "employee": [None, employee.hsa_id if employee else None],
+                     "valid_from": [None, now.isoformat()],
+                     "valid_until": [None, valid_until.isoformat()]},
+        )
+    return revoke
+
+
+@service
+def temporary_revoke_cancel(*, actor: Actor, commission: Commission | None,
+                            revoke: TemporaryRevoke, reason: str) -> TemporaryRevoke:
+    """End a temporary revoke now, before its end, with a reason; the row stays, marked ended.
+
+    Raises NotFound/Forbidden as `policies.require_unit_staff` (staff at the revoke's unit);
+    ValidationFailed for an empty reason (`reason`) or a revoke already ended or expired
+    (`temporary_revoke.not_active`).
+    """
+    now = timezone.now()
+    policies.require_unit_staff(actor, commission, revoke.block.patient, revoke.care_unit, now,
+                                existing=True)
+    reason = _reason(reason)
+    with transaction.atomic():
+        locked = TemporaryRevoke.objects.select_for_update().get(pk=revoke.pk)
+        if locked.cancelled_at is not None or locked.valid_until <= now:
+            raise ValidationFailed(_("This temporary lifting has already ended."),
+                                   code="temporary_revoke.not_active")
+        locked.cancelled_at = now
+        locked.cancelled_by_id = actor_id(actor)
+        locked.cancelled_by_label = str(actor)[:200]
+        locked.cancel_reason = reason
+        locked.save(update_fields=["cancelled_at", "cancelled_by_id", "cancelled_by_label",
+                                   "cancel_reason", "updated_at"])
+        record(actor=actor, action=audit.TEMPORARY_REVOKE_CANCELLED.code, target=locked,
+               subject=revoke.block.patient, organisation=locked.care_unit, reason=reason,
+               changes={"cancelled_at": [None, now.isoformat()]})
+    return locked
