@@ -119,6 +119,30 @@ def block_register(
     return block
 
 
+def _close(actor: Actor, commission: Commission | None, block: Block, reason: str, *,
+           state: str, action: str) -> Block:
+    """Mark `block` lifted (`state` "revoked") or removed ("deleted") from now, with who and why
+    in the `<state>_at`, `<state>_by_*` and the reason columns (set once; the row stays), audited
+    `action`. Policy and errors as `block_revoke`."""
+    now = timezone.now()
+    policies.require_block_owner_staff(actor, commission, block.patient, block.care_provider, now,
+                                       existing=True)
+    reason = _reason(reason)
+    reason_field = {"revoked": "revoke_reason", "deleted": "delete_reason"}[state]
+    with transaction.atomic():
+        locked = _lock_applying(block)
+        setattr(locked, f"{state}_at", now)
+        setattr(locked, f"{state}_by_id", actor_id(actor))
+        setattr(locked, f"{state}_by_label", str(actor)[:200])
+        setattr(locked, reason_field, reason)
+        locked.save(update_fields=[f"{state}_at", f"{state}_by_id", f"{state}_by_label",
+                                   reason_field, "updated_at"])
+        record(actor=actor, action=action, target=locked, subject=locked.patient,
+               organisation=locked.care_unit or locked.care_provider, reason=reason,
+               changes={f"{state}_at": [None, now.isoformat()]})
+    return locked
+
+
 @service
 def block_revoke(*, actor: Actor, commission: Commission | None, block: Block,
                  reason: str) -> Block:
@@ -129,22 +153,8 @@ def block_revoke(*, actor: Actor, commission: Commission | None, block: Block,
     empty reason (`reason`) or a block already lifted or removed (`block.already_revoked`,
     `block.already_deleted`; of two at once, one wins).
     """
-    now = timezone.now()
-    policies.require_block_owner_staff(actor, commission, block.patient, block.care_provider, now,
-                                       existing=True)
-    reason = _reason(reason)
-    with transaction.atomic():
-        locked = _lock_applying(block)
-        locked.revoked_at = now
-        locked.revoked_by_id = actor_id(actor)
-        locked.revoked_by_label = str(actor)[:200]
-        locked.revoke_reason = reason
-        locked.save(update_fields=["revoked_at", "revoked_by_id", "revoked_by_label",
-                                   "revoke_reason", "updated_at"])
-        record(actor=actor, action=audit.BLOCK_REVOKED.code, target=locked, subject=locked.patient,
-               organisation=locked.care_unit or locked.care_provider, reason=reason,
-               changes={"revoked_at": [None, now.isoformat()]})
-    return locked
+    return _close(actor, commission, block, reason, state="revoked",
+                  action=audit.BLOCK_REVOKED.code)
 
 
 @service
@@ -155,22 +165,8 @@ def block_delete(*, actor: Actor, commission: Commission | None, block: Block,
 
     Raises as `block_revoke` (a lifted block is not removed: docs/decisions.md, "Blocks").
     """
-    now = timezone.now()
-    policies.require_block_owner_staff(actor, commission, block.patient, block.care_provider, now,
-                                       existing=True)
-    reason = _reason(reason)
-    with transaction.atomic():
-        locked = _lock_applying(block)
-        locked.deleted_at = now
-        locked.deleted_by_id = actor_id(actor)
-        locked.deleted_by_label = str(actor)[:200]
-        locked.delete_reason = reason
-        locked.save(update_fields=["deleted_at", "deleted_by_id", "deleted_by_label",
-                                   "delete_reason", "updated_at"])
-        record(actor=actor, action=audit.BLOCK_DELETED.code, target=locked, subject=locked.patient,
-               organisation=locked.care_unit or locked.care_provider, reason=reason,
-               changes={"deleted_at": [None, now.isoformat()]})
-    return locked
+    return _close(actor, commission, block, reason, state="deleted",
+                  action=audit.BLOCK_DELETED.code)
 
 
 @service
