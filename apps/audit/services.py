@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import connection, models, transaction
@@ -28,7 +29,8 @@ class AuditContextMissing(RuntimeError):
 class Labelled(Protocol):
     """A subject person: something with an `id` and a `__str__` label."""
 
-    id: Any
+    @property
+    def id(self) -> Any: ...
 
 
 class Acting(Protocol):
@@ -36,7 +38,8 @@ class Acting(Protocol):
     immutable identifier shown next to that name (`audit_identifier`, e.g. a staff username; ""
     when none may be shown)."""
 
-    pk: Any
+    @property
+    def pk(self) -> Any: ...
 
     @property
     def audit_label(self) -> str: ...
@@ -45,14 +48,27 @@ class Acting(Protocol):
     def audit_identifier(self) -> str: ...
 
 
+@dataclass(frozen=True)
+class AuditTarget:
+    """What an event is about when no single row is: `type` (`<app>.<thing>`), `id` and `label`
+    (an access decision is about a patient's information, `rules.access`)."""
+
+    type: str
+    id: str
+    label: str
+
+
 def actor_snapshot(actor: SystemActor | Acting) -> tuple[uuid.UUID | None, str, str, str]:
     """(actor id, label, kind, identifier) as stored in audit rows: a system actor has no id, its
     code as label, its own kind and no identifier; a user has its id, its name, kind "user" and
     its immutable identifier, kept apart from the name so that two people with one name, or a name
-    written to look like another's, stay told apart (docs/security.md)."""
+    written to look like another's, stay told apart (docs/security.md). An actor that is not a
+    login account names its own kind (`audit_kind`: "staff" for a staff member a registered
+    system acts for, apps.rules.facts.AccessActor)."""
     if isinstance(actor, SystemActor):
         return None, actor.code, actor.kind, ""
-    return actor.pk, actor.audit_label[:200], "user", actor.audit_identifier
+    return (actor.pk, actor.audit_label[:200], getattr(actor, "audit_kind", "user"),
+            actor.audit_identifier)
 
 
 def _mask(changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,7 +90,7 @@ def record(
     *,
     actor: SystemActor | Acting,
     action: str,
-    target: models.Model,
+    target: models.Model | AuditTarget,
     changes: Mapping[str, Any] | None = None,
     subject: Labelled | None = None,
     reason: str = "",
@@ -115,9 +131,9 @@ def record(
         organisation_label=str(organisation)[:200] if organisation else "",
         subject_person_id=subject.id if subject else None,
         subject_label=str(subject)[:200] if subject else "",
-        target_type=target._meta.label_lower,
-        target_id=str(target.pk),
-        target_label=str(target)[:200],
+        target_type=target.type if isinstance(target, AuditTarget) else target._meta.label_lower,
+        target_id=target.id if isinstance(target, AuditTarget) else str(target.pk),
+        target_label=(target.label if isinstance(target, AuditTarget) else str(target))[:200],
         changes=_mask(changes or {}),
         reason=reason,
         request_id=ctx.request_id,

@@ -164,6 +164,21 @@ def _care_commission(employee: Employee, unit: Organisation, rights: list[str]) 
     )
 
 
+#: A private care provider beside the region (another organisationsnummer, so another care
+#: provider, PDL 2008:355 1 kap. 3 §): its information reaches the region's staff only through
+#: coherent record keeping (docs/rules.md).
+PRIVATE_PROVIDER_HSA = "SE5566778808-0001"
+PRIVATE_UNIT_HSA = "SE5566778808-0002"
+
+
+def _build_private_provider() -> Organisation:
+    provider = organisation_create(actor=ACTOR, hsa_id=PRIVATE_PROVIDER_HSA,
+                                   name="Husläkarna Demoland AB", is_care_provider=True,
+                                   org_number="556677-8808")
+    return organisation_create(actor=ACTOR, hsa_id=PRIVATE_UNIT_HSA, name="Husläkarna Centrum",
+                               parent=provider, is_care_unit=True)
+
+
 def seed() -> bool:
     """Load the demo region unless it exists. Returns True when it loaded it."""
     if already_loaded():
@@ -171,6 +186,7 @@ def seed() -> bool:
     rng = random.Random(2026)
     with transaction.atomic():
         units = _build_tree()
+        private_unit = _build_private_provider()
         region = Organisation.objects.get(hsa_id=REGION_HSA)
         norrby = Organisation.objects.get(name="Norrby sjukhus")
         cardiology = next(u for u in units if u.name == "Kardiologiska kliniken")
@@ -195,7 +211,7 @@ def seed() -> bool:
         # her two commissions to act under (uppdragsval).
         _care_commission(named["sara.staff"],
                          next(u for u in units if u.name == "Akutmottagningen"),
-                         ["Läsa;alla;VE", "Skriva;alla;VE"])
+                         ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;VG"])
 
         titles = ["Sjuksköterska", "Läkare", "Undersköterska", "Fysioterapeut", "Barnmorska"]
         for i in range(50 - len(ACCOUNTS)):
@@ -224,6 +240,10 @@ def seed() -> bool:
                                    username=f"patient-{person.person_number.replace('-', '')}",
                                    kind=User.Kind.PATIENT)
         _consents(rng, patients, units, named["sara.staff"], now)
+        # A doctor at the private care provider, who reads the region's information through
+        # coherent record keeping (SJF) with the patient's consent.
+        doctor = _staff(random.Random(2027), "Petra", "Provsson", private_unit, title="Läkare")
+        _care_commission(doctor, private_unit, ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;SJF"])
     return True
 
 

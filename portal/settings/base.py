@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "apps.commissions",
     "apps.consents",
     "apps.blocks",
+    "apps.rules",
     "apps.issuance",
     "apps.authn",
     "apps.federation",

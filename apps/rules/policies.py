@@ -1,0 +1,39 @@
+"""Who may ask the rules service, and who follows up emergency openings. Deny by default.
+
+- A decision is asked by a registered system (an OAuth2 client holding the evaluation scope,
+  checked by the API) on behalf of its staff member (`facts.AccessActor`), or by the portal itself.
+  The decision then applies the law to that staff member; asking is not access.
+- An emergency opening is followed up by a local administrator whose scope covers the care unit
+  (or, for a commission without one, the care provider) that made it: the care provider's
+  systematic follow-up of access (PDL 2008:355 4 kap. 3 §, HSLF-FS 2016:40 4 kap. 9 §). Anyone
+  else gets NotFound (the opening's existence never leaks).
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from apps.commissions.policies import require_administer_unit
+from apps.core.actors import is_operator
+from apps.core.calls import policy
+from apps.core.errors import Forbidden
+from apps.identities.actors import Actor
+from apps.rules.facts import AccessActor
+from apps.rules.models import EmergencyOpening
+
+
+@policy
+def require_decision_caller(actor: object) -> None:
+    """A system acting for its staff member (`AccessActor` with a client id), or the portal's own
+    system actor. Raises Forbidden (`rules.caller`) for anyone else."""
+    if is_operator(actor) or (isinstance(actor, AccessActor) and actor.client_id):
+        return
+    raise Forbidden(_("Only a registered system may ask for access decisions."),
+                    code="rules.caller")
+
+
+@policy
+def require_follow_up(actor: Actor, opening: EmergencyOpening) -> None:
+    """`actor` administers the unit (or care provider) the opening was made at. Raises NotFound
+    otherwise (commissions.policies.require_administer_unit)."""
+    require_administer_unit(actor, opening.care_unit or opening.care_provider)
