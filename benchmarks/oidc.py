@@ -113,14 +113,15 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
 
 def _load(port: int, concurrency: int,
           make: Callable[[int], tuple[str, str, bytes, dict[str, str]]],
-          answered: Callable[[int, bytes], None]) -> tuple[float, float, float, int]:
+          answered: Callable[[int, bytes], None],
+          seconds: float = SECONDS_PER_POINT) -> tuple[float, float, float, int]:
     """`concurrency` threads send requests (`make(thread)` → method, path, body, headers) over
-    keep-alive connections for SECONDS_PER_POINT; `answered(thread, body)` sees each 200 answer.
+    keep-alive connections for `seconds`; `answered(thread, body)` sees each 200 answer.
     Returns (requests/s, p50 ms, p99 ms, failures)."""
     latencies: list[list[float]] = [[] for _ in range(concurrency)]
     failures = [0] * concurrency
     start = time.perf_counter()
-    deadline = start + SECONDS_PER_POINT
+    deadline = start + seconds
 
     def worker(thread: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
