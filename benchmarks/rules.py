@@ -66,6 +66,8 @@ CHUNK = 5000
 SEEDED = "rules benchmark: people={people} seeded"
 
 EVALUATION_PATH = "/access/v1/evaluation"
+#: The scope a client credentials token needs for it.
+SCOPE = "access.evaluate"
 
 
 def _uuid(table: int, n: int) -> str:
@@ -686,17 +688,17 @@ def explain(work: list[Ask]) -> None:
 # ---- the AuthZEN endpoint under gunicorn -----------------------------------------------------
 
 def _evaluation_body(ask: Ask) -> bytes:
-    """An AuthZEN Access Evaluation request (OpenID AuthZEN 1.0, section 6) for `ask`."""
+    """An AuthZEN Access Evaluation request (OpenID AuthZEN 1.0 section 6; the members as
+    docs/authzen.md maps them) for `ask`."""
     return json.dumps({
-        "subject": {"type": "employee", "id": ask.staff.employee_hsa_id,
+        "subject": {"type": "user", "id": ask.staff.employee_hsa_id,
                     "properties": {"commission": ask.staff.commission_hsa_id}},
-        "resource": {"type": "patient_information",
-                     "id": f"{person_number(ask.patient)}",
+        "resource": {"type": "patient_record", "id": person_number(ask.patient),
                      "properties": {"care_provider": ask.provider_hsa_id,
                                     "care_unit": ask.unit_hsa_id,
                                     "information_type": ask.information_type}},
-        "action": {"name": "Läsa"},
-        "context": {"purpose": "Vård och behandling", "care_relationship": True},
+        "action": {"name": "read"},
+        "context": {"care_relationship": True},
     }).encode()
 
 
@@ -713,15 +715,15 @@ def _token() -> str:
 
     keys.ensure()
     region = Organisation.objects.filter(is_care_provider=True).order_by("hsa_id")[0]
-    scope = os.environ.get("BENCH_RULES_SCOPE", "")
+    scope = SCOPE
     done = services_oidc.client_register(
         actor=SYSTEM, organisation=region, name="bench record system", contact_name="Bench",
         contact_email="bench@demoland.example", client_type="confidential",
         grant_type="client-credentials", post_logout_redirect_uris=[], redirect_uris=[],
-        allowed_scopes=[scope] if scope else [], allowed_claims=["sub"], algorithm="ES256",
+        allowed_scopes=[scope], allowed_claims=[], algorithm="ES256",
         first_party=True)
     client = services_oidc.client_approve(actor=SYSTEM, client=done.client)
-    data = {"grant_type": "client_credentials"} | ({"scope": scope} if scope else {})
+    data = {"grant_type": "client_credentials", "scope": scope}
     response = DjangoClient(HTTP_HOST="127.0.0.1").post(
         "/oauth2/token/", data, HTTP_AUTHORIZATION=_basic(client, done.secret))
     assert response.status_code == 200, response.content
