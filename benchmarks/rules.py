@@ -804,13 +804,25 @@ def under_gunicorn(work: list[Ask]) -> None:
 
 
 def _first_answer(body: bytes, headers: dict[str, str]) -> str | None:
-    """None when one evaluation through the test client answers 200, else what it answered."""
+    """None when one evaluation through the test client answers 200, else what it answered;
+    prints the SQL statements of one evaluation request, by kind."""
     from django.test import Client as DjangoClient
 
-    response = DjangoClient(HTTP_HOST="127.0.0.1").post(
-        EVALUATION_PATH, body, content_type="application/json",
-        HTTP_AUTHORIZATION=headers["Authorization"])
-    return None if response.status_code == 200 else f"{response.status_code} {response.content[:300]!r}"
+    kinds: Counter[str] = Counter()
+
+    def counting(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        kinds[sql.split(None, 1)[0].upper()] += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(counting):
+        response = DjangoClient(HTTP_HOST="127.0.0.1").post(
+            EVALUATION_PATH, body, content_type="application/json",
+            HTTP_AUTHORIZATION=headers["Authorization"])
+    if response.status_code != 200:
+        return f"{response.status_code} {response.content[:300]!r}"
+    print("  SQL statements of one evaluation request (token check, client, decision): "
+          + ", ".join(f"{kind} {n}" for kind, n in kinds.most_common()))
+    return None
 
 
 # ---- the two processes -----------------------------------------------------------------------
