@@ -51,7 +51,7 @@ from django.db import DatabaseError, connection  # noqa: E402
 #: Patients seeded (the goal's figures are for 1,000,000).
 PEOPLE = int(os.environ.get("BENCH_RULES_PEOPLE", "20000"))
 #: Decisions timed in process (each mode).
-DECISIONS = int(os.environ.get("BENCH_RULES_DECISIONS", "5000"))
+DECISIONS = int(os.environ.get("BENCH_RULES_DECISIONS", "2000"))
 #: Seconds of load per endpoint and concurrency under gunicorn.
 SECONDS = float(os.environ.get("BENCH_RULES_SECONDS", "5"))
 CONCURRENCY = (8, 32)
