@@ -54,7 +54,9 @@ test: xmlsec1 $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy . && $(VENV)/bin/lint-imports
 
-## make bench: benchmarks that print figures (never part of the tests).
+## make bench: benchmarks that print figures (never part of the tests). With DATABASE_URL on
+## PostgreSQL also the rules service at scale; BENCH_RULES_PEOPLE=1000000 for the goal's scale
+## (docs/benchmarks.md).
 bench: export DJANGO_SETTINGS_MODULE = portal.settings.test
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
