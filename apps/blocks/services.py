@@ -182,9 +182,10 @@ def temporary_revoke_register(
 ) -> TemporaryRevoke:
     """Lift `block` from now until `valid_until` (UTC, at most now + 7 days, Inera's Spärr
     contract) for the staff of `care_unit`, or only `employee`, with the patient's consent or in an
-    emergency (`reason`, TemporaryRevoke.Reason). For an inner block the unit is another of the
-    block's care provider; for an outer block, a unit of another care provider. An emergency
-    revoke names the acting employee (like emergency access, PDL 2008:355 6 kap. 3 §).
+    emergency (`reason`, TemporaryRevoke.Reason). For an inner block the unit is any other than the
+    block's (an inner block hides its unit's information from every other unit, of its care
+    provider or another, docs/rules.md); for an outer block, a unit of another care provider. An emergency
+    revoke names the acting employee (like emergency access, PDL 2008:355 6 kap. 4 §).
 
     Raises NotFound/Forbidden as `policies.require_unit_staff`; ValidationFailed for an unknown
     reason (`reason`), a unit the block does not hide information from (`care_unit`), an employee
@@ -198,8 +199,7 @@ def temporary_revoke_register(
         raise ValidationFailed(_("Choose the patient's consent or emergency."),
                                code="temporary_revoke.unknown_reason", field="reason")
     hidden_from = (care_unit.is_care_unit and care_unit.care_provider_id is not None and (
-        care_unit.care_provider_id == block.care_provider_id and care_unit.pk != block.care_unit_id
-        if block.block_type == Block.Type.INNER
+        care_unit.pk != block.care_unit_id if block.block_type == Block.Type.INNER
         else care_unit.care_provider_id != block.care_provider_id))
     if not hidden_from:
         raise ValidationFailed(_("This block does not hide information from that care unit."),

@@ -5,7 +5,7 @@ chosen care commission (purpose "Vård och behandling") at a care unit (`commiss
 page acts at that commission's care unit. The staff member finds the patient by personnummer or
 samordningsnummer; the page then shows the patient's name (check it is the right
 person) and two forms: consent (the patient is present and consents, PDL 2008:355 6 kap. 2 §) and
-emergency access (the patient cannot consent, PDL 6 kap. 3 §). Assertions the staff member
+emergency access (the patient cannot consent, PDL 6 kap. 4 §). Assertions the staff member
 registered today can be removed as wrong registrations (makulering), with a reason.
 
 The lookup is a POST (a personnummer never appears in a URL, so not in browser history, proxy or
