@@ -197,11 +197,7 @@ def temporary_revoke_register(
     if reason not in TemporaryRevoke.Reason.values:
         raise ValidationFailed(_("Choose the patient's consent or emergency."),
                                code="temporary_revoke.unknown_reason", field="reason")
-    hidden_from = (care_unit.is_care_unit and care_unit.care_provider_id is not None and (
-        care_unit.care_provider_id == block.care_provider_id and care_unit.pk != block.care_unit_id
-        if block.block_type == Block.Type.INNER
-        else care_unit.care_provider_id != block.care_provider_id))
-    if not hidden_from:
+    if not policies.block_hides_from(block, care_unit):
         raise ValidationFailed(_("This block does not hide information from that care unit."),
                                code="temporary_revoke.unit_not_blocked", field="care_unit")
     if reason == TemporaryRevoke.Reason.EMERGENCY and acting is not None:

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.authn.decorators import acting_commission, acting_user, staff_required
-from apps.blocks import selectors, services
+from apps.blocks import policies, selectors, services
 from apps.blocks.models import Block, TemporaryRevoke
 from apps.consents.selectors import employee_list_for_unit
 from apps.core.errors import PortalError
@@ -209,13 +209,6 @@ def _back(request: HttpRequest, block: Block) -> HttpResponse:
     return redirect("selfservice:care_block_list")
 
 
-def _hidden_from_unit(block: Block, unit: Organisation) -> bool:
-    """Whether `block` hides information from staff at `unit` of the same care provider, so that
-    they may lift it temporarily here (an inner block of another unit; an outer block hides only
-    from other care providers)."""
-    return block.block_type == Block.Type.INNER and block.care_unit_id != unit.pk
-
-
 # --- pages ----------------------------------------------------------------------------------------
 
 @staff_required
@@ -239,7 +232,7 @@ def blocks_view(request: HttpRequest) -> HttpResponse:
     current = None if action == "find" else _current(request)
     rows: list[dict[str, Any]] = []
     if current is not None:
-        rows = [{"block": b, "may_lift_here": _hidden_from_unit(b, unit)}
+        rows = [{"block": b, "may_lift_here": policies.block_hides_from(b, unit)}
                 for b in selectors.block_list_for_patient(current.patient, commission.care_provider)]
     revokes = [(row["block"], r) for row in rows for r in row["block"].temporary_revokes.all()]
     return render(request, "selfservice/care/blocks/blocks.html", {
