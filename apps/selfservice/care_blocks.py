@@ -146,7 +146,7 @@ class TemporaryRevokeForm(forms.Form):
     )
     valid_until = forms.DateTimeField(
         label=_("Lifted until"), widget=LocalDateTimeInput(),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         help_text=_("Date and time, Swedish time; at most 7 days from now."),
     )
 

@@ -74,6 +74,19 @@ def test_needs_staff_login_with_second_factor(client, tree, nurse):
     assert client.get(URL).status_code == 302
 
 
+def test_a_commission_for_another_purpose_is_refused(client, tree, patient):
+    from apps.commissions import services as commissions
+
+    user, employee = make_staff(tree["cardio"], "Ada", "Admin")
+    commissions.commission_grant(actor=SYSTEM, employee=employee, care_unit=tree["cardio"],
+                                 purpose="Administration", rights=["Läsa;alla;VE"],
+                                 valid_from=timezone.now() - timedelta(days=1), valid_until=None)
+    login(client, user)
+    response = client.get(URL)
+    assert response.status_code == 403
+    assert "It needs a commission for Care and treatment at a care unit." in response.content.decode()
+
+
 def test_staff_without_care_commission_is_refused(client, tree, hospital_admin, patient):
     login(client, hospital_admin)
     for page in (URL, REGISTER, LIST):
@@ -336,6 +349,8 @@ def test_emergency_lifting_applies_to_me_only(nurse_client, tree, patient, nurse
     ({"valid_until": "0001-01-01T00:00"}, "Enter a date between 1900 and 2199."),
     ({"valid_until": "9999-12-31T23:59"}, "Enter a date between 1900 and 2199."),
     ({"valid_until": "2020-01-01T10:00"}, "The end must be in the future."),
+    ({"valid_until": "2020-01-01T10:00:00"}, "The end must be in the future."),
+    ({"valid_until": "2027-03-28T02:30"}, "2027-03-28 02:30"),  # no such time in Stockholm
     ({"reason": "because"}, "Select a valid choice."),
     ({"employee": str(uuid.uuid4())}, "This staff member has no active care commission"),
 ])
