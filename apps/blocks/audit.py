@@ -14,3 +14,5 @@ TEMPORARY_REVOKE_REGISTERED = register("block.temporary_revoke_registered",
 TEMPORARY_REVOKE_CANCELLED = register("block.temporary_revoke_cancelled",
                                       _("Temporary lifting of a block ended early"),
                                       patient_data=True)
+PATIENT_LOOKED_UP = register("block.patient_looked_up", _("Looked up to register or change a block"),
+                             patient_data=True)

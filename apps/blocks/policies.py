@@ -22,6 +22,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext_lazy as _
 
+from apps.blocks.models import Block
 from apps.commissions.models import Commission, Employee
 from apps.commissions.policies import require_act_under_commission
 from apps.commissions.vocabularies import Purpose
@@ -83,3 +84,16 @@ def require_unit_staff(actor: Actor, commission: Commission | None, patient: Per
         raise Forbidden(_("Act under a commission at the care unit the block is lifted for."),
                         code="block.not_at_unit", field="care_unit")
     return employee
+
+
+def block_hides_from(block: Block, care_unit: Organisation) -> bool:
+    """Whether `block` hides information from staff at `care_unit`, so that it may be lifted
+    temporarily there: for an inner block, any care unit but the block's own, of its care
+    provider or another (PDL 2008:355 4 kap. 4 §: the unit's information is hidden from everyone
+    else, docs/rules.md); for an outer block, a care unit of another care provider (6 kap. 2 §).
+    Not a unit at all: False. The same test as the access decision's (apps.rules.decision)."""
+    if not care_unit.is_care_unit or care_unit.care_provider_id is None:
+        return False
+    if block.block_type == Block.Type.INNER:
+        return care_unit.pk != block.care_unit_id
+    return care_unit.care_provider_id != block.care_provider_id

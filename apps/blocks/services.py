@@ -21,7 +21,7 @@ from apps.blocks.models import EXCLUDABLE_TYPES, TEMPORARY_REVOKE_MAX, Block, Te
 from apps.commissions.models import Commission, Employee
 from apps.commissions.vocabularies import InformationClass, Purpose
 from apps.core.calls import service
-from apps.core.errors import ValidationFailed
+from apps.core.errors import NotFound, ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
@@ -198,10 +198,7 @@ def temporary_revoke_register(
     if reason not in TemporaryRevoke.Reason.values:
         raise ValidationFailed(_("Choose the patient's consent or emergency."),
                                code="temporary_revoke.unknown_reason", field="reason")
-    hidden_from = (care_unit.is_care_unit and care_unit.care_provider_id is not None and (
-        care_unit.pk != block.care_unit_id if block.block_type == Block.Type.INNER
-        else care_unit.care_provider_id != block.care_provider_id))
-    if not hidden_from:
+    if not policies.block_hides_from(block, care_unit):
         raise ValidationFailed(_("This block does not hide information from that care unit."),
                                code="temporary_revoke.unit_not_blocked", field="care_unit")
     if reason == TemporaryRevoke.Reason.EMERGENCY and acting is not None:
@@ -265,3 +262,23 @@ def temporary_revoke_cancel(*, actor: Actor, commission: Commission | None,
                subject=revoke.block.patient, organisation=locked.care_unit, reason=reason,
                changes={"cancelled_at": [None, now.isoformat()]})
     return locked
+
+
+@service
+def patient_looked_up(*, actor: Actor, commission: Commission | None, patient: Person) -> None:
+    """Record that staff acting under `commission` looked the patient up by identity number to see,
+    register or change the patient's blocks at the commission's care provider: reading personal
+    data is logged and shown in the patient's log extract (HSLF-FS 2016:40 4 kap. 9 §; PDL
+    2008:355 8 kap. 3 §).
+
+    Raises NotFound/Forbidden as `policies.require_block_owner_staff` (a commission of one's own,
+    valid now, for care and treatment; never one's own records).
+    """
+    now = timezone.now()
+    if commission is None:  # looked up for no care provider at all (deny by default)
+        raise NotFound()
+    policies.require_block_owner_staff(actor, commission, patient, commission.care_provider, now,
+                                       existing=False)
+    with transaction.atomic():
+        record(actor=actor, action=audit.PATIENT_LOOKED_UP.code, target=patient, subject=patient,
+               organisation=commission.care_unit or commission.care_provider)

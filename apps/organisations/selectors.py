@@ -30,6 +30,12 @@ def care_unit_list_in_subtrees(roots: Iterable[Organisation]) -> QuerySet[Organi
     )
 
 
+def care_unit_list_for_provider(care_provider: Organisation) -> QuerySet[Organisation]:
+    """The care units of `care_provider` (those whose nearest care-provider ancestor it is), in
+    tree order. One query."""
+    return Organisation.objects.filter(is_care_unit=True, care_provider=care_provider)
+
+
 def group_by_tree(units: Iterable[Organisation], within: Iterable[Organisation] | None = None,
                   ) -> list[tuple[str, list[tuple[Organisation, int]]]]:
     """`units` in tree order (by `path`: each unit right after its parent), grouped under the

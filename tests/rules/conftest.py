@@ -32,6 +32,11 @@ class Staff:
     employee: Employee
     commission: Commission
 
+    @property
+    def unit(self) -> Organisation:
+        assert self.commission.care_unit is not None
+        return self.commission.care_unit
+
 
 def _staff(unit: Organisation, given: str, family: str, rights: list[str], *,
            purpose: str = CARE, valid_from: datetime | None = None,
@@ -80,19 +85,19 @@ class World:
                          hours: int = 4, reason: str = TemporaryRevoke.Reason.PATIENTS_CONSENT
                          ) -> TemporaryRevoke:
         return blocks.temporary_revoke_register(
-            actor=SYSTEM, commission=None, block=block, care_unit=who.commission.care_unit,
+            actor=SYSTEM, commission=None, block=block, care_unit=who.unit,
             reason=reason, valid_until=timezone.now() + timedelta(hours=hours),
             employee=who.employee if named else None)
 
     def consent(self, who: Staff, *, named: bool = False, **kw: Any) -> ConsentAssertion:
         kw.setdefault("valid_from", timezone.now() - timedelta(minutes=1))
         return consents.consent_give(actor=SYSTEM, patient=self.patient,
-                                     care_unit=who.commission.care_unit,
+                                     care_unit=who.unit,
                                      employee=who.employee if named else None, **kw)
 
     def emergency(self, who: Staff, reason: str = "Unconscious on arrival.") -> ConsentAssertion:
         return consents.emergency_access_register(
-            actor=SYSTEM, patient=self.patient, care_unit=who.commission.care_unit,
+            actor=SYSTEM, patient=self.patient, care_unit=who.unit,
             employee=who.employee, reason=reason)
 
 
