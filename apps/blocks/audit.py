@@ -14,3 +14,11 @@ TEMPORARY_REVOKE_REGISTERED = register("block.temporary_revoke_registered",
 TEMPORARY_REVOKE_CANCELLED = register("block.temporary_revoke_cancelled",
                                       _("Temporary lifting of a block ended early"),
                                       patient_data=True)
+BLOCK_REQUEST_SUBMITTED = register("block_request.submitted", _("Block requested by the patient"),
+                                   patient_data=True)
+BLOCK_REQUEST_WITHDRAWN = register("block_request.withdrawn",
+                                   _("Block request withdrawn by the patient"), patient_data=True)
+BLOCK_REQUEST_CONFIRMED = register("block_request.confirmed", _("Block request confirmed"),
+                                   patient_data=True)
+BLOCK_REQUEST_DECLINED = register("block_request.declined", _("Block request declined"),
+                                  patient_data=True)
