@@ -13,6 +13,7 @@ provider's request answers 404. The services check the commission again when the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
@@ -65,31 +66,36 @@ def list_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def decide_view(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     """One request: the patient and the asked-for block; confirm (registers the block) or
-    decline with a reason. Another care provider's request: 404."""
+    decline with a reason. Another care provider's request: 404. A request answered or withdrawn
+    meanwhile is shown again with a message saying so."""
     commission = acting_commission(request)
     block_request = selectors.block_request_get_for_provider(commission.care_provider, request_id)
     action = request.POST.get("action") if request.method == "POST" else None
     confirm = ConfirmForm(request.POST if action == "confirm" else None, prefix="confirm")
     decline = DeclineForm(request.POST if action == "decline" else None, prefix="decline")
+    answer: tuple[forms.Form, Callable[[], object], str] | None = None
     if action == "confirm" and confirm.is_valid():
-        try:
-            services.block_request_confirm(
-                actor=request.user, commission=commission,  # type: ignore[arg-type]
-                request=block_request, patient_met=confirm.cleaned_data["patient_met"])
-        except PortalError as exc:
-            add_portal_error(confirm, exc)
-        else:
-            messages.success(request, _("The block has been registered."))
-            return redirect("selfservice:care_block_requests")
+        answer = (confirm, lambda: services.block_request_confirm(
+            actor=request.user, commission=commission,  # type: ignore[arg-type]
+            request=block_request, patient_met=confirm.cleaned_data["patient_met"]),
+            _("The block has been registered."))
     elif action == "decline" and decline.is_valid():
+        answer = (decline, lambda: services.block_request_decline(
+            actor=request.user, commission=commission,  # type: ignore[arg-type]
+            request=block_request, reason=decline.cleaned_data["reason"]),
+            _("The request has been declined."))
+    if answer is not None:
+        form, call, done = answer
         try:
-            services.block_request_decline(
-                actor=request.user, commission=commission,  # type: ignore[arg-type]
-                request=block_request, reason=decline.cleaned_data["reason"])
+            call()
         except PortalError as exc:
-            add_portal_error(decline, exc)
+            if exc.code != "block_request.not_pending":
+                add_portal_error(form, exc)
+            else:
+                messages.error(request, str(exc.message))
+                return redirect("selfservice:care_block_request", request_id=block_request.pk)
         else:
-            messages.success(request, _("The request has been declined."))
+            messages.success(request, done)
             return redirect("selfservice:care_block_requests")
     return render(request, "selfservice/care/block_request.html", {
         "block_request": block_request, "confirm": confirm, "decline": decline,
