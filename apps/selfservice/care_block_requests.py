@@ -20,6 +20,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
@@ -73,7 +74,7 @@ def decide_view(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
     confirm = ConfirmForm(request.POST if action == "confirm" else None, prefix="confirm")
     decline = DeclineForm(request.POST if action == "decline" else None, prefix="decline")
-    answer: tuple[forms.Form, Callable[[], object], str] | None = None
+    answer: tuple[forms.Form, Callable[[], object], str | Promise] | None = None
     if action == "confirm" and confirm.is_valid():
         answer = (confirm, lambda: services.block_request_confirm(
             actor=request.user, commission=commission,  # type: ignore[arg-type]

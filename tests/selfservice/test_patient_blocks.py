@@ -3,7 +3,7 @@ withdrawing the request, through the test client."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -130,7 +130,7 @@ def test_the_patient_asks_for_an_outer_block(patient_client, patient, tree):
     request = BlockRequest.objects.get()
     assert (request.block_type, request.care_provider, request.care_unit) == (
         "outer", tree["other"], None)
-    assert request.period_end == end_of_last_day(timezone.datetime(2024, 12, 31).date())
+    assert request.period_end == end_of_last_day(date(2024, 12, 31))
 
 
 @pytest.mark.parametrize("data, message", [
