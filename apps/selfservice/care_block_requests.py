@@ -96,7 +96,7 @@ def decide_view(request: HttpRequest, request_id: uuid.UUID) -> HttpResponse:
                 messages.error(request, str(exc.message))
                 return redirect("selfservice:care_block_request", request_id=block_request.pk)
         else:
-            messages.success(request, done)
+            messages.success(request, str(done))
             return redirect("selfservice:care_block_requests")
     return render(request, "selfservice/care/block_request.html", {
         "block_request": block_request, "confirm": confirm, "decline": decline,
