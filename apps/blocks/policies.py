@@ -9,8 +9,12 @@
   (docs/decisions.md, "Blocks").
 - Nobody acts as staff on blocks of their own records. The system actor (demo data, management
   commands) passes.
+- A patient asks for a block of their own records (a block request, docs/decisions.md, "Block
+  requests") and withdraws their own pending request; only the patient themself, through their
+  patient account. Staff who may register the block (above) confirm or decline the request.
 - Guardians cannot block on a child's behalf (domain: PDL 4 kap. 4 §); the portal has no
-  guardianship yet, so no path lets anyone but staff at the owner register a block.
+  guardianship yet, so no path lets anyone but staff at the owner register a block, and a request
+  is made only by the patient's own account.
 
 A commission that is missing or someone else's is NotFound (commissions.policies); a block or
 temporary revoke outside the actor's care provider or unit is NotFound too (existence never leaks).
@@ -30,7 +34,7 @@ from apps.core.actors import is_operator
 from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
-from apps.identities.models import Person
+from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 
 
@@ -97,3 +101,15 @@ def block_hides_from(block: Block, care_unit: Organisation) -> bool:
     if block.block_type == Block.Type.INNER:
         return care_unit.pk != block.care_unit_id
     return care_unit.care_provider_id != block.care_provider_id
+@policy
+def require_patient_self(actor: Actor, patient: Person, *, existing: bool) -> None:
+    """Passes when `actor` is `patient`'s own patient account (a block is the patient's own choice,
+    PDL 2008:355 4 kap. 4 §, 6 kap. 2 §; nobody asks on their behalf, not even a guardian).
+    Raises NotFound for another patient's `existing` request, Forbidden otherwise
+    (`block_request.not_patient`)."""
+    if isinstance(actor, User) and actor.kind == User.Kind.PATIENT and actor.person_id == patient.pk:
+        return
+    if existing and isinstance(actor, User) and actor.kind == User.Kind.PATIENT:
+        raise NotFound()
+    raise Forbidden(_("Only the patient can ask for a block of their own records."),
+                    code="block_request.not_patient")

@@ -79,3 +79,11 @@ def group_by_branch(units: Iterable[Organisation], within: Iterable[Organisation
         label = " › ".join(names.get(hsa_id, hsa_id) for hsa_id in branches[unit.pk]) or unit.name
         groups.setdefault(label, []).append(unit)
     return list(groups.items())
+
+
+def care_unit_list() -> QuerySet[Organisation]:
+    """Every care unit that belongs to a care provider, with it, ordered by care provider then
+    name (for a select grouped by care provider: whose information a consent, or an inner block,
+    is about)."""
+    return Organisation.objects.filter(is_care_unit=True, care_provider__isnull=False).select_related(
+        "care_provider").order_by("care_provider__name", "name")

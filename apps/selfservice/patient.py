@@ -26,6 +26,7 @@ from apps.authn.decorators import patient_required
 from apps.consents import policies, selectors, services
 from apps.core.errors import PortalError
 from apps.core.forms import DayRangeForm, add_portal_error
+from apps.organisations import selectors as organisation_selectors
 from apps.organisations.selectors import group_by_branch
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class GiveConsentForm(ConsentPeriodForm):
 def consents_view(request: HttpRequest) -> HttpResponse:
     """My consents: tables by status, emergency accesses about me, and the "Give consent" form."""
     patient = request.user.person  # type: ignore[union-attr]
-    units = list(selectors.care_unit_list())
+    units = list(organisation_selectors.care_unit_list())
     form = GiveConsentForm(request.POST or None, units=units)
     if request.method == "POST" and form.is_valid():
         valid_from, valid_until = form.period()
