@@ -23,8 +23,8 @@ def log_extract_for_person(person_id: uuid.UUID) -> QuerySet[AuditEvent]:
     """The patient's log extract (loggutdrag, PDL 2008:355 8 kap. 3 §; HSLF-FS 2016:40 4 kap.
     9 §), newest first, in one query: `audit_list_for_person` without the failed events of the
     actions registered with `failures_in_extract=False` (a denied access decision: no one took
-    part of the information; docs/decisions.md, "Log extract shows reads"). Those stay in the log
-    for the administrators' audit search."""
+    part of the information; docs/decisions.md, "Log extract shows reads"). Those stay in the
+    append-only log."""
     hidden = registry.codes_without_failures_in_extract()
     events = audit_list_for_person(person_id)
     if hidden:

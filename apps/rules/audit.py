@@ -1,7 +1,7 @@
 """Audit action codes of the rules service (regelverkstjänst). A decision has the patient as
 subject, so an allowed one shows in the patient's log extract as a read (PDL 2008:355 8 kap. 3 §);
-a denied one stays out of it (no one took part of the information) and in the administrators'
-audit search (docs/decisions.md, "Log extract shows reads")."""
+a denied one stays out of it (no one took part of the information) and in the append-only log
+(docs/decisions.md, "Log extract shows reads")."""
 
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _

@@ -229,3 +229,19 @@ def test_the_decision_audit_row_names_the_staff_member_and_the_unit(world, tree)
     assert not denied.allowed
     row = AuditEvent.objects.get(id=denied.id)
     assert row.outcome == "failure" and row.reason == ""
+
+
+def test_the_acting_units_name_costs_no_extra_statement(world, django_assert_num_queries):
+    """`facts.acting_staff` reads the commission, its rights, the person and the unit's and care
+    provider's names and HSA-ids in its one statement."""
+    from apps.rules import facts
+
+    nina = world["nina"]
+    with django_assert_num_queries(1):
+        actor = facts.acting_staff(client_id="journal", client_label="Journal",
+                                   employee_hsa_id=nina.employee.hsa_id,
+                                   commission_hsa_id=nina.hsa_id)
+    assert actor.commission is not None
+    assert (actor.commission.acting_hsa_id, actor.commission.acting_name) == (
+        "SE2321000016-0101", "Cardiology")
+    assert actor.commission.care_provider_name == "Region Demo"
