@@ -24,3 +24,4 @@ BLOCK_REQUEST_CONFIRMED = register("block_request.confirmed", _("Block request c
                                    patient_data=True)
 BLOCK_REQUEST_DECLINED = register("block_request.declined", _("Block request declined"),
                                   patient_data=True)
+BLOCK_LIST_VIEWED = register("block.list_viewed", _("Viewed the care provider's list of blocks"))

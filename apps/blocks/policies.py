@@ -52,6 +52,20 @@ def _acting_employee(actor: Actor, commission: Commission | None, patient: Perso
 
 
 @policy
+def require_block_list(actor: Actor, commission: Commission | None, now: datetime) -> None:
+    """`actor` acts under `commission`, of their own, valid at `now` (UTC), for care and treatment:
+    who may list the blocks of that commission's care provider. Raises NotFound for a missing or
+    someone else's commission, Forbidden (`block.not_care_commission`) for another purpose."""
+    if is_operator(actor):
+        return
+    require_act_under_commission(actor, commission, now)
+    assert commission is not None
+    if commission.purpose != Purpose.CARE:
+        raise Forbidden(_("Choose a commission for care and treatment."),
+                        code="block.not_care_commission")
+
+
+@policy
 def require_block_owner_staff(actor: Actor, commission: Commission | None, patient: Person,
                               care_provider: Organisation, now: datetime, *,
                               existing: bool) -> Employee | None:

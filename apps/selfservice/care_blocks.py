@@ -384,6 +384,9 @@ def list_view(request: HttpRequest) -> HttpResponse:
         status = form.cleaned_data["status"] or ""
     blocks = selectors.block_list_for_care_provider(provider, care_unit=unit, status=status)
     page = Paginator(blocks, PAGE_SIZE).get_page(request.GET.get("page"))
+    services.block_list_viewed(actor=acting_user(request), commission=acting_commission(request),
+                               care_unit=unit, status=status, page=page.number,
+                               shown=len(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "selfservice/care/blocks/list.html", {

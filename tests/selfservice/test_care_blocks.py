@@ -442,3 +442,11 @@ def test_pages_are_in_swedish(nurse_client, tree, patient, nurse):
     html = nurse_client.post(url("care_block_temporary_revoke", block), revoke_data(
         valid_until=(timezone.localtime() + timedelta(days=8)).strftime("%Y-%m-%dT%H:%M"))).content
     assert "högst 7 dagar" in html.decode()
+
+
+def test_each_page_of_the_list_is_audited(nurse_client, tree, nurse, patient, assert_audited):
+    place(nurse, patient, tree["ortho"])
+    nurse_client.get(LIST, {"care_unit": str(tree["ortho"].pk)})
+    event = assert_audited("block.list_viewed", target=tree["region"])
+    assert event.actor_id == nurse[0].pk
+    assert (event.changes["care_unit"], event.changes["shown"]) == (tree["ortho"].hsa_id, 1)
