@@ -157,10 +157,17 @@ def _account(account: DemoAccount, unit: Organisation) -> Employee:
     return employee
 
 
-def _care_commission(employee: Employee, unit: Organisation, rights: list[str]) -> None:
+#: Sara's two commissions have fixed HSA-ids, so the docs' examples of the rules service
+#: (README, docs/authzen.md) can name them.
+SARA_CARDIOLOGY_COMMISSION = "SE2321990000-USARAKARD"
+SARA_EMERGENCY_COMMISSION = "SE2321990000-USARAAKUT"
+
+
+def _care_commission(employee: Employee, unit: Organisation, rights: list[str],
+                     hsa_id: str | None = None) -> None:
     commissions.commission_grant(
         actor=ACTOR, employee=employee, care_unit=unit, purpose=Purpose.CARE, rights=rights,
-        valid_from=timezone.now() - timedelta(days=30), valid_until=None,
+        valid_from=timezone.now() - timedelta(days=30), valid_until=None, hsa_id=hsa_id,
     )
 
 
@@ -206,12 +213,14 @@ def seed() -> bool:
                                    organisation=org, valid_from=now - timedelta(days=90),
                                    valid_until=None)
         _care_commission(named["sara.staff"], cardiology, ["Läsa;alla;VE", "Skriva;alla;VE",
-                                                           "Läsa;alla;SJF"])
+                                                           "Läsa;alla;SJF"],
+                         hsa_id=SARA_CARDIOLOGY_COMMISSION)
         # Sara also takes shifts at the emergency department: after login she chooses which of
         # her two commissions to act under (uppdragsval).
         _care_commission(named["sara.staff"],
                          next(u for u in units if u.name == "Akutmottagningen"),
-                         ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;VG"])
+                         ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;VG"],
+                         hsa_id=SARA_EMERGENCY_COMMISSION)
 
         titles = ["Sjuksköterska", "Läkare", "Undersköterska", "Fysioterapeut", "Barnmorska"]
         for i in range(50 - len(ACCOUNTS)):

@@ -19,7 +19,7 @@ from apps.commissions import services as commissions
 from apps.commissions.models import Commission
 from apps.core.actors import SYSTEM
 from apps.identities.identifiers import make_person_number
-from tests.conftest import login_session
+from tests.conftest import login_session, patient_login
 from tests.federation.oidc_support import REDIRECT_URI, Registered, register, s256, use_provider
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +104,11 @@ def test_a_read_at_the_staff_members_own_unit_is_allowed_and_logged_for_the_pati
     assert event.outcome == AuditEvent.Outcome.SUCCESS
     assert event.changes["system"] == system.client_id
     assert event.changes["system_label"] == "Journal e-service"
+    # Tolvan sees the read in "Who read my records" (PDL 2008:355 8 kap. 3 §).
+    page = patient_login(DjangoClient(), patient).get("/patient/log/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Access to patient information decided" in text and "Nina Nurse" in text
 
 
 def test_without_a_care_relationship_it_is_denied_in_swedish_when_asked_so(
