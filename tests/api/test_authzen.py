@@ -176,12 +176,29 @@ def test_the_patient_may_be_named_in_any_accepted_form(token: str, nina: dict[st
         assert ask(token, question(nina, patient=form)).json()["decision"] is True
 
 
-def test_emergency_access_needs_a_reason(token: str, nina: dict[str, str], tree: Any) -> None:
-    body = question(nina, emergency={"reason": ""})
-    body["resource"]["properties"] = {"care_provider": "SE5560360793-0001",
-                                      "information_type": "lak"}
-    # Nina has no SJF right: denied before consent is looked at.
-    assert ask(token, body).json()["context"]["rule"] == "right.missing"
+def test_another_providers_information_needs_consent_or_emergency_access_with_a_reason(
+        token: str, nina: dict[str, str], tree: Any, nurse: Any) -> None:
+    """Nina, under a commission at primary care with a right for coherent record keeping (SJF),
+    reads the other care provider's information about Tolvan, who gave no consent."""
+    sjf = commissions.commission_grant(
+        actor=SYSTEM, employee=nurse[1], care_unit=tree["primary"], purpose="Vård och behandling",
+        rights=["Läsa;alla;SJF"], valid_from=timezone.now() - timedelta(days=1), valid_until=None)
+    who = {**nina, "commission": sjf.hsa_id}
+
+    def read(**context: Any) -> Any:
+        body = question(who, **context)
+        body["resource"]["properties"] = {"care_provider": "SE5560360793-0001",
+                                          "information_type": "alla"}
+        return ask(token, body).json()
+
+    assert read()["context"]["rule"] == "consent.missing"
+    assert read(emergency={"reason": " "})["context"]["rule"] == "emergency.reason_missing"
+    answer = read(emergency={"reason": "Unconscious on arrival."})
+    assert answer["decision"] is True
+    assert answer["context"]["rule"] == "allow.emergency"
+    assert answer["context"]["obligations"] == [
+        {"id": "log_activity", "value": "Nödöppning"}, {"id": "emergency_follow_up", "value": ""}]
+    assert decisions()[-1].reason == "Unconscious on arrival."
 
 
 @pytest.mark.parametrize("body, members", [
