@@ -242,6 +242,8 @@ class EvaluationsRequest(ClosedRequest):
 
 
 REQUIRED = ("subject", "resource", "action")
+#: DRF's own message for a missing member (and its translation), as for the other members.
+REQUIRED_MESSAGE = serializers.Field.default_error_messages["required"]
 
 
 def evaluations_of(values: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
@@ -252,13 +254,13 @@ def evaluations_of(values: dict[str, Any]) -> tuple[list[dict[str, Any]], bool]:
     defaults = {name: values[name] for name in (*REQUIRED, "context") if name in values}
     items = values.get("evaluations") or []
     if not items:
-        missing = {name: [_("This field is required.")] for name in REQUIRED
+        missing = {name: [REQUIRED_MESSAGE] for name in REQUIRED
                    if name not in defaults}
         if missing:
             raise serializers.ValidationError(missing)
         return [defaults], False
     merged = [{**defaults, **item} for item in items]
-    errors = {str(index): {name: [_("This field is required.")] for name in REQUIRED
+    errors = {str(index): {name: [REQUIRED_MESSAGE] for name in REQUIRED
                            if name not in evaluation}
               for index, evaluation in enumerate(merged)}
     errors = {index: missing for index, missing in errors.items() if missing}
