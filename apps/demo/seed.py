@@ -24,6 +24,7 @@ from apps.commissions.models import Commission, Employee, Role
 from apps.commissions.vocabularies import Purpose
 from apps.consents import services as consents
 from apps.core.actors import DEMO_DATA
+from apps.demo import rules_client
 from apps.identities import services as identities
 from apps.identities.identifiers import make_person_number, parse_person_number
 from apps.identities.models import Person, User
@@ -160,10 +161,17 @@ def _account(account: DemoAccount, unit: Organisation) -> Employee:
     return employee
 
 
-def _care_commission(employee: Employee, unit: Organisation, rights: list[str]) -> Commission:
+#: Sara's two commissions have fixed HSA-ids, so the docs' examples of the rules service
+#: (README, docs/authzen.md) can name them.
+SARA_CARDIOLOGY_COMMISSION = "SE2321990000-USARAKARD"
+SARA_EMERGENCY_COMMISSION = "SE2321990000-USARAAKUT"
+
+
+def _care_commission(employee: Employee, unit: Organisation, rights: list[str],
+                     hsa_id: str | None = None) -> Commission:
     return commissions.commission_grant(
         actor=ACTOR, employee=employee, care_unit=unit, purpose=Purpose.CARE, rights=rights,
-        valid_from=timezone.now() - timedelta(days=30), valid_until=None,
+        valid_from=timezone.now() - timedelta(days=30), valid_until=None, hsa_id=hsa_id,
     )
 
 
@@ -208,13 +216,14 @@ def seed() -> bool:
             commissions.role_grant(actor=ACTOR, person=named[username].person, role=role,
                                    organisation=org, valid_from=now - timedelta(days=90),
                                    valid_until=None)
-        sara_cardiology = _care_commission(named["sara.staff"], cardiology,
-                                           ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;SJF"])
+        sara_cardiology = _care_commission(
+            named["sara.staff"], cardiology, ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;SJF"],
+            hsa_id=SARA_CARDIOLOGY_COMMISSION)
         # Sara also takes shifts at the emergency department: after login she chooses which of
         # her two commissions to act under (uppdragsval).
         sara_emergency = _care_commission(
             named["sara.staff"], next(u for u in units if u.name == "Akutmottagningen"),
-            ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;VG"])
+            ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;VG"], hsa_id=SARA_EMERGENCY_COMMISSION)
 
         titles = ["Sjuksköterska", "Läkare", "Undersköterska", "Fysioterapeut", "Barnmorska"]
         for i in range(50 - len(ACCOUNTS)):
@@ -251,8 +260,9 @@ def seed() -> bool:
     return True
 
 
-#: The record system the demo decisions are asked through (an e-service's client id and name).
-DEMO_RECORD_SYSTEM = ("demo-journal", "Demojournalen")
+#: The record system the demo's earlier decisions were asked through: the name of the demo record
+#: system `rules_client` registers (its client id is made at registration, after these rows).
+DEMO_RECORD_SYSTEM = ("demo-record-system", rules_client.NAME)
 
 
 def _decide(commission: Commission, patient: Person, owner: Organisation, *,
