@@ -1,6 +1,8 @@
 """Reads of blocks, temporary revokes and block requests for the pages (a block, temporary revoke or
-request outside the acting care provider or unit is NotFound, so existence never leaks). The access
-decision reads its own facts (apps.rules.facts)."""
+request outside the acting care provider or unit is NotFound, so existence never leaks; only
+another care provider's block in force that hides information from the acting care unit is read
+for that unit, `block_list_hiding_from` and `block_get_hiding_from`). The access decision reads its
+own facts (apps.rules.facts)."""
 
 from __future__ import annotations
 
