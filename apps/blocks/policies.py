@@ -17,7 +17,10 @@
   is made only by the patient's own account.
 
 A commission that is missing or someone else's is NotFound (commissions.policies); a block or
-temporary revoke outside the actor's care provider or unit is NotFound too (existence never leaks).
+temporary revoke outside the actor's care provider or unit is NotFound too (existence never leaks),
+except that another care provider's block in force that hides information from the actor's care
+unit (`block_hides_from`) is shown to staff there who looked the patient up, to be lifted
+temporarily for that unit (docs/decisions.md, "Blocks").
 """
 
 from __future__ import annotations

@@ -284,9 +284,10 @@ def temporary_revoke_cancel(*, actor: Actor, commission: Commission | None,
 @service
 def patient_looked_up(*, actor: Actor, commission: Commission | None, patient: Person) -> None:
     """Record that staff acting under `commission` looked the patient up by identity number to see,
-    register or change the patient's blocks at the commission's care provider: reading personal
-    data is logged and shown in the patient's log extract (HSLF-FS 2016:40 4 kap. 9 §; PDL
-    2008:355 8 kap. 3 §).
+    register or change the patient's blocks at the commission's care provider, and to see which of
+    the patient's blocks at other care providers hide information from the commission's care unit
+    (docs/decisions.md, "Blocks"): reading personal data is logged and shown in the patient's log
+    extract (HSLF-FS 2016:40 4 kap. 9 §; PDL 2008:355 8 kap. 3 §).
 
     Raises NotFound/Forbidden as `policies.require_block_owner_staff` (a commission of one's own,
     valid now, for care and treatment; never one's own records).

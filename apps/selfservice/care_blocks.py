@@ -1,16 +1,18 @@
 """Staff pages for blocks (spärrar): find the patient, see their blocks at my care provider,
 register a block, lift it (hävning) or remove a wrong registration (makulering), lift it
-temporarily for my care unit (tillfällig hävning) and end that early; and the care provider's list
-of blocks (PDL 2008:355 4 kap. 4 §, 6 kap. 2 och 7 §§; Inera's Spärr contract; docs/decisions.md,
-"Blocks"; docs/journey-blocks.md).
+temporarily for my care unit (tillfällig hävning) and end that early; see which of the patient's
+blocks at other care providers hide information from my care unit, and lift those temporarily for
+it; and the care provider's list of blocks (PDL 2008:355 4 kap. 4 §, 6 kap. 2 och 7 §§; Inera's
+Spärr contract; docs/decisions.md, "Blocks"; docs/journey-blocks.md).
 
 For a staff member logged in with password and second factor (`staff_required`) who acts under a
 chosen care commission at a care unit (`care_commission_required`). The pages act for the
 commission's care provider (the owner of the information a block hides) and, for temporary
 revokes, at the commission's care unit. Finding the patient is a POST, audited once
 (`block.patient_looked_up`) and kept in the session as `apps.selfservice.lookup` describes. A block
-or temporary revoke of another care provider or unit answers 404. Dates are Swedish calendar days
-and times Swedish local time, stored in UTC.
+of another care provider answers 404, except on the temporary revoke page when it is in force and
+hides information from the commission's care unit; a temporary revoke for another unit answers
+404. Dates are Swedish calendar days and times Swedish local time, stored in UTC.
 """
 
 from __future__ import annotations
@@ -216,7 +218,10 @@ def _back(request: HttpRequest, block: Block) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def blocks_view(request: HttpRequest) -> HttpResponse:
     """Find the patient (POST, audited once), then show all the patient's blocks of my care
-    provider (active, lifted, removed) with their temporary revokes, and what I may do with each."""
+    provider (active, lifted, removed) with their temporary revokes, and what I may do with each;
+    and the patient's blocks in force of other care providers that hide information from my care
+    unit, with what they cover and any temporary revoke in force for my unit or me, never who
+    registered them or why (docs/decisions.md, "Blocks")."""
     commission = acting_commission(request)
     unit = _unit(request)
     action = request.POST.get("action") if request.method == "POST" else None
@@ -230,15 +235,19 @@ def blocks_view(request: HttpRequest) -> HttpResponse:
         LOOKUP.remember(request, Lookup(unit=unit, patient=find.patient))
         return redirect("selfservice:care_blocks")
     current = None if action == "find" else _current(request)
+    now = timezone.now()
     rows: list[dict[str, Any]] = []
+    hidden: list[Block] = []
     if current is not None:
         rows = [{"block": b, "may_lift_here": policies.block_hides_from(b, unit)}
                 for b in selectors.block_list_for_patient(current.patient, commission.care_provider)]
+        hidden = selectors.block_list_hiding_from(current.patient, unit,
+                                                  employee=commission.employee, when=now)
     revokes = [(row["block"], r) for row in rows for r in row["block"].temporary_revokes.all()]
     return render(request, "selfservice/care/blocks/blocks.html", {
         "find": find, "acting": commission, "unit": unit,
         "patient": current.patient if current else None, "rows": rows, "revokes": revokes,
-        "now": timezone.now(),
+        "hidden": hidden, "now": now,
     })
 
 
@@ -317,13 +326,15 @@ def delete_view(request: HttpRequest, block_id: uuid.UUID) -> HttpResponse:
 @care_commission_required
 @require_http_methods(["GET", "POST"])
 def temporary_revoke_view(request: HttpRequest, block_id: uuid.UUID) -> HttpResponse:
-    """Lift a block of my care provider temporarily (tillfällig hävning) for my care unit: all its
-    staff with a care commission or one named employee, with the patient's consent or in an
-    emergency, until a time at most 7 days ahead (Inera's Spärr contract). Another care provider's
-    block: 404."""
+    """Lift a block that hides information from my care unit temporarily (tillfällig hävning) for
+    that unit: all its staff with a care commission or one named employee, with the patient's
+    consent or in an emergency, until a time at most 7 days ahead (Inera's Spärr contract). The
+    block is my care provider's or, in force, another's (`selectors.block_get_hiding_from`); of
+    another's, the page shows what it covers, never who registered it. A block that hides nothing
+    from my unit: 404."""
     commission = acting_commission(request)
     unit = _unit(request)
-    block = selectors.block_get(block_id, commission.care_provider)
+    block = selectors.block_get_hiding_from(block_id, unit)
     employees = list(employee_list_for_unit(unit, timezone.now()))
     form = TemporaryRevokeForm(request.POST if request.method == "POST" else None,
                                employees=employees)
@@ -342,6 +353,7 @@ def temporary_revoke_view(request: HttpRequest, block_id: uuid.UUID) -> HttpResp
             return _back(request, block)
     return render(request, "selfservice/care/blocks/temporary_revoke.html", {
         "b": block, "form": form, "unit": unit,
+        "foreign": block.care_provider_id != commission.care_provider_id,
     })
 
 
@@ -365,6 +377,7 @@ def temporary_revoke_cancel_view(request: HttpRequest, revoke_id: uuid.UUID) -> 
             return _back(request, revoke.block)
     return render(request, "selfservice/care/blocks/temporary_revoke_end.html", {
         "revoke": revoke, "b": revoke.block, "form": form, "now": timezone.now(),
+        "foreign": revoke.block.care_provider_id != commission.care_provider_id,
     })
 
 
