@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api import authzen
-from apps.api.authentication import AccessTokenAuthentication, TokenHolder
+from apps.api.authentication import TokenApi, TokenHolder
 from apps.api.problems import PROBLEM_CONTENT_TYPE
 from apps.api.serializers import Problem
 from apps.federation import selectors as federation
@@ -132,18 +132,12 @@ def _decide(request: Request, evaluation: dict[str, Any], names: dict[str, str]
         request=authzen.to_access_request(evaluation, when=timezone.now()))
 
 
-class AccessApi(APIView):
+class AccessApi(TokenApi):
     """What both evaluation endpoints share: bearer token authentication, the evaluation scope,
     POST only (405 before the token is looked at, RFC 9110 15.5.6)."""
 
-    authentication_classes = [AccessTokenAuthentication]
     permission_classes = [MayEvaluate]
     http_method_names = ["post"]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        if (request.method or "").lower() not in self.http_method_names:
-            raise exceptions.MethodNotAllowed(request.method or "")
-        super().initial(request, *args, **kwargs)
 
 
 class AccessEvaluationApi(AccessApi):
