@@ -108,7 +108,7 @@ def test_a_read_at_the_staff_members_own_unit_is_allowed_and_logged_for_the_pati
     page = patient_login(DjangoClient(), patient).get("/patient/log/")
     assert page.status_code == 200
     text = page.content.decode()
-    assert "Access to patient information decided" in text and "Nina Nurse" in text
+    assert "Read: medication" in text and "Nina Nurse" in text
 
 
 def test_without_a_care_relationship_it_is_denied_in_swedish_when_asked_so(
