@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.utils import timezone
+from django.db.models import Q
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import record
@@ -207,7 +208,10 @@ def temporary_revoke_register(
     Raises NotFound/Forbidden as `policies.require_unit_staff`; ValidationFailed for an unknown
     reason (`reason`), a unit the block does not hide information from (`care_unit`), an employee
     without an active care commission at the unit (`employee`), an end not in (now, now + 7 days]
-    (`valid_until`, `temporary_revoke.too_long`), and a block lifted or removed.
+    (`valid_until`, `temporary_revoke.too_long`), a block lifted or removed, and a temporary
+    revoke already in force for the same staff (the whole unit, or this employee):
+    `temporary_revoke.already_lifted` (checked under the block's row lock, so two at once make
+    one).
     """
     now = timezone.now()
     acting = policies.require_unit_staff(actor, commission, block.patient, care_unit, now,
@@ -235,6 +239,16 @@ def temporary_revoke_register(
                                code="temporary_revoke.too_long", field="valid_until")
     with transaction.atomic():
         locked = _lock_applying(block)
+        covering = TemporaryRevoke.objects.in_force_at(now).filter(
+            Q(employee__isnull=True) | Q(employee=employee) if employee is not None
+            else Q(employee__isnull=True), block=locked, care_unit=care_unit,
+        ).order_by("-valid_until").first()
+        if covering is not None:
+            raise ValidationFailed(
+                _("The block is already lifted for them until %(end)s. To change that, end it "
+                  "early first.") % {"end": formats.date_format(
+                      timezone.localtime(covering.valid_until), "SHORT_DATETIME_FORMAT")},
+                code="temporary_revoke.already_lifted")
         revoke = TemporaryRevoke.objects.create(
             block=locked, care_unit=care_unit, employee=employee, reason=reason, valid_from=now,
             valid_until=valid_until, registered_at=now, registered_by_id=actor_id(actor),

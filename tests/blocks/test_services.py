@@ -294,3 +294,28 @@ def test_nobody_blocks_their_own_records_as_staff(staff, tree):
         services.block_register(actor=user, commission=commission, patient=user.person,
                                 block_type=OUTER, care_provider=tree["region"])
     assert exc.value.code == "block.self"
+
+
+def test_a_second_temporary_revoke_for_the_same_staff_is_refused(staff, ortho_staff, patient,
+                                                                 tree):
+    blocked = block(staff, patient, tree)
+    first = temporary(ortho_staff, blocked, tree["ortho"], days=1)
+    with pytest.raises(ValidationFailed) as exc:
+        temporary(ortho_staff, blocked, tree["ortho"], days=2)
+    assert exc.value.code == "temporary_revoke.already_lifted"
+    assert "end it early first" in str(exc.value.message)
+    # ended early, it can be registered again
+    services.temporary_revoke_cancel(actor=ortho_staff[0], commission=ortho_staff[1],
+                                     revoke=first, reason="Visit over")
+    temporary(ortho_staff, blocked, tree["ortho"], days=2)
+    assert TemporaryRevoke.objects.filter(block=blocked).count() == 2
+
+
+def test_a_unit_wide_revoke_may_follow_one_for_a_named_employee(staff, ortho_staff, patient,
+                                                                tree):
+    blocked = block(staff, patient, tree)
+    named = temporary(ortho_staff, blocked, tree["ortho"], EMERGENCY, days=1)
+    assert named.employee is not None
+    temporary(ortho_staff, blocked, tree["ortho"], days=1)
+    with pytest.raises(ValidationFailed):
+        temporary(ortho_staff, blocked, tree["ortho"], EMERGENCY, days=1)
