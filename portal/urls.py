@@ -1,8 +1,10 @@
-"""URL map: pages, the JSON API (/api/v1/), the CA's published files (/issuance/) and the OpenID
+"""URL map: pages, the JSON API (/api/v1/), the rules service's AuthZEN API (/access/v1/,
+/.well-known/authzen-configuration), the CA's published files (/issuance/) and the OpenID
 Connect provider (/oauth2/, /.well-known/openid-configuration)."""
 
 from django.urls import include, path
 
+from apps.api.access_views import AuthzenConfigurationApi
 from apps.core.views import health
 from apps.selfservice.views import home
 
@@ -18,4 +20,7 @@ urlpatterns = [
     path("issuance/", include("apps.issuance.urls")),
     path("", include("apps.selfservice.urls")),
     path("api/v1/", include("apps.api.urls")),
+    path("access/v1/", include("apps.api.access_urls")),
+    path(".well-known/authzen-configuration", AuthzenConfigurationApi.as_view(),
+         name="authzen_configuration"),
 ]

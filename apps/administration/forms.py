@@ -32,6 +32,7 @@ from apps.identities.identifiers import (
 )
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import group_by_tree
+from apps.rules.services import COMMENT_MAX
 
 
 def _label_with_code(label: Any, value: str) -> str:
@@ -507,3 +508,15 @@ class JoinerForm(forms.Form):
                 "reserve": data["reserve"], "given_name": data["given_name"],
                 "family_name": data["family_name"], "organisation": data["organisation"],
                 "channel": data["channel"]}
+
+
+class EmergencyReviewForm(forms.Form):
+    """Following up an emergency opening: what the follow-up found (required, at most
+    `apps.rules.services.COMMENT_MAX` characters; the service checks both again)."""
+
+    comment = forms.CharField(
+        label=_("What the follow-up found"), max_length=COMMENT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("For example whether the emergency access was justified, and what was done. "
+                    "Saved with the emergency access and in the audit log."),
+    )

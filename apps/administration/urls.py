@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.administration import auditlog, clients, sessions, views
+from apps.administration import auditlog, clients, emergency, sessions, views
 
 app_name = "administration"
 urlpatterns = [
@@ -31,6 +31,9 @@ urlpatterns = [
          name="sessions_end_all"),
     path("audit/", auditlog.audit_search, name="audit_search"),
     path("audit/export/", auditlog.audit_export, name="audit_export"),
+    path("emergency-access/", emergency.emergency_list, name="emergency_list"),
+    path("emergency-access/<uuid:opening_id>/", emergency.emergency_detail,
+         name="emergency_detail"),
     path("clients/", clients.client_list, name="client_list"),
     path("clients/new/", clients.client_register, name="client_register"),
     path("clients/<uuid:client_id>/", clients.client_detail, name="client_detail"),

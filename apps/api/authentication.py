@@ -10,6 +10,7 @@ from oauth2_provider.settings import oauth2_settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from apps.federation.oidc import access_tokens
 
@@ -40,3 +41,16 @@ class AccessTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="portal"'
+
+
+class TokenApi(APIView):
+    """An endpoint for bearer access tokens (`AccessTokenAuthentication`) that answers 405 for a
+    method it does not take before the token is looked at (RFC 9110 15.5.6), so a wrong method is
+    never mistaken for a missing token. Subclasses set `http_method_names`."""
+
+    authentication_classes = [AccessTokenAuthentication]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if (request.method or "").lower() not in self.http_method_names:
+            raise exceptions.MethodNotAllowed(request.method or "")
+        super().initial(request, *args, **kwargs)

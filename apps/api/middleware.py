@@ -1,11 +1,13 @@
-"""Under `/api/` every error is problem+json (RFC 9457), also the ones Django answers itself.
+"""Under `/api/` and `/access/` (the rules service's AuthZEN API) every error is problem+json
+(RFC 9457), also the ones Django answers itself.
 
 DRF views answer their errors through `apps.api.problems.exception_handler`. What happens outside
 them is Django's: a path no route matches (404), a request Django refuses before any view runs
 (a disallowed Host header: 400), and an exception no handler caught (500, after Django has logged
 it and sent `got_request_exception`). Django renders those as HTML pages (`handler404`,
 `handler500`, or the debug pages); this middleware, first in `MIDDLEWARE` so that it sees every
-answer, replaces the body of any such error under `/api/` with a problem of the same status.
+answer, replaces the body of any such error under those prefixes with a problem of the same
+status.
 Pages elsewhere keep their HTML error pages.
 """
 
@@ -19,7 +21,8 @@ from django.utils.translation import gettext
 
 from apps.api.problems import PROBLEM_CONTENT_TYPE, problem_body
 
-API_PREFIX = "/api/"
+#: The paths whose errors are problem+json.
+API_PREFIXES = ("/api/", "/access/")
 JSON_TYPES = frozenset({"application/json", PROBLEM_CONTENT_TYPE})
 
 
@@ -37,7 +40,7 @@ def _problem_code_and_detail(status: int) -> tuple[str, str]:
 
 
 class ApiProblemMiddleware:
-    """Turn a non-JSON error answer (status >= 400) under `/api/` into problem+json, keeping its
+    """Turn a non-JSON error answer (status >= 400) under `API_PREFIXES` into problem+json, keeping its
     status and headers (the request id among them)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
@@ -45,7 +48,7 @@ class ApiProblemMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
-        if response.status_code < 400 or not request.path_info.startswith(API_PREFIX):
+        if response.status_code < 400 or not request.path_info.startswith(API_PREFIXES):
             return response
         media_type = parse_header_parameters(response.get("Content-Type", ""))[0].lower()
         if media_type in JSON_TYPES:

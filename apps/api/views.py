@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from apps.api.authentication import AccessTokenAuthentication, TokenHolder
+from apps.api.authentication import TokenApi, TokenHolder
 from apps.api.problems import PROBLEM_CONTENT_TYPE
 from apps.api.serializers import (
     EIDActivation,
@@ -281,21 +281,14 @@ class EIDAuthDenialApi(APIView):
         return Response({"status": "denied"})
 
 
-class OidcDemoMeApi(APIView):
+class OidcDemoMeApi(TokenApi):
     """`GET /api/v1/oidc-demo/me`: a protected resource for e-services (the demo e-service calls
     it): with a valid access token of the portal's OpenID Connect provider (RFC 6750 bearer; an
     RFC 9068 JWT whose audience is the portal's APIs) it answers who the token speaks for, which
     client holds it, its scopes and the login's level. 401 problem+json with a `Bearer`
     challenge without one, or for a bad, expired or revoked token."""
 
-    authentication_classes = [AccessTokenAuthentication]
     http_method_names = ["get"]
-
-    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        """405 for another method before the token is looked at (RFC 9110 15.5.6)."""
-        if (request.method or "").lower() not in self.http_method_names:
-            raise exceptions.MethodNotAllowed(request.method or "")
-        super().initial(request, *args, **kwargs)
 
     @extend_schema(
         operation_id="oidc_demo_me",

@@ -24,13 +24,16 @@ class Action:
     `patient_data` marks events about a person's care (consent, emergency access): they belong in
     the patient's own log extract, never in an administrator's view of a colleague. `names_target`
     marks actions whose label needs the target's name beside it to say what happened ("E-service
-    token issued: Journal e-service"; `describe`).
+    token issued: Journal e-service"; `describe`). `failures_in_extract` False keeps the action's
+    failed events out of the patient's log extract: a denied access decision is no access to the
+    patient's information (docs/decisions.md, "Log extract shows reads").
     """
 
     code: str
     label: str | Promise
     patient_data: bool = False
     names_target: bool = False
+    failures_in_extract: bool = True
 
 
 _ACTIONS: dict[str, Action] = {}
@@ -41,11 +44,11 @@ class DuplicateAction(Exception):
 
 
 def register(code: str, label: str | Promise, *, patient_data: bool = False,
-             names_target: bool = False) -> Action:
+             names_target: bool = False, failures_in_extract: bool = True) -> Action:
     """Register `code` with its `label`; raises DuplicateAction if the code is already taken."""
     if code in _ACTIONS:
         raise DuplicateAction(f"audit action {code!r} is registered twice")
-    action = Action(code, label, patient_data, names_target)
+    action = Action(code, label, patient_data, names_target, failures_in_extract)
     _ACTIONS[code] = action
     return action
 
@@ -62,18 +65,23 @@ def label(code: str) -> str:
     return str(action.label) if action else code
 
 
-def describe(code: str, target_label: str) -> str:
-    """`label(code)`, followed by ": `target_label`" for an action registered with
-    `names_target` (and a target label to show)."""
+def describe(code: str, target_label: str, target_type: str = "") -> str:
+    """`label(code)`, followed by ": <target>" for an action registered with `names_target` (and
+    a target label to show), the target shown as registered for `target_type` (`target_text`)."""
     action = _ACTIONS.get(code)
     if action and action.names_target and target_label:
-        return f"{label(code)}: {target_label}"
+        return f"{label(code)}: {target_text(target_type, target_label)}"
     return label(code)
 
 
 def actions() -> list[Action]:
     """Every registered action, in registration order."""
     return list(_ACTIONS.values())
+
+
+def codes_without_failures_in_extract() -> list[str]:
+    """Codes of the actions whose failed events stay out of the log extract."""
+    return [code for code, action in _ACTIONS.items() if not action.failures_in_extract]
 
 
 def patient_data_codes() -> list[str]:

@@ -14,3 +14,14 @@ TEMPORARY_REVOKE_REGISTERED = register("block.temporary_revoke_registered",
 TEMPORARY_REVOKE_CANCELLED = register("block.temporary_revoke_cancelled",
                                       _("Temporary lifting of a block ended early"),
                                       patient_data=True)
+PATIENT_LOOKED_UP = register("block.patient_looked_up", _("Looked up to register or change a block"),
+                             patient_data=True)
+BLOCK_REQUEST_SUBMITTED = register("block_request.submitted", _("Block requested by the patient"),
+                                   patient_data=True)
+BLOCK_REQUEST_WITHDRAWN = register("block_request.withdrawn",
+                                   _("Block request withdrawn by the patient"), patient_data=True)
+BLOCK_REQUEST_CONFIRMED = register("block_request.confirmed", _("Block request confirmed"),
+                                   patient_data=True)
+BLOCK_REQUEST_DECLINED = register("block_request.declined", _("Block request declined"),
+                                  patient_data=True)
+BLOCK_LIST_VIEWED = register("block.list_viewed", _("Viewed the care provider's list of blocks"))

@@ -10,15 +10,16 @@ never overwritten. Who is stored as a label snapshot plus the acting user's id, 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Employee
 from apps.commissions.vocabularies import InformationClass
-from apps.core.models import BaseModel
+from apps.core.models import BaseModel, last_included_day
 from apps.identities.models import Person
 from apps.organisations.models import Organisation
 
@@ -27,6 +28,23 @@ from apps.organisations.models import Organisation
 EXCLUDABLE_TYPES = frozenset({InformationClass.MEDICATION.value, InformationClass.ALERTS.value})
 #: A temporary revoke ends at most this long after its registration (Inera's Spärr contract).
 TEMPORARY_REVOKE_MAX = timedelta(days=7)
+
+
+class InformationPeriodDays:
+    """The information period [period_start, period_end) as Swedish calendar days, for display."""
+
+    period_start: datetime | None
+    period_end: datetime | None
+
+    @property
+    def period_first_day(self) -> date | None:
+        """The first Swedish calendar day of the information period, or None for an open start."""
+        return timezone.localtime(self.period_start).date() if self.period_start else None
+
+    @property
+    def period_last_day(self) -> date | None:
+        """The last included Swedish calendar day, or None for an open end."""
+        return last_included_day(self.period_end)
 
 
 class BlockQuerySet(models.QuerySet["Block"]):
@@ -40,7 +58,7 @@ class BlockQuerySet(models.QuerySet["Block"]):
         )
 
 
-class Block(BaseModel):
+class Block(InformationPeriodDays, BaseModel):
     """A block of the information of `care_provider` (and, for an inner block, of `care_unit`)
     about `patient`, optionally only for the information period [period_start, period_end) (UTC,
     either end open), except the excluded information types."""
@@ -192,3 +210,93 @@ class TemporaryRevoke(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.block} → {self.employee or self.care_unit}"
+
+
+class BlockRequest(InformationPeriodDays, BaseModel):
+    """A patient's request for a block (begäran om spärr), made in self-service and confirmed or
+    declined by staff at the care provider that owns the information, who meet the patient and
+    check their identity (docs/decisions.md, "Block requests"). The asked-for block is described
+    as Block's fields. The state is set once from pending: confirmed (with the Block it
+    registered), declined (with a reason shown to the patient) or withdrawn (by the patient); who
+    and when are stored as a label snapshot plus the acting user's id, like the audit log."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for staff")
+        CONFIRMED = "confirmed", _("Confirmed, block registered")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    #: At most this many characters of the patient's message.
+    MESSAGE_MAX = 500
+
+    patient = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="block_requests")
+    block_type = models.CharField(_("type"), max_length=8, choices=Block.Type.choices)
+    care_provider = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+",
+                                      verbose_name=_("care provider"))
+    care_unit = models.ForeignKey(Organisation, on_delete=models.PROTECT, null=True, blank=True,
+                                  related_name="+", verbose_name=_("care unit"))
+    period_start = models.DateTimeField(_("information from"), null=True, blank=True)
+    period_end = models.DateTimeField(_("information until"), null=True, blank=True)
+    excludes_medication = models.BooleanField(_("medication excluded"), default=False)
+    excludes_alerts = models.BooleanField(_("alert information excluded"), default=False)
+    message = models.CharField(_("message"), max_length=MESSAGE_MAX, blank=True)
+    requested_at = models.DateTimeField(_("requested at"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices,
+                             default=State.PENDING)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by_id = models.UUIDField(null=True, blank=True)
+    decided_by_label = models.CharField(_("decided by"), max_length=200, blank=True)
+    decline_reason = models.TextField(_("reason for declining"), blank=True)
+    patient_met = models.BooleanField(_("patient met and identity checked"), default=False)
+    block = models.OneToOneField(Block, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="request", verbose_name=_("block"))
+
+    class Meta:
+        ordering = ["-requested_at"]
+        verbose_name = _("block request")
+        verbose_name_plural = _("block requests")
+        indexes = [models.Index(fields=["care_provider", "state"]),
+                   models.Index(fields=["patient", "state"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(block_type__in=["inner", "outer"]),
+                                   name="block_request_type_known"),
+            models.CheckConstraint(condition=Q(block_type="outer") | Q(care_unit__isnull=False),
+                                   name="inner_block_request_has_care_unit"),
+            models.CheckConstraint(
+                condition=Q(period_start__isnull=True) | Q(period_end__isnull=True)
+                | Q(period_end__gt=F("period_start")),
+                name="block_request_period_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "confirmed", "declined", "withdrawn"]),
+                name="block_request_state_known",
+            ),
+            models.CheckConstraint(
+                condition=(Q(state="pending", decided_at__isnull=True, decided_by_label="")
+                           | (~Q(state="pending") & Q(decided_at__isnull=False)
+                              & ~Q(decided_by_label=""))),
+                name="block_request_decision_has_actor",
+            ),
+            models.CheckConstraint(
+                condition=(Q(state="confirmed", block__isnull=False, patient_met=True)
+                           | (~Q(state="confirmed") & Q(block__isnull=True))),
+                name="block_request_confirmed_has_block",
+            ),
+            models.CheckConstraint(
+                condition=(Q(state="declined") & ~Q(decline_reason=""))
+                | (~Q(state="declined") & Q(decline_reason="")),
+                name="block_request_declined_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_block_type_display()}: {self.patient} ({self.care_unit or self.care_provider})"
+
+    @property
+    def excluded_types(self) -> frozenset[str]:
+        """The excluded information type codes (a subset of EXCLUDABLE_TYPES)."""
+        return frozenset(
+            code for code, excluded in ((InformationClass.MEDICATION.value, self.excludes_medication),
+                                        (InformationClass.ALERTS.value, self.excludes_alerts))
+            if excluded
+        )

@@ -183,8 +183,12 @@ def commission_grant(
     valid_from: datetime,
     valid_until: datetime | None,
     name: str = "",
+    hsa_id: str | None = None,
 ) -> Commission:
     """Grant a commission (medarbetaruppdrag) at `care_unit` to `employee`.
+
+    The commission gets a new HSA-id under the care provider's prefix, or `hsa_id` (normalised;
+    the demo data's fixed ids, which the docs' examples name).
 
     `rights` are `activity;information class;scope` strings from the HSA vocabularies (at least
     one); validity is [valid_from, valid_until) in UTC. Raises NotFound when the unit or the
@@ -215,6 +219,10 @@ def commission_grant(
                 field="rights",
             ) from exc
     _check_validity(actor, valid_from, valid_until)
+    try:
+        fixed_hsa_id = normalise_hsa_id(hsa_id) if hsa_id else None
+    except IdentifierError as exc:
+        raise ValidationFailed(exc.message, code=exc.code, field="hsa_id") from exc
     with transaction.atomic():
         Employee.objects.select_for_update().get(pk=employee.pk)  # serialise grants per employee
         if Commission.objects.overlapping(valid_from, valid_until).filter(
@@ -226,7 +234,7 @@ def commission_grant(
                 code="commission.duplicate", field="care_unit",
             )
         commission = Commission.objects.create(
-            hsa_id=_new_hsa_id(care_provider, "U"),
+            hsa_id=fixed_hsa_id or _new_hsa_id(care_provider, "U"),
             name=name or f"{purpose}, {care_unit.name}",  # data: the vocabulary code, not UI text
             employee=employee, purpose=purpose, care_provider=care_provider,
             care_unit=care_unit, valid_from=valid_from, valid_until=valid_until,

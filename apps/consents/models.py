@@ -2,8 +2,8 @@
 
 One model holds both kinds, as Inera's Samtycke contract does: a patient lets a care unit (all staff
 with a commission there, or one named employee) read information from other care providers (PDL
-2008:355 6 kap. 2 §), or a staff member registers emergency access when the patient cannot consent
-(PDL 6 kap. 3 §).
+2008:355 6 kap. 3 §), or a staff member registers emergency access when the patient cannot consent
+(PDL 6 kap. 4 §).
 
 Registration, withdrawal (återkallelse, by the patient) and deletion (makulering, a wrong
 registration removed by staff) are each stored with who and when; nothing is ever deleted as a row,

@@ -1,9 +1,9 @@
 """Who may register, withdraw and delete consent and emergency access. Deny by default.
 
 - The patient themself (a patient account whose person is the patient) may give and withdraw their
-  own consent (PDL 2008:355 6 kap. 2 §: the consent is the patient's).
+  own consent (PDL 2008:355 6 kap. 3 § 3 p.: the consent is the patient's).
 - A staff member with an active care commission (purpose "Vård och behandling") at the care unit may
-  register a consent for a patient who is present, register emergency access (PDL 6 kap. 3 §) and
+  register a consent for a patient who is present, register emergency access (PDL 6 kap. 4 §) and
   delete a wrong registration (makulering) at that unit.
 - The system actor (demo data, management commands) passes.
 

@@ -96,14 +96,6 @@ def consent_get_registered_by(user: User, consent_id: uuid.UUID,
     return consent
 
 
-def care_unit_list() -> QuerySet[Organisation]:
-    """Every care unit, with its care provider, ordered by care provider then name (for a select
-    grouped by care provider)."""
-    return Organisation.objects.filter(is_care_unit=True, care_provider__isnull=False).select_related(
-        "care_provider"
-    ).order_by("care_provider__name", "name")
-
-
 def employee_list_for_unit(care_unit: Organisation, when: datetime) -> QuerySet[Employee]:
     """Employees (employee HSA-ids) holding an active care commission (Vård och behandling) at
     `care_unit` at `when` (UTC), each once however many such commissions they hold, by family

@@ -68,7 +68,7 @@ def consent_give(
     representative_name: str = "",
     patient_present: bool = False,
 ) -> ConsentAssertion:
-    """Register the patient's consent (samtycke, PDL 2008:355 6 kap. 2 §) for `care_unit`: all staff
+    """Register the patient's consent (samtycke, PDL 2008:355 6 kap. 3 §) for `care_unit`: all staff
     with a commission there, or only `employee`, from `valid_from` until `valid_until` (UTC, open end
     allowed; the end is exclusive).
 
@@ -221,7 +221,7 @@ def emergency_access_register(
     valid_until: datetime | None = None,
     employee: Employee | None = None,
 ) -> ConsentAssertion:
-    """Register emergency access (nödåtkomst, PDL 2008:355 6 kap. 3 §) for the acting staff member
+    """Register emergency access (nödåtkomst, PDL 2008:355 6 kap. 4 §) for the acting staff member
     at `care_unit`, starting now and ending at `valid_until` (default now + 24 hours, at most now +
     7 days). The assertion names the acting employee: emergency access is personal. `employee` is
     only for the system actor (demo data); staff always act as themselves.

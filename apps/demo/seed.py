@@ -20,15 +20,19 @@ from django.utils import timezone
 
 from apps.authn import services as authn
 from apps.commissions import services as commissions
-from apps.commissions.models import Employee, Role
+from apps.commissions.models import Commission, Employee, Role
 from apps.commissions.vocabularies import Purpose
 from apps.consents import services as consents
 from apps.core.actors import DEMO_DATA
+from apps.demo import rules_client
 from apps.identities import services as identities
-from apps.identities.identifiers import make_person_number
+from apps.identities.identifiers import make_person_number, parse_person_number
 from apps.identities.models import Person, User
 from apps.organisations.models import Organisation
 from apps.organisations.services import organisation_create
+from apps.rules import facts
+from apps.rules import services as rules
+from apps.rules.decision import AccessRequest
 
 ACTOR = DEMO_DATA
 REGION_HSA = "SE2321990000-0001"
@@ -157,10 +161,17 @@ def _account(account: DemoAccount, unit: Organisation) -> Employee:
     return employee
 
 
-def _care_commission(employee: Employee, unit: Organisation, rights: list[str]) -> None:
-    commissions.commission_grant(
+#: Sara's two commissions have fixed HSA-ids, so the docs' examples of the rules service
+#: (README, docs/authzen.md) can name them.
+SARA_CARDIOLOGY_COMMISSION = "SE2321990000-USARAKARD"
+SARA_EMERGENCY_COMMISSION = "SE2321990000-USARAAKUT"
+
+
+def _care_commission(employee: Employee, unit: Organisation, rights: list[str],
+                     hsa_id: str | None = None) -> Commission:
+    return commissions.commission_grant(
         actor=ACTOR, employee=employee, care_unit=unit, purpose=Purpose.CARE, rights=rights,
-        valid_from=timezone.now() - timedelta(days=30), valid_until=None,
+        valid_from=timezone.now() - timedelta(days=30), valid_until=None, hsa_id=hsa_id,
     )
 
 
@@ -205,13 +216,14 @@ def seed() -> bool:
             commissions.role_grant(actor=ACTOR, person=named[username].person, role=role,
                                    organisation=org, valid_from=now - timedelta(days=90),
                                    valid_until=None)
-        _care_commission(named["sara.staff"], cardiology, ["Läsa;alla;VE", "Skriva;alla;VE",
-                                                           "Läsa;alla;SJF"])
+        sara_cardiology = _care_commission(
+            named["sara.staff"], cardiology, ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;SJF"],
+            hsa_id=SARA_CARDIOLOGY_COMMISSION)
         # Sara also takes shifts at the emergency department: after login she chooses which of
         # her two commissions to act under (uppdragsval).
-        _care_commission(named["sara.staff"],
-                         next(u for u in units if u.name == "Akutmottagningen"),
-                         ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;VG"])
+        sara_emergency = _care_commission(
+            named["sara.staff"], next(u for u in units if u.name == "Akutmottagningen"),
+            ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;VG"], hsa_id=SARA_EMERGENCY_COMMISSION)
 
         titles = ["Sjuksköterska", "Läkare", "Undersköterska", "Fysioterapeut", "Barnmorska"]
         for i in range(50 - len(ACCOUNTS)):
@@ -244,7 +256,47 @@ def seed() -> bool:
         # coherent record keeping (SJF) with the patient's consent.
         doctor = _staff(random.Random(2027), "Petra", "Provsson", private_unit, title="Läkare")
         _care_commission(doctor, private_unit, ["Läsa;alla;VE", "Skriva;alla;VE", "Läsa;alla;SJF"])
+        _decisions(sara_cardiology, sara_emergency, patients, cardiology, private_unit)
     return True
+
+
+#: The record system the demo's earlier decisions were asked through: the name of the demo record
+#: system `rules_client` registers (its client id is made at registration, after these rows).
+DEMO_RECORD_SYSTEM = ("demo-record-system", rules_client.NAME)
+
+
+def _decide(commission: Commission, patient: Person, owner: Organisation, *,
+            information_type: str = "alla", activity: str = "Läsa", reason: str = "") -> None:
+    """`commission`'s holder asks the rules service, through the demo record system, to take
+    `activity` on `patient`'s information owned by the care unit `owner` (emergency access with
+    `reason`)."""
+    actor = facts.acting_staff(client_id=DEMO_RECORD_SYSTEM[0], client_label=DEMO_RECORD_SYSTEM[1],
+                               employee_hsa_id=commission.employee.hsa_id,
+                               commission_hsa_id=commission.hsa_id)
+    assert owner.care_provider is not None
+    rules.access_decide(actor=actor, request=AccessRequest(
+        patient=parse_person_number(patient.person_number),
+        care_provider_hsa_id=owner.care_provider.hsa_id, care_unit_hsa_id=owner.hsa_id,
+        information_type=information_type, activity=activity, purpose=Purpose.CARE,
+        when=timezone.now(), care_relationship=True, emergency=bool(reason),
+        emergency_reason=reason))
+
+
+def _decisions(sara_cardiology: Commission, sara_emergency: Commission, patients: list[Person],
+               cardiology: Organisation, private_unit: Organisation) -> None:
+    """Sara's reads: Tolvan's log extract shows them (one at the emergency department); a read
+    of the private care provider's records under her emergency department commission (no right
+    for it) is denied and stays out of the extract; two emergency openings of other patients'
+    records at the private care provider wait for follow-up (journey-emergency-follow-up.md)."""
+    tolvan = patients[0]
+    _decide(sara_cardiology, tolvan, cardiology)
+    _decide(sara_cardiology, tolvan, cardiology, information_type="lak", activity="Skriva")
+    _decide(sara_emergency, tolvan, cardiology, information_type="lak")
+    _decide(sara_emergency, tolvan, private_unit)
+    _decide(sara_cardiology, patients[1], private_unit,
+            reason="Medvetslös vid ankomst; läkemedelslistan från husläkaren behövs.")
+    _decide(sara_cardiology, patients[2], private_unit, information_type="upp",
+            reason="Akut bröstsmärta, kan inte svara; uppmärksamhetsinformation behövs.")
 
 
 def _consents(rng: random.Random, patients: list[Person], units: list[Organisation],

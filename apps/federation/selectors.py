@@ -111,3 +111,10 @@ def authorised_client_get(person_id: uuid.UUID, client_id: uuid.UUID) -> Client:
         if isinstance(client, Client) and client.pk == client_id:
             return client
     raise NotFound()
+
+
+def client_name(client_id: str) -> str:
+    """The registered name of the client with OAuth `client_id` (for the audit rows of what it
+    asks, e.g. the rules service's decisions), or `client_id` itself when it is gone."""
+    name = Client.objects.filter(client_id=client_id).values_list("name", flat=True).first()
+    return name or client_id

@@ -30,6 +30,12 @@ def care_unit_list_in_subtrees(roots: Iterable[Organisation]) -> QuerySet[Organi
     )
 
 
+def care_unit_list_for_provider(care_provider: Organisation) -> QuerySet[Organisation]:
+    """The care units of `care_provider` (those whose nearest care-provider ancestor it is), in
+    tree order. One query."""
+    return Organisation.objects.filter(is_care_unit=True, care_provider=care_provider)
+
+
 def group_by_tree(units: Iterable[Organisation], within: Iterable[Organisation] | None = None,
                   ) -> list[tuple[str, list[tuple[Organisation, int]]]]:
     """`units` in tree order (by `path`: each unit right after its parent), grouped under the
@@ -73,3 +79,11 @@ def group_by_branch(units: Iterable[Organisation], within: Iterable[Organisation
         label = " › ".join(names.get(hsa_id, hsa_id) for hsa_id in branches[unit.pk]) or unit.name
         groups.setdefault(label, []).append(unit)
     return list(groups.items())
+
+
+def care_unit_list() -> QuerySet[Organisation]:
+    """Every care unit that belongs to a care provider, with it, ordered by care provider then
+    name (for a select grouped by care provider: whose information a consent, or an inner block,
+    is about)."""
+    return Organisation.objects.filter(is_care_unit=True, care_provider__isnull=False).select_related(
+        "care_provider").order_by("care_provider__name", "name")

@@ -142,7 +142,8 @@ class AccessRequest:
 
 @dataclass(frozen=True)
 class CommissionFacts:
-    """The commission acted under, as one query gives it (`facts.acting_staff`)."""
+    """The commission acted under, as one query gives it (`facts.acting_staff`), with the names
+    and HSA-ids of its care unit and care provider (the audit row's organisation)."""
 
     commission_id: uuid.UUID
     commission_hsa_id: str
@@ -155,7 +156,21 @@ class CommissionFacts:
     care_provider_id: uuid.UUID
     care_unit_id: uuid.UUID | None
     care_unit_hsa_id: str
+    care_unit_name: str = ""
+    care_provider_hsa_id: str = ""
+    care_provider_name: str = ""
     rights: frozenset[tuple[str, str, str]] = frozenset()
+
+    @property
+    def acting_hsa_id(self) -> str:
+        """The organisation the staff member acts at: the care unit, or the care provider for a
+        commission without one."""
+        return self.care_unit_hsa_id or self.care_provider_hsa_id
+
+    @property
+    def acting_name(self) -> str:
+        """The name of `acting_hsa_id`'s organisation (shown in the patient's log extract)."""
+        return self.care_unit_name if self.care_unit_hsa_id else self.care_provider_name
 
     def valid_at(self, when: datetime) -> bool:
         """Not ended and `valid_from <= when < valid_until` (TimeBound's rule)."""

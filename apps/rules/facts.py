@@ -70,8 +70,9 @@ def acting_staff(*, client_id: str, client_label: str, employee_hsa_id: str,
                  commission_hsa_id: str) -> AccessActor:
     """The actor for a decision: the commission `commission_hsa_id` held by the employee
     `employee_hsa_id` (both typed by a system, normalised here), with its rights, the person's
-    name and its unit, in one statement (one row per right, a LEFT JOIN). An id that is malformed,
-    unknown or not the employee's gives an actor without a commission (the decision denies it)."""
+    name and its unit and care provider (HSA-ids and names, for the audit row), in one statement
+    (one row per right, a LEFT JOIN). An id that is malformed, unknown or not the employee's
+    gives an actor without a commission (the decision denies it)."""
     employee = _hsa(employee_hsa_id)
     commission = _hsa(commission_hsa_id)
     shown = (employee or employee_hsa_id.strip())[:LABEL_MAX]
@@ -84,18 +85,20 @@ def acting_staff(*, client_id: str, client_label: str, employee_hsa_id: str,
         .values_list("id", "hsa_id", "employee_id", "employee__person_id", "purpose",
                      "valid_from", "valid_until", "ended_at", "care_provider_id", "care_unit_id",
                      "care_unit__hsa_id", "employee__person__given_name",
-                     "employee__person__family_name", "rights__activity",
+                     "employee__person__family_name", "care_unit__name",
+                     "care_provider__hsa_id", "care_provider__name", "rights__activity",
                      "rights__information_class", "rights__scope")
     )
     if not rows:
         return AccessActor(client_id, client_label, employee, "", None)
     first = rows[0]
-    rights = frozenset((r[13], r[14], r[15]) for r in rows if r[13] is not None)
+    rights = frozenset((r[16], r[17], r[18]) for r in rows if r[16] is not None)
     facts = CommissionFacts(
         commission_id=first[0], commission_hsa_id=first[1], employee_id=first[2],
         person_id=first[3], purpose=first[4], valid_from=first[5], valid_until=first[6],
         ended_at=first[7], care_provider_id=first[8], care_unit_id=first[9],
-        care_unit_hsa_id=first[10] or "", rights=rights)
+        care_unit_hsa_id=first[10] or "", care_unit_name=first[13] or "",
+        care_provider_hsa_id=first[14], care_provider_name=first[15], rights=rights)
     return AccessActor(client_id, client_label, employee, f"{first[11]} {first[12]}", facts)
 
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from apps.commissions.policies import require_administer_unit
+from apps.commissions.policies import require_administer_unit, scope_roots
 from apps.core.actors import is_operator
 from apps.core.calls import policy
-from apps.core.errors import Forbidden
+from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
+from apps.organisations.models import Organisation
 from apps.rules.facts import AccessActor
 from apps.rules.models import EmergencyOpening
 
@@ -37,3 +38,14 @@ def require_follow_up(actor: Actor, opening: EmergencyOpening) -> None:
     """`actor` administers the unit (or care provider) the opening was made at. Raises NotFound
     otherwise (commissions.policies.require_administer_unit)."""
     require_administer_unit(actor, opening.care_unit or opening.care_provider)
+
+
+@policy
+def require_follow_up_scope(actor: Actor) -> list[Organisation]:
+    """The scope in which `actor` follows up emergency openings: the roots of their active local
+    administrator roles (`scope_roots`; PDL 2008:355 4 kap. 3 §, HSLF-FS 2016:40 4 kap. 9 §).
+    Raises NotFound for anyone without one (the pages do not exist for them)."""
+    roots = scope_roots(actor)
+    if not roots:
+        raise NotFound()
+    return roots

@@ -59,11 +59,13 @@ def _changes(actor: facts.AccessActor, request: AccessRequest, verdict: Verdict)
 def access_decide(*, actor: facts.AccessActor, request: AccessRequest) -> Decision:
     """Decide `request` for the staff member `actor` acts for (`decision.evaluate` over
     `facts.gather`), and log it: one audit event, allow or deny (`access.decided`, outcome success
-    or failure), with the staff member as actor, the commission, the acting unit as organisation,
-    the patient as subject, and the owner, activity, rule and obligations as changes; an allowed
-    emergency opening also gets its `EmergencyOpening` row. The allowed reads are the patient's
-    log extract (PDL 2008:355 8 kap. 3 §; HSLF-FS 2016:40 4 kap. 9 §). Never raises for what is
-    asked: an unknown or malformed member is a deny. Raises Forbidden when the actor is not a
+    or failure), with the staff member as actor, the commission, the acting unit (its HSA-id and
+    name, read with the commission: no extra statement) as organisation, the patient as subject,
+    the emergency reason (stated, or the emergency access assertion's) as reason, and the owner,
+    activity, rule and obligations as changes; an allowed emergency opening also gets its
+    `EmergencyOpening` row. The allowed decisions are the reads in the patient's log extract
+    (PDL 2008:355 8 kap. 3 §; HSLF-FS 2016:40 4 kap. 9 §). Never raises for what is asked: an
+    unknown or malformed member is a deny. Raises Forbidden when the actor is not a
     system acting for its staff member (`policies.require_decision_caller`)."""
     policies.require_decision_caller(actor)
     found = facts.gather(request, actor.commission)
@@ -72,15 +74,20 @@ def access_decide(*, actor: facts.AccessActor, request: AccessRequest) -> Decisi
     ctx = dataclasses.replace(
         context.current(),
         commission_hsa_id=commission.commission_hsa_id if commission else None,
-        organisation_hsa_id=commission.care_unit_hsa_id if commission else None)
-    target = AuditTarget(type="rules.access", id=str(found.patient_id or ""),
+        organisation_hsa_id=commission.acting_hsa_id if commission else None)
+    acting = (_Organisation(commission.acting_hsa_id, commission.acting_name)
+              if commission and commission.acting_hsa_id else None)
+    reason = ""
+    if verdict.emergency:
+        reason = (request.emergency_reason.strip() or found.emergency_assertion_reason)[:2000]
+    target = AuditTarget(type=audit.ACCESS_TARGET, id=str(found.patient_id or ""),
                          label=f"{request.activity};{request.information_type}")
     with transaction.atomic(), context.using(ctx):
         event = record(
             actor=actor, action=audit.ACCESS_DECIDED.code, target=target,
             subject=_Subject(found.patient_id) if found.patient_id else None,
             changes=_changes(actor, request, verdict),
-            reason=request.emergency_reason.strip()[:2000] if verdict.emergency else "",
+            reason=reason, organisation=acting,
             outcome=AuditEvent.Outcome.SUCCESS if verdict.allowed else AuditEvent.Outcome.FAILURE,
         )
         if verdict.emergency:
@@ -97,6 +104,18 @@ def access_decide(*, actor: facts.AccessActor, request: AccessRequest) -> Decisi
                 reason=(request.emergency_reason.strip() or found.emergency_assertion_reason),
             )
     return Decision(id=str(event.id), decided_at=event.occurred_at, verdict=verdict)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Organisation:
+    """The acting care unit (or care provider) as the audit row's organisation: its HSA-id and
+    name as `facts.acting_staff` read them, so that the patient's log extract names the unit."""
+
+    hsa_id: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.name or self.hsa_id
 
 
 @dataclasses.dataclass(frozen=True)

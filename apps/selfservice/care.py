@@ -5,24 +5,18 @@ chosen care commission (purpose "Vård och behandling") at a care unit (`commiss
 page acts at that commission's care unit. The staff member finds the patient by personnummer or
 samordningsnummer; the page then shows the patient's name (check it is the right
 person) and two forms: consent (the patient is present and consents, PDL 2008:355 6 kap. 2 §) and
-emergency access (the patient cannot consent, PDL 6 kap. 3 §). Assertions the staff member
+emergency access (the patient cannot consent, PDL 6 kap. 4 §). Assertions the staff member
 registered today can be removed as wrong registrations (makulering), with a reason.
 
-The lookup is a POST (a personnummer never appears in a URL, so not in browser history, proxy or
-server logs) and is audited once (`patient.looked_up`). The chosen unit and patient are then kept
-in the session, bound to the staff member and for at most `LOOKUP_MAX_AGE_SECONDS`, and checked
-again on every request (the unit must still be the one of the commission acted under, so switching
-commission ends the lookup); the page is shown
-again after a redirect, so reloading it neither repeats the lookup nor audits it twice.
+The lookup is a POST, audited once (`patient.looked_up`) and kept in the session as
+`apps.selfservice.lookup` describes.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import messages
@@ -39,9 +33,7 @@ from apps.commissions.vocabularies import Purpose
 from apps.consents import selectors, services
 from apps.core.errors import PortalError
 from apps.core.forms import add_portal_error, start_of_day
-from apps.identities.identifiers import IdentifierError, parse_person_number
-from apps.identities.models import Person
-from apps.identities.selectors import person_get_by_number
+from apps.selfservice.lookup import FindPatientForm, Lookup, PatientLookup
 from apps.selfservice.patient import ConsentPeriodForm
 
 if TYPE_CHECKING:
@@ -49,33 +41,8 @@ if TYPE_CHECKING:
 
 #: Durations offered for emergency access, in hours (default 24, at most 7 days = 168).
 EMERGENCY_HOURS = [1, 4, 8, 24, 72, 168]
-#: How long a looked-up patient stays on the page (seconds): a registration for a present patient.
-LOOKUP_MAX_AGE_SECONDS = 15 * 60
 LOOKUP_SESSION_KEY = "selfservice_care_lookup"
-
-
-class FindPatientForm(forms.Form):
-    """Step 1: which patient (at the care unit of the commission acted under)."""
-
-    person_number = forms.CharField(
-        label=_("Patient's personal identity number or coordination number"), max_length=13,
-        help_text=_("For example 19121212-1212."),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.patient: Person | None = None
-
-    def clean_person_number(self) -> str:
-        value: str = self.cleaned_data["person_number"]
-        try:
-            parse_person_number(value)
-        except IdentifierError as exc:
-            raise forms.ValidationError(str(exc.message)) from exc
-        self.patient = person_get_by_number(value)
-        if self.patient is None:
-            raise forms.ValidationError(_("No patient with this number was found."))
-        return value.strip()
+LOOKUP = PatientLookup(LOOKUP_SESSION_KEY)
 
 
 class StaffConsentForm(ConsentPeriodForm):
@@ -116,47 +83,6 @@ def _units(request: HttpRequest) -> list[Organisation]:
     return [unit] if unit is not None else []
 
 
-@dataclass(frozen=True)
-class Lookup:
-    """The patient a staff member looked up, at one of their care units."""
-
-    unit: Organisation
-    patient: Person
-
-
-def _remember(request: HttpRequest, lookup: Lookup) -> None:
-    request.session[LOOKUP_SESSION_KEY] = {
-        "user": str(request.user.pk), "unit": str(lookup.unit.pk),
-        "patient": str(lookup.patient.pk), "at": int(time.time()),
-    }
-
-
-def _forget(request: HttpRequest) -> None:
-    request.session.pop(LOOKUP_SESSION_KEY, None)
-
-
-def _current(request: HttpRequest, units: list[Organisation]) -> Lookup | None:
-    """The lookup kept in the session, if this staff member made it, at most
-    LOOKUP_MAX_AGE_SECONDS ago, at a unit that is still one of theirs; else None (and it is
-    dropped)."""
-    stored = request.session.get(LOOKUP_SESSION_KEY)
-    if not isinstance(stored, dict):
-        return None
-    unit = next((u for u in units if str(u.pk) == stored.get("unit")), None)
-    fresh = isinstance(stored.get("at"), int) and (
-        0 <= time.time() - stored["at"] <= LOOKUP_MAX_AGE_SECONDS)
-    patient = None
-    if unit is not None and fresh and stored.get("user") == str(request.user.pk):
-        try:
-            patient = Person.objects.filter(pk=uuid.UUID(str(stored.get("patient")))).first()
-        except ValueError:
-            patient = None
-    if unit is None or patient is None:
-        _forget(request)
-        return None
-    return Lookup(unit=unit, patient=patient)
-
-
 #: The commission these pages act under: care and treatment, at a care unit.
 care_commission_required = commission_required(purpose=Purpose.CARE, care_unit=True)
 
@@ -170,15 +96,15 @@ def consent_view(request: HttpRequest) -> HttpResponse:
     units = _units(request)
     action = request.POST.get("action") if request.method == "POST" else None
     if action == "find":
-        _forget(request)  # a new lookup replaces the last one, also when it fails
-    current = None if action == "find" else _current(request, units)
+        LOOKUP.forget(request)  # a new lookup replaces the last one, also when it fails
+    current = None if action == "find" else LOOKUP.current(request, units)
     find = FindPatientForm(request.POST if action == "find" else None)
     if action == "find" and find.is_valid():
         assert find.patient is not None
         lookup = Lookup(unit=units[0], patient=find.patient)
         services.patient_looked_up(actor=request.user,  # type: ignore[arg-type]
                                    patient=lookup.patient, care_unit=lookup.unit)
-        _remember(request, lookup)
+        LOOKUP.remember(request, lookup)
         return redirect("selfservice:care_consent")
     if action in ("consent", "emergency") and current is None:
         messages.error(request, _("Find the patient again: the lookup has ended."))
@@ -204,7 +130,7 @@ def consent_view(request: HttpRequest) -> HttpResponse:
             except PortalError as exc:
                 add_portal_error(consent_form, exc)
             else:
-                _forget(request)
+                LOOKUP.forget(request)
                 messages.success(request, _("The consent has been registered."))
                 return redirect("selfservice:care_consent")
         elif action == "emergency" and emergency_form.is_valid():
@@ -218,7 +144,7 @@ def consent_view(request: HttpRequest) -> HttpResponse:
             except PortalError as exc:
                 add_portal_error(emergency_form, exc)
             else:
-                _forget(request)
+                LOOKUP.forget(request)
                 messages.success(request, _("Emergency access has been registered."))
                 return redirect("selfservice:care_consent")
     now = timezone.now()

@@ -21,14 +21,17 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from apps.audit import registry
-from apps.audit.selectors import audit_list_for_person
+from apps.audit.selectors import log_extract_for_person
 from apps.authn.decorators import patient_required
 from apps.consents import policies, selectors, services
 from apps.core.errors import PortalError
 from apps.core.forms import DayRangeForm, add_portal_error
+from apps.organisations import selectors as organisation_selectors
 from apps.organisations.selectors import group_by_branch
+from apps.rules import audit as rules_audit
 
 if TYPE_CHECKING:
+    from apps.audit.models import AuditEvent
     from apps.commissions.models import Employee
     from apps.organisations.models import Organisation
 
@@ -142,7 +145,7 @@ class GiveConsentForm(ConsentPeriodForm):
 def consents_view(request: HttpRequest) -> HttpResponse:
     """My consents: tables by status, emergency accesses about me, and the "Give consent" form."""
     patient = request.user.person  # type: ignore[union-attr]
-    units = list(selectors.care_unit_list())
+    units = list(organisation_selectors.care_unit_list())
     form = GiveConsentForm(request.POST or None, units=units)
     if request.method == "POST" and form.is_valid():
         valid_from, valid_until = form.period()
@@ -187,12 +190,33 @@ def withdraw_view(request: HttpRequest, consent_id: uuid.UUID) -> HttpResponse:
 @patient_required
 def log_view(request: HttpRequest) -> HttpResponse:
     """Who read my records: my log extract (loggutdrag, PDL 2008:355 8 kap. 3 §), newest first,
-    LOG_PAGE_SIZE events a page; times in Europe/Stockholm."""
+    LOG_PAGE_SIZE events a page; times in Europe/Stockholm. An allowed access decision is a read
+    (or write, ...): who (the staff member's name and employee HSA-id), at which care unit (its
+    name as stored in the row), when, the activity and the information type, and for emergency
+    access a mark and the reason. Denied decisions are not shown (`log_extract_for_person`). The
+    page costs the same few queries however many rows it shows."""
     patient = request.user.person  # type: ignore[union-attr]
-    page = Paginator(audit_list_for_person(patient.pk), LOG_PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [{"event": event, "what": registry.describe(event.action, event.target_label)}
-            for event in page]
+    page = Paginator(log_extract_for_person(patient.pk), LOG_PAGE_SIZE).get_page(
+        request.GET.get("page"))
+    rows = [_log_row(event) for event in page]
     return render(request, "selfservice/patient/log.html", {"page": page, "rows": rows})
+
+
+def _log_row(event: AuditEvent) -> dict[str, Any]:
+    """One row of the log extract: the event, what was done, and for an access decision what
+    was read (`read`: activity, information type, emergency, reason)."""
+    row: dict[str, Any] = {"event": event, "what": registry.describe(
+        event.action, event.target_label, event.target_type)}
+    if event.action == rules_audit.ACCESS_DECIDED.code:
+        changes = event.changes or {}
+        row["read"] = {
+            "activity": rules_audit.activity_text(str(changes.get("activity", ""))),
+            "information_type": rules_audit.information_type_text(
+                str(changes.get("information_type", ""))),
+            "emergency": bool(changes.get("emergency")),
+            "reason": event.reason,
+        }
+    return row
 
 
 urlpatterns = [

@@ -644,10 +644,13 @@ def oauth2_provider_settings(*, issuer: str, access_token_seconds: int, id_token
         "OIDC_ISS_ENDPOINT": issuer,
         # The scopes a client's registration may allow (OIDC Core 3.1.2.1 and 5.4; the Swedish
         # OIDC framework's identity number scope; the portal's commission scope). The claims
-        # each releases: apps.federation.oidc.claims.SCOPE_CLAIMS.
+        # each releases: apps.federation.oidc.claims.SCOPE_CLAIMS. `access.evaluate` releases no
+        # claim: it lets a system (client credentials) ask the rules service for access
+        # decisions (OpenID AuthZEN, docs/authzen.md).
         "SCOPES": {"openid": "OpenID Connect", "profile": "Name (OIDC Core 5.4)",
                    "https://id.oidc.se/scope/naturalPersonNumber": "Identity number",
-                   "commission": "Employee HSA-id and the chosen commission (Sambi)"},
+                   "commission": "Employee HSA-id and the chosen commission (Sambi)",
+                   "access.evaluate": "Ask the rules service for access decisions (AuthZEN)"},
         "DEFAULT_SCOPES": ["openid"],
         "PKCE_REQUIRED": True,
         "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.audit.selectors import audit_list_for_person
-from apps.blocks import selectors, services
+from apps.blocks import services
 from apps.blocks.models import Block, TemporaryRevoke
 from apps.commissions.models import Commission
 from apps.core.actors import SYSTEM
@@ -18,6 +19,16 @@ from tests.conftest import make_staff
 
 INNER, OUTER = Block.Type.INNER, Block.Type.OUTER
 CONSENT, EMERGENCY = TemporaryRevoke.Reason.PATIENTS_CONSENT, TemporaryRevoke.Reason.EMERGENCY
+
+
+def revoked_block_ids(patient, care_unit, employee, when):
+    """Ids of `patient`'s blocks a temporary revoke in force at `when` lifts for `employee` (None:
+    only unit-wide revokes count) acting at `care_unit`."""
+    who = Q(employee__isnull=True) if employee is None else (
+        Q(employee__isnull=True) | Q(employee=employee))
+    return set(TemporaryRevoke.objects.in_force_at(when)
+               .filter(who, block__patient=patient, care_unit=care_unit)
+               .values_list("block_id", flat=True))
 
 
 def commission_of(employee):
@@ -46,7 +57,7 @@ def test_staff_at_the_owner_registers_an_inner_block(staff, patient, tree, asser
     event = assert_audited("block.registered", target=registered, subject=patient.person)
     assert event.organisation_hsa_id == tree["cardio"].hsa_id
     assert event in audit_list_for_person(patient.person.pk)
-    assert list(selectors.blocks_in_force(patient.person, timezone.now())) == [registered]
+    assert list(Block.objects.in_force_at(timezone.now()).filter(patient=patient.person)) == [registered]
 
 
 def test_an_outer_block_may_name_no_unit_and_a_period(staff, patient, tree):
@@ -122,8 +133,8 @@ def test_revoke_keeps_the_block_as_history(staff, patient, tree, assert_audited)
     assert revoked.status == Block.Status.REVOKED
     assert revoked.revoke_reason == "The patient asked"
     assert Block.objects.count() == 1
-    assert list(selectors.blocks_in_force(patient.person, before)) == [registered]
-    assert not selectors.blocks_in_force(patient.person, timezone.now()).exists()
+    assert list(Block.objects.in_force_at(before).filter(patient=patient.person)) == [registered]
+    assert not Block.objects.in_force_at(timezone.now()).filter(patient=patient.person).exists()
     assert_audited("block.revoked", target=revoked, subject=patient.person)
 
 
@@ -143,7 +154,7 @@ def test_a_removed_block_cannot_be_revoked(staff, patient, tree, assert_audited)
                                     reason="Wrong patient")
     assert deleted.status == Block.Status.DELETED
     assert_audited("block.deleted", target=deleted, subject=patient.person)
-    assert not selectors.blocks_in_force(patient.person, registered.registered_at).exists()
+    assert not Block.objects.in_force_at(registered.registered_at).filter(patient=patient.person).exists()
     with pytest.raises(ValidationFailed) as exc:
         services.block_revoke(actor=staff[0], commission=staff[1], block=registered,
                               reason="Asked")
@@ -194,9 +205,9 @@ def test_a_temporary_revoke_lifts_an_inner_block_for_another_unit(staff, ortho_s
     revoke = temporary(ortho_staff, blocked, tree["ortho"])
     now = timezone.now()
     assert revoke.employee is None
-    assert selectors.temporarily_revoked_block_ids(patient.person, tree["ortho"], None, now) == {
+    assert revoked_block_ids(patient.person, tree["ortho"], None, now) == {
         blocked.pk}
-    assert not selectors.temporarily_revoked_block_ids(patient.person, tree["primary"], None, now)
+    assert not revoked_block_ids(patient.person, tree["primary"], None, now)
     assert_audited("block.temporary_revoke_registered", target=revoke, subject=patient.person)
 
 
@@ -206,9 +217,9 @@ def test_an_emergency_revoke_names_the_acting_employee(staff, ortho_staff, patie
     assert revoke.employee == ortho_staff[1].employee
     colleague, _ = make_staff(tree["ortho"], "Olga", "Ortho", care=True)
     now = timezone.now()
-    assert selectors.temporarily_revoked_block_ids(
+    assert revoked_block_ids(
         patient.person, tree["ortho"], ortho_staff[1].employee, now) == {blocked.pk}
-    assert not selectors.temporarily_revoked_block_ids(
+    assert not revoked_block_ids(
         patient.person, tree["ortho"], colleague.person.employees.get(), now)
 
 
@@ -259,7 +270,7 @@ def test_a_temporary_revoke_ends_early_once(staff, ortho_staff, patient, tree, a
     ended = services.temporary_revoke_cancel(actor=ortho_staff[0], commission=ortho_staff[1],
                                              revoke=revoke, reason="Care episode over")
     assert ended.cancelled_at is not None
-    assert not selectors.temporarily_revoked_block_ids(patient.person, tree["ortho"], None,
+    assert not revoked_block_ids(patient.person, tree["ortho"], None,
                                                        timezone.now())
     assert_audited("block.temporary_revoke_cancelled", target=ended, subject=patient.person)
     with pytest.raises(ValidationFailed) as exc:
@@ -283,3 +294,28 @@ def test_nobody_blocks_their_own_records_as_staff(staff, tree):
         services.block_register(actor=user, commission=commission, patient=user.person,
                                 block_type=OUTER, care_provider=tree["region"])
     assert exc.value.code == "block.self"
+
+
+def test_a_second_temporary_revoke_for_the_same_staff_is_refused(staff, ortho_staff, patient,
+                                                                 tree):
+    blocked = block(staff, patient, tree)
+    first = temporary(ortho_staff, blocked, tree["ortho"], days=1)
+    with pytest.raises(ValidationFailed) as exc:
+        temporary(ortho_staff, blocked, tree["ortho"], days=2)
+    assert exc.value.code == "temporary_revoke.already_lifted"
+    assert "end it early first" in str(exc.value.message)
+    # ended early, it can be registered again
+    services.temporary_revoke_cancel(actor=ortho_staff[0], commission=ortho_staff[1],
+                                     revoke=first, reason="Visit over")
+    temporary(ortho_staff, blocked, tree["ortho"], days=2)
+    assert TemporaryRevoke.objects.filter(block=blocked).count() == 2
+
+
+def test_a_unit_wide_revoke_may_follow_one_for_a_named_employee(staff, ortho_staff, patient,
+                                                                tree):
+    blocked = block(staff, patient, tree)
+    named = temporary(ortho_staff, blocked, tree["ortho"], EMERGENCY, days=1)
+    assert named.employee is not None
+    temporary(ortho_staff, blocked, tree["ortho"], days=1)
+    with pytest.raises(ValidationFailed):
+        temporary(ortho_staff, blocked, tree["ortho"], EMERGENCY, days=1)

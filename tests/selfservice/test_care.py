@@ -14,7 +14,7 @@ from django.utils import timezone
 from apps.audit.models import AuditEvent
 from apps.consents import services
 from apps.consents.models import ConsentAssertion
-from apps.selfservice import care
+from apps.selfservice import care, lookup
 from tests.conftest import PASSWORD, make_staff, totp_now
 
 URL = reverse("selfservice:care_consent")
@@ -261,7 +261,7 @@ def test_a_lookup_expires_and_belongs_to_the_staff_member(nurse_client, tree, pa
     find(nurse_client, tree["cardio"])
     session = nurse_client.session
     stored = session[care.LOOKUP_SESSION_KEY]
-    session[care.LOOKUP_SESSION_KEY] = {**stored, "at": int(time.time()) - care.LOOKUP_MAX_AGE_SECONDS - 1}
+    session[care.LOOKUP_SESSION_KEY] = {**stored, "at": int(time.time()) - lookup.LOOKUP_MAX_AGE_SECONDS - 1}
     session.save()
     assert "Patient: Tolvan" not in nurse_client.get(URL).content.decode()
     html = nurse_client.post(URL, consent_data(), follow=True).content.decode()

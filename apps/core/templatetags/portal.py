@@ -1,8 +1,11 @@
 """Template filters shared by every page."""
 
+from datetime import date, datetime
+
 from django import template
 
 from apps.core.actors import actor_display
+from apps.core.models import last_included_day
 
 register = template.Library()
 
@@ -11,3 +14,10 @@ register = template.Library()
 def actor_name(label: str) -> str:
     """`{{ event.actor_label|actor_name }}`: a system actor's translated name, else the label."""
     return actor_display(label or "")
+
+
+@register.filter(name="last_day")
+def last_day(valid_until: datetime | None) -> date | None:
+    """`{{ end|last_day|date:"Y-m-d" }}`: the last Swedish calendar day included in a period that
+    ends, exclusively, at `end` (UTC); None for an open end (apps.core.models.last_included_day)."""
+    return last_included_day(valid_until)

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.demo import eservice, seed
+from apps.demo import eservice, rules_client, seed
 from apps.organisations.models import Organisation
 
 
@@ -17,7 +17,9 @@ class Command(BaseCommand):
             raise CommandError("Demo data is for development only: set DJANGO_DEBUG=true.")
         loaded = seed.seed()
         self.stdout.write("Demo data loaded." if loaded else "Demo data already present.")
-        eservice.register(Organisation.objects.get(hsa_id=seed.REGION_HSA))
+        region = Organisation.objects.get(hsa_id=seed.REGION_HSA)
+        eservice.register(region)
+        records = rules_client.register(region)
         self.stdout.write(f"\nPortal: {settings.PORTAL_BASE_URL}/\n")
         self.stdout.write("Log in with e-ID (level of assurance 3): Log in as staff or Log in as "
                           "patient on the start page, choose the test IdP, pick a person there.")
@@ -29,4 +31,12 @@ class Command(BaseCommand):
         self.stdout.write("Patients: Tolvan Tolvansson (19121212-1212) or any demo patient, through "
                           "the test IdP's citizen e-ID.")
         self.stdout.write(f"Demo e-service (logs in through the portal with OpenID Connect): "
-                          f"{settings.DEMO_ESERVICE_URL}/\n")
+                          f"{settings.DEMO_ESERVICE_URL}/")
+        self.stdout.write(f"Rules service (OpenID AuthZEN, {records['evaluation_endpoint']}): "
+                          f"demo record system, client credentials with scope "
+                          f"{records['scope']} (development only; also in "
+                          f"{rules_client.config_path()}):\n"
+                          f"  client_id     {records['client_id']}\n"
+                          f"  client_secret {records['client_secret']}\n"
+                          f"  Sara's commissions: {seed.SARA_CARDIOLOGY_COMMISSION} (Kardiologiska "
+                          f"kliniken), {seed.SARA_EMERGENCY_COMMISSION} (Akutmottagningen)\n")
