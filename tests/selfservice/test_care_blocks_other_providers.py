@@ -101,6 +101,7 @@ def decide(employee, tree):
     """The access decision: `employee`, under their commission, reads Tolvan's medication at
     Cardiology (Region Demo), in a care relationship."""
     actor = facts.acting_staff(client_id="record-system", client_label="Record system",
+                               client_care_provider_id=commission_of(employee).care_provider_id,
                                employee_hsa_id=employee.hsa_id,
                                commission_hsa_id=commission_of(employee).hsa_id)
     return rules.access_decide(actor=actor, request=AccessRequest(
