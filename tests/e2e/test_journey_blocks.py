@@ -24,8 +24,8 @@ from tests.e2e.conftest import (
     TestIdPServer,
     assert_accessible,
     assert_fits_a_phone,
-    phone_screenshot,
     federated_login,
+    phone_screenshot,
     screenshot,
 )
 
