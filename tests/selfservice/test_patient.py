@@ -176,7 +176,7 @@ def test_expired_withdrawn_and_emergency_are_listed(patient_client, patient, tre
     assert "Orthopaedics" in expired_section and "Expired" in expired_section
     emergency_section = html.split("<h2>Emergency access to your records</h2>")[1].split("<h2>")[0]
     assert "Unconscious on arrival" in emergency_section and "Nina Nurse" in emergency_section
-    assert "Withdraw" not in emergency_section.split("<table>")[1]
+    assert "Withdraw" not in emergency_section.split("<table class=\"stack\">")[1]
 
 
 def test_log_extract_shows_unit_time_who_and_what(patient_client, patient, tree, nurse):
