@@ -38,3 +38,14 @@ def test_staff_are_named_without_their_username_and_the_patient_is_you(client, t
     swedish = client.get(reverse("selfservice:patient_log"), HTTP_ACCEPT_LANGUAGE="sv").content
     assert b"nina.nurse" not in swedish and "användarnamn".encode() not in swedish
 
+
+
+def test_a_username_is_cut_from_a_stored_label_only():
+    """`actor_name_for_patient`: "Given Family (username)" loses the username; a system actor's
+    name and a name without a username stay as they are."""
+    from apps.core.templatetags.portal import actor_name_for_patient
+
+    assert actor_name_for_patient("Nina Nurse (nina.nurse)") == "Nina Nurse"
+    assert actor_name_for_patient("Nina Nurse") == "Nina Nurse"
+    assert actor_name_for_patient("system:saml-sp") == "Login with e-ID"
+    assert actor_name_for_patient("") == ""
