@@ -9,6 +9,7 @@ mapping, answers and errors: docs/authzen.md; shapes: `apps.api.authzen`.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.urls import reverse
@@ -112,21 +113,25 @@ EXAMPLE_EMERGENCY = {"decision": True, "context": {
                     {"id": "emergency_follow_up", "value": ""}]}}
 
 
-def _actor(request: Request, evaluation: dict[str, Any], names: dict[str, str]) -> AccessActor:
-    """The staff member the calling system acts for, under the named commission."""
+def _actor(request: Request, evaluation: dict[str, Any],
+           names: dict[str, tuple[str, uuid.UUID | None]]) -> AccessActor:
+    """The staff member the calling system acts for, under the named commission (the system's
+    name and care provider read once per request)."""
     holder = request.user
     assert isinstance(holder, TokenHolder)
     client_id = str(holder.claims["client_id"])
     if client_id not in names:
-        names[client_id] = federation.client_name(client_id)
+        names[client_id] = federation.client_system(client_id)
+    label, care_provider_id = names[client_id]
     subject = evaluation["subject"]
-    return acting_staff(client_id=client_id, client_label=names[client_id],
+    return acting_staff(client_id=client_id, client_label=label,
+                        client_care_provider_id=care_provider_id,
                         employee_hsa_id=subject["id"],
                         commission_hsa_id=subject["properties"]["commission"])
 
 
-def _decide(request: Request, evaluation: dict[str, Any], names: dict[str, str]
-            ) -> rules.Decision:
+def _decide(request: Request, evaluation: dict[str, Any],
+            names: dict[str, tuple[str, uuid.UUID | None]]) -> rules.Decision:
     return rules.access_decide(
         actor=_actor(request, evaluation, names),
         request=authzen.to_access_request(evaluation, when=timezone.now()))
@@ -235,7 +240,7 @@ class AccessEvaluationsApi(AccessApi):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         evaluations, batch = authzen.evaluations_of(values)
-        names: dict[str, str] = {}
+        names: dict[str, tuple[str, uuid.UUID | None]] = {}
         if not batch:
             return Response(authzen.answer(_decide(request, evaluations[0], names)))
         semantic = (values.get("options") or {}).get("evaluations_semantic", "execute_all")

@@ -66,6 +66,8 @@ SWEDEN = ZoneInfo("Europe/Stockholm")
 class StrictBoolean(serializers.BooleanField):
     """A JSON boolean only: `"true"`, `1` and the like are refused (400 `invalid`)."""
 
+    default_error_messages = {"invalid": _("Must be true or false (a JSON boolean).")}
+
     def to_internal_value(self, data: Any) -> bool:
         if not isinstance(data, bool):
             self.fail("invalid")
@@ -236,8 +238,9 @@ class EvaluationsRequest(ClosedRequest):
     resource = Resource(required=False)
     action = Action(required=False)
     context = Context(required=False)  # type: ignore[assignment]  # a member, not Field's attribute
-    evaluations = serializers.ListField(child=EvaluationItem(), required=False,
-                                        max_length=MAX_EVALUATIONS)
+    evaluations = serializers.ListField(
+        child=EvaluationItem(), required=False, max_length=MAX_EVALUATIONS,
+        error_messages={"max_length": _("At most {max_length} evaluations in one request.")})
     options = Options(required=False)
 
 

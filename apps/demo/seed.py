@@ -271,6 +271,7 @@ def _decide(commission: Commission, patient: Person, owner: Organisation, *,
     `activity` on `patient`'s information owned by the care unit `owner` (emergency access with
     `reason`)."""
     actor = facts.acting_staff(client_id=DEMO_RECORD_SYSTEM[0], client_label=DEMO_RECORD_SYSTEM[1],
+                               client_care_provider_id=commission.care_provider_id,
                                employee_hsa_id=commission.employee.hsa_id,
                                commission_hsa_id=commission.hsa_id)
     assert owner.care_provider is not None

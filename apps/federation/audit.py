@@ -4,8 +4,10 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit.registry import register
 
+#: The first login with an e-ID at an e-ID provider links it to the account (the patient reads it
+#: in their log extract, so the label is plain words; docs/decisions.md, "Federated login").
 IDENTITY_LINKED = register("federated_identity.linked",
-                           _("Federated identity linked to an account"))
+                           _("First login with this e-ID (linked to the account)"))
 RESPONSE_REFUSED = register("saml_response.refused", _("Login answer from an e-ID provider"))
 METADATA_REFRESHED = register("idp_metadata.refreshed", _("e-ID provider metadata refreshed"))
 METADATA_REFUSED = register("idp_metadata.refused", _("e-ID provider metadata refresh"))

@@ -113,8 +113,10 @@ def authorised_client_get(person_id: uuid.UUID, client_id: uuid.UUID) -> Client:
     raise NotFound()
 
 
-def client_name(client_id: str) -> str:
-    """The registered name of the client with OAuth `client_id` (for the audit rows of what it
-    asks, e.g. the rules service's decisions), or `client_id` itself when it is gone."""
-    name = Client.objects.filter(client_id=client_id).values_list("name", flat=True).first()
-    return name or client_id
+def client_system(client_id: str) -> tuple[str, uuid.UUID | None]:
+    """The registered name of the client with OAuth `client_id` and the care provider its
+    organisation belongs to (for the rules service: a system speaks only for the staff of its own
+    care provider, and its decisions' audit rows name it). `(client_id, None)` when it is gone."""
+    row = Client.objects.filter(client_id=client_id).values_list(
+        "name", "organisation__care_provider_id").first()
+    return (row[0], row[1]) if row else (client_id, None)

@@ -20,6 +20,7 @@ Times are aware datetimes in UTC.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,9 @@ OWNER_UNKNOWN = _rule(
 COMMISSION_UNKNOWN = _rule(
     "commission.unknown", "HSLF-FS 2016:40 4 kap. 2 §",
     _("The staff member holds no such commission."))
+SYSTEM_NOT_ENTITLED = _rule(
+    "system.not_entitled", "HSLF-FS 2016:40 4 kap. 2 §; deny by default (docs/rules.md)",
+    _("The asking system may not speak for staff of this care provider."))
 COMMISSION_NOT_VALID = _rule(
     "commission.not_valid", "HSLF-FS 2016:40 4 kap. 2 §",
     _("The commission is not valid at this time."))
@@ -123,7 +127,8 @@ class AccessRequest:
     """What is asked. `patient` is None when the given identifier was not a valid one; the HSA-ids
     are normalised or None when malformed; `information_type` an InformationClass code, `activity`
     an Activity value and `purpose` a Purpose value (anything else is unknown). `information_from`
-    and `information_until` bound when the information was recorded (either may be None: unknown).
+    and `information_until` bound when the information was recorded, [from, until) (either may be
+    None: unknown).
     `emergency` is True when the caller asks for emergency access; `emergency_reason` says why."""
 
     patient: PersonIdentifier | None
@@ -198,7 +203,8 @@ class Facts:
     None: unknown patient. `owner_provider_id`/`owner_unit_id` None: unknown (or, for the unit, not
     asked); `owner_unit_in_provider` False when the unit is not a care unit of that provider.
     `consent` and `emergency_assertion_id` are the consent or emergency access assertions in force
-    for the acting unit and employee (apps.consents)."""
+    for the acting unit and employee (apps.consents). `system_care_provider_id` is the care
+    provider of the asking system's organisation."""
 
     commission: CommissionFacts | None
     patient_id: uuid.UUID | None = None
@@ -209,6 +215,7 @@ class Facts:
     emergency_assertion_id: uuid.UUID | None = None
     emergency_assertion_reason: str = ""
     blocks: tuple[BlockFacts, ...] = ()
+    system_care_provider_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +259,16 @@ def parties_known(request: AccessRequest, facts: Facts) -> Rule | None:
             request.care_unit_hsa_id is not None
             and (facts.owner_unit_id is None or not facts.owner_unit_in_provider)):
         return OWNER_UNKNOWN
+    return None
+
+
+def system_vouches(request: AccessRequest, facts: Facts) -> Rule | None:
+    """The asking system belongs to the commission's care provider: a care provider assigns and
+    answers for its own staff's access (HSLF-FS 2016:40 4 kap. 2 §), so a system registered by
+    another organisation cannot speak, or have reads logged, in their name."""
+    assert facts.commission is not None
+    if facts.system_care_provider_id != facts.commission.care_provider_id:
+        return SYSTEM_NOT_ENTITLED
     return None
 
 
@@ -312,42 +329,57 @@ def care_relationship(request: AccessRequest, facts: Facts) -> Rule | None:
 
 
 #: The checks before consent and blocks, in order; the first that fails decides.
-CHECKS: tuple[Check, ...] = (request_complete, parties_known, commission_valid, purpose_allows,
-                             right_covers, care_relationship)
+CHECKS: tuple[Check, ...] = (request_complete, parties_known, system_vouches, commission_valid,
+                             purpose_allows, right_covers, care_relationship)
 
 
 def block_applies(request: AccessRequest, facts: Facts, block: BlockFacts) -> bool:
     """Inera's CheckBlocks for one block of the owner's care provider, in force at the time:
     an inner block hides its unit's information from everyone not acting at that unit (an owner
     unit not given could be that unit); an outer block hides the provider's information from other
-    providers. An excluded information type is not blocked (asking for all information is). A
+    providers. An outer block naming a unit hides only that unit's information (Inera's Spärr
+    contract: the information owner is the care provider and, optionally, the unit). An excluded
+    information type is not blocked (asking for all information is). A
     block without an information period blocks all; one with a period blocks information recorded
     inside or overlapping it, and information of unknown time. A temporary revoke in force for the
-    acting unit (and, if named, employee) lifts it."""
+    acting unit (and, if named, employee) lifts it. A block naming a unit (always an inner one,
+    optionally an outer one) hides only that unit's information."""
     assert facts.commission is not None
     if block.temporarily_revoked:
         return False
-    if block.block_type == Block.Type.OUTER:
-        if not crosses_providers(facts):
-            return False
-    else:
-        if request.care_unit_hsa_id is not None and facts.owner_unit_id != block.care_unit_id:
-            return False
-        if facts.commission.care_unit_id == block.care_unit_id:
-            return False
+    if block.block_type == Block.Type.OUTER and not crosses_providers(facts):
+        return False
+    if block.care_unit_id is not None and request.care_unit_hsa_id is not None \
+            and facts.owner_unit_id != block.care_unit_id:
+        return False
+    if block.block_type == Block.Type.INNER and facts.commission.care_unit_id == block.care_unit_id:
+        return False
     if request.information_type in block.excluded_types:
         return False
     return _periods_overlap(block, request.information_from, request.information_until)
 
 
 def _periods_overlap(block: BlockFacts, start: datetime | None, end: datetime | None) -> bool:
-    """[start, end] of the information meets the block's [period_start, period_end); unknown ends
-    are open (so they overlap)."""
+    """[start, end) of the information meets the block's [period_start, period_end): both ends
+    exclusive, as every period in the portal; unknown ends are open (so they overlap)."""
     if block.period_start is None and block.period_end is None:
         return True
-    if end is not None and block.period_start is not None and end < block.period_start:
+    if end is not None and block.period_start is not None and end <= block.period_start:
         return False
     return not (start is not None and block.period_end is not None and start >= block.period_end)
+
+
+def states_a_reason(text: str) -> bool:
+    """True when `text` holds at least one letter or digit (Unicode categories L and N): spaces,
+    invisible format characters (zero-width space, soft hyphen) and blank-looking letters such as
+    the Hangul filler or the Braille blank state nothing (PDL 6 kap. 4 §: emergency access needs a
+    reason someone can follow up)."""
+    return any(unicodedata.category(ch)[0] in "LN" and ch not in INVISIBLE_LETTERS
+               for ch in unicodedata.normalize("NFKC", text))
+
+
+#: Characters Unicode files as letters that render as nothing (Hangul fillers).
+INVISIBLE_LETTERS = frozenset("\u115f\u1160\u3164\uffa0")
 
 
 def evaluate(request: AccessRequest, facts: Facts) -> Verdict:
@@ -363,7 +395,7 @@ def evaluate(request: AccessRequest, facts: Facts) -> Verdict:
     if crosses_providers(facts) and not facts.consent:
         if facts.emergency_assertion_id is None and not request.emergency:
             return Verdict(CONSENT_MISSING)
-        if facts.emergency_assertion_id is None and not request.emergency_reason.strip():
+        if facts.emergency_assertion_id is None and not states_a_reason(request.emergency_reason):
             return Verdict(EMERGENCY_REASON_MISSING)
         emergency = True
     for block in facts.blocks:

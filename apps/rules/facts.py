@@ -40,6 +40,9 @@ class AccessActor:
     employee_hsa_id: str
     person_label: str
     commission: CommissionFacts | None
+    #: The care provider of the system's registering organisation: it vouches only for its own
+    #: care provider's staff (None: unknown, so for nobody).
+    client_care_provider_id: uuid.UUID | None = None
     pk: None = None
     #: `AuditEvent.actor_kind` of a decision's row.
     audit_kind: str = "staff"
@@ -66,7 +69,8 @@ def hsa_lookup(value: str) -> Q:
     return Q(hsa_id_lower=value.lower())
 
 
-def acting_staff(*, client_id: str, client_label: str, employee_hsa_id: str,
+def acting_staff(*, client_id: str, client_label: str,
+                 client_care_provider_id: uuid.UUID | None, employee_hsa_id: str,
                  commission_hsa_id: str) -> AccessActor:
     """The actor for a decision: the commission `commission_hsa_id` held by the employee
     `employee_hsa_id` (both typed by a system, normalised here), with its rights, the person's
@@ -77,7 +81,7 @@ def acting_staff(*, client_id: str, client_label: str, employee_hsa_id: str,
     commission = _hsa(commission_hsa_id)
     shown = (employee or employee_hsa_id.strip())[:LABEL_MAX]
     if employee is None or commission is None:
-        return AccessActor(client_id, client_label, shown, "", None)
+        return AccessActor(client_id, client_label, shown, "", None, client_care_provider_id)
     rows = list(
         Commission.objects.alias(hsa_id_lower=Lower("hsa_id"),
                                  employee_hsa_lower=Lower("employee__hsa_id"))
@@ -90,7 +94,7 @@ def acting_staff(*, client_id: str, client_label: str, employee_hsa_id: str,
                      "rights__information_class", "rights__scope")
     )
     if not rows:
-        return AccessActor(client_id, client_label, employee, "", None)
+        return AccessActor(client_id, client_label, employee, "", None, client_care_provider_id)
     first = rows[0]
     rights = frozenset((r[16], r[17], r[18]) for r in rows if r[16] is not None)
     facts = CommissionFacts(
@@ -99,7 +103,8 @@ def acting_staff(*, client_id: str, client_label: str, employee_hsa_id: str,
         ended_at=first[7], care_provider_id=first[8], care_unit_id=first[9],
         care_unit_hsa_id=first[10] or "", care_unit_name=first[13] or "",
         care_provider_hsa_id=first[14], care_provider_name=first[15], rights=rights)
-    return AccessActor(client_id, client_label, employee, f"{first[11]} {first[12]}", facts)
+    return AccessActor(client_id, client_label, employee, f"{first[11]} {first[12]}", facts,
+                       client_care_provider_id)
 
 
 def _organisation(hsa_id: str, column: str, **only: bool) -> Subquery:
@@ -181,12 +186,21 @@ def _blocks(patient_id: uuid.UUID, owner_provider_id: uuid.UUID, commission: Com
     )
 
 
-def gather(request: AccessRequest, commission: CommissionFacts | None) -> Facts:
-    """The facts for `request` by the holder of `commission`: none read when the request is
-    incomplete or the commission unknown (the decision denies on that alone), else the patient
-    statement and, when the patient and owner are known, the blocks statement."""
-    if (commission is None or request.patient is None or request.care_provider_hsa_id is None):
-        return Facts(commission=commission)
+def gather(request: AccessRequest, actor: AccessActor) -> Facts:
+    """The facts for `request` by `actor`: none read when the request names no valid patient or
+    owner; only the patient (so that the audit row names whom it asked about) when the commission
+    is unknown; else the patient statement and, when the patient and owner are known, the blocks
+    statement."""
+    commission = actor.commission
+    system = actor.client_care_provider_id
+    if request.patient is None or request.care_provider_hsa_id is None:
+        return Facts(commission=commission, system_care_provider_id=system)
+    if commission is None:
+        patient_id = Person.objects.filter(
+            identity_numbers__root=request.patient.root,
+            identity_numbers__extension=request.patient.extension).values_list("id", flat=True
+                                                                               ).first()
+        return Facts(commission=None, patient_id=patient_id, system_care_provider_id=system)
     row = _patient_row(request, commission)
     in_provider = (request.care_unit_hsa_id is None
                    or (row.owner_unit_is_care_unit
@@ -198,4 +212,5 @@ def gather(request: AccessRequest, commission: CommissionFacts | None) -> Facts:
                  owner_provider_id=row.owner_provider_id, owner_unit_id=row.owner_unit_id,
                  owner_unit_in_provider=in_provider, consent=row.consent,
                  emergency_assertion_id=row.emergency_id,
-                 emergency_assertion_reason=row.emergency_reason, blocks=blocks)
+                 emergency_assertion_reason=row.emergency_reason, blocks=blocks,
+                 system_care_provider_id=system)

@@ -17,7 +17,7 @@ from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.rules import audit, facts, policies
-from apps.rules.decision import AccessRequest, Verdict, evaluate
+from apps.rules.decision import AccessRequest, Verdict, evaluate, states_a_reason
 from apps.rules.models import EmergencyOpening
 
 #: The longest follow-up comment kept (characters).
@@ -68,7 +68,7 @@ def access_decide(*, actor: facts.AccessActor, request: AccessRequest) -> Decisi
     unknown or malformed member is a deny. Raises Forbidden when the actor is not a
     system acting for its staff member (`policies.require_decision_caller`)."""
     policies.require_decision_caller(actor)
-    found = facts.gather(request, actor.commission)
+    found = facts.gather(request, actor)
     verdict = evaluate(request, found)
     commission = actor.commission
     ctx = dataclasses.replace(
@@ -77,9 +77,8 @@ def access_decide(*, actor: facts.AccessActor, request: AccessRequest) -> Decisi
         organisation_hsa_id=commission.acting_hsa_id if commission else None)
     acting = (_Organisation(commission.acting_hsa_id, commission.acting_name)
               if commission and commission.acting_hsa_id else None)
-    reason = ""
-    if verdict.emergency:
-        reason = (request.emergency_reason.strip() or found.emergency_assertion_reason)[:2000]
+    stated = request.emergency_reason.strip() if states_a_reason(request.emergency_reason) else ""
+    reason = (stated or found.emergency_assertion_reason)[:2000] if verdict.emergency else ""
     target = AuditTarget(type=audit.ACCESS_TARGET, id=str(found.patient_id or ""),
                          label=f"{request.activity};{request.information_type}")
     with transaction.atomic(), context.using(ctx):
@@ -98,10 +97,9 @@ def access_decide(*, actor: facts.AccessActor, request: AccessRequest) -> Decisi
                 care_provider_id=commission.care_provider_id,
                 care_unit_id=commission.care_unit_id,
                 owner_provider_id=found.owner_provider_id, owner_unit_id=found.owner_unit_id,
-                assertion_id=None if request.emergency_reason.strip()
-                else found.emergency_assertion_id,
+                assertion_id=None if stated else found.emergency_assertion_id,
                 activity=request.activity, information_type=request.information_type,
-                reason=(request.emergency_reason.strip() or found.emergency_assertion_reason),
+                reason=reason,
             )
     return Decision(id=str(event.id), decided_at=event.occurred_at, verdict=verdict)
 

@@ -203,6 +203,17 @@ def _current(request: HttpRequest) -> Lookup | None:
     return LOOKUP.current(request, [_unit(request)])
 
 
+def _patient_first(request: HttpRequest, block: Block) -> HttpResponse | None:
+    """Back to the search, with a message, unless the block's patient is the one looked up (and
+    so present, or identified in an emergency): a block is lifted, removed or temporarily lifted
+    on the patient's own request or consent (Inera's Spärr contract), never from a list by id."""
+    current = _current(request)
+    if current is not None and current.patient.pk == block.patient_id:
+        return None
+    messages.info(request, _("Look the patient up first: blocks are changed with the patient."))
+    return redirect("selfservice:care_blocks")
+
+
 def _back(request: HttpRequest, block: Block) -> HttpResponse:
     """To the patient's page when the patient of `block` is the one looked up, else to the list."""
     current = _current(request)
@@ -285,6 +296,8 @@ def register_view(request: HttpRequest) -> HttpResponse:
 def _close_view(request: HttpRequest, block_id: uuid.UUID, *, remove: bool) -> HttpResponse:
     commission = acting_commission(request)
     block = selectors.block_get(block_id, commission.care_provider)
+    if (elsewhere := _patient_first(request, block)) is not None:
+        return elsewhere
     form = ReasonForm(request.POST if request.method == "POST" else None,
                       label=str(_("Why is the registration wrong?") if remove else
                                 _("Reason for lifting")))
@@ -335,6 +348,8 @@ def temporary_revoke_view(request: HttpRequest, block_id: uuid.UUID) -> HttpResp
     commission = acting_commission(request)
     unit = _unit(request)
     block = selectors.block_get_hiding_from(block_id, unit)
+    if (elsewhere := _patient_first(request, block)) is not None:
+        return elsewhere
     employees = list(employee_list_for_unit(unit, timezone.now()))
     form = TemporaryRevokeForm(request.POST if request.method == "POST" else None,
                                employees=employees)

@@ -87,5 +87,5 @@ def test_a_colleagues_patient_account_is_not_in_the_audit_search_nor_its_export(
 
     assert "Petra Patient" in page  # her staff events are there
     assert as_patient.username not in page
-    assert '<th scope="row">Federated identity linked' not in page
+    assert '<th scope="row">First login with this e-ID' not in page
     assert as_patient.username not in export and "federated_identity.linked" not in export

@@ -397,3 +397,75 @@ def test_an_ended_commission_is_denied(token: str, nina: dict[str, str], nurse: 
         valid_until=timezone.now() - timedelta(seconds=1))
     body = ask(token, question(nina)).json()
     assert body["decision"] is False and body["context"]["rule"] == "commission.not_valid"
+
+
+def test_a_system_of_another_care_provider_cannot_decide_in_the_name_of_the_regions_staff(
+        tree: Any, nina: dict[str, str], patient: Any) -> None:
+    """Other Care AB registers its own record system (client credentials, access.evaluate) and asks
+    as Nina, a Region Demo nurse, about Region Demo's information on Tolvan. Nothing ties the
+    client's organisation to the care provider of the commission in `subject`: the decision is
+    allowed, and a read by "Nina Nurse at Cardiology" lands in Tolvan's log extract although no
+    Region system ever asked. A system may vouch only for staff of its own organisation."""
+    foreign = register(tree["other"], grant_type="client-credentials", scopes=(EVALUATE,),
+                       claims=())
+    answer = ask(client_token(foreign), question(nina))
+    assert answer.status_code in (200, 403)
+    if answer.status_code == 200:
+        assert answer.json()["decision"] is False, answer.json()["context"]["rule"]
+    reads = AuditEvent.objects.filter(action="access.decided", outcome="success",
+                                      subject_person_id=patient.person_id)
+    assert not reads.exists()
+    page = patient_login(DjangoClient(), patient).get("/patient/log/").content.decode()
+    assert "Nina Nurse" not in page
+
+
+def test_information_until_a_day_before_a_blocks_first_day_is_not_blocked(
+        tree: Any, nina: dict[str, str], patient: Any, nurse: Any) -> None:
+    """Tolvan blocks Orthopaedics' information from 1 February 2026 (first day, as the staff form
+    stores it: 00:00 Swedish time). A record system asks for information recorded until
+    31 January 2026 (`information_until` a date: "its end", docs/authzen.md), wholly before the
+    block. The API maps the date to the next midnight, which `decision._periods_overlap` then
+    treats as an inclusive end (`end < period_start` is false at equality): denied as
+    `block.inner`, although "what lies wholly outside it is not blocked" (docs/rules.md)."""
+    from datetime import date, timedelta
+
+    from django.utils import timezone
+
+    from apps.blocks import services as blocks
+    from apps.commissions import services as commissions
+    from apps.core.actors import SYSTEM
+    from apps.core.forms import start_of_day
+
+    at_primary = commissions.commission_grant(
+        actor=SYSTEM, employee=nurse[1], care_unit=tree["primary"], purpose="Vård och behandling",
+        rights=["Läsa;alla;VG"], valid_from=timezone.now() - timedelta(days=1), valid_until=None)
+    who = {**nina, "commission": at_primary.hsa_id}
+    blocks.block_register(actor=SYSTEM, commission=None, patient=patient.person,
+                          block_type="inner", care_provider=tree["region"],
+                          care_unit=tree["ortho"], period_start=start_of_day(date(2026, 2, 1)))
+    body = question(who, unit="SE2321000016-0102")
+    body["resource"]["properties"]["information_until"] = "2026-01-31"
+    token = client_token(register(tree["region"], grant_type="client-credentials",
+                                  scopes=(EVALUATE,), claims=()))
+    answer = ask(token, body).json()
+    assert answer["decision"] is True, answer["context"]["rule"]
+
+
+@pytest.mark.parametrize("change, path, english", [
+    (lambda q: {**q, "context": {"care_relationship": "true"}}, "evaluation",
+     "Must be a valid boolean."),
+    (lambda q: {"subject": q["subject"], "action": q["action"], "context": q["context"],
+                "evaluations": [{"resource": q["resource"]}] * 51}, "evaluations",
+     "Ensure this field has no more than 50 elements."),
+])
+def test_refusals_are_in_swedish_when_asked_so(tree: Any, nina: dict[str, str], change: Any,
+                                               path: str, english: str) -> None:
+    """Every other refusal of the API answers in Swedish for `Accept-Language: sv` (the default):
+    "Okänt fält.", "Det här fältet är obligatoriskt.", "\\"delete\\" är inte ett giltigt val.".
+    A string where a boolean belongs (`StrictBoolean`) and a 51st evaluation (`ListField`
+    max_length) answer in English."""
+    token = client_token(register(tree["region"], grant_type="client-credentials",
+                                  scopes=(EVALUATE,), claims=()))
+    answer = ask(token, change(question(nina)), path, HTTP_ACCEPT_LANGUAGE="sv")
+    assert answer.status_code == 400
+    assert english not in answer.content.decode()

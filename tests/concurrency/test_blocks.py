@@ -57,7 +57,7 @@ def _lift_for(user: User, commission: Commission, block: Block) -> str:
     """Lift `block` temporarily for the acting unit in this thread's own connection."""
     try:
         services.temporary_revoke_register(
-            actor=user, commission=commission, block=block, care_unit=commission.care_unit,
+            actor=user, commission=commission, block=block, care_unit=commission.care_unit,  # type: ignore[arg-type]
             reason="patients_consent", valid_until=timezone.now() + timedelta(hours=4))
         return "lifted"
     except ValidationFailed as exc:

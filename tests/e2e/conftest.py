@@ -119,6 +119,18 @@ def screenshot(page: Page, name: str) -> None:
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
+def phone_screenshot(page: Page, name: str) -> None:
+    """`screenshot` at 390 × 844 CSS pixels (a small phone); then the viewport is restored."""
+    if os.environ.get("SCREENSHOTS"):
+        size = page.viewport_size
+        page.set_viewport_size({"width": 390, "height": 844})
+        try:
+            screenshot(page, name)
+        finally:
+            if size:
+                page.set_viewport_size(size)
+
+
 def staff_login(page: Page, username: str, *, offset_steps: int = 0) -> None:
     """Log in through the pages with password and the TOTP code (LoA 2)."""
     page.goto("/login/")
@@ -166,7 +178,9 @@ def federated_login(page: Page, test_idp: TestIdPServer, name: str, *,
 
 def assert_fits_a_phone(page: Page) -> None:
     """At 390 × 844 CSS pixels (a small phone) the page never scrolls sideways, tables scroll in
-    their own box, and every part of the header is on screen; then the viewport is restored."""
+    their own box, and every part of the header is on screen; a stacked table (`table.stack`) shows
+    every cell and link inside the viewport and stays an axe-clean table; then the viewport is
+    restored."""
     size = page.viewport_size
     page.set_viewport_size({"width": 390, "height": 844})
     try:
@@ -180,6 +194,34 @@ def assert_fits_a_phone(page: Page) -> None:
         assert widths["page"] <= widths["window"], widths
         assert widths["header"] <= widths["window"], widths
         assert widths["tables"] == 0, widths
+        if page.locator("table.stack").count():
+            assert_stacked_tables_fit(page)
     finally:
         if size:
             page.set_viewport_size(size)
+
+
+def assert_stacked_tables_fit(page: Page) -> None:
+    """At the current (narrow) viewport: every visible cell, link and button of each
+    `table.stack` lies within the viewport, its scroll box has nothing hidden to the right, the
+    page is axe-clean, and Chromium's accessibility tree still has the tables' table, row header,
+    column header and cell roles (docs/decisions.md, "Wide tables on a phone: stacked rows")."""
+    found = page.evaluate("""() => {
+        const width = window.innerWidth, out = [];
+        for (const table of document.querySelectorAll('table.stack')) {
+            const box = table.parentElement;
+            if (box.scrollWidth > box.clientWidth) out.push('scroll box ' + box.scrollWidth);
+            for (const e of table.querySelectorAll('tbody th, tbody td, tbody a, tbody button')) {
+                if (e.closest('.visually-hidden')) continue;
+                const r = e.getBoundingClientRect();
+                if (r.width && (r.left < 0 || r.right > width + 0.5))
+                    out.push(e.tagName + ' ' + e.textContent.trim().slice(0, 40) + ' ' + r.right);
+            }
+        }
+        return out;
+    }""")
+    assert not found, found
+    assert_accessible(page)
+    tree = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")
+    roles = {node.get("role", {}).get("value") for node in tree["nodes"]}
+    assert {"table", "row", "columnheader", "rowheader", "cell"} <= roles, roles

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     assert_accessible,
     assert_fits_a_phone,
     federated_login,
+    phone_screenshot,
     screenshot,
 )
 
@@ -43,7 +44,10 @@ def check(page: Page) -> None:
 def test_nurse_registers_lifts_temporarily_and_lifts_a_block(page: Page, test_idp: TestIdPServer,
                                                              tree, tolvan, nurse) -> None:
     federated_login(page, test_idp, "Nina Nurse")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Blocks").click()
+    page.goto("/")
+    start = page.get_by_role("main")
+    expect(start.get_by_role("link", name="Block requests")).to_be_visible()
+    start.get_by_role("link", name="Blocks", exact=True).click()
     expect(page.get_by_role("heading", name="Blocks", exact=True)).to_be_visible()
     page.get_by_label("Patient's personal identity number or coordination number").fill("191212121212")
     page.get_by_role("button", name="Find patient").click()
@@ -78,6 +82,16 @@ def test_nurse_registers_lifts_temporarily_and_lifts_a_block(page: Page, test_id
     expect(revokes.get_by_text("In force")).to_be_visible()
     check(page)
     screenshot(page, "blocks-patient")
+    phone_screenshot(page, "blocks-patient-phone")
+    size = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    for name in ("Lift temporarily for this unit", "Lift the block", "Remove (wrong registration)"):
+        link = blocks.get_by_role("link", name=name)
+        link.scroll_into_view_if_needed()
+        box = link.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (name, box)
+    if size:
+        page.set_viewport_size(size)
     assert TemporaryRevoke.objects.get().care_unit == tree["cardio"]
 
     blocks.get_by_role("link", name="Lift the block – Inner block, Orthopaedics").click()

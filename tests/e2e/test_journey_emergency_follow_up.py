@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     assert_accessible,
     assert_fits_a_phone,
     federated_login,
+    phone_screenshot,
     screenshot,
 )
 from tests.rules.support import care_commission, decide, open_emergency
@@ -45,6 +46,7 @@ def test_admin_follows_up_an_emergency_access(page: Page, test_idp: TestIdPServe
     assert_accessible(page)
     assert_fits_a_phone(page)
     screenshot(page, "emergency-follow-up-list")
+    phone_screenshot(page, "emergency-follow-up-list-phone")
 
     row.get_by_role("link").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Emergency access")
@@ -79,6 +81,13 @@ def test_patient_sees_the_reads_and_the_emergency_access(page: Page, test_idp: T
     expect(emergency).to_contain_text(f"Reason: {REASON}")
     expect(log.get_by_role("row").filter(has_text="Read: medication")).to_contain_text(
         "Cardiology")
+    # Staff are named by name and HSA-id, never by their login username; the patient's own first
+    # login with the e-ID reads in plain words.
+    assert "nina.nurse" not in page.content() and "username" not in page.content()
+    expect(log.get_by_role("row").filter(
+        has_text="First login with this e-ID (linked to the account)")).to_contain_text(
+        "Login with e-ID")
     assert_accessible(page)
     assert_fits_a_phone(page)
     screenshot(page, "patient-log-reads")
+    phone_screenshot(page, "patient-log-phone")

@@ -58,11 +58,15 @@ class World:
     other_colleague: Staff
 
     def ask(self, who: Staff, *, owner_unit: str | None = "cardio", owner: str = "region",
-            commission_hsa_id: str | None = None, **kw: Any) -> services.Decision:
+            commission_hsa_id: str | None = None, system: str | None = None,
+            **kw: Any) -> services.Decision:
         """Decide: `who` asks, under their commission, to take `activity` (default read) on
-        `information_type` (default medication) of Tolvan owned by `owner` (`owner_unit`)."""
+        `information_type` (default medication) of Tolvan owned by `owner` (`owner_unit`),
+        through a system of `system`'s care provider (default: the asker's own)."""
         actor = facts.acting_staff(
             client_id="record-system", client_label="Record system",
+            client_care_provider_id=(self.tree[system].pk if system
+                                     else who.commission.care_provider_id),
             employee_hsa_id=who.employee.hsa_id,
             commission_hsa_id=commission_hsa_id or who.commission.hsa_id)
         values: dict[str, Any] = {

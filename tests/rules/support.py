@@ -33,6 +33,7 @@ def decide(commission: Commission, patient: Person, owner: Organisation, *,
     """`commission`'s holder asks, through the e-service "Journal", to take `activity` on
     `patient`'s `information_type` owned by the care unit `owner`."""
     actor = facts.acting_staff(client_id="journal", client_label="Journal",
+                               client_care_provider_id=commission.care_provider_id,
                                employee_hsa_id=commission.employee.hsa_id,
                                commission_hsa_id=commission.hsa_id)
     provider = owner.care_provider if owner.is_care_unit else owner

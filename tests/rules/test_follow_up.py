@@ -19,7 +19,8 @@ from apps.audit.models import AuditEvent
 from apps.commissions import services as commissions
 from apps.commissions.models import Role
 from apps.core.actors import SYSTEM
-from apps.core.errors import NotFound, ValidationFailed
+from apps.core.errors import Forbidden, NotFound, ValidationFailed
+from apps.identities.models import User
 from apps.rules import services
 from apps.rules.models import EmergencyOpening
 from tests.conftest import login_session, make_staff
@@ -239,9 +240,28 @@ def test_the_acting_units_name_costs_no_extra_statement(world, django_assert_num
     nina = world["nina"]
     with django_assert_num_queries(1):
         actor = facts.acting_staff(client_id="journal", client_label="Journal",
+                                   client_care_provider_id=nina.care_provider_id,
                                    employee_hsa_id=nina.employee.hsa_id,
                                    commission_hsa_id=nina.hsa_id)
     assert actor.commission is not None
     assert (actor.commission.acting_hsa_id, actor.commission.acting_name) == (
         "SE2321000016-0101", "Cardiology")
     assert actor.commission.care_provider_name == "Region Demo"
+
+
+def test_an_administrator_does_not_follow_up_their_own_emergency_access(
+        tree: Any, patient: User) -> None:
+    """Astrid is a local administrator over Demo Hospital and also works at Cardiology with a
+    right to other providers' information. She opens Tolvan's records at Other Care AB as an
+    emergency, then marks her own opening "followed up" herself. The follow-up that PDL 4 kap.
+    3 § and HSLF-FS 2016:40 4 kap. 9 § require exists to check the staff member: the one who made
+    the access must not close it (as nobody answers their own block request)."""
+    astrid, employee = make_staff(tree["cardio"], "Astrid", "Admin")
+    commissions.role_grant(actor=SYSTEM, person=astrid.person, role=Role.LOCAL_ADMIN,
+                           organisation=tree["hospital"], valid_from=timezone.now(),
+                           valid_until=None)
+    commission = care_commission(employee, tree["cardio"], ["Läsa;alla;SJF"])
+    opening = open_emergency(commission, patient.person, tree["other_unit"])
+    with pytest.raises(Forbidden):
+        services.emergency_review(actor=astrid, opening=opening, comment="All fine.")
+    assert EmergencyOpening.objects.get(pk=opening.pk).reviewed_at is None

@@ -21,6 +21,7 @@ from apps.rules.decision import (
     crosses_providers,
     evaluate,
     scopes_covering,
+    states_a_reason,
 )
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -86,9 +87,12 @@ def cases(draw: st.DrawFn) -> tuple[AccessRequest, Facts]:
         when=NOW, care_relationship=draw(mostly(True, False)), emergency=draw(st.booleans()),
         emergency_reason=draw(st.sampled_from(["", " ", "Unconscious"])),
         information_from=info_from, information_until=info_until)
+    commission = draw(mostly(True, False).flatmap(
+        lambda present: commissions() if present else st.none()))
     facts = Facts(
-        commission=draw(mostly(True, False).flatmap(
-            lambda present: commissions() if present else st.none())),
+        commission=commission,
+        system_care_provider_id=draw(mostly(commission.care_provider_id if commission else P1,
+                                            P2)),
         patient_id=draw(mostly(uuid.UUID(int=400), None)),
         owner_provider_id=draw(mostly(owner_provider, None)),
         owner_unit_id=owner_unit, owner_unit_in_provider=draw(mostly(True, False)),
@@ -109,13 +113,15 @@ def test_an_allow_means_every_precondition_held(case):
     commission = facts.commission
     assert commission is not None and facts.patient_id is not None
     assert request.patient is not None and facts.owner_provider_id is not None
+    assert facts.system_care_provider_id == commission.care_provider_id
     assert commission.valid_at(request.when)
     assert request.purpose == commission.purpose == "Vård och behandling"
     assert any(a == request.activity and t in (request.information_type, "alla")
                and s in scopes_covering(facts) for a, t, s in commission.rights)
     assert request.care_relationship
     if crosses_providers(facts):
-        assert facts.consent or facts.emergency_assertion_id or request.emergency_reason.strip()
+        assert facts.consent or facts.emergency_assertion_id or states_a_reason(
+            request.emergency_reason)
     assert not any(block_applies(request, facts, b) for b in facts.blocks)
 
 
@@ -140,6 +146,7 @@ def test_dropping_any_precondition_of_an_allow_denies(case):
     assert facts.commission is not None
     knocked = [
         (request, replace(facts, commission=None)),
+        (request, replace(facts, system_care_provider_id=None)),
         (request, replace(facts, patient_id=None)),
         (request, replace(facts, owner_provider_id=None)),
         (replace(request, patient=None), facts),

@@ -144,3 +144,20 @@ def test_emergency_access_across_providers_does_not_lift_a_block(world):
     decision = world.ask(world.other_doctor, emergency=True, emergency_reason="Unconscious")
     assert rule(decision) == "block.outer"
     assert decision.verdict.block is not None
+
+
+def test_an_outer_block_naming_a_unit_hides_only_that_units_information(world):
+    world.consent(world.other_doctor)
+    world.block(OUTER, unit="ortho")
+    assert rule(world.ask(world.other_doctor, owner_unit="ortho")) == "block.outer"
+    assert rule(world.ask(world.other_doctor, owner_unit=None)) == "block.outer"
+    assert rule(world.ask(world.other_doctor, owner_unit="cardio")) == "allow.consent"
+
+
+def test_information_ending_as_the_block_period_starts_is_not_blocked(world):
+    start = timezone.now() - 30 * DAY
+    world.block(INNER, unit="cardio", period_start=start)
+    # [from, until) ends exclusive, as every period in the portal: ending at the start is before it
+    assert world.ask(world.ortho_doctor, information_until=start).allowed
+    assert not world.ask(world.ortho_doctor,
+                         information_until=start + timedelta(seconds=1)).allowed

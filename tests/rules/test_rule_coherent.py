@@ -60,7 +60,9 @@ def test_a_consent_at_another_unit_does_not_count(world):
 
 
 def test_emergency_access_without_a_reason_is_denied(world):
-    for reason in ("", "   "):
+    # blanks, invisible format characters (zero-width space, soft hyphen), the Braille blank and
+    # the Hangul filler state nothing
+    for reason in ("", "   ", "\u200b", "\u00ad", "\u2800", "\u3164 \u3164"):
         decision = world.ask(world.other_doctor, emergency=True, emergency_reason=reason)
         assert rule(decision) == "emergency.reason_missing"
     assert not EmergencyOpening.objects.exists()

@@ -62,3 +62,10 @@ def test_a_commission_hsa_id_matches_whatever_its_case_and_width(world, typed):
     decision = world.ask(world.cardio_nurse, commission_hsa_id=typed(
         world.cardio_nurse.commission.hsa_id))
     assert decision.allowed
+
+
+def test_a_deny_for_an_unknown_commission_still_names_the_patient(world):
+    decision = world.ask(world.cardio_nurse,
+                         commission_hsa_id=world.other_doctor.commission.hsa_id)
+    assert rule(decision) == "commission.unknown"
+    assert AuditEvent.objects.get(pk=decision.id).subject_person_id == world.patient.pk

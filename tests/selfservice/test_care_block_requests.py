@@ -10,7 +10,10 @@ from django.urls import reverse
 from apps.audit.models import AuditEvent
 from apps.blocks import services
 from apps.blocks.models import Block, BlockRequest
-from tests.conftest import login_session, make_staff
+from apps.core.actors import SYSTEM
+from apps.identities import services as identities
+from apps.identities.models import User
+from tests.conftest import login_session, make_staff, next_person_number
 
 LIST = reverse("selfservice:care_block_requests")
 
@@ -141,3 +144,27 @@ def test_the_list_has_a_constant_number_of_queries(nurse_client, tree, patient,
     with django_assert_max_num_queries(15):
         response = nurse_client.get(LIST)
     assert response.content.decode().count("19121212-1212") == 5
+
+
+def test_a_protected_patients_name_is_not_shown_on_the_staff_request_pages(tree):
+    """A patient with protected personal data (skyddade personuppgifter) asks for a block of
+    Cardiology's information. Every staff member with a care commission anywhere at Region Demo
+    (here a nurse at primary care, who will never meet her) lists the pending requests and opens
+    hers: both pages print her name, where the block pages show *Protected identity*
+    (`care/blocks/_patient.html`, journey-blocks.md) and the consent pages too."""
+    person = identities.person_create(actor=SYSTEM, given_name="Hemlig", family_name="Hemligsson",
+                                      person_number=next_person_number(), is_protected=True)
+    user = identities.user_create(actor=SYSTEM, person=person, username="hemlig",
+                                  kind=User.Kind.PATIENT)
+    request = services.block_request_submit(actor=user, patient=person, block_type="inner",
+                                            care_provider=tree["region"],
+                                            care_unit=tree["cardio"])
+    staff, _ = make_staff(tree["primary"], "Pia", "Primar", care=True)
+    browser = login_session(Client(HTTP_ACCEPT_LANGUAGE="en"), staff)
+    listing = browser.get(reverse("selfservice:care_block_requests"))
+    detail = browser.get(reverse("selfservice:care_block_request", args=[request.pk]))
+    assert listing.status_code == 200 and detail.status_code == 200
+    for page in (listing, detail):
+        html = page.content.decode()
+        assert "Hemligsson" not in html
+        assert "Protected identity" in html

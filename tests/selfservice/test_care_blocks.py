@@ -231,6 +231,7 @@ def test_the_patients_page_shows_all_states_and_only_my_provider(nurse_client, t
 
 
 def test_lift_a_block_with_a_reason(nurse_client, tree, patient, nurse):
+    find(nurse_client)  # blocks are changed with the patient looked up
     block = place(nurse, patient, tree["ortho"])
     page = url("care_block_revoke", block)
     html = nurse_client.get(page).content.decode()
@@ -253,6 +254,7 @@ def test_lift_a_block_with_a_reason(nurse_client, tree, patient, nurse):
 
 
 def test_remove_a_wrong_registration(nurse_client, tree, patient, nurse):
+    find(nurse_client)  # blocks are changed with the patient looked up
     block = place(nurse, patient, tree["ortho"])
     page = url("care_block_delete", block)
     html = nurse_client.get(page).content.decode()
@@ -301,6 +303,7 @@ def revoke_data(**kw):
 
 
 def test_lift_temporarily_for_my_unit_and_end_early(nurse_client, tree, patient, nurse):
+    find(nurse_client)  # blocks are changed with the patient looked up
     colleague = make_staff(tree["cardio"], "Carl", "Colleague", care=True)[1]
     make_staff(tree["ortho"], "Olle", "Ortoped", care=True)  # another unit: never listed
     block = place(nurse, patient, tree["ortho"])
@@ -341,6 +344,7 @@ def test_lift_temporarily_for_my_unit_and_end_early(nurse_client, tree, patient,
 
 
 def test_emergency_lifting_applies_to_me_only(nurse_client, tree, patient, nurse):
+    find(nurse_client)  # blocks are changed with the patient looked up
     colleague = make_staff(tree["cardio"], "Carl", "Colleague", care=True)[1]
     block = place(nurse, patient, tree["ortho"])
     nurse_client.post(url("care_block_temporary_revoke", block),
@@ -360,6 +364,7 @@ def test_emergency_lifting_applies_to_me_only(nurse_client, tree, patient, nurse
     ({"employee": str(uuid.uuid4())}, "This staff member has no active care commission"),
 ])
 def test_temporary_lifting_refusals(nurse_client, tree, patient, nurse, data, message):
+    find(nurse_client)  # blocks are changed with the patient looked up
     block = place(nurse, patient, tree["ortho"])
     response = nurse_client.post(url("care_block_temporary_revoke", block), revoke_data(**data))
     assert response.status_code == 200
@@ -368,6 +373,7 @@ def test_temporary_lifting_refusals(nurse_client, tree, patient, nurse, data, me
 
 
 def test_more_than_seven_days_is_refused_clearly(nurse_client, tree, patient, nurse):
+    find(nurse_client)  # blocks are changed with the patient looked up
     block = place(nurse, patient, tree["ortho"])
     until = timezone.localtime() + timedelta(days=7, hours=1)
     html = nurse_client.post(url("care_block_temporary_revoke", block),
@@ -388,6 +394,7 @@ def test_a_block_of_my_own_unit_is_not_lifted_here(nurse_client, tree, patient, 
 
 
 def test_a_lifted_block_of_my_provider_is_refused_on_the_form(nurse_client, tree, patient, nurse):
+    find(nurse_client)  # blocks are changed with the patient looked up
     block = place(nurse, patient, tree["ortho"])
     services.block_revoke(actor=SYSTEM, commission=None, block=block, reason="Patient asked")
     response = nurse_client.post(url("care_block_temporary_revoke", block), revoke_data())
@@ -466,3 +473,17 @@ def test_each_page_of_the_list_is_audited(nurse_client, tree, nurse, patient, as
     event = assert_audited("block.list_viewed", target=tree["region"])
     assert event.actor_id == nurse[0].pk
     assert (event.changes["care_unit"], event.changes["shown"]) == (tree["ortho"].hsa_id, 1)
+
+
+@pytest.mark.parametrize("page", ["care_block_temporary_revoke", "care_block_revoke",
+                                  "care_block_delete"])
+def test_a_block_is_changed_only_with_its_patient_looked_up(nurse_client, tree, patient, nurse,
+                                                           page):
+    block = place(nurse, patient, tree["ortho"])
+    data = revoke_data(reason="patients_consent", employee="") if page.endswith("revoke") \
+        and "temporary" in page else {"reason": "Asked"}
+    response = nurse_client.post(url(page, block), data, follow=True)
+    assert "Look the patient up first" in response.content.decode()
+    stored = Block.objects.get(pk=block.pk)
+    assert stored.revoked_at is None and stored.deleted_at is None
+    assert not TemporaryRevoke.objects.filter(block=block).exists()

@@ -237,3 +237,15 @@ def test_my_blocks_has_a_constant_number_of_queries(patient_client, patient, tre
         response = patient_client.get(URL)
     assert response.content.decode().count("For all staff at") == 3
     assert Block.objects.count() == 3
+
+
+def test_the_patient_sees_who_registered_by_name_without_username(patient_client, patient, tree,
+                                                                   nurse):
+    """A login username is internal: My blocks names the staff member who registered the block."""
+    commission = Commission.objects.get(employee=nurse[1])
+    services.block_register(actor=nurse[0], commission=commission, patient=patient.person,
+                            block_type="inner", care_provider=tree["region"],
+                            care_unit=tree["cardio"])
+    html = patient_client.get(URL).content.decode()
+    assert "Nina Nurse" in html
+    assert nurse[0].username not in html

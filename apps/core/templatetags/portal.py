@@ -16,6 +16,17 @@ def actor_name(label: str) -> str:
     return actor_display(label or "")
 
 
+@register.filter(name="actor_name_for_patient")
+def actor_name_for_patient(label: str) -> str:
+    """`{{ b.registered_by_label|actor_name_for_patient }}`: `actor_name` without the login
+    username that a stored staff label carries as "Given Family (username)" (`User.__str__`). A
+    username is an internal identifier and is never shown to the patient (docs/decisions.md, "The
+    patient's log extract names staff by name and HSA-id")."""
+    shown = actor_display(label or "")
+    name, sep, rest = shown.rpartition(" (")
+    return name if sep and name and rest.endswith(")") and " " not in rest else shown
+
+
 @register.filter(name="last_day")
 def last_day(valid_until: datetime | None) -> date | None:
     """`{{ end|last_day|date:"Y-m-d" }}`: the last Swedish calendar day included in a period that
