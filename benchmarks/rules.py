@@ -559,6 +559,17 @@ def _request(ask: Ask) -> Any:
 
 
 CLIENT_ID, CLIENT_LABEL = "bench-journal", "Bench record system"
+#: Each care provider's organisation id, read once: a system speaks for its own provider's staff.
+_PROVIDER_IDS: dict[int, Any] = {}
+
+
+def _provider_id(provider: int) -> Any:
+    from apps.organisations.models import Organisation
+
+    if provider not in _PROVIDER_IDS:
+        _PROVIDER_IDS[provider] = Organisation.objects.get(
+            hsa_id=f"SE{provider_orgnr(provider)}-VG").pk
+    return _PROVIDER_IDS[provider]
 
 
 def decide(ask: Ask) -> Any:
@@ -566,6 +577,7 @@ def decide(ask: Ask) -> Any:
     from apps.rules import facts, services
 
     actor = facts.acting_staff(client_id=CLIENT_ID, client_label=CLIENT_LABEL,
+                               client_care_provider_id=_provider_id(ask.staff.unit.provider),
                                employee_hsa_id=ask.staff.employee_hsa_id,
                                commission_hsa_id=ask.staff.commission_hsa_id)
     return services.access_decide(actor=actor, request=_request(ask)).verdict
@@ -577,10 +589,11 @@ def decide_reads_only(ask: Ask) -> Any:
     from apps.rules.decision import evaluate
 
     actor = facts.acting_staff(client_id=CLIENT_ID, client_label=CLIENT_LABEL,
+                               client_care_provider_id=_provider_id(ask.staff.unit.provider),
                                employee_hsa_id=ask.staff.employee_hsa_id,
                                commission_hsa_id=ask.staff.commission_hsa_id)
     request = _request(ask)
-    return evaluate(request, facts.gather(request, actor.commission))
+    return evaluate(request, facts.gather(request, actor))
 
 
 def _percentile(values: list[float], p: float) -> float:
@@ -753,9 +766,10 @@ def _evaluation_body(ask: Ask) -> bytes:
     }).encode()
 
 
-def _token() -> str:
-    """A client credentials access token of a registered, approved system (the token endpoint,
-    through the test client: the scope the evaluation endpoint asks for)."""
+def _token(provider: int) -> str:
+    """A client credentials access token of a registered, approved system of care provider
+    `provider` (the token endpoint, through the test client: the scope the evaluation endpoint
+    asks for); a system speaks only for its own care provider's staff."""
     from django.test import Client as DjangoClient
 
     from apps.core.actors import SYSTEM
@@ -765,10 +779,10 @@ def _token() -> str:
     from benchmarks.oidc import _basic
 
     keys.ensure()
-    region = Organisation.objects.filter(is_care_provider=True).order_by("hsa_id")[0]
+    region = Organisation.objects.get(hsa_id=f"SE{provider_orgnr(provider)}-VG")
     scope = SCOPE
     done = services_oidc.client_register(
-        actor=SYSTEM, organisation=region, name="bench record system", contact_name="Bench",
+        actor=SYSTEM, organisation=region, name=f"bench record system {provider}", contact_name="Bench",
         contact_email="bench@demoland.example", client_type="confidential",
         grant_type="client-credentials", post_logout_redirect_uris=[], redirect_uris=[],
         allowed_scopes=[scope], allowed_claims=[], algorithm="ES256",
@@ -791,16 +805,18 @@ def under_gunicorn(work: list[Ask]) -> None:
     except Resolver404:
         print(f"  skipped: POST {EVALUATION_PATH} is not in this build")
         return
-    token = _token()
-    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
-    bodies = [_evaluation_body(a) for a in work]
+    tokens = {p: _token(p) for p in sorted({a.staff.unit.provider for a in work})}
+    requests = [(_evaluation_body(a), {"Content-Type": "application/json",
+                                       "Authorization": f"Bearer {tokens[a.staff.unit.provider]}"})
+                for a in work]
     position = [0]
 
     def evaluation(thread: int) -> tuple[str, str, bytes, dict[str, str]]:
         position[0] += 1
-        return "POST", EVALUATION_PATH, bodies[position[0] % len(bodies)], headers
+        body, headers = requests[position[0] % len(requests)]
+        return "POST", EVALUATION_PATH, body, headers
 
-    check = _first_answer(bodies[0], headers)
+    check = _first_answer(*requests[0])
     if check is not None:
         print(f"  skipped: the endpoint answered {check}")
         return
