@@ -39,6 +39,7 @@ import random  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -559,17 +560,12 @@ def _request(ask: Ask) -> Any:
 
 
 CLIENT_ID, CLIENT_LABEL = "bench-journal", "Bench record system"
-#: Each care provider's organisation id, read once: a system speaks for its own provider's staff.
-_PROVIDER_IDS: dict[int, Any] = {}
 
 
-def _provider_id(provider: int) -> Any:
-    from apps.organisations.models import Organisation
-
-    if provider not in _PROVIDER_IDS:
-        _PROVIDER_IDS[provider] = Organisation.objects.get(
-            hsa_id=f"SE{provider_orgnr(provider)}-VG").pk
-    return _PROVIDER_IDS[provider]
+def _system_provider(ask: Ask) -> uuid.UUID:
+    """The care provider of the record system asking: the staff member's own (a system speaks
+    only for its own care provider's staff, apps.rules.policies)."""
+    return uuid.UUID(_uuid(10, ask.staff.unit.provider + 1))
 
 
 def decide(ask: Ask) -> Any:
@@ -577,7 +573,7 @@ def decide(ask: Ask) -> Any:
     from apps.rules import facts, services
 
     actor = facts.acting_staff(client_id=CLIENT_ID, client_label=CLIENT_LABEL,
-                               client_care_provider_id=_provider_id(ask.staff.unit.provider),
+                               client_care_provider_id=_system_provider(ask),
                                employee_hsa_id=ask.staff.employee_hsa_id,
                                commission_hsa_id=ask.staff.commission_hsa_id)
     return services.access_decide(actor=actor, request=_request(ask)).verdict
@@ -589,7 +585,7 @@ def decide_reads_only(ask: Ask) -> Any:
     from apps.rules.decision import evaluate
 
     actor = facts.acting_staff(client_id=CLIENT_ID, client_label=CLIENT_LABEL,
-                               client_care_provider_id=_provider_id(ask.staff.unit.provider),
+                               client_care_provider_id=_system_provider(ask),
                                employee_hsa_id=ask.staff.employee_hsa_id,
                                commission_hsa_id=ask.staff.commission_hsa_id)
     request = _request(ask)
@@ -766,10 +762,11 @@ def _evaluation_body(ask: Ask) -> bytes:
     }).encode()
 
 
-def _token(provider: int) -> str:
-    """A client credentials access token of a registered, approved system of care provider
-    `provider` (the token endpoint, through the test client: the scope the evaluation endpoint
-    asks for); a system speaks only for its own care provider's staff."""
+def _tokens() -> dict[int, str]:
+    """A client credentials access token (scope `access.evaluate`) of one record system per care
+    provider, registered and approved through the services, from the token endpoint through the
+    test client; by care provider index. A system speaks only for its own care provider's staff,
+    so each evaluation is sent with the token of its staff member's care provider."""
     from django.test import Client as DjangoClient
 
     from apps.core.actors import SYSTEM
@@ -779,20 +776,22 @@ def _token(provider: int) -> str:
     from benchmarks.oidc import _basic
 
     keys.ensure()
-    region = Organisation.objects.get(hsa_id=f"SE{provider_orgnr(provider)}-VG")
-    scope = SCOPE
-    done = services_oidc.client_register(
-        actor=SYSTEM, organisation=region, name=f"bench record system {provider}", contact_name="Bench",
-        contact_email="bench@demoland.example", client_type="confidential",
-        grant_type="client-credentials", post_logout_redirect_uris=[], redirect_uris=[],
-        allowed_scopes=[scope], allowed_claims=[], algorithm="ES256",
-        first_party=True)
-    client = services_oidc.client_approve(actor=SYSTEM, client=done.client)
-    data = {"grant_type": "client_credentials", "scope": scope}
-    response = DjangoClient(HTTP_HOST="127.0.0.1").post(
-        "/oauth2/token/", data, HTTP_AUTHORIZATION=_basic(client, done.secret))
-    assert response.status_code == 200, response.content
-    return str(response.json()["access_token"])
+    tokens = {}
+    for p in range(PROVIDERS):
+        provider = Organisation.objects.get(pk=_uuid(10, p + 1))
+        done = services_oidc.client_register(
+            actor=SYSTEM, organisation=provider, name=f"bench record system {p + 1}",
+            contact_name="Bench", contact_email="bench@demoland.example",
+            client_type="confidential", grant_type="client-credentials",
+            post_logout_redirect_uris=[], redirect_uris=[], allowed_scopes=[SCOPE],
+            allowed_claims=[], algorithm="ES256", first_party=True)
+        client = services_oidc.client_approve(actor=SYSTEM, client=done.client)
+        response = DjangoClient(HTTP_HOST="127.0.0.1").post(
+            "/oauth2/token/", {"grant_type": "client_credentials", "scope": SCOPE},
+            HTTP_AUTHORIZATION=_basic(client, done.secret))
+        assert response.status_code == 200, response.content
+        tokens[p] = str(response.json()["access_token"])
+    return tokens
 
 
 def under_gunicorn(work: list[Ask]) -> None:
@@ -805,7 +804,7 @@ def under_gunicorn(work: list[Ask]) -> None:
     except Resolver404:
         print(f"  skipped: POST {EVALUATION_PATH} is not in this build")
         return
-    tokens = {p: _token(p) for p in sorted({a.staff.unit.provider for a in work})}
+    tokens = _tokens()
     requests = [(_evaluation_body(a), {"Content-Type": "application/json",
                                        "Authorization": f"Bearer {tokens[a.staff.unit.provider]}"})
                 for a in work]
