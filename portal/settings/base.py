@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "apps.blocks",
     "apps.rules",
     "apps.issuance",
+    "apps.provisioning",
     "apps.authn",
     "apps.federation",
     "apps.administration",

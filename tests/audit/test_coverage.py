@@ -19,7 +19,7 @@ from apps.organisations.models import Organisation
 from apps.organisations.services import organisation_create
 
 DOMAIN_APPS = {"identities", "organisations", "commissions", "consents", "blocks", "rules",
-               "issuance", "authn"}
+               "issuance", "authn", "provisioning"}
 # Rows written together with a parent, inside the parent's audited service: the parent's event
 # covers them (the event's `changes` names the child's values).
 # A row that names the audit event it was written with (an emergency opening names its decision's

@@ -1,0 +1,93 @@
+"""The SCIM 2.0 resources the portal exchanges with downstream systems and HR systems.
+
+Both directions use the same shapes (docs/provisioning.md, "Resource mapping"):
+
+- a person is a SCIM `User` (RFC 7643 §4.1) with the enterprise extension (RFC 7643 §4.3) and the
+  portal's HSA extension below (`HsaUser`), which carries what the core schemas have no place for:
+  the person's employee HSA-ids (anställnings-HSA-id), their commissions (medarbetaruppdrag) and
+  the care units those commissions act for;
+- a system role (docs/glossary.md) is a SCIM `Group` (RFC 7643 §4.2) whose members are the users
+  holding that role.
+
+The extension's schema is published at `/scim/v2/Schemas/<HSA_USER_SCHEMA>` by the inbound server
+and as JSON by `hsa_user_schema_json()`, so that a downstream system can load it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from scim2_models import (
+    URN,
+    CaseExact,
+    ComplexAttribute,
+    EnterpriseUser,
+    Extension,
+    Group,
+    Mutability,
+    Required,
+    User,
+)
+
+#: The URN of the portal's HSA extension schema (RFC 7643 §3.3 extension schemas; the namespace
+#: is the portal's own, docs/decisions.md, "The HSA extension schema").
+HSA_USER_SCHEMA = "urn:se:vardportal:scim:schemas:extension:hsa:1.0:User"
+
+
+class HsaEmployment(ComplexAttribute):
+    """One employee HSA-id of the person: `hsaId` (the employee HSA-id, case exact), the HSA-id
+    of the organisation that issued it, and the title there."""
+
+    hsa_id: Annotated[str | None, Required.true, CaseExact.true] = None
+    organisation_hsa_id: Annotated[str | None, CaseExact.true] = None
+    title: str | None = None
+
+
+class HsaCommission(ComplexAttribute):
+    """One commission (medarbetaruppdrag) of the person: its HSA-id, name and purpose (HSA
+    "Vård och behandling" and the other purposes), the care provider and care unit it acts for
+    (HSA-ids), the employee HSA-id it belongs to, and its validity, [validFrom, validUntil) in
+    UTC, validUntil absent when open-ended."""
+
+    hsa_id: Annotated[str | None, Required.true, CaseExact.true] = None
+    name: str | None = None
+    purpose: str | None = None
+    care_provider_hsa_id: Annotated[str | None, CaseExact.true] = None
+    care_unit_hsa_id: Annotated[str | None, CaseExact.true] = None
+    employee_hsa_id: Annotated[str | None, CaseExact.true] = None
+    valid_from: dt.datetime | None = None
+    valid_until: dt.datetime | None = None
+
+
+class HsaUser(Extension):
+    """The portal's HSA extension of the SCIM User: `employments` (employee HSA-ids), `commissions`
+    (only those valid now) and `careUnits` (the HSA-ids of the care units those commissions act
+    for, read-only, derived from the commissions)."""
+
+    __schema__ = URN(HSA_USER_SCHEMA)
+
+    employments: list[HsaEmployment] | None = None
+    commissions: list[HsaCommission] | None = None
+    care_units: Annotated[list[str] | None, Mutability.read_only] = None
+
+
+#: The User the portal sends and accepts: core + enterprise + HSA extension.
+PortalUser = User[EnterpriseUser | HsaUser]
+#: A system role as a SCIM Group.
+PortalGroup = Group
+
+
+def hsa_user_schema() -> dict[str, Any]:
+    """The HSA extension as a SCIM Schema resource (RFC 7643 §7), a JSON object."""
+    schema = HsaUser.to_schema()
+    schema.name = "HSA"
+    schema.description = "Employee HSA-ids, commissions and care units of a person in Swedish healthcare"
+    dumped: dict[str, Any] = schema.model_dump()
+    return dumped
+
+
+def hsa_user_schema_json() -> str:
+    """`hsa_user_schema()` as indented JSON text."""
+    return json.dumps(hsa_user_schema(), indent=2, ensure_ascii=False)
