@@ -5,3 +5,6 @@ class ProvisioningConfig(AppConfig):
     name = "apps.provisioning"
     label = "provisioning"
     verbose_name = "Provisioning"
+
+    def ready(self) -> None:
+        from apps.provisioning import audit  # noqa: F401  (registers action codes)

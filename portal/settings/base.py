@@ -432,37 +432,46 @@ TESTIDP_SP_METADATA_URL: str = env.str("TESTIDP_SP_METADATA_URL",
                                        default=f"{PORTAL_BASE_URL}/saml/metadata/")
 
 
-def totp_encryption_keys(value: str) -> list[str]:
-    """The Fernet keys in `value` (comma-separated, newest first) for the TOTP keys stored in the
-    database: the first encrypts, every one decrypts (`apps.authn.totp_keys`). Raises
-    ImproperlyConfigured, without echoing the value, when one is not a Fernet key (32 url-safe
-    base64-encoded bytes)."""
+def totp_encryption_keys(value: str, name: str = "PORTAL_TOTP_ENCRYPTION_KEYS") -> list[str]:
+    """The Fernet keys in `value` (comma-separated, newest first) for secrets stored encrypted in
+    the database (TOTP keys, `apps.authn.totp_keys`; downstream systems' credentials,
+    `apps.provisioning.credentials`): the first encrypts, every one decrypts. Raises
+    ImproperlyConfigured naming the setting `name`, without echoing the value, when one is not a
+    Fernet key (32 url-safe base64-encoded bytes)."""
     keys = [key.strip() for key in value.split(",") if key.strip()]
     for position, key in enumerate(keys, start=1):
         try:
             Fernet(key)
         except ValueError:
             raise ImproperlyConfigured(
-                f"PORTAL_TOTP_ENCRYPTION_KEYS: key {position} is not a Fernet key. Make one with "
+                f"{name}: key {position} is not a Fernet key. Make one with "
                 "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key()"
                 ".decode())'`."
             ) from None
     if not keys:
-        raise ImproperlyConfigured("PORTAL_TOTP_ENCRYPTION_KEYS holds no key.")
+        raise ImproperlyConfigured(f"{name} holds no key.")
     return keys
 
 
-def _development_totp_key(secret_key: str) -> str:
-    """A Fernet key derived from the (development) secret key with HKDF-SHA256 (RFC 5869)."""
+def _development_fernet_key(secret_key: str, purpose: str = "TOTP") -> str:
+    """A Fernet key derived from the (development) secret key with HKDF-SHA256 (RFC 5869), one
+    per `purpose`."""
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=b"iam-portal development TOTP key").derive(secret_key.encode())
+                   info=f"iam-portal development {purpose} key".encode()).derive(secret_key.encode())
     return base64.urlsafe_b64encode(derived).decode()
 
 
 # Second factors: the TOTP keys in the database are encrypted with these keys, kept outside it, so
 # a copy of the database alone computes no codes (docs/security.md).
 PORTAL_TOTP_ENCRYPTION_KEYS: list[str] = totp_encryption_keys(
-    _required("PORTAL_TOTP_ENCRYPTION_KEYS", _development_totp_key(SECRET_KEY))
+    _required("PORTAL_TOTP_ENCRYPTION_KEYS", _development_fernet_key(SECRET_KEY))
+)
+# Provisioning: the credentials of downstream SCIM systems (bearer tokens, OAuth2 client secrets)
+# are stored encrypted with these keys, kept outside the database (docs/provisioning.md).
+PORTAL_PROVISIONING_CREDENTIAL_KEYS: list[str] = totp_encryption_keys(
+    _required("PORTAL_PROVISIONING_CREDENTIAL_KEYS",
+              _development_fernet_key(SECRET_KEY, "provisioning credential")),
+    "PORTAL_PROVISIONING_CREDENTIAL_KEYS",
 )
 
 # Password guessing (OWASP ASVS 2.2.1), counted by django-axes in the database so that every web
