@@ -45,6 +45,23 @@ CHANGE_LABELS = {
 }
 
 
+#: What a push did (`ProvisioningJob.result`).
+RESULT_LABELS = {
+    "created": _("User created"),
+    "updated": _("User updated"),
+    "unchanged": _("Already up to date"),
+    "deactivated": _("User deactivated"),
+    "duplicate": _("Delivered before (no-op)"),
+    "recovered": _("Existing user found and updated"),
+}
+
+
+def result_label(code: str) -> str:
+    """What a job's `result` code means, in the active language; an unknown code as it is."""
+    label = RESULT_LABELS.get(code)
+    return str(label) if label is not None else code
+
+
 def change_label(code: str) -> str:
     """What a job's `change` code means, in the active language: the audit action's label
     (`apps.audit.registry.label`) or the scheduler's and reconciliation's own."""
@@ -123,7 +140,7 @@ def job_page(system: DownstreamSystem, state: str, *, after: int | None = None,
     """One page of `system`'s jobs in `state`, with the person: pending and in progress oldest
     first (the order they are pushed in), the others newest first. At most `size` jobs after the
     job id `after`, and the id to continue after (None on the last page). Each job carries
-    `change_label`."""
+    `change_label` and `result_label`."""
     jobs = ProvisioningJob.objects.filter(system=system, state=state).select_related("person")
     ascending = state in QUEUE_STATES
     if after is not None:
@@ -131,6 +148,7 @@ def job_page(system: DownstreamSystem, state: str, *, after: int | None = None,
     rows = list(jobs.order_by("id" if ascending else "-id")[:size + 1])
     for job in rows:
         job.change_label = change_label(job.change)  # type: ignore[attr-defined]
+        job.result_label = result_label(job.result)  # type: ignore[attr-defined]
     if len(rows) <= size:
         return rows, None
     return rows[:size], rows[size - 1].pk
