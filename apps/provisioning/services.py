@@ -337,7 +337,7 @@ def downstream_system_enable(*, actor: Actor, system: DownstreamSystem) -> Downs
     return _set_state(actor, system, DownstreamSystem.State.ENABLED, audit.SYSTEM_ENABLED.code)
 
 
-def job_target(job: ProvisioningJob, system: DownstreamSystem) -> AuditTarget:
+def _job_target(job: ProvisioningJob, system: DownstreamSystem) -> AuditTarget:
     """What an audit event about `job` names: the job, labelled by its system and change."""
     return AuditTarget(type="provisioning.provisioningjob", id=str(job.pk),
                        label=f"{system.name}: {job.change} #{job.pk}")
@@ -363,7 +363,8 @@ def provisioning_job_retry(*, actor: Actor, job: ProvisioningJob) -> Provisionin
         locked.available_at = timezone.now()
         locked.finished_at = None
         locked.save(update_fields=["state", "available_at", "finished_at"])
-        record(actor=actor, action=audit.JOB_RETRIED.code, target=job_target(locked, locked.system),
+        record(actor=actor, action=audit.JOB_RETRIED.code,
+               target=_job_target(locked, locked.system),
                subject=locked.person, organisation=locked.system.organisation,
                changes={"state": [ProvisioningJob.State.FAILED, locked.state],
                         "attempts": [locked.attempts, locked.attempts]})
@@ -391,7 +392,8 @@ def provisioning_job_skip(*, actor: Actor, job: ProvisioningJob, reason: str) ->
         locked.state = ProvisioningJob.State.SKIPPED
         locked.finished_at = timezone.now()
         locked.save(update_fields=["state", "finished_at"])
-        record(actor=actor, action=audit.JOB_SKIPPED.code, target=job_target(locked, locked.system),
+        record(actor=actor, action=audit.JOB_SKIPPED.code,
+               target=_job_target(locked, locked.system),
                subject=locked.person, organisation=locked.system.organisation, reason=reason,
                changes={"state": [before, locked.state]})
     return locked
