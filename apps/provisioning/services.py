@@ -251,15 +251,13 @@ def _locked(system: DownstreamSystem) -> DownstreamSystem:
 
 
 def _stored(system: DownstreamSystem) -> dict[str, str]:
-    """The system's credentials in clear; ValidationFailed when no configured key decrypts them
-    (a key removed too early, docs/provisioning.md, "Credentials"): they must be entered again."""
+    """The system's credentials in clear; empty when no configured key decrypts them any more (a
+    key removed too early, docs/provisioning.md, "Credentials"): then nothing is kept and they
+    must be entered again."""
     try:
         return credentials.decrypt(system.credentials)
-    except InvalidToken as exc:
-        field = "token" if system.auth_method == DownstreamSystem.AuthMethod.BEARER else "client_secret"
-        raise ValidationFailed(_("The stored credentials cannot be read any more. Enter them "
-                                 "again."), code="downstream_system.credentials_unreadable",
-                               field=field) from exc
+    except InvalidToken:
+        return {}
 
 
 @service
@@ -284,7 +282,7 @@ def downstream_system_change(
                       "scope": [org.hsa_id for org in locked.scope.order_by("path")]}
             url = _url(base_url, field="base_url")
             stored = _credentials(auth_method, credentials_given, url,
-                                  kept=before_stored if same_method else None,
+                                  kept=before_stored if same_method and before_stored else None,
                                   kept_base_url=locked.base_url)
             chosen = _scope(locked.organisation, scope)
             locked.name, locked.base_url, locked.auth_method = _name(name), url, auth_method
@@ -338,9 +336,11 @@ def downstream_system_enable(*, actor: Actor, system: DownstreamSystem) -> Downs
 
 
 def _job_target(job: ProvisioningJob, system: DownstreamSystem) -> AuditTarget:
-    """What an audit event about `job` names: the job, labelled by its system and change."""
+    """What an audit event about `job` names: the job, labelled `<system name> #<job id>` (no
+    stored code in the label, so it reads the same in every language; the change's code is in the
+    event's `changes`)."""
     return AuditTarget(type="provisioning.provisioningjob", id=str(job.pk),
-                       label=f"{system.name}: {job.change} #{job.pk}")
+                       label=f"{system.name} #{job.pk}")
 
 
 def _locked_job(job: ProvisioningJob) -> ProvisioningJob:
@@ -367,6 +367,7 @@ def provisioning_job_retry(*, actor: Actor, job: ProvisioningJob) -> Provisionin
                target=_job_target(locked, locked.system),
                subject=locked.person, organisation=locked.system.organisation,
                changes={"state": [ProvisioningJob.State.FAILED, locked.state],
+                        "change": [locked.change, locked.change],
                         "attempts": [locked.attempts, locked.attempts]})
     return locked
 
@@ -395,7 +396,8 @@ def provisioning_job_skip(*, actor: Actor, job: ProvisioningJob, reason: str) ->
         record(actor=actor, action=audit.JOB_SKIPPED.code,
                target=_job_target(locked, locked.system),
                subject=locked.person, organisation=locked.system.organisation, reason=reason,
-               changes={"state": [before, locked.state]})
+               changes={"state": [before, locked.state],
+                        "change": [locked.change, locked.change]})
     return locked
 
 

@@ -275,3 +275,11 @@ def test_a_job_id_beyond_the_database_is_not_found(client: Any, hospital_admin: 
     assert client.post(url("job_retry", system, job_id=10**30)).status_code == 404
     assert client.post(url("job_skip", system, job_id=2**63 - 1),
                        {"reason": "x"}).status_code == 404
+
+
+def test_unreadable_credentials_still_show_the_edit_form(client: Any, hospital_admin: Any,
+                                                         system: DownstreamSystem) -> None:
+    DownstreamSystem.objects.filter(pk=system.pk).update(credentials="made-under-a-removed-key")
+    login(client, hospital_admin)
+    answer = client.get(url("system_edit", system))
+    assert answer.status_code == 200 and "Leave blank to keep the stored one." in text(answer)

@@ -311,7 +311,9 @@ def test_skip_closes_a_pending_or_failed_job_with_the_reason_audited(
     [event] = _events("provisioning_job.skipped")
     assert event.reason == "Test account, not in the target"
     assert event.subject_person_id == person.pk
-    assert event.changes == {"state": [state, "skipped"]}
+    assert event.changes == {"state": [state, "skipped"],
+                             "change": ["commission.granted", "commission.granted"]}
+    assert event.target_label == f"Journal system #{open_job.pk}"
 
 
 @pytest.mark.parametrize("state", ["in_progress", "done", "skipped"])
@@ -348,3 +350,14 @@ def test_a_paused_system_is_not_reconciled(system: DownstreamSystem, hospital_ad
     with pytest.raises(errors.SystemPaused):
         services.reconciliation_start(actor=hospital_admin, system=system)
     assert not ReconciliationRun.objects.exists()
+
+
+def test_credentials_no_key_decrypts_any_more_are_entered_again(
+        system: DownstreamSystem, hospital_admin: Any) -> None:
+    DownstreamSystem.objects.filter(pk=system.pk).update(credentials="made-under-a-removed-key")
+    system.refresh_from_db()
+    with pytest.raises(ValidationFailed) as refused:
+        _change(hospital_admin, system, name="Journal")
+    assert refused.value.field == "token" and refused.value.code == "downstream_system.secret_missing"
+    _change(hospital_admin, system, credentials_given={"token": "n3w-token"})
+    assert credentials.decrypt(_column(system)) == {"token": "n3w-token"}
