@@ -283,3 +283,15 @@ def test_unreadable_credentials_still_show_the_edit_form(client: Any, hospital_a
     login(client, hospital_admin)
     answer = client.get(url("system_edit", system))
     assert answer.status_code == 200 and "Leave blank to keep the stored one." in text(answer)
+
+
+def test_counts_stop_at_the_cap(client: Any, hospital_admin: Any, system: DownstreamSystem,
+                                person: Any, monkeypatch: Any) -> None:
+    from apps.provisioning import selectors
+
+    monkeypatch.setattr(selectors, "COUNT_CAP", 2)
+    for _ in range(3):
+        job(system, person)
+    login(client, hospital_admin)
+    assert "2 or more" in text(client.get(url("system_status", system)))
+    assert "2 or more" in text(client.get(LIST))
