@@ -276,8 +276,8 @@ def downstream_system_change(
     try:
         with transaction.atomic():
             locked = _locked(system)
+            before_stored = _stored(locked)
             same_method = locked.auth_method == auth_method
-            before_stored = _stored(locked) if same_method else {}
             before = {**_settings(locked, before_stored),
                       "scope": [org.hsa_id for org in locked.scope.order_by("path")]}
             url = _url(base_url, field="base_url")
