@@ -32,6 +32,7 @@ from apps.identities.identifiers import (
 )
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import group_by_tree
+from apps.provisioning.models import DownstreamSystem
 from apps.rules.services import COMMENT_MAX
 
 
@@ -136,13 +137,24 @@ class OrganisationChoiceField(IdChoiceField):
         return f"{obj.name} ({obj.hsa_id})"
 
 
+class OrganisationMultipleChoiceField(IdMultipleChoiceField):
+    """Several organisations, shown as `OrganisationChoiceField` shows one."""
+
+    iterator = TreeIterator
+    #: The roots of the tree offered: group labels name nothing above them.
+    roots: list[Organisation] | None = None
+
+    def label_from_instance(self, obj: Organisation) -> str:  # type: ignore[override]
+        return f"{obj.name} ({obj.hsa_id})"
+
+
 def offer_units(form: forms.Form, name: str, organisations: QuerySet[Organisation],
                 roots: list[Organisation]) -> None:
     """Offer `organisations` (those of the administrator's scope) in the `OrganisationChoiceField`
     `name` of `form`, as a tree under the scope's `roots`: what the form accepts is what it
     shows."""
     field = form.fields[name]
-    assert isinstance(field, OrganisationChoiceField)
+    assert isinstance(field, (OrganisationChoiceField, OrganisationMultipleChoiceField))
     field.queryset = organisations
     field.roots = roots
 
@@ -520,3 +532,78 @@ class EmergencyReviewForm(forms.Form):
         help_text=_("For example whether the emergency access was justified, and what was done. "
                     "Saved with the emergency access and in the audit log."),
     )
+
+
+def _secret_input() -> forms.PasswordInput:
+    """A credential's input: never filled in again, not offered to the browser's password
+    manager."""
+    return forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"})
+
+
+def _address_input() -> forms.URLInput:
+    return forms.URLInput(attrs={"autocomplete": "off", "spellcheck": "false"})
+
+
+class DownstreamSystemForm(forms.Form):
+    """Registering or changing a downstream system (`apps.provisioning.services`, whose rules it
+    leaves to the service). The token and the client secret are never shown again: on a change a
+    blank one keeps the stored one (`editing`); the owner is chosen only when registering."""
+
+    organisation = OrganisationChoiceField(
+        label=_("Owning organisation"), queryset=Organisation.objects.none(),
+        help_text=_("Its local administrators, and those above it, manage the system."))
+    name = forms.CharField(label=_("Name of the system"), max_length=200)
+    base_url = forms.CharField(
+        label=_("SCIM base URL"), max_length=500, widget=_address_input(),
+        help_text=_("Where the system's SCIM 2.0 interface answers, for example "
+                    "https://scim.example.se/scim/v2."))
+    scope = OrganisationMultipleChoiceField(
+        label=_("It receives the people of"), queryset=Organisation.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Staff with an employee HSA-id in these organisations or under them, with "
+                    "their commissions and roles. Only the owning organisation and organisations "
+                    "under it."))
+    attributes = forms.MultipleChoiceField(
+        label=_("Besides the user name, name and whether the account is active, it receives"),
+        required=False, choices=DownstreamSystem.ATTRIBUTE_CHOICES,
+        widget=forms.CheckboxSelectMultiple)
+    auth_method = forms.ChoiceField(
+        label=_("How the portal authenticates to the system"),
+        choices=DownstreamSystem.AuthMethod.choices, widget=forms.RadioSelect)
+    token = forms.CharField(label=_("Bearer token"), required=False, max_length=4096,
+                            widget=_secret_input(),
+                            help_text=_("For a bearer token: the token the system gave you."))
+    token_url = forms.CharField(
+        label=_("Token URL"), required=False, max_length=500, widget=_address_input(),
+        help_text=_("For OAuth2 client credentials: the authorisation server's token endpoint."))
+    client_id = forms.CharField(label=_("Client ID"), required=False, max_length=200)
+    client_secret = forms.CharField(label=_("Client secret"), required=False, max_length=4096,
+                                    widget=_secret_input())
+    client_scope = forms.CharField(
+        label=_("Scope (optional)"), required=False, max_length=1000,
+        help_text=_("The OAuth2 scopes to ask for, separated by spaces."))
+
+    def __init__(self, *args: Any, organisations: QuerySet[Organisation],
+                 roots: list[Organisation], editing: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["organisation"]
+            keep = _("Leave blank to keep the stored one.")
+            self.fields["token"].help_text = keep
+            self.fields["client_secret"].help_text = keep
+        else:
+            offer_units(self, "organisation", organisations, roots)
+        offer_units(self, "scope", organisations, roots)
+
+    def credentials(self) -> dict[str, str]:
+        """The credential fields as `services.downstream_system_register` takes them."""
+        data = self.cleaned_data
+        return {"token": data["token"], "token_url": data["token_url"],
+                "client_id": data["client_id"], "client_secret": data["client_secret"],
+                "scope": data["client_scope"]}
+
+
+class JobSkipForm(forms.Form):
+    """Skipping a provisioning job: the reason is required and kept in the audit history."""
+
+    reason = forms.CharField(label=_("Reason for skipping"), max_length=1000)

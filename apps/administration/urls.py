@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apps.administration import auditlog, clients, emergency, sessions, views
+from apps.administration import auditlog, clients, emergency, provisioning, sessions, views
 
 app_name = "administration"
 urlpatterns = [
@@ -43,4 +43,18 @@ urlpatterns = [
          name="client_secret_rotate"),
     path("clients/<uuid:client_id>/credentials/", clients.client_credentials_shown,
          name="client_credentials_shown"),
+    path("downstream-systems/", provisioning.system_list, name="system_list"),
+    path("downstream-systems/new/", provisioning.system_register, name="system_register"),
+    path("downstream-systems/<uuid:system_id>/", provisioning.system_status, name="system_status"),
+    path("downstream-systems/<uuid:system_id>/edit/", provisioning.system_edit, name="system_edit"),
+    path("downstream-systems/<uuid:system_id>/pause/", provisioning.system_pause,
+         name="system_pause"),
+    path("downstream-systems/<uuid:system_id>/enable/", provisioning.system_enable,
+         name="system_enable"),
+    path("downstream-systems/<uuid:system_id>/reconciliation/", provisioning.reconciliation_start,
+         name="reconciliation_start"),
+    path("downstream-systems/<uuid:system_id>/jobs/<int:job_id>/retry/", provisioning.job_retry,
+         name="job_retry"),
+    path("downstream-systems/<uuid:system_id>/jobs/<int:job_id>/skip/", provisioning.job_skip,
+         name="job_skip"),
 ]
