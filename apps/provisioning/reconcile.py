@@ -103,19 +103,19 @@ def _step(run: Run) -> None:
                            SearchRequest.model_validate({"attributes": ["id"], "count": 0}))
             run.total = person_ids_in_scope(system).count() + int(listed.total_results or 0)
             cursor = {"phase": "portal", "after": ""}
+        finished = False
         if cursor["phase"] == "portal":
-            done = _portal_page(run, system, client, cursor, page)
-            if done:
+            if _portal_page(run, system, client, cursor, page):
                 cursor = {"phase": "target", "start": 1}
         else:
-            done = _target_page(run, system, client, cursor, page)
+            finished = _target_page(run, system, client, cursor, page)
     finally:
         client.client.close()
     with transaction.atomic():
         run.cursor, run.lease_until = cursor, None
         run.save(update_fields=["cursor", "lease_until", "total", "compared", "repaired",
                                 "removed"])
-    if cursor["phase"] == "target" and done:
+    if finished:
         reconciliation_finish(actor=WORKER, run_id=run.pk, error="")
 
 
