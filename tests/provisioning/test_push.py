@@ -3,6 +3,7 @@ the status page (the jobs) and the audit log say."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -16,12 +17,18 @@ from apps.commissions import services as commissions
 from apps.commissions.models import Role
 from apps.core.actors import SYSTEM
 from apps.identities.models import Person
-from apps.provisioning.models import DownstreamSystem, ProvisioningJob, RemoteUser
+from apps.provisioning import credentials
+from apps.provisioning.models import (
+    AccessTokenCache,
+    DownstreamSystem,
+    ProvisioningJob,
+    RemoteUser,
+)
 from apps.provisioning.push import push_due
 from apps.provisioning.resources import user_states
 from apps.provisioning.schema import HSA_USER_SCHEMA
 from tests.conftest import make_staff
-from tests.integration.scim_target import FaultyProxy, ScimTarget
+from tests.integration.scim_target import TOKEN, FaultyProxy, ScimTarget
 from tests.provisioning.conftest import make_system, queue
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +228,61 @@ def test_every_finished_push_is_audited_once(system: DownstreamSystem, tree: Any
     assert AuditEvent.objects.filter(action="provisioning_job.pushed",
                                      target_id__in=[str(j.pk) for j in jobs]).count() == 3
     assert set(ProvisioningJob.objects.values_list("state", flat=True)) == {"done"}
+
+
+class TokenEndpoint:
+    """An OAuth2 token endpoint (RFC 6749 §4.4) on 127.0.0.1 that issues the target's token to
+    client `journal` with secret `s3cret` (HTTP Basic), counting the requests."""
+
+    def __init__(self) -> None:
+        import base64
+        import http.server
+        import threading
+
+        endpoint = self
+        self.issued = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                basic = base64.b64encode(b"journal:s3cret").decode()
+                ok = self.headers.get("Authorization") == f"Basic {basic}"
+                body = (json.dumps({"access_token": TOKEN, "token_type": "Bearer",
+                                    "expires_in": 3600}) if ok
+                        else json.dumps({"error": "invalid_client"})).encode()
+                endpoint.issued += ok
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_oauth2_client_credentials_fetch_one_token_shared_through_the_database(
+    target: ScimTarget, tree: Any
+) -> None:
+    endpoint = TokenEndpoint()
+    try:
+        system = make_system(tree["region"], target.url)
+        system.auth_method = DownstreamSystem.AuthMethod.CLIENT_CREDENTIALS
+        system.credentials = credentials.encrypt({
+            "token_url": endpoint.url, "client_id": "journal", "client_secret": "s3cret",
+            "scope": "scim"})
+        system.save(update_fields=["auth_method", "credentials"])
+        for given in ("Tor", "Tora"):
+            user, _ = make_staff(tree["cardio"], given, "Token", care=True)
+            queue(system, user.person)
+
+        assert push_due().results == {"created": 2}
+        assert endpoint.issued == 1  # the second push used the stored token
+        cached = AccessTokenCache.objects.get(system=system)
+        assert TOKEN not in cached.token  # encrypted at rest
+    finally:
+        endpoint.server.shutdown()
