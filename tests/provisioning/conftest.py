@@ -19,6 +19,7 @@ from apps.identities.models import Person
 from apps.organisations.models import Organisation
 from apps.provisioning import credentials
 from apps.provisioning.models import DownstreamSystem, ProvisioningJob
+from tests.integration.conftest import redis_broker, start_celery, var_dir  # noqa: F401
 from tests.integration.scim_target import TOKEN, FaultyProxy, ScimTarget
 
 _keys = itertools.count(1)
