@@ -40,6 +40,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from pydantic import ValidationError
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_client.errors import RequestNetworkException, SCIMClientException
 from scim2_models import PatchOp, SCIMException, SearchRequest
@@ -213,6 +214,9 @@ def push(claim: Claim) -> Outcome:
         state = user_state(system, claim.person_id)
     except Person.DoesNotExist:
         return Outcome("failed", error="the person no longer exists")
+    except ValidationError as exc:  # a stored value no SCIM attribute can hold
+        logger.exception("provisioning: person %s cannot be sent", claim.person_id)
+        return Outcome("failed", error=f"the person's data is no valid SCIM User: {exc}"[:2000])
     wanted = digest(state.resource, state.roles)
     if claim.remote_id and claim.remote_digest == wanted:
         return Outcome("done", "unchanged", remote_id=claim.remote_id, digest=wanted,

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -56,11 +57,14 @@ Run = ReconciliationRun
 
 
 def reconcile_step(*, limit: int | None = None) -> int:
-    """Advance each running, unleased reconciliation by one page, at most `limit` runs (default:
-    all); returns how many moved on. Transient failures (network, timeout, 429, 5xx) leave the
-    run to the next step; a permanent one ends it failed."""
+    """Advance each running, unleased reconciliation of an enabled system by one page, at most
+    `limit` runs (default: all); returns how many moved on. A paused system's run waits. Transient
+    failures (network, timeout, 429, 5xx) leave the run to the next step; a permanent one (or
+    credentials that cannot be decrypted) ends it failed."""
     steps = 0
-    for run_id in Run.objects.filter(state=Run.State.RUNNING).values_list("id", flat=True):
+    runs = Run.objects.filter(state=Run.State.RUNNING,
+                              system__state=DownstreamSystem.State.ENABLED)  # paused: waits
+    for run_id in runs.values_list("id", flat=True):
         if limit is not None and steps >= limit:
             break
         lease = _lease(run_id)
@@ -74,6 +78,9 @@ def reconcile_step(*, limit: int | None = None) -> int:
                 Run.objects.filter(pk=run.pk, lease_until=until).update(lease_until=None)
             else:
                 reconciliation_finish(actor=WORKER, run_id=run.pk, error=str(exc)[:2000])
+        except InvalidToken:
+            reconciliation_finish(actor=WORKER, run_id=run.pk,
+                                  error="the stored credentials cannot be decrypted (key missing)")
         steps += 1
     return steps
 
