@@ -133,19 +133,24 @@ def push_due(*, limit: int | None = None) -> PushReport:
     transaction (each claim and finish commits on its own). Failures are recorded on the jobs,
     never raised."""
     report = PushReport()
-    for _ in range(settings.PROVISIONING_BATCH_SIZE if limit is None else limit):
-        claim = claim_next()
-        if claim is None:
-            break
-        outcome = push(claim)
-        if not push_finish(actor=WORKER, claim=claim, outcome=outcome):
-            report.lost += 1
-        elif outcome.kind == "done":
-            report.results[outcome.result] += 1
-        elif outcome.kind == "retry":
-            report.retried += 1
-        else:
-            report.failed += 1
+    clients: dict[uuid.UUID, SyncSCIMClient] = {}  # one connection pool per system and run
+    try:
+        for _ in range(settings.PROVISIONING_BATCH_SIZE if limit is None else limit):
+            claim = claim_next()
+            if claim is None:
+                break
+            outcome = push(claim, clients)
+            if not push_finish(actor=WORKER, claim=claim, outcome=outcome):
+                report.lost += 1
+            elif outcome.kind == "done":
+                report.results[outcome.result] += 1
+            elif outcome.kind == "retry":
+                report.retried += 1
+            else:
+                report.failed += 1
+    finally:
+        for client in clients.values():
+            client.client.close()
     return report
 
 
@@ -206,8 +211,9 @@ def _claim(job_id: int, system_id: uuid.UUID, person_id: uuid.UUID) -> Claim | N
                      remote_active=remote.active)
 
 
-def push(claim: Claim) -> Outcome:
-    """Push the claimed job's person to its system (module docstring, step 2). Never raises for
+def push(claim: Claim, clients: dict[uuid.UUID, SyncSCIMClient]) -> Outcome:
+    """Push the claimed job's person to its system (module docstring, step 2), with the system's
+    client from `clients` (made and added when missing; the caller closes them). Never raises for
     what the target or the network does: that is the outcome."""
     system = DownstreamSystem.objects.prefetch_related("scope").get(pk=claim.system_id)
     try:
@@ -222,19 +228,18 @@ def push(claim: Claim) -> Outcome:
         return Outcome("done", "unchanged", remote_id=claim.remote_id, digest=wanted,
                        active=bool(state.resource.active))
     try:
-        client = scim_client(system)
+        client = clients.get(system.pk) or clients.setdefault(system.pk, scim_client(system))
     except TokenError as exc:
-        return Outcome("retry" if exc.transient else "failed", error=str(exc),
-                       retry_after=0.0)
+        return Outcome("retry" if exc.transient else "failed", error=str(exc))
     except InvalidToken:
         return Outcome("failed", error="the stored credentials cannot be decrypted (key missing)")
     try:
         return _send(system, client, claim, state, wanted)
     except PushFailure as exc:
+        if exc.status == 401:  # its token is refused: the next push makes a new client
+            clients.pop(system.pk).client.close()
         return Outcome("retry" if exc.transient else "failed", error=str(exc),
                        retry_after=exc.retry_after)
-    finally:
-        client.client.close()
 
 
 def _send(system: DownstreamSystem, client: SyncSCIMClient, claim: Claim, state: UserState,

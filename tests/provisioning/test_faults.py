@@ -145,7 +145,10 @@ def test_a_worker_killed_mid_push_leaves_the_job_to_be_taken_up_again(
     job = queue(system, user.person)
     dead = claim_next()
     assert dead is not None
-    late = push(dead) if pushed else None
+    clients: dict[Any, Any] = {}
+    late = push(dead, clients) if pushed else None
+    for client in clients.values():
+        client.client.close()
 
     assert push_due().as_dict() == {"retried": 0, "failed": 0, "lost": 0}  # leased: untouched
     ProvisioningJob.objects.filter(pk=job.pk).update(
