@@ -24,13 +24,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.audit.services import AuditTarget, record
+from apps.commissions.policies import require_operator
 from apps.core.calls import service
 from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_text
 from apps.organisations.models import Organisation
 from apps.provisioning import audit, credentials, errors, policies
-from apps.provisioning.models import DownstreamSystem, ProvisioningJob, ReconciliationRun
+from apps.provisioning.models import (
+    AccessTokenCache,
+    DownstreamSystem,
+    ProvisioningJob,
+    ReconciliationRun,
+)
 
 #: Longest SCIM base URL or token URL (the model's column).
 URL_MAX = 500
@@ -425,3 +431,29 @@ def reconciliation_start(*, actor: Actor, system: DownstreamSystem) -> Reconcili
     except IntegrityError as exc:  # provisioning_one_running_reconciliation
         raise errors.ReconciliationRunning() from exc
     return run
+
+
+@service
+def downstream_system_credentials_rotate(*, actor: Actor) -> int:
+    """Re-encrypt every downstream system's stored credentials with the first key of
+    settings.PORTAL_PROVISIONING_CREDENTIAL_KEYS, so that the older keys can then be removed from
+    the setting (docs/configuration.md, "Rotating the provisioning credential key"). The
+    credentials themselves are unchanged; the shared OAuth2 access tokens (`AccessTokenCache`) are
+    re-encrypted too. Only the operator (a system actor); one `downstream_system.rekeyed` event
+    per system, all in one transaction (systems locked in id order, the first step of the lock
+    order). Returns the number of systems. Raises Forbidden, and
+    `cryptography.fernet.InvalidToken` (nothing changed) when a value was made with a key no
+    longer in the setting."""
+    require_operator(actor)
+    with transaction.atomic():
+        count = 0
+        for system in DownstreamSystem.objects.select_for_update().order_by("pk"):
+            system.credentials = credentials.rotate(system.credentials)
+            system.save(update_fields=["credentials"])
+            for cached in AccessTokenCache.objects.filter(system=system):
+                cached.token = credentials.rotate(cached.token)
+                cached.save(update_fields=["token"])
+            record(actor=actor, action=audit.SYSTEM_REKEYED.code, target=system,
+                   organisation=system.organisation)
+            count += 1
+    return count

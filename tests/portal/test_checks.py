@@ -112,10 +112,23 @@ def test_the_migrations_check_needs_no_deployment_configuration(tmp_path: Path) 
     assert "No changes detected" in result.stdout
 
 
+def test_debug_off_without_provisioning_credential_keys_stops_with_a_clear_message() -> None:
+    from cryptography.fernet import Fernet
+
+    result = _start({**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode()})
+    assert result.returncode != 0
+    assert "PORTAL_PROVISIONING_CREDENTIAL_KEYS is not set" in result.stderr
+    result = _start({**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                     "PORTAL_PROVISIONING_CREDENTIAL_KEYS": "not-a-key"})
+    assert "PORTAL_PROVISIONING_CREDENTIAL_KEYS: key 1 is not a Fernet key" in result.stderr
+    assert "not-a-key" not in result.stderr
+
+
 def test_debug_off_without_client_secret_pepper_stops_with_a_clear_message() -> None:
     from cryptography.fernet import Fernet
 
-    production = {**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+    production = {**PRODUCTION, "PORTAL_TOTP_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                  "PORTAL_PROVISIONING_CREDENTIAL_KEYS": Fernet.generate_key().decode()}
     result = _start(production)
     assert result.returncode != 0
     assert "PORTAL_OAUTH_CLIENT_SECRET_PEPPER is not set" in result.stderr
