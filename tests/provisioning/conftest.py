@@ -1,8 +1,6 @@
-"""Fixtures of the provisioning tests: downstream systems registered over parts of the tree."""
+"""Fixtures of the provisioning tests."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 
@@ -25,7 +23,7 @@ def downstream_system(name: str, owner: Organisation, *scope: Organisation,
 
 
 @pytest.fixture
-def systems(tree: dict[str, Organisation]) -> dict[str, Any]:
+def systems(tree: dict[str, Organisation]) -> dict[str, DownstreamSystem]:
     """`record`: the region's record system (the whole region); `clinic`: the other care
     provider's system; `directory`: a paused directory of the hospital."""
     return {

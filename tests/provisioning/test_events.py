@@ -10,7 +10,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from apps.audit import context
@@ -26,35 +25,11 @@ from apps.identities.changes import PERSON_CHANGED
 from apps.identities.models import User
 from apps.organisations.models import Organisation
 from apps.outbox import registry
-from apps.outbox.delivery import deliver_pending
 from apps.outbox.models import OutboxEvent
 from apps.provisioning.events import person_changed_handle
 from apps.provisioning.models import DownstreamSystem, ProvisioningJob, RemoteUser
 from tests.conftest import make_staff, next_person_number, totp_now
-
-CARE = "Vård och behandling"
-#: The systems that receive a staff member of Cardiology (under the hospital, in the region).
-RECEIVERS = ["Hospital directory", "Region record system"]
-
-
-def deliver_all() -> None:
-    """Deliver every due outbox event, as the worker does; a failed `person.changed` fails the
-    test."""
-    while deliver_pending().delivered:
-        pass
-    failed = OutboxEvent.objects.filter(topic=PERSON_CHANGED).exclude(last_error="")
-    assert not failed.exists(), list(failed.values_list("last_error", flat=True))
-
-
-def queued_by(change: Callable[[], object]) -> list[tuple[str, str]]:
-    """(system name, change) of the jobs queued by `change` once its outbox events are delivered,
-    by system name."""
-    deliver_all()
-    last = ProvisioningJob.objects.aggregate(last=Max("id"))["last"] or 0
-    change()
-    deliver_all()
-    return sorted(ProvisioningJob.objects.filter(id__gt=last)
-                  .values_list("system__name", "change"))
+from tests.provisioning.receivers import CARE, RECEIVERS, deliver_all, queued_by
 
 
 @dataclass

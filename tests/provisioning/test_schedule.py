@@ -22,7 +22,7 @@ from apps.provisioning.models import ProvisioningJob, ScheduleWatermark
 from apps.provisioning.tasks import provisioning_schedule_task
 from tests.concurrency.support import at_once
 from tests.conftest import make_staff
-from tests.provisioning.test_events import CARE, RECEIVERS, deliver_all
+from tests.provisioning.receivers import CARE, RECEIVERS, deliver_all
 
 pytestmark = pytest.mark.usefixtures("systems")
 
@@ -69,7 +69,7 @@ def test_a_commission_that_ended_by_date_is_queued_once(tree, nurse_at_cardio) -
     job = ProvisioningJob.objects.filter(change="schedule.ended").first()
     assert job is not None and job.person_id == employee.person_id
     assert job.key == (f"person.changed:schedule.ended:commission:{commission.pk}:"
-                       f"{commission.valid_until.isoformat()}")
+                       f"{(now - timedelta(minutes=2)).isoformat()}")
     handed = AuditEvent.objects.get(action="provisioning_schedule.handed_over")
     assert handed.actor_label == "system:worker" and handed.changes["ended"] == [None, 1]
 
