@@ -74,7 +74,7 @@ class ScheduleReport:
     ended: int
 
 
-def boundaries_passed(since: dt.datetime, until: dt.datetime) -> list[Boundary]:
+def _boundaries_passed(since: dt.datetime, until: dt.datetime) -> list[Boundary]:
     """The validity boundaries of commissions and role assignments in (`since`, `until`] (UTC)
     that need a job (see the module docstring), in time order. Reads 4 times."""
     found = []
@@ -94,7 +94,7 @@ def boundaries_passed(since: dt.datetime, until: dt.datetime) -> list[Boundary]:
 @service
 def schedule_run(*, actor: Actor) -> ScheduleReport:
     """Publish a `person.changed` for every validity boundary that passed since the last run
-    (`boundaries_passed` from the watermark to now), then move the watermark to now, in one
+    (`_boundaries_passed` from the watermark to now), then move the watermark to now, in one
     transaction. The watermark row is locked first (`SELECT ... FOR UPDATE`; created at now on
     the first run, so history before it is not replayed): a parallel run waits, then starts from
     where this one ended, and the outbox keys (`Boundary.change_id`) make a boundary published
@@ -111,7 +111,7 @@ def schedule_run(*, actor: Actor) -> ScheduleReport:
         since, until = mark.passed_until, timezone.now()
         if until <= since:
             return ScheduleReport(since=since, until=since, started=0, ended=0)
-        found = boundaries_passed(since, until)
+        found = _boundaries_passed(since, until)
         for boundary in found:
             person_changed_by(boundary.person_id, change=boundary.change,
                               change_id=boundary.change_id)
