@@ -42,6 +42,7 @@ from apps.core.calls import service
 from apps.core.db import lock_names
 from apps.core.errors import Forbidden, NotFound, ValidationFailed
 from apps.identities.actors import Actor
+from apps.identities.changes import person_changed_publish
 from apps.identities.models import Person, User
 from apps.identities.registration import stored_text
 from apps.outbox.mail import notice_send_once
@@ -359,6 +360,7 @@ def contact_email_change(*, actor: User, email: str, token: str = "",
         event = record(actor=actor, action=audit.EMAIL_CHANGED.code, target=person,
                        subject=person,
                        changes={"email": [old, value], "second_factor": [None, method]})
+        person_changed_publish(event)
         if old:
             _publish_change(EMAIL_CHANGED_TOPIC, actor, change_event_id=str(event.pk))
     return person

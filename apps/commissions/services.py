@@ -42,6 +42,7 @@ from apps.core.calls import service
 from apps.core.db import Busy
 from apps.core.errors import NotFound, PortalError, ValidationFailed
 from apps.identities.actors import Actor, actor_id
+from apps.identities.changes import person_changed_publish
 from apps.identities.identifiers import (
     RESERVE_ID_ALPHABET,
     RESERVE_ID_LENGTH,
@@ -138,8 +139,8 @@ def _end_now(item: TB, *, actor: Actor, reason: str, action: str, subject: Perso
             changes["staff_entitlement"] = ["active", "ended"]
             changes["sessions_ended"] = [None, _end_entitlement(actor, subject, reason,
                                                                 revoke_eids=False)]
-        record(actor=actor, action=action, target=locked, subject=subject,
-               organisation=organisation, reason=reason, changes=changes)
+        person_changed_publish(record(actor=actor, action=action, target=locked, subject=subject,
+                                      organisation=organisation, reason=reason, changes=changes))
     return locked
 
 
@@ -164,11 +165,11 @@ def employee_create(
             raise ValidationFailed(
                 _("This HSA-id is already in use."), code="employee.duplicate", field="hsa_id"
             ) from exc
-        record(
+        person_changed_publish(record(
             actor=actor, action=audit.EMPLOYEE_CREATED.code, target=employee, subject=person,
             organisation=organisation,
             changes={"hsa_id": [None, hsa_id], "organisation": [None, organisation.hsa_id]},
-        )
+        ))
     return employee
 
 
@@ -244,14 +245,14 @@ def commission_grant(
             CommissionRight(commission=commission, activity=a, information_class=i, scope=s)
             for a, i, s in parsed
         )
-        record(
+        person_changed_publish(record(
             actor=actor, action=audit.COMMISSION_GRANTED.code, target=commission, subject=employee.person,
             organisation=care_unit,
             changes={"purpose": [None, purpose], "care_unit": [None, care_unit.hsa_id],
                      "rights": [None, [";".join(p) for p in parsed]],
                      "valid_from": [None, valid_from.isoformat()],
                      "valid_until": [None, valid_until.isoformat() if valid_until else None]},
-        )
+        ))
     return commission
 
 
@@ -299,13 +300,13 @@ def role_grant(
             person=person, role=role, organisation=organisation, valid_from=valid_from,
             valid_until=valid_until, assigned_by_label=str(actor), assigned_by_id=actor_id(actor),
         )
-        record(
+        person_changed_publish(record(
             actor=actor, action=audit.ROLE_GRANTED.code, target=assignment, subject=person,
             organisation=organisation,
             changes={"role": [None, role], "organisation": [None, organisation.hsa_id],
                      "valid_from": [None, valid_from.isoformat()],
                      "valid_until": [None, valid_until.isoformat() if valid_until else None]},
-        )
+        ))
     return assignment
 
 
@@ -345,9 +346,10 @@ def _set_active(*, actor: Actor, user: User, active: bool, reason: str) -> User:
                                            reason=reason,
                                            cause=_cause(signals.CAUSE_ACCOUNT_DEACTIVATED),
                                            revoke_eids=True)
-        record(actor=actor,
-               action=(audit.ACCOUNT_REACTIVATED if active else audit.ACCOUNT_DEACTIVATED).code,
-               target=locked, subject=locked.person, reason=reason, changes=changes)
+        person_changed_publish(record(
+            actor=actor,
+            action=(audit.ACCOUNT_REACTIVATED if active else audit.ACCOUNT_DEACTIVATED).code,
+            target=locked, subject=locked.person, reason=reason, changes=changes))
     return locked
 
 
@@ -711,11 +713,12 @@ def employee_move(*, actor: Actor, employee: Employee, organisation: Organisatio
         before = locked.organisation.hsa_id
         locked.organisation = organisation
         locked.save(update_fields=["organisation", "updated_at"])
-        record(actor=actor, action=audit.EMPLOYEE_MOVED.code, target=locked,
-               subject=locked.person, organisation=organisation, reason=reason,
-               changes={"organisation": [before, organisation.hsa_id],
-                        "commissions_ended": [None, len(chosen)],
-                        "commissions_kept": [None, len(active) - len(chosen)]})
+        person_changed_publish(record(
+            actor=actor, action=audit.EMPLOYEE_MOVED.code, target=locked,
+            subject=locked.person, organisation=organisation, reason=reason,
+            changes={"organisation": [before, organisation.hsa_id],
+                     "commissions_ended": [None, len(chosen)],
+                     "commissions_kept": [None, len(active) - len(chosen)]}))
         for pk in chosen:
             commission_end(actor=actor, commission=active[pk], reason=reason)
     return locked

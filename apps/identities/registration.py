@@ -17,6 +17,7 @@ from apps.core.calls import current_call
 from apps.core.errors import ValidationFailed
 from apps.identities import audit
 from apps.identities.actors import Actor
+from apps.identities.changes import person_changed_publish
 from apps.identities.identifiers import (
     IdentifierError,
     PersonIdentifier,
@@ -75,12 +76,12 @@ def person_insert(*, actor: Actor, identifier: PersonIdentifier, given_name: str
         except IntegrityError as exc:
             raise ValidationFailed(DUPLICATE_PERSON, code="person.duplicate",
                                    field="person_number") from exc
-        record(
+        person_changed_publish(record(
             actor=actor, action=audit.PERSON_CREATED.code, target=person, subject=person,
             changes={"given_name": [None, person.given_name],
                      "family_name": [None, person.family_name],
                      "identity_number": [None, number.display]},
-        )
+        ))
     return person
 
 
@@ -112,10 +113,13 @@ def user_insert(*, actor: Actor, person: Person, username: str, kind: str,
                 code="username.confusable", field="username",
             ) from exc
         action = audit.PATIENT_ACCOUNT_CREATED if kind == User.Kind.PATIENT else audit.USER_CREATED
-        record(
+        event = record(
             actor=actor, action=action.code, target=user, subject=person,
             changes={"username": [None, username], "kind": [None, kind]},
         )
+        # A staff account is part of what downstream systems receive; a patient account never is.
+        if kind == User.Kind.STAFF:
+            person_changed_publish(event)
     return user
 
 

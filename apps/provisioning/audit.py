@@ -17,3 +17,5 @@ JOB_PUSHED = register("provisioning_job.pushed", _("Change pushed to a downstrea
 JOB_FAILED = register("provisioning_job.failed", _("Provisioning failed"))
 RECONCILIATION_STARTED = register("reconciliation.started", _("Reconciliation started"))
 RECONCILIATION_FINISHED = register("reconciliation.finished", _("Reconciliation finished"))
+SCHEDULE_HANDED_OVER = register("provisioning_schedule.handed_over",
+                                _("Time-based changes handed to provisioning"))

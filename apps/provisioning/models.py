@@ -232,3 +232,17 @@ class AccessTokenCache(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system_id} until {self.expires_at.isoformat()}"
+
+
+class ScheduleWatermark(models.Model):
+    """How far the scheduler has handed time-based changes to provisioning (`apps.provisioning.
+    schedule`): every validity boundary (a commission's or role's `valid_from` or `valid_until`)
+    up to `passed_until` (UTC) has been published. One row per `name`; a run locks it, so runs in
+    several processes take turns and never hand a boundary over twice."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    passed_until = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.name

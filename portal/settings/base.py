@@ -433,6 +433,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 3600.0,
         "options": {"expires": 3600},
     },
+    # Commissions and system roles that started or ended by their date since the last run, to
+    # the downstream systems (apps.provisioning.schedule): within a minute.
+    "provisioning-schedule": {
+        "task": "apps.provisioning.tasks.provisioning_schedule_task",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
 }
 
 # The issuing CA's key and certificate live outside the database (key file mode 0600).

@@ -32,6 +32,8 @@ from tests.outbox.support import TOPIC, thing_happen
 
 @pytest.fixture
 def nina(nurse: tuple[User, Employee]) -> User:
+    """The nurse, her registration's own events (`person.changed`) delivered."""
+    deliver_pending()
     return nurse[0]
 
 

@@ -55,16 +55,23 @@ def system(tree: dict[str, Organisation], proxy: FaultyProxy) -> DownstreamSyste
     return make_system(tree["region"], proxy.url)
 
 
+#: A base URL nothing listens on, for systems whose pushes a test does not run.
+UNUSED_URL = "http://127.0.0.1:9/scim/v2"
+
+
 def make_system(owner: Organisation, url: str, *, attributes: list[str] | None = None,
-                name: str = "Journal") -> DownstreamSystem:
+                name: str = "Journal", scope: list[Organisation] | None = None,
+                state: str = DownstreamSystem.State.ENABLED) -> DownstreamSystem:
+    """A downstream system of `owner` at `url` receiving the people of `scope` (default: the
+    owner's subtree), as registered in administration, with a bearer token."""
     system = DownstreamSystem.objects.create(
-        organisation=owner, name=name, base_url=url,
+        organisation=owner, name=name, base_url=url, state=state,
         auth_method=DownstreamSystem.AuthMethod.BEARER,
         credentials=credentials.encrypt({"token": TOKEN}),
         attributes=attributes if attributes is not None
         else [choice for choice, _ in DownstreamSystem.ATTRIBUTE_CHOICES],
         created_by_label=SYSTEM.code)
-    system.scope.add(owner)
+    system.scope.set(scope or [owner])
     return system
 
 
@@ -81,3 +88,13 @@ def make_due() -> None:
         available_at=timezone.now() - dt.timedelta(seconds=1))
 
 
+@pytest.fixture
+def systems(tree: dict[str, Organisation]) -> dict[str, DownstreamSystem]:
+    """`record`: the region's record system (the whole region); `clinic`: the other care
+    provider's system; `directory`: a paused directory of the hospital."""
+    return {
+        "record": make_system(tree["region"], UNUSED_URL, name="Region record system"),
+        "clinic": make_system(tree["other"], UNUSED_URL, name="Clinic system"),
+        "directory": make_system(tree["region"], UNUSED_URL, name="Hospital directory",
+                                 scope=[tree["hospital"]], state=DownstreamSystem.State.PAUSED),
+    }

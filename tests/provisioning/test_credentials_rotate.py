@@ -17,14 +17,14 @@ from apps.core.errors import Forbidden
 from apps.provisioning import credentials, services
 from apps.provisioning.models import AccessTokenCache, DownstreamSystem
 
-from .conftest import TOKEN, make_system
+from .conftest import TOKEN, UNUSED_URL, make_system
 
 pytestmark = pytest.mark.django_db
 
 
 def test_rotation_reads_old_keys_and_writes_with_the_new_one(settings, tree, assert_audited):
     old = settings.PORTAL_PROVISIONING_CREDENTIAL_KEYS[0]
-    system = make_system(tree["region"], "http://127.0.0.1:9/scim/v2")
+    system = make_system(tree["region"], UNUSED_URL)
     AccessTokenCache.objects.create(system=system, token=credentials.encrypt({"access_token": "a"}),
                                     expires_at=timezone.now() + timedelta(hours=1))
     new = Fernet.generate_key().decode()
@@ -43,7 +43,7 @@ def test_rotation_reads_old_keys_and_writes_with_the_new_one(settings, tree, ass
 
 
 def test_rotation_changes_nothing_when_a_key_is_missing(settings, tree):
-    system = make_system(tree["region"], "http://127.0.0.1:9/scim/v2")
+    system = make_system(tree["region"], UNUSED_URL)
     settings.PORTAL_PROVISIONING_CREDENTIAL_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(InvalidToken):
         services.downstream_system_credentials_rotate(actor=SYSTEM)
