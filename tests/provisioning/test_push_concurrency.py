@@ -16,7 +16,7 @@ from apps.provisioning.push import PushReport, push_due
 from tests.concurrency.support import at_once
 from tests.conftest import make_staff
 from tests.integration.scim_target import FaultyProxy, ScimTarget
-from tests.provisioning.conftest import queue
+from tests.provisioning.conftest import make_system, queue
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,10 +43,12 @@ def _worker() -> PushReport:
 
 
 def test_two_workers_keep_each_persons_order_and_push_each_job_once(
-    system: DownstreamSystem, target: ScimTarget, proxy: FaultyProxy, tree: Any
+    target: ScimTarget, proxy: FaultyProxy, tree: Any
 ) -> None:
     people: list[Person] = [make_staff(tree["cardio"], f"Pelle{i}", "Parallel", care=True)[0].person
                             for i in range(4)]
+    # Registered after the people, so that only the jobs queued below exist for it.
+    system: DownstreamSystem = make_system(tree["region"], proxy.url)
     for round_ in range(3):
         for person in people:
             Person.objects.filter(pk=person.pk).update(family_name=f"Parallel{round_}")
