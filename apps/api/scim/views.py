@@ -1,0 +1,160 @@
+"""The inbound SCIM 2.0 server's HTTP side (RFC 7644): authentication of the client system, the
+service provider's published configuration, and the translation between Django's request and
+response and scim2-server's protocol core (`ScimService`, `ScimHandler`) over the portal's
+storage (`apps.provisioning.inbound.PortalScimStorage`). docs/scim-inbound.md.
+
+Authentication (RFC 7644 §2): `Authorization: Bearer <access token>` of the portal's own identity
+provider, issued to the system by the client credentials grant (RFC 6749 §4.4) with the scope
+`scim`. A missing or bad token is 401 with a Bearer challenge (RFC 6750 §3); a token without the
+scope, or one issued to a person's login, is 403. `/ServiceProviderConfig` needs no token
+(RFC 7643 §5). Every answer is `application/scim+json`; errors are SCIM errors (RFC 7644 §3.12).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.settings import oauth2_settings
+from scim2_models import (
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    EnterpriseUser,
+    ETag,
+    Filter,
+    ForbiddenException,
+    Group,
+    Patch,
+    ResourceType,
+    SCIMException,
+    ScimProvider,
+    ServiceProviderConfig,
+    Sort,
+    UnauthorizedException,
+)
+from scim2_models import User as ScimUser
+from scim2_server.handler import ScimHandler
+from scim2_server.requests import ScimRequest
+from scim2_server.responses import ScimResponse
+from scim2_server.routing import Operation
+from scim2_server.service import ScimService
+
+from apps.core.actors import ClientSystem
+from apps.core.errors import PortalError
+from apps.federation import selectors as federation
+from apps.federation.oidc import access_tokens
+from apps.provisioning.inbound import PortalScimStorage, scim_error
+from apps.provisioning.schema import HsaUser, PortalUser
+
+logger = logging.getLogger(__name__)
+
+#: The OAuth2 scope a client credentials token needs (settings.OAUTH2_PROVIDER["SCOPES"]).
+SCIM_SCOPE = "scim"
+#: The most resources one search returns (RFC 7644 §3.4.2.4 `maxResults`).
+MAX_RESULTS = 200
+#: The URL prefix of the server (portal/urls.py).
+PREFIX = "/scim/v2"
+
+CONFIG = ServiceProviderConfig(
+    documentation_uri=None,
+    patch=Patch(supported=True),
+    bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+    filter=Filter(supported=True, max_results=MAX_RESULTS),
+    change_password=ChangePassword(supported=False),
+    sort=Sort(supported=True),
+    etag=ETag(supported=True),
+    authentication_schemes=[AuthenticationScheme(
+        type=AuthenticationScheme.Type.oauthbearertoken, name="OAuth Bearer Token",
+        description="A client credentials access token of the portal's identity provider with "
+                    "the scope scim (RFC 6749 4.4, RFC 6750)",
+        primary=True)],
+)
+
+PROVIDER = ScimProvider(
+    models=[ScimUser, EnterpriseUser, HsaUser, Group],
+    resource_types=[ResourceType.from_resource(PortalUser), ResourceType.from_resource(Group)],
+    config=CONFIG,
+)
+SERVICE = ScimService(PROVIDER)
+
+
+def _client(request: HttpRequest) -> ClientSystem:
+    """The client system behind the request's bearer token. Raises UnauthorizedException (no,
+    bad, expired or revoked token; a client no longer approved) or ForbiddenException (no `scim`
+    scope: RFC 6750 §3.1 `insufficient_scope`; a token of a person's login)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise UnauthorizedException(detail="A bearer access token is required")
+    try:
+        claims = access_tokens.authenticate(token.strip(),
+                                            issuer=oauth2_settings.oidc_issuer(request))
+    except access_tokens.InvalidAccessToken:
+        raise UnauthorizedException(detail="The access token is invalid") from None
+    if SCIM_SCOPE not in str(claims.get("scope", "")).split():
+        raise ForbiddenException(detail="insufficient_scope: the access token lacks the scope scim")
+    client_id = str(claims.get("client_id", ""))
+    if claims.get("sub") != client_id or "auth_time" in claims:
+        raise ForbiddenException(detail="Only a system's own access token (client credentials "
+                                        "grant) is accepted")
+    found = federation.client_organisation(client_id)
+    if found is None:
+        raise UnauthorizedException(detail="The client is not approved")
+    name, organisation_id = found
+    return ClientSystem(client_id=client_id, name=name, organisation_id=organisation_id)
+
+
+def _scim_request(request: HttpRequest, path: str) -> ScimRequest:
+    headers = dict(request.headers.items())
+    return ScimRequest(method=request.method or "GET",
+                       base_url=request.build_absolute_uri(PREFIX),
+                       path="/" + path.removesuffix(".scim").lstrip("/"),
+                       query={key: request.GET[key] for key in request.GET},
+                       headers=headers, body=request.body)
+
+
+def _serve(scim_request: ScimRequest, request: HttpRequest) -> ScimResponse:
+    operation = SERVICE.match(scim_request).operation
+    if operation is Operation.service_provider_config:
+        return ScimHandler(SERVICE, PortalScimStorage(_anonymous())).handle(scim_request)
+    actor = _client(request)
+    scim_request.subject = actor
+    return ScimHandler(SERVICE, PortalScimStorage(actor)).handle(scim_request)
+
+
+def _anonymous() -> ClientSystem:
+    """No client: the published configuration reads nothing."""
+    return ClientSystem(client_id="", name="", organisation_id=None)
+
+
+def _answer(response: ScimResponse) -> HttpResponse:
+    body = b"" if response.body is None else json.dumps(response.body).encode()
+    answer = HttpResponse(body, status=int(response.status))
+    for key, value in response.headers.items():
+        answer[key] = value
+    answer.setdefault("Cache-Control", "no-store")
+    return answer
+
+
+@csrf_exempt
+def scim_endpoint(request: HttpRequest, path: str) -> HttpResponse:
+    """Every `/scim/v2/<path>` request: `/Users`, `/Groups` (search, create, read, replace,
+    patch, delete; `.search` with POST), `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`
+    (RFC 7644 §3.2, §4). Answers `application/scim+json`; refusals are SCIM errors (RFC 7644
+    §3.12): 400 (`invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `mutability`,
+    ...), 401, 403, 404 (also for anything outside the client's organisation), 405, 409
+    (`uniqueness`), 412 (If-Match), 413, 415, 501 (`/Bulk`, `/Me`). A domain refusal that
+    escapes the storage is mapped by `scim_error`; nothing answers 500 on purpose."""
+    scim_request = _scim_request(request, path)
+    try:
+        response = _serve(scim_request, request)
+    except PortalError as exc:
+        response = SERVICE.error_response(scim_error(exc))
+    except SCIMException as exc:
+        response = SERVICE.error_response(exc)
+    except Exception as exc:  # a bug: logged with its traceback, answered as a SCIM 500
+        logger.exception("SCIM request failed")
+        response = SERVICE.error_response(exc)
+    return _answer(response)
