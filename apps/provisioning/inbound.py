@@ -31,6 +31,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone, translation
+from pydantic import ValidationError
 from scim2_models import Email as ScimEmail
 from scim2_models import (
     EnterpriseUser,
@@ -106,6 +107,18 @@ def _version(resource: Resource[Any]) -> str:
     return f'W/"{digest[:32]}"'
 
 
+def _emails(address: str) -> list[ScimEmail] | None:
+    """The person's e-mail as the work address, or None: also for a stored address that SCIM's
+    e-mail syntax refuses (a reserved domain such as example.invalid, RFC 6761), which no
+    client could send to."""
+    if not address:
+        return None
+    try:
+        return [ScimEmail(value=address, type=ScimEmail.Type.work, primary=True)]
+    except ValidationError:
+        return None
+
+
 def _page(search_request: SearchRequest[Any], found: list[Resource[Any]]) -> SearchPage:
     """Sort by `sortBy` (missing values last, then the id) and cut the page (RFC 7644 §3.4.2.3,
     §3.4.2.4; `startIndex` is 1-based)."""
@@ -176,8 +189,7 @@ class PortalScimStorage(ScimStorage):
             display_name=f"{person.given_name} {person.family_name}",
             title=(first.title or None) if first else None,
             active=any(a.is_active for a in accounts),
-            emails=[ScimEmail(value=person.email, type=ScimEmail.Type.work, primary=True)]
-            if person.email else None,
+            emails=_emails(person.email),
         )
         resource[EnterpriseUser] = EnterpriseUser(
             employee_number=first.hsa_id if first else None,
@@ -367,7 +379,17 @@ class PortalScimStorage(ScimStorage):
         try:
             commissions.person_leave(actor=self.actor, person=person, reason=REASON_LEFT.code)
         except PortalError as exc:
-            if exc.code == "leave.nothing":
+            if exc.code != "leave.nothing":
+                raise scim_error(exc) from exc
+            # Nothing to end under the scope: a joiner without commissions leaves by losing their
+            # active accounts; one without any was deleted before (404, RFC 7644 §3.6).
+            active = [a for a in getattr(person, "staff_accounts", []) if a.is_active]
+            if not active:
                 raise NotFoundException(detail="Resource not found") from exc
-            raise scim_error(exc) from exc
+            try:
+                for account in active:
+                    commissions.account_deactivate(actor=self.actor, user=account,
+                                                   reason=REASON_LEFT.code)
+            except PortalError as inner:
+                raise scim_error(inner) from inner
 
