@@ -39,27 +39,27 @@ class Scim:
         self.http = DjangoClient()
 
     def _headers(self, extra: dict[str, str]) -> dict[str, str]:
-        headers = {"HTTP_AUTHORIZATION": f"Bearer {self.token}"} if self.token else {}
-        return {**headers, **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in extra.items()}}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return {**headers, **{k.replace("_", "-"): v for k, v in extra.items()}}
 
     def get(self, path: str, **headers: str) -> Any:
-        return self.http.get(f"/scim/v2/{path}", **self._headers(headers))
+        return self.http.get(f"/scim/v2/{path}", headers=self._headers(headers))
 
     def post(self, path: str, body: Any, **headers: str) -> Any:
         return self.http.post(f"/scim/v2/{path}", body, content_type=SCIM,
-                              **self._headers(headers))
+                              headers=self._headers(headers))
 
     def put(self, path: str, body: Any, **headers: str) -> Any:
         return self.http.put(f"/scim/v2/{path}", body, content_type=SCIM,
-                             **self._headers(headers))
+                             headers=self._headers(headers))
 
     def patch(self, path: str, operations: list[dict[str, Any]], **headers: str) -> Any:
         return self.http.patch(f"/scim/v2/{path}",
                                {"schemas": [PATCH_SCHEMA], "Operations": operations},
-                               content_type=SCIM, **self._headers(headers))
+                               content_type=SCIM, headers=self._headers(headers))
 
     def delete(self, path: str, **headers: str) -> Any:
-        return self.http.delete(f"/scim/v2/{path}", **self._headers(headers))
+        return self.http.delete(f"/scim/v2/{path}", headers=self._headers(headers))
 
 
 def new_user(user_name: str, given: str = "Hanna", family: str = "Hr", **extra: Any
