@@ -31,6 +31,7 @@ from typing import Any, cast
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from pydantic import ValidationError
 from scim2_models import Email as ScimEmail
 from scim2_models import (
@@ -67,13 +68,13 @@ from apps.provisioning.schema import (
 )
 
 #: Reason codes of the writes an HR system makes (shown translated, `audit_tags.reason_text`).
-REASON_DEACTIVATED = register_reason("scim.deactivated", "Deactivated by the HR system (SCIM)")
-REASON_LEFT = register_reason("scim.left", "Removed by the HR system (SCIM)")
+REASON_DEACTIVATED = register_reason("scim.deactivated", _("Deactivated by the HR system (SCIM)"))
+REASON_LEFT = register_reason("scim.left", _("Removed by the HR system (SCIM)"))
 REASON_COMMISSION_REMOVED = register_reason("scim.commission_removed",
-                                            "Commission removed by the HR system (SCIM)")
+                                            _("Commission removed by the HR system (SCIM)"))
 REASON_MEMBER_REMOVED = register_reason("scim.member_removed",
-                                        "Removed from the role by the HR system (SCIM)")
-REASON_REACTIVATED = register_reason("scim.reactivated", "Reactivated by the HR system (SCIM)")
+                                        _("Removed from the role by the HR system (SCIM)"))
+REASON_REACTIVATED = register_reason("scim.reactivated", _("Reactivated by the HR system (SCIM)"))
 
 #: The service codes that mean a value is taken (RFC 7644 §3.12 `uniqueness`).
 _UNIQUENESS_CODES = frozenset({"username.taken", "username.confusable", "employee.duplicate",
