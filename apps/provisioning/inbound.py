@@ -8,8 +8,9 @@ their actor, so each change is one audit event naming the system:
 
 - POST /Users: `commissions.services.joiner_register` (a new person with a reserve id, an employee
   HSA-id under the client's organisation, a staff account named by `userName`, an enrolment);
-- PUT/PATCH /Users: `person_rename` (name), `account_deactivate`/`account_reactivate` (active),
-  `commission_end` (a commission taken out of the HSA extension's `commissions`);
+- PUT/PATCH /Users: `person_rename` (name), `account_deactivate`/`account_reactivate` (active);
+  the other attributes are the portal's or set at registration (the published schema says which:
+  `apps.api.scim.views.SUPPORTED`), and a change of them is ignored, `userName` refused;
 - DELETE /Users: `person_leave` (a leaver under the client's scope; the person stays readable,
   inactive: the portal keeps people, docs/decisions.md "SCIM DELETE is a leaver");
 - PATCH/PUT /Groups: `role_grant` (a member added: the role over the client's organisation) and
@@ -70,8 +71,6 @@ from apps.provisioning.schema import (
 #: Reason codes of the writes an HR system makes (shown translated, `audit_tags.reason_text`).
 REASON_DEACTIVATED = register_reason("scim.deactivated", _("Deactivated by the HR system (SCIM)"))
 REASON_LEFT = register_reason("scim.left", _("Removed by the HR system (SCIM)"))
-REASON_COMMISSION_REMOVED = register_reason("scim.commission_removed",
-                                            _("Commission removed by the HR system (SCIM)"))
 REASON_MEMBER_REMOVED = register_reason("scim.member_removed",
                                         _("Removed from the role by the HR system (SCIM)"))
 REASON_REACTIVATED = register_reason("scim.reactivated", _("Reactivated by the HR system (SCIM)"))
@@ -185,8 +184,7 @@ class PortalScimStorage(ScimStorage):
         resource = PortalUser(
             id=str(person.pk),
             user_name=accounts[0].username if accounts else (first.hsa_id if first else ""),
-            name=Name(given_name=person.given_name, family_name=person.family_name,
-                      formatted=f"{person.given_name} {person.family_name}"),
+            name=Name(given_name=person.given_name, family_name=person.family_name),
             display_name=f"{person.given_name} {person.family_name}",
             title=(first.title or None) if first else None,
             active=any(a.is_active for a in accounts),
@@ -299,8 +297,8 @@ class PortalScimStorage(ScimStorage):
         """PUT/PATCH: the new state `resource` is compared with the stored one under the person's
         lock (or, for a Group, with the role's members) and each difference is made by its
         service. Raises PreconditionFailedException when the stored version is no longer
-        `expected_version` (If-Match, RFC 7644 §3.14), MutabilityException for a change the
-        portal does not take over SCIM (`userName`, a new commission)."""
+        `expected_version` (If-Match, RFC 7644 §3.14), MutabilityException for a new `userName`
+        (immutable) or a system role's new name."""
         try:
             if resource_type.name == "Group":
                 return self._update_group(resource, expected_version)
@@ -319,19 +317,11 @@ class PortalScimStorage(ScimStorage):
         new = cast(PortalUser, resource)
         if (new.user_name or "").casefold() != (current.user_name or "").casefold():
             raise MutabilityException(detail="userName is the login username; it does not change")
-        wanted = {c.hsa_id for c in (new[HsaUser].commissions if new[HsaUser] else None) or []}
-        held = {c.hsa_id for c in current[HsaUser].commissions or []} if current[HsaUser] else set()
-        if wanted - held:
-            raise MutabilityException(detail="Commissions are granted in the portal, not over SCIM")
         name = new.name or Name()
         if (name.given_name, name.family_name) != (person.given_name, person.family_name):
             commissions.person_rename(actor=self.actor, person=person,
                                       given_name=name.given_name or "",
                                       family_name=name.family_name or "")
-        for commission in Commission.objects.filter(hsa_id__in=held - wanted,
-                                                    employee__person=person):
-            commissions.commission_end(actor=self.actor, commission=commission,
-                                       reason=REASON_COMMISSION_REMOVED.code)
         accounts = getattr(person, "staff_accounts", [])
         if new.active is not None and accounts and new.active != current.active:
             if new.active:
@@ -369,7 +359,8 @@ class PortalScimStorage(ScimStorage):
     def delete(self, resource_type: ResourceType, resource_id: str, *,
                expected_version: str | None = None) -> None:
         """DELETE /Users/<id>: make the person a leaver under the client's scope
-        (`person_leave`); one already left is 404. Groups: 403."""
+        (`person_leave`, or `account_deactivate` of a joiner holding nothing yet); a leaver
+        already is left as they are. Groups: 403."""
         if resource_type.name == "Group":
             raise ForbiddenException(detail="Groups are the portal's fixed system roles")
         person = self._person(resource_id)
@@ -383,10 +374,8 @@ class PortalScimStorage(ScimStorage):
             if exc.code != "leave.nothing":
                 raise scim_error(exc) from exc
             # Nothing to end under the scope: a joiner without commissions leaves by losing their
-            # active accounts; one without any was deleted before (404, RFC 7644 §3.6).
+            # active accounts; one without any is a leaver already (nothing to do).
             active = [a for a in getattr(person, "staff_accounts", []) if a.is_active]
-            if not active:
-                raise NotFoundException(detail="Resource not found") from exc
             try:
                 for account in active:
                     commissions.account_deactivate(actor=self.actor, user=account,

@@ -27,8 +27,11 @@ from scim2_models import (
     Filter,
     ForbiddenException,
     Group,
+    Mutability,
     Patch,
+    Required,
     ResourceType,
+    Schema,
     SCIMException,
     ScimProvider,
     ServiceProviderConfig,
@@ -73,7 +76,85 @@ CONFIG = ServiceProviderConfig(
         primary=True)],
 )
 
-PROVIDER = ScimProvider(
+#: What the portal stores of each published schema, by attribute (sub-attributes after a dot),
+#: with the mutability and requiredness it has here (RFC 7643 §7: a service provider publishes
+#: the attributes it supports). Everything else is left out of `/Schemas` and ignored in requests.
+SUPPORTED: dict[str, dict[str, tuple[Mutability, Required]]] = {
+    str(ScimUser.__schema__): {
+        # The login username: chosen at registration, never changed.
+        "userName": (Mutability.immutable, Required.true),
+        # A person is registered by given and family name (docs/journey-joiner.md).
+        "name": (Mutability.read_write, Required.true),
+        "name.givenName": (Mutability.read_write, Required.true),
+        "name.familyName": (Mutability.read_write, Required.true),
+        "displayName": (Mutability.read_only, Required.false),
+        # The employee HSA-id's title and the person's e-mail: given at registration.
+        "title": (Mutability.immutable, Required.false),
+        "emails": (Mutability.immutable, Required.false),
+        "emails.value": (Mutability.immutable, Required.false),
+        "emails.type": (Mutability.immutable, Required.false),
+        "emails.primary": (Mutability.immutable, Required.false),
+        # The staff login account is active or deactivated: always one or the other.
+        "active": (Mutability.read_write, Required.true),
+    },
+    str(EnterpriseUser.__schema__): {
+        "employeeNumber": (Mutability.read_only, Required.false),
+        "organization": (Mutability.read_only, Required.false),
+    },
+    # Employments, commissions and care units are the portal's: HR systems read them.
+    str(HsaUser.__schema__): {
+        name: (Mutability.read_only, Required.false) for name in (
+            "employments", "employments.hsaId", "employments.organisationHsaId",
+            "employments.title", "commissions", "commissions.hsaId", "commissions.name",
+            "commissions.purpose", "commissions.careProviderHsaId", "commissions.careUnitHsaId",
+            "commissions.employeeHsaId", "commissions.validFrom", "commissions.validUntil",
+            "careUnits")},
+    str(Group.__schema__): {
+        # A system role's name is the portal's; its members are what an HR system changes.
+        "displayName": (Mutability.read_only, Required.false),
+        "members": (Mutability.read_write, Required.false),
+        "members.value": (Mutability.immutable, Required.false),
+        "members.$ref": (Mutability.immutable, Required.false),
+        "members.type": (Mutability.immutable, Required.false),
+        "members.display": (Mutability.read_only, Required.false),
+    },
+}
+
+
+class PortalProvider(ScimProvider):
+    """The service's description: `/Schemas` publishes only what the portal stores, with the
+    mutability it has here (`SUPPORTED`)."""
+
+    @property
+    def schemas(self) -> tuple[Schema, ...]:
+        return tuple(_supported(schema) for schema in super().schemas)
+
+
+def _supported(schema: Schema) -> Schema:
+    """`schema` reduced to its `SUPPORTED` attributes, each with the portal's mutability and
+    requiredness."""
+    rules = SUPPORTED.get(str(schema.id))
+    if rules is None:
+        return schema
+    schema = schema.model_copy(deep=True)
+    kept = []
+    for attribute in schema.attributes or []:
+        if attribute.name not in rules:
+            continue
+        attribute.mutability, attribute.required = rules[str(attribute.name)]
+        subs = []
+        for sub in attribute.sub_attributes or []:
+            rule = rules.get(f"{attribute.name}.{sub.name}")
+            if rule is not None:
+                sub.mutability, sub.required = rule
+                subs.append(sub)
+        attribute.sub_attributes = subs or None
+        kept.append(attribute)
+    schema.attributes = kept
+    return schema
+
+
+PROVIDER = PortalProvider(
     models=[ScimUser, EnterpriseUser, HsaUser, Group],
     resource_types=[ResourceType.from_resource(PortalUser), ResourceType.from_resource(Group)],
     config=CONFIG,
