@@ -351,7 +351,9 @@ class PortalScimStorage(ScimStorage):
             commissions.role_grant(actor=self.actor, person=person, role=role,
                                    organisation=self.root, valid_from=timezone.now(),
                                    valid_until=None)
-        for assignment in self._assignments(role).filter(person_id__in=list(held - wanted)):
+        # People in id order, grants then ends, so two requests never lock people in a circle.
+        for assignment in self._assignments(role).filter(
+                person_id__in=list(held - wanted)).order_by("person_id", "pk"):
             commissions.role_end(actor=self.actor, assignment=assignment,
                                  reason=REASON_MEMBER_REMOVED.code)
         return self._group(role)
