@@ -39,6 +39,7 @@ from scim2_models import (
     EnterpriseUser,
     ForbiddenException,
     GroupMember,
+    InvalidValueException,
     Meta,
     MutabilityException,
     Name,
@@ -84,8 +85,6 @@ def scim_error(exc: PortalError) -> SCIMException:
     """The SCIM error (RFC 7644 §3.12) for a refused service call: NotFound → 404, a taken value
     → 409 `uniqueness`, Conflict → 409, Forbidden → 403, any other refusal → 400 `invalidValue`
     with the message (English: the detail is for the HR system's operators)."""
-    from scim2_models import InvalidValueException
-
     with translation.override("en"):
         detail = f"{exc.code}: {exc.message}"
     if isinstance(exc, NotFound):
@@ -345,17 +344,22 @@ class PortalScimStorage(ScimStorage):
             raise MutabilityException(detail="A system role's name does not change")
         wanted = {str(m.value) for m in new.members or [] if m.value}
         held = {str(m.value) for m in current.members or []}
-        for person_id in sorted(wanted - held):
-            person = self._person(person_id)
-            assert self.root is not None
-            commissions.role_grant(actor=self.actor, person=person, role=role,
-                                   organisation=self.root, valid_from=timezone.now(),
-                                   valid_until=None)
-        # People in id order, grants then ends, so two requests never lock people in a circle.
-        for assignment in self._assignments(role).filter(
-                person_id__in=list(held - wanted)).order_by("person_id", "pk"):
-            commissions.role_end(actor=self.actor, assignment=assignment,
-                                 reason=REASON_MEMBER_REMOVED.code)
+        # One person at a time in id order, so two requests never lock people in a circle
+        # (docs/architecture.md, "Lock order").
+        for person_id in sorted(wanted ^ held):
+            if person_id in wanted:
+                try:
+                    person = self._person(person_id)
+                except NotFoundException:
+                    raise InvalidValueException(detail="Unknown member") from None
+                assert self.root is not None
+                commissions.role_grant(actor=self.actor, person=person, role=role,
+                                       organisation=self.root, valid_from=timezone.now(),
+                                       valid_until=None)
+                continue
+            for assignment in self._assignments(role).filter(person_id=person_id).order_by("pk"):
+                commissions.role_end(actor=self.actor, assignment=assignment,
+                                     reason=REASON_MEMBER_REMOVED.code)
         return self._group(role)
 
     def delete(self, resource_type: ResourceType, resource_id: str, *,

@@ -220,3 +220,14 @@ def test_group_membership_grants_and_ends_a_role(scim: Scim, system: Any, tree: 
                .values_list("action", "actor_identifier")) == {
         ("role.granted", system.client_id), ("role.ended", system.client_id)}
     assert scim.get("Groups/no_such_role").status_code == 404
+
+
+def test_a_member_outside_the_organisation_is_refused_without_saying_who(scim: Scim,
+                                                                        tree: Any) -> None:
+    outsider, _ = make_staff(tree["other_unit"], "Otto", "Other")
+    for member in (str(outsider.person.pk), "not-a-uuid"):
+        answer = scim.patch("Groups/local_admin", [
+            {"op": "add", "path": "members", "value": [{"value": member}]}])
+        assert answer.status_code == 400
+        assert answer.json()["detail"] == "Unknown member"
+    assert not RoleAssignment.objects.filter(person=outsider.person).exists()
