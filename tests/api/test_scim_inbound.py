@@ -5,9 +5,12 @@ actor."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.test import Client as DjangoClient
 
 from apps.audit.models import AuditEvent
 from apps.commissions.models import Employee, RoleAssignment
@@ -20,8 +23,8 @@ from tests.api.scim_support import (
     hr_system,
     new_user,
 )
-from tests.conftest import make_staff
-from tests.federation.oidc_support import use_provider
+from tests.conftest import login_session, make_staff
+from tests.federation.oidc_support import REDIRECT_URI, register, s256, use_provider
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +67,27 @@ def test_a_token_without_the_scim_scope_is_403(tree: Any) -> None:
     answer = Scim(client_token(other, scope="access.evaluate")).get("Users")
     assert answer.status_code == 403
     assert "insufficient_scope" in answer.json()["detail"]
+    assert 'error="insufficient_scope"' in answer["WWW-Authenticate"]
+
+
+def test_a_token_of_a_persons_login_is_403_even_with_the_scope(tree: Any, nurse: Any) -> None:
+    """A token from the authorization code flow speaks for a person, not for a system."""
+    verifier = "e" * 64
+    app = register(tree["hospital"], scopes=("openid", "scim"))
+    browser = login_session(DjangoClient(), nurse[0])
+    answer = browser.get("/oauth2/authorize/?" + urlencode({
+        "response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT_URI,
+        "scope": "openid scim", "state": "st", "code_challenge": s256(verifier),
+        "code_challenge_method": "S256"}))
+    code = parse_qs(urlsplit(answer["Location"]).query)["code"][0]
+    pair = f"{app.client_id}:{app.secret}".encode()
+    tokens = DjangoClient().post("/oauth2/token/", {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI,
+        "code_verifier": verifier}, HTTP_AUTHORIZATION="Basic " + base64.b64encode(pair).decode())
+    assert "scim" in tokens.json()["scope"].split()
+    answer = Scim(tokens.json()["access_token"]).get("Users")
+    assert answer.status_code == 403
+    assert "client credentials" in answer.json()["detail"]
 
 
 def test_the_service_provider_config_is_public_and_says_what_is_supported(tree: Any) -> None:
@@ -231,3 +255,25 @@ def test_a_member_outside_the_organisation_is_refused_without_saying_who(scim: S
         assert answer.status_code == 400
         assert answer.json()["detail"] == "Unknown member"
     assert not RoleAssignment.objects.filter(person=outsider.person).exists()
+
+
+def test_malformed_requests_are_scim_errors_never_500(scim: Scim) -> None:
+    body = created(scim, "hanna.hr")
+    answers = [
+        scim.http.post("/scim/v2/Users", "{not json", content_type=SCIM,
+                       headers={"Authorization": f"Bearer {scim.token}"}),
+        scim.http.post("/scim/v2/Users", "a=b", content_type="text/plain",
+                       headers={"Authorization": f"Bearer {scim.token}"}),
+        scim.patch(f"Users/{body['id']}", [{"op": "explode", "path": "active"}]),
+        scim.post("Users", {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                            "userName": "bad name!", "name": {"givenName": "A",
+                                                              "familyName": "B"}}),
+        scim.get("Nowhere"),
+        scim.post("Bulk", {}),
+    ]
+    statuses = [a.status_code for a in answers]
+    assert all(400 <= s < 500 or s == 501 for s in statuses), statuses
+    assert statuses[:2] == [400, 415]
+    assert all(a["Content-Type"].startswith(SCIM) for a in answers)
+    assert all(a.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+               for a in answers)

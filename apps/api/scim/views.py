@@ -162,6 +162,14 @@ PROVIDER = PortalProvider(
 SERVICE = ScimService(PROVIDER)
 
 
+class InsufficientScope(ForbiddenException):
+    """RFC 6750 §3.1 `insufficient_scope` (403), answered with its `WWW-Authenticate` challenge
+    naming the scope needed (`CHALLENGE`)."""
+
+
+CHALLENGE = f'Bearer realm="SCIM", error="insufficient_scope", scope="{SCIM_SCOPE}"'
+
+
 def _client(request: HttpRequest) -> ClientSystem:
     """The client system behind the request's bearer token. Raises UnauthorizedException (no,
     bad, expired or revoked token; a client no longer approved) or ForbiddenException (no `scim`
@@ -175,7 +183,7 @@ def _client(request: HttpRequest) -> ClientSystem:
     except access_tokens.InvalidAccessToken:
         raise UnauthorizedException(detail="The access token is invalid") from None
     if SCIM_SCOPE not in str(claims.get("scope", "")).split():
-        raise ForbiddenException(detail="insufficient_scope: the access token lacks the scope scim")
+        raise InsufficientScope(detail="insufficient_scope: the access token lacks the scope scim")
     client_id = str(claims.get("client_id", ""))
     if claims.get("sub") != client_id or "auth_time" in claims:
         raise ForbiddenException(detail="Only a system's own access token (client credentials "
@@ -235,6 +243,8 @@ def scim_endpoint(request: HttpRequest, path: str) -> HttpResponse:
         response = SERVICE.error_response(scim_error(exc))
     except SCIMException as exc:
         response = SERVICE.error_response(exc)
+        if isinstance(exc, InsufficientScope):
+            response.headers["WWW-Authenticate"] = CHALLENGE
     except Exception as exc:  # a bug: logged with its traceback, answered as a SCIM 500
         logger.exception("SCIM request failed")
         response = SERVICE.error_response(exc)
