@@ -83,16 +83,17 @@ _UNIQUENESS_CODES = frozenset({"username.taken", "username.confusable", "employe
 
 def scim_error(exc: PortalError) -> SCIMException:
     """The SCIM error (RFC 7644 §3.12) for a refused service call: NotFound → 404, a taken value
-    → 409 `uniqueness`, Conflict → 409, Forbidden → 403, any other refusal → 400 `invalidValue`
-    with the message (English: the detail is for the HR system's operators)."""
+    → 409 `uniqueness`, Conflict → 409, Busy → 503 (try again), Forbidden → 403, any other
+    refusal → 400 `invalidValue` with the service's code and message (English: the detail is for
+    the HR system's operators)."""
     with translation.override("en"):
         detail = f"{exc.code}: {exc.message}"
     if isinstance(exc, NotFound):
         return NotFoundException(detail="Resource not found")
     if exc.code in _UNIQUENESS_CODES:
         return UniquenessException(detail=detail)
-    if isinstance(exc, Conflict):
-        return SCIMException(status=409, detail=detail)
+    if isinstance(exc, Conflict) or exc.status in (409, 503):
+        return SCIMException(status=exc.status, detail=detail)
     if exc.status == 403:
         return ForbiddenException(detail=detail)
     return InvalidValueException(detail=detail)

@@ -46,6 +46,7 @@ from scim2_server.routing import Operation
 from scim2_server.service import ScimService
 
 from apps.core.actors import ClientSystem
+from apps.core.db import is_lock_conflict
 from apps.core.errors import PortalError
 from apps.federation import selectors as federation
 from apps.federation.oidc import access_tokens
@@ -235,7 +236,8 @@ def scim_endpoint(request: HttpRequest, path: str) -> HttpResponse:
     §3.12): 400 (`invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `mutability`,
     ...), 401, 403, 404 (also for anything outside the client's organisation), 405, 409
     (`uniqueness`), 412 (If-Match), 413, 415, 501 (`/Bulk`, `/Me`). A domain refusal that
-    escapes the storage is mapped by `scim_error`; nothing answers 500 on purpose."""
+    escapes the storage is mapped by `scim_error`, a deadlock PostgreSQL broke is 503; nothing
+    answers 500 on purpose."""
     scim_request = _scim_request(request, path)
     try:
         response = _serve(scim_request, request)
@@ -245,7 +247,11 @@ def scim_endpoint(request: HttpRequest, path: str) -> HttpResponse:
         response = SERVICE.error_response(exc)
         if isinstance(exc, InsufficientScope):
             response.headers["WWW-Authenticate"] = CHALLENGE
-    except Exception as exc:  # a bug: logged with its traceback, answered as a SCIM 500
-        logger.exception("SCIM request failed")
-        response = SERVICE.error_response(exc)
+    except Exception as exc:
+        if is_lock_conflict(exc):  # PostgreSQL broke a deadlock: the request changed nothing
+            response = SERVICE.error_response(SCIMException(
+                status=503, detail="busy: the service is busy, try again in a moment"))
+        else:  # a bug: logged with its traceback, answered as a SCIM 500
+            logger.exception("SCIM request failed")
+            response = SERVICE.error_response(exc)
     return _answer(response)
