@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.conf import settings
 from django.test import Client as DjangoClient
 
 from apps.audit.models import AuditEvent
@@ -270,10 +271,11 @@ def test_malformed_requests_are_scim_errors_never_500(scim: Scim) -> None:
                                                               "familyName": "B"}}),
         scim.get("Nowhere"),
         scim.post("Bulk", {}),
+        scim.post("Users", {"userName": "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)}),
     ]
     statuses = [a.status_code for a in answers]
     assert all(400 <= s < 500 or s == 501 for s in statuses), statuses
-    assert statuses[:2] == [400, 415]
+    assert statuses[:2] == [400, 415] and statuses[-1] == 413
     assert all(a["Content-Type"].startswith(SCIM) for a in answers)
     assert all(a.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
                for a in answers)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.settings import oauth2_settings
@@ -29,6 +31,7 @@ from scim2_models import (
     Group,
     Mutability,
     Patch,
+    PayloadTooLargeException,
     Required,
     ResourceType,
     Schema,
@@ -235,12 +238,14 @@ def scim_endpoint(request: HttpRequest, path: str) -> HttpResponse:
     (RFC 7644 §3.2, §4). Answers `application/scim+json`; refusals are SCIM errors (RFC 7644
     §3.12): 400 (`invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `mutability`,
     ...), 401, 403, 404 (also for anything outside the client's organisation), 405, 409
-    (`uniqueness`), 412 (If-Match), 413, 415, 501 (`/Bulk`, `/Me`). A domain refusal that
-    escapes the storage is mapped by `scim_error`, a deadlock PostgreSQL broke is 503; nothing
-    answers 500 on purpose."""
-    scim_request = _scim_request(request, path)
+    (`uniqueness`), 412 (If-Match), 413 (a body over `DATA_UPLOAD_MAX_MEMORY_SIZE`), 415, 501
+    (`/Bulk`, `/Me`). A domain refusal that escapes the storage is mapped by `scim_error`, a
+    deadlock PostgreSQL broke is 503; nothing answers 500 on purpose."""
     try:
-        response = _serve(scim_request, request)
+        response = _serve(_scim_request(request, path), request)
+    except RequestDataTooBig:
+        response = SERVICE.error_response(PayloadTooLargeException(
+            detail=f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"))
     except PortalError as exc:
         response = SERVICE.error_response(scim_error(exc))
     except SCIMException as exc:
