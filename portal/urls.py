@@ -1,6 +1,6 @@
 """URL map: pages, the JSON API (/api/v1/), the rules service's AuthZEN API (/access/v1/,
-/.well-known/authzen-configuration), the CA's published files (/issuance/) and the OpenID
-Connect provider (/oauth2/, /.well-known/openid-configuration)."""
+/.well-known/authzen-configuration), the CA's published files (/issuance/), the inbound SCIM
+server (/scim/v2/) and the OpenID Connect provider (/oauth2/, /.well-known/openid-configuration)."""
 
 from django.urls import include, path
 
@@ -21,6 +21,8 @@ urlpatterns = [
     path("", include("apps.selfservice.urls")),
     path("api/v1/", include("apps.api.urls")),
     path("access/v1/", include("apps.api.access_urls")),
+    # The inbound SCIM 2.0 server for HR systems (docs/scim-inbound.md).
+    path("scim/v2/", include("apps.api.scim.urls")),
     path(".well-known/authzen-configuration", AuthzenConfigurationApi.as_view(),
          name="authzen_configuration"),
 ]

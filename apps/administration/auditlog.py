@@ -98,7 +98,8 @@ def _render(request: HttpRequest, form: AuditSearchForm, roots: list[Organisatio
 #: language, like its headers; a value not listed is written as stored.
 _OUTCOMES = {"success": gettext_lazy("succeeded"), "failure": gettext_lazy("failed")}
 _ACTOR_KINDS = {"user": gettext_lazy("person with an account"), "system": gettext_lazy("system"),
-                "device": gettext_lazy("device"), "anonymous": gettext_lazy("not logged in")}
+                "device": gettext_lazy("device"), "anonymous": gettext_lazy("not logged in"),
+                "client": gettext_lazy("registered system")}
 
 
 def _header() -> list[str]:

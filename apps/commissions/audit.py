@@ -19,6 +19,7 @@ ACCOUNT_DEACTIVATED = register("account.deactivated", _("Login account deactivat
 ACCOUNT_REACTIVATED = register("account.reactivated", _("Login account reactivated"))
 # A leaver: one summary event beside the events of each change, all under one request id.
 PERSON_LEFT = register("person.left", _("Made a leaver"))
+PERSON_RENAMED = register("person.renamed", _("Name changed"))
 PLANNED_LEAVE_SET = register("planned_leave.set", _("Last working day planned"))
 PLANNED_LEAVE_CANCELLED = register("planned_leave.cancelled", _("Planned leaver cancelled"))
 PLANNED_LEAVE_APPLIED = register("planned_leave.applied", _("Planned leaver applied"))

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from apps.commissions.models import Commission, Employee, Role, RoleAssignment, ValidityStatus
-from apps.core.actors import is_operator
+from apps.core.actors import ClientSystem, is_operator
 from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
 from apps.identities.actors import Actor
@@ -22,9 +22,16 @@ from apps.organisations.models import Organisation
 
 
 def scope_roots(actor: Actor, role: str = Role.LOCAL_ADMIN) -> list[Organisation]:
-    """The organisations at the top of the actor's active `role` assignments (now, UTC)."""
+    """The organisations at the top of the actor's active `role` assignments (now, UTC). A
+    registered system acting by its own credentials (`ClientSystem`, an HR system over SCIM)
+    administers its registering organisation's subtree as a local administrator would, and holds
+    no other role (docs/decisions.md, "The inbound SCIM client's scope")."""
     if is_operator(actor):
         return list(Organisation.objects.filter(parent__isnull=True))
+    if isinstance(actor, ClientSystem):
+        if role != Role.LOCAL_ADMIN or actor.organisation_id is None:
+            return []
+        return list(Organisation.objects.filter(pk=actor.organisation_id))
     if not isinstance(actor, User):
         return []
     assignments = RoleAssignment.objects.active_at(timezone.now()).filter(

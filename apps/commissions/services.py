@@ -50,6 +50,7 @@ from apps.identities.identifiers import (
     PersonIdentifier,
     nfkc,
     normalise_hsa_id,
+    normalise_username,
     parse_person_number,
     username_from_names,
 )
@@ -851,9 +852,11 @@ def _lookup_refused(actor: Actor, exc: AlreadyRegistered | JoinerMismatch, given
 
 
 def _plan(actor: Actor, *, identity_number: str, reserve: bool, given_name: str,
-          family_name: str, organisation: Organisation, channel: str) -> JoinerPlan:
+          family_name: str, organisation: Organisation, channel: str,
+          username: str = "") -> JoinerPlan:
     """`joiner_plan` after its policy: validate, find the person (a find audited
-    `joiner.lookup`, in the caller's transaction), choose the username."""
+    `joiner.lookup`, in the caller's transaction), choose the username (`username` when given,
+    normalised; refused `username.taken` when it or one confusable with it is taken)."""
     if not nfkc(given_name).strip() or not nfkc(family_name).strip():
         raise ValidationFailed(_("Enter the given name and the family name."),
                                code="joiner.names", field="given_name")
@@ -878,7 +881,15 @@ def _plan(actor: Actor, *, identity_number: str, reserve: bool, given_name: str,
                        AuditEvent.Outcome.SUCCESS)
     account = None if existing is None else User.objects.filter(
         person=existing, kind=User.Kind.STAFF, is_active=True).order_by("created_at").first()
-    username = account.username if account else next(
+    if account is None and username:
+        try:
+            username = normalise_username(username)
+        except IdentifierError as exc:
+            raise ValidationFailed(exc.message, code=exc.code, field="username") from exc
+        if not _username_free(username):
+            raise ValidationFailed(_("This username is already taken."), code="username.taken",
+                                   field="username")
+    username = account.username if account else username or next(
         _username_candidates(given_name, family_name), "")
     if not username:
         raise ValidationFailed(_("No free username could be made from these names."),
@@ -951,7 +962,7 @@ def _enrolment_start(actor: Actor, user: User, channel: str, email: str) -> Enro
 @service
 def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_name: str,
                     family_name: str, email: str, organisation: Organisation, title: str = "",
-                    channel: str) -> JoinerResult:
+                    channel: str, username: str = "") -> JoinerResult:
     """Register a joiner (docs/journey-joiner.md): the person, an employee HSA-id under
     `organisation`, a staff login account and its enrolment, in one transaction with one audit
     event per change, all with the request's id as correlation id.
@@ -968,7 +979,10 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
     password, and an enrolment by `channel` (`Enrolment.Channel`: an e-mailed invitation to
     `email`, or a mobile e-ID from an issuer), but only when every home of the person is then in
     the administrator's scope (a login account is person-wide: docs/decisions.md, "Person-wide
-    actions"); an existing active staff account is kept and no enrolment is started.
+    actions"); an existing active staff account is kept and no enrolment is started. A given
+    `username` (an HR system's SCIM `userName`, RFC 7643 §4.1.1) names a new account instead;
+    taken or confusable, it is refused (`username.taken`, `username.confusable`: the database's
+    unique indexes decide between two registrations at once).
 
     Policy: a local administrator of `organisation` (`require_administer_unit`), never for
     themself (`require_not_self`). Locks the existing person first, then their accounts
@@ -990,7 +1004,7 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
             for _attempt in range(2):
                 plan = _plan(actor, identity_number=identity_number, reserve=reserve,
                              given_name=given_name, family_name=family_name,
-                             organisation=organisation, channel=channel)
+                             organisation=organisation, channel=channel, username=username)
                 if plan.existing is not None:
                     person = Person.objects.select_for_update().get(pk=plan.existing.pk)
                     created = False
@@ -1015,7 +1029,9 @@ def joiner_register(*, actor: Actor, identity_number: str, reserve: bool, given_
             # A login account is person-wide: one that works for the person's other homes too is
             # made only by an actor covering every home (docs/decisions.md, "Person-wide actions").
             if user is None and policies.can_administer_person_wholly(actor, person):
-                user = _account_generated(actor, person, given_name, family_name)
+                user = (user_insert(actor=actor, person=person, username=plan.username,
+                                    kind=User.Kind.STAFF) if username
+                        else _account_generated(actor, person, given_name, family_name))
                 enrolment = _enrolment_start(actor, user, channel, email)
     except (AlreadyRegistered, JoinerMismatch) as exc:
         _lookup_refused(actor, exc, given_name, family_name, organisation)
@@ -1176,3 +1192,31 @@ def enrolment_issuer_done(*, actor: Actor, person: Person) -> int:
                    changes={"done_at": [None, now.isoformat()]})
             done += 1
     return done
+
+
+@service
+def person_rename(*, actor: Actor, person: Person, given_name: str, family_name: str) -> Person:
+    """Change a person's given and family name (NFKC-normalised, trimmed; an HR system's SCIM
+    `name`, RFC 7643 §4.1.1), audited `person.renamed` with both names before and after. A name
+    is person-wide, so only an actor whose scope holds every employee HSA-id of the person
+    (`require_administer_account`; docs/decisions.md, "Person-wide actions"). Locks the person
+    (docs/architecture.md, "Lock order"). Returns the person unchanged, without an audit event,
+    when the names are the same. Raises NotFound outside the scope, ValidationFailed
+    (`joiner.names`: an empty name; `text.too_long`: longer than its column)."""
+    policies.require_administer_account(actor, person)
+    given = stored_text(Person, "given_name", given_name)
+    family = stored_text(Person, "family_name", family_name)
+    if not given or not family:
+        raise ValidationFailed(_("Enter the given name and the family name."),
+                               code="joiner.names", field="given_name")
+    with transaction.atomic():
+        locked = Person.objects.select_for_update().get(pk=person.pk)
+        if (locked.given_name, locked.family_name) == (given, family):
+            return locked
+        changes = {"given_name": [locked.given_name, given],
+                   "family_name": [locked.family_name, family]}
+        locked.given_name, locked.family_name = given, family
+        locked.save(update_fields=["given_name", "family_name", "updated_at"])
+        record(actor=actor, action=audit.PERSON_RENAMED.code, target=locked, subject=locked,
+               changes=changes)
+    return locked

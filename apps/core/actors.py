@@ -9,6 +9,7 @@ of domain rows store the code (`system:<name>`), and pages show the label in the
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.utils.functional import Promise
@@ -50,6 +51,34 @@ DEMO_DATA = SystemActor("system:demo-data", _("Demo data loader"))
 MOBILE_APP = SystemActor("system:mobile-app", _("Mobile e-ID app"), kind="device")
 #: Someone who has not logged in (a login attempt).
 ANONYMOUS = SystemActor("system:anonymous", _("Someone not logged in"), kind="anonymous")
+
+
+@dataclass(frozen=True)
+class ClientSystem:
+    """A registered system acting by its own credentials, not for a person: an HR system feeding
+    staff into the portal over SCIM (docs/scim-inbound.md). `client_id` is its OAuth2 client id
+    at the portal's identity provider (RFC 6749 2.2), `name` its registered name, and
+    `organisation_id` the organisation that registered it: the system acts only within that
+    organisation's subtree (`apps.commissions.policies.scope_roots`). Audit rows name the system
+    (`audit_label`, its client id as `audit_identifier`, kind "client")."""
+
+    client_id: str
+    name: str
+    organisation_id: uuid.UUID | None
+    pk: None = None
+    #: `AuditEvent.actor_kind` of its rows.
+    audit_kind: str = "client"
+
+    @property
+    def audit_label(self) -> str:
+        return (self.name or self.client_id)[:200]
+
+    @property
+    def audit_identifier(self) -> str:
+        return self.client_id[:200]
+
+    def __str__(self) -> str:
+        return self.audit_label
 
 
 def is_operator(actor: object) -> bool:

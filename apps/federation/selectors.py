@@ -120,3 +120,12 @@ def client_system(client_id: str) -> tuple[str, uuid.UUID | None]:
     row = Client.objects.filter(client_id=client_id).values_list(
         "name", "organisation__care_provider_id").first()
     return (row[0], row[1]) if row else (client_id, None)
+
+
+def client_organisation(client_id: str) -> tuple[str, uuid.UUID] | None:
+    """The registered name and organisation of the approved client with OAuth `client_id` (the
+    inbound SCIM server acts as that system, within that organisation's subtree:
+    docs/scim-inbound.md), or None when it is unknown, not approved or suspended."""
+    row = Client.objects.filter(client_id=client_id, state=ClientState.APPROVED).values_list(
+        "name", "organisation_id").first()
+    return (row[0], row[1]) if row else None

@@ -2,12 +2,13 @@
 
 import uuid
 
-from apps.core.actors import SystemActor
+from apps.core.actors import ClientSystem, SystemActor
 from apps.identities.models import User
 
-Actor = User | SystemActor
+Actor = User | SystemActor | ClientSystem
 
 
 def actor_id(actor: Actor) -> uuid.UUID | None:
-    """The acting user's id, or None for the system (stored beside a label snapshot)."""
-    return None if isinstance(actor, SystemActor) else actor.pk
+    """The acting user's id, or None for the system or a client system (stored beside a label
+    snapshot)."""
+    return actor.pk if isinstance(actor, User) else None

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.commissions import policies as commission_policies
 from apps.commissions.models import Commission, Role, RoleAssignment
-from apps.core.actors import SystemActor, is_operator
+from apps.core.actors import ClientSystem, SystemActor, is_operator
 from apps.core.assurance import StepUpProof, check_step_up
 from apps.core.calls import policy
 from apps.core.errors import Forbidden, NotFound
@@ -85,16 +85,17 @@ def require_issue_code(actor: Actor, person: Person, *, step_up: StepUpProof | N
 
 
 def can_revoke_eid(actor: Actor, eid: MobileEID) -> bool:
-    """The owner, the operator, or an issuer or local administrator who may take person-wide
-    things of the owner away (`commissions.policies.can_take_away_person_wide`: wholly in scope,
+    """The owner, the operator, or an issuer or local administrator (or an HR system,
+    `ClientSystem`, over its organisation's subtree) who may take person-wide things of the owner
+    away (`commissions.policies.can_take_away_person_wide`: wholly in scope,
     or in scope while the owner holds nothing active anywhere; docs/decisions.md, "Person-wide
     actions")."""
     if is_operator(actor):
         return True
-    if not isinstance(actor, User):
-        return False
-    if actor.person_id == eid.person_id:
+    if isinstance(actor, User) and actor.person_id == eid.person_id:
         return True
+    if not isinstance(actor, User | ClientSystem):
+        return False
     return any(commission_policies.can_take_away_person_wide(actor, eid.person, role)
                for role in (Role.ISSUER, Role.LOCAL_ADMIN))
 
@@ -116,11 +117,12 @@ def require_rename_eid(actor: Actor, eid: MobileEID) -> None:
 
 @policy
 def require_end_codes(actor: Actor, person: Person) -> None:
-    """The operator, or a local administrator or issuer who may take person-wide things of the
-    person away (`commissions.policies.can_take_away_person_wide`). NotFound otherwise."""
+    """The operator, or a local administrator or issuer (or an HR system, `ClientSystem`, over
+    its organisation's subtree) who may take person-wide things of the person away
+    (`commissions.policies.can_take_away_person_wide`). NotFound otherwise."""
     if is_operator(actor):
         return
-    if isinstance(actor, User) and any(
+    if isinstance(actor, User | ClientSystem) and any(
         commission_policies.can_take_away_person_wide(actor, person, role)
         for role in (Role.LOCAL_ADMIN, Role.ISSUER)
     ):

@@ -686,11 +686,13 @@ def oauth2_provider_settings(*, issuer: str, access_token_seconds: int, id_token
         # OIDC framework's identity number scope; the portal's commission scope). The claims
         # each releases: apps.federation.oidc.claims.SCOPE_CLAIMS. `access.evaluate` releases no
         # claim: it lets a system (client credentials) ask the rules service for access
-        # decisions (OpenID AuthZEN, docs/authzen.md).
+        # decisions (OpenID AuthZEN, docs/authzen.md); `scim` releases none either: it lets an HR
+        # system (client credentials) use the inbound SCIM server (docs/scim-inbound.md).
         "SCOPES": {"openid": "OpenID Connect", "profile": "Name (OIDC Core 5.4)",
                    "https://id.oidc.se/scope/naturalPersonNumber": "Identity number",
                    "commission": "Employee HSA-id and the chosen commission (Sambi)",
-                   "access.evaluate": "Ask the rules service for access decisions (AuthZEN)"},
+                   "access.evaluate": "Ask the rules service for access decisions (AuthZEN)",
+                   "scim": "Provision staff and roles over SCIM 2.0 (HR systems)"},
         "DEFAULT_SCOPES": ["openid"],
         "PKCE_REQUIRED": True,
         "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
