@@ -55,8 +55,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy . && $(VENV)/bin/lint-imports
 
 ## make bench: benchmarks that print figures (never part of the tests). With DATABASE_URL on
-## PostgreSQL also the rules service at scale; BENCH_RULES_PEOPLE=1000000 for the goal's scale
-## (docs/benchmarks.md).
+## PostgreSQL also the rules service and provisioning at scale; BENCH_RULES_PEOPLE=1000000 and
+## BENCH_PROVISIONING_USERS=100000 for the goals' scale (docs/benchmarks.md).
 bench: export DJANGO_SETTINGS_MODULE = portal.settings.test
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
