@@ -23,7 +23,9 @@ It prints users per second, the total time against the goal (every user delivere
 minutes with 2 workers), each worker's peak resident memory (`ru_maxrss`) with its memory at the
 start and the end, the backlog curve, the job results, and how many users the target holds at the
 end. Before that, the target alone: `BASELINE` users created by 2 threads straight to another
-scim2-server, the ceiling no worker count can pass (docs/benchmarks.md, "Provisioning").
+scim2-server, the ceiling no worker count can pass. After it, the inbound SCIM server's create and
+PATCH throughput (`BENCH_PROVISIONING_INBOUND` users), when it is in the build
+(docs/benchmarks.md, "Provisioning").
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ MAX_SECONDS = float(os.environ.get("BENCH_PROVISIONING_MAX_SECONDS", "1800"))
 BATCH = 200
 #: Care units of the seeded care provider.
 UNITS = 50
+#: Users the inbound figures create and then PATCH.
+INBOUND = int(os.environ.get("BENCH_PROVISIONING_INBOUND", "500"))
 #: Users created straight at the target, for its own ceiling.
 BASELINE = 2000
 #: The goal: every user delivered within this many seconds (with 2 workers).
@@ -377,15 +381,77 @@ def push(system: Any, target: Target) -> None:
 
 # ---- inbound ---------------------------------------------------------------------------------
 
-def inbound() -> None:
-    """The inbound SCIM server's create and PATCH throughput (`/scim/v2/`)."""
+def inbound(provider_id: str) -> None:
+    """The inbound SCIM server's throughput (`/scim/v2/`), in process through Django's test
+    client: `INBOUND` HR users created (POST /Users: a joiner each) and each renamed (PATCH
+    name.givenName), by an HR system of the seeded care provider with a client credentials token
+    (scope `scim`). The outbox is not delivered meanwhile (as with a broker, the request only
+    enqueues its events)."""
+    import statistics
+
+    from django.test import Client as DjangoClient
     from django.urls import Resolver404, resolve
+
+    import apps.outbox.services as outbox_services
+    from apps.core.actors import SYSTEM
+    from apps.federation import services_oidc
+    from apps.federation.oidc import keys
+    from apps.organisations.models import Organisation
+    from benchmarks.oidc import _basic
 
     try:
         resolve("/scim/v2/Users")
     except Resolver404:
         print("  inbound SCIM: skipped (no inbound SCIM server at /scim/v2/ in this build)")
         return
+    settings.DEBUG = False  # as in production: no query log (the test settings turn it on)
+    outbox_services._wake_deliverer = lambda: None  # type: ignore[assignment]
+    keys.ensure()
+    registered = services_oidc.client_register(
+        actor=SYSTEM, organisation=Organisation.objects.get(pk=provider_id), name="Bench HR system",
+        contact_name="Bench", contact_email="hr@bench.example", client_type="confidential",
+        grant_type="client-credentials", redirect_uris=[], post_logout_redirect_uris=[],
+        allowed_scopes=["scim"], allowed_claims=[], algorithm="ES256", first_party=True)
+    client = services_oidc.client_approve(actor=SYSTEM, client=registered.client)
+    http = DjangoClient(HTTP_HOST="127.0.0.1")
+    answer = http.post("/oauth2/token/", {"grant_type": "client_credentials", "scope": "scim"},
+                       HTTP_AUTHORIZATION=_basic(client, registered.secret))
+    token = answer.json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    scim = "application/scim+json"
+
+    def create(n: int) -> str:
+        response = http.post("/scim/v2/Users", {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"hr.user{n}",
+            "name": {"givenName": "Inbound", "familyName": f"Bench {n}"},
+            "emails": [{"value": f"hr.user{n}@bench.example", "type": "work"}]},
+            content_type=scim, headers=headers)
+        assert response.status_code == 201, response.content
+        return str(response.json()["id"])
+
+    def rename(user_id: str) -> None:
+        response = http.patch(f"/scim/v2/Users/{user_id}", {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "name.givenName", "value": "Renamed"}]},
+            content_type=scim, headers=headers)
+        assert response.status_code == 200, response.content
+
+    ids, created_ms, patched_ms = [], [], []
+    for n in range(INBOUND):
+        began = time.perf_counter()
+        ids.append(create(n))
+        created_ms.append((time.perf_counter() - began) * 1000)
+    for user_id in ids:
+        began = time.perf_counter()
+        rename(user_id)
+        patched_ms.append((time.perf_counter() - began) * 1000)
+    for name, values in (("POST /scim/v2/Users (a joiner)", created_ms),
+                         ("PATCH /scim/v2/Users/<id> (name.givenName)", patched_ms)):
+        ordered = sorted(values)
+        print(f"  inbound {name:44} {1000 * len(values) / sum(values):6.1f} /s   "
+              f"p50 {statistics.median(values):6.1f} ms   "
+              f"p99 {ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]:6.1f} ms   "
+              f"({len(values):,}, one client, in process)")
 
 
 # ---- the two processes -----------------------------------------------------------------------
@@ -410,7 +476,7 @@ def run() -> None:
         push(system, target)
     finally:
         target.stop()
-    inbound()
+    inbound(provider_id)
 
 
 def main() -> None:
