@@ -204,6 +204,11 @@ class ReconciliationRun(BaseModel):
     started_by_label = models.CharField(max_length=200)
     started_by_id = models.UUIDField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    #: Where the next step goes on (`apps.provisioning.reconcile`): the phase and its position.
+    cursor = models.JSONField(default=dict)
+    #: While a worker runs a step, until when it holds the run (a killed worker's run is taken up
+    #: again after it).
+    lease_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -212,3 +217,18 @@ class ReconciliationRun(BaseModel):
             models.UniqueConstraint(fields=["system"], condition=Q(state="running"),
                                     name="provisioning_one_running_reconciliation"),
         ]
+
+
+class AccessTokenCache(models.Model):
+    """The OAuth2 access token (RFC 6749 §4.4, client credentials) a downstream system's token
+    endpoint last issued, kept in the database so that every worker process shares it:
+    `token` Fernet-encrypted like the credentials (`apps.provisioning.credentials`), valid until
+    `expires_at` (UTC). Replaced when it is about to expire or the target refuses it (401)."""
+
+    system = models.OneToOneField(DownstreamSystem, on_delete=models.CASCADE, primary_key=True,
+                                  related_name="+")
+    token = models.TextField()
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.system_id} until {self.expires_at.isoformat()}"

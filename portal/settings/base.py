@@ -325,6 +325,18 @@ OUTBOX_MAX_ATTEMPTS: int = env.int("OUTBOX_MAX_ATTEMPTS", default=12)
 OUTBOX_RETRY_BASE_SECONDS: float = env.float("OUTBOX_RETRY_BASE_SECONDS", default=10.0)
 OUTBOX_RETRY_MAX_SECONDS: float = env.float("OUTBOX_RETRY_MAX_SECONDS", default=3600.0)
 
+# Provisioning to downstream SCIM systems (apps.provisioning.push, docs/provisioning.md): the jobs
+# due are pushed every PROVISIONING_PUSH_EVERY_SECONDS by Celery beat (and right after a change
+# commits); each HTTP request waits at most PROVISIONING_HTTP_TIMEOUT_SECONDS; a claimed job whose
+# worker died is taken up again after PROVISIONING_LEASE_SECONDS. Transient failures back off as
+# the outbox does (OUTBOX_RETRY_BASE_SECONDS doubled per try, at most OUTBOX_RETRY_MAX_SECONDS).
+PROVISIONING_HTTP_TIMEOUT_SECONDS: float = env.float("PROVISIONING_HTTP_TIMEOUT_SECONDS", default=10.0)
+PROVISIONING_LEASE_SECONDS: float = env.float("PROVISIONING_LEASE_SECONDS", default=120.0)
+PROVISIONING_BATCH_SIZE: int = env.int("PROVISIONING_BATCH_SIZE", default=200)
+PROVISIONING_PUSH_EVERY_SECONDS: float = env.float("PROVISIONING_PUSH_EVERY_SECONDS", default=3.0)
+#: Users compared per reconciliation step (one page of the target's list, RFC 7644 §3.4.2.4).
+PROVISIONING_RECONCILE_PAGE_SIZE: int = env.int("PROVISIONING_RECONCILE_PAGE_SIZE", default=100)
+
 
 def celery_settings(broker_url: str, var_dir: Path, deliver_every: float) -> dict[str, Any]:
     """Celery configuration; `filesystem://` uses kombu's filesystem transport under `var_dir`.
@@ -397,6 +409,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "apps.issuance.tasks.ocsp_responder_renew_task",
         "schedule": 86400.0,
         "options": {"expires": 3600},
+    },
+    # Provisioning: push the due jobs to downstream systems; advance running reconciliations.
+    "provisioning-push": {
+        "task": "apps.provisioning.tasks.provisioning_push_task",
+        "schedule": PROVISIONING_PUSH_EVERY_SECONDS,
+        "options": {"expires": PROVISIONING_PUSH_EVERY_SECONDS},
+    },
+    "provisioning-reconcile": {
+        "task": "apps.provisioning.tasks.provisioning_reconcile_task",
+        "schedule": PROVISIONING_PUSH_EVERY_SECONDS,
+        "options": {"expires": PROVISIONING_PUSH_EVERY_SECONDS},
     },
     # Out-of-band login requests, a day after they expired (apps.issuance.retention).
     "issuance-oob-requests-prune": {

@@ -1,0 +1,208 @@
+"""Fault tests: a target that answers 500 or 429, one that is slow beyond the timeout, one that is
+down, a 409 for a user a lost response created, a worker killed mid-push and a broker that is
+down. Afterwards each change has reached the target exactly once in effect: one user per person,
+holding the portal's current state, and every job is done."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from apps.audit.models import AuditEvent
+from apps.core.actors import WORKER
+from apps.identities.models import Person
+from apps.provisioning.models import DownstreamSystem, ProvisioningJob, RemoteUser
+from apps.provisioning.push import claim_next, push, push_due, push_finish
+from apps.provisioning.reconcile import fingerprint
+from apps.provisioning.resources import user_resource
+from apps.provisioning.schema import PortalUser
+from apps.provisioning.tasks import provisioning_push_task, wake
+from tests.conftest import make_staff
+from tests.integration.scim_target import FaultyProxy, ScimTarget
+from tests.portal.support import unreachable_broker_url, using_broker
+from tests.provisioning.conftest import make_due, queue
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_exactly_once(system: DownstreamSystem, target: ScimTarget, *people: Person) -> None:
+    """Every job done; one user per person at the target, equal to what the portal says."""
+    assert set(ProvisioningJob.objects.filter(system=system).values_list("state", flat=True)) == {
+        "done"}
+    users = target.users()
+    assert len(users) == len(people)
+    for person in people:
+        held = target.user(str(person.pk))
+        assert held is not None
+        assert fingerprint(PortalUser.model_validate(held)) == fingerprint(
+            user_resource(system, person.pk))
+
+
+def test_a_500_is_retried_with_backoff_then_delivered(
+    system: DownstreamSystem, target: ScimTarget, proxy: FaultyProxy, tree: Any
+) -> None:
+    user, _ = make_staff(tree["cardio"], "Ulla", "Unlucky", care=True)
+    job = queue(system, user.person)
+    proxy.fail(500)
+
+    assert push_due().retried == 1
+    job.refresh_from_db()
+    assert job.state == "pending" and job.attempts == 1
+    assert job.last_error.startswith("500: injected")
+    assert job.available_at > timezone.now() + timedelta(seconds=4)  # base 10 s, jitter: ≥ 5 s
+    assert push_due().as_dict() == {"retried": 0, "failed": 0, "lost": 0}  # not due yet
+    assert not AuditEvent.objects.filter(action__startswith="provisioning_job.",
+                                         target_id=str(job.pk)).exists()  # not finished
+
+    make_due()
+    assert push_due().results == {"created": 1}
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.result) == ("done", 2, "created")
+    assert_exactly_once(system, target, user.person)
+
+
+def test_a_429_waits_at_least_retry_after(
+    system: DownstreamSystem, target: ScimTarget, proxy: FaultyProxy, tree: Any
+) -> None:
+    user, _ = make_staff(tree["cardio"], "Rolf", "Ratelimited", care=True)
+    job = queue(system, user.person)
+    proxy.fail(429, headers={"Retry-After": "600"})
+
+    assert push_due().retried == 1
+    job.refresh_from_db()
+    assert job.available_at >= timezone.now() + timedelta(seconds=590)
+    make_due()
+    push_due()
+    assert_exactly_once(system, target, user.person)
+
+
+def test_a_409_for_a_user_a_lost_response_created_is_recovered(
+    system: DownstreamSystem, target: ScimTarget, tree: Any
+) -> None:
+    user, _ = make_staff(tree["cardio"], "Lars", "Lost", care=True)
+    status, earlier = target.request("POST", "/Users", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "externalId": str(user.person.pk), "userName": "lars.lost", "active": False})
+    assert status == 201
+    job = queue(system, user.person)
+
+    assert push_due().results == {"recovered": 1}
+    job.refresh_from_db()
+    assert job.result == "recovered"
+    assert RemoteUser.objects.get(system=system, person=user.person).remote_id == earlier["id"]
+    assert target.user(str(user.person.pk))["active"] is True  # type: ignore[index]
+    assert_exactly_once(system, target, user.person)
+
+
+def test_a_target_slow_beyond_the_timeout_is_retried_and_ends_with_one_user(
+    system: DownstreamSystem, target: ScimTarget, proxy: FaultyProxy, tree: Any
+) -> None:
+    """The slow request still reaches the target after the client gave up (timeout 1 s): the
+    retry's create meets a 409 and recovers the user."""
+    user, _ = make_staff(tree["cardio"], "Sven", "Slow", care=True)
+    job = queue(system, user.person)
+    proxy.delay(2.5)
+
+    assert push_due().retried == 1
+    job.refresh_from_db()
+    assert "Timeout" in job.last_error
+    _wait_for(lambda: target.user(str(user.person.pk)) is not None)  # the late create lands
+
+    make_due()
+    assert push_due().results == {"recovered": 1}
+    assert_exactly_once(system, target, user.person)
+
+
+def test_a_target_down_keeps_the_job_pending_until_it_is_back(
+    system: DownstreamSystem, target: ScimTarget, tree: Any
+) -> None:
+    user, _ = make_staff(tree["cardio"], "Dora", "Down", care=True)
+    job = queue(system, user.person)
+    target.stop()
+
+    assert push_due().retried == 1
+    job.refresh_from_db()
+    assert job.state == "pending" and job.last_error  # the status page shows it pending
+
+    target.start()
+    make_due()
+    assert push_due().results == {"created": 1}
+    assert_exactly_once(system, target, user.person)
+
+
+@pytest.mark.parametrize("pushed", [False, True])
+def test_a_worker_killed_mid_push_leaves_the_job_to_be_taken_up_again(
+    pushed: bool, system: DownstreamSystem, target: ScimTarget, tree: Any
+) -> None:
+    """The dead worker claimed the job and died before (or after) its request reached the
+    target, never finishing. Once its lease lapses another worker pushes; the dead one's finish,
+    should it come late, changes nothing."""
+    user, _ = make_staff(tree["cardio"], "Kim", "Killed", care=True)
+    job = queue(system, user.person)
+    dead = claim_next()
+    assert dead is not None
+    clients: dict[Any, Any] = {}
+    late = push(dead, clients) if pushed else None
+    for client in clients.values():
+        client.client.close()
+
+    assert push_due().as_dict() == {"retried": 0, "failed": 0, "lost": 0}  # leased: untouched
+    ProvisioningJob.objects.filter(pk=job.pk).update(
+        lease_until=timezone.now() - timedelta(seconds=1))  # the lease lapses
+
+    assert push_due().results == {"recovered" if pushed else "created": 1}
+    if late is not None:
+        assert push_finish(actor=WORKER, claim=dead, outcome=late) is False
+    job.refresh_from_db()
+    assert job.state == "done" and job.attempts == 2
+    assert AuditEvent.objects.filter(action="provisioning_job.pushed",
+                                     target_id=str(job.pk)).count() == 1
+    assert_exactly_once(system, target, user.person)
+
+
+def test_a_job_delivered_twice_finds_nothing_to_change(
+    system: DownstreamSystem, target: ScimTarget, proxy: FaultyProxy, tree: Any
+) -> None:
+    """The same change queued again under another key (a fan-out run twice) or run again after a
+    lapsed lease whose first push finished: the digest says the target is right, no request."""
+    user, _ = make_staff(tree["cardio"], "Dag", "Double", care=True)
+    queue(system, user.person, key="commission.granted:1")
+    push_due()
+    requests = len(proxy.requests)
+    again = queue(system, user.person, key="commission.granted:1-again")
+
+    assert push_due().results == {"unchanged": 1}
+    again.refresh_from_db()
+    assert again.result == "unchanged" and len(proxy.requests) == requests
+
+
+def test_with_the_broker_down_the_scheduled_push_delivers(
+    system: DownstreamSystem, target: ScimTarget, tree: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    user, _ = make_staff(tree["cardio"], "Bror", "Broker", care=True)
+    with (using_broker(unreachable_broker_url()),
+          django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic()):
+        job = queue(system, user.person)
+        transaction.on_commit(wake)  # logs that the broker is unreachable, raises nothing
+    assert callbacks == [wake]
+    job.refresh_from_db()
+    assert job.state == "pending" and target.users() == []
+
+    assert provisioning_push_task() == {"created": 1, "retried": 0, "failed": 0, "lost": 0}
+    assert_exactly_once(system, target, user.person)
+
+
+def _wait_for(predicate: Any, seconds: float = 10) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")

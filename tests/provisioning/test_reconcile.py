@@ -1,0 +1,89 @@
+"""Reconciliation against a real scim2-server whose users drifted from the portal: a user changed
+at the target, one deleted there, one the portal never sent, and one who left the scope. The run
+repairs them, shows its progress and is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from apps.core.actors import SYSTEM
+from apps.provisioning.models import DownstreamSystem, ProvisioningJob, ReconciliationRun
+from apps.provisioning.push import push_due
+from apps.provisioning.reconcile import reconcile_step
+from tests.conftest import make_staff
+from tests.integration.scim_target import ScimTarget
+from tests.provisioning.conftest import queue
+
+pytestmark = pytest.mark.django_db
+
+CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+def _start(system: DownstreamSystem) -> ReconciliationRun:
+    return ReconciliationRun.objects.create(system=system, started_by_label=SYSTEM.code)
+
+
+def test_a_run_repairs_drift_deactivates_strays_and_reports_progress(
+    system: DownstreamSystem, target: ScimTarget, tree: Any, assert_audited: Any
+) -> None:
+    changed, _ = make_staff(tree["cardio"], "Cecilia", "Changed", care=True)
+    deleted, _ = make_staff(tree["cardio"], "Dennis", "Deleted", care=True)
+    kept, _ = make_staff(tree["ortho"], "Karin", "Kept", care=True)
+    mover, mover_employee = make_staff(tree["cardio"], "Mats", "Mover", care=True)
+    for user in (changed, deleted, kept, mover):
+        queue(system, user.person)
+    push_due()
+    held = {u["externalId"]: u for u in target.users()}
+    target.request("PATCH", f"/Users/{held[str(changed.person.pk)]['id']}", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "name.givenName", "value": "Someone else"}]})
+    target.request("DELETE", f"/Users/{held[str(deleted.person.pk)]['id']}")
+    status, _ = target.request("POST", "/Users", {"schemas": [CORE], "userName": "stray",
+                                                 "externalId": "not-a-portal-person"})
+    assert status == 201
+    mover_employee.organisation = tree["other_unit"]  # out of the scope, never pushed since
+    mover_employee.save(update_fields=["organisation"])
+    run = _start(system)
+
+    steps = 0
+    while ReconciliationRun.objects.get(pk=run.pk).state == "running":
+        assert reconcile_step() == 1
+        steps += 1
+        assert steps < 10
+    run.refresh_from_db()
+    assert (run.state, run.error) == ("done", "")
+    assert (run.total, run.compared) == (3 + 4, 3 + 4)  # people in scope + users at the target
+    assert (run.repaired, run.removed) == (2, 2)
+    assert set(ProvisioningJob.objects.filter(change="reconcile").values_list(
+        "person_id", flat=True)) == {changed.person.pk, deleted.person.pk, mover.person.pk}
+    assert_audited("reconciliation.finished", target=run)
+
+    push_due()
+    users = {u["externalId"]: u for u in target.users()}
+    assert users[str(changed.person.pk)]["name"]["givenName"] == "Cecilia"
+    assert users[str(deleted.person.pk)]["active"] is True
+    assert users[str(mover.person.pk)]["active"] is False
+    assert users["not-a-portal-person"]["active"] is False
+    assert users[str(kept.person.pk)]["active"] is True
+    assert set(ProvisioningJob.objects.values_list("state", flat=True)) == {"done"}
+
+
+def test_a_target_down_during_a_run_leaves_it_running_and_it_goes_on_later(
+    system: DownstreamSystem, target: ScimTarget, tree: Any
+) -> None:
+    user, _ = make_staff(tree["cardio"], "Rut", "Run", care=True)
+    run = _start(system)
+    target.stop()
+    assert reconcile_step() == 1
+    run.refresh_from_db()
+    assert run.state == "running" and run.lease_until is None
+
+    target.start()
+    while ReconciliationRun.objects.get(pk=run.pk).state == "running":
+        reconcile_step()
+    run.refresh_from_db()
+    assert (run.state, run.repaired) == ("done", 1)
+    push_due()
+    assert target.user(str(user.person.pk)) is not None
