@@ -41,6 +41,7 @@ if __name__ == "__main__":  # a child process: set Django up before the models a
 
 import contextlib  # noqa: E402
 import json  # noqa: E402
+import logging  # noqa: E402
 import resource  # noqa: E402
 import secrets  # noqa: E402
 import signal  # noqa: E402
@@ -51,6 +52,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 import urllib.error  # noqa: E402
 import urllib.request  # noqa: E402
+from collections import Counter  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from datetime import timedelta  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -73,6 +75,8 @@ MAX_SECONDS = float(os.environ.get("BENCH_PROVISIONING_MAX_SECONDS", "1800"))
 BATCH = 200
 #: Care units of the seeded care provider.
 UNITS = 50
+#: Jobs pushed in process before the workers start, for the cost of one job.
+ANATOMY = 100
 #: Users the inbound figures create and then PATCH.
 INBOUND = int(os.environ.get("BENCH_PROVISIONING_INBOUND", "500"))
 #: Users created straight at the target, for its own ceiling.
@@ -285,13 +289,11 @@ def worker() -> None:
     """A worker process: prints `ready` once set up, waits for a line on its standard input, then
     runs `push_due` until no job is open; prints one JSON line: what it pushed
     (`PushReport.as_dict`), its seconds and peak resident memory (MB)."""
-    from collections import Counter
-
+    from apps.provisioning.models import ProvisioningJob
     from apps.provisioning.push import push_due
 
-    from apps.provisioning.models import ProvisioningJob
-
     settings.DEBUG = False  # as in production: no query log (the test settings turn it on)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
     totals: Counter[str] = Counter()
@@ -312,6 +314,52 @@ def worker() -> None:
                       "peak_rss_mb": peak}), flush=True)
 
 
+class _HttpRequests(logging.Handler):
+    """Counts the HTTP requests httpx2 logs (`HTTP Request: <method> <url> ...`, level INFO), by
+    method."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.methods: Counter[str] = Counter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if isinstance(record.args, tuple) and record.args:
+            self.methods[str(record.args[0])] += 1
+
+
+def anatomy() -> None:
+    """`ANATOMY` jobs pushed by `push_due` in this process, one worker alone: milliseconds, SQL
+    statements and HTTP requests (by method) per job, what the workers' figures are made of."""
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.provisioning.push import push_due
+
+    requests = _HttpRequests()
+    http_logger = logging.getLogger("httpx2")
+    http_logger.addHandler(requests)
+    level = http_logger.level
+    http_logger.setLevel(logging.INFO)
+    http_logger.propagate = False
+    try:
+        push_due(limit=5)  # warm: the connection, the target's groups
+        requests.methods.clear()
+        with CaptureQueriesContext(connection) as queries:
+            start = time.perf_counter()
+            report = push_due(limit=ANATOMY)
+            elapsed = time.perf_counter() - start
+    finally:
+        http_logger.removeHandler(requests)
+        http_logger.setLevel(level)
+        http_logger.propagate = True
+    jobs = sum(report.as_dict().values())
+    kinds = Counter(q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries)
+    print(f"  one worker alone, in process: {jobs} jobs in {elapsed:.1f} s, "
+          f"{elapsed * 1000 / jobs:.0f} ms per job; per job "
+          + ", ".join(f"{kind} {n / jobs:.1f}" for kind, n in kinds.most_common())
+          + " SQL statements; HTTP requests per job: "
+          + ", ".join(f"{method} {n / jobs:.1f}" for method, n in requests.methods.most_common()))
+
+
 def push(system: Any, target: Target) -> None:
     """Start the workers, sample the backlog and memory until they end, print the figures."""
     env = {**os.environ, "DATABASE_URL": os.environ["DATABASE_URL"]}
@@ -327,6 +375,7 @@ def push(system: Any, target: Target) -> None:
         p.stdin.write("go\n")
         p.stdin.flush()
     start = time.monotonic()
+    done_before = open_jobs().get("done", 0)  # the in-process jobs of `anatomy`
     pids = [p.pid for p in processes]
     samples: list[tuple[float, int, int, list[float], float]] = []
     first_rss: list[float] = [0.0] * WORKERS
@@ -337,7 +386,8 @@ def push(system: Any, target: Target) -> None:
         backlog = states.get("pending", 0) + states.get("in_progress", 0)
         rss = [_rss_mb(pid) for pid in pids]
         first_rss = [f or r for f, r in zip(first_rss, rss, strict=True)]
-        samples.append((elapsed, backlog, states.get("done", 0), rss, target.rss_mb()))
+        samples.append((elapsed, backlog, states.get("done", 0) - done_before, rss,
+                        target.rss_mb()))
         if all(p.poll() is not None for p in processes):
             break
         if elapsed > MAX_SECONDS:
@@ -353,15 +403,15 @@ def push(system: Any, target: Target) -> None:
         except ValueError:
             print(f"  worker {n + 1} ended with {p.returncode} and no report")
     states = open_jobs()
-    done = states.get("done", 0)
-    # The last sample with work left, so the figure is not diluted by the final sampling wait.
+    done = states.get("done", 0) - done_before
+    # The first sample with no work left, so the figure is not diluted by sampling after it.
     busy = next((s[0] for s in samples if s[1] == 0), total)
-    print(f"  {done:,} of {USERS:,} jobs done in {busy:.0f} s (sampled every {SAMPLE_SECONDS:g} s) "
-          f"with {WORKERS} workers: {done / busy:,.0f} users/s; jobs by state: "
-          + ", ".join(f"{k} {v:,}" for k, v in sorted(states.items())))
+    print(f"  {done:,} jobs done by the workers in {busy:.0f} s (sampled every "
+          f"{SAMPLE_SECONDS:g} s) with {WORKERS} workers: {done / busy:,.1f} users/s; jobs by "
+          "state: " + ", ".join(f"{k} {v:,}" for k, v in sorted(states.items())))
     if WORKERS == 2 and USERS >= 100_000:
         print(f"  goal: 100,000 users within {GOAL_SECONDS} s with 2 workers: "
-              f"{'met' if done >= 100_000 and busy <= GOAL_SECONDS else 'missed'}")
+              f"{'met' if states.get('done', 0) >= 100_000 and busy <= GOAL_SECONDS else 'missed'}")
     else:
         print(f"  at this rate 100,000 users would take {100_000 / max(done / busy, 1e-9):,.0f} s "
               f"with {WORKERS} workers (goal: {GOAL_SECONDS} s with 2)")
@@ -471,6 +521,7 @@ def run() -> None:
     from django.core.management import call_command
 
     logging.getLogger("celery").setLevel(logging.WARNING)
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # not a line per request
     print(f"\nprovisioning: database {settings.DATABASES['default']['NAME']}, {USERS:,} users, "
           f"{WORKERS} workers; load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
           + f" on {os.cpu_count()} CPUs")
@@ -481,6 +532,8 @@ def run() -> None:
     try:
         provider_id = seed()
         system = register(provider_id, target.base_url, target.token)
+        settings.DEBUG = False  # as in production: no query log (the test settings turn it on)
+        anatomy()
         push(system, target)
     finally:
         target.stop()
