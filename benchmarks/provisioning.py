@@ -72,7 +72,7 @@ SAMPLE_SECONDS = float(os.environ.get("BENCH_PROVISIONING_SAMPLE_SECONDS", "5"))
 #: The workers are stopped after this many seconds whatever is left (a stuck run still prints).
 MAX_SECONDS = float(os.environ.get("BENCH_PROVISIONING_MAX_SECONDS", "1800"))
 #: Jobs per `push_due` call in a worker.
-BATCH = 200
+BATCH = 50
 #: Care units of the seeded care provider.
 UNITS = 50
 #: Jobs pushed in process before the workers start, for the cost of one job.
