@@ -90,7 +90,8 @@ def server_command(*, host: str, port: int, token: str, directory: Path) -> list
     schema_file, resource_type_file = write_discovery(directory)
     return [sys.executable, "-m", "scim2_server.testserver.cli", "--hostname", host,
             "--port", str(port), "--schema", str(schema_file),
-            "--resource-type", str(resource_type_file), "--bearer-token", token]
+            # One argument with "=": a token may begin with "-" (URL-safe base64).
+            "--resource-type", str(resource_type_file), f"--bearer-token={token}"]
 
 
 def address() -> tuple[str, int]:

@@ -105,3 +105,14 @@ def test_start_without_make_run_says_how_to_serve_it(development: Path, monkeypa
     with pytest.raises(CommandError, match="is `make run` running"):
         call_command("scim_target", "start")
     assert not scim_target.stopped_path().exists()
+
+
+def test_a_token_beginning_with_a_hyphen_is_passed_as_the_token(tmp_path: Path) -> None:
+    """URL-safe base64 tokens begin with "-" one time in 64; the server must not read it as an
+    option of its command line."""
+    from scim2_server.testserver.cli import build_parser
+
+    command = scim_target.server_command(host="127.0.0.1", port=8003, token="-abc",
+                                         directory=tmp_path)
+    arguments = build_parser().parse_args(command[3:])
+    assert arguments.bearer_token == ["-abc"]
