@@ -46,7 +46,7 @@ from scim2_client.errors import RequestNetworkException, SCIMClientException
 from scim2_models import PatchOp, SCIMException, SearchRequest
 
 from apps.audit.services import record
-from apps.commissions.models import Role
+from apps.commissions.models import Role, RoleAssignment
 from apps.commissions.policies import require_operator
 from apps.core.actors import WORKER, SystemActor
 from apps.core.calls import service
@@ -379,13 +379,19 @@ def _sync_groups(system: DownstreamSystem, client: SyncSCIMClient, remote_id: st
 
 
 def _group_id(system: DownstreamSystem, client: SyncSCIMClient, role: str) -> str:
-    """The target's id of `role`'s Group: stored, else created (a 409 recovered by a search on
-    `externalId`, then `displayName`) and stored."""
+    """The target's id of `role`'s Group: stored, else created with the users already pushed
+    active who hold the role now (a 409 recovered by a search on `externalId`, then
+    `displayName`) and stored."""
     known = RemoteGroup.objects.filter(system=system, role=role).exclude(remote_id="").first()
     if known is not None:
         return known.remote_id
+    now = timezone.now()
+    holders = (RemoteUser.objects.filter(system=system, active=True).exclude(remote_id="")
+               .filter(person_id__in=RoleAssignment.objects.active_at(now).filter(role=role)
+                       .values("person_id"))
+               .values_list("remote_id", flat=True))
     try:
-        group_id = str(scim_call(system, client.create, group_resource(role)).id)
+        group_id = str(scim_call(system, client.create, group_resource(role, holders)).id)
     except PushFailure as exc:
         if exc.status != 409:
             raise

@@ -4,11 +4,13 @@
 A push always sends the person's whole current state, never the change that caused it, so a push
 repeated, reordered after a failure or replayed by reconciliation converges on the same resource.
 
-- `user_resources(system, person_ids)`: one `PortalUser` (RFC 7643 §4.1 with the enterprise
-  extension §4.3 and the HSA extension, `apps.provisioning.schema`) per person, in six reads
-  whatever the number of people (no N+1);
-- `group_resource(system, role, members)`: a system role as a `Group` (RFC 7643 §4.2);
-- `digest(resource)`: the SHA-256 of what is sent, to skip a push that would change nothing.
+- `user_states(system, person_ids)`: one `PortalUser` (RFC 7643 §4.1 with the enterprise
+  extension §4.3 and the HSA extension, `apps.provisioning.schema`) per person, with the roles
+  they hold, in seven reads whatever the number of people (no N+1); `user_state` and
+  `user_resource` for one person;
+- `group_resource(role, members)`: a system role as a `Group` (RFC 7643 §4.2);
+- `digest(resource, roles)`: the SHA-256 of what is sent, to skip a push that would change
+  nothing.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def user_state(system: DownstreamSystem, person_id: uuid.UUID | str) -> UserStat
 
 
 def user_states(system: DownstreamSystem, person_ids: Iterable[uuid.UUID]) -> list[UserState]:
-    """The `UserState` of each known person of `person_ids`, in that order; six reads in all.
+    """The `UserState` of each known person of `person_ids`, in that order; seven reads in all.
 
     The mapping (docs/provisioning.md, "Resource mapping"):
 

@@ -286,3 +286,21 @@ def test_oauth2_client_credentials_fetch_one_token_shared_through_the_database(
         assert TOKEN not in cached.token  # encrypted at rest
     finally:
         endpoint.server.shutdown()
+
+
+def test_groups_turned_on_later_are_created_with_the_holders_already_sent(
+    target: ScimTarget, tree: Any, hospital_admin: Any, proxy: FaultyProxy
+) -> None:
+    system = make_system(tree["region"], proxy.url, attributes=["employments"])
+    queue(system, hospital_admin.person)
+    push_due()
+    assert target.groups() == []
+    system.attributes = ["employments", "groups"]
+    system.save(update_fields=["attributes"])
+    user, _ = make_staff(tree["cardio"], "Gun", "Group", care=True)
+    queue(system, user.person)
+
+    push_due()
+    admin_id = target.user(str(hospital_admin.person.pk))["id"]  # type: ignore[index]
+    groups = {g["externalId"]: g for g in target.groups()}
+    assert [m["value"] for m in groups["local_admin"]["members"]] == [admin_id]
