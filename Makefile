@@ -28,8 +28,9 @@ xmlsec1:
 	  else echo "xmlsec1 is missing (SAML signatures need it): run sudo apt-get install xmlsec1" >&2; exit 1; fi; }
 
 ## make run: set up, migrate, create the CA, the OIDC signing keys and the test IdP's keys, load
-## demo data, serve on localhost:8000 with a worker, the beat scheduler and the local test IdP on
-## 127.0.0.1:8001 (manage.py runportal supervises them all).
+## demo data, serve on localhost:8000 with a worker, the beat scheduler, the local test IdP on
+## 127.0.0.1:8001, the demo e-service on 127.0.0.1:8002 and the local SCIM target on 127.0.0.1:8003
+## (manage.py runportal supervises them all).
 run: export DJANGO_DEBUG ?= true
 run: xmlsec1 $(STAMP)
 	@test -f .env || { cp .env.example .env; echo "Created .env from .env.example (development settings)."; }
@@ -39,7 +40,7 @@ run: xmlsec1 $(STAMP)
 	$(PY) manage.py oidc_keys_init
 	$(PY) manage.py testidp_init
 	$(PY) manage.py demo_data
-	@echo "Serving http://localhost:8000/ with a Celery worker and beat, and the test IdP on http://127.0.0.1:8001/ (Ctrl-C stops all). E-mails: make mail"
+	@echo "Serving http://localhost:8000/ with a Celery worker and beat, the test IdP on http://127.0.0.1:8001/ and the local SCIM target on http://127.0.0.1:8003/v2 (Ctrl-C stops all). E-mails: make mail"
 	$(PY) manage.py runportal localhost:8000
 
 ## make test: ruff, mypy, import-linter, migrations check and pytest (PostgreSQL when DATABASE_URL is set).
@@ -55,8 +56,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/mypy . && $(VENV)/bin/lint-imports
 
 ## make bench: benchmarks that print figures (never part of the tests). With DATABASE_URL on
-## PostgreSQL also the rules service at scale; BENCH_RULES_PEOPLE=1000000 for the goal's scale
-## (docs/benchmarks.md).
+## PostgreSQL also the rules service and provisioning at scale; BENCH_RULES_PEOPLE=1000000 and
+## BENCH_PROVISIONING_USERS=100000 for the goals' scale (docs/benchmarks.md).
 bench: export DJANGO_SETTINGS_MODULE = portal.settings.test
 bench: $(STAMP)
 	$(PY) -m benchmarks.run

@@ -908,14 +908,11 @@ def main() -> None:
         print("rules service at scale: skipped (PostgreSQL only: set DATABASE_URL to a "
               "PostgreSQL database)")
         return
-    import psycopg2
+    from benchmarks.databases import database_url, server_connection
 
-    db = settings.DATABASES["default"]
-    name = os.environ.get("BENCH_RULES_DATABASE") or f"{db['NAME']}_rules"
-    params = {"host": db.get("HOST") or None, "port": db.get("PORT") or None,
-              "user": db.get("USER") or None, "password": db.get("PASSWORD") or None}
-    server = psycopg2.connect(dbname="postgres", **{k: v for k, v in params.items() if v})
-    server.autocommit = True
+    name = (os.environ.get("BENCH_RULES_DATABASE")
+            or f"{settings.DATABASES['default']['NAME']}_rules")
+    server = server_connection()
     with server.cursor() as cursor:
         cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
                        "WHERE datname = %s", [name])
@@ -924,9 +921,7 @@ def main() -> None:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
             cursor.execute(f'CREATE DATABASE "{name}"')
     server.close()
-    auth = (f"{db['USER']}" + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "") + "@"
-            if db.get("USER") else "")
-    url = f"postgres://{auth}{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{name}"
+    url = database_url(name)
     env = {**os.environ, "DATABASE_URL": url}
     subprocess.run([sys.executable, "-m", "benchmarks.rules"], cwd=settings.BASE_DIR, env=env,
                    check=True)

@@ -4,7 +4,9 @@ Uses a throw-away SQLite database under a temporary folder unless DATABASE_URL i
 database must be empty or hold only the demo region). The revocation figures add 100,000 revoked
 e-IDs in bulk (rows only, not through the services) to time the CRL and OCSP endpoints at scale;
 the whole run takes a minute or two. On PostgreSQL the rules service's figures follow, in a
-database of their own (benchmarks/rules.py; `BENCH_RULES_PEOPLE=1000000` for the goal's scale).
+database of their own (benchmarks/rules.py; `BENCH_RULES_PEOPLE=1000000` for the goal's scale),
+then provisioning to a local scim2-server, in another (benchmarks/provisioning.py;
+`BENCH_PROVISIONING_USERS=100000` for the goal's scale).
 """
 
 from __future__ import annotations
@@ -219,9 +221,10 @@ def main() -> None:
     audit_search.main(measure)
     revocation_at_scale()
     reset_queries()
-    from benchmarks import rules
+    from benchmarks import provisioning, rules
 
     rules.main()
+    provisioning.main()
     print(f"database: {connection.vendor}")
 
 

@@ -7,12 +7,12 @@ read; the portal keeps only the secret's keyed hash (docs/identity-provider.md).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from django.conf import settings
 
 from apps.core.actors import DEMO_DATA
+from apps.demo.files import write_private_json
 from apps.federation import services_oidc
 from apps.federation.models import Client
 from apps.federation.oidc.vocabulary import CLAIMS
@@ -60,8 +60,5 @@ def register(region: Organisation) -> Path:
     config = {"issuer": settings.OIDC_ISSUER, "client_id": client.client_id,
               "client_secret": secret, "redirect_uri": f"{settings.DEMO_ESERVICE_URL}/callback",
               "api": f"{settings.PORTAL_BASE_URL}/api/v1/oidc-demo/me"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(config, handle, indent=2)
+    write_private_json(path, config)
     return path

@@ -8,13 +8,13 @@ rules service (OpenID AuthZEN, docs/authzen.md) with curl at once. Its client ID
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 from apps.core.actors import DEMO_DATA
+from apps.demo.files import write_private_json
 from apps.federation import services_oidc
 from apps.federation.models import Client
 from apps.organisations.models import Organisation
@@ -54,8 +54,5 @@ def register(region: Organisation) -> dict[str, Any]:
     config = {"client_id": client.client_id, "client_secret": secret,
               "token_endpoint": f"{base}/oauth2/token/", "scope": SCOPE,
               "evaluation_endpoint": f"{base}/access/v1/evaluation"}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(config, handle, indent=2)
+    write_private_json(path, config)
     return config

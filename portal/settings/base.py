@@ -457,6 +457,11 @@ TESTIDP_BASE_URL: str = env.str("TESTIDP_BASE_URL", default="http://127.0.0.1:80
 #: starts with debug on; the demo data registers it as a client with `<url>/callback`.
 DEMO_ESERVICE_URL: str = env.str("PORTAL_DEMO_ESERVICE_URL",
                                  default="http://127.0.0.1:8002").rstrip("/")
+#: The local SCIM target (scim2-server, `manage.py scim_target`) that `make run` starts with debug
+#: on, for registering as a downstream system (docs/provisioning.md); its SCIM base URL is
+#: `<url>/v2`.
+DEMO_SCIM_TARGET_URL: str = env.str("PORTAL_DEMO_SCIM_TARGET_URL",
+                                    default="http://127.0.0.1:8003").rstrip("/")
 TESTIDP_KEY_DIR = Path(env.str("TESTIDP_KEY_DIR", default=str(VAR_DIR / "testidp")))
 TESTIDP_SP_METADATA_URL: str = env.str("TESTIDP_SP_METADATA_URL",
                                        default=f"{PORTAL_BASE_URL}/saml/metadata/")

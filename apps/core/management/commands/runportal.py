@@ -7,8 +7,11 @@ workers (docs/decisions.md). If the worker or beat stops, it is restarted with a
 most `MAX_RESTARTS` times a minute, then everything stops with an error); if the web server stops,
 the others are stopped too. Ctrl-C stops them all. With debug on (`TESTIDP_ENABLED`) the local
 test IdP (`manage.py testidp`, docs/authentication.md) runs beside them, restarted like the worker,
-and so does the demo e-service (clients/demo_eservice, docs/identity-provider.md) once the demo
-data registered it.
+and so do the demo e-service (clients/demo_eservice, docs/identity-provider.md) once the demo
+data registered it, and the local SCIM target (`manage.py scim_target`, a downstream system to
+provision to, docs/journey-provisioning.md). The SCIM target alone may be stopped on purpose
+(`manage.py scim_target stop` leaves the file `SCIM_TARGET_STOPPED` under `PORTAL_VAR_DIR`): it is
+then not restarted until `manage.py scim_target start` removes that file.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ TESTIDP = "The test IdP"
 #: written by `manage.py demo_data`).
 DEMO_ESERVICE = "The demo e-service"
 DEMO_ESERVICE_CONFIG = "demo-eservice.json"
+#: Started beside them with debug on: the local SCIM target (scim2-server), held while the file
+#: `SCIM_TARGET_STOPPED` exists under `PORTAL_VAR_DIR`.
+SCIM_TARGET = "The local SCIM target"
+SCIM_TARGET_STOPPED = "scim-target.stopped"
 
 
 class Command(BaseCommand):
@@ -63,7 +70,12 @@ class Command(BaseCommand):
         if settings.DEBUG and demo_config.exists():
             commands[DEMO_ESERVICE] = [sys.executable, "clients/demo_eservice/eservice.py",
                                        "--config", str(demo_config)]
-        background = {name: start(command) for name, command in commands.items()}
+        held = Path(settings.VAR_DIR) / SCIM_TARGET_STOPPED
+        if settings.DEBUG:
+            commands[SCIM_TARGET] = [sys.executable, "manage.py", "scim_target"]
+            held.unlink(missing_ok=True)  # `make run` starts everything
+        background: dict[str, subprocess.Popen[bytes] | None] = {
+            name: start(command) for name, command in commands.items()}
         server = start([sys.executable, "manage.py", "runserver", addrport])
         once: list[subprocess.Popen[bytes]] = []
         if TESTIDP in commands:
@@ -74,7 +86,7 @@ class Command(BaseCommand):
 
         def stop(signum: int = 0, frame: FrameType | None = None) -> None:
             # Each child leads its own process group (runserver's reloader has a child too).
-            processes = [server, *background.values(), *once]
+            processes = [p for p in (server, *background.values(), *once) if p is not None]
             for process in processes:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
@@ -97,7 +109,17 @@ class Command(BaseCommand):
                     stop()
                     raise CommandError(f"The web server stopped (exit code {server.returncode}).")
                 for name, process in background.items():
-                    if process.poll() is None:
+                    if process is not None and process.poll() is None:
+                        continue
+                    if name == SCIM_TARGET and held.exists():
+                        if process is not None:
+                            self.stderr.write(f"{name} was stopped; `manage.py scim_target "
+                                              "start` starts it again.")
+                            background[name] = None
+                        continue
+                    if process is None:
+                        self.stderr.write(f"Starting {name[0].lower()}{name[1:]} again.")
+                        background[name] = start(commands[name])
                         continue
                     now = time.monotonic()
                     restarts[name] = [t for t in restarts[name] if now - t < 60] + [now]

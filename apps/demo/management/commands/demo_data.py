@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.demo import eservice, rules_client, seed
+from apps.demo import eservice, rules_client, scim_target, seed
 from apps.organisations.models import Organisation
 
 
@@ -40,3 +40,8 @@ class Command(BaseCommand):
                           f"  client_secret {records['client_secret']}\n"
                           f"  Sara's commissions: {seed.SARA_CARDIOLOGY_COMMISSION} (Kardiologiska "
                           f"kliniken), {seed.SARA_EMERGENCY_COMMISSION} (Akutmottagningen)\n")
+        target = scim_target.ensure_config()
+        self.stdout.write(f"Local SCIM target (a downstream system to register under Administration; "
+                          f"development only; also in {scim_target.config_path()}):\n"
+                          f"  SCIM base URL {target['base_url']}\n"
+                          f"  bearer token  {target['token']}\n")
