@@ -1200,8 +1200,9 @@ def person_rename(*, actor: Actor, person: Person, given_name: str, family_name:
     `name`, RFC 7643 §4.1.1), audited `person.renamed` with both names before and after. A name
     is person-wide, so only an actor whose scope holds every employee HSA-id of the person
     (`require_administer_account`; docs/decisions.md, "Person-wide actions"). Locks the person
-    (docs/architecture.md, "Lock order"). Returns the person unchanged, without an audit event,
-    when the names are the same. Raises NotFound outside the scope, ValidationFailed
+    (docs/architecture.md, "Lock order"). Publishes `person.changed` for the downstream systems
+    (docs/provisioning.md). Returns the person unchanged, without an audit event, when the names
+    are the same. Raises NotFound outside the scope, ValidationFailed
     (`joiner.names`: an empty name; `text.too_long`: longer than its column)."""
     policies.require_administer_account(actor, person)
     given = stored_text(Person, "given_name", given_name)
@@ -1217,6 +1218,6 @@ def person_rename(*, actor: Actor, person: Person, given_name: str, family_name:
                    "family_name": [locked.family_name, family]}
         locked.given_name, locked.family_name = given, family
         locked.save(update_fields=["given_name", "family_name", "updated_at"])
-        record(actor=actor, action=audit.PERSON_RENAMED.code, target=locked, subject=locked,
-               changes=changes)
+        person_changed_publish(record(actor=actor, action=audit.PERSON_RENAMED.code, target=locked,
+                                      subject=locked, changes=changes))
     return locked

@@ -1,6 +1,6 @@
-"""A real downstream SCIM system for the tests: scim2-server's CLI in a subprocess, serving the core
-User and Group schemas (RFC 7643 §4), the enterprise extension (§4.3) and the portal's HSA
-extension (`apps.provisioning.schema.hsa_user_schema`), with a bearer token.
+"""A real downstream SCIM system for the tests: scim2-server's CLI in a subprocess, started as `make run`
+starts its local target (`apps.demo.scim_target.server_command`): the core User and Group schemas
+(RFC 7643 §4), the enterprise extension (§4.3) and the portal's HSA extension, with a bearer token.
 
 `ScimTarget.start()` / `.stop()` start and stop the process (its resources live in memory, so a
 stop forgets them: a stop is a target that is down, not one that lost its data, unless the test
@@ -16,16 +16,13 @@ import http.server
 import json
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scim2_server.utils import load_default_resource_types, load_default_schemas
-
-from apps.provisioning.schema import HSA_USER_SCHEMA, hsa_user_schema
+from apps.demo.scim_target import server_command
 
 TOKEN = "test-target-token"
 
@@ -36,23 +33,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def write_description(folder: Path) -> tuple[Path, Path]:
-    """The schema and resource-type files of the CLI (`--schema`, `--resource-type`): the default
-    schemas plus the HSA extension, and a User resource type with both extensions."""
-    schemas = [schema.model_dump() for schema in load_default_schemas().values()]
-    schemas.append(hsa_user_schema())
-    types = []
-    for resource_type in load_default_resource_types().values():
-        dumped = resource_type.model_dump()
-        if dumped["id"] == "User":
-            dumped["schemaExtensions"].append({"schema": HSA_USER_SCHEMA, "required": False})
-        types.append(dumped)
-    schema_file, type_file = folder / "schemas.json", folder / "resource-types.json"
-    schema_file.write_text(json.dumps(schemas))
-    type_file.write_text(json.dumps(types))
-    return schema_file, type_file
 
 
 class ScimTarget:
@@ -66,11 +46,9 @@ class ScimTarget:
 
     def start(self) -> None:
         """Start the server and wait until it answers (at most 20 s)."""
-        schema_file, type_file = write_description(self.folder)
         log = (self.folder / "scim2-server.log").open("a")
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("scim2-server")), "--schema", str(schema_file),
-             "--resource-type", str(type_file), "--bearer-token", TOKEN, "--port", str(self.port)],
+            server_command(host="127.0.0.1", port=self.port, token=TOKEN, directory=self.folder),
             stdout=log, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 20

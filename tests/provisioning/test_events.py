@@ -87,6 +87,8 @@ CHANGES: dict[str, Callable[[Staff], Callable[[], object]]] = {
     "contact.email_changed": lambda s: lambda: account.contact_email_change(
         actor=s.user, email="nina.nurse@region.example", token=totp_now()),
     "user.created": _account_created,
+    "person.renamed": lambda s: lambda: commissions.person_rename(
+        actor=SYSTEM, person=s.user.person, given_name="Nina", family_name="Nyström"),
 }
 
 
