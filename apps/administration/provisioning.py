@@ -187,6 +187,18 @@ def system_enable(request: HttpRequest, system_id: uuid.UUID) -> HttpResponse:
 
 @staff_required
 @loa_required("administration")
+def system_push_now(request: HttpRequest, system_id: uuid.UUID) -> HttpResponse:
+    """Push the waiting changes now instead of at their next attempt
+    (`services.downstream_system_push_now`; POST only)."""
+    system = selectors.system_get_for_actor(acting_user(request), system_id)
+    if request.method == "POST":
+        _act(request, _("The waiting changes are pushed now. Refresh the page in a moment."),
+             services.downstream_system_push_now, system=system)
+    return redirect(_status_url(system, ProvisioningJob.State.PENDING))
+
+
+@staff_required
+@loa_required("administration")
 def reconciliation_start(request: HttpRequest, system_id: uuid.UUID) -> HttpResponse:
     """Start a reconciliation (`services.reconciliation_start`); a refusal (one runs already,
     the system is paused) is shown on the status page (POST only)."""

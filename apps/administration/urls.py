@@ -51,6 +51,8 @@ urlpatterns = [
          name="system_pause"),
     path("downstream-systems/<uuid:system_id>/enable/", provisioning.system_enable,
          name="system_enable"),
+    path("downstream-systems/<uuid:system_id>/push-now/", provisioning.system_push_now,
+         name="system_push_now"),
     path("downstream-systems/<uuid:system_id>/reconciliation/", provisioning.reconciliation_start,
          name="reconciliation_start"),
     path("downstream-systems/<uuid:system_id>/jobs/<int:job_id>/retry/", provisioning.job_retry,

@@ -9,6 +9,8 @@ SYSTEM_REGISTERED = register("downstream_system.registered", _("Downstream syste
 SYSTEM_CHANGED = register("downstream_system.changed", _("Downstream system changed"))
 SYSTEM_PAUSED = register("downstream_system.paused", _("Downstream system paused"))
 SYSTEM_ENABLED = register("downstream_system.enabled", _("Downstream system enabled"))
+SYSTEM_PUSHED_NOW = register("downstream_system.pushed_now",
+                             _("Waiting changes of a downstream system made due now"))
 SYSTEM_REKEYED = register("downstream_system.rekeyed",
                           _("Downstream system's credentials re-encrypted with a new key"))
 JOB_RETRIED = register("provisioning_job.retried", _("Provisioning retried"))

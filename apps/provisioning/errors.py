@@ -42,12 +42,14 @@ class ReconciliationRunning(Conflict):
 
 
 class SystemPaused(Conflict):
-    """A paused system is not contacted, so it is not reconciled either (`downstream_system.paused`)."""
+    """A paused system is not contacted, so it is neither reconciled nor pushed to on demand
+    (`downstream_system.paused`)."""
 
     default_code = "downstream_system.paused"
 
     def __init__(self) -> None:
-        super().__init__(_("The system is paused. Enable it before starting a reconciliation."))
+        super().__init__(_("The system is paused. Enable it first: nothing is sent to a paused "
+                           "system."))
 
 
 class StateUnchanged(Conflict):

@@ -30,7 +30,7 @@ from apps.core.errors import ValidationFailed
 from apps.identities.actors import Actor, actor_id
 from apps.identities.identifiers import IdentifierError, normalise_text
 from apps.organisations.models import Organisation
-from apps.provisioning import audit, credentials, errors, policies
+from apps.provisioning import audit, credentials, errors, policies, tasks
 from apps.provisioning.models import (
     AccessTokenCache,
     DownstreamSystem,
@@ -431,6 +431,29 @@ def reconciliation_start(*, actor: Actor, system: DownstreamSystem) -> Reconcili
     except IntegrityError as exc:  # provisioning_one_running_reconciliation
         raise errors.ReconciliationRunning() from exc
     return run
+
+
+@service
+def downstream_system_push_now(*, actor: Actor, system: DownstreamSystem) -> int:
+    """Make every pending job of an enabled system that waits for a later attempt (backing off
+    after a failure) due now, e.g. once its administrators know the target works again; the
+    worker is woken after the commit. Returns how many jobs were made due. Raises NotFound unless
+    the actor administers the system's organisation, SystemPaused for a paused system. Audits
+    `downstream_system.pushed_now` with that number. Locks the system, then the jobs (the lock
+    order of `apps.provisioning.models`)."""
+    policies.require_manage_system(actor, system.organisation)
+    with transaction.atomic():
+        locked = _locked(system)
+        if locked.state == DownstreamSystem.State.PAUSED:
+            raise errors.SystemPaused()
+        now = timezone.now()
+        count = ProvisioningJob.objects.filter(
+            system=locked, state=ProvisioningJob.State.PENDING, available_at__gt=now,
+        ).update(available_at=now)
+        record(actor=actor, action=audit.SYSTEM_PUSHED_NOW.code, target=locked,
+               organisation=locked.organisation, changes={"jobs_made_due": [0, count]})
+        transaction.on_commit(tasks.wake)
+    return count
 
 
 @service

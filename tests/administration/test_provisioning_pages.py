@@ -6,6 +6,7 @@ refusals are shown in the reader's language."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -135,7 +136,7 @@ def test_other_organisations_get_404_everywhere(client: Any, other_admin: Any,
     for path in (url("system_status", system), url("system_edit", system)):
         assert client.get(path).status_code == 404
     for path in (url("system_pause", system), url("reconciliation_start", system),
-                 url("job_retry", system, job_id=failed.pk),
+                 url("system_push_now", system), url("job_retry", system, job_id=failed.pk),
                  url("job_skip", system, job_id=failed.pk)):
         assert client.post(path, {"reason": "Mine now"}).status_code == 404
     assert ProvisioningJob.objects.get(pk=failed.pk).state == "failed"
@@ -234,6 +235,19 @@ def test_pause_and_enable_through_the_page(client: Any, hospital_admin: Any,
     assert DownstreamSystem.objects.get().state == "enabled"
     assert AuditEvent.objects.filter(action__in=["downstream_system.paused",
                                                  "downstream_system.enabled"]).count() == 2
+
+
+def test_the_waiting_changes_are_pushed_now_from_the_page(
+        client: Any, hospital_admin: Any, system: DownstreamSystem, person: Any) -> None:
+    """After the target is repaired the administrator need not wait for the next attempt."""
+    later = timezone.now() + timedelta(hours=1)
+    waiting = job(system, person, ProvisioningJob.State.PENDING, attempts=4, available_at=later)
+    login(client, hospital_admin, "sv")
+    page = text(client.get(url("system_status", system)))
+    assert "Skicka de väntande ändringarna nu" in page
+    answer = text(client.post(url("system_push_now", system), follow=True))
+    assert "De väntande ändringarna skickas nu." in answer
+    assert ProvisioningJob.objects.get(pk=waiting.pk).available_at <= timezone.now()
 
 
 def test_a_get_on_an_action_changes_nothing(client: Any, hospital_admin: Any,

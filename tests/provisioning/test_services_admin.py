@@ -300,6 +300,28 @@ def test_retry_makes_a_failed_job_due_now_and_keeps_its_attempts(
         services.provisioning_job_retry(actor=hospital_admin, job=failed)
 
 
+def test_push_now_makes_the_waiting_changes_of_a_working_system_due(
+        system: DownstreamSystem, hospital_admin: Any, person: Any, other_admin: Any) -> None:
+    later = timezone.now() + timedelta(hours=1)
+    waiting = [job(system, person, ProvisioningJob.State.PENDING, attempts=3, available_at=later)
+               for _ in range(2)]
+    failed = job(system, person, available_at=later)
+    with pytest.raises(NotFound):
+        services.downstream_system_push_now(actor=other_admin, system=system)
+
+    assert services.downstream_system_push_now(actor=hospital_admin, system=system) == 2
+    for pending in waiting:
+        stored = ProvisioningJob.objects.get(pk=pending.pk)
+        assert stored.available_at <= timezone.now() and stored.attempts == 3
+    assert ProvisioningJob.objects.get(pk=failed.pk).state == "failed"  # retried one by one
+    [event] = _events("downstream_system.pushed_now")
+    assert event.changes == {"jobs_made_due": [0, 2]}
+
+    services.downstream_system_pause(actor=hospital_admin, system=system)
+    with pytest.raises(errors.SystemPaused):
+        services.downstream_system_push_now(actor=hospital_admin, system=system)
+
+
 @pytest.mark.parametrize("state", ["pending", "failed"])
 def test_skip_closes_a_pending_or_failed_job_with_the_reason_audited(
         system: DownstreamSystem, hospital_admin: Any, person: Any, state: str) -> None:
