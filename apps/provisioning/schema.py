@@ -26,7 +26,6 @@ from scim2_models import (
     EnterpriseUser,
     Extension,
     Group,
-    Mutability,
     Required,
     User,
 )
@@ -64,13 +63,14 @@ class HsaCommission(ComplexAttribute):
 class HsaUser(Extension):
     """The portal's HSA extension of the SCIM User: `employments` (employee HSA-ids), `commissions`
     (only those valid now) and `careUnits` (the HSA-ids of the care units those commissions act
-    for, read-only, derived from the commissions)."""
+    for, derived from the commissions and sent so that a target need not derive it; the inbound
+    server publishes it as read-only, `apps.api.scim.views`)."""
 
     __schema__ = URN(HSA_USER_SCHEMA)
 
     employments: list[HsaEmployment] | None = None
     commissions: list[HsaCommission] | None = None
-    care_units: Annotated[list[str] | None, Mutability.read_only] = None
+    care_units: list[str] | None = None
 
 
 #: The User the portal sends and accepts: core + enterprise + HSA extension.

@@ -58,6 +58,7 @@ def test_a_new_staff_member_is_created_with_the_hsa_extension(
     [commission] = hsa["commissions"]
     assert commission["careUnitHsaId"] == tree["cardio"].hsa_id
     assert commission["purpose"] == "Vård och behandling"
+    assert hsa["careUnits"] == [tree["cardio"].hsa_id]
     job.refresh_from_db()
     assert (job.state, job.result, job.last_error) == ("done", "created", "")
     remote = RemoteUser.objects.get(system=system, person=user.person)
