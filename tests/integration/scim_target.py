@@ -129,7 +129,8 @@ class ScimTarget:
 class FaultyProxy:
     """An HTTP proxy on 127.0.0.1 in front of `target`, with faults set by the test:
 
-    - `fail(status, times, headers)`: the next `times` requests are answered `status` with a SCIM
+    - `fail(status, times, headers)`: the next `times` requests (other than the discovery of
+      `/ServiceProviderConfig`) are answered `status` with a SCIM
       error body (RFC 7644 §3.12) and `headers` (e.g. `Retry-After`), without reaching the target;
     - `delay(seconds, times)`: the next `times` requests wait `seconds` before being forwarded.
 
@@ -151,7 +152,9 @@ class FaultyProxy:
 
             def _any(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fault = proxy._next_fault()
+                # Discovery (RFC 7644 §4) is answered as it is: the faults are the resources'.
+                discovery = urlsplit(self.path).path.endswith("/ServiceProviderConfig")
+                fault = None if discovery else proxy._next_fault()
                 if fault is not None and fault[0] == "status":
                     payload = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
                                           "status": str(fault[1]), "detail": "injected"}).encode()
