@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from scim2_server.utils import load_default_resource_types, load_default_schemas
+from scim2_server.utils import (
+    load_default_resource_types,
+    load_default_schemas,
+    load_default_service_provider_config,
+)
 
 from apps.provisioning.schema import HSA_USER_SCHEMA, hsa_user_schema
 
@@ -56,10 +60,12 @@ def write_description(folder: Path) -> tuple[Path, Path]:
 
 
 class ScimTarget:
-    """scim2-server on 127.0.0.1:`port` (a free one by default), base URL `url` (`.../v2`)."""
+    """scim2-server on 127.0.0.1:`port` (a free one by default), base URL `url` (`.../v2`);
+    announcing bulk support (RFC 7644 §3.7, scim2-server's default) unless `bulk` is False."""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, *, bulk: bool = True) -> None:
         self.folder = folder
+        self.bulk = bulk
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/v2"
         self.process: subprocess.Popen[str] | None = None
@@ -68,9 +74,17 @@ class ScimTarget:
         """Start the server and wait until it answers (at most 20 s)."""
         schema_file, type_file = write_description(self.folder)
         log = (self.folder / "scim2-server.log").open("a")
+        config = []
+        if not self.bulk:  # announce no bulk support (RFC 7643 §5)
+            described = load_default_service_provider_config().model_dump()
+            described["bulk"] = {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+            config_file = self.folder / "service-provider-config.json"
+            config_file.write_text(json.dumps(described))
+            config = ["--service-provider-config", str(config_file)]
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("scim2-server")), "--schema", str(schema_file),
-             "--resource-type", str(type_file), "--bearer-token", TOKEN, "--port", str(self.port)],
+             "--resource-type", str(type_file), "--bearer-token", TOKEN, "--port", str(self.port),
+             *config],
             stdout=log, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 20
