@@ -72,7 +72,12 @@ class ClientSystem:
 
     @property
     def audit_label(self) -> str:
-        return (self.name or self.client_id)[:200]
+        """The registered name, or the client id for a client without one or one registered
+        under a reserved name before such names were refused (`is_reserved_label`), so no row
+        ever reads as the portal's own."""
+        if not self.name or is_reserved_label(self.name):
+            return self.client_id[:200]
+        return self.name[:200]
 
     @property
     def audit_identifier(self) -> str:

@@ -13,8 +13,9 @@ their actor, so each change is one audit event naming the system:
   `apps.api.scim.views.SUPPORTED`), and a change of them is ignored, `userName` refused;
 - DELETE /Users: `person_leave` (a leaver under the client's scope; the person stays readable,
   inactive: the portal keeps people, docs/decisions.md "SCIM DELETE is a leaver");
-- PATCH/PUT /Groups: `role_grant` (a member added: the role over the client's organisation) and
-  `role_end` (a member removed: their assignments of the role in the subtree).
+- PATCH/PUT /Groups: `role_grant` (a member added: the role over the client's organisation; an
+  HR system grants only `issuer`, `policies.require_grantable_role`) and `role_end` (a member
+  removed: their assignments of the role in the subtree).
 
 Lock order (docs/architecture.md, "Lock order"): a User write locks the person, re-reads them
 and only then compares `If-Match`; a Group write locks the client's root `Organisation` row

@@ -369,6 +369,9 @@ def test_a_client_named_like_a_system_actor_is_shown_by_its_name(scim: Scim,
                 post_logout_redirect_uris=[], allowed_scopes=["scim"], allowed_claims=[],
                 algorithm="ES256", first_party=True)
         assert refused.value.field == "name"
+    from apps.core.actors import ClientSystem
+    legacy = ClientSystem(client_id=system.client_id, name="system:portal", organisation_id=None)
+    assert legacy.audit_label == system.client_id  # one registered before: named by its id
 
 
 @pytest.mark.parametrize("kind", ["filter", "patch", "body"])
