@@ -81,6 +81,25 @@ def require_not_self(actor: Actor, person: Person) -> None:
         )
 
 
+#: The system roles a registered system (`ClientSystem`, an HR system over SCIM) may grant:
+#: docs/decisions.md, "What an HR system may grant".
+CLIENT_GRANTABLE_ROLES = frozenset({Role.ISSUER})
+
+
+@policy
+def require_grantable_role(actor: Actor, role: str) -> None:
+    """An HR system's credential grants only `CLIENT_GRANTABLE_ROLES`: it never makes a local
+    administrator or a federation operator (docs/decisions.md, "What an HR system may grant").
+    People and the portal's own actors are limited by their scope alone. Raises Forbidden
+    (`role.not_grantable`)."""
+    if isinstance(actor, ClientSystem) and role not in CLIENT_GRANTABLE_ROLES:
+        raise Forbidden(
+            _("An HR system cannot grant this role. A local administrator grants it in the "
+              "portal."),
+            code="role.not_grantable",
+        )
+
+
 def can_administer_person(actor: Actor, person: Person, role: str = Role.LOCAL_ADMIN) -> bool:
     """True when one of the person's employee HSA-ids belongs to an organisation in scope."""
     roots = scope_roots(actor, role)

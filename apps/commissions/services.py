@@ -278,13 +278,15 @@ def role_grant(
     """Grant a system role over `organisation`'s subtree to `person`, for [valid_from, valid_until).
 
     The actor must be a local administrator over `organisation` and over the person's home
-    organisation, and not the person. Raises NotFound outside scope, Forbidden for oneself,
+    organisation, and not the person; an HR system grants only `policies.CLIENT_GRANTABLE_ROLES`.
+    Raises NotFound outside scope, Forbidden for oneself or a role the actor may not grant,
     ValidationFailed for an unknown role, an end before the start, or an overlapping assignment of
     the same role over the same organisation.
     """
     policies.require_administer_unit(actor, organisation)
     policies.require_administer_person(actor, person)
     policies.require_not_self(actor, person)
+    policies.require_grantable_role(actor, role)
     if role not in Role.values:
         raise ValidationFailed(_("Unknown role."), code="role.unknown", field="role")
     _check_validity(actor, valid_from, valid_until)

@@ -9,6 +9,7 @@ of domain rows store the code (`system:<name>`), and pages show the label in the
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 
@@ -71,7 +72,12 @@ class ClientSystem:
 
     @property
     def audit_label(self) -> str:
-        return (self.name or self.client_id)[:200]
+        """The registered name, or the client id for a client without one or one registered
+        under a reserved name before such names were refused (`is_reserved_label`), so no row
+        ever reads as the portal's own."""
+        if not self.name or is_reserved_label(self.name):
+            return self.client_id[:200]
+        return self.name[:200]
 
     @property
     def audit_identifier(self) -> str:
@@ -87,8 +93,21 @@ def is_operator(actor: object) -> bool:
     return isinstance(actor, SystemActor) and actor.kind == "system"
 
 
-def actor_display(label: str) -> str:
+def actor_display(label: str, kind: str | None = None) -> str:
     """The text to show for a stored actor label: a system actor's translated label, else the
-    stored snapshot as it is (a user's "Given Family (username)")."""
+    stored snapshot as it is (a user's "Given Family (username)"). With the row's actor `kind`
+    (an audit row's `actor_kind`), a label is a system actor's only on a row of that actor's kind,
+    so a user or a client system whose name reads like a code is shown by that name. A "by whom"
+    snapshot of a domain row has no kind: registered names never start with `PREFIX`
+    (`is_reserved_label`), so its code is always the system actor's."""
     actor = _BY_CODE.get(label)
-    return str(actor.label) if actor else label
+    if actor is None or (kind is not None and kind != actor.kind):
+        return label
+    return str(actor.label)
+
+
+def is_reserved_label(name: str) -> bool:
+    """True for a name a registered system may not take (the OAuth2 client's name at
+    registration), as it would read like a system actor's code (`PREFIX`, in any case and
+    width) in audit rows and "by whom" snapshots."""
+    return unicodedata.normalize("NFKC", name).strip().casefold().startswith(PREFIX)

@@ -23,6 +23,7 @@ from oauth2_provider.models import (
     AbstractRefreshToken,
 )
 
+from apps.core.actors import is_reserved_label
 from apps.core.models import BaseModel
 from apps.federation.oidc.vocabulary import CLAIMS, ClientState, ClientType, GrantType, SigningAlgorithm
 
@@ -292,7 +293,8 @@ class Client(AbstractApplication):
         """Every registered redirect URI and post-logout redirect URI passes
         `validate_redirect_uri`; a code client has at least one redirect URI, a client
         credentials client no post-logout one and no user scope (it has no user); a client
-        credentials client is confidential; scopes and claims are known. Raises ValidationError
+        credentials client is confidential; scopes and claims are known; the name is not a
+        reserved actor label (`apps.core.actors.is_reserved_label`). Raises ValidationError
         keyed by field."""
         from django.conf import settings
         from django.core.exceptions import ValidationError
@@ -321,6 +323,10 @@ class Client(AbstractApplication):
             errors.setdefault("client_type", []).append(ValidationError(
                 _("A system client (client credentials) must be confidential."),
                 code="client.public_credentials"))
+        if is_reserved_label(self.name):
+            errors.setdefault("name", []).append(ValidationError(
+                _("A client's name cannot start with “system:”: audit logs would read it as the "
+                  "portal's own."), code="client.reserved_name"))
         scopes = settings.OAUTH2_PROVIDER["SCOPES"]
         if not isinstance(self.allowed_scopes, list) or any(
                 scope not in scopes for scope in self.allowed_scopes):

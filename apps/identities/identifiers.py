@@ -115,6 +115,10 @@ _MESSAGES: dict[str, "str | StrPromise"] = {
         "This has room for at most {max_length} characters. Some characters are stored as two "
         "or more: the ligature “ﬀ”, for example, as “ff”."
     ),
+    "text.control": _(
+        "This cannot contain the invisible control character {codepoint}. Type the text again "
+        "instead of pasting it."
+    ),
 }
 
 
@@ -146,11 +150,17 @@ def normalise_text(value: str, max_length: int) -> str:
     """``value`` as stored: NFKC (:func:`nfkc`) without surrounding whitespace, checked against
     ``max_length`` (characters, the column's size) after normalising, since NFKC can make a text
     longer (the ligature ``ﬃ`` becomes ``ffi``). For names, titles and e-mail addresses people type
-    (docs/security.md, "Identifiers that look alike").
+    (docs/security.md, "Identifiers that look alike"): one line, so a control character (Unicode
+    category Cc: C0, DEL and C1, also tab and line breaks inside the text) is refused, never stored
+    (PostgreSQL refuses NUL in text outright).
 
-    :raises IdentifierError: with code ``text.too_long`` when the stored form is longer.
+    :raises IdentifierError: with code ``text.control`` (the message names the first control
+        character's code point) or ``text.too_long`` when the stored form is longer.
     """
     text = nfkc(value).strip()
+    for character in text:
+        if unicodedata.category(character) == "Cc":
+            raise IdentifierError("text.control", codepoint=f"U+{ord(character):04X}")
     if len(text) > max_length:
         raise IdentifierError("text.too_long", max_length=str(max_length))
     return text

@@ -38,7 +38,7 @@ def _require_checked_call() -> None:
 def stored_text(model: type[Model], field: str, value: str) -> str:
     """`value` NFKC-normalised and stripped for `model.field`, checked against the column's size
     after normalising (`identifiers.normalise_text`). Raises ValidationFailed (`text.too_long`,
-    field `field`)."""
+    or `text.control` for a control character such as NUL; field `field`)."""
     column = model._meta.get_field(field)
     assert isinstance(column, Field) and column.max_length is not None
     max_length = column.max_length

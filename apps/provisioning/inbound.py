@@ -13,8 +13,15 @@ their actor, so each change is one audit event naming the system:
   `apps.api.scim.views.SUPPORTED`), and a change of them is ignored, `userName` refused;
 - DELETE /Users: `person_leave` (a leaver under the client's scope; the person stays readable,
   inactive: the portal keeps people, docs/decisions.md "SCIM DELETE is a leaver");
-- PATCH/PUT /Groups: `role_grant` (a member added: the role over the client's organisation) and
-  `role_end` (a member removed: their assignments of the role in the subtree).
+- PATCH/PUT /Groups: `role_grant` (a member added: the role over the client's organisation; an
+  HR system grants only `issuer`, `policies.require_grantable_role`) and `role_end` (a member
+  removed: their assignments of the role in the subtree).
+
+Lock order (docs/architecture.md, "Lock order"): a User write locks the person, re-reads them
+and only then compares `If-Match`; a Group write locks the client's root `Organisation` row
+first (it serialises the client's Group writes, so the version read is the one written over),
+then the people it changes one at a time in id order (their services lock each person). Nothing
+else locks an `Organisation` row, so it always comes before the person.
 
 Outside the subtree every id is 404 (`NotFoundException`), so existence never leaks. Domain
 refusals become SCIM errors (RFC 7644 §3.12) by `scim_error`; nothing else is raised.
@@ -336,6 +343,11 @@ class PortalScimStorage(ScimStorage):
     def _update_group(self, resource: Resource[Any], expected_version: str | None
                       ) -> Resource[Any]:
         role = self._role(resource.id)
+        # The client's root organisation is locked before the version is read, so two requests
+        # holding one version never both pass If-Match (RFC 7644 §3.14); lock order in the
+        # module docstring.
+        if self.root is not None:
+            Organisation.objects.select_for_update().get(pk=self.root.pk)
         current = cast(PortalGroup, self._group(role))
         assert current.meta is not None
         if expected_version is not None and current.meta.version != expected_version:
@@ -343,7 +355,12 @@ class PortalScimStorage(ScimStorage):
         new = cast(PortalGroup, resource)
         if new.display_name and new.display_name != current.display_name:
             raise MutabilityException(detail="A system role's name does not change")
-        wanted = {str(m.value) for m in new.members or [] if m.value}
+        # A member's id in any spelling uuid.UUID reads (capitals, braces) is the same person as
+        # `GET /Users/<id>` finds: compared in its canonical form (RFC 4122 §3), else refused.
+        try:
+            wanted = {str(uuid.UUID(str(m.value))) for m in new.members or [] if m.value}
+        except ValueError:
+            raise InvalidValueException(detail="Unknown member") from None
         held = {str(m.value) for m in current.members or []}
         # One person at a time in id order, so two requests never lock people in a circle
         # (docs/architecture.md, "Lock order").
@@ -370,6 +387,10 @@ class PortalScimStorage(ScimStorage):
         already is left as they are. Groups: 403."""
         if resource_type.name == "Group":
             raise ForbiddenException(detail="Groups are the portal's fixed system roles")
+        person = self._person(resource_id)
+        # Lock, re-read, then compare (as `_update_user`): a PATCH committed meanwhile changes
+        # the version, and this request answers 412 (RFC 7644 §3.14).
+        Person.objects.select_for_update().get(pk=person.pk)
         person = self._person(resource_id)
         current = self._user(person)
         assert current.meta is not None

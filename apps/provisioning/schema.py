@@ -19,6 +19,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
+from pydantic import field_validator
 from scim2_models import (
     URN,
     CaseExact,
@@ -73,8 +74,21 @@ class HsaUser(Extension):
     care_units: list[str] | None = None
 
 
-#: The User the portal sends and accepts: core + enterprise + HSA extension.
-PortalUser = User[EnterpriseUser | HsaUser]
+class PortalUser(User[EnterpriseUser | HsaUser]):
+    """The User the portal sends and accepts: core + enterprise + HSA extension.
+
+    `active` is a JSON boolean (RFC 7643 §2.3.2, §4.1.1): pydantic's lax mode would read "yes",
+    "on", "1" or 1 as true, so anything but `true`, `false` or null is refused (400
+    `invalidValue`, RFC 7644 §3.12) rather than guessed."""
+
+    @field_validator("active", mode="before")
+    @classmethod
+    def _active_is_a_boolean(cls, value: Any) -> Any:
+        if value is not None and not isinstance(value, bool):
+            raise ValueError("active is true or false (a JSON boolean)")
+        return value
+
+
 #: A system role as a SCIM Group.
 PortalGroup = Group
 

@@ -274,3 +274,15 @@ def test_a_new_address_sends_an_approved_client_back_for_approval(
                                                                  "https://journal.example/c"})
     row.refresh_from_db()
     assert row.state == "approved" and "https://journal.example/c" in row.redirect_uris
+
+
+@pytest.mark.parametrize("name", ["system:portal", "System:worker"])
+def test_a_client_cannot_be_named_like_the_portal_itself(
+        client: Any, hospital_admin: Any, tree: Any, name: str) -> None:
+    """Audit pages show `system:portal` as "The portal": a client may not take such a name."""
+    login(client, hospital_admin)
+    answer = client.post(reverse("administration:client_register"),
+                         {**FORM, "organisation": tree["cardio"].pk, "name": name})
+    assert answer.status_code == 200
+    assert "cannot start with “system:”" in answer.content.decode()
+    assert not Client.objects.exists()

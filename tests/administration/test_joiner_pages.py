@@ -220,3 +220,13 @@ def test_the_unit_list_shows_the_tree(as_admin, tree):
     assert options == ["Demo Hospital (SE2321000016-0100)", "— Cardiology (SE2321000016-0101)",
                        "— Orthopaedics (SE2321000016-0102)"]
     assert '<optgroup label="Demo Hospital">' in select
+
+
+def test_a_control_character_pasted_into_a_name_or_title_is_a_clear_error(as_admin, tree):
+    response = as_admin.post(URL, {**form(tree, given_name="Å\x00sa", family_name="Öb\x1berg",
+                                          title="Sjuk\x07sköterska"), "confirm": "1"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "invisible control character U+001B" in page
+    assert "invisible control character U+0007" in page
+    assert not Person.objects.filter(given_name__startswith="Å").exists()

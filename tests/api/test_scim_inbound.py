@@ -279,3 +279,120 @@ def test_malformed_requests_are_scim_errors_never_500(scim: Scim) -> None:
     assert all(a["Content-Type"].startswith(SCIM) for a in answers)
     assert all(a.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
                for a in answers)
+
+
+def test_a_name_or_title_with_a_control_character_is_400_invalid_value(scim: Scim,
+                                                                     tree: Any) -> None:
+    """PostgreSQL refuses NUL in text: the shared text clean-up refuses it (and every other
+    control character) first, so the HR system reads a SCIM error, not a 500."""
+    carl, _ = make_staff(tree["cardio"], "Carl", "Cardio")
+    answers = [
+        scim.patch(f"Users/{carl.person_id}", [
+            {"op": "replace", "path": "name.givenName", "value": "Ca\x00rl"}]),
+        scim.post("Users", new_user("nul.given", given="Ha\x00nna")),
+        scim.post("Users", new_user("nul.title", title="Sjuk\x00sköterska")),
+        scim.post("Users", new_user("bell.given", given="Ha\x07nna")),
+    ]
+    assert [(a.status_code, a.json()["scimType"]) for a in answers] == [
+        (400, "invalidValue")] * 4, [a.content for a in answers]
+    carl.person.refresh_from_db()
+    assert carl.person.given_name == "Carl"
+    assert not User.objects.filter(username__in=["nul.given", "nul.title", "bell.given"]).exists()
+
+
+def test_a_member_id_in_capitals_is_the_same_person(scim: Scim, tree: Any) -> None:
+    """`GET /Users/<ID IN CAPITALS>` finds the person, so a Group's member in capitals is that
+    person too: repeating the current members in capitals changes nothing."""
+    carl, _ = make_staff(tree["cardio"], "Carl", "Cardio")
+    pid = str(carl.person_id)
+    assert scim.patch("Groups/issuer", [{"op": "add", "path": "members",
+                                         "value": [{"value": pid}]}]).status_code in (200, 204)
+    before = list(RoleAssignment.objects.filter(person_id=pid).values_list("pk", "ended_at"))
+    answer = scim.put("Groups/issuer", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "issuer",
+        "displayName": "e-ID issuer", "members": [{"value": pid.upper()}]})
+    assert answer.status_code == 200, answer.content
+    assert [m["value"] for m in answer.json()["members"]] == [pid]
+    assert list(RoleAssignment.objects.filter(person_id=pid).values_list(
+        "pk", "ended_at")) == before
+
+
+@pytest.mark.parametrize("role", ["federation_operator", "local_admin"])
+def test_an_hr_system_cannot_make_an_administrator(scim: Scim, tree: Any, role: str) -> None:
+    """docs/decisions.md, "What an HR system may grant": only `issuer`."""
+    carl, _ = make_staff(tree["cardio"], "Carl", "Cardio")
+    answer = scim.patch(f"Groups/{role}", [{"op": "add", "path": "members",
+                                            "value": [{"value": str(carl.person_id)}]}])
+    assert answer.status_code == 403, answer.content
+    assert "role.not_grantable" in answer.json()["detail"]
+    assert not RoleAssignment.objects.filter(person=carl.person, role=role).exists()
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, "on"])
+def test_active_must_be_a_json_boolean(scim: Scim, value: Any) -> None:
+    """RFC 7643 §2.3.2: `"yes"` is not read as true; the account stays as it was."""
+    body = created(scim, "hanna.hr", active=False)
+    answer = scim.patch(f"Users/{body['id']}", [
+        {"op": "replace", "path": "active", "value": value}])
+    assert answer.status_code == 400, answer.content
+    assert answer.json()["scimType"] == "invalidValue"
+    assert not User.objects.get(username="hanna.hr").is_active
+
+
+def test_a_client_named_like_a_system_actor_is_shown_by_its_name(scim: Scim,
+                                                                 system: Any) -> None:
+    """An audit row's label reads as "The portal" only on a row the portal wrote; and a client
+    cannot be registered under such a name in the first place."""
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    from apps.core.actors import SYSTEM
+    from apps.core.errors import ValidationFailed
+    from apps.federation import services_oidc
+
+    created(scim, "hanna.hr")
+    event = AuditEvent.objects.filter(actor_kind="client").latest("pk")
+    event.actor_label = "system:portal"  # a client registered before the name was refused
+    with translation.override("en"):
+        shown = render_to_string("_actor.html", {"event": event})
+        patient_view = render_to_string("selfservice/patient/_log_actor.html", {"event": event})
+        portal_row = AuditEvent(actor_label="system:portal", actor_kind="system")
+        assert "The portal" in render_to_string("_actor.html", {"event": portal_row})
+    assert "The portal" not in shown and "system:portal" in shown
+    assert "The portal" not in patient_view
+    for name in ("system:portal", " SYSTEM:worker", "ｓｙｓｔｅｍ:portal"):
+        with pytest.raises(ValidationFailed) as refused:
+            services_oidc.client_register(
+                actor=SYSTEM, organisation=system.client.organisation, name=name,
+                contact_name="Ella Example", contact_email="ella@example.invalid",
+                client_type="confidential", grant_type="client-credentials", redirect_uris=[],
+                post_logout_redirect_uris=[], allowed_scopes=["scim"], allowed_claims=[],
+                algorithm="ES256", first_party=True)
+        assert refused.value.field == "name"
+    from apps.core.actors import ClientSystem
+    legacy = ClientSystem(client_id=system.client_id, name="system:portal", organisation_id=None)
+    assert legacy.audit_label == system.client_id  # one registered before: named by its id
+
+
+@pytest.mark.parametrize("kind", ["filter", "patch", "body"])
+def test_a_request_too_costly_to_serve_is_refused_before_any_work(scim: Scim, tree: Any,
+                                                                 kind: str) -> None:
+    """A flat filter of thousands of terms or a PATCH of thousands of operations holds a
+    worker for seconds: 400 `tooMany` (RFC 7644 §3.12), and a body over 256 kB is 413;
+    nothing is changed."""
+    carl, _ = make_staff(tree["cardio"], "Carl", "Cardio")
+    if kind == "filter":
+        answer = scim.post("Users/.search", {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": " or ".join(['userName co "zz"'] * 2000)})
+    elif kind == "patch":
+        answer = scim.patch(f"Users/{carl.person_id}", [
+            {"op": "replace", "path": "name.givenName", "value": "X"}] * 2000)
+    else:
+        answer = scim.post("Users", new_user("big.body", title="x" * (300 * 1024)))
+    expected = (413, None) if kind == "body" else (400, "tooMany")
+    assert (answer.status_code, answer.json().get("scimType")) == expected, answer.content
+    carl.person.refresh_from_db()
+    assert carl.person.given_name == "Carl"
+    small = scim.get('Users?filter=' + " or ".join(['userName eq "or eq"'] * 200))
+    assert small.status_code == 200, small.content

@@ -13,6 +13,7 @@ from apps.identities.identifiers import (
     make_person_number,
     normalise_hsa_id,
     normalise_org_number,
+    normalise_text,
     parse_person_number,
 )
 
@@ -394,3 +395,17 @@ def test_org_number_bad_format(value: str) -> None:
     with pytest.raises(IdentifierError) as excinfo:
         normalise_org_number(value)
     assert excinfo.value.code == "orgnr.format"
+
+
+@pytest.mark.parametrize("value, codepoint", [
+    ("Ca\x00rl", "U+0000"), ("Ca\trl", "U+0009"), ("Ca\nrl", "U+000A"), ("Ca\x7frl", "U+007F"),
+    ("Ca\x85rl", "U+0085"),
+])
+def test_a_control_character_inside_a_text_is_refused_and_named(value: str,
+                                                                codepoint: str) -> None:
+    """Names, titles and addresses are one line; PostgreSQL refuses NUL outright."""
+    with pytest.raises(IdentifierError) as excinfo:
+        normalise_text(value, 100)
+    assert excinfo.value.code == "text.control"
+    assert codepoint in str(excinfo.value.message)
+    assert normalise_text("  Carl\n", 100) == "Carl"  # surrounding whitespace is only trimmed

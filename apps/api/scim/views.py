@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
-from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -39,6 +39,7 @@ from scim2_models import (
     ScimProvider,
     ServiceProviderConfig,
     Sort,
+    TooManyException,
     UnauthorizedException,
 )
 from scim2_models import User as ScimUser
@@ -62,6 +63,15 @@ logger = logging.getLogger(__name__)
 SCIM_SCOPE = "scim"
 #: The most resources one search returns (RFC 7644 §3.4.2.4 `maxResults`).
 MAX_RESULTS = 200
+#: The largest request body, in bytes: far above any one User or Group, far below the portal's
+#: `DATA_UPLOAD_MAX_MEMORY_SIZE`, so one request cannot hold a worker for long (413, RFC 7644
+#: §3.12 leaves the limit to the service provider).
+MAX_BODY_BYTES = 256 * 1024
+#: The most comparisons (`attrPath op value`, `attrPath pr`) one filter may hold; more is
+#: 400 `tooMany` (RFC 7644 §3.4.2.2, §3.12) before the filter is parsed or evaluated.
+MAX_FILTER_TERMS = 200
+#: The most operations one PATCH may carry; more is 400 `tooMany` before any is applied.
+MAX_PATCH_OPERATIONS = 100
 #: The URL prefix of the server (portal/urls.py).
 PREFIX = "/scim/v2"
 
@@ -208,11 +218,44 @@ def _scim_request(request: HttpRequest, path: str) -> ScimRequest:
                        headers=headers, body=request.body)
 
 
+#: A quoted value (RFC 7644 §3.4.2.2 `compValue`, a JSON string) and a comparison operator.
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_OPERATOR = re.compile(r"\b(?:eq|ne|co|sw|ew|gt|ge|lt|le|pr)\b", re.IGNORECASE)
+
+
+def _check_cost(scim_request: ScimRequest) -> None:
+    """Refuse a request whose work grows without bound before any of it is done: a filter of
+    more than `MAX_FILTER_TERMS` comparisons (in `?filter=` or a `.search` body) or a PATCH of
+    more than `MAX_PATCH_OPERATIONS` operations. Raises TooManyException (400 `tooMany`, RFC
+    7644 §3.12). A body that is not a JSON object is left to scim2-server (400
+    `invalidSyntax`)."""
+    filters = [scim_request.query.get("filter", "")]
+    body: object = None
+    if scim_request.body:
+        try:
+            body = json.loads(scim_request.body)
+        except ValueError:
+            body = None
+    if isinstance(body, dict):
+        found = body.get("filter")
+        filters.append(found if isinstance(found, str) else "")
+        operations = body.get("Operations")
+        if (scim_request.method == "PATCH" and isinstance(operations, list)
+                and len(operations) > MAX_PATCH_OPERATIONS):
+            raise TooManyException(detail=f"A PATCH carries at most {MAX_PATCH_OPERATIONS} "
+                                          "operations")
+    for text in filters:
+        if len(_OPERATOR.findall(_QUOTED.sub(" ", text or ""))) > MAX_FILTER_TERMS:
+            raise TooManyException(detail=f"A filter holds at most {MAX_FILTER_TERMS} "
+                                          "comparisons")
+
+
 def _serve(scim_request: ScimRequest, request: HttpRequest) -> ScimResponse:
     operation = SERVICE.match(scim_request).operation
     if operation is Operation.service_provider_config:
         return ScimHandler(SERVICE, PortalScimStorage(_anonymous())).handle(scim_request)
     actor = _client(request)
+    _check_cost(scim_request)
     scim_request.subject = actor
     return ScimHandler(SERVICE, PortalScimStorage(actor)).handle(scim_request)
 
@@ -237,15 +280,21 @@ def scim_endpoint(request: HttpRequest, path: str) -> HttpResponse:
     patch, delete; `.search` with POST), `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`
     (RFC 7644 §3.2, §4). Answers `application/scim+json`; refusals are SCIM errors (RFC 7644
     §3.12): 400 (`invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `mutability`,
-    ...), 401, 403, 404 (also for anything outside the client's organisation), 405, 409
-    (`uniqueness`), 412 (If-Match), 413 (a body over `DATA_UPLOAD_MAX_MEMORY_SIZE`), 415, 501
+    `tooMany`: `_check_cost`, ...), 401, 403, 404 (also for anything outside the client's
+    organisation), 405, 409 (`uniqueness`), 412 (If-Match), 413 (a body over `MAX_BODY_BYTES`), 415, 501
     (`/Bulk`, `/Me`). A domain refusal that escapes the storage is mapped by `scim_error`, a
     deadlock PostgreSQL broke is 503; nothing answers 500 on purpose."""
     try:
-        response = _serve(_scim_request(request, path), request)
+        length = str(request.META.get("CONTENT_LENGTH") or "0")
+        if length.isdigit() and int(length) > MAX_BODY_BYTES:
+            raise RequestDataTooBig()
+        scim_request = _scim_request(request, path)
+        if len(scim_request.body or b"") > MAX_BODY_BYTES:
+            raise RequestDataTooBig()
+        response = _serve(scim_request, request)
     except RequestDataTooBig:
         response = SERVICE.error_response(PayloadTooLargeException(
-            detail=f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes"))
+            detail=f"The body is larger than {MAX_BODY_BYTES} bytes"))
     except PortalError as exc:
         response = SERVICE.error_response(scim_error(exc))
     except SCIMException as exc:

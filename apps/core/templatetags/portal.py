@@ -11,9 +11,11 @@ register = template.Library()
 
 
 @register.filter(name="actor_name")
-def actor_name(label: str) -> str:
-    """`{{ event.actor_label|actor_name }}`: a system actor's translated name, else the label."""
-    return actor_display(label or "")
+def actor_name(label: str, kind: str | None = None) -> str:
+    """`{{ event.actor_label|actor_name:event.actor_kind }}` (an audit row) or
+    `{{ snapshot_label|actor_name }}` (a domain row's "by whom"): a system actor's translated name,
+    else the label (`actor_display`; with a kind, only on a row of the system actor's kind)."""
+    return actor_display(label or "", kind or None)
 
 
 @register.filter(name="actor_name_for_patient")
