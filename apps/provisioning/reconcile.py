@@ -13,8 +13,9 @@ survives a worker's death (the run is leased while a step runs, `PROVISIONING_LE
    state has not changed.
 2. **Target phase.** The target's users are listed a page at a time (`startIndex`, RFC 7644
    §3.4.2.4). An active user whose `externalId` names no person in scope is deactivated: through a
-   `reconcile` job when it names a portal person (the push sends them inactive), else by a PATCH
-   of `active` to false (RFC 7644 §3.5.2.3). Nothing is ever deleted.
+   `reconcile` job when it is the user the portal pushed for that person (its `RemoteUser`; the
+   push sends them inactive), else by a PATCH of `active` to false (RFC 7644 §3.5.2.3), sending
+   nothing of the person. Nothing is ever deleted.
 3. The run ends `done` with `total` (people in scope plus the target's users at the start),
    `compared`, `repaired` (jobs queued) and `removed` (users deactivated), audited
    `reconciliation.finished`; a permanent refusal by the target ends it `failed` with the error.
@@ -39,7 +40,6 @@ from apps.audit.services import record
 from apps.commissions.policies import require_operator
 from apps.core.actors import WORKER, SystemActor
 from apps.core.calls import service
-from apps.identities.models import Person
 from apps.provisioning import audit
 from apps.provisioning.client import TokenError, scim_client
 from apps.provisioning.models import (
@@ -164,12 +164,18 @@ def _target_page(run: Run, system: DownstreamSystem, client: SyncSCIMClient,
             people[user.id] = None
     known = {pid for pid in people.values() if pid is not None}
     in_scope = set(person_ids_in_scope(system).filter(person_id__in=known))
-    portal = set(Person.objects.filter(pk__in=known).values_list("pk", flat=True))
+    # Only a user the portal pushed itself (its RemoteUser names this remote id) is repaired by
+    # a push; any other, even one naming a portal person, gets only `active` false, so the
+    # target never learns data of a person it never received (docs/provisioning.md, "Scope").
+    pushed = {(str(remote_id), person_id) for remote_id, person_id in RemoteUser.objects.filter(
+        system=system, person_id__in=known).exclude(remote_id="")
+        .values_list("remote_id", "person_id")}
     stray = [user for user in users if user.active is not False
              and people[user.id] not in in_scope]
-    _queue(run, system, [people[user.id] for user in stray if people[user.id] in portal])
+    ours = [user for user in stray if (str(user.id), people[user.id]) in pushed]
+    _queue(run, system, [people[user.id] for user in ours])
     for user in stray:
-        if people[user.id] not in portal:
+        if user not in ours:
             patch = PatchOp[PortalUser].model_validate(  # type: ignore[misc]
                 {"schemas": [PATCH_OP],
                  "Operations": [{"op": "replace", "path": "active", "value": False}]})
