@@ -16,7 +16,8 @@ survives a worker's death (the run is leased while a step runs, `PROVISIONING_LE
    `reconcile` job when it is the user the portal pushed for that person (its `RemoteUser`; the
    push sends them inactive), else by a PATCH of `active` to false (RFC 7644 §3.5.2.3), sending
    nothing of the person. Nothing is ever deleted.
-3. The run ends `done` with `total` (people in scope plus the target's users at the start),
+3. The run ends `done` with `total` (people in scope plus the target's users, counted again when
+   the target phase starts, since the repairs add users; `compared` never exceeds it),
    `compared`, `repaired` (jobs queued) and `removed` (users deactivated), audited
    `reconciliation.finished`; a permanent refusal by the target ends it `failed` with the error.
 """
@@ -24,6 +25,7 @@ survives a worker's death (the run is leased while a step runs, `PROVISIONING_LE
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -55,12 +57,26 @@ from apps.provisioning.scope import person_ids_in_scope
 
 Run = ReconciliationRun
 
+logger = logging.getLogger(__name__)
+
+#: Largest `totalResults` believed from a target (RFC 7644 §3.4.2 puts no bound; the run's
+#: counters are 32-bit integers).
+TOTAL_MAX = 1_000_000_000
+
+
+def _total(listed: Any) -> int:
+    """A ListResponse's `totalResults`, within 0..TOTAL_MAX."""
+    try:
+        return min(max(int(listed.total_results or 0), 0), TOTAL_MAX)
+    except (TypeError, ValueError):
+        return 0
+
 
 def reconcile_step(*, limit: int | None = None) -> int:
     """Advance each running, unleased reconciliation of an enabled system by one page, at most
     `limit` runs (default: all); returns how many moved on. A paused system's run waits. Transient
     failures (network, timeout, 429, 5xx) leave the run to the next step; a permanent one (or
-    credentials that cannot be decrypted) ends it failed."""
+    credentials that cannot be decrypted, or any unexpected error, logged) ends it failed."""
     steps = 0
     runs = Run.objects.filter(state=Run.State.RUNNING,
                               system__state=DownstreamSystem.State.ENABLED)  # paused: waits
@@ -81,6 +97,10 @@ def reconcile_step(*, limit: int | None = None) -> int:
         except InvalidToken:
             reconciliation_finish(actor=WORKER, run_id=run.pk,
                                   error="the stored credentials cannot be decrypted (key missing)")
+        except Exception as exc:  # a step must never stop the other runs nor stay leased
+            logger.exception("provisioning: reconciliation %s failed unexpectedly", run.pk)
+            reconciliation_finish(actor=WORKER, run_id=run.pk,
+                                  error=f"unexpected error: {exc!r}"[:2000])
         steps += 1
     return steps
 
@@ -108,7 +128,7 @@ def _step(run: Run) -> None:
         if not cursor:
             listed = scim_call(system, client.search, PortalUser,
                            SearchRequest.model_validate({"attributes": ["id"], "count": 0}))
-            run.total = person_ids_in_scope(system).count() + int(listed.total_results or 0)
+            run.total = min(person_ids_in_scope(system).count() + _total(listed), TOTAL_MAX)
             cursor = {"phase": "portal", "after": ""}
         finished = False
         if cursor["phase"] == "portal":
@@ -156,6 +176,8 @@ def _target_page(run: Run, system: DownstreamSystem, client: SyncSCIMClient,
                    SearchRequest.model_validate({"attributes": ["id", "externalId", "active"],
                                                 "startIndex": cursor["start"], "count": page}))
     users = list(listed.resources or [])
+    if cursor["start"] == 1:  # the repairs of the portal phase may have added users
+        run.total = min(run.compared + _total(listed), TOTAL_MAX)
     people: dict[str | None, uuid.UUID | None] = {}
     for user in users:
         try:
@@ -181,6 +203,7 @@ def _target_page(run: Run, system: DownstreamSystem, client: SyncSCIMClient,
                  "Operations": [{"op": "replace", "path": "active", "value": False}]})
             scim_call(system, client.modify, PortalUser, user.id, patch)
     run.compared += len(users)
+    run.total = max(run.total, run.compared)
     run.removed += len(stray)
     cursor["start"] = cursor["start"] + len(users)
     return len(users) < page
