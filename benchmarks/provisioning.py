@@ -79,8 +79,10 @@ UNITS = 50
 ANATOMY = 100
 #: Users the inbound figures create and then PATCH.
 INBOUND = int(os.environ.get("BENCH_PROVISIONING_INBOUND", "500"))
-#: Users created straight at the target, for its own ceiling.
+#: Users created straight at the target, for its own ceiling (one request each, then in bulk).
 BASELINE = 2000
+#: Users per bulk request of the target's ceiling (the push's `CLAIM_SIZE`).
+BULK_BASELINE = 50
 #: The goal: every user delivered within this many seconds (with 2 workers).
 GOAL_SECONDS = 300
 #: Rows of the backlog curve printed at most (samples are thinned to fit).
@@ -236,33 +238,47 @@ def baseline(folder: Path) -> None:
     target = Target(folder)
     per_thread = BASELINE // 2
 
-    def create(thread: int) -> None:
-        with httpx2.Client(base_url=target.base_url, timeout=30,
-                           headers={"Authorization": f"Bearer {target.token}"}) as http:
-            for i in range(per_thread):
-                n = thread * per_thread + i
-                http.post("/Users", json={
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", HSA_USER_SCHEMA],
-                    "userName": f"SE2321000099-E{n:07d}", "externalId": _uuid(32, n + 1),
-                    "name": {"givenName": "Bench", "familyName": f"Staff {n}"},
-                    "emails": [{"value": f"staff{n}@bench.example", "type": "work"}],
-                    HSA_USER_SCHEMA: {
-                        "employments": [{"hsaId": f"SE2321000099-E{n:07d}"}],
-                        "commissions": [{"hsaId": f"SE2321000099-C{n:07d}",
-                                         "name": "Vård och behandling"}],
-                        "careUnits": ["SE2321000099-0001"]}},
-                    headers={"Content-Type": "application/scim+json"}).raise_for_status()
+    def user(n: int) -> dict[str, Any]:
+        return {
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", HSA_USER_SCHEMA],
+            "userName": f"SE2321000099-E{n:07d}", "externalId": _uuid(32, n + 1),
+            "name": {"givenName": "Bench", "familyName": f"Staff {n}"},
+            "emails": [{"value": f"staff{n}@bench.example", "type": "work"}],
+            HSA_USER_SCHEMA: {
+                "employments": [{"hsaId": f"SE2321000099-E{n:07d}"}],
+                "commissions": [{"hsaId": f"SE2321000099-C{n:07d}",
+                                 "name": "Vård och behandling"}],
+                "careUnits": ["SE2321000099-0001"]}}
 
-    threads = [threading.Thread(target=create, args=(t,)) for t in range(2)]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    def create(thread: int, bulk: bool) -> None:
+        with httpx2.Client(base_url=target.base_url, timeout=60,
+                           headers={"Authorization": f"Bearer {target.token}",
+                                    "Content-Type": "application/scim+json"}) as http:
+            numbers = [(2 if bulk else 0) * BASELINE + thread * per_thread + i
+                       for i in range(per_thread)]
+            if not bulk:
+                for n in numbers:
+                    http.post("/Users", json=user(n)).raise_for_status()
+                return
+            for first in range(0, per_thread, BULK_BASELINE):
+                http.post("/Bulk", json={
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": [{"method": "POST", "path": "/Users", "bulkId": f"u{n}",
+                                    "data": user(n)}
+                                   for n in numbers[first:first + BULK_BASELINE]]},
+                          ).raise_for_status()
+
+    for bulk, what in ((False, "POST /Users"), (True, f"POST /Bulk of {BULK_BASELINE} users")):
+        threads = [threading.Thread(target=create, args=(t, bulk)) for t in range(2)]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        print(f"  the target alone: {BASELINE:,} users by 2 threads ({what}) in {elapsed:.1f} s, "
+              f"{BASELINE / elapsed:,.0f} users/s (its ceiling)")
     target.stop()
-    print(f"  the target alone: {BASELINE:,} POST /Users by 2 threads in {elapsed:.1f} s, "
-          f"{BASELINE / elapsed:,.0f} users/s (its ceiling)")
 
 
 # ---- the workers -----------------------------------------------------------------------------
@@ -355,9 +371,9 @@ def anatomy() -> None:
     kinds = Counter(q["sql"].split(None, 1)[0].upper() for q in queries.captured_queries)
     print(f"  one worker alone, in process: {jobs} jobs in {elapsed:.1f} s, "
           f"{elapsed * 1000 / jobs:.0f} ms per job; per job "
-          + ", ".join(f"{kind} {n / jobs:.1f}" for kind, n in kinds.most_common())
+          + ", ".join(f"{kind} {n / jobs:.2f}" for kind, n in kinds.most_common())
           + " SQL statements; HTTP requests per job: "
-          + ", ".join(f"{method} {n / jobs:.1f}" for method, n in requests.methods.most_common()))
+          + ", ".join(f"{method} {n / jobs:.2f}" for method, n in requests.methods.most_common()))
 
 
 def push(system: Any, target: Target) -> None:

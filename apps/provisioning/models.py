@@ -146,7 +146,10 @@ class RemoteUser(models.Model):
     """The target's User for one person in one system: `remote_id` (the target's `id`, empty until
     known), `version` (its last ETag, RFC 7644 §3.14), `digest` (SHA-256 of the last pushed
     resource, so an unchanged state is not sent again) and whether it was last pushed `active`.
-    Its row is the per-person lock of the worker."""
+    `groups` holds the system roles (codes) whose Groups the user was last made a member of, or
+    None when that is not known (never pushed, recovered after a 409, or cleared by a
+    reconciliation): the push then sets every role's membership. Its row is the per-person lock
+    of the worker."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     system = models.ForeignKey(DownstreamSystem, on_delete=models.PROTECT, related_name="+")
@@ -155,6 +158,7 @@ class RemoteUser(models.Model):
     version = models.CharField(max_length=200, blank=True)
     digest = models.CharField(max_length=64, blank=True)
     active = models.BooleanField(default=False)
+    groups = models.JSONField(null=True, blank=True, default=None)
     pushed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

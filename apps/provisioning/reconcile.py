@@ -238,7 +238,7 @@ def _queue(run: Run, system: DownstreamSystem, person_ids: Sequence[uuid.UUID | 
                                        ignore_conflicts=True)
         list(RemoteUser.objects.select_for_update().filter(system=system, person_id__in=ids)
              .order_by("person_id"))
-        RemoteUser.objects.filter(system=system, person_id__in=ids).update(digest="")
+        RemoteUser.objects.filter(system=system, person_id__in=ids).update(digest="", groups=None)
         ProvisioningJob.objects.bulk_create(
             [ProvisioningJob(system=system, person_id=pid, key=f"reconcile:{run.pk}:{pid}",
                              change="reconcile") for pid in ids], ignore_conflicts=True)

@@ -567,8 +567,10 @@ LOGGING = {
     # django-axes logs every login at INFO; the audit log has them (failures stay at WARNING).
     # pysaml2 logs whole assertions (NameIDs, attributes) at INFO and xmlschema every schema it
     # loads: personal data and noise; the audit log records what matters.
+    # httpx2 logs every HTTP request at INFO: a line per provisioning request (failures are
+    # logged by apps.provisioning.push).
     "loggers": {"axes": {"level": "WARNING"}, "saml2": {"level": "WARNING"},
-                "xmlschema": {"level": "WARNING"},
+                "xmlschema": {"level": "WARNING"}, "httpx2": {"level": "WARNING"},
                 "django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
 

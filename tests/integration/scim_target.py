@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from scim2_server.utils import load_default_service_provider_config
+
 from apps.demo.scim_target import server_command
 
 TOKEN = "test-target-token"
@@ -36,10 +38,12 @@ def free_port() -> int:
 
 
 class ScimTarget:
-    """scim2-server on 127.0.0.1:`port` (a free one by default), base URL `url` (`.../v2`)."""
+    """scim2-server on 127.0.0.1:`port` (a free one by default), base URL `url` (`.../v2`);
+    announcing bulk support (RFC 7644 §3.7, scim2-server's default) unless `bulk` is False."""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, *, bulk: bool = True) -> None:
         self.folder = folder
+        self.bulk = bulk
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/v2"
         self.process: subprocess.Popen[str] | None = None
@@ -47,8 +51,16 @@ class ScimTarget:
     def start(self) -> None:
         """Start the server and wait until it answers (at most 20 s)."""
         log = (self.folder / "scim2-server.log").open("a")
+        config = []
+        if not self.bulk:  # announce no bulk support (RFC 7643 §5)
+            described = load_default_service_provider_config().model_dump()
+            described["bulk"] = {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+            config_file = self.folder / "service-provider-config.json"
+            config_file.write_text(json.dumps(described))
+            config = ["--service-provider-config", str(config_file)]
         self.process = subprocess.Popen(
-            server_command(host="127.0.0.1", port=self.port, token=TOKEN, directory=self.folder),
+            [*server_command(host="127.0.0.1", port=self.port, token=TOKEN,
+                             directory=self.folder), *config],
             stdout=log, stderr=subprocess.STDOUT, text=True,
         )
         deadline = time.monotonic() + 20
@@ -107,7 +119,8 @@ class ScimTarget:
 class FaultyProxy:
     """An HTTP proxy on 127.0.0.1 in front of `target`, with faults set by the test:
 
-    - `fail(status, times, headers)`: the next `times` requests are answered `status` with a SCIM
+    - `fail(status, times, headers)`: the next `times` requests (other than the discovery of
+      `/ServiceProviderConfig`) are answered `status` with a SCIM
       error body (RFC 7644 §3.12) and `headers` (e.g. `Retry-After`), without reaching the target;
     - `delay(seconds, times)`: the next `times` requests wait `seconds` before being forwarded.
 
@@ -129,7 +142,9 @@ class FaultyProxy:
 
             def _any(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                fault = proxy._next_fault()
+                # Discovery (RFC 7644 §4) is answered as it is: the faults are the resources'.
+                discovery = urlsplit(self.path).path.endswith("/ServiceProviderConfig")
+                fault = None if discovery else proxy._next_fault()
                 if fault is not None and fault[0] == "status":
                     payload = json.dumps({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
                                           "status": str(fault[1]), "detail": "injected"}).encode()

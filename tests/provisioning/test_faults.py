@@ -23,7 +23,7 @@ from apps.provisioning.models import (
     ProvisioningJob,
     RemoteUser,
 )
-from apps.provisioning.push import claim_next, push, push_due, push_finish
+from apps.provisioning.push import claim_due, push, push_due, push_finish
 from apps.provisioning.reconcile import fingerprint
 from apps.provisioning.resources import user_resource
 from apps.provisioning.schema import PortalUser
@@ -157,12 +157,12 @@ def test_a_worker_killed_mid_push_leaves_the_job_to_be_taken_up_again(
     should it come late, changes nothing."""
     user, _ = make_staff(tree["cardio"], "Kim", "Killed", care=True)
     job = queue(system, user.person)
-    dead = claim_next()
-    assert dead is not None
-    clients: dict[Any, Any] = {}
-    late = push(dead, clients) if pushed else None
-    for client in clients.values():
-        client.client.close()
+    dead = claim_due()
+    assert len(dead) == 1
+    targets: dict[Any, Any] = {}
+    late = push(dead, targets) if pushed else None
+    for connected in targets.values():
+        connected.close()
 
     assert push_due().as_dict() == {"retried": 0, "failed": 0, "lost": 0}  # leased: untouched
     ProvisioningJob.objects.filter(pk=job.pk).update(
@@ -170,7 +170,7 @@ def test_a_worker_killed_mid_push_leaves_the_job_to_be_taken_up_again(
 
     assert push_due().results == {"recovered" if pushed else "created": 1}
     if late is not None:
-        assert push_finish(actor=WORKER, claim=dead, outcome=late) is False
+        assert push_finish(actor=WORKER, claims=dead, outcomes=late) == [False]
     job.refresh_from_db()
     assert job.state == "done" and job.attempts == 2
     assert AuditEvent.objects.filter(action="provisioning_job.pushed",

@@ -53,11 +53,12 @@ def test_two_workers_keep_each_persons_order_and_push_each_job_once(
         for person in people:
             Person.objects.filter(pk=person.pk).update(family_name=f"Parallel{round_}")
             queue(system, person)  # each job sees the final state; order is what is checked
-    proxy.fail(503, times=2)  # two pushes fail on the way and are retried
+    proxy.fail(503, times=2)  # two requests fail on the way and their jobs are retried
 
     reports = at_once([_worker, _worker])
-    ProvisioningJob.objects.filter(state="pending").update(available_at="2000-01-01T00:00Z")
-    reports += at_once([_worker, _worker])
+    for _ in range(2):  # a failed bulk request retries each of its jobs: twice at most
+        ProvisioningJob.objects.filter(state="pending").update(available_at="2000-01-01T00:00Z")
+        reports += at_once([_worker, _worker])
 
     jobs = list(ProvisioningJob.objects.order_by("id"))
     assert {job.state for job in jobs} == {"done"}

@@ -54,7 +54,7 @@ def test_a_person_moved_to_another_care_provider_is_deactivated_and_then_no_long
     queue(system, mover.person)
     push_due()
     held = target.user(str(mover.person.pk))
-    assert held["active"] is False
+    assert held is not None and held["active"] is False
     assert "Mover" not in str(held) and "@" not in str(held.get("emails", "")), held
 
     Person.objects.filter(pk=mover.person.pk).update(email="mona@othercare.se")
