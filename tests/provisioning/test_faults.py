@@ -250,7 +250,10 @@ def test_a_token_endpoint_with_a_huge_expires_in_still_delivers(
             return 200, {"Content-Type": "application/json"}, (
                 b'{"access_token": "abc", "token_type": "Bearer", '
                 b'"expires_in": 100000000000000000000}')
-        return scim(201, created_user(body, "u1"))
+        if method == "POST":
+            return scim(201, created_user(body, "u1"))
+        return scim(404, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                          "status": "404"})
 
     hostile.answer = answer
     system = services.downstream_system_register(
@@ -268,3 +271,47 @@ def test_a_token_endpoint_with_a_huge_expires_in_still_delivers(
     assert job.state == "done"
     cached = AccessTokenCache.objects.get(system=system)
     assert cached.expires_at <= timezone.now() + timedelta(days=1)
+
+
+@pytest.mark.parametrize("retry_after", ["400000000000", str(10 * 365 * 24 * 3600), "\u00b2",
+                                         "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_retry_after_far_away_or_unreadable_waits_at_most_the_longest_backoff(
+    system: DownstreamSystem, proxy: FaultyProxy, tree: Any, settings: Any, retry_after: str
+) -> None:
+    """`Retry-After` (RFC 9110 §10.2.3) of years, beyond year 9999 or not ASCII digits: the job
+    waits at most `OUTBOX_RETRY_MAX_SECONDS` and the worker goes on."""
+    user, _ = make_staff(tree["cardio"], "Rita", "Retry", care=True)
+    job = queue(system, user.person)
+    proxy.fail(503, headers={"Retry-After": retry_after})
+
+    assert push_due().retried == 1
+
+    job.refresh_from_db()
+    assert job.state == "pending"
+    assert job.available_at <= timezone.now() + timedelta(
+        seconds=settings.OUTBOX_RETRY_MAX_SECONDS + 1)
+
+
+def test_a_user_id_longer_than_the_portal_keeps_fails_the_job_once(
+    tree: Any, hostile: HostileTarget
+) -> None:
+    """A target answering the create with a 300-character `id` (RFC 7643 §3.1 sets no bound):
+    the job fails with that reason, and no retry creates the user again."""
+    system = make_system(tree["region"], hostile.url, attributes=[])
+    user, _ = make_staff(tree["cardio"], "Lang", "Id", care=True)
+    job = queue(system, user.person)
+
+    def answer(method: str, path: str, body: bytes) -> Any:
+        if method == "POST" and path.endswith("/Users"):
+            return scim(201, created_user(body, "u" * 300))
+        return scim(404, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                          "status": "404"})
+
+    hostile.answer = answer
+    push_due()
+    push_due()
+
+    job.refresh_from_db()
+    assert job.state == "failed" and "longer" in job.last_error
+    assert sum(1 for m, p, _h, _b in hostile.requests if m == "POST") == 1
+
