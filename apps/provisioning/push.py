@@ -70,6 +70,8 @@ logger = logging.getLogger(__name__)
 
 Job = ProvisioningJob
 OPEN = (Job.State.PENDING, Job.State.IN_PROGRESS)
+#: Longest target id or version kept (`RemoteUser.remote_id`, `.version`).
+REMOTE_MAX = RemoteUser._meta.get_field("remote_id").max_length or 200
 #: Jobs claimed, built and finished together (one transaction each way).
 CLAIM_SIZE = 50
 #: The schema of a PATCH request (RFC 7644 §3.5.2).
@@ -209,9 +211,14 @@ def _due(now: dt.datetime) -> Q:
             | Q(state=Job.State.IN_PROGRESS, lease_until__lt=now))
 
 
-def _earlier_open() -> Exists:
-    return Exists(Job.objects.filter(system_id=OuterRef("system_id"), person_id=OuterRef("person_id"),
-                                     id__lt=OuterRef("id"), state__in=OPEN))
+def _earlier_open() -> Q:
+    """Jobs that must wait: an earlier job of the same person and system is open, or any other
+    one (a retried earlier job, too) is being pushed under a live lease: one push per person and
+    system at a time (docs/provisioning.md, "Order per person")."""
+    same = Job.objects.filter(system_id=OuterRef("system_id"), person_id=OuterRef("person_id"))
+    return Q(Exists(same.filter(id__lt=OuterRef("id"), state__in=OPEN))) | Q(Exists(
+        same.exclude(id=OuterRef("id")).filter(state=Job.State.IN_PROGRESS,
+                                                lease_until__gte=timezone.now())))
 
 
 def _pairs(pairs: set[tuple[uuid.UUID, uuid.UUID]]) -> Q:
@@ -291,9 +298,25 @@ def push(claims: list[Claim], targets: dict[uuid.UUID, Target]) -> list[Outcome]
     for claim in claims:
         by_system[claim.system_id].append(claim)
     for system_id, mine in by_system.items():
-        system = DownstreamSystem.objects.prefetch_related("scope").get(pk=system_id)
-        outcomes.update(_push_system(system, mine, targets))
-    return [outcomes[claim.job_id] for claim in claims]
+        try:
+            system = DownstreamSystem.objects.prefetch_related("scope").get(pk=system_id)
+            outcomes.update(_push_system(system, mine, targets))
+        except Exception as exc:  # never leave the jobs in progress nor stop the worker
+            logger.exception("provisioning: pushing to system %s failed unexpectedly", system_id)
+            for claim in mine:
+                outcomes.setdefault(claim.job_id, Outcome(
+                    "failed", error=f"unexpected error: {exc!r}"[:2000]))
+    return [_storable(outcomes[claim.job_id]) for claim in claims]
+
+
+def _storable(outcome: Outcome) -> Outcome:
+    """`outcome`, or a permanent failure when the target's id or version is longer than
+    `REMOTE_MAX` (RFC 7643 §3.1 sets no bound; the columns do): keeping no id would make every
+    retry create the user again."""
+    if len(outcome.remote_id) <= REMOTE_MAX and len(outcome.version) <= REMOTE_MAX:
+        return outcome
+    return Outcome("failed", error=f"the target's user id or version is longer than "
+                                   f"{REMOTE_MAX} characters")
 
 
 def _states(system: DownstreamSystem, claims: list[Claim]) -> dict[uuid.UUID, UserState | Outcome]:
@@ -426,9 +449,20 @@ def _send(system: DownstreamSystem, client: SyncSCIMClient, item: Item) -> Outco
         except PushFailure as exc:
             if exc.status != 404 or not active:
                 raise
-            # The target deleted the user: create it again.
-            replaced, result = scim_call(system, client.create, resource), "created"
-            remote_id = item.remote_id = str(replaced.id)
+            # The target deleted the user: create it again (a 409 there is recovered as on
+            # a first create: the user is found by externalId, then userName, and replaced).
+            try:
+                replaced, result = scim_call(system, client.create, resource), "created"
+                remote_id = item.remote_id = str(replaced.id)
+            except PushFailure as again:
+                if again.status != 409:
+                    raise
+                remote_id = item.remote_id = _find(system, client, resource) or ""
+                if not remote_id:
+                    raise PushFailure(f"{again}; no user with this externalId or userName found",
+                                      transient=False) from again
+                update.id = remote_id
+                replaced, result = scim_call(system, client.replace, update), "recovered"
         version = _version(replaced)
         result = result or ("deactivated" if claim.remote_active and not active else "updated")
     if "groups" in system.attributes:
@@ -469,20 +503,26 @@ def _membership(remote_id: str, roles: set[str],
 def _patch_group(system: DownstreamSystem, client: SyncSCIMClient, role: str,
                  operation: dict[str, Any]) -> None:
     """Apply one membership `operation` to `role`'s Group. A removal the target answers 400
-    (`noTarget`: the user was no member) is done; a Group gone (404) is created again next time
-    (transient)."""
-    group_id = _group_id(system, client, role)
+    (`noTarget`: the user was no member) is done; a Group gone (404, e.g. a target restarted
+    empty) is created again and patched in the same attempt; gone again, the push is retried
+    later (transient)."""
     patch = PatchOp[PortalGroup].model_validate(  # type: ignore[misc]
         {"schemas": [PATCH_OP], "Operations": [operation]})
-    try:
-        scim_call(system, client.modify, PortalGroup, group_id, patch)
-    except PushFailure as exc:
-        if exc.status == 404:
-            RemoteGroup.objects.filter(system=system, role=role).update(remote_id="")
-            raise PushFailure(f"{exc} (the {role} group is gone; created again next time)",
-                              transient=True) from exc
-        if not (exc.status == 400 and operation["op"] == "remove"):
-            raise
+    for last in (False, True):
+        group_id = _group_id(system, client, role)
+        try:
+            scim_call(system, client.modify, PortalGroup, group_id, patch)
+            return
+        except PushFailure as exc:
+            if exc.status == 404:
+                RemoteGroup.objects.filter(system=system, role=role).update(remote_id="")
+                if last:
+                    raise PushFailure(f"{exc} (the {role} group is gone; created again next "
+                                      "time)", transient=True) from exc
+                continue
+            if not (exc.status == 400 and operation["op"] == "remove"):
+                raise
+            return
 
 
 # ---- bulk requests (RFC 7644 §3.7) ------------------------------------------------------------
@@ -684,19 +724,23 @@ def _status(exc: Exception, response: Any) -> int:
 
 
 def _retry_after(response: Any) -> float:
-    """Seconds from a `Retry-After` header (RFC 9110 §10.2.3: delay-seconds or an HTTP-date),
-    0 when there is none or it cannot be read."""
+    """Seconds from a `Retry-After` header (RFC 9110 §10.2.3: delay-seconds as ASCII digits, or
+    an HTTP-date), at most `OUTBOX_RETRY_MAX_SECONDS` (a target cannot pin a person's changes
+    for years); 0 when there is none or it cannot be read."""
     headers = getattr(response, "headers", None)
     value = headers.get("Retry-After") if headers is not None else None
     if not value:
         return 0.0
-    if value.strip().isdigit():
-        return float(value.strip())
+    value = value.strip()
+    cap = float(settings.OUTBOX_RETRY_MAX_SECONDS)
+    if value.isascii() and value.isdigit():
+        return min(float(value[:12]), cap)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        seconds = (when - timezone.now()).total_seconds()
+    except (TypeError, ValueError, OverflowError):
         return 0.0
-    return max(0.0, (when - timezone.now()).total_seconds())
+    return min(max(0.0, seconds), cap)
 
 
 def _find(system: DownstreamSystem, client: SyncSCIMClient, resource: PortalUser) -> str | None:

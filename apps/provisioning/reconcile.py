@@ -13,9 +13,11 @@ survives a worker's death (the run is leased while a step runs, `PROVISIONING_LE
    state has not changed.
 2. **Target phase.** The target's users are listed a page at a time (`startIndex`, RFC 7644
    §3.4.2.4). An active user whose `externalId` names no person in scope is deactivated: through a
-   `reconcile` job when it names a portal person (the push sends them inactive), else by a PATCH
-   of `active` to false (RFC 7644 §3.5.2.3). Nothing is ever deleted.
-3. The run ends `done` with `total` (people in scope plus the target's users at the start),
+   `reconcile` job when it is the user the portal pushed for that person (its `RemoteUser`; the
+   push sends them inactive), else by a PATCH of `active` to false (RFC 7644 §3.5.2.3), sending
+   nothing of the person. Nothing is ever deleted.
+3. The run ends `done` with `total` (people in scope plus the target's users, counted again when
+   the target phase starts, since the repairs add users; `compared` never exceeds it),
    `compared`, `repaired` (jobs queued) and `removed` (users deactivated), audited
    `reconciliation.finished`; a permanent refusal by the target ends it `failed` with the error.
 """
@@ -23,6 +25,7 @@ survives a worker's death (the run is leased while a step runs, `PROVISIONING_LE
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -39,7 +42,6 @@ from apps.audit.services import record
 from apps.commissions.policies import require_operator
 from apps.core.actors import WORKER, SystemActor
 from apps.core.calls import service
-from apps.identities.models import Person
 from apps.provisioning import audit
 from apps.provisioning.client import TokenError, scim_client
 from apps.provisioning.models import (
@@ -55,12 +57,26 @@ from apps.provisioning.scope import person_ids_in_scope
 
 Run = ReconciliationRun
 
+logger = logging.getLogger(__name__)
+
+#: Largest `totalResults` believed from a target (RFC 7644 §3.4.2 puts no bound; the run's
+#: counters are 32-bit integers).
+TOTAL_MAX = 1_000_000_000
+
+
+def _total(listed: Any) -> int:
+    """A ListResponse's `totalResults`, within 0..TOTAL_MAX."""
+    try:
+        return min(max(int(listed.total_results or 0), 0), TOTAL_MAX)
+    except (TypeError, ValueError):
+        return 0
+
 
 def reconcile_step(*, limit: int | None = None) -> int:
     """Advance each running, unleased reconciliation of an enabled system by one page, at most
     `limit` runs (default: all); returns how many moved on. A paused system's run waits. Transient
     failures (network, timeout, 429, 5xx) leave the run to the next step; a permanent one (or
-    credentials that cannot be decrypted) ends it failed."""
+    credentials that cannot be decrypted, or any unexpected error, logged) ends it failed."""
     steps = 0
     runs = Run.objects.filter(state=Run.State.RUNNING,
                               system__state=DownstreamSystem.State.ENABLED)  # paused: waits
@@ -81,6 +97,10 @@ def reconcile_step(*, limit: int | None = None) -> int:
         except InvalidToken:
             reconciliation_finish(actor=WORKER, run_id=run.pk,
                                   error="the stored credentials cannot be decrypted (key missing)")
+        except Exception as exc:  # a step must never stop the other runs nor stay leased
+            logger.exception("provisioning: reconciliation %s failed unexpectedly", run.pk)
+            reconciliation_finish(actor=WORKER, run_id=run.pk,
+                                  error=f"unexpected error: {exc!r}"[:2000])
         steps += 1
     return steps
 
@@ -108,7 +128,7 @@ def _step(run: Run) -> None:
         if not cursor:
             listed = scim_call(system, client.search, PortalUser,
                            SearchRequest.model_validate({"attributes": ["id"], "count": 0}))
-            run.total = person_ids_in_scope(system).count() + int(listed.total_results or 0)
+            run.total = min(person_ids_in_scope(system).count() + _total(listed), TOTAL_MAX)
             cursor = {"phase": "portal", "after": ""}
         finished = False
         if cursor["phase"] == "portal":
@@ -156,6 +176,8 @@ def _target_page(run: Run, system: DownstreamSystem, client: SyncSCIMClient,
                    SearchRequest.model_validate({"attributes": ["id", "externalId", "active"],
                                                 "startIndex": cursor["start"], "count": page}))
     users = list(listed.resources or [])
+    if cursor["start"] == 1:  # the repairs of the portal phase may have added users
+        run.total = min(run.compared + _total(listed), TOTAL_MAX)
     people: dict[str | None, uuid.UUID | None] = {}
     for user in users:
         try:
@@ -164,17 +186,24 @@ def _target_page(run: Run, system: DownstreamSystem, client: SyncSCIMClient,
             people[user.id] = None
     known = {pid for pid in people.values() if pid is not None}
     in_scope = set(person_ids_in_scope(system).filter(person_id__in=known))
-    portal = set(Person.objects.filter(pk__in=known).values_list("pk", flat=True))
+    # Only a user the portal pushed itself (its RemoteUser names this remote id) is repaired by
+    # a push; any other, even one naming a portal person, gets only `active` false, so the
+    # target never learns data of a person it never received (docs/provisioning.md, "Scope").
+    pushed = {(str(remote_id), person_id) for remote_id, person_id in RemoteUser.objects.filter(
+        system=system, person_id__in=known).exclude(remote_id="")
+        .values_list("remote_id", "person_id")}
     stray = [user for user in users if user.active is not False
              and people[user.id] not in in_scope]
-    _queue(run, system, [people[user.id] for user in stray if people[user.id] in portal])
+    ours = [user for user in stray if (str(user.id), people[user.id]) in pushed]
+    _queue(run, system, [people[user.id] for user in ours])
     for user in stray:
-        if people[user.id] not in portal:
+        if user not in ours:
             patch = PatchOp[PortalUser].model_validate(  # type: ignore[misc]
                 {"schemas": [PATCH_OP],
                  "Operations": [{"op": "replace", "path": "active", "value": False}]})
             scim_call(system, client.modify, PortalUser, user.id, patch)
     run.compared += len(users)
+    run.total = max(run.total, run.compared)
     run.removed += len(stray)
     cursor["start"] = cursor["start"] + len(users)
     return len(users) < page

@@ -87,8 +87,15 @@ def user_states(system: DownstreamSystem, person_ids: Iterable[uuid.UUID]) -> li
       system's scope; `commissions` (with "commissions") = the commissions of those HSA-ids valid
       now, and `careUnits` their care units' HSA-ids (read-only, RFC 7643 §2.2: the target
       derives it from the commissions, so scim2-models leaves it out of requests);
-    - someone out of scope (their last in-scope employee HSA-id moved away) gets the same
-      resource with `active` false and no HSA data of the system's scope.
+    - a commission is sent only when its care unit (else its care provider) is in the system's
+      scope, an employment only when its organisation is (the system learns nothing of another
+      care provider, docs/provisioning.md "Scope");
+    - someone out of scope (their last in-scope employee HSA-id moved away) gets only
+      `externalId`, `userName` and `active` false: the target keeps its user, deactivated, and
+      learns nothing more of the person;
+    - a person with protected personal data (skyddade personuppgifter, `Person.is_protected`)
+      is sent without `name`, `displayName` and `emails`, the rest as usual (docs/decisions.md,
+      "Provisioning of protected persons").
     """
     ids = list(dict.fromkeys(person_ids))
     now = timezone.now()
@@ -126,7 +133,8 @@ def user_states(system: DownstreamSystem, person_ids: Iterable[uuid.UUID]) -> li
         mine = [employee for employee in employees[person_id] if scoped(employee.organisation.path)]
         mine_ids = {employee.pk for employee in mine}
         granted = [c for c in commissions[person_id] if c.employee_id in mine_ids]
-        current = [c for c in granted if c.valid_from <= now]
+        current = [c for c in granted if c.valid_from <= now
+                   and scoped((c.care_unit or c.care_provider).path)]
         held = sorted({a.role for a in roles[person_id] if a.valid_from <= now})
         account: User | None = next((a for a in accounts[person_id] if a.is_active), None) or (
             accounts[person_id][0] if accounts[person_id] else None)
@@ -137,12 +145,16 @@ def user_states(system: DownstreamSystem, person_ids: Iterable[uuid.UUID]) -> li
         resource = PortalUser(
             external_id=str(person_id),
             user_name=account.username if account else (first.hsa_id if first else str(person_id)),
-            name=Name(given_name=person.given_name, family_name=person.family_name,
-                      formatted=str(person)),
-            display_name=str(person),
             active=active,
         )
-        if "emails" in wanted and person.email:
+        if person_id not in in_scope:
+            states.append(UserState(person_id=person_id, resource=resource, in_scope=False))
+            continue
+        if not person.is_protected:
+            resource.name = Name(given_name=person.given_name, family_name=person.family_name,
+                                 formatted=str(person))
+            resource.display_name = str(person)
+        if "emails" in wanted and person.email and not person.is_protected:
             resource.emails = _emails(person)
         if "enterprise" in wanted and mine:
             home = mine[0].organisation

@@ -32,11 +32,13 @@ def in_scope(system: DownstreamSystem, person_id: uuid.UUID | str) -> bool:
 
 def systems_for_person(person_id: uuid.UUID | str) -> list[DownstreamSystem]:
     """Every downstream system (enabled or paused) that receives the person, or received them
-    before (it holds a `RemoteUser` for them, to be deactivated now), by name. Reads 3 times
-    whatever the number of systems (there are few)."""
+    before and still holds them active (an active `RemoteUser`, to be deactivated now; once
+    deactivated the system hears no more of them), by name. Reads 3 times whatever the number
+    of systems (there are few)."""
     paths = list(Employee.objects.filter(person_id=person_id)
                  .values_list("organisation__path", flat=True))
-    earlier = set(RemoteUser.objects.filter(person_id=person_id).values_list("system_id", flat=True))
+    earlier = set(RemoteUser.objects.filter(person_id=person_id, active=True)
+                  .values_list("system_id", flat=True))
     return [system for system in DownstreamSystem.objects.prefetch_related("scope")
             if system.pk in earlier
             or any(path.startswith(root.path) for path in paths for root in system.scope.all())]

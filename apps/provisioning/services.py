@@ -15,8 +15,9 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import httpx2
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -73,10 +74,15 @@ def _url(value: str, *, field: str, query_allowed: bool = False) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
-    except ValueError:
+        httpx2.URL(url)  # the worker's HTTP client must accept it too
+    except (ValueError, httpx2.InvalidURL):
         raise invalid from None
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise invalid
+    if _forbidden_host(parts.hostname):
+        raise ValidationFailed(
+            _("The address cannot be a link-local, unspecified or cloud metadata address."),
+            code="downstream_system.url_host", field=field)
     if "@" in parts.netloc:
         raise ValidationFailed(
             _("The address cannot contain a user name or password: enter the credentials in "
@@ -93,6 +99,26 @@ def _url(value: str, *, field: str, query_allowed: bool = False) -> str:
               "localhost)."),
             code="downstream_system.url_scheme", field=field)
     return url if query_allowed else url.rstrip("/")
+
+
+#: The cloud providers' instance metadata services (AWS IMDS over IPv6; the IPv4 ones are
+#: link-local, 169.254.169.254), where a worker's own cloud credentials can be read.
+METADATA_ADDRESSES = frozenset({ipaddress.ip_address("fd00:ec2::254")})
+
+
+def _forbidden_host(host: str) -> bool:
+    """Whether `host`, an IP address literal, is link-local (169.254.0.0/16, RFC 3927;
+    fe80::/10, RFC 4291 §2.5.6), unspecified (0.0.0.0, ::) or a metadata address, also in its
+    IPv4-mapped form (::ffff:a.b.c.d, RFC 4291 §2.5.5.2): a server-side request forgery target
+    (OWASP SSRF prevention). A host name is not resolved here (the DNS rebinding risk left is
+    in docs/decisions.md, "Downstream system addresses")."""
+    try:
+        address = ipaddress.ip_address(unquote(host).split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or address.is_unspecified or address in METADATA_ADDRESSES
 
 
 def _loopback(host: str) -> bool:
@@ -157,9 +183,10 @@ def _credentials(auth_method: str, given: Mapping[str, str], base_url: str,
     """The credentials to store, checked: `{"token"}` for a bearer token (RFC 6750), or
     `{"token_url", "client_id", "client_secret", "scope"}` for OAuth2 client credentials (RFC 6749
     §4.4). A blank token or client secret keeps the one in `kept` (the stored credentials of the
-    same method) when it would still go to the same origin (scheme, host, port) as before: a
-    stored secret is never sent anywhere it was not entered for (docs/decisions.md, "Downstream
-    system credentials")."""
+    same method) when it would still go to the same origin (scheme, host, port) as before, and
+    for a client secret also the SCIM base URL (where its access token goes) and the client ID
+    stay: a stored secret or a token from it is never sent anywhere it was not entered for
+    (docs/decisions.md, "Downstream system credentials")."""
     if auth_method == DownstreamSystem.AuthMethod.BEARER:
         token = _secret(given.get("token", ""), field="token", pattern=B64TOKEN, message=_(
             "A bearer token holds only letters A–Z, digits and - . _ ~ + /, with = at the end."))
@@ -182,12 +209,14 @@ def _credentials(auth_method: str, given: Mapping[str, str], base_url: str,
     secret = _secret(given.get("client_secret", ""), field="client_secret", pattern=VSCHARS,
                      message=_("A client secret holds only printable ASCII characters."))
     if (not secret and kept and kept.get("client_id") == client_id
-            and _origin(token_url) == _origin(kept.get("token_url", ""))):
+            and _origin(token_url) == _origin(kept.get("token_url", ""))
+            and _origin(base_url) == _origin(kept_base_url)):
         secret = kept.get("client_secret", "")
     if not secret:
         raise ValidationFailed(
             _("Enter the client secret.") if not kept else
-            _("Enter the client secret again: the token URL or the client ID changed."),
+            _("Enter the client secret again: the token URL, the client ID or the SCIM base "
+              "URL's host changed."),
             code="downstream_system.secret_missing", field="client_secret")
     scope_tokens = given.get("scope", "").split()
     if any(not SCOPE_TOKEN.fullmatch(token) for token in scope_tokens):
@@ -272,8 +301,9 @@ def downstream_system_change(
     credentials_given: Mapping[str, str], scope: Iterable[Organisation], attributes: Iterable[str],
 ) -> DownstreamSystem:
     """Change a system's settings, checked as at registration. A blank token or client secret
-    keeps the stored one while it goes to the same origin as before (`_credentials`); the owner
-    and the state do not change here. Jobs already queued are pushed with the new settings.
+    keeps the stored one while it goes to the same origin as before (`_credentials`); any change
+    drops the cached OAuth2 access tokens. The owner and the state do not change here. Jobs
+    already queued are pushed with the new settings.
 
     Raises NotFound unless the actor administers the system's organisation; ValidationFailed
     naming the field. Audits `downstream_system.changed` with what changed (a new secret as
@@ -303,6 +333,7 @@ def downstream_system_change(
             locked.credentials = credentials.encrypt(stored)
             locked.save(update_fields=["name", "base_url", "auth_method", "credentials",
                                        "attributes", "updated_at"])
+            AccessTokenCache.objects.filter(system=locked).delete()  # fetched for the old settings
             locked.scope.set(chosen)
             record(actor=actor, action=audit.SYSTEM_CHANGED.code, target=locked,
                    organisation=locked.organisation, changes=changes)

@@ -5,6 +5,7 @@ holding the portal's current state, and every job is done."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,9 +14,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.models import AuditEvent
-from apps.core.actors import WORKER
+from apps.core.actors import SYSTEM, WORKER
 from apps.identities.models import Person
-from apps.provisioning.models import DownstreamSystem, ProvisioningJob, RemoteUser
+from apps.provisioning import services
+from apps.provisioning.models import (
+    AccessTokenCache,
+    DownstreamSystem,
+    ProvisioningJob,
+    RemoteUser,
+)
 from apps.provisioning.push import claim_due, push, push_due, push_finish
 from apps.provisioning.reconcile import fingerprint
 from apps.provisioning.resources import user_resource
@@ -24,7 +31,14 @@ from apps.provisioning.tasks import provisioning_push_task, wake
 from tests.conftest import make_staff
 from tests.integration.scim_target import FaultyProxy, ScimTarget
 from tests.portal.support import unreachable_broker_url, using_broker
-from tests.provisioning.conftest import make_due, queue
+from tests.provisioning.conftest import (
+    HostileTarget,
+    created_user,
+    make_due,
+    make_system,
+    queue,
+    scim,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -206,3 +220,98 @@ def _wait_for(predicate: Any, seconds: float = 10) -> None:
             return
         time.sleep(0.1)
     raise AssertionError("timed out")
+
+
+def test_a_target_trickling_its_answer_holds_the_worker_only_until_the_deadline(
+    tree: Any, hostile: HostileTarget
+) -> None:
+    """A target sending its answer one byte every half second (each read within the 1 s
+    timeout) is cut off at the request's deadline and the push is retried later."""
+    system = make_system(tree["region"], hostile.url, attributes=[])
+    user, _ = make_staff(tree["cardio"], "Lars", "Loris", care=True)
+    job = queue(system, user.person)
+    hostile.answer = lambda m, p, b: (503, {"Content-Type": "text/plain"}, b"x" * 20)
+    hostile.trickle = 0.5
+
+    started = time.monotonic()
+    push_due(limit=1)
+
+    assert time.monotonic() - started < 3
+    job.refresh_from_db()
+    assert job.state == "pending" and job.last_error
+
+
+def test_a_token_endpoint_with_a_huge_expires_in_still_delivers(
+    tree: Any, hostile: HostileTarget
+) -> None:
+    """`expires_in: 1e20` (RFC 6749 §5.1) is believed for a day at most; the push goes on."""
+    def answer(method: str, path: str, body: bytes) -> Any:
+        if path == "/token":
+            return 200, {"Content-Type": "application/json"}, (
+                b'{"access_token": "abc", "token_type": "Bearer", '
+                b'"expires_in": 100000000000000000000}')
+        if method == "POST":
+            return scim(201, created_user(body, "u1"))
+        return scim(404, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                          "status": "404"})
+
+    hostile.answer = answer
+    system = services.downstream_system_register(
+        actor=SYSTEM, organisation=tree["region"], name="Journal", base_url=hostile.url,
+        auth_method=DownstreamSystem.AuthMethod.CLIENT_CREDENTIALS,
+        credentials_given={"token_url": f"http://127.0.0.1:{hostile.port}/token",
+                           "client_id": "portal", "client_secret": "s3cret", "scope": ""},
+        scope=[tree["region"]], attributes=[])
+    user, _ = make_staff(tree["cardio"], "Eva", "Expires", care=True)
+    job = queue(system, user.person)
+
+    push_due()
+
+    job.refresh_from_db()
+    assert job.state == "done"
+    cached = AccessTokenCache.objects.get(system=system)
+    assert cached.expires_at <= timezone.now() + timedelta(days=1)
+
+
+@pytest.mark.parametrize("retry_after", ["400000000000", str(10 * 365 * 24 * 3600), "\u00b2",
+                                         "Fri, 31 Dec 9999 23:59:59 GMT"])
+def test_a_retry_after_far_away_or_unreadable_waits_at_most_the_longest_backoff(
+    system: DownstreamSystem, proxy: FaultyProxy, tree: Any, settings: Any, retry_after: str
+) -> None:
+    """`Retry-After` (RFC 9110 §10.2.3) of years, beyond year 9999 or not ASCII digits: the job
+    waits at most `OUTBOX_RETRY_MAX_SECONDS` and the worker goes on."""
+    user, _ = make_staff(tree["cardio"], "Rita", "Retry", care=True)
+    job = queue(system, user.person)
+    proxy.fail(503, headers={"Retry-After": retry_after})
+
+    assert push_due().retried == 1
+
+    job.refresh_from_db()
+    assert job.state == "pending"
+    assert job.available_at <= timezone.now() + timedelta(
+        seconds=settings.OUTBOX_RETRY_MAX_SECONDS + 1)
+
+
+def test_a_user_id_longer_than_the_portal_keeps_fails_the_job_once(
+    tree: Any, hostile: HostileTarget
+) -> None:
+    """A target answering the create with a 300-character `id` (RFC 7643 §3.1 sets no bound):
+    the job fails with that reason, and no retry creates the user again."""
+    system = make_system(tree["region"], hostile.url, attributes=[])
+    user, _ = make_staff(tree["cardio"], "Lang", "Id", care=True)
+    job = queue(system, user.person)
+
+    def answer(method: str, path: str, body: bytes) -> Any:
+        if method == "POST" and path.endswith("/Users"):
+            return scim(201, created_user(body, "u" * 300))
+        return scim(404, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                          "status": "404"})
+
+    hostile.answer = answer
+    push_due()
+    push_due()
+
+    job.refresh_from_db()
+    assert job.state == "failed" and "longer" in job.last_error
+    assert sum(1 for m, p, _h, _b in hostile.requests if m == "POST") == 1
+

@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 
 from apps.core.actors import SYSTEM
+from apps.identities.models import Person
+from apps.provisioning import services
 from apps.provisioning.models import DownstreamSystem, ProvisioningJob, ReconciliationRun
 from apps.provisioning.push import push_due
 from apps.provisioning.reconcile import reconcile_step
+from apps.provisioning.scope import systems_for_person
 from tests.conftest import make_staff
 from tests.integration.scim_target import ScimTarget
-from tests.provisioning.conftest import queue
+from tests.provisioning.conftest import HostileTarget, make_system, queue, scim
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +90,64 @@ def test_a_target_down_during_a_run_leaves_it_running_and_it_goes_on_later(
     assert (run.state, run.repaired) == ("done", 1)
     push_due()
     assert target.user(str(user.person.pk)) is not None
+
+
+def test_a_target_user_naming_a_person_never_sent_learns_nothing_of_them(
+    system: DownstreamSystem, target: ScimTarget, tree: Any
+) -> None:
+    """The target holds a user whose externalId is the id of a person of another care provider,
+    never in the system's scope: reconciliation only deactivates it, sends none of the person's
+    data, and the system does not receive the person later."""
+    outsider, _ = make_staff(tree["other_unit"], "Olga", "Outsider", care=True)
+    Person.objects.filter(pk=outsider.person.pk).update(email="olga.outsider@othercare.se")
+    status, _ = target.request("POST", "/Users", {"schemas": [CORE], "userName": "bait",
+                                                 "externalId": str(outsider.person.pk)})
+    assert status == 201
+    run = services.reconciliation_start(actor=SYSTEM, system=system)
+    for _ in range(10):
+        if ReconciliationRun.objects.get(pk=run.pk).state != "running":
+            break
+        reconcile_step()
+    push_due()
+
+    held = target.user(str(outsider.person.pk))
+    assert held is not None and held["active"] is False
+    assert held.get("userName") == "bait"
+    assert "Outsider" not in str(held) and "othercare.se" not in str(held), held
+    assert system not in systems_for_person(outsider.person.pk)
+
+
+def test_progress_never_shows_more_compared_than_the_total_after_the_target_lost_its_users(
+    system: DownstreamSystem, target: ScimTarget, tree: Any
+) -> None:
+    """The target restarted empty: the portal phase queues every person, their pushes run
+    between the steps and add users, and the target phase compares those too; the status page
+    must never show "8 of 4"."""
+    for name in ("Anna", "Bo", "Cia", "Dag"):
+        make_staff(tree["cardio"], name, "Empty", care=True)
+    run = services.reconciliation_start(actor=SYSTEM, system=system)
+    for _ in range(20):
+        reconcile_step()
+        push_due()
+        current = ReconciliationRun.objects.get(pk=run.pk)
+        assert current.compared <= current.total, (current.compared, current.total)
+        if current.state != "running":
+            break
+    assert current.state == "done" and current.compared == current.total
+
+
+def test_a_target_claiming_billions_of_users_does_not_break_the_run(
+    tree: Any, hostile: HostileTarget
+) -> None:
+    """`totalResults: 99999999999` (RFC 7644 §3.4.2) is believed only up to a bound."""
+    system = make_system(tree["region"], hostile.url)
+    hostile.answer = lambda m, p, b: scim(200, {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "totalResults": 99999999999, "itemsPerPage": 0, "startIndex": 1, "Resources": []})
+    run = services.reconciliation_start(actor=SYSTEM, system=system)
+
+    reconcile_step()
+
+    run.refresh_from_db()
+    assert run.state in (ReconciliationRun.State.RUNNING, ReconciliationRun.State.DONE)
+    assert run.lease_until is None and run.total > 0

@@ -19,7 +19,12 @@ from apps.commissions.models import Role
 from apps.core.actors import SYSTEM
 from apps.core.errors import NotFound, ValidationFailed
 from apps.provisioning import credentials, errors, services
-from apps.provisioning.models import DownstreamSystem, ProvisioningJob, ReconciliationRun
+from apps.provisioning.models import (
+    AccessTokenCache,
+    DownstreamSystem,
+    ProvisioningJob,
+    ReconciliationRun,
+)
 from tests.conftest import make_staff
 from tests.provisioning.admin_support import TOKEN, job, register
 
@@ -140,6 +145,14 @@ def test_the_scope_lies_under_the_owner(hospital_admin: Any, tree: Any, scope: l
     ("https://scim.exämple.se/scim", "downstream_system.url_invalid"),
     ("https://scim.example.se/scim v2", "downstream_system.url_invalid"),
     ("", "downstream_system.url_invalid"),
+    ("https://999.1.1.1/v2", "downstream_system.url_invalid"),
+    ("https://169.254.169.254/latest/meta-data", "downstream_system.url_host"),
+    ("https://[fd00:ec2::254]/latest", "downstream_system.url_host"),
+    ("https://[::ffff:169.254.169.254]/x", "downstream_system.url_host"),
+    ("https://[::ffff:a9fe:a9fe]/x", "downstream_system.url_host"),
+    ("https://[fe80::1%25eth0]/v2", "downstream_system.url_host"),
+    ("https://0.0.0.0:8443/v2", "downstream_system.url_host"),
+    ("https://[::]/v2", "downstream_system.url_host"),
 ])
 def test_refused_base_urls(hospital_admin: Any, tree: Any, url: str, code: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
@@ -248,6 +261,24 @@ def test_changing_the_method_needs_the_new_credentials(system: DownstreamSystem,
             credentials_given={**CLIENT_CREDENTIALS, "client_secret": "", "scope": ""})
     stored = credentials.decrypt(_column(system))
     assert stored["client_secret"] == "client secret with spaces!" and stored["scope"] == ""
+
+
+def test_a_new_scim_base_url_needs_the_client_secret_again_and_drops_the_access_token(
+    system: DownstreamSystem, hospital_admin: Any
+) -> None:
+    """An access token fetched with the stored client secret is never sent to another host."""
+    _change(hospital_admin, system, auth_method="client_credentials",
+            credentials_given=CLIENT_CREDENTIALS)
+    system = DownstreamSystem.objects.get(pk=system.pk)
+    AccessTokenCache.objects.create(system=system, token="issued",
+                                    expires_at=timezone.now() + timedelta(hours=1))
+    with pytest.raises(ValidationFailed) as refused:
+        _change(hospital_admin, system, base_url="https://collector.example.com/scim/v2",
+                credentials_given={**CLIENT_CREDENTIALS, "client_secret": ""})
+    assert refused.value.field == "client_secret"
+    _change(hospital_admin, system, base_url="https://collector.example.com/scim/v2",
+            credentials_given=CLIENT_CREDENTIALS)
+    assert not AccessTokenCache.objects.filter(system=system).exists()
 
 
 def test_nothing_changed_records_nothing(system: DownstreamSystem, hospital_admin: Any) -> None:
