@@ -72,8 +72,8 @@ from apps.provisioning.schema import (
     HsaCommission,
     HsaEmployment,
     HsaUser,
+    InboundUser,
     PortalGroup,
-    PortalUser,
 )
 
 #: Reason codes of the writes an HR system makes (shown translated, `audit_tags.reason_text`).
@@ -188,7 +188,7 @@ class PortalScimStorage(ScimStorage):
         commissions_now = [c for e in employees for c in e.commissions.all()
                            if c.care_unit is None or self._in_scope(c.care_unit)]
         first = employees[0] if employees else None
-        resource = PortalUser(
+        resource = InboundUser(
             id=str(person.pk),
             user_name=accounts[0].username if accounts else (first.hsa_id if first else ""),
             name=Name(given_name=person.given_name, family_name=person.family_name),
@@ -282,7 +282,7 @@ class PortalScimStorage(ScimStorage):
             raise ForbiddenException(detail="Groups are the portal's fixed system roles")
         if self.root is None:
             raise ForbiddenException(detail="The client system has no organisation")
-        user = cast(PortalUser, resource)
+        user = cast(InboundUser, resource)
         name = user.name or Name()
         emails = [e.value for e in user.emails or [] if e.value]
         try:
@@ -317,11 +317,11 @@ class PortalScimStorage(ScimStorage):
         person = self._person(resource.id)
         Person.objects.select_for_update().get(pk=person.pk)
         person = self._person(resource.id)
-        current = cast(PortalUser, self._user(person))
+        current = cast(InboundUser, self._user(person))
         assert current.meta is not None
         if expected_version is not None and current.meta.version != expected_version:
             raise PreconditionFailedException()
-        new = cast(PortalUser, resource)
+        new = cast(InboundUser, resource)
         if (new.user_name or "").casefold() != (current.user_name or "").casefold():
             raise MutabilityException(detail="userName is the login username; it does not change")
         name = new.name or Name()

@@ -74,8 +74,13 @@ class HsaUser(Extension):
     care_units: list[str] | None = None
 
 
-class PortalUser(User[EnterpriseUser | HsaUser]):
-    """The User the portal sends and accepts: core + enterprise + HSA extension.
+#: The User the portal sends to downstream systems: core + enterprise + HSA extension (a plain
+#: parameterised resource, as scim2-client's provider description needs it).
+PortalUser = User[EnterpriseUser | HsaUser]
+
+
+class InboundUser(PortalUser):  # type: ignore[valid-type,misc]
+    """The User the inbound server accepts from HR systems: `PortalUser`, stricter.
 
     `active` is a JSON boolean (RFC 7643 §2.3.2, §4.1.1): pydantic's lax mode would read "yes",
     "on", "1" or 1 as true, so anything but `true`, `false` or null is refused (400

@@ -55,7 +55,7 @@ from apps.core.errors import PortalError
 from apps.federation import selectors as federation
 from apps.federation.oidc import access_tokens
 from apps.provisioning.inbound import PortalScimStorage, scim_error
-from apps.provisioning.schema import HsaUser, PortalUser
+from apps.provisioning.schema import HsaUser, InboundUser
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def _supported(schema: Schema) -> Schema:
 
 PROVIDER = PortalProvider(
     models=[ScimUser, EnterpriseUser, HsaUser, Group],
-    resource_types=[ResourceType.from_resource(PortalUser), ResourceType.from_resource(Group)],
+    resource_types=[ResourceType.from_resource(InboundUser), ResourceType.from_resource(Group)],
     config=CONFIG,
 )
 SERVICE = ScimService(PROVIDER)
