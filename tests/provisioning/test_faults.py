@@ -350,4 +350,5 @@ def test_a_target_that_restarts_empty_gets_the_person_and_the_groups_again(
     assert_exactly_once(system, target, user.person)
     groups = target.get("/Groups")[1]["Resources"]
     [issuers] = [g for g in groups if "issuer" in g["displayName"].lower()]
-    assert target.user(str(user.person.pk))["id"] in [m["value"] for m in issuers["members"]]
+    held = target.user(str(user.person.pk))
+    assert held is not None and held["id"] in [m["value"] for m in issuers["members"]]
