@@ -239,6 +239,9 @@ def temporary_revoke_register(
                                code="temporary_revoke.too_long", field="valid_until")
     with transaction.atomic():
         locked = _lock_applying(block)
+        # The time is read again under the block's lock: a revoke committed by a writer that
+        # held the lock before began after the `now` read above, and must count as in force.
+        now = timezone.now()
         covering = TemporaryRevoke.objects.in_force_at(now).filter(
             Q(employee__isnull=True) | Q(employee=employee) if employee is not None
             else Q(employee__isnull=True), block=locked, care_unit=care_unit,

@@ -23,7 +23,7 @@ def _insert(at: dt.datetime, reason: str = "") -> AuditEvent:
 
 def _where(event: AuditEvent) -> tuple[str, bytes, bytes]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT tableoid::regclass::text, row_hash, audit_row_digest(to_jsonb(a)) "
+        cursor.execute(f"SELECT tableoid::regclass::text, row_hash, {partitions.DIGEST_SQL} "
                        "FROM audit_auditevent a WHERE id = %s", [event.pk])
         name, stored, digest = cursor.fetchone()
     return name, bytes(stored), bytes(digest)
