@@ -286,12 +286,37 @@ def test_an_archived_month_can_be_read_back_from_its_file(directory):
     manifest = archive.partition_archive(actor=SYSTEM, month=month)
     lines = gzip.decompress((directory / manifest.file).read_bytes()).decode().splitlines()
     with connection.cursor() as cursor:
+        # `\copy lines FROM PROGRAM 'gzip -dc <file>' ...` in psql; here from Python.
+        cursor.execute("CREATE TEMP TABLE lines (line jsonb)")
+        cursor.execute("INSERT INTO lines SELECT line::jsonb FROM unnest(%s::text[]) AS t(line)",
+                       [lines])
+        cursor.execute("SELECT count(*) FROM lines "
+                       "WHERE encode(audit_row_digest(line), 'hex') <> line->>'row_hash'")
+        assert cursor.fetchone()[0] == 0
         cursor.execute("CREATE TEMP TABLE audit_restored (LIKE audit_auditevent)")
         cursor.execute("INSERT INTO audit_restored SELECT (jsonb_populate_record("
-                       "NULL::audit_auditevent, line::jsonb - 'row_hash')).* FROM unnest(%s::text[]) "
-                       "AS t(line)", [lines])
-        cursor.execute("SELECT id::text, encode(audit_row_digest(to_jsonb(r)), 'hex') "
-                       "FROM audit_restored r ORDER BY occurred_at, id")
+                       "NULL::audit_auditevent, jsonb_set(line, '{row_hash}', "
+                       "to_jsonb('\\x' || (line->>'row_hash'))))).* FROM lines")
+        cursor.execute("SELECT id::text, encode(audit_row_digest(to_jsonb(r)), 'hex'), "
+                       "encode(row_hash, 'hex') FROM audit_restored r ORDER BY occurred_at, id")
         restored = cursor.fetchall()
-    assert restored == [(line["id"], line["row_hash"]) for line in map(json.loads, lines)]
+    assert restored == [(line["id"], line["row_hash"], line["row_hash"])
+                        for line in map(json.loads, lines)]
     assert [row[0] for row in restored] == [str(e.pk) for e in events]
+
+
+def test_beat_runs_the_upkeep_daily_and_the_archive_monthly_as_the_worker(settings, directory):
+    from apps.audit import tasks
+
+    upkeep = settings.CELERY_BEAT_SCHEDULE["audit-partitions-upkeep"]
+    due = settings.CELERY_BEAT_SCHEDULE["audit-archive-due"]
+    assert (upkeep["task"], upkeep["schedule"]) == (tasks.audit_partitions_upkeep_task.name, 86400.0)
+    assert due["task"] == tasks.audit_archive_due_task.name
+    assert due["schedule"].day_of_month == {1}
+    this_month = partitions.first_of_month(timezone.now().date())
+    assert partitions.partition_name(this_month) in tasks.audit_partitions_upkeep_task.delay().get()
+    month = _months_ago(19)
+    _fill(month, 1)
+    assert tasks.audit_archive_due_task.delay().get() == [f"{month:%Y-%m}"]
+    event = AuditEvent.objects.get(action="audit_partition.archived")
+    assert event.actor_label == "system:worker"
