@@ -317,6 +317,10 @@ def partition_archive(*, actor: Any, month: dt.date, directory: Path | None = No
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute(f'LOCK TABLE ONLY "{TABLE}" IN ACCESS EXCLUSIVE MODE')
+        if month not in {p.month for p in partition_list()}:  # another run archived it meanwhile
+            raise ArchiveRefused(_("%(month)s is already archived (table %(table)s).")
+                                 % {"month": manifest.month, "table": archived},
+                                 code="audit_archive.archived")
         _require_same_rows(name, manifest)
         cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
         cursor.execute(f'ALTER TABLE "{name}" RENAME TO "{archived}"')

@@ -153,9 +153,9 @@ def partitions_upkeep(today: dt.date | None = None) -> list[Partition]:
     made = partitions_ensure(today, add_months(today, settings.PORTAL_AUDIT_PARTITION_MONTHS_AHEAD))
     held = default_partition_rows()
     if held:
-        logger.error("the audit log's default partition %s holds %s%s rows: move them into their "
-                     "months' partitions (docs/audit-log.md, \"Partitions\")", DEFAULT_PARTITION,
-                     held, "+" if held >= DEFAULT_ROWS_COUNTED else "")
+        logger.error("the audit log's default partition %s holds rows (%s%s): move them into "
+                     "their months' partitions (docs/audit-log.md, \"Partitions\")",
+                     DEFAULT_PARTITION, held, " or more" if held >= DEFAULT_ROWS_COUNTED else "")
     return made
 
 
@@ -176,5 +176,5 @@ def partitions_problems(today: dt.date | None = None) -> list[str]:
     held = default_partition_rows()
     if held:
         more = " or more" if held >= DEFAULT_ROWS_COUNTED else ""
-        problems.append(f"the audit log's default partition holds {held}{more} rows")
+        problems.append(f"the audit log's default partition holds rows ({held}{more})")
     return problems

@@ -231,9 +231,9 @@ def test_upkeep_makes_the_months_ahead_and_reports_rows_in_the_default_partition
                               actor_kind="system", target_type="t", target_id="1")
     with caplog.at_level(logging.ERROR, logger="apps.audit.partitions"):
         partitions.partitions_upkeep(today)
-    assert "default partition audit_auditevent_default holds 1 rows" in caplog.text
+    assert "default partition audit_auditevent_default holds rows (1)" in caplog.text
     assert partitions.partitions_problems(today) == [
-        "the audit log's default partition holds 1 rows"]
+        "the audit log's default partition holds rows (1)"]
 
 
 def test_the_command_archives_due_months_and_refuses_clearly(directory):
@@ -320,3 +320,30 @@ def test_beat_runs_the_upkeep_daily_and_the_archive_monthly_as_the_worker(settin
     assert tasks.audit_archive_due_task.delay().get() == [f"{month:%Y-%m}"]
     event = AuditEvent.objects.get(action="audit_partition.archived")
     assert event.actor_label == "system:worker"
+
+
+def test_rows_written_or_a_detach_elsewhere_after_the_export_stop_the_detach(directory, monkeypatch):
+    month = _months_ago(30)
+    _fill(month, 2)
+    export = archive.export
+
+    def export_then(change: str) -> Any:
+        def wrapped(month: dt.date, directory: Path) -> archive.Manifest:
+            manifest = export(month, directory)
+            if change == "row":
+                _fill(month, 1)
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(f'ALTER TABLE audit_auditevent DETACH PARTITION '
+                                   f'"{partitions.partition_name(month)}"')
+            return manifest
+        return wrapped
+
+    monkeypatch.setattr(archive, "export", export_then("row"))
+    with pytest.raises(ArchiveRefused, match="no longer holds the rows") as refused:
+        archive.partition_archive(actor=SYSTEM, month=month)
+    assert refused.value.code == "audit_archive.changed" and _attached(month)
+    archive.data_path(directory, month).unlink()
+    monkeypatch.setattr(archive, "export", export_then("detach"))
+    with pytest.raises(ArchiveRefused, match="already archived"):
+        archive.partition_archive(actor=SYSTEM, month=month)
