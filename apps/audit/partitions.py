@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -144,13 +144,22 @@ def default_partition_rows() -> int:
 def partitions_upkeep(today: dt.date | None = None) -> list[Partition]:
     """Create the partitions of `today`'s month (UTC, default the current day) and of the
     `PORTAL_AUDIT_PARTITION_MONTHS_AHEAD` months after it where missing, so that no write waits
-    for them; log at ERROR when the default partition holds rows (docs/audit-log.md,
-    "Partition upkeep"). Returns those months' partitions; nothing on SQLite. Run daily by Celery
-    beat (`apps.audit.tasks.audit_partitions_upkeep_task`)."""
+    for them; log at ERROR a month whose partition cannot be made (the default partition holds
+    rows of it) and rows in the default partition (docs/audit-log.md, "Partition upkeep").
+    Returns the partitions made or found; nothing on SQLite. Run daily by Celery beat
+    (`apps.audit.tasks.audit_partitions_upkeep_task`)."""
     if not is_partitioned():
         return []
-    today = today or timezone.now().date()
-    made = partitions_ensure(today, add_months(today, settings.PORTAL_AUDIT_PARTITION_MONTHS_AHEAD))
+    month = first_of_month(today or timezone.now().date())
+    made = []
+    for _ in range(settings.PORTAL_AUDIT_PARTITION_MONTHS_AHEAD + 1):
+        try:
+            with transaction.atomic():
+                made.append(partition_create(month))
+        except DatabaseError as exc:
+            logger.error("the audit log's partition for %s cannot be made: %s", f"{month:%Y-%m}",
+                         exc)
+        month = next_month(month)
     held = default_partition_rows()
     if held:
         logger.error("the audit log's default partition %s holds rows (%s%s): move them into "

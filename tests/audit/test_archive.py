@@ -226,11 +226,16 @@ def test_upkeep_makes_the_months_ahead_and_reports_rows_in_the_default_partition
     assert [p.name for p in made] == [f"audit_auditevent_p2041_0{n}" for n in range(1, 5)]
     assert partitions.partitions_problems(today) == []
 
-    AuditEvent.objects.create(occurred_at=dt.datetime(1990, 1, 1, tzinfo=dt.UTC),
+    # A row of a month without partition lands in the default partition, and then that month's
+    # partition cannot be made: both are reported, the other months are still made.
+    AuditEvent.objects.create(occurred_at=dt.datetime(2041, 6, 1, tzinfo=dt.UTC),
                               action="organisation.created", actor_label="System",
                               actor_kind="system", target_type="t", target_id="1")
     with caplog.at_level(logging.ERROR, logger="apps.audit.partitions"):
-        partitions.partitions_upkeep(today)
+        made = partitions.partitions_upkeep(dt.date(2041, 4, 2))
+    assert [p.name for p in made] == ["audit_auditevent_p2041_04", "audit_auditevent_p2041_05",
+                                      "audit_auditevent_p2041_07"]
+    assert "partition for 2041-06 cannot be made" in caplog.text
     assert "default partition audit_auditevent_default holds rows (1)" in caplog.text
     assert partitions.partitions_problems(today) == [
         "the audit log's default partition holds rows (1)"]
