@@ -41,7 +41,6 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from apps.audit import registry
 from apps.audit.partitions import (
@@ -78,7 +77,9 @@ manifest_extra: list[Callable[[dt.date], dict[str, Any]]] = []
 
 
 class ArchiveRefused(Conflict):
-    """The archive, the detach or the drop was refused; `message` says why, `code` which rule."""
+    """The archive, the detach or the drop was refused; `message` says why, `code` which rule.
+    Messages are for the operator (the command's output, the worker's log), in English like the
+    rest of them; no page shows them."""
 
     default_code = "audit_archive.refused"
 
@@ -150,40 +151,38 @@ def archived_list() -> list[dt.date]:
     return sorted(dt.date(int(match[1]), int(match[2]), 1) for match in matches)
 
 
-def months_due(now: dt.datetime | None = None) -> list[dt.date]:
-    """The attached months past the online window at `now` (UTC, default the current time),
-    oldest first."""
-    now = now or timezone.now()
+def months_due() -> list[dt.date]:
+    """The attached months past the online window now, oldest first."""
+    now = timezone.now()
     return [p.month for p in partition_list() if online_until(p.month) <= now]
 
 
-def drops_due(now: dt.datetime | None = None) -> list[dt.date]:
-    """The archived months whose retention has ended at `now` (default the current time)."""
-    now = now or timezone.now()
+def drops_due() -> list[dt.date]:
+    """The archived months whose retention has ended now, oldest first."""
+    now = timezone.now()
     return [month for month in archived_list() if retained_until(month) <= now]
 
 
-def archive_preflight(month: dt.date, directory: Path, now: dt.datetime | None = None) -> None:
+def archive_preflight(month: dt.date, directory: Path) -> None:
     """Refuse (ArchiveRefused) what `partition_archive` would refuse before touching anything:
-    the audit log not partitioned (SQLite), `month` still inside the online window at `now`, no
+    the audit log not partitioned (SQLite), `month` still inside the online window now, no
     attached partition for it, or `directory` not writable. `manage.py audit_archive --dry-run`
     runs it alone."""
     month = first_of_month(month)
     if not is_partitioned():
-        raise ArchiveRefused(_("The audit log is partitioned only on PostgreSQL."),
+        raise ArchiveRefused("The audit log is partitioned only on PostgreSQL.",
                              code="audit_archive.not_partitioned")
     until = online_until(month)
-    if until > (now or timezone.now()):
+    if until > timezone.now():
         raise ArchiveRefused(
-            _("%(month)s is inside the online window (PORTAL_AUDIT_ONLINE_MONTHS): it may be "
-              "archived from %(until)s.") % {"month": f"{month:%Y-%m}", "until": f"{until:%Y-%m-%d}"},
+            f"{month:%Y-%m} is inside the online window (PORTAL_AUDIT_ONLINE_MONTHS): it may be "
+            f"archived from {until:%Y-%m-%d}.",
             code="audit_archive.online")
     if month not in {p.month for p in partition_list()}:
         gone = month in archived_list()
         raise ArchiveRefused(
-            (_("%(month)s is already archived (table %(table)s).") if gone else
-             _("The audit log has no partition for %(month)s."))
-            % {"month": f"{month:%Y-%m}", "table": archived_name(month)},
+            f"{month:%Y-%m} is already archived (table {archived_name(month)})." if gone else
+            f"The audit log has no partition for {month:%Y-%m}.",
             code="audit_archive.archived" if gone else "audit_archive.no_partition")
     _require_writable(Path(directory))
 
@@ -201,8 +200,8 @@ def export(month: dt.date, directory: Path) -> Manifest:
     month = first_of_month(month)
     name = partition_name(month)
     if month not in {p.month for p in partition_list()}:
-        raise ArchiveRefused(_("The audit log has no partition for %(month)s.")
-                             % {"month": f"{month:%Y-%m}"}, code="audit_archive.no_partition")
+        raise ArchiveRefused(f"The audit log has no partition for {month:%Y-%m}.",
+                             code="audit_archive.no_partition")
     directory = _require_writable(Path(directory))
     target = data_path(directory, month)
     summary = _Summary()
@@ -224,8 +223,8 @@ def export(month: dt.date, directory: Path) -> Manifest:
         partial.unlink()
         if not same:
             raise ArchiveRefused(
-                _("%(file)s already exists with other rows than %(table)s holds: move it away "
-                  "and find out why before archiving again.") % {"file": target, "table": name},
+                f"{target} already exists with other rows than {name} holds: move it away "
+                "and find out why before archiving again.",
                 code="audit_archive.file_differs")
         file_sha256 = _file_sha256(target)
     else:
@@ -253,8 +252,8 @@ def manifest_read(directory: Path, month: dt.date) -> Manifest:
     try:
         return Manifest(**json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError) as exc:
-        raise ArchiveRefused(_("The manifest %(file)s is missing or unreadable: %(error)s")
-                             % {"file": path, "error": exc}, code="audit_archive.no_manifest") from exc
+        raise ArchiveRefused(f"The manifest {path} is missing or unreadable: {exc}",
+                             code="audit_archive.no_manifest") from exc
 
 
 def check(manifest: Manifest, directory: Path) -> None:
@@ -265,9 +264,9 @@ def check(manifest: Manifest, directory: Path) -> None:
     first difference found; returns None when everything matches."""
     path = Path(directory) / manifest.file
     if not path.is_file():
-        raise _mismatch(path, _("the file is missing"))
+        raise _mismatch(path, "the file is missing")
     if _file_sha256(path) != manifest.file_sha256:
-        raise _mismatch(path, _("its SHA-256 is not the manifest's"))
+        raise _mismatch(path, "its SHA-256 is not the manifest's")
     summary = _Summary()
     try:
         with gzip.open(path, "rb") as lines:
@@ -283,14 +282,14 @@ def check(manifest: Manifest, directory: Path) -> None:
                     batch = []
             _check_digests(path, batch, summary.rows - len(batch))
     except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
-        raise _mismatch(path, _("it cannot be read (%(error)s)") % {"error": exc}) from exc
+        raise _mismatch(path, f"it cannot be read ({exc})") from exc
     found = {"rows": summary.rows, "first_id": summary.first_id, "last_id": summary.last_id,
              "first_occurred_at": summary.first_at, "last_occurred_at": summary.last_at,
              "rows_sha256": summary.rows_digest.hexdigest()}
     for key, value in found.items():
         if getattr(manifest, key) != value:
-            raise _mismatch(path, _("its %(key)s is %(found)s, the manifest says %(expected)s")
-                            % {"key": key, "found": value, "expected": getattr(manifest, key)})
+            raise _mismatch(path, f"its {key} is {value}, the manifest says "
+                                  f"{getattr(manifest, key)}")
 
 
 @service
@@ -318,8 +317,7 @@ def partition_archive(*, actor: Any, month: dt.date, directory: Path | None = No
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute(f'LOCK TABLE ONLY "{TABLE}" IN ACCESS EXCLUSIVE MODE')
         if month not in {p.month for p in partition_list()}:  # another run archived it meanwhile
-            raise ArchiveRefused(_("%(month)s is already archived (table %(table)s).")
-                                 % {"month": manifest.month, "table": archived},
+            raise ArchiveRefused(f"{manifest.month} is already archived (table {archived}).",
                                  code="audit_archive.archived")
         _require_same_rows(name, manifest)
         cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
@@ -350,22 +348,20 @@ def partitions_archive_due(*, actor: Any, directory: Path | None = None) -> list
             for month in months_due()]
 
 
-def drop_preflight(month: dt.date, directory: Path, now: dt.datetime | None = None) -> Manifest:
+def drop_preflight(month: dt.date, directory: Path) -> Manifest:
     """Refuse (ArchiveRefused) what `partition_drop` would refuse before dropping: `month` inside
-    its retention at `now` (`audit_archive.retention`), no archived table for it
+    its retention now (`audit_archive.retention`), no archived table for it
     (`audit_archive.not_archived`), its manifest missing or its file not matching it (`check`).
     Returns the manifest. `manage.py audit_archive --drop --dry-run` runs it alone."""
     month = first_of_month(month)
     until = retained_until(month)
-    if until > (now or timezone.now()):
+    if until > timezone.now():
         raise ArchiveRefused(
-            _("%(month)s is inside its retention (PORTAL_AUDIT_RETENTION_YEARS) until %(until)s: "
-              "nothing of it is deleted before.")
-            % {"month": f"{month:%Y-%m}", "until": f"{until:%Y-%m-%d}"},
+            f"{month:%Y-%m} is inside its retention (PORTAL_AUDIT_RETENTION_YEARS) until "
+            f"{until:%Y-%m-%d}: nothing of it is deleted before.",
             code="audit_archive.retention")
     if month not in archived_list():
-        raise ArchiveRefused(_("%(month)s has no archived table %(table)s.")
-                             % {"month": f"{month:%Y-%m}", "table": archived_name(month)},
+        raise ArchiveRefused(f"{month:%Y-%m} has no archived table {archived_name(month)}.",
                              code="audit_archive.not_archived")
     manifest = manifest_read(directory, month)
     check(manifest, directory)
@@ -457,8 +453,7 @@ def _lines(table: str, summary: _Summary) -> Iterator[bytes]:
                 f'a.id, a.occurred_at, a.row_hash FROM "{table}" a ORDER BY a.occurred_at, a.id')
             for text, row_id, occurred_at, row_hash in rows:
                 if row_hash is None:
-                    raise ArchiveRefused(_("Row %(id)s of %(table)s has no digest (row_hash).")
-                                         % {"id": row_id, "table": table},
+                    raise ArchiveRefused(f"Row {row_id} of {table} has no digest (row_hash).",
                                          code="audit_archive.no_digest")
                 summary.add(row_id, occurred_at, bytes(row_hash))
                 line = text.encode("utf-8") + b"\n"
@@ -478,8 +473,7 @@ def _check_digests(path: Path, lines: list[str], offset: int) -> None:
                        "IS DISTINCT FROM line->>'row_hash' ORDER BY n LIMIT 1", [lines])
         wrong = cursor.fetchone()
     if wrong:
-        raise _mismatch(path, _("row %(number)s does not give its row_hash")
-                        % {"number": offset + wrong[0]})
+        raise _mismatch(path, f"row {offset + wrong[0]} does not give its row_hash")
 
 
 def _require_same_rows(table: str, manifest: Manifest) -> None:
@@ -492,15 +486,14 @@ def _require_same_rows(table: str, manifest: Manifest) -> None:
         rows, first_id, last_id = cursor.fetchone()
     if (rows, first_id, last_id) != (manifest.rows, manifest.first_id, manifest.last_id):
         raise ArchiveRefused(
-            _("%(table)s no longer holds the rows of its archive file (%(rows)s rows, manifest "
-              "%(expected)s): archive it again.")
-            % {"table": table, "rows": rows, "expected": manifest.rows},
+            f"{table} no longer holds the rows of its archive file ({rows} rows, manifest "
+            f"{manifest.rows}): archive it again.",
             code="audit_archive.changed")
 
 
 def _mismatch(path: Path, what: object) -> ArchiveRefused:
-    return ArchiveRefused(_("The archive file %(file)s does not match its manifest: %(what)s.")
-                          % {"file": path, "what": what}, code="audit_archive.mismatch")
+    return ArchiveRefused(f"The archive file {path} does not match its manifest: {what}.",
+                          code="audit_archive.mismatch")
 
 
 def _require_writable(directory: Path) -> Path:
@@ -512,8 +505,7 @@ def _require_writable(directory: Path) -> Path:
         with tempfile.TemporaryFile(dir=directory):
             pass
     except OSError as exc:
-        raise ArchiveRefused(_("The archive directory %(dir)s is not writable: %(error)s")
-                             % {"dir": directory, "error": exc},
+        raise ArchiveRefused(f"The archive directory {directory} is not writable: {exc}",
                              code="audit_archive.not_writable") from exc
     return directory
 

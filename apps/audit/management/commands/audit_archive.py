@@ -5,6 +5,7 @@ archive")."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -58,7 +59,7 @@ class Command(BaseCommand):
         except ArchiveRefused as exc:
             raise CommandError(str(exc)) from exc
 
-    def _archive(self, month: dt.date, directory: Any, dry_run: bool) -> None:
+    def _archive(self, month: dt.date, directory: Path, dry_run: bool) -> None:
         if dry_run:
             archive.archive_preflight(month, directory)
             with connection.cursor() as cursor:
@@ -74,7 +75,7 @@ class Command(BaseCommand):
                           f"checked against {archive.manifest_path(directory, month).name}; "
                           f"detached as {archive.archived_name(month)}.")
 
-    def _drop(self, month: dt.date, directory: Any, dry_run: bool) -> None:
+    def _drop(self, month: dt.date, directory: Path, dry_run: bool) -> None:
         if dry_run:
             manifest = archive.drop_preflight(month, directory)
             self.stdout.write(f"Would drop {archive.archived_name(month)} ({manifest.rows} rows); "
