@@ -13,10 +13,15 @@ SQLite keeps one ordinary table: every function here is a no-op or an empty answ
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 
-from django.db import connection
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 TABLE = "audit_auditevent"
 DEFAULT_PARTITION = f"{TABLE}_default"
@@ -63,6 +68,12 @@ def next_month(month: dt.date) -> dt.date:
     month = first_of_month(month)
     return month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(
         month=month.month + 1)
+
+
+def add_months(month: dt.date, count: int) -> dt.date:
+    """The first day of the month `count` months after `month`'s (before it when negative)."""
+    index = month.year * 12 + month.month - 1 + count
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def month_start(month: dt.date) -> dt.datetime:
@@ -119,3 +130,67 @@ def partitions_ensure(first: dt.date, last: dt.date) -> list[Partition]:
         made.append(partition_create(month))
         month = next_month(month)
     return made
+
+
+#: The most rows `default_partition_rows` counts, so that a check stays cheap however full the
+#: default partition has become.
+DEFAULT_ROWS_COUNTED = 1000
+
+
+def default_partition_rows() -> int:
+    """How many rows the default partition holds, counted up to `DEFAULT_ROWS_COUNTED`; 0 on
+    SQLite. One query."""
+    if not is_partitioned():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT count(*) FROM (SELECT 1 FROM "{DEFAULT_PARTITION}" LIMIT %s) s',
+                       [DEFAULT_ROWS_COUNTED])
+        return int(cursor.fetchone()[0])
+
+
+def partitions_upkeep(today: dt.date | None = None) -> list[Partition]:
+    """Create the partitions of `today`'s month (UTC, default the current day) and of the
+    `PORTAL_AUDIT_PARTITION_MONTHS_AHEAD` months after it where missing, so that no write waits
+    for them; log at ERROR a month whose partition cannot be made (the default partition holds
+    rows of it) and rows in the default partition (docs/audit-log.md, "Partition upkeep").
+    Returns the partitions made or found; nothing on SQLite. Run daily by Celery beat
+    (`apps.audit.tasks.audit_partitions_upkeep_task`)."""
+    if not is_partitioned():
+        return []
+    month = first_of_month(today or timezone.now().date())
+    made = []
+    for _ in range(settings.PORTAL_AUDIT_PARTITION_MONTHS_AHEAD + 1):
+        try:
+            with transaction.atomic():
+                made.append(partition_create(month))
+        except DatabaseError as exc:
+            logger.error("the audit log's partition for %s cannot be made: %s", f"{month:%Y-%m}",
+                         exc)
+        month = next_month(month)
+    held = default_partition_rows()
+    if held:
+        logger.error("the audit log's default partition %s holds rows (%s%s): move them into "
+                     "their months' partitions (docs/audit-log.md, \"Partitions\")",
+                     DEFAULT_PARTITION, held, " or more" if held >= DEFAULT_ROWS_COUNTED else "")
+    return made
+
+
+def partitions_problems(today: dt.date | None = None) -> list[str]:
+    """What is wrong with the audit log's partitions, for the operator (readiness): a missing
+    partition for `today`'s month (UTC, default the current day) or the next, and rows in the
+    default partition. Each is a sentence in English; empty when all is well and on SQLite.
+    Neither stops a write (the default partition takes the rows), but both need the operator:
+    the upkeep task has not run, or rows must be moved (docs/audit-log.md, "Partition upkeep").
+    Two queries."""
+    if not is_partitioned():
+        return []
+    today = today or timezone.now().date()
+    present = {partition.month for partition in partition_list()}
+    problems = [f"no audit log partition for {label} month ({month:%Y-%m})"
+                for label, month in (("this", first_of_month(today)), ("next", next_month(today)))
+                if month not in present]
+    held = default_partition_rows()
+    if held:
+        more = " or more" if held >= DEFAULT_ROWS_COUNTED else ""
+        problems.append(f"the audit log's default partition holds rows ({held}{more})")
+    return problems

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,12 @@ def target_text(target_type: str, stored: str) -> str:
     """The text to show for a stored target label: as registered for its type, else as stored."""
     show = _TARGETS.get(target_type)
     return show(stored) if show else stored
+
+
+# The audit log's own actions: a month moved out of the online log, and an archived month's table
+# removed from the database once its retention ended (docs/audit-log.md, "Retention and archive").
+PARTITION_ARCHIVED = register("audit_partition.archived",
+                              _("Audit log month archived and detached"), names_target=True)
+PARTITION_DROPPED = register("audit_partition.dropped",
+                             _("Archived audit log month removed from the database"),
+                             names_target=True)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import environ
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -440,7 +441,52 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": 60.0,
         "options": {"expires": 60},
     },
+    # The audit log's monthly partitions, PORTAL_AUDIT_PARTITION_MONTHS_AHEAD ahead, and a check
+    # that its default partition is empty (apps.audit.partitions).
+    "audit-partitions-upkeep": {
+        "task": "apps.audit.tasks.audit_partitions_upkeep_task",
+        "schedule": 86400.0,
+        "options": {"expires": 3600},
+    },
+    # Months past PORTAL_AUDIT_ONLINE_MONTHS: exported, checked and detached (apps.audit.archive),
+    # at night on the first of each month; a missed run's months are done by the next.
+    "audit-archive-due": {
+        "task": "apps.audit.tasks.audit_archive_due_task",
+        "schedule": crontab(minute=30, hour=2, day_of_month=1),
+        "options": {"expires": 86400},
+    },
 }
+
+def audit_life(online_months: int, retention_years: int,
+               months_ahead: int) -> tuple[int, int, int]:
+    """The audit log's life (docs/audit-log.md, "Retention and archive"): every month stays
+    answerable online (attached to `audit_auditevent`) for `online_months` after it ends, at least
+    18 (the national log service's rules: 18 months online); it is kept, online or archived, for
+    `retention_years` after it ends, at least 5 (HSLF-FS 2016:40 4 kap. 9 §). `months_ahead`
+    monthly partitions (at least 1) are created before they are needed. Raises
+    ImproperlyConfigured for a lower value; returns the three values."""
+    for name, value, least in (("PORTAL_AUDIT_ONLINE_MONTHS", online_months, 18),
+                               ("PORTAL_AUDIT_RETENTION_YEARS", retention_years, 5),
+                               ("PORTAL_AUDIT_PARTITION_MONTHS_AHEAD", months_ahead, 1)):
+        if value < least:
+            raise ImproperlyConfigured(f"{name}={value} is too low: at least {least}.")
+    if online_months > retention_years * 12:
+        raise ImproperlyConfigured("PORTAL_AUDIT_ONLINE_MONTHS is longer than "
+                                   "PORTAL_AUDIT_RETENTION_YEARS.")
+    return online_months, retention_years, months_ahead
+
+
+(PORTAL_AUDIT_ONLINE_MONTHS, PORTAL_AUDIT_RETENTION_YEARS,
+ PORTAL_AUDIT_PARTITION_MONTHS_AHEAD) = audit_life(
+    env.int("PORTAL_AUDIT_ONLINE_MONTHS", default=18),
+    env.int("PORTAL_AUDIT_RETENTION_YEARS", default=5),
+    env.int("PORTAL_AUDIT_PARTITION_MONTHS_AHEAD", default=3),
+)
+#: Where the archived months of the audit log are written (compressed file and manifest each),
+#: outside the database; back it up like the database (docs/audit-log.md).
+PORTAL_AUDIT_ARCHIVE_DIR = Path(env.str("PORTAL_AUDIT_ARCHIVE_DIR",
+                                        default=str(VAR_DIR / "audit-archive")))
+
 
 # The issuing CA's key and certificate live outside the database (key file mode 0600).
 ISSUANCE_CA_DIR = Path(env.str("ISSUANCE_CA_DIR", default=str(VAR_DIR / "ca")))
