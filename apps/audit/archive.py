@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from apps.audit import registry
 from apps.audit.partitions import (
+    DIGEST_SQL,
     TABLE,
     add_months,
     first_of_month,
@@ -466,11 +467,12 @@ def _check_digests(path: Path, lines: list[str], offset: int) -> None:
     if not lines:
         return
     with connection.cursor() as cursor:
-        # Each line is parsed once (`jsonb[]`): `audit_row_digest` is inlined, and an expression
-        # passed to it would be evaluated once per column it reads.
-        cursor.execute("SELECT n FROM unnest(%s::jsonb[]) WITH ORDINALITY AS t(line, n) "
-                       "WHERE encode(audit_row_digest(line), 'hex') "
-                       "IS DISTINCT FROM line->>'row_hash' ORDER BY n LIMIT 1", [lines])
+        # Each line is parsed once (`jsonb[]`) into an audit row `a`, whose digest is the one
+        # the trigger computed (`partitions.DIGEST_SQL`).
+        cursor.execute("SELECT n FROM unnest(%s::jsonb[]) WITH ORDINALITY AS t(line, n), "
+                       "LATERAL jsonb_populate_record(NULL::audit_auditevent, t.line - 'row_hash') "
+                       f"AS a WHERE encode({DIGEST_SQL}, 'hex') "
+                       "IS DISTINCT FROM t.line->>'row_hash' ORDER BY n LIMIT 1", [lines])
         wrong = cursor.fetchone()
     if wrong:
         raise _mismatch(path, f"row {offset + wrong[0]} does not give its row_hash")
