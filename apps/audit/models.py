@@ -2,7 +2,9 @@
 
 Rows outlive everything they mention: actor, target and subject are stored as ids and labels, not
 foreign keys. The model refuses updates and deletes; on PostgreSQL a trigger rejects them too
-(migration 0002). Rule sources: HSLF-FS 2016:40 4 kap. 9 § (what a log holds), Inera's Logg contract.
+(migration 0002). On PostgreSQL the table is partitioned by month of `occurred_at` (UTC) and each
+row carries its own digest (migration 0005, `apps.audit.partitions`, docs/audit-log.md).
+Rule sources: HSLF-FS 2016:40 4 kap. 9 § (what a log holds), Inera's Logg contract.
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
     loa = models.CharField(max_length=100, blank=True)
+    #: SHA-256 of the row's canonical form (`audit_row_digest`, docs/audit-log.md), set by a
+    #: PostgreSQL trigger in the same INSERT; the sealed hash chain covers it. NULL on SQLite.
+    row_hash = models.BinaryField(null=True, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
