@@ -10,9 +10,9 @@ scale `BENCH_SCALE` (1.0: the sizes below; 0.01 for a quick run):
   in ten a second one at another unit of the same region) and one or two commissions
   (medarbetaruppdrag) each;
 - 10,000,000 patients: a person with a personnummer, without employee HSA-ids;
-- 20,000,000 audit rows over 24 months up to now (into their monthly partitions when the table
-  is partitioned): access decisions and registrations about patients, staff logins and sessions,
-  administrators' changes.
+- 20,000,000 audit rows over 24 months up to now (into their monthly partitions, each row's
+  digest set by the table's trigger): access decisions and registrations about patients, staff
+  logins and sessions, administrators' changes.
 
 It runs in a database of its own on `DATABASE_URL`'s server: `<name>_scale`, or
 `BENCH_SCALE_DATABASE`, dropped and created afresh, migrated and seeded, then dropped at the end
@@ -438,14 +438,12 @@ def first_month(now: datetime) -> datetime:
 
 
 def audit_partitions(now: datetime) -> None:
-    """When the audit table is partitioned by month, its partitions for the `MONTHS` months up to
-    `now`'s must exist before the rows are loaded."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_partitioned_table WHERE partrelid = "
-                       "'audit_auditevent'::regclass")
-        if cursor.fetchone() is None:
-            return
-    raise NotImplementedError("the audit table is partitioned: create its months' partitions")
+    """The audit table's monthly partitions for the `MONTHS` months up to `now`'s (the
+    migration makes those from its own month on): COPY into the parent table routes each row to
+    its month's; a row of a month without one would land in the default partition."""
+    from apps.audit.partitions import partitions_ensure
+
+    partitions_ensure(first_month(now).date(), now.date())
 
 
 def audit_lines(world: Tree, now: datetime) -> Iterator[str]:
