@@ -873,6 +873,7 @@ def main() -> int:
               "own database beside it, <name>_scale).", file=sys.stderr)
         return 2
     logging.getLogger("celery").setLevel(logging.WARNING)
+    logging.getLogger("apps.audit").setLevel(logging.WARNING)  # a line per day sealed
     settings.DEBUG = False  # as in production: no query log while loading and measuring
     name = os.environ.get("BENCH_SCALE_DATABASE") or f"{settings.DATABASES['default']['NAME']}_scale"
     keep = os.environ.get("BENCH_SCALE_KEEP") == "1"
