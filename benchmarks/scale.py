@@ -607,9 +607,16 @@ def _list_url() -> str:
 
 
 def person_search(query: Callable[[Bench, int], str]) -> Callable[[Bench], Run]:
-    """The staff list page searched (`?q=`) for `query(bench, run)`."""
+    """The staff list page searched (`?q=`) for `query(bench, run)`, an attribute of the run's
+    staff member; the page must name that member (checked once, untimed), so a search that finds
+    nobody cannot pass for a fast one."""
     def prepare(bench: Bench) -> Run:
         url = _list_url()
+        given, family = staff_name(bench.staff[RUNS])
+        page = bench.get(url, q=query(bench, RUNS)).content.decode()
+        if f"{given} {family}" not in page and f"{family}, {given}" not in page:
+            raise RuntimeError(f"the search for {query(bench, RUNS)!r} did not find "
+                               f"{given} {family}")
         return lambda i: bench.get(url, q=query(bench, i))
     return prepare
 
