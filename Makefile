@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 export DJANGO_SETTINGS_MODULE ?= portal.settings.base
 
-.PHONY: run test setup lint bench mail totp messages xmlsec1
+.PHONY: run test setup lint bench bench-scale mail totp messages xmlsec1
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed (found %s)." % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -61,6 +61,14 @@ lint: $(STAMP)
 bench: export DJANGO_SETTINGS_MODULE = portal.settings.test
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
+
+## make bench-scale: the portal at national scale (not part of make test or make bench; PostgreSQL
+## only: DATABASE_URL). Seeds 1,000,000 staff, 10,000,000 patients and 20,000,000 audit rows by
+## COPY into a database of its own (<name>_scale) and prints the pages' p50/p95 and SQL statements.
+## BENCH_SCALE=0.01 for a quick run, BENCH_SCALE_KEEP=1 keeps the database (docs/benchmarks.md).
+bench-scale: export DJANGO_SETTINGS_MODULE = portal.settings.test
+bench-scale: $(STAMP)
+	$(PY) -m benchmarks.scale
 
 ## make mail: print the e-mails the portal sent in development (var/mail).
 mail: export DJANGO_DEBUG ?= true

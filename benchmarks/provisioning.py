@@ -61,7 +61,7 @@ from typing import Any  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.db import DatabaseError, connection  # noqa: E402
 
-from benchmarks.rules import _copy, _uuid  # noqa: E402
+from benchmarks.bulk import copy_rows, row_uuid  # noqa: E402
 
 #: Staff pushed (the goal's figures are for 100,000).
 USERS = int(os.environ.get("BENCH_PROVISIONING_USERS", "2000"))
@@ -104,11 +104,11 @@ def seed() -> Any:
 
     now = timezone.now()
     stamp = now.isoformat()
-    provider_id = _uuid(30, 1)
+    provider_id = row_uuid(30, 1)
     Organisation.objects.bulk_create([Organisation(
         id=provider_id, hsa_id=PROVIDER_HSA_ID, name="Region Benchmark", path=f"/{PROVIDER_HSA_ID}/",
         is_care_provider=True, care_provider_id=provider_id, org_number="232100-0099")])
-    units = [(_uuid(31, u + 1), f"SE2321000099-1{u + 1:03d}") for u in range(UNITS)]
+    units = [(row_uuid(31, u + 1), f"SE2321000099-1{u + 1:03d}") for u in range(UNITS)]
     Organisation.objects.bulk_create([
         Organisation(id=unit_id, hsa_id=hsa_id, name=f"Vårdenhet {u + 1}", parent_id=provider_id,
                      path=f"/{PROVIDER_HSA_ID}/{hsa_id}/", is_care_unit=True,
@@ -116,19 +116,19 @@ def seed() -> Any:
 
     def people() -> Iterator[str]:
         for i in range(USERS):
-            yield (f"{_uuid(32, i + 1)},{stamp},{stamp},Bench,Staff {i + 1},"
+            yield (f"{row_uuid(32, i + 1)},{stamp},{stamp},Bench,Staff {i + 1},"
                    f"staff{i + 1}@bench.example,f\n")
 
     def employees() -> Iterator[str]:
         for i in range(USERS):
-            yield (f"{_uuid(33, i + 1)},{stamp},{stamp},{_uuid(32, i + 1)},"
+            yield (f"{row_uuid(33, i + 1)},{stamp},{stamp},{row_uuid(32, i + 1)},"
                    f"SE2321000099-E{i + 1:07d},{units[i % UNITS][0]},Sjuksköterska\n")
 
     def commissions() -> Iterator[str]:
         since = (now - timedelta(days=30)).isoformat()
         for i in range(USERS):
-            yield (f"{_uuid(34, i + 1)},{stamp},{stamp},{since},{N},Bench,{N},{N},,"
-                   f"SE2321000099-C{i + 1:07d},Vård och behandling,{_uuid(33, i + 1)},"
+            yield (f"{row_uuid(34, i + 1)},{stamp},{stamp},{since},{N},Bench,{N},{N},,"
+                   f"SE2321000099-C{i + 1:07d},Vård och behandling,{row_uuid(33, i + 1)},"
                    f"{Purpose.CARE},{provider_id},{units[i % UNITS][0]}\n")
 
     start = time.perf_counter()
@@ -136,11 +136,11 @@ def seed() -> Any:
     # setting; otherwise the triggers stay and the load is slower).
     with connection.cursor() as cursor, contextlib.suppress(DatabaseError):
         cursor.execute("SET session_replication_role = replica")
-    _copy("identities_person",
+    copy_rows("identities_person",
           "id, created_at, updated_at, given_name, family_name, email, is_protected", people())
-    _copy("commissions_employee",
+    copy_rows("commissions_employee",
           "id, created_at, updated_at, person_id, hsa_id, organisation_id, title", employees())
-    _copy("commissions_commission",
+    copy_rows("commissions_commission",
           "id, created_at, updated_at, valid_from, valid_until, assigned_by_label, assigned_by_id, "
           "ended_at, end_reason, hsa_id, name, employee_id, purpose, care_provider_id, "
           "care_unit_id", commissions())
@@ -241,7 +241,7 @@ def baseline(folder: Path) -> None:
     def user(n: int) -> dict[str, Any]:
         return {
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", HSA_USER_SCHEMA],
-            "userName": f"SE2321000099-E{n:07d}", "externalId": _uuid(32, n + 1),
+            "userName": f"SE2321000099-E{n:07d}", "externalId": row_uuid(32, n + 1),
             "name": {"givenName": "Bench", "familyName": f"Staff {n}"},
             "emails": [{"value": f"staff{n}@bench.example", "type": "work"}],
             HSA_USER_SCHEMA: {

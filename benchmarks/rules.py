@@ -33,7 +33,6 @@ if __name__ == "__main__":  # the child process: set Django up before the models
     django.setup()
 
 import contextlib  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
@@ -48,6 +47,8 @@ from typing import Any  # noqa: E402
 
 from django.conf import settings  # noqa: E402
 from django.db import DatabaseError, connection  # noqa: E402
+
+from benchmarks.bulk import copy_rows, row_uuid, secondary_indexes  # noqa: E402
 
 #: Patients seeded (the goal's figures are for 1,000,000).
 PEOPLE = int(os.environ.get("BENCH_RULES_PEOPLE", "20000"))
@@ -69,11 +70,6 @@ SEEDED = "rules benchmark: people={people} seeded"
 EVALUATION_PATH = "/access/v1/evaluation"
 #: The scope a client credentials token needs for it.
 SCOPE = "access.evaluate"
-
-
-def _uuid(table: int, n: int) -> str:
-    """A UUID for row `n` of a seeded table (`table` 1..255): ids follow the load order."""
-    return f"{table:08x}-0000-4000-8000-{n:012x}"
 
 
 # ---- the seeded world ------------------------------------------------------------------------
@@ -131,7 +127,7 @@ def provider_orgnr(p: int) -> str:
 def world() -> tuple[list[str], list[Unit], list[Staff]]:
     """The care providers' HSA-ids, their units and staff (deterministic)."""
     providers = [f"SE{provider_orgnr(p)}-VG" for p in range(PROVIDERS)]
-    units = [Unit(p * UNITS_PER_PROVIDER + u, _uuid(11, p * UNITS_PER_PROVIDER + u + 1),
+    units = [Unit(p * UNITS_PER_PROVIDER + u, row_uuid(11, p * UNITS_PER_PROVIDER + u + 1),
                   f"SE{provider_orgnr(p)}-VE{u + 1}", p)
              for p in range(PROVIDERS) for u in range(UNITS_PER_PROVIDER)]
     staff = []
@@ -140,7 +136,7 @@ def world() -> tuple[list[str], list[Unit], list[Staff]]:
             n = unit.index * STAFF_PER_UNIT + s
             rights = "VE" if s % 10 == 0 else "VG" if s % 10 == 1 else "SJF"
             orgnr = provider_orgnr(unit.provider)
-            staff.append(Staff(n, _uuid(13, n + 1), f"SE{orgnr}-E{n + 1}", f"SE{orgnr}-C{n + 1}",
+            staff.append(Staff(n, row_uuid(13, n + 1), f"SE{orgnr}-E{n + 1}", f"SE{orgnr}-C{n + 1}",
                                unit, rights))
     return providers, units, staff
 
@@ -194,45 +190,6 @@ def plan(i: int, units: list[Unit], staff: list[Staff]) -> tuple[list[PlannedCon
 
 # ---- seeding with COPY -----------------------------------------------------------------------
 
-class _Stream(io.TextIOBase):
-    """A file over generated CSV lines for psycopg2's copy_expert (read() gives the next batch)."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self.lines = lines
-        self.rows = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int | None = -1) -> str:
-        batch = []
-        for line in self.lines:
-            batch.append(line)
-            if len(batch) == 5000:
-                break
-        self.rows += len(batch)
-        return "".join(batch)
-
-
-def _copy(table: str, columns: str, lines: Iterator[str]) -> int:
-    """COPY `lines` (CSV, NULL written \\N) into `table`; returns the rows."""
-    stream = _Stream(lines)
-    with connection.cursor() as cursor:
-        cursor.cursor.copy_expert(
-            f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')", stream)
-    return stream.rows
-
-
-def _secondary_indexes(tables: list[str]) -> list[tuple[str, str]]:
-    """(name, definition) of the indexes of `tables` that back no constraint."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "WHERE i.indrelid = ANY(%s::regclass[]) AND NOT EXISTS "
-            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)", [tables])
-        return list(cursor.fetchall())
-
-
 def _ts(when: datetime) -> str:
     return when.isoformat()
 
@@ -250,30 +207,30 @@ def seed_small(t0: datetime) -> tuple[list[str], list[Unit], list[Staff]]:
     providers, units, staff = world()
     orgs = []
     for p, hsa in enumerate(providers):
-        pid = _uuid(10, p + 1)
+        pid = row_uuid(10, p + 1)
         orgs.append(Organisation(id=pid, hsa_id=hsa, name=f"Vårdgivare {p + 1}", parent_id=None,
                                  path=f"/{hsa}/", is_care_provider=True, care_provider_id=pid,
                                  org_number=f"{provider_orgnr(p)[:6]}-{provider_orgnr(p)[6:]}"))
     Organisation.objects.bulk_create(orgs)
     Organisation.objects.bulk_create([
         Organisation(id=u.id, hsa_id=u.hsa_id, name=f"Vårdenhet {u.index + 1}",
-                     parent_id=_uuid(10, u.provider + 1),
+                     parent_id=row_uuid(10, u.provider + 1),
                      path=f"/{providers[u.provider]}/{u.hsa_id}/", is_care_unit=True,
-                     care_provider_id=_uuid(10, u.provider + 1)) for u in units])
-    Person.objects.bulk_create([Person(id=_uuid(12, s.index + 1), given_name="Bench",
+                     care_provider_id=row_uuid(10, u.provider + 1)) for u in units])
+    Person.objects.bulk_create([Person(id=row_uuid(12, s.index + 1), given_name="Bench",
                                        family_name=f"Staff {s.index + 1}") for s in staff])
     Employee.objects.bulk_create([
-        Employee(id=s.employee_id, person_id=_uuid(12, s.index + 1), hsa_id=s.employee_hsa_id,
+        Employee(id=s.employee_id, person_id=row_uuid(12, s.index + 1), hsa_id=s.employee_hsa_id,
                  organisation_id=s.unit.id) for s in staff])
     Commission.objects.bulk_create([
-        Commission(id=_uuid(14, s.index + 1), hsa_id=s.commission_hsa_id, name="Vård",
+        Commission(id=row_uuid(14, s.index + 1), hsa_id=s.commission_hsa_id, name="Vård",
                    employee_id=s.employee_id, purpose=Purpose.CARE,
-                   care_provider_id=_uuid(10, s.unit.provider + 1), care_unit_id=s.unit.id,
+                   care_provider_id=row_uuid(10, s.unit.provider + 1), care_unit_id=s.unit.id,
                    valid_from=t0 - timedelta(days=400), assigned_by_label="Bench")
         for s in staff])
     scopes = {"SJF": ("VG", "SJF"), "VG": ("VG",), "VE": ("VE",)}
     CommissionRight.objects.bulk_create([
-        CommissionRight(commission_id=_uuid(14, s.index + 1), activity="Läsa",
+        CommissionRight(commission_id=row_uuid(14, s.index + 1), activity="Läsa",
                         information_class="alla", scope=scope)
         for s in staff for scope in scopes[s.rights]])
     return providers, units, staff
@@ -301,16 +258,16 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
                    target: str) -> None:
         counts["audit"] += 1
         audit.append(
-            f"{_uuid(20, counts['audit'])},{when},{action},success,{N},Bench Registrar,user,"
+            f"{row_uuid(20, counts['audit'])},{when},{action},success,{N},Bench Registrar,user,"
             f"bench.registrar,,{org},,{patient},,{target_type},{target},,{{}},,,{N},\n")
 
     def people() -> Iterator[str]:
         for i in range(PEOPLE):
-            yield (f"{_uuid(1, i + 1)},{_ts(t0)},{_ts(t0)},Patient,Nummer {i + 1},,f\n")
+            yield (f"{row_uuid(1, i + 1)},{_ts(t0)},{_ts(t0)},Patient,Nummer {i + 1},,f\n")
 
     def numbers() -> Iterator[str]:
         for i in range(PEOPLE):
-            yield (f"{_uuid(2, i + 1)},{_ts(t0)},{_ts(t0)},{_uuid(1, i + 1)},"
+            yield (f"{row_uuid(2, i + 1)},{_ts(t0)},{_ts(t0)},{row_uuid(1, i + 1)},"
                    f"{OID_PERSONNUMMER},{person_number(i)}\n")
 
     consent_lines: list[str] = []
@@ -322,11 +279,11 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
         plans = [(i, *plan(i, units, staff)) for i in range(first, min(first + CHUNK, PEOPLE))]
         for k in range(12):
             for i, consents, blocks in plans:
-                patient = _uuid(1, i + 1)
+                patient = row_uuid(1, i + 1)
                 if k < len(consents):
                     c = consents[k]
                     counts["consent"] += 1
-                    cid = _uuid(3, counts["consent"])
+                    cid = row_uuid(3, counts["consent"])
                     unit = units[c.unit]
                     start = days(c.valid_from_days)
                     until = (N if c.valid_for_days is None
@@ -336,7 +293,7 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
                     kind = "emergency" if c.emergency else "consent"
                     consent_lines.append(
                         f"{cid},{start},{start},{kind},{patient},"
-                        f"{_uuid(10, unit.provider + 1)},{unit.id},"
+                        f"{row_uuid(10, unit.provider + 1)},{unit.id},"
                         f"{staff[c.staff].employee_id if c.staff is not None else N},"
                         f"{start},{until},,{'Medvetslös' if c.emergency else ''},"
                         f"{start},{N},Bench Registrar,{cancelled},{N},"
@@ -347,7 +304,7 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
                 if k < len(blocks):
                     b = blocks[k]
                     counts["block"] += 1
-                    bid = _uuid(4, counts["block"])
+                    bid = row_uuid(4, counts["block"])
                     registered = days(b.registered_days)
                     next_day = days(b.registered_days - 1)
                     period = (f"{days(b.period[0])},{days(b.period[0] - b.period[1])}"
@@ -359,7 +316,7 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
                     block_lines.append(
                         f"{bid},{registered},{registered},"
                         f"{'inner' if b.unit is not None else 'outer'},{patient},"
-                        f"{_uuid(10, b.provider + 1)},"
+                        f"{row_uuid(10, b.provider + 1)},"
                         f"{units[b.unit].id if b.unit is not None else N},{period},"
                         f"{'t' if b.excludes_medication else 'f'},"
                         f"{'t' if b.excludes_alerts else 'f'},{registered},{N},"
@@ -368,7 +325,7 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
                                patient, "blocks.block", bid)
                     if b.revoke_unit is not None:
                         counts["revoke"] += 1
-                        rid = _uuid(5, counts["revoke"])
+                        rid = row_uuid(5, counts["revoke"])
                         since = days(1)
                         employee = (staff[b.revoke_staff].employee_id
                                     if b.revoke_staff is not None else N)
@@ -391,7 +348,7 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
 
     tables = ["identities_person", "identities_identitynumber", "consents_consentassertion",
               "blocks_block", "blocks_temporaryrevoke", "audit_auditevent"]
-    indexes = _secondary_indexes(tables)
+    indexes = secondary_indexes(tables)
     timings: dict[str, float] = {}
     with connection.cursor() as cursor:
         # No foreign key triggers while loading rows that are consistent by construction (a
@@ -401,9 +358,9 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
         for name, _definition in indexes:
             cursor.execute(f"DROP INDEX {name}")
     start = time.perf_counter()
-    _copy("identities_person",
+    copy_rows("identities_person",
           "id, created_at, updated_at, given_name, family_name, email, is_protected", people())
-    _copy("identities_identitynumber", "id, created_at, updated_at, person_id, root, extension",
+    copy_rows("identities_identitynumber", "id, created_at, updated_at, person_id, root, extension",
           numbers())
     timings["people and identity numbers"] = time.perf_counter() - start
     start = time.perf_counter()
@@ -427,10 +384,10 @@ def seed_large(t0: datetime, units: list[Unit], staff: list[Staff], providers: l
         "subject_label, target_type, target_id, target_label, changes, reason, request_id, ip, "
         "loa")
     for _ in chunks():  # each chunk's rows in four COPY statements
-        _copy("consents_consentassertion", consent_columns, drain(consent_lines))
-        _copy("blocks_block", block_columns, drain(block_lines))
-        _copy("blocks_temporaryrevoke", revoke_columns, drain(revoke_lines))
-        _copy("audit_auditevent", audit_columns, drain(audit))
+        copy_rows("consents_consentassertion", consent_columns, drain(consent_lines))
+        copy_rows("blocks_block", block_columns, drain(block_lines))
+        copy_rows("blocks_temporaryrevoke", revoke_columns, drain(revoke_lines))
+        copy_rows("audit_auditevent", audit_columns, drain(audit))
     timings["consents, blocks, revokes, audit rows"] = time.perf_counter() - start
     start = time.perf_counter()
     with connection.cursor() as cursor:
@@ -565,7 +522,7 @@ CLIENT_ID, CLIENT_LABEL = "bench-journal", "Bench record system"
 def _system_provider(ask: Ask) -> uuid.UUID:
     """The care provider of the record system asking: the staff member's own (a system speaks
     only for its own care provider's staff, apps.rules.policies)."""
-    return uuid.UUID(_uuid(10, ask.staff.unit.provider + 1))
+    return uuid.UUID(row_uuid(10, ask.staff.unit.provider + 1))
 
 
 def decide(ask: Ask) -> Any:
@@ -778,7 +735,7 @@ def _tokens() -> dict[int, str]:
     keys.ensure()
     tokens = {}
     for p in range(PROVIDERS):
-        provider = Organisation.objects.get(pk=_uuid(10, p + 1))
+        provider = Organisation.objects.get(pk=row_uuid(10, p + 1))
         done = services_oidc.client_register(
             actor=SYSTEM, organisation=provider, name=f"bench record system {p + 1}",
             contact_name="Bench", contact_email="bench@demoland.example",
