@@ -61,6 +61,8 @@ logconfig_dict = {
                             "propagate": False},
     },
 } if _format == "json" else {}
-#: Load the application in each worker (not before forking): each opens its own database
-#: connections and reads the key files itself.
-preload_app = False
+#: GUNICORN_PRELOAD=true loads the application in the master before forking the workers: they
+#: share its pages (copy-on-write) instead of each holding its own copy of the code, which
+#: lowers the memory each worker adds (docs/deployment.md, "Memory"); a new release then needs
+#: a restart, not a HUP. By default each worker loads the application itself.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "false").lower() in ("true", "1", "yes", "on")
