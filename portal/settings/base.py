@@ -96,7 +96,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     # Static files with debug off, before the session and everything after it: answered with the
-    # security and CSP headers above, hashed names cached for a year (docs/deployment.md). With
+    # security and CSP headers above, hashed names cached for good (docs/deployment.md). With
     # debug on, `runserver` serves them from their folders.
     *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "django.contrib.sessions.middleware.SessionMiddleware",
