@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -206,6 +207,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(var_dir)  # the made-up keys and the collected files
     print(f"gunicorn: {WORKERS} workers (gthread), production settings, debug off; "
           f"{ROUNDS} rounds of {len(PATHS)} anonymous paths"
           + (f" and {len(ADMIN_PATHS)} pages of {ADMIN_USERNAME}" if session_key else
