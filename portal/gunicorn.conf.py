@@ -9,6 +9,8 @@ file. gunicorn reads this file itself (https://docs.gunicorn.org/en/stable/setti
 import multiprocessing
 import os
 
+from portal.logging_json import formatters, log_format
+
 #: Where to listen: behind the reverse proxy, on loopback or a private address
 #: (GUNICORN_BIND, e.g. "127.0.0.1:8000" or "unix:/run/iam-portal/gunicorn.sock").
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -38,6 +40,29 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
-#: Load the application in each worker (not before forking): each opens its own database
-#: connections and reads the key files itself.
-preload_app = False
+#: gunicorn's own lines in the portal's format (PORTAL_LOG_FORMAT, portal.logging_json): with
+#: JSON, an access line holds its method, path, status, bytes, duration and the answer's
+#: X-Request-ID as fields (never the query string).
+_format = log_format()
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": formatters(),
+    "handlers": {
+        "error": {"class": "logging.StreamHandler", "formatter": _format,
+                  "stream": "ext://sys.stderr"},
+        "access": {"class": "logging.StreamHandler", "formatter": _format,
+                   "stream": "ext://sys.stdout"},
+    },
+    "root": {"handlers": ["error"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["error"], "level": loglevel.upper(), "propagate": False},
+        "gunicorn.access": {"handlers": ["access"] if accesslog else [], "level": "INFO",
+                            "propagate": False},
+    },
+} if _format == "json" else {}
+#: GUNICORN_PRELOAD=true loads the application in the master before forking the workers: they
+#: share its pages (copy-on-write) instead of each holding its own copy of the code, which
+#: lowers the memory each worker adds (docs/deployment.md, "Memory"); a new release then needs
+#: a restart, not a HUP. By default each worker loads the application itself.
+preload_app = os.environ.get("GUNICORN_PRELOAD", "false").lower() in ("true", "1", "yes", "on")

@@ -7,10 +7,12 @@ from django.urls import include, path
 from apps.api.access_views import AuthzenConfigurationApi
 from apps.core.views import health
 from apps.selfservice.views import home
+from portal.readiness import readyz
 
 urlpatterns = [
     path("", home, name="home"),
     path("healthz", health, name="health"),
+    path("readyz", readyz, name="ready"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.authn.urls")),
     path("", include("apps.federation.urls")),

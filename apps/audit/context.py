@@ -39,6 +39,12 @@ def current() -> RequestContext:
     return _current.get() or RequestContext()
 
 
+def in_force() -> RequestContext | None:
+    """The request context in force, or None outside any (a log line then carries no request
+    id rather than a made-up one)."""
+    return _current.get()
+
+
 @contextmanager
 def using(ctx: RequestContext) -> Iterator[RequestContext]:
     """Run the block with `ctx` as the request context, restoring the previous one after."""

@@ -23,6 +23,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 from apps.core import loa  # constants only: no model, no setting
+from portal.logging_json import formatters as logging_formatters
+from portal.logging_json import log_format
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
@@ -30,6 +32,12 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG: bool = env.bool("DJANGO_DEBUG", default=False)
 VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
+# PORTAL_LOG_FORMAT: one JSON object per line (the default with debug off) or the plain message
+# (portal.logging_json; docs/deployment.md, "Logs").
+try:
+    LOG_FORMAT = log_format()
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 
 def _required(name: str, dev_default: str) -> str:
@@ -88,6 +96,10 @@ MIDDLEWARE = [
     "apps.api.middleware.ApiProblemMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Static files with debug off, before the session and everything after it: answered with the
+    # security and CSP headers above, hashed names cached for good (docs/deployment.md). With
+    # debug on, `runserver` serves them from their folders.
+    *([] if DEBUG else ["whitenoise.middleware.WhiteNoiseMiddleware"]),
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -265,6 +277,8 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 # HTTPS in production (behind a proxy that terminates TLS, set SECURE_PROXY_SSL_HEADER's header).
 SECURE_SSL_REDIRECT: bool = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+# The proxy's or orchestrator's probes may ask over plain HTTP on the private address.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS: int = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 # Behind our own reverse proxies: trust their X-Forwarded-Proto and, of X-Forwarded-For, only the
@@ -289,7 +303,16 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("PORTAL_STATIC_ROOT", default=str(VAR_DIR / "static")))
+# Static files (WhiteNoise, docs/deployment.md "Static files"): with debug off `collectstatic`
+# writes each file under a name with its content's hash, and a gzip copy, which the web processes
+# serve with `Cache-Control: max-age=315360000, public, immutable`; templates name the hashed
+# files. With debug on (development, tests) `runserver` serves the files from their folders.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage" if DEBUG
+                    else "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # Content-Security-Policy (django-csp 4): no inline scripts or styles anywhere.
 CONTENT_SECURITY_POLICY = {
@@ -381,6 +404,9 @@ def celery_settings(broker_url: str, var_dir: Path, deliver_every: float) -> dic
 # `filesystem://localhost/`: kombu warns "No hostname was supplied" for a URL without a host.
 globals().update(celery_settings(_required("CELERY_BROKER_URL", "filesystem://localhost/"), VAR_DIR,
                                  OUTBOX_DELIVER_EVERY_SECONDS))
+# With JSON logs the worker and beat keep the LOGGING below (one JSON object per line) instead of
+# Celery's own console format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT == "plain"
 
 # Periodic tasks (Celery beat), beside the outbox delivery of `celery_settings`. A run that finds
 # nothing to do does nothing; `expires` drops runs that waited in the broker past the next one.
@@ -608,7 +634,8 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": logging_formatters(),
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every login at INFO; the audit log has them (failures stay at WARNING).
     # pysaml2 logs whole assertions (NameIDs, attributes) at INFO and xmlschema every schema it
