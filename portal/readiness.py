@@ -29,6 +29,7 @@ from django.views.decorators.http import require_GET
 
 from apps.api.problems import PROBLEM_CONTENT_TYPE, problem_data
 from apps.audit.models import AuditEvent
+from apps.audit.partitions import partitions_problems
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +40,14 @@ BROKER_TIMEOUT_SECONDS = 1.0
 @dataclass(frozen=True)
 class Check:
     """One readiness check: `run()` returns when it passes and raises any exception when it does
-    not. `needs_database`: skipped (reported `not checked`) when the database check failed."""
+    not. `needs_database`: skipped (reported `not checked`) when the database check failed.
+    `advisory`: a failure is reported `attention` and logged, but the process stays ready (the
+    operator must act, but requests are still served correctly)."""
 
     name: str
     run: Callable[[], None]
     needs_database: bool = True
+    advisory: bool = False
 
 
 def database_answers() -> None:
@@ -95,20 +99,32 @@ def broker_reachable() -> None:
         broker.ensure_connection(max_retries=0, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
 
 
+def audit_partitions_present() -> None:
+    """The audit log's partitions for this month and the next exist and its default partition is
+    empty (`apps.audit.partitions.partitions_problems`, docs/audit-log.md, "Partition upkeep").
+    Raises RuntimeError naming the problems. Advisory: the default partition still takes every
+    write, so the portal stays ready while the operator repairs the upkeep."""
+    problems = partitions_problems()
+    if problems:
+        raise RuntimeError("; ".join(problems))
+
+
 def readiness_checks() -> list[Check]:
     """The checks `/readyz` runs, in order. Add a check here (a function that raises when not
-    ready), e.g. that the audit log's partition for next month exists."""
+    ready)."""
     return [
         Check("database", database_answers, needs_database=False),
         Check("migrations", migrations_applied),
         Check("audit_log", audit_writable),
+        Check("audit_partitions", audit_partitions_present, advisory=True),
         Check("broker", broker_reachable, needs_database=False),
     ]
 
 
 def run_checks(checks: list[Check]) -> dict[str, str]:
-    """Each check's name with `ok`, `failed` or `not checked`. A failure is logged at WARNING
-    with its exception's class and message (never shown to the caller)."""
+    """Each check's name with `ok`, `failed`, `attention` (an advisory check failed) or `not
+    checked`. A failure is logged at WARNING with its exception's class and message (never shown
+    to the caller)."""
     results: dict[str, str] = {}
     database_ok = True
     for check in checks:
@@ -120,7 +136,7 @@ def run_checks(checks: list[Check]) -> dict[str, str]:
         except Exception as exc:  # any failure of a check means "not ready", never a 500
             logger.warning("readiness check %s failed: %s: %s", check.name,
                            type(exc).__name__, exc)
-            results[check.name] = "failed"
+            results[check.name] = "attention" if check.advisory else "failed"
             if check.name == "database":
                 database_ok = False
         else:
@@ -134,8 +150,9 @@ def readyz(request: HttpRequest) -> HttpResponse:
     """`GET /readyz`: 200 `{"status": "ready", "checks": {name: "ok", ...}}` when every check of
     `readiness_checks()` passes; else 503 `application/problem+json` (RFC 9457) with code
     `not-ready`, `failed` the names of the failing checks and `checks` each check's result
-    (`ok`, `failed`, `not checked`). No session, no login, never cached (`Cache-Control:
-    no-store`); what failed and why is in the log, not in the answer."""
+    (`ok`, `failed`, `attention`, `not checked`; `attention` leaves the process ready). No
+    session, no login, never cached (`Cache-Control: no-store`); what failed and why is in the
+    log, not in the answer."""
     results = run_checks(readiness_checks())
     failed = [name for name, result in results.items() if result == "failed"]
     if not failed:

@@ -50,7 +50,8 @@ def test_ready_when_database_schema_audit_log_and_broker_are(broker: str, first_
     response = get_ready()
     assert response.status_code == 200, response.content
     assert response.json() == {"status": "ready", "checks": {
-        "database": "ok", "migrations": "ok", "audit_log": "ok", "broker": "ok"}}
+        "database": "ok", "migrations": "ok", "audit_log": "ok", "audit_partitions": "ok",
+        "broker": "ok"}}
     assert "no-store" in response["Cache-Control"]
     assert "Set-Cookie" not in response.headers
     assert response["X-Request-ID"]
@@ -68,7 +69,7 @@ def test_not_ready_when_the_broker_is_down_names_it_without_secrets(
     assert body["status"] == 503 and body["code"] == "not-ready"
     assert body["failed"] == ["broker"]
     assert body["checks"] == {"database": "ok", "migrations": "ok", "audit_log": "ok",
-                              "broker": "failed"}
+                              "audit_partitions": "ok", "broker": "failed"}
     assert "s3cret" not in response.content.decode() and "Traceback" not in response.content.decode()
     assert "s3cret" not in caplog.text
     assert "readiness check broker failed" in caplog.text
@@ -123,3 +124,18 @@ def test_probes_need_no_https_redirect_login_or_session(broker: str, settings: A
     assert get_ready().status_code == 200
     assert Client().get("/healthz").status_code == 200
     assert Client().post("/readyz").status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_row_in_the_default_audit_partition_asks_for_attention_but_stays_ready(
+        broker: str) -> None:
+    import datetime as dt
+
+    from apps.audit.models import AuditEvent
+
+    AuditEvent.objects.create(occurred_at=dt.datetime(1999, 1, 1, tzinfo=dt.UTC),
+                              action="organisation.created", actor_label="System",
+                              actor_kind="system", target_type="t", target_id="1")
+    response = get_ready()
+    assert response.status_code == 200, response.content
+    assert response.json()["checks"]["audit_partitions"] == "attention"
