@@ -17,7 +17,7 @@ from tests.conftest import login_session, make_staff
 def names(client, query):
     response = client.get(reverse("administration:person_list"), {"q": query})
     assert response.status_code == 200
-    return sorted(str(p) for p in response.context["page"].object_list)
+    return sorted(str(p) for p in response.context["page"].rows)
 
 
 @pytest.fixture
