@@ -38,7 +38,7 @@ from apps.commissions import policies, selectors, services
 from apps.core import loa as levels
 from apps.core.errors import Forbidden, NotFound, PortalError
 from apps.core.forms import add_portal_error
-from apps.core.paging import COUNT_CAP, Page, capped_count, keyset_page
+from apps.core.paging import COUNT_CAP, capped_count, keyset_page_for_request
 from apps.core.queries import get_or_not_found
 from apps.federation import policies as federation_policies
 from apps.issuance import selectors as issuance_selectors
@@ -135,11 +135,10 @@ def person_list(request: HttpRequest) -> HttpResponse:
     page = count = None
     if roots:
         people = selectors.person_search_in_scope(roots, query)
-        count = capped_count(people)
-        page = keyset_page(people.prefetch_related(selectors.employees_in_scope_prefetch(roots)),
-                           selectors.PERSON_KEYS, after=request.GET.get("after", ""),
-                           before=request.GET.get("before", ""), size=PAGE_SIZE)
-        _warn_reset(request, page)
+        count = capped_count(people, COUNT_CAP)
+        page = keyset_page_for_request(
+            request, people.prefetch_related(selectors.employees_in_scope_prefetch(roots)),
+            selectors.PERSON_KEYS, size=PAGE_SIZE)
     return render(request, "administration/person_list.html", {
         "form": form, "query": query, "page": page, "count": count, "roots": roots,
         "count_cap": number_format(COUNT_CAP, force_grouping=True),
@@ -149,20 +148,14 @@ def person_list(request: HttpRequest) -> HttpResponse:
     })
 
 
-def _warn_reset(request: HttpRequest, page: Page[Any]) -> None:
-    """Tell that a page link was not one a page wrote, so the first page is shown."""
-    if page.reset:
-        messages.warning(request, _("The page link was not valid, so the first page is shown."))
-
-
 @staff_required
 @loa_required("administration")
 def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """One staff member: contact details, the home unit of each employee HSA-id, planned leavers
     (to cancel one), commissions, roles, login accounts (state, created, last login and its
     methods, second factors), mobile e-IDs (state, device, last use), active sessions of the
-    staff accounts (to end one or all) and audit history (keyset pages: `?after=<cursor>` older events,
-    `?before=<cursor>` newer ones).
+    staff accounts (to end one or all) and audit history (keyset pages: `?after=<cursor>` older
+    events, `?before=<cursor>` newer ones).
     "Make a leaver" is offered only while something is left to end in the scope; the account and
     session actions only when the scope holds every employee HSA-id of the person
     (`policies.can_administer_person_wholly`, docs/decisions.md "Person-wide actions"), else
@@ -170,10 +163,9 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     roots, person = _person_in_scope(request, person_id)
     now = timezone.now()
     is_self = person.pk == acting_user(request).person_id
-    history = keyset_page(selectors.audit_list_for_person_in_scope(person, roots),
-                          AUDIT_KEYS, after=request.GET.get("after", ""),
-                          before=request.GET.get("before", ""), size=HISTORY_PAGE_SIZE)
-    _warn_reset(request, history)
+    history = keyset_page_for_request(
+        request, selectors.audit_list_for_person_in_scope(person, roots), AUDIT_KEYS,
+        size=HISTORY_PAGE_SIZE)
     return render(request, "administration/person_detail.html", {
         "person": person,
         "now": now,

@@ -18,8 +18,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Field, Model, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 M = TypeVar("M", bound=Model)
 
@@ -137,3 +140,15 @@ def keyset_page(queryset: QuerySet[M], keys: Sequence[str], *, after: str = "", 
     has_previous = bool(rows) and (bool(cursor) if forward else more)
     return Page(rows, position(rows[-1]) if has_next else None,
                 position(rows[0]) if has_previous else None, start=not cursor, reset=reset)
+
+
+def keyset_page_for_request(request: HttpRequest, queryset: QuerySet[M], keys: Sequence[str], *,
+                            size: int) -> Page[M]:
+    """`keyset_page` at the cursor of the request's `?after=` or `?before=` (the links of
+    templates/_keyset_nav.html); when the cursor is not one a page wrote, the first page, with a
+    message saying so."""
+    page = keyset_page(queryset, keys, after=request.GET.get("after", ""),
+                       before=request.GET.get("before", ""), size=size)
+    if page.reset:
+        messages.warning(request, _("The page link was not valid, so the first page is shown."))
+    return page
