@@ -31,12 +31,12 @@ from datetime import date, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, reset_queries  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from apps.commissions.models import Employee  # noqa: E402
 from apps.commissions.selectors import PERSON_KEYS, person_search_in_scope  # noqa: E402
-from apps.core.paging import capped_count, keyset_page  # noqa: E402
+from apps.core.paging import _ordering, capped_count, keyset_page  # noqa: E402
 from apps.demo import seed  # noqa: E402
 from apps.identities.identifiers import OID_PERSONNUMMER, make_person_number  # noqa: E402
 from apps.identities.models import IdentityNumber, Person, User  # noqa: E402
@@ -111,7 +111,7 @@ def main() -> None:
         "short word (ek)": "ek",
         "rare infix (ndqvi)": "ndqvi",
         "personnummer 12 digits": number.replace("-", ""),
-        "personnummer 10 digits with -": number[2:],
+        "personnummer 10 digits with +": number[2:].replace("-", "+"),
         "employee HSA-id, lower case": sample.employees.all()[0].hsa_id.lower(),
         "organisation HSA-id": unit.hsa_id,
         "username": User.objects.filter(person=sample).values_list("username", flat=True)[0],
@@ -119,10 +119,12 @@ def main() -> None:
 
     def page(query: str, after: str = "") -> Any:
         people = person_search_in_scope(roots, query)
-        return capped_count(people), keyset_page(people, PERSON_KEYS, after=after, size=25)
+        return capped_count(people), keyset_page(people, PERSON_KEYS, after=after, size=25,
+                                                 sort_matches=bool(query))
 
     print(f"people: {Person.objects.count():,}")
     for label, query in queries.items():
+        reset_queries()
         p50, p95 = timed(lambda q=query: page(q))  # type: ignore[misc]
         with CaptureQueriesContext(connection) as captured:
             found, first = page(query)
@@ -136,8 +138,12 @@ def main() -> None:
     print(f"{'everyone, page 41':38} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
     for label in ("two name words (anna svensson)", "personnummer 12 digits",
                   "employee HSA-id, lower case", "everyone"):
-        people = person_search_in_scope(roots, queries[label]).order_by(*PERSON_KEYS)[:26]
-        print(f"\nEXPLAIN {label}:\n{people.explain()}")
+        people = person_search_in_scope(roots, queries[label])
+        print(f"\nEXPLAIN ANALYZE {label}, count:\n"
+              f"{people.order_by().values('pk')[:1001].explain(analyze=True)}")
+        ordering = _ordering(PERSON_KEYS, sort_matches=bool(queries[label]))
+        print(f"\nEXPLAIN ANALYZE {label}, page:\n"
+              f"{people.order_by(*ordering)[:26].explain(analyze=True)}")
 
 
 if __name__ == "__main__":

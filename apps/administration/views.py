@@ -138,7 +138,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
         count = capped_count(people, COUNT_CAP)
         page = keyset_page_for_request(
             request, people.prefetch_related(selectors.employees_in_scope_prefetch(roots)),
-            selectors.PERSON_KEYS, size=PAGE_SIZE)
+            selectors.PERSON_KEYS, size=PAGE_SIZE, sort_matches=bool(query))
     return render(request, "administration/person_list.html", {
         "form": form, "query": query, "page": page, "count": count, "roots": roots,
         "count_cap": number_format(COUNT_CAP, force_grouping=True),

@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import Field, Model, Q, QuerySet
+from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -110,14 +110,27 @@ def _beyond(keys: Sequence[str], values: list[Any], forward: bool) -> Q:
     return q & Q(**{lookup(keys[0], inclusive=True): values[0]})
 
 
+def _ordering(keys: Sequence[str], sort_matches: bool) -> list[OrderBy]:
+    """ORDER BY `keys`; with `sort_matches`, with the nulls on the side a B-tree index does not
+    give (ASC NULLS FIRST, DESC NULLS LAST): the keys are never null, so the order is the same,
+    but PostgreSQL can no longer walk the list's index in order filtering row by row (which reads
+    the whole list when the matches sort late, e.g. every "Svensson"); it finds the matches
+    through their own index and sorts them (docs/search-and-lists.md, "Sorting the matches")."""
+    return [OrderBy(F(key.lstrip("-")), descending=key.startswith("-"),
+                    nulls_first=sort_matches and not key.startswith("-") or None,
+                    nulls_last=sort_matches and key.startswith("-") or None) for key in keys]
+
+
 def keyset_page(queryset: QuerySet[M], keys: Sequence[str], *, after: str = "", before: str = "",
-                size: int) -> Page[M]:
+                size: int, sort_matches: bool = False) -> Page[M]:
     """One page of `queryset` in the order `keys` (field names of its model, `-` for
     descending; the last one unique, e.g. `("family_name", "given_name", "id")` or
     `("-occurred_at", "-id")`; none of them null): at most `size` rows strictly after the cursor
     `after`, or strictly before the cursor `before`, or from the start. One statement (plus the
     queryset's own prefetches). The order needs an index over `keys` to cost the same on every
-    page. A cursor that is not one this function wrote gives the first page with `reset`."""
+    page. `sort_matches`: the rows are few or found through another index (a search), so sort
+    them rather than walk the order's index (`_ordering`). A cursor that is not one this
+    function wrote gives the first page with `reset`."""
     model = queryset.model
     cursor, forward = (after, True) if after else (before, False) if before else ("", True)
     reset = False
@@ -127,7 +140,7 @@ def keyset_page(queryset: QuerySet[M], keys: Sequence[str], *, after: str = "", 
         except ValueError:
             cursor, forward, reset = "", True, True
     order = list(keys) if forward else [k[1:] if k.startswith("-") else f"-{k}" for k in keys]
-    rows = list(queryset.order_by(*order)[:size + 1])
+    rows = list(queryset.order_by(*_ordering(order, sort_matches))[:size + 1])
     more = len(rows) > size
     rows = rows[:size]
     if not forward:
@@ -143,12 +156,13 @@ def keyset_page(queryset: QuerySet[M], keys: Sequence[str], *, after: str = "", 
 
 
 def keyset_page_for_request(request: HttpRequest, queryset: QuerySet[M], keys: Sequence[str], *,
-                            size: int) -> Page[M]:
+                            size: int, sort_matches: bool = False) -> Page[M]:
     """`keyset_page` at the cursor of the request's `?after=` or `?before=` (the links of
     templates/_keyset_nav.html); when the cursor is not one a page wrote, the first page, with a
     message saying so."""
     page = keyset_page(queryset, keys, after=request.GET.get("after", ""),
-                       before=request.GET.get("before", ""), size=size)
+                       before=request.GET.get("before", ""), size=size,
+                       sort_matches=sort_matches)
     if page.reset:
         messages.warning(request, _("The page link was not valid, so the first page is shown."))
     return page
