@@ -48,7 +48,7 @@ USERNAME_LIKE = re.compile(r".*[0-9._]")
 def identifier_q(query: str) -> Q | None:
     """A Q on Person for the exact identifier `query` is, or None when it is none (then it is a
     name): recognised first, in this order, each answered by one unique index
-    (docs/search-and-lists.md, "Identifiers first"):
+    (docs/search-and-lists.md, "The people search"):
 
     * digits, spaces, "-" and "+" only: a personnummer or samordningsnummer in any form
       `parse_person_number` accepts (12 or 10 digits, with "-" or "+", fullwidth digits); one
@@ -60,7 +60,8 @@ def identifier_q(query: str) -> Q | None:
       letters only, or with "-", is read as a name: "anna" is every Anna, not the account
       `anna`).
 
-    `query` is NFKC-normalised and stripped. Every comparison is with the stored normalised form,
+    `query` must already be NFKC-normalised and stripped (`person_search_in_scope` does it); an
+    HSA-id query costs one more statement. Every comparison is with the stored normalised form,
     so no lookalike character (a Cyrillic `а`, a Turkish `ı`) finds anyone (docs/security.md,
     "Identifiers that look alike")."""
     if NUMBER_LIKE.fullmatch(query):
