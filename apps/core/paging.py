@@ -81,7 +81,7 @@ def _decode(model: type[Model], keys: Sequence[str], cursor: str) -> list[Any]:
     except (binascii.Error, ValueError, UnicodeDecodeError) as error:
         raise ValueError("not a page cursor") from error
     if (not isinstance(values, list) or len(values) != len(keys)
-            or not all(isinstance(value, str) for value in values)):
+            or not all(isinstance(value, str) and "\x00" not in value for value in values)):
         raise ValueError("not a page cursor")
     converted = []
     for key, value in zip(keys, values, strict=True):

@@ -40,7 +40,8 @@ def test_walking_forward_then_back_gives_the_same_pages(people, keys):
 
 
 @pytest.mark.parametrize("cursor", ["", "x", "W10", "eyJ4Ijoi", "WyJhIiwiYiJd",
-                                    "WyJhIiwiYiIsIm5vdC1hLXV1aWQiXQ", "WzEsMiwzXQ"])
+                                    "WyJhIiwiYiIsIm5vdC1hLXV1aWQiXQ", "WzEsMiwzXQ",
+                                    "WyJcdTAwMDAiLCJiIiwiMDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwIl0"])
 def test_a_cursor_it_did_not_write_gives_the_first_page(people, cursor):
     page = keyset_page(Person.objects.all(), ("family_name", "given_name", "id"), after=cursor,
                        size=5)
