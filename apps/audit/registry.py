@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,8 @@ def target_text(target_type: str, stored: str) -> str:
     """The text to show for a stored target label: as registered for its type, else as stored."""
     show = _TARGETS.get(target_type)
     return show(stored) if show else stored
+
+
+# The audit log's own actions (apps.audit.integrity, docs/audit-log.md "Tamper evidence").
+AUDIT_DAY_SEALED = register("audit_log.day_sealed", _("Audit log: a day sealed"))
+AUDIT_VERIFIED = register("audit_log.verified", _("Audit log: integrity checked"))
