@@ -38,6 +38,7 @@ run: xmlsec1 $(STAMP)
 	$(PY) manage.py issuance_ca_init
 	$(PY) manage.py saml_sp_init
 	$(PY) manage.py oidc_keys_init
+	$(PY) manage.py audit_seal_key_init
 	$(PY) manage.py testidp_init
 	$(PY) manage.py demo_data
 	@echo "Serving http://localhost:8000/ with a Celery worker and beat, the test IdP on http://127.0.0.1:8001/ and the local SCIM target on http://127.0.0.1:8003/v2 (Ctrl-C stops all). E-mails: make mail"

@@ -11,7 +11,7 @@ transaction that could still add a row of that day is open. The chain of a day:
     c_i = SHA-256(c_(i-1) || row_hash_i)
 
 is stored in `AuditSeal` chunks of up to `CHUNK_ROWS` rows, each signed with Ed25519 (RFC 8032)
-over `seal_message`. `verify` recomputes every row's digest in SQL (`audit_row_digest`) and checks
+over `seal_message`. `verify` recomputes every row's digest in SQL (`audit_row_digest_of`) and checks
 it against the sealed chain. PostgreSQL only: on SQLite there is no digest, no sealing and no
 verification (`available()` is False).
 """
@@ -26,6 +26,7 @@ import os
 import struct
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -57,6 +58,8 @@ FETCH_ROWS = 20_000
 #: First key of the transaction-level advisory lock taken per day by the sealer (the second is
 #: the day's ordinal), so two sealers never seal one day twice.
 LOCK_SPACE = 0x41554454  # "AUDT"
+#: Days verified at once, each by a thread with its own database connection (`verify`).
+VERIFY_WORKERS = min(4, os.cpu_count() or 1)
 #: Findings listed in an alert e-mail; the rest are counted.
 ALERT_LISTED = 50
 
@@ -237,15 +240,21 @@ def last_closed_day(now: dt.datetime | None = None) -> dt.date:
     return (moment - grace).date() - dt.timedelta(days=1)
 
 
-_ROWS = ("SELECT uuid_send(a.id) || {digest} FROM audit_auditevent a "
-         "WHERE a.occurred_at >= %s AND a.occurred_at < %s ORDER BY a.occurred_at, a.id")
+_DAY = "a.occurred_at >= %s AND a.occurred_at < %s"
+#: The rows as sealed: id (16 bytes) || row_hash (32), the digest its trigger stored at INSERT.
+SEALED_ROWS = ("SELECT uuid_send(a.id) || coalesce(a.row_hash, audit_row_digest_of(a)) "
+               f"FROM audit_auditevent a WHERE {_DAY} ORDER BY a.occurred_at, a.id")
+#: The rows as they are now: id (16) || recomputed digest (32) || stored row_hash (32, or none).
+#: `audit_row_digest_of(a)` is `audit_row_digest(to_jsonb(a))` from the columns (migration 0006).
+CURRENT_ROWS = ("SELECT uuid_send(a.id) || audit_row_digest_of(a) || coalesce(a.row_hash, ''::bytea) "
+                f"FROM audit_auditevent a WHERE {_DAY} ORDER BY a.occurred_at, a.id")
 
 
-def _rows(day: dt.date, digest: str) -> Iterable[bytes]:
-    """The day's rows in chain order, each as its id (16 bytes) followed by `digest` (SQL over
-    row `a`), read through a server-side cursor in batches of `FETCH_ROWS`."""
+def _rows(day: dt.date, sql: str) -> Iterable[bytes]:
+    """The day's rows in chain order (occurred_at, id) as `sql` gives them (`SEALED_ROWS`,
+    `CURRENT_ROWS`), read through a server-side cursor in batches of `FETCH_ROWS`."""
     with connection.chunked_cursor() as cursor:
-        cursor.execute(_ROWS.format(digest=digest), day_bounds(day))
+        cursor.execute(sql, day_bounds(day))
         while batch := cursor.fetchmany(FETCH_ROWS):
             for (row,) in batch:
                 yield bytes(row)
@@ -287,7 +296,7 @@ def day_seal(*, actor: SystemActor, day: dt.date) -> list[AuditSeal]:
         ids: list[bytes] = []
         values: list[bytes] = []
         value = genesis(day)
-        for row in _rows(day, "coalesce(a.row_hash, audit_row_digest(to_jsonb(a)))"):
+        for row in _rows(day, SEALED_ROWS):
             value = hashlib.sha256(value + row[16:]).digest()
             ids.append(row[:16])
             values.append(value)
@@ -397,8 +406,7 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
     inserted: list[bytes] = []
     sha256 = hashlib.sha256
     rows = 0
-    # Each row: id (16) || recomputed digest (32) || stored row_hash (32, or none).
-    for row in _rows(day, "audit_row_digest(to_jsonb(a)) || coalesce(a.row_hash, ''::bytea)"):
+    for row in _rows(day, CURRENT_ROWS):
         rows += 1
         key = row[:16]
         digest = row[16:48]
@@ -436,25 +444,14 @@ def _times(keys: list[bytes], day: dt.date) -> dict[uuid.UUID, dt.datetime]:
                                           occurred_at__lt=end).values_list("id", "occurred_at"))
 
 
-def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = None) -> Report:
-    """Verify the UTC days `first_day` through `last_day` (inclusive) against their seals.
-
-    For each sealed day: the seal's chunks (signature by a known public key, links, counts) and
-    every row (CHANGED, REMOVED, INSERTED; `Kind`). A day without seal is UNSEALED when it is
-    closed (`last_closed_day(now)`) and either has rows or lies after the first sealed day; days
-    not yet closed are skipped. Each day is read in one transaction (a consistent snapshot).
-    Read-only; raises RuntimeError on SQLite (nothing to verify there)."""
-    if not available():
-        raise RuntimeError("the audit log is verified on PostgreSQL only")
-    report = Report(first_day, last_day)
-    keys = public_keys()
-    closed = last_closed_day(now)
-    first_sealed = AuditSeal.objects.order_by("day").values_list("day", flat=True).first()
-    outermost = not connection.in_atomic_block
-    day = first_day
-    while day <= last_day:
+def _check_day(day: dt.date, keys: dict[str, Ed25519PublicKey], closed: dt.date,
+               first_sealed: dt.date | None, *, snapshot: bool, own_thread: bool) -> Report:
+    """Verify one day in one transaction (REPEATABLE READ when `snapshot`); a day's `Report`.
+    `own_thread`: running in a worker thread, whose database connection is closed at the end."""
+    report = Report(day, day)
+    try:
         with transaction.atomic():
-            if outermost:
+            if snapshot:
                 _snapshot()
             seals = list(AuditSeal.objects.filter(day=day).order_by("chunk"))
             if seals:
@@ -466,7 +463,43 @@ def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = N
                     report.findings.append(Finding(
                         Kind.UNSEALED, day,
                         detail="the day has ended and its grace has passed, but it has no seal"))
-        day += dt.timedelta(days=1)
+    finally:
+        if own_thread:
+            connection.close()
+    return report
+
+
+def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = None) -> Report:
+    """Verify the UTC days `first_day` through `last_day` (inclusive) against their seals.
+
+    For each sealed day: the seal's chunks (signature by a known public key, links, counts) and
+    every row (CHANGED, REMOVED, INSERTED; `Kind`). A day without seal is UNSEALED when it is
+    closed (`last_closed_day(now)`) and either has rows or lies after the first sealed day; days
+    not yet closed are skipped. Each day is read in one transaction (a consistent snapshot).
+    Outside a transaction, `VERIFY_WORKERS` days are checked at once, each by a thread with its
+    own database connection (the digests are computed by as many PostgreSQL processes); inside
+    one (the caller's), one day after the other on the caller's connection. Findings come in day
+    order. Read-only; raises RuntimeError on SQLite (nothing to verify there)."""
+    if not available():
+        raise RuntimeError("the audit log is verified on PostgreSQL only")
+    keys = public_keys()
+    closed = last_closed_day(now)
+    first_sealed = AuditSeal.objects.order_by("day").values_list("day", flat=True).first()
+    days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
+    outermost = not connection.in_atomic_block
+    if outermost and len(days) > 1 and VERIFY_WORKERS > 1:
+        with ThreadPoolExecutor(max_workers=VERIFY_WORKERS) as pool:
+            parts = list(pool.map(functools.partial(
+                _check_day, keys=keys, closed=closed, first_sealed=first_sealed, snapshot=True,
+                own_thread=True), days))
+    else:
+        parts = [_check_day(day, keys, closed, first_sealed, snapshot=outermost,
+                            own_thread=False) for day in days]
+    report = Report(first_day, last_day)
+    for part in parts:
+        report.rows_checked += part.rows_checked
+        report.days_checked += part.days_checked
+        report.findings.extend(part.findings)
     return report
 
 

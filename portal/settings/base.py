@@ -316,6 +316,10 @@ EMAIL_PORT: int = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="portal@example.invalid")
 # Seconds an SMTP connection may block; the outbox holds its row lock while a handler sends.
 EMAIL_TIMEOUT: int = env.int("EMAIL_TIMEOUT", default=30)
+#: Operators alerted by e-mail (`mail_admins`), e.g. when the audit log check finds tampering
+#: (apps.audit.integrity); comma-separated addresses. Errors are sent from DEFAULT_FROM_EMAIL.
+ADMINS: list[tuple[str, str]] = [("", address) for address in env.list("PORTAL_ADMINS", default=[])]
+SERVER_EMAIL: str = DEFAULT_FROM_EMAIL
 
 # The outbox (apps.outbox): delivered every few seconds by Celery beat, retried with exponential
 # backoff and jitter, given up (kept, visible) after OUTBOX_MAX_ATTEMPTS tries.

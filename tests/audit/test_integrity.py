@@ -167,6 +167,23 @@ def test_a_change_of_any_column_is_found():
 
 
 @pytest.mark.django_db
+def test_the_digest_from_the_columns_is_the_digest_of_the_row():
+    """`audit_row_digest_of(row)` (what the trigger stores and `verify` recomputes) equals the
+    canonical `audit_row_digest(to_jsonb(row))`, for empty, null and non-ASCII values alike."""
+    rows = _day_rows(n=2)
+    _tamper("UPDATE audit_auditevent SET actor_id = gen_random_uuid(), ip = '2001:db8::1', "
+            "target_label = 'Åsa Öberg \u00e9 \"q\"', changes = %s, subject_person_id = "
+            "gen_random_uuid(), loa = 'http://id.elegnamnden.se/loa/1.0/loa3' WHERE id = %s",
+            ['{"name": ["a", null], "n": [1, 2.5], "nested": {"k": true}}', rows[0].id])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(*) FILTER (WHERE audit_row_digest_of(a) = "
+                       "audit_row_digest(to_jsonb(a))), count(*) FILTER (WHERE row_hash = "
+                       "audit_row_digest_of(a)) FROM audit_auditevent a")
+        total, same, stored = cursor.fetchone()
+    assert total == same == 2 and stored == 1  # the changed row kept its old row_hash
+
+
+@pytest.mark.django_db
 def test_a_seal_with_a_broken_signature_or_changed_chain_is_found():
     rows = _day_rows()
     integrity.day_seal(actor=SYSTEM, day=DAY)
