@@ -458,21 +458,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
 }
 
-# Tamper evidence of the audit log (apps.audit.integrity, docs/audit-log.md "Tamper evidence"):
-# each closed UTC day's rows are chained and the chain signed with an Ed25519 key kept outside
-# the database (mode 0600), made by `manage.py audit_seal_key_init`; the public keys of current
-# and retired keys are kept in a folder as `<key id>.pub.pem`, so older seals still verify.
-PORTAL_AUDIT_SEAL_KEY_FILE = Path(_required("PORTAL_AUDIT_SEAL_KEY_FILE",
-                                            str(VAR_DIR / "audit-seal" / "seal-key.pem")))
-PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR = Path(env.str("PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR",
-                                                default=str(PORTAL_AUDIT_SEAL_KEY_FILE.parent
-                                                            / "public")))
-#: Seconds after a UTC day's end before it is sealed: longer than any transaction that writes an
-#: audit row may last, so no row of the day can still commit after its seal.
-PORTAL_AUDIT_SEAL_GRACE_SECONDS: int = env.int("PORTAL_AUDIT_SEAL_GRACE_SECONDS", default=3600)
-if PORTAL_AUDIT_SEAL_GRACE_SECONDS < 0:
-    raise ImproperlyConfigured("PORTAL_AUDIT_SEAL_GRACE_SECONDS must not be negative.")
-
 # The issuing CA's key and certificate live outside the database (key file mode 0600).
 ISSUANCE_CA_DIR = Path(env.str("ISSUANCE_CA_DIR", default=str(VAR_DIR / "ca")))
 ISSUANCE_CA_NAME: str = env.str("ISSUANCE_CA_NAME", default="Region Demoland Mobile e-ID CA")
@@ -791,3 +776,19 @@ OAUTH2_PROVIDER: dict[str, Any] = oauth2_provider_settings(
     id_token_seconds=env.int("PORTAL_OAUTH_ID_TOKEN_SECONDS", default=300),
     refresh_token_seconds=env.int("PORTAL_OAUTH_REFRESH_TOKEN_SECONDS", default=8 * 3600),
 )
+
+
+# Tamper evidence of the audit log (apps.audit.integrity, docs/audit-log.md "Tamper evidence"):
+# each closed UTC day's rows are chained and the chain signed with an Ed25519 key kept outside
+# the database (mode 0600), made by `manage.py audit_seal_key_init`; the public keys of current
+# and retired keys are kept in a folder as `<key id>.pub.pem`, so older seals still verify.
+PORTAL_AUDIT_SEAL_KEY_FILE = Path(_required("PORTAL_AUDIT_SEAL_KEY_FILE",
+                                            str(VAR_DIR / "audit-seal" / "seal-key.pem")))
+PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR = Path(env.str("PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR",
+                                                default=str(PORTAL_AUDIT_SEAL_KEY_FILE.parent
+                                                            / "public")))
+#: Seconds after a UTC day's end before it is sealed: longer than any transaction that writes an
+#: audit row may last, so no row of the day can still commit after its seal.
+PORTAL_AUDIT_SEAL_GRACE_SECONDS: int = env.int("PORTAL_AUDIT_SEAL_GRACE_SECONDS", default=3600)
+if PORTAL_AUDIT_SEAL_GRACE_SECONDS < 0:
+    raise ImproperlyConfigured("PORTAL_AUDIT_SEAL_GRACE_SECONDS must not be negative.")
