@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -240,24 +241,43 @@ def last_closed_day(now: dt.datetime | None = None) -> dt.date:
     return (moment - grace).date() - dt.timedelta(days=1)
 
 
-_DAY = "a.occurred_at >= %s AND a.occurred_at < %s"
-#: The rows as sealed: id (16 bytes) || row_hash (32), the digest its trigger stored at INSERT.
-SEALED_ROWS = ("SELECT uuid_send(a.id) || coalesce(a.row_hash, audit_row_digest_of(a)) "
-               f"FROM audit_auditevent a WHERE {_DAY} ORDER BY a.occurred_at, a.id")
-#: The rows as they are now: id (16) || recomputed digest (32) || stored row_hash (32, or none).
+#: The stored `row_hash` as exactly 32 bytes (NULL or a value of another length, which only
+#: tampering makes, padded or cut: it then differs from the recomputed digest).
+_STORED = "substring(coalesce(a.row_hash, ''::bytea) || %(pad)s from 1 for 32)"
+#: A row as sealed: id (16 bytes) || stored row_hash (32), the digest its trigger set at INSERT.
+SEALED_ROW = (f"uuid_send(a.id) || {_STORED}", 48)
+#: A row as it is now: id (16) || recomputed digest (32) || stored row_hash (32).
 #: `audit_row_digest_of(a)` is `audit_row_digest(to_jsonb(a))` from the columns (migration 0006).
-CURRENT_ROWS = ("SELECT uuid_send(a.id) || audit_row_digest_of(a) || coalesce(a.row_hash, ''::bytea) "
-                f"FROM audit_auditevent a WHERE {_DAY} ORDER BY a.occurred_at, a.id")
+CURRENT_ROW = (f"uuid_send(a.id) || audit_row_digest_of(a) || {_STORED}", 80)
+#: One batch of a day's rows after a keyset position, in chain order, packed into one bytea
+#: (one value per batch instead of one per row: psycopg2's cost is per value).
+_BATCH = ("SELECT string_agg(s.r, ''::bytea ORDER BY s.o, s.i), max(s.o), count(*) FROM ("
+          "SELECT {row} AS r, a.occurred_at AS o, a.id AS i FROM audit_auditevent a "
+          "WHERE a.occurred_at >= %(start)s AND a.occurred_at < %(end)s "
+          "AND (a.occurred_at, a.id) > (%(at)s, %(id)s) "
+          "ORDER BY a.occurred_at, a.id LIMIT %(limit)s) s")
 
 
-def _rows(day: dt.date, sql: str) -> Iterable[bytes]:
-    """The day's rows in chain order (occurred_at, id) as `sql` gives them (`SEALED_ROWS`,
-    `CURRENT_ROWS`), read through a server-side cursor in batches of `FETCH_ROWS`."""
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, day_bounds(day))
-        while batch := cursor.fetchmany(FETCH_ROWS):
-            for (row,) in batch:
-                yield bytes(row)
+def _rows(day: dt.date, row: tuple[str, int]) -> Iterable[bytes]:
+    """The day's rows in chain order (occurred_at, id), each as `row` gives it (`SEALED_ROW`,
+    `CURRENT_ROW`: SQL over the row `a`, and its fixed length in bytes), read in batches of
+    `FETCH_ROWS` rows by keyset on the index (occurred_at, id)."""
+    expression, width = row
+    start, end = day_bounds(day)
+    params: dict[str, Any] = {"pad": bytes(32), "start": start, "end": end, "limit": FETCH_ROWS,
+              "at": start - dt.timedelta(microseconds=1), "id": uuid.UUID(int=0)}
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(_BATCH.format(row=expression), params)
+            packed, last, count = cursor.fetchone()
+            if not count:
+                return
+            packed = bytes(packed)
+            for at in range(0, len(packed), width):
+                yield packed[at:at + width]
+            if count < FETCH_ROWS:
+                return
+            params["at"], params["id"] = last, uuid.UUID(bytes=packed[-width:][:16])
 
 
 def _day_locked(day: dt.date) -> None:
@@ -296,7 +316,7 @@ def day_seal(*, actor: SystemActor, day: dt.date) -> list[AuditSeal]:
         ids: list[bytes] = []
         values: list[bytes] = []
         value = genesis(day)
-        for row in _rows(day, SEALED_ROWS):
+        for row in _rows(day, SEALED_ROW):
             value = hashlib.sha256(value + row[16:]).digest()
             ids.append(row[:16])
             values.append(value)
@@ -406,7 +426,7 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
     inserted: list[bytes] = []
     sha256 = hashlib.sha256
     rows = 0
-    for row in _rows(day, CURRENT_ROWS):
+    for row in _rows(day, CURRENT_ROW):
         rows += 1
         key = row[:16]
         digest = row[16:48]
