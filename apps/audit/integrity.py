@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 DOMAIN = b"iam-portal audit chain v1"
 #: Rows per seal: 10,000 rows pack into 160 kB of ids and 320 kB of chain values.
 CHUNK_ROWS = 10_000
-#: Rows fetched per round trip from the server-side cursor.
+#: Rows read per query (one packed bytea each, `_rows`).
 FETCH_ROWS = 20_000
 #: First key of the transaction-level advisory lock taken per day by the sealer (the second is
 #: the day's ordinal), so two sealers never seal one day twice.

@@ -97,8 +97,10 @@ def test_a_changed_row_is_found_whether_or_not_its_row_hash_was_changed_too():
     _tamper("UPDATE audit_auditevent SET reason = 'forged', row_hash = "
             "audit_row_digest(to_jsonb(audit_auditevent) || '{\"reason\": \"forged\"}') "
             "WHERE id = %s", [rows[3].id])
+    _tamper("UPDATE audit_auditevent SET row_hash = '\\x00' WHERE id = %s", [rows[4].id])
     report = _verify()
-    assert _found(report) == {(Kind.CHANGED, rows[1].id), (Kind.CHANGED, rows[3].id)}
+    assert _found(report) == {(Kind.CHANGED, rows[1].id), (Kind.CHANGED, rows[3].id),
+                              (Kind.CHANGED, rows[4].id)}
     finding = next(f for f in report.findings if f.event_id == rows[1].id)
     assert finding.day == DAY and finding.occurred_at == rows[1].occurred_at
 
