@@ -622,17 +622,31 @@ def person_search(query: Callable[[Bench, int], str]) -> Callable[[Bench], Run]:
 
 
 def list_page(number: int) -> Callable[[Bench], Run]:
-    """Page `number` of the staff list without a query (the last page when there are fewer). The
-    page's link is found untimed: a page number today (`?page=n`); with keyset pages, follow
-    the pages' next links `number - 1` times here, or jump to a keyset position, and time only
-    the GET of that page."""
+    """Page `number` of the staff list without a query (the last page when there are fewer).
+    The list pages by keyset (`?after=<cursor>`, apps.core.paging): the cursor of the row just
+    before page `number` is found once, untimed, by an OFFSET over the same order, and only the
+    GET of that page is timed, as a person who followed the Next links `number - 1` times would
+    fetch it."""
     def prepare(bench: Bench) -> Run:
         from apps.administration.views import PAGE_SIZE
+        from apps.commissions.policies import scope_roots
+        from apps.commissions.selectors import PERSON_KEYS, person_search_in_scope
+        from apps.core.paging import encode_position
 
         url = _list_url()
-        pages = max(1, math.ceil(len(staff_range(bench.world, bench.region)) / PAGE_SIZE))
-        page = min(number, pages)
-        return lambda i: bench.get(url, page=page)
+        if number <= 1:
+            return lambda i: bench.get(url)
+        from apps.identities.models import User
+
+        admin = User.objects.get(username="bench.admin")
+        people = person_search_in_scope(scope_roots(admin), "").order_by(*PERSON_KEYS)
+        total = len(staff_range(bench.world, bench.region))
+        before = people[min(number - 1, max(1, math.ceil(total / PAGE_SIZE)) - 1) * PAGE_SIZE - 1]
+        after = encode_position(before, PERSON_KEYS)
+        page = bench.get(url, after=after)
+        if page.status_code != 200 or b"The page link was not valid" in page.content:
+            raise RuntimeError(f"page {number} of the staff list was not served by its cursor")
+        return lambda i: bench.get(url, after=after)
     return prepare
 
 

@@ -121,6 +121,12 @@ def _ordering(keys: Sequence[str], sort_matches: bool) -> list[OrderBy]:
                     nulls_last=sort_matches and key.startswith("-") or None) for key in keys]
 
 
+def encode_position(row: Model, keys: Sequence[str]) -> str:
+    """The cursor of `row`'s position in the order `keys` (what `keyset_page` writes in its
+    Next and Previous links): URL-safe base64 of a JSON list of the keys' values as text."""
+    return _encode([str(getattr(row, key.lstrip("-"))) for key in keys])
+
+
 def keyset_page(queryset: QuerySet[M], keys: Sequence[str], *, after: str = "", before: str = "",
                 size: int, sort_matches: bool = False) -> Page[M]:
     """One page of `queryset` in the order `keys` (field names of its model, `-` for
@@ -147,7 +153,7 @@ def keyset_page(queryset: QuerySet[M], keys: Sequence[str], *, after: str = "", 
         rows.reverse()
 
     def position(row: M) -> str:
-        return _encode([str(getattr(row, key.lstrip("-"))) for key in keys])
+        return encode_position(row, keys)
 
     has_next = bool(rows) and (more if forward else True)
     has_previous = bool(rows) and (bool(cursor) if forward else more)
