@@ -20,7 +20,8 @@ from typing import Any, Generic, TypeVar
 
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
+from django.db.models import F, Field, Func, Model, OrderBy, Q, QuerySet, Value
+from django.db.models.lookups import GreaterThan, LessThan
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
@@ -95,14 +96,31 @@ def _decode(model: type[Model], keys: Sequence[str], cursor: str) -> list[Any]:
     return converted
 
 
-def _beyond(keys: Sequence[str], values: list[Any], forward: bool) -> Q:
-    """Rows strictly after `values` in the order `keys` (`forward`) or strictly before them: the
+class _Row(Func):
+    """A SQL row value `(a, b, c)`: compared as a whole (SQL:2016 row comparison), PostgreSQL
+    starts its range on a multicolumn B-tree index exactly at the position, where the comparison
+    written out key by key would make it read and filter every row equal on the first key."""
+
+    template = "(%(expressions)s)"
+    output_field = Field()
+
+
+def _beyond(model: type[Model], keys: Sequence[str], values: list[Any], forward: bool) -> Q:
+    """Rows strictly after `values` in the order `keys` (`forward`) or strictly before them. When
+    every key has one direction, one row comparison `(k1, k2, ...) > (v1, v2, ...)`; otherwise the
     lexicographic comparison written out (k1 > v1 OR k1 = v1 AND k2 > v2 ...), plus a bound on
     the first key alone so the database starts its index range at the position."""
     def lookup(key: str, inclusive: bool = False) -> str:
         ascending = not key.startswith("-")
         return f"{key.lstrip('-')}__{'g' if ascending == forward else 'l'}{'te' if inclusive else 't'}"
 
+    directions = {key.startswith("-") for key in keys}
+    if len(directions) == 1:
+        names = [key.lstrip("-") for key in keys]
+        compare = GreaterThan if (directions == {False}) == forward else LessThan
+        return Q(compare(_Row(*(F(name) for name in names)), _Row(*(
+            Value(value, output_field=model._meta.get_field(name))  # type: ignore[arg-type]
+            for name, value in zip(names, values, strict=True)))))
     q = Q(pk__in=[])
     for i, key in enumerate(keys):
         equal = {k.lstrip("-"): v for k, v in zip(keys[:i], values[:i], strict=True)}
@@ -142,7 +160,7 @@ def keyset_page(queryset: QuerySet[M], keys: Sequence[str], *, after: str = "", 
     reset = False
     if cursor:
         try:
-            queryset = queryset.filter(_beyond(keys, _decode(model, keys, cursor), forward))
+            queryset = queryset.filter(_beyond(model, keys, _decode(model, keys, cursor), forward))
         except ValueError:
             cursor, forward, reset = "", True, True
     order = list(keys) if forward else [k[1:] if k.startswith("-") else f"-{k}" for k in keys]
