@@ -1,4 +1,4 @@
-"""`GET /readyz`: whether this web process can serve requests now (docs/deployment.md, "Health
+"""`GET` (or `HEAD`) `/readyz`: whether this web process can serve requests now (docs/deployment.md, "Health
 and readiness").
 
 Liveness (`/healthz`, apps.core.views) says only that the process answers; readiness says that
@@ -25,7 +25,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from apps.api.problems import PROBLEM_CONTENT_TYPE, problem_data
 from apps.audit.models import AuditEvent
@@ -145,9 +145,9 @@ def run_checks(checks: list[Check]) -> dict[str, str]:
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> HttpResponse:
-    """`GET /readyz`: 200 `{"status": "ready", "checks": {name: "ok", ...}}` when every check of
+    """`GET` (or `HEAD`) `/readyz`: 200 `{"status": "ready", "checks": {name: "ok", ...}}` when every check of
     `readiness_checks()` passes; else 503 `application/problem+json` (RFC 9457) with code
     `not-ready`, `failed` the names of the failing checks and `checks` each check's result
     (`ok`, `failed`, `attention`, `not checked`; `attention` leaves the process ready). No

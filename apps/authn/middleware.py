@@ -84,6 +84,11 @@ def _message(reason: str, figures: dict[str, int]) -> str:
         "again.", hours) % {"hours": hours}
 
 
+#: The liveness and readiness probes (docs/deployment.md, "Health and readiness"): they answer
+#: whatever session cookie a client sends, and never end or touch a session.
+PROBE_PATHS = frozenset({"/healthz", "/readyz"})
+
+
 class SessionTimeoutMiddleware:
     """Ends logged-in sessions past their level's idle or overall limit (module docstring)."""
 
@@ -91,6 +96,8 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info in PROBE_PATHS:  # a probe answers as it is, whatever its cookies
+            return self.get_response(request)
         user = getattr(request, "user", None)
         authn = session.get(request) if isinstance(user, User) else {}
         if not authn.get("at"):

@@ -45,7 +45,7 @@ NUMBER_LIKE = re.compile(r"[0-9\s+-]+")
 USERNAME_LIKE = re.compile(r".*[0-9._]")
 
 
-def identifier_q(query: str) -> Q | None:
+def identifier_q(query: str, roots: list[Organisation]) -> Q | None:
     """A Q on Person for the exact identifier `query` is, or None when it is none (then it is a
     name): recognised first, in this order, each answered by one unique index
     (docs/search-and-lists.md, "The people search"):
@@ -55,7 +55,8 @@ def identifier_q(query: str) -> Q | None:
       that is not valid matches nobody;
     * an HSA-id (`normalise_hsa_id`, any case): the person with that employee HSA-id, or when it
       is an organisation's, the staff whose employee HSA-id belongs to its subtree (one more
-      query, to read the organisation's path);
+      query, to read the organisation's path), counting only employee HSA-ids homed under
+      `roots` (one outside them finds nobody);
     * a username (`normalise_username`, any case or width) holding a digit, "." or "_" (one of
       letters only, or with "-", is read as a name: "anna" is every Anna, not the account
       `anna`).
@@ -78,9 +79,11 @@ def identifier_q(query: str) -> Q | None:
     else:
         path = (Organisation.objects.alias(hsa_id_lower=Lower("hsa_id"))
                 .filter(hsa_id_lower=hsa_id).values_list("path", flat=True).first())
-        employees = (Employee.objects.filter(organisation__path__startswith=path) if path
-                     else Employee.objects.alias(hsa_id_lower=Lower("hsa_id"))
-                     .filter(hsa_id_lower=hsa_id))
+        # Only employee HSA-ids homed in the scope: one outside it is not the administrator's
+        # to see, even when its person also works inside (docs/search-and-lists.md).
+        in_scope = Employee.objects.filter(subtree_q(roots, "organisation__"))
+        employees = (in_scope.filter(organisation__path__startswith=path) if path
+                     else in_scope.alias(hsa_id_lower=Lower("hsa_id")).filter(hsa_id_lower=hsa_id))
         return Q(pk__in=employees.values("person_id"))
     if USERNAME_LIKE.match(query):
         try:
@@ -111,7 +114,7 @@ def person_search_in_scope(roots: list[Organisation], query: str = "") -> QueryS
     )
     query = nfkc(query).strip()
     if query:
-        match = identifier_q(query)
+        match = identifier_q(query, roots)
         people = people.filter(match if match is not None else person_name_q(query))
     return people.prefetch_related("identity_numbers", "employees").order_by(*PERSON_KEYS)
 

@@ -73,16 +73,34 @@ def _encode(values: list[str]) -> str:
         ).rstrip("=")
 
 
+#: A cursor is at most this long: the keys' values of one row (names, a time, a UUID) in base64.
+CURSOR_MAX_LENGTH = 1024
+
+
+def _storable(value: str) -> bool:
+    """Text a database can compare: no NUL (PostgreSQL refuses it in text) and no lone
+    surrogate (not encodable as UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _decode(model: type[Model], keys: Sequence[str], cursor: str) -> list[Any]:
     """The key values a cursor holds, each converted by its model field; ValueError for anything
     `_encode` did not write for these keys (a cursor only says where to continue: the caller's
     filters apply on every page, so a crafted one shows nothing more)."""
+    if len(cursor) > CURSOR_MAX_LENGTH:
+        raise ValueError("not a page cursor")
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, UnicodeDecodeError) as error:
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError) as error:
         raise ValueError("not a page cursor") from error
     if (not isinstance(values, list) or len(values) != len(keys)
-            or not all(isinstance(value, str) and "\x00" not in value for value in values)):
+            or not all(isinstance(value, str) and _storable(value) for value in values)):
         raise ValueError("not a page cursor")
     converted = []
     for key, value in zip(keys, values, strict=True):

@@ -417,7 +417,8 @@ def list_view(request: HttpRequest) -> HttpResponse:
     page = keyset_page_for_request(request, blocks, selectors.BLOCK_LIST_KEYS, size=PAGE_SIZE)
     services.block_list_viewed(actor=acting_user(request), commission=acting_commission(request),
                                care_unit=unit, status=status,
-                               position=request.GET.get("after") or request.GET.get("before") or "",
+                               position="" if page.reset else (
+                                   request.GET.get("after") or request.GET.get("before") or ""),
                                shown=len(page))
     query = request.GET.copy()
     for key in ("page", "after", "before"):
