@@ -6,9 +6,24 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+    When,
+)
 from django.db.models.functions import Cast, Lower
+from django.db.models.lookups import Exact
 
 from apps.audit import registry
 from apps.audit.models import AuditEvent
@@ -311,6 +326,37 @@ def _audit_filter_q(filters: AuditFilter) -> Q:
     return q
 
 
+class _AnyOfSubquery(Func):
+    """`column IN (subquery)` that PostgreSQL can use as an index condition inside an OR:
+    there it is written `column = ANY(ARRAY(subquery))`, so the subquery runs once (an InitPlan)
+    and its array bounds an index range, where `IN (subquery)` under an OR is a hashed SubPlan
+    filtering every row read (docs/journey-audit-search.md, "How it stays fast"). Other
+    databases get `column IN (subquery)`."""
+
+    template = "%(expressions)s"
+    arg_joiner = " IN "
+    output_field = BooleanField()
+    conditional = True
+
+    def as_postgresql(self, compiler: Any, connection: Any,
+                      **extra_context: Any) -> tuple[str, Any]:
+        return self.as_sql(compiler, connection, template="%(expressions)s)",
+                           arg_joiner=" = ANY(ARRAY", **extra_context)
+
+
+def _patient_account_q() -> Q:
+    """Events a patient account did or that target one (being a patient is patient data, PDL
+    2008:355 4 kap. 1 §): a primary-key look-up per row read, so the cost follows the rows the
+    search reads, never the number of patient accounts. A target is a user account only when
+    its type says so (`identities.user`: its id is then the account's UUID)."""
+    patient_accounts = User.objects.filter(kind=User.Kind.PATIENT)
+    # The CASE makes the cast happen only for a user target: another target's id may be no UUID.
+    target_account = Case(When(Exact(OuterRef("target_type"), User._meta.label_lower),
+                               then=Cast(OuterRef("target_id"), UUIDField())))
+    return Q(Exists(patient_accounts.filter(pk=OuterRef("actor_id")))) | Q(
+        Exists(patient_accounts.filter(pk=target_account)))
+
+
 def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[AuditEvent]:
     """Audit events in the actor's subtrees matching `filters`, newest first ((occurred_at, id)
     descending, a total order). The care provider's systematic log follow-up (PDL 2008:355
@@ -320,7 +366,7 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
     An event is in a subtree when the organisation it concerns (or the unit its actor acted
     under) is; an event that concerns no organisation (a session ended, an issuer's reset, a
     person's own password change) is in the subtrees that hold EVERY home of the person it is
-    about (a semi-join on the employee HSA-ids in scope and a correlated NOT EXISTS on one
+    about (the people with an employee HSA-id in scope, and a correlated NOT EXISTS on one
     outside: a person who also works elsewhere has history there; docs/decisions.md,
     "Person-wide actions"). Events a patient account did or that target one are left out: that
     is the person's own care (docs/journey-audit-search.md, "What is in your scope's log"), as
@@ -328,25 +374,29 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
     patient's account): they are shown only in the patient's log extract (docs/decisions.md,
     "Audit search"). Policy `require_search_audit_log`; raises NotFound for
     a non-administrator and for a `unit` outside the scope, as for a missing one. Queries: the
-    policy's, one for a person and one for an actor filter (`_audit_filter_q`); the events are
-    read by the caller in one more (the scope is a subquery); no count."""
+    policy's, one for the scope's organisations, one for a person and one for an actor filter
+    (`_audit_filter_q`); the events are read by the caller in one more; no count. The scope's
+    organisations are passed as literal lists, so the database reads the index of the narrowest
+    filter (docs/journey-audit-search.md, "How it stays fast")."""
     roots = policies.require_search_audit_log(actor)
     if filters.unit is not None:
         if not policies.in_scope(filters.unit, roots):
             raise NotFound()
         roots = [filters.unit]
-    in_scope = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
-    people_in_scope = Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
-    # Only the patient accounts of people in scope: the set stays as small as the scope's staff.
-    patient_accounts = User.objects.filter(kind=User.Kind.PATIENT,
-                                           person_id__in=people_in_scope)
+    organisation_ids: list[uuid.UUID] = []
+    hsa_ids: list[str] = []
+    for pk, hsa_id in Organisation.objects.filter(subtree_q(roots)).values_list("pk", "hsa_id"):
+        organisation_ids.append(pk)
+        hsa_ids.append(hsa_id)
+    people_in_scope = Employee.objects.filter(organisation_id__in=organisation_ids).values(
+        "person_id")
     home_outside = Employee.objects.filter(person_id=OuterRef("subject_person_id")).exclude(
-        subtree_q(roots, "organisation__"))
-    scope = Q(organisation_hsa_id__in=in_scope) | (
-        Q(organisation_hsa_id="", subject_person_id__in=people_in_scope) & ~Exists(home_outside))
+        organisation_id__in=organisation_ids)
+    scope = Q(organisation_hsa_id__in=hsa_ids) | (
+        Q(_AnyOfSubquery(F("subject_person_id"), Subquery(people_in_scope)),
+          organisation_hsa_id="") & ~Exists(home_outside))
     return (AuditEvent.objects.filter(_audit_filter_q(filters), scope)
-            .exclude(actor_id__in=patient_accounts.values("pk"))
-            .exclude(target_id__in=patient_accounts.values(text=Cast("pk", CharField())))
+            .exclude(_patient_account_q())
             .exclude(action__in=registry.patient_data_codes())
             .order_by("-occurred_at", "-id"))
 
