@@ -27,7 +27,7 @@ xmlsec1:
 	      || { echo "Could not install xmlsec1; run: apt-get update && apt-get install -y xmlsec1" >&2; exit 1; }; \
 	  else echo "xmlsec1 is missing (SAML signatures need it): run sudo apt-get install xmlsec1" >&2; exit 1; fi; }
 
-## make run: set up, migrate, create the CA, the OIDC signing keys and the test IdP's keys, load
+## make run: set up, migrate, create the CA, the OIDC, audit seal and test IdP's keys, load
 ## demo data, serve on localhost:8000 with a worker, the beat scheduler, the local test IdP on
 ## 127.0.0.1:8001, the demo e-service on 127.0.0.1:8002 and the local SCIM target on 127.0.0.1:8003
 ## (manage.py runportal supervises them all).
@@ -38,6 +38,7 @@ run: xmlsec1 $(STAMP)
 	$(PY) manage.py issuance_ca_init
 	$(PY) manage.py saml_sp_init
 	$(PY) manage.py oidc_keys_init
+	$(PY) manage.py audit_seal_key_init
 	$(PY) manage.py testidp_init
 	$(PY) manage.py demo_data
 	@echo "Serving http://localhost:8000/ with a Celery worker and beat, the test IdP on http://127.0.0.1:8001/ and the local SCIM target on http://127.0.0.1:8003/v2 (Ctrl-C stops all). E-mails: make mail"

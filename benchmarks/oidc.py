@@ -92,6 +92,7 @@ def _serve(port: int) -> subprocess.Popen[bytes]:
            or ",".join(settings.PORTAL_TOTP_ENCRYPTION_KEYS),
            "PORTAL_OAUTH_CLIENT_SECRET_PEPPER": settings.OAUTH_CLIENT_SECRET_PEPPER,
            "PORTAL_OIDC_ISSUER": settings.OIDC_ISSUER,
+           "PORTAL_AUDIT_SEAL_KEY_FILE": str(settings.PORTAL_AUDIT_SEAL_KEY_FILE),
            "PORTAL_DB_CONN_MAX_AGE": "600",
            "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS),
            "GUNICORN_ACCESS_LOG": "", "GUNICORN_LOG_LEVEL": "warning"}

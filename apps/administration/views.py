@@ -18,15 +18,17 @@ from typing import TYPE_CHECKING, Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.functional import Promise
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from apps.audit import registry
+from apps.audit.selectors import AUDIT_KEYS
 from apps.authn import selectors as authn_selectors
 from apps.authn import session
 from apps.authn.decorators import acting_user, loa_required, staff_required
@@ -36,6 +38,7 @@ from apps.commissions import policies, selectors, services
 from apps.core import loa as levels
 from apps.core.errors import Forbidden, NotFound, PortalError
 from apps.core.forms import add_portal_error
+from apps.core.paging import COUNT_CAP, capped_count, keyset_page_for_request
 from apps.core.queries import get_or_not_found
 from apps.federation import policies as federation_policies
 from apps.issuance import selectors as issuance_selectors
@@ -119,21 +122,27 @@ def session_rows(sessions: Iterable[UserSession], request: HttpRequest) -> list[
 @staff_required
 @loa_required("administration")
 def person_list(request: HttpRequest) -> HttpResponse:
-    """Staff in the administrator's scope, searchable by name, employee HSA-id or personnummer,
-    25 per page (`?q=...&page=n`). A constant number of queries whatever the page size. Links
-    to the e-ID providers' state page for those who may see it
+    """Staff in the administrator's scope, searchable by name, username, employee or
+    organisation HSA-id or personnummer (`selectors.person_search_in_scope`), PAGE_SIZE per page
+    by keyset (`?q=...&after=<cursor>` or `&before=<cursor>`: "Next page", "Previous page"), with
+    how many match counted up to `COUNT_CAP` ("More than 1,000"). A constant number of queries
+    whatever the page or the number of people (docs/search-and-lists.md). Links to the e-ID
+    providers' state page for those who may see it
     (`apps.federation.policies.can_view_identity_providers`)."""
     roots = policies.scope_roots(acting_user(request))
     form = SearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = None
+    page = count = None
     if roots:
-        people = selectors.person_search_in_scope(roots, query).prefetch_related(
-            selectors.employees_in_scope_prefetch(roots)
-        )
-        page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
+        people = selectors.person_search_in_scope(roots, query)
+        count = capped_count(people, COUNT_CAP)
+        page = keyset_page_for_request(
+            request, people.prefetch_related(selectors.employees_in_scope_prefetch(roots)),
+            selectors.PERSON_KEYS, size=PAGE_SIZE, sort_matches=bool(query))
     return render(request, "administration/person_list.html", {
-        "form": form, "query": query, "page": page, "roots": roots,
+        "form": form, "query": query, "page": page, "count": count, "roots": roots,
+        "count_cap": number_format(COUNT_CAP, force_grouping=True),
+        "page_query": urlencode({"q": query}) if query else "",
         "show_identity_providers": federation_policies.can_view_identity_providers(
             acting_user(request)),
     })
@@ -145,7 +154,8 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     """One staff member: contact details, the home unit of each employee HSA-id, planned leavers
     (to cancel one), commissions, roles, login accounts (state, created, last login and its
     methods, second factors), mobile e-IDs (state, device, last use), active sessions of the
-    staff accounts (to end one or all) and audit history (`?history=n` pages the history).
+    staff accounts (to end one or all) and audit history (keyset pages: `?after=<cursor>` older
+    events, `?before=<cursor>` newer ones).
     "Make a leaver" is offered only while something is left to end in the scope; the account and
     session actions only when the scope holds every employee HSA-id of the person
     (`policies.can_administer_person_wholly`, docs/decisions.md "Person-wide actions"), else
@@ -153,8 +163,9 @@ def person_detail(request: HttpRequest, person_id: uuid.UUID) -> HttpResponse:
     roots, person = _person_in_scope(request, person_id)
     now = timezone.now()
     is_self = person.pk == acting_user(request).person_id
-    history = Paginator(selectors.audit_list_for_person_in_scope(person, roots),
-                        HISTORY_PAGE_SIZE).get_page(request.GET.get("history"))
+    history = keyset_page_for_request(
+        request, selectors.audit_list_for_person_in_scope(person, roots), AUDIT_KEYS,
+        size=HISTORY_PAGE_SIZE)
     return render(request, "administration/person_detail.html", {
         "person": person,
         "now": now,

@@ -90,3 +90,57 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("audit events cannot be deleted")
+
+
+class AuditSealQuerySet(models.QuerySet["AuditSeal"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("audit seals cannot be updated")
+
+    def delete(self) -> NoReturn:  # type: ignore[override]
+        raise AppendOnlyError("audit seals cannot be deleted")
+
+
+class AuditSeal(models.Model):
+    """One signed chunk of a day's hash chain (docs/audit-log.md, "Tamper evidence").
+
+    A closed UTC day's audit rows, in the order (occurred_at, id), are split into chunks of up to
+    `apps.audit.integrity.CHUNK_ROWS` rows; chunk 0 starts from the day's genesis value, each later
+    chunk from the previous chunk's `head`. `event_ids` packs the rows' ids (16 bytes each, in
+    chain order), `chain` the chain values c_i = SHA-256(c_(i-1) || row_hash_i) (32 bytes each);
+    `head` is the last chain value (the genesis value for a day without rows, `count` 0).
+    `day_count` is the day's number of rows, the same in each chunk, so a missing last chunk is
+    seen. `signature` is Ed25519 (RFC 8032) by the key `key_id` over
+    `apps.audit.integrity.seal_message`. Append-only like `AuditEvent` (a PostgreSQL trigger too,
+    migration 0006). PostgreSQL only in practice: the sealer does not run on SQLite.
+    """
+
+    day = models.DateField()
+    chunk = models.PositiveIntegerField()
+    count = models.PositiveIntegerField()
+    day_count = models.PositiveIntegerField()
+    event_ids = models.BinaryField()
+    chain = models.BinaryField()
+    prev_head = models.BinaryField()
+    head = models.BinaryField()
+    key_id = models.CharField(max_length=64)
+    signature = models.BinaryField()
+    sealed_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditSealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["day", "chunk"]
+        constraints = [models.UniqueConstraint(fields=["day", "chunk"],
+                                               name="audit_seal_day_chunk_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} #{self.chunk} ({self.count})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit seals cannot be updated")
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("audit seals cannot be deleted")

@@ -27,11 +27,7 @@ TABLE = "audit_auditevent"
 DEFAULT_PARTITION = f"{TABLE}_default"
 #: The canonical digest of the audit row aliased `a` (migration 0005, docs/audit-log.md, "The row
 #: digest"): compare it with `a.row_hash`, or fold it into a chain.
-DIGEST_SQL = (
-    "audit_row_digest(a.id, a.occurred_at, a.action, a.outcome, a.actor_id, a.actor_label, "
-    "a.actor_kind, a.actor_identifier, a.commission_hsa_id, a.organisation_hsa_id, "
-    "a.organisation_label, a.subject_person_id, a.subject_label, a.target_type, a.target_id, "
-    "a.target_label, a.changes, a.reason, a.request_id, a.ip, a.loa)")
+DIGEST_SQL = "audit_row_digest(a)"
 _NAME = re.compile(rf"^{TABLE}_p(\d{{4}})_(\d{{2}})$")
 
 

@@ -142,3 +142,7 @@ PARTITION_ARCHIVED = register("audit_partition.archived",
 PARTITION_DROPPED = register("audit_partition.dropped",
                              _("Archived audit log month removed from the database"),
                              names_target=True)
+
+# The audit log's own actions (apps.audit.integrity, docs/audit-log.md "Tamper evidence").
+AUDIT_DAY_SEALED = register("audit_log.day_sealed", _("Audit log: a day sealed"))
+AUDIT_VERIFIED = register("audit_log.verified", _("Audit log: integrity checked"))

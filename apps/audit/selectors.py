@@ -9,6 +9,10 @@ from django.db.models import Q, QuerySet
 from apps.audit import registry
 from apps.audit.models import AuditEvent
 
+#: The order of every audit list, newest first: a total order the (…, occurred_at, id) indexes of
+#: `AuditEvent` cover, the keyset of its pages (`apps.core.paging.keyset_page`).
+AUDIT_KEYS = ("-occurred_at", "-id")
+
 
 def audit_list_for_person(person_id: uuid.UUID) -> QuerySet[AuditEvent]:
     """Every audit event about the person, newest first (one query, indexed).
@@ -16,7 +20,7 @@ def audit_list_for_person(person_id: uuid.UUID) -> QuerySet[AuditEvent]:
     This is also the patient's log extract (loggutdrag, PDL 2008:355 8 kap. 3 §): which care unit,
     when and who; the portal's care providers are public, so `actor_label` is shown.
     """
-    return AuditEvent.objects.filter(subject_person_id=person_id).order_by("-occurred_at")
+    return AuditEvent.objects.filter(subject_person_id=person_id).order_by(*AUDIT_KEYS)
 
 
 def log_extract_for_person(person_id: uuid.UUID) -> QuerySet[AuditEvent]:

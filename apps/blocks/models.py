@@ -100,7 +100,10 @@ class Block(InformationPeriodDays, BaseModel):
         ordering = ["-registered_at"]
         verbose_name = _("block")
         verbose_name_plural = _("blocks")
-        indexes = [models.Index(fields=["patient", "care_provider"])]
+        indexes = [models.Index(fields=["patient", "care_provider"]),
+                   # The care provider's list, newest first, by keyset (docs/search-and-lists.md).
+                   models.Index(fields=["care_provider", "registered_at", "id"],
+                                name="block_provider_registered_idx")]
         constraints = [
             models.CheckConstraint(condition=Q(block_type__in=["inner", "outer"]),
                                    name="block_type_known"),

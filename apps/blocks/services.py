@@ -321,8 +321,10 @@ def patient_looked_up(*, actor: Actor, commission: Commission | None, patient: P
 
 @service
 def block_list_viewed(*, actor: Actor, commission: Commission | None,
-                      care_unit: Organisation | None, status: str, page: int, shown: int) -> None:
-    """Record that staff acting under `commission` saw a page (`page`, 1-based) of the blocks of
+                      care_unit: Organisation | None, status: str, position: str,
+                      shown: int) -> None:
+    """Record that staff acting under `commission` saw a page (`position`: the keyset cursor the
+    page was read at, "" for the first page; apps.core.paging) of the blocks of
     the commission's care provider, filtered by `care_unit` and `status`, naming `shown` patients:
     a list of who has blocked information is itself personal data read (HSLF-FS 2016:40 4 kap.
     9 §). One event for the page, with the care provider as target and organisation.
@@ -335,7 +337,8 @@ def block_list_viewed(*, actor: Actor, commission: Commission | None,
         record(actor=actor, action=audit.BLOCK_LIST_VIEWED.code, target=commission.care_provider,
                organisation=commission.care_unit or commission.care_provider,
                changes={"care_unit": care_unit.hsa_id if care_unit else None,
-                        "status": status or None, "page": page, "shown": shown})
+                        "status": status or None, "position": position or None,
+                        "shown": shown})
 
 
 #: A patient has at most this many pending block requests (docs/decisions.md, "Block requests").

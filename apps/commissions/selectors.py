@@ -47,52 +47,88 @@ from apps.identities.identifiers import (
     normalise_username,
     parse_person_number,
 )
-from apps.identities.models import Person, User
+from apps.identities.models import IdentityNumber, Person, User
+from apps.identities.selectors import person_name_q
 from apps.organisations.models import Organisation
 from apps.organisations.selectors import subtree_q
 
+#: The order of the people list, a total order its index `person_name_order_idx` covers.
+PERSON_KEYS = ("family_name", "given_name", "id")
+#: Text made only of digits, spaces, "-" and "+" is meant as an identity number, not a name.
+NUMBER_LIKE = re.compile(r"[0-9\s+-]+")
+#: A username holds a digit, "." or "_" where a name never does (a name may hold "-": Anna-Karin).
+USERNAME_LIKE = re.compile(r".*[0-9._]")
+
+
+def identifier_q(query: str) -> Q | None:
+    """A Q on Person for the exact identifier `query` is, or None when it is none (then it is a
+    name): recognised first, in this order, each answered by one unique index
+    (docs/search-and-lists.md, "The people search"):
+
+    * digits, spaces, "-" and "+" only: a personnummer or samordningsnummer in any form
+      `parse_person_number` accepts (12 or 10 digits, with "-" or "+", fullwidth digits); one
+      that is not valid matches nobody;
+    * an HSA-id (`normalise_hsa_id`, any case): the person with that employee HSA-id, or when it
+      is an organisation's, the staff whose employee HSA-id belongs to its subtree (one more
+      query, to read the organisation's path);
+    * a username (`normalise_username`, any case or width) holding a digit, "." or "_" (one of
+      letters only, or with "-", is read as a name: "anna" is every Anna, not the account
+      `anna`).
+
+    `query` must already be NFKC-normalised and stripped (`person_search_in_scope` does it); an
+    HSA-id query costs one more statement. Every comparison is with the stored normalised form,
+    so no lookalike character (a Cyrillic `а`, a Turkish `ı`) finds anyone (docs/security.md,
+    "Identifiers that look alike")."""
+    if NUMBER_LIKE.fullmatch(query):
+        try:
+            ident = parse_person_number(query)
+        except IdentifierError:
+            return Q(pk__in=[])
+        return Q(pk__in=IdentityNumber.objects.filter(
+            root=ident.root, extension=ident.extension).values("person_id"))
+    try:
+        hsa_id = normalise_hsa_id(query).lower()
+    except IdentifierError:
+        pass
+    else:
+        path = (Organisation.objects.alias(hsa_id_lower=Lower("hsa_id"))
+                .filter(hsa_id_lower=hsa_id).values_list("path", flat=True).first())
+        employees = (Employee.objects.filter(organisation__path__startswith=path) if path
+                     else Employee.objects.alias(hsa_id_lower=Lower("hsa_id"))
+                     .filter(hsa_id_lower=hsa_id))
+        return Q(pk__in=employees.values("person_id"))
+    if USERNAME_LIKE.match(query):
+        try:
+            username = normalise_username(query)
+        except IdentifierError:
+            pass
+        else:
+            return Q(pk__in=User.objects.filter(username=username).values("person_id"))
+    return None
+
 
 def person_search_in_scope(roots: list[Organisation], query: str = "") -> QuerySet[Person]:
-    """Staff whose employee HSA-id belongs to the subtrees of `roots`, matching `query` by name,
-    employee HSA-id, username or personnummer (any accepted form). Identity numbers and employees
-    are prefetched, so a page of results costs a constant number of queries.
+    """Staff whose employee HSA-id belongs to the subtrees of `roots` (none without roots: deny
+    by default), matching `query`, in list order (family name, given name, id: the keyset of
+    `PERSON_KEYS`). Identity numbers and employees are prefetched, so a page of results costs a
+    constant number of queries.
 
-    The query goes through the same normalisation and validation as creation
-    (docs/security.md, "Identifiers that look alike"): it is NFKC-normalised; it matches an
-    employee HSA-id or a username only when it is a valid one, compared exactly with the stored
-    normalised form (HSA-ids in ASCII lower case, as their unique index does), so no database
-    case rule can make `SE…-abcı` find `SE…-ABCI` or a Cyrillic `аnna.admin` find `anna.admin`;
-    otherwise every word must match part of the given or family name (AND: each word narrows,
-    so "anna svensson" finds Anna Svensson, not every Anna and every Svensson)."""
+    The query is NFKC-normalised and stripped. When it is an identifier (`identifier_q`:
+    personnummer or samordningsnummer in any accepted form, employee or organisation HSA-id,
+    username) only that identifier is searched, by an exact indexed lookup compared with the
+    stored normalised form (HSA-ids in ASCII lower case, as their unique index does), so no
+    database case rule can make `SE…-abcı` find `SE…-ABCI` or a Cyrillic `аnna.admin` find
+    `anna.admin` (docs/security.md, "Identifiers that look alike"). Otherwise every word must be
+    part of the given or family name (`identities.selectors.person_name_q`: each word narrows;
+    on PostgreSQL accent-insensitive through a trigram index)."""
     people = Person.objects.filter(
         pk__in=Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
     )
     query = nfkc(query).strip()
     if query:
-        match = Q()
-        for word in query.split():
-            match &= Q(given_name__icontains=word) | Q(family_name__icontains=word)
-        try:
-            hsa_id = normalise_hsa_id(query).lower()
-            match |= Q(pk__in=Employee.objects.alias(hsa_id_lower=Lower("hsa_id"))
-                       .filter(hsa_id_lower=hsa_id).values("person_id"))
-        except IdentifierError:
-            pass
-        try:
-            username = normalise_username(query)
-            match |= Q(pk__in=User.objects.filter(username=username).values("person_id"))
-        except IdentifierError:
-            pass
-        try:
-            ident = parse_person_number(query)
-            match |= Q(identity_numbers__root=ident.root,
-                       identity_numbers__extension=ident.extension)
-        except IdentifierError:
-            pass
-        people = people.filter(match).distinct()
-    return people.prefetch_related("identity_numbers", "employees").order_by(
-        "family_name", "given_name", "id"
-    )
+        match = identifier_q(query)
+        people = people.filter(match if match is not None else person_name_q(query))
+    return people.prefetch_related("identity_numbers", "employees").order_by(*PERSON_KEYS)
 
 
 def commission_list_for_person(person: Person) -> QuerySet[Commission]:
@@ -241,9 +277,6 @@ def staff_account_get_for_person(person: Person, user_id: uuid.UUID | str) -> Us
 
 # --- Audit search: the care provider's log follow-up (PDL 2008:355 4 kap. 3 §) ------------------
 
-#: Text made only of digits, spaces, "-" and "+" is meant as an identity number, not a name.
-NUMBER_LIKE = re.compile(r"[0-9\s+-]+")
-
 
 @dataclass(frozen=True)
 class AuditFilter:
@@ -296,10 +329,7 @@ def _people_matching(text: str) -> QuerySet[Person] | None:
             return None
         return Person.objects.filter(identity_numbers__root=ident.root,
                                      identity_numbers__extension=ident.extension)
-    match = Q()
-    for word in text.split():
-        match &= Q(given_name__icontains=word) | Q(family_name__icontains=word)
-    return Person.objects.filter(match)
+    return Person.objects.filter(person_name_q(text))
 
 
 def _audit_filter_q(filters: AuditFilter) -> Q:

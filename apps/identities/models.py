@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import F, Func, Q, TextField, Value
 from django.db.models.expressions import Combinable
-from django.db.models.functions import Replace
+from django.db.models.functions import Concat, Replace
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +55,28 @@ def username_skeleton(username: Combinable | str) -> Combinable:
     return expression
 
 
+#: The PostgreSQL function that folds a name for search: `lower(unaccent(text))`, declared
+#: IMMUTABLE (unaccent itself is only STABLE, as its dictionary could change) so an index can be
+#: built over it; created by migration `0005_search_indexes` (docs/search-and-lists.md).
+SEARCH_FOLD_FUNCTION = "portal_search_fold"
+
+
+class SearchFold(Func):
+    """`portal_search_fold(text)`: text in lower case without accents ("Åsa Öberg" → "asa
+    oberg"), on PostgreSQL only (docs/decisions.md, "Search: accents")."""
+
+    function = SEARCH_FOLD_FUNCTION
+    output_field = TextField()
+
+
+def person_search_name() -> SearchFold:
+    """The expression the name search matches and the trigram index `person_name_trgm` covers:
+    `portal_search_fold(' ' || given_name || ' ' || family_name)`; the leading space lets a
+    pattern `% ek%` match the start of either name."""
+    return SearchFold(Concat(Value(" "), "given_name", Value(" "), "family_name",
+                             output_field=TextField()))
+
+
 class Person(BaseModel):
     """A human. `is_protected` marks protected personal data (skyddade personuppgifter)."""
 
@@ -65,7 +87,10 @@ class Person(BaseModel):
 
     class Meta:
         ordering = ["family_name", "given_name"]
-        indexes = [models.Index(fields=["family_name", "given_name"])]
+        # The list order and its keyset (docs/search-and-lists.md); the trigram index over the
+        # names is PostgreSQL's only and made by migration `0005_search_indexes`.
+        indexes = [models.Index(fields=["family_name", "given_name", "id"],
+                                name="person_name_order_idx")]
 
     def __str__(self) -> str:
         return f"{self.given_name} {self.family_name}"

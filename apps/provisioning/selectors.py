@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.audit import registry
 from apps.commissions.policies import scope_roots
 from apps.core.errors import NotFound
+from apps.core.paging import capped_count
 from apps.core.queries import get_or_not_found
 from apps.identities.actors import Actor
 from apps.organisations.selectors import subtree_q
@@ -108,7 +109,7 @@ def job_get_for_system(system: DownstreamSystem, job_id: int) -> ProvisioningJob
 @dataclass(frozen=True)
 class Count:
     """How many jobs of a system are in `state` (`label` translated): `count`, at most
-    `COUNT_CAP`; `capped` when there are at least that many."""
+    `COUNT_CAP`; `capped` when there are more (`apps.core.paging.capped_count`)."""
 
     state: str
     label: str
@@ -117,14 +118,14 @@ class Count:
 
 
 def _count(system: DownstreamSystem, state: str) -> Count:
-    found = (ProvisioningJob.objects.filter(system=system, state=state).order_by()
-             .values("id")[:COUNT_CAP].count())
-    return Count(state, str(ProvisioningJob.State(state).label), found, found >= COUNT_CAP)
+    found = capped_count(ProvisioningJob.objects.filter(system=system, state=state), COUNT_CAP)
+    return Count(state, str(ProvisioningJob.State(state).label), found.count, found.more)
 
 
 def job_counts(system: DownstreamSystem,
                states: tuple[str, ...] = STATES) -> dict[str, Count]:
-    """The capped count of `system`'s jobs in each of `states` (one bounded read each), by
+    """The capped count of `system`'s jobs in each of `states` (one bounded read each, of at most
+    `COUNT_CAP + 1` index entries), by
     state, in the order of `states`."""
     return {state: _count(system, state) for state in states}
 

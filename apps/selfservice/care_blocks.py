@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -37,6 +37,7 @@ from apps.blocks.models import Block, TemporaryRevoke
 from apps.consents.selectors import employee_list_for_unit
 from apps.core.errors import PortalError
 from apps.core.forms import DateField, add_portal_error, end_of_last_day, start_of_day
+from apps.core.paging import COUNT_CAP, capped_count, keyset_page_for_request
 from apps.organisations.selectors import care_unit_list_for_provider
 from apps.selfservice.care import care_commission_required
 from apps.selfservice.lookup import FindPatientForm, Lookup, PatientLookup
@@ -400,8 +401,9 @@ def temporary_revoke_cancel_view(request: HttpRequest, revoke_id: uuid.UUID) -> 
 @care_commission_required
 @require_GET
 def list_view(request: HttpRequest) -> HttpResponse:
-    """The blocks of my care provider's information, newest first, PAGE_SIZE a page, filtered by
-    care unit and state, with each patient's name and personnummer."""
+    """The blocks of my care provider's information, newest first, PAGE_SIZE a page by keyset
+    (`?after=`, `?before=`) with how many match counted up to `COUNT_CAP`, filtered by care unit
+    and state, with each patient's name and personnummer."""
     provider = _provider(request)
     units = list(care_unit_list_for_provider(provider))
     form = BlockFilterForm(request.GET or None, units=units)
@@ -411,15 +413,19 @@ def list_view(request: HttpRequest) -> HttpResponse:
         unit = form.units.get(form.cleaned_data["care_unit"] or "")
         status = form.cleaned_data["status"] or ""
     blocks = selectors.block_list_for_care_provider(provider, care_unit=unit, status=status)
-    page = Paginator(blocks, PAGE_SIZE).get_page(request.GET.get("page"))
+    count = capped_count(blocks, COUNT_CAP)
+    page = keyset_page_for_request(request, blocks, selectors.BLOCK_LIST_KEYS, size=PAGE_SIZE)
     services.block_list_viewed(actor=acting_user(request), commission=acting_commission(request),
-                               care_unit=unit, status=status, page=page.number,
-                               shown=len(page.object_list))
+                               care_unit=unit, status=status,
+                               position=request.GET.get("after") or request.GET.get("before") or "",
+                               shown=len(page))
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("page", "after", "before"):
+        query.pop(key, None)
     return render(request, "selfservice/care/blocks/list.html", {
-        "form": form, "page": page, "acting": acting_commission(request), "provider": provider,
-        "query": query.urlencode(),
+        "form": form, "page": page, "count": count,
+        "count_cap": number_format(COUNT_CAP, force_grouping=True),
+        "acting": acting_commission(request), "provider": provider, "query": query.urlencode(),
     })
 
 

@@ -340,6 +340,10 @@ EMAIL_PORT: int = env.int("EMAIL_PORT", default=25)
 DEFAULT_FROM_EMAIL: str = env.str("DEFAULT_FROM_EMAIL", default="portal@example.invalid")
 # Seconds an SMTP connection may block; the outbox holds its row lock while a handler sends.
 EMAIL_TIMEOUT: int = env.int("EMAIL_TIMEOUT", default=30)
+#: Operators alerted by e-mail (`mail_admins`), e.g. when the audit log check finds tampering
+#: (apps.audit.integrity); comma-separated addresses. Errors are sent from DEFAULT_FROM_EMAIL.
+ADMINS: list[tuple[str, str]] = [("", address) for address in env.list("PORTAL_ADMINS", default=[])]
+SERVER_EMAIL: str = DEFAULT_FROM_EMAIL
 
 # The outbox (apps.outbox): delivered every few seconds by Celery beat, retried with exponential
 # backoff and jitter, given up (kept, visible) after OUTBOX_MAX_ATTEMPTS tries.
@@ -458,6 +462,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "federation-oidc-keys-prune": {
         "task": "federation.oidc_keys_prune_task",
         "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
+    # Seal each closed UTC day of the audit log once its grace has passed; verify the last two
+    # days and the unsealed backlog every day, alerting on any finding (apps.audit.integrity).
+    "audit-seal": {
+        "task": "apps.audit.tasks.audit_seal_task",
+        "schedule": 900.0,
+        "options": {"expires": 900},
+    },
+    "audit-verify": {
+        "task": "apps.audit.tasks.audit_verify_task",
+        "schedule": 86400.0,
         "options": {"expires": 3600},
     },
     # Commissions and system roles that started or ended by their date since the last run, to
@@ -833,3 +849,19 @@ OAUTH2_PROVIDER: dict[str, Any] = oauth2_provider_settings(
     id_token_seconds=env.int("PORTAL_OAUTH_ID_TOKEN_SECONDS", default=300),
     refresh_token_seconds=env.int("PORTAL_OAUTH_REFRESH_TOKEN_SECONDS", default=8 * 3600),
 )
+
+
+# Tamper evidence of the audit log (apps.audit.integrity, docs/audit-log.md "Tamper evidence"):
+# each closed UTC day's rows are chained and the chain signed with an Ed25519 key kept outside
+# the database (mode 0600), made by `manage.py audit_seal_key_init`; the public keys of current
+# and retired keys are kept in a folder as `<key id>.pub.pem`, so older seals still verify.
+PORTAL_AUDIT_SEAL_KEY_FILE = Path(_required("PORTAL_AUDIT_SEAL_KEY_FILE",
+                                            str(VAR_DIR / "audit-seal" / "seal-key.pem")))
+PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR = Path(env.str("PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR",
+                                                default=str(PORTAL_AUDIT_SEAL_KEY_FILE.parent
+                                                            / "public")))
+#: Seconds after a UTC day's end before it is sealed: longer than any transaction that writes an
+#: audit row may last, so no row of the day can still commit after its seal.
+PORTAL_AUDIT_SEAL_GRACE_SECONDS: int = env.int("PORTAL_AUDIT_SEAL_GRACE_SECONDS", default=3600)
+if PORTAL_AUDIT_SEAL_GRACE_SECONDS < 0:
+    raise ImproperlyConfigured("PORTAL_AUDIT_SEAL_GRACE_SECONDS must not be negative.")

@@ -18,6 +18,8 @@ SAML_SP_CERT_FILE = VAR_DIR / "test-saml" / "sp-cert.pem"  # noqa: F405
 TESTIDP_KEY_DIR = VAR_DIR / "test-testidp"  # noqa: F405
 SAML_IDPS = []  # tests register the test IdP's personalities themselves
 OIDC_KEY_DIR = VAR_DIR / "test-oidc"  # noqa: F405
+PORTAL_AUDIT_SEAL_KEY_FILE = VAR_DIR / "test-audit-seal" / "seal-key.pem"  # noqa: F405
+PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR = VAR_DIR / "test-audit-seal" / "public"  # noqa: F405
 # Tests connect per request: a live server's threads would otherwise keep their connections
 # (PORTAL_DB_CONN_MAX_AGE) open past the test and hold the test database. `make bench` sets it
 # for the gunicorn it measures.

@@ -49,8 +49,10 @@ def test_no_query_parameter_breaks_a_page(as_admin, tree, junk):
     user, employee = make_staff(tree["ortho"], "Olle", "Ortoped", care=True)
     person = user.person.pk
     pages = [
-        (reverse("administration:person_list"), ["q", "page"]),
-        (reverse("administration:person_detail", args=[person]), ["history"]),
+        (reverse("administration:person_list"), ["q", "after"]),
+        (reverse("administration:person_list"), ["q", "before"]),
+        (reverse("administration:person_detail", args=[person]), ["after"]),
+        (reverse("administration:person_detail", args=[person]), ["before"]),
         (reverse("administration:audit_search"),
          ["person", "actor", "action", "unit", "since", "until", "after"]),
         (reverse("administration:person_leave", args=[person]), ["when"]),

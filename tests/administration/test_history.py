@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.audit.models import AuditEvent
 from apps.commissions import services
 from apps.commissions.models import Role
 from apps.core.actors import SYSTEM
@@ -38,3 +41,30 @@ def test_two_administrators_with_one_name_are_told_apart(client, tree, hospital_
     assert "Astrid Admin username astrid.admin " in body
     assert "Astrid Admin username astrid.admin2 " in body
     assert "The portal" in body  # a system actor: its translated name, no username
+
+
+def test_the_history_pages_by_keyset_with_a_constant_cost(client, tree, hospital_admin,
+                                                          django_assert_max_num_queries):
+    """"Older events" and "Newer events" walk the history 25 at a time without counting it
+    (docs/search-and-lists.md); each page costs what the first does."""
+    _, olle = make_staff(tree["ortho"], "Olle", "Ortoped")
+    now = timezone.now()
+    AuditEvent.objects.bulk_create(AuditEvent(
+        occurred_at=now - timedelta(minutes=i), action="commission.granted", actor_kind="system",
+        actor_label="Bench", organisation_hsa_id=tree["ortho"].hsa_id,
+        subject_person_id=olle.person.pk, target_type="bench.thing", target_id=str(i))
+        for i in range(40))
+    client.cookies["django_language"] = "en"
+    login_session(client, hospital_admin)
+    url = reverse("administration:person_detail", kwargs={"person_id": olle.person.pk})
+    with CaptureQueriesContext(connection) as on_first:
+        first = client.get(url)
+    assert "Older events" in text(first) and "Newer events" not in text(first)
+    with django_assert_max_num_queries(len(on_first.captured_queries)):
+        second = client.get(url, {"after": first.context["history"].next})
+    older = [e.target_id for e in second.context["history"]]
+    assert older and not set(older) & {e.target_id for e in first.context["history"]}
+    assert "Newer events" in text(second)
+    back = client.get(url, {"before": second.context["history"].previous})
+    assert ([e.pk for e in back.context["history"]]
+            == [e.pk for e in first.context["history"]])

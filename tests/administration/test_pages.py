@@ -151,19 +151,29 @@ def test_search_does_not_find_people_outside_scope(as_admin, outsider):
 
 
 def test_list_is_paginated_and_pages_keep_the_query(as_admin, tree):
+    """Keyset pages: "Next page" and "Previous page" links carry the query and a position, and
+    the caption says how many match (docs/search-and-lists.md)."""
     for i in range(30):
         make_staff(tree["cardio"], f"Test{i:02d}", "Sjuksköterska")
     make_staff(tree["ortho"], "Olle", "Ortoped")
     url = reverse("administration:person_list")
     first = as_admin.get(url, {"q": "Sjuksköterska"})
-    assert first.context["page"].paginator.count == 30
-    assert len(first.context["page"].object_list) == 25
-    assert "Page 1 of 2" in text(first)
-    assert "?q=Sjuksk%C3%B6terska&amp;page=2" in first.content.decode()
-    second = as_admin.get(url, {"q": "Sjuksköterska", "page": 2})
-    assert len(second.context["page"].object_list) == 5
+    assert first.context["count"].count == 30
+    assert len(first.context["page"].rows) == 25
+    assert "30 people match" in text(first)
+    assert "Previous page" not in text(first)
+    after = first.context["page"].next
+    assert f"?q=Sjuksk%C3%B6terska&amp;after={after}" in first.content.decode()
+    second = as_admin.get(url, {"q": "Sjuksköterska", "after": after})
+    assert [p.given_name for p in second.context["page"].rows] == [
+        f"Test{i:02d}" for i in range(25, 30)]
     assert "Ortoped" not in text(second)
-    assert "Page 2 of 2" in text(second)
+    assert "Next page" not in text(second) and "Previous page" in text(second)
+    before = second.context["page"].previous
+    back = as_admin.get(url, {"q": "Sjuksköterska", "before": before})
+    assert [p.given_name for p in back.context["page"].rows] == [
+        f"Test{i:02d}" for i in range(25)]
+    assert "Next page" in text(back)
 
 
 def test_list_costs_a_constant_number_of_queries(as_admin, tree, django_assert_max_num_queries):
@@ -172,13 +182,16 @@ def test_list_costs_a_constant_number_of_queries(as_admin, tree, django_assert_m
         make_staff(tree["cardio"], f"Few{i}", "Person")
     with CaptureQueriesContext(connection) as few:
         response = as_admin.get(url)
-    assert response.context["page"].paginator.count == 5
+    assert response.context["count"].count == 5
     for i in range(25):
         make_staff(tree["ortho" if i % 2 else "cardio"], f"Many{i}", "Person")
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = as_admin.get(url)
-    assert len(response.context["page"].object_list) == 25
-    assert response.context["page"].paginator.count == 30
+    assert len(response.context["page"].rows) == 25
+    assert response.context["count"].count == 30
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = as_admin.get(url, {"after": response.context["page"].next})
+    assert len(response.context["page"].rows) == 5
 
 
 # --- Person page -----------------------------------------------------------------------------------

@@ -195,11 +195,20 @@ def test_log_extract_is_paginated(patient_client, patient, tree, django_assert_m
         services.consent_give(actor=SYSTEM, patient=patient.person, care_unit=tree["cardio"],
                               valid_from=timezone.now() + timedelta(days=i),
                               valid_until=timezone.now() + timedelta(days=i, hours=1))
+    url = reverse("selfservice:patient_log")
     with django_assert_max_num_queries(8):
-        html = patient_client.get(reverse("selfservice:patient_log")).content.decode()
-    assert "Page 1 of 2" in html and "Older events" in html
-    html = patient_client.get(reverse("selfservice:patient_log") + "?page=2").content.decode()
-    assert "Page 2 of 2" in html and "Newer events" in html
+        first = patient_client.get(url)
+    html = first.content.decode()
+    assert "Log extract, newest first" in html and "Older events" in html
+    assert "Newer events" not in html
+    with django_assert_max_num_queries(8):
+        second = patient_client.get(url, {"after": first.context["page"].next})
+    html = second.content.decode()
+    assert "Log extract, older events" in html and "Newer events" in html
+    assert not {e.pk for e in first.context["page"]} & {e.pk for e in second.context["page"]}
+    back = patient_client.get(url, {"before": second.context["page"].previous})
+    assert [e.pk for e in back.context["page"]] == [e.pk for e in first.context["page"]]
+    assert "Log extract" in patient_client.get(url, {"after": "not-a-cursor"}).content.decode()
 
 
 def test_emergency_access_cannot_be_withdrawn_by_the_patient(patient_client, patient, tree, nurse):

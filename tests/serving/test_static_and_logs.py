@@ -45,7 +45,8 @@ def test_collected_static_files_are_served_hashed_and_cached_with_json_logs(tmp_
            "PORTAL_VAR_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
            "CELERY_BROKER_URL": "memory://", "PORTAL_OAUTH_CLIENT_SECRET_PEPPER": "p" * 40,
            "PORTAL_TOTP_ENCRYPTION_KEYS": "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=",
-           "PORTAL_PROVISIONING_CREDENTIAL_KEYS": "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI="}
+           "PORTAL_PROVISIONING_CREDENTIAL_KEYS": "MTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTI=",
+           "PORTAL_AUDIT_SEAL_KEY_FILE": str(tmp_path / "seal-key.pem")}
     env.pop("PORTAL_LOG_FORMAT", None)
     result = subprocess.run([sys.executable, "-c", SCRIPT % {"root": str(root)}],
                             cwd=settings.BASE_DIR, env=env, capture_output=True, text=True,
