@@ -20,10 +20,11 @@ from django.db.models import (
     QuerySet,
     Subquery,
     UUIDField,
+    Value,
     When,
 )
-from django.db.models.functions import Cast, Lower
-from django.db.models.lookups import Exact
+from django.db.models.functions import Cast, Coalesce, Lower
+from django.db.models.lookups import Exact, IsNull
 
 from apps.audit import registry
 from apps.audit.models import AuditEvent
@@ -376,15 +377,22 @@ class _AnyOfSubquery(Func):
 
 def _patient_account_q() -> Q:
     """Events a patient account did or that target one (being a patient is patient data, PDL
-    2008:355 4 kap. 1 §): a primary-key look-up per row read, so the cost follows the rows the
-    search reads, never the number of patient accounts. A target is a user account only when
-    its type says so (`identities.user`: its id is then the account's UUID)."""
-    patient_accounts = User.objects.filter(kind=User.Kind.PATIENT)
-    # The CASE makes the cast happen only for a user target: another target's id may be no UUID.
+    2008:355 4 kap. 1 §). Each is the kind of the account with that id, read by its primary key
+    for each row the search reads (a scalar subquery, which PostgreSQL never turns into a hash
+    of every patient account), so the cost follows the rows read, never the number of
+    accounts. A target is an account only when its type says so (`identities.user`: its id is
+    then the account's UUID; another type's id may be no UUID, hence the CASE before the
+    cast)."""
     target_account = Case(When(Exact(OuterRef("target_type"), User._meta.label_lower),
                                then=Cast(OuterRef("target_id"), UUIDField())))
-    return Q(Exists(patient_accounts.filter(pk=OuterRef("actor_id")))) | Q(
-        Exists(patient_accounts.filter(pk=target_account)))
+    return Q(_is_patient_account(OuterRef("actor_id"))) | Q(_is_patient_account(target_account))
+
+
+def _is_patient_account(account_id: Any) -> Exact:
+    """Whether the account with id `account_id` (an outer reference) is a patient account:
+    false for no account at all."""
+    kind = Subquery(User.objects.filter(pk=account_id).values("kind"))
+    return Exact(Coalesce(kind, Value("")), User.Kind.PATIENT)
 
 
 def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[AuditEvent]:
@@ -396,35 +404,34 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
     An event is in a subtree when the organisation it concerns (or the unit its actor acted
     under) is; an event that concerns no organisation (a session ended, an issuer's reset, a
     person's own password change) is in the subtrees that hold EVERY home of the person it is
-    about (the people with an employee HSA-id in scope, and a correlated NOT EXISTS on one
-    outside: a person who also works elsewhere has history there; docs/decisions.md,
-    "Person-wide actions"). Events a patient account did or that target one are left out: that
-    is the person's own care (docs/journey-audit-search.md, "What is in your scope's log"), as
-    are events registered as patient data (`patient_data`: consents, emergency access, a
-    patient's account): they are shown only in the patient's log extract (docs/decisions.md,
-    "Audit search"). Policy `require_search_audit_log`; raises NotFound for
-    a non-administrator and for a `unit` outside the scope, as for a missing one. Queries: the
-    policy's, one for the scope's organisations, one for a person and one for an actor filter
-    (`_audit_filter_q`); the events are read by the caller in one more; no count. The scope's
-    organisations are passed as literal lists, so the database reads the index of the narrowest
-    filter (docs/journey-audit-search.md, "How it stays fast")."""
+    about (one of the people with an employee HSA-id in scope, and none of theirs outside: a
+    person who also works elsewhere has history there; docs/decisions.md, "Person-wide
+    actions"). Events a patient account did or that target one (any patient account) are left
+    out: that is the person's own care (docs/journey-audit-search.md, "What is in your scope's
+    log"), as are events registered as patient data (`patient_data`: consents, emergency
+    access, a patient's account): they are shown only in the patient's log extract
+    (docs/decisions.md, "Audit search"). Policy `require_search_audit_log`; raises NotFound for
+    a non-administrator and for a `unit` outside the scope, as for a missing one.
+
+    Queries: the policy's, one for the scope's organisation HSA-ids, one for a person and one
+    for an actor filter (`_audit_filter_q`); the events are read by the caller in one more; no
+    count. The HSA-ids go to the database as a literal list, so it knows how many they are and
+    picks the index of the narrowest condition; the people in scope are one array built once
+    (`_AnyOfSubquery`); the other homes and the patient accounts are looked up by index for
+    each row read (docs/journey-audit-search.md, "How it stays fast")."""
     roots = policies.require_search_audit_log(actor)
     if filters.unit is not None:
         if not policies.in_scope(filters.unit, roots):
             raise NotFound()
         roots = [filters.unit]
-    organisation_ids: list[uuid.UUID] = []
-    hsa_ids: list[str] = []
-    for pk, hsa_id in Organisation.objects.filter(subtree_q(roots)).values_list("pk", "hsa_id"):
-        organisation_ids.append(pk)
-        hsa_ids.append(hsa_id)
-    people_in_scope = Employee.objects.filter(organisation_id__in=organisation_ids).values(
+    in_scope = list(Organisation.objects.filter(subtree_q(roots)).values_list("hsa_id", flat=True))
+    people_in_scope = Employee.objects.filter(subtree_q(roots, "organisation__")).values(
         "person_id")
     home_outside = Employee.objects.filter(person_id=OuterRef("subject_person_id")).exclude(
-        organisation_id__in=organisation_ids)
-    scope = Q(organisation_hsa_id__in=hsa_ids) | (
-        Q(_AnyOfSubquery(F("subject_person_id"), Subquery(people_in_scope)),
-          organisation_hsa_id="") & ~Exists(home_outside))
+        subtree_q(roots, "organisation__")).values("pk")[:1]
+    scope = Q(organisation_hsa_id__in=in_scope) | Q(
+        _AnyOfSubquery(F("subject_person_id"), Subquery(people_in_scope)),
+        IsNull(Subquery(home_outside), True), organisation_hsa_id="")
     return (AuditEvent.objects.filter(_audit_filter_q(filters), scope)
             .exclude(_patient_account_q())
             .exclude(action__in=registry.patient_data_codes())
