@@ -343,8 +343,12 @@ def _audit_filter_q(filters: AuditFilter) -> Q:
         q &= Q(subject_person_id__in=list(people.values_list("id", flat=True))
                if people is not None else [])
     if filters.actor.strip():
-        people = _people_matching(filters.actor)
-        users = Q(username=fold_username(filters.actor))
+        text = nfkc(filters.actor).strip()
+        # A username holds a digit, "." or "_" where a name never does (`USERNAME_LIKE`, as the
+        # people search reads it): such a text is looked up as a username only.
+        people = (None if USERNAME_LIKE.match(text) and not NUMBER_LIKE.fullmatch(text)
+                  else _people_matching(text))
+        users = Q(username=fold_username(text))
         if people is not None:
             users |= Q(person__in=people)
         q &= Q(actor_id__in=list(User.objects.filter(users).values_list("id", flat=True)))
@@ -373,6 +377,13 @@ class _AnyOfSubquery(Func):
                       **extra_context: Any) -> tuple[str, Any]:
         return self.as_sql(compiler, connection, template="%(expressions)s)",
                            arg_joiner=" = ANY(ARRAY", **extra_context)
+
+
+#: A scope of at most this many organisations passes the people homed in it as one array that
+#: bounds the person index (a unit's few hundred people); a larger one (a region's hundreds of
+#: thousands) is checked per row read instead, as PostgreSQL compares a value with every element
+#: of such an array (docs/journey-audit-search.md, "How it stays fast").
+PEOPLE_ARRAY_MAX_ORGANISATIONS = 50
 
 
 def _patient_account_q() -> Q:
@@ -425,13 +436,17 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
             raise NotFound()
         roots = [filters.unit]
     in_scope = list(Organisation.objects.filter(subtree_q(roots)).values_list("hsa_id", flat=True))
-    people_in_scope = Employee.objects.filter(subtree_q(roots, "organisation__")).values(
-        "person_id")
+    homes = Employee.objects.filter(subtree_q(roots, "organisation__"))
+    if len(in_scope) <= PEOPLE_ARRAY_MAX_ORGANISATIONS:
+        home_inside: Any = _AnyOfSubquery(F("subject_person_id"),
+                                          Subquery(homes.values("person_id")))
+    else:
+        home_inside = IsNull(Subquery(homes.filter(
+            person_id=OuterRef("subject_person_id")).values("pk")[:1]), False)
     home_outside = Employee.objects.filter(person_id=OuterRef("subject_person_id")).exclude(
         subtree_q(roots, "organisation__")).values("pk")[:1]
     scope = Q(organisation_hsa_id__in=in_scope) | Q(
-        _AnyOfSubquery(F("subject_person_id"), Subquery(people_in_scope)),
-        IsNull(Subquery(home_outside), True), organisation_hsa_id="")
+        home_inside, IsNull(Subquery(home_outside), True), organisation_hsa_id="")
     return (AuditEvent.objects.filter(_audit_filter_q(filters), scope)
             .exclude(_patient_account_q())
             .exclude(action__in=registry.patient_data_codes())

@@ -301,3 +301,31 @@ def test_staff_account_targets_and_other_targets_stay_found(tree, hospital_admin
                      target_id=str(olle.pk))
     other = event(tree["cardio"], target_type="tests.thing", target_id="88")
     assert set(search(hospital_admin)) == {on_staff, other}
+
+
+@pytest.mark.parametrize("array_max", [0, 1000])
+def test_a_large_scope_reads_person_wide_events_the_same_way(tree, hospital_admin, olle,
+                                                             monkeypatch, array_max):
+    """A scope of many organisations checks a person's homes row by row instead of through one
+    array of its people (`PEOPLE_ARRAY_MAX_ORGANISATIONS`): the same events either way."""
+    from apps.commissions.services import employee_create
+
+    monkeypatch.setattr(selectors, "PEOPLE_ARRAY_MAX_ORGANISATIONS", array_max)
+    found = event(None, action="password.changed", subject=olle.person, actor=olle)
+    elsewhere, _ = make_staff(tree["ortho"], "Elsa", "Annanstans")
+    employee_create(actor=SYSTEM, person=elsewhere.person, organisation=tree["primary"])
+    event(None, action="second_factor.reset", subject=elsewhere.person)
+    outsider, _ = make_staff(tree["primary"], "Pia", "Primär")
+    event(None, action="person.left", subject=outsider.person)
+    assert search(hospital_admin) == [found]
+    assert search(hospital_admin, unit=tree["ortho"]) == [found]
+    assert search(hospital_admin, unit=tree["cardio"]) == []
+
+
+def test_a_username_is_looked_up_as_a_username_only(tree, hospital_admin, olle):
+    """A text holding a digit, "." or "_" is a username, never part of a name (as the people
+    search reads it); a personnummer is still a number."""
+    by_olle = event(tree["ortho"], actor=olle)
+    assert search(hospital_admin, actor="olle.ortoped") == [by_olle]
+    assert search(hospital_admin, actor="ortoped.olle") == []
+    assert search(hospital_admin, actor=olle.person.person_number) == [by_olle]
