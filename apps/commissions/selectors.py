@@ -6,9 +6,25 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Cast, Lower
+from django.db.models import (
+    BooleanField,
+    Case,
+    Exists,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    UUIDField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Lower
+from django.db.models.lookups import Exact, IsNull
 
 from apps.audit import registry
 from apps.audit.models import AuditEvent
@@ -330,8 +346,12 @@ def _audit_filter_q(filters: AuditFilter) -> Q:
         q &= Q(subject_person_id__in=list(people.values_list("id", flat=True))
                if people is not None else [])
     if filters.actor.strip():
-        people = _people_matching(filters.actor)
-        users = Q(username=fold_username(filters.actor))
+        text = nfkc(filters.actor).strip()
+        # A username holds a digit, "." or "_" where a name never does (`USERNAME_LIKE`, as the
+        # people search reads it): such a text is looked up as a username only.
+        people = (None if USERNAME_LIKE.match(text) and not NUMBER_LIKE.fullmatch(text)
+                  else _people_matching(text))
+        users = Q(username=fold_username(text))
         if people is not None:
             users |= Q(person__in=people)
         q &= Q(actor_id__in=list(User.objects.filter(users).values_list("id", flat=True)))
@@ -344,6 +364,51 @@ def _audit_filter_q(filters: AuditFilter) -> Q:
     return q
 
 
+class _AnyOfSubquery(Func):
+    """`column IN (subquery)` that PostgreSQL can use as an index condition inside an OR:
+    there it is written `column = ANY(ARRAY(subquery))`, so the subquery runs once (an InitPlan)
+    and its array bounds an index range, where `IN (subquery)` under an OR is a hashed SubPlan
+    filtering every row read (docs/journey-audit-search.md, "How it stays fast"). Other
+    databases get `column IN (subquery)`."""
+
+    template = "%(expressions)s"
+    arg_joiner = " IN "
+    output_field = BooleanField()
+    conditional = True
+
+    def as_postgresql(self, compiler: Any, connection: Any,
+                      **extra_context: Any) -> tuple[str, Any]:
+        return self.as_sql(compiler, connection, template="%(expressions)s)",
+                           arg_joiner=" = ANY(ARRAY", **extra_context)
+
+
+#: A scope of at most this many organisations passes the people homed in it as one array that
+#: bounds the person index (a unit's few hundred people); a larger one (a region's hundreds of
+#: thousands) is checked per row read instead, as PostgreSQL compares a value with every element
+#: of such an array (docs/journey-audit-search.md, "How it stays fast").
+PEOPLE_ARRAY_MAX_ORGANISATIONS = 50
+
+
+def _patient_account_q() -> Q:
+    """Events a patient account did or that target one (being a patient is patient data, PDL
+    2008:355 4 kap. 1 §). Each is the kind of the account with that id, read by its primary key
+    for each row the search reads (a scalar subquery, which PostgreSQL never turns into a hash
+    of every patient account), so the cost follows the rows read, never the number of
+    accounts. A target is an account only when its type says so (`identities.user`: its id is
+    then the account's UUID; another type's id may be no UUID, hence the CASE before the
+    cast)."""
+    target_account = Case(When(Exact(OuterRef("target_type"), User._meta.label_lower),
+                               then=Cast(OuterRef("target_id"), UUIDField())))
+    return Q(_is_patient_account(OuterRef("actor_id"))) | Q(_is_patient_account(target_account))
+
+
+def _is_patient_account(account_id: Any) -> Exact:
+    """Whether the account with id `account_id` (an outer reference) is a patient account:
+    false for no account at all."""
+    kind = Subquery(User.objects.filter(pk=account_id).values("kind"))
+    return Exact(Coalesce(kind, Value("")), User.Kind.PATIENT)
+
+
 def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[AuditEvent]:
     """Audit events in the actor's subtrees matching `filters`, newest first ((occurred_at, id)
     descending, a total order). The care provider's systematic log follow-up (PDL 2008:355
@@ -353,33 +418,40 @@ def audit_search_in_scope(*, actor: Actor, filters: AuditFilter) -> QuerySet[Aud
     An event is in a subtree when the organisation it concerns (or the unit its actor acted
     under) is; an event that concerns no organisation (a session ended, an issuer's reset, a
     person's own password change) is in the subtrees that hold EVERY home of the person it is
-    about (a semi-join on the employee HSA-ids in scope and a correlated NOT EXISTS on one
-    outside: a person who also works elsewhere has history there; docs/decisions.md,
-    "Person-wide actions"). Events a patient account did or that target one are left out: that
-    is the person's own care (docs/journey-audit-search.md, "What is in your scope's log"), as
-    are events registered as patient data (`patient_data`: consents, emergency access, a
-    patient's account): they are shown only in the patient's log extract (docs/decisions.md,
-    "Audit search"). Policy `require_search_audit_log`; raises NotFound for
-    a non-administrator and for a `unit` outside the scope, as for a missing one. Queries: the
-    policy's, one for a person and one for an actor filter (`_audit_filter_q`); the events are
-    read by the caller in one more (the scope is a subquery); no count."""
+    about (one of the people with an employee HSA-id in scope, and none of theirs outside: a
+    person who also works elsewhere has history there; docs/decisions.md, "Person-wide
+    actions"). Events a patient account did or that target one (any patient account) are left
+    out: that is the person's own care (docs/journey-audit-search.md, "What is in your scope's
+    log"), as are events registered as patient data (`patient_data`: consents, emergency
+    access, a patient's account): they are shown only in the patient's log extract
+    (docs/decisions.md, "Audit search"). Policy `require_search_audit_log`; raises NotFound for
+    a non-administrator and for a `unit` outside the scope, as for a missing one.
+
+    Queries: the policy's, one for the scope's organisation HSA-ids, one for a person and one
+    for an actor filter (`_audit_filter_q`); the events are read by the caller in one more; no
+    count. The HSA-ids go to the database as a literal list, so it knows how many they are and
+    picks the index of the narrowest condition; the people in scope are one array built once
+    (`_AnyOfSubquery`); the other homes and the patient accounts are looked up by index for
+    each row read (docs/journey-audit-search.md, "How it stays fast")."""
     roots = policies.require_search_audit_log(actor)
     if filters.unit is not None:
         if not policies.in_scope(filters.unit, roots):
             raise NotFound()
         roots = [filters.unit]
-    in_scope = Organisation.objects.filter(subtree_q(roots)).values("hsa_id")
-    people_in_scope = Employee.objects.filter(subtree_q(roots, "organisation__")).values("person_id")
-    # Only the patient accounts of people in scope: the set stays as small as the scope's staff.
-    patient_accounts = User.objects.filter(kind=User.Kind.PATIENT,
-                                           person_id__in=people_in_scope)
+    in_scope = list(Organisation.objects.filter(subtree_q(roots)).values_list("hsa_id", flat=True))
+    homes = Employee.objects.filter(subtree_q(roots, "organisation__"))
+    if len(in_scope) <= PEOPLE_ARRAY_MAX_ORGANISATIONS:
+        home_inside: Any = _AnyOfSubquery(F("subject_person_id"),
+                                          Subquery(homes.values("person_id")))
+    else:
+        home_inside = IsNull(Subquery(homes.filter(
+            person_id=OuterRef("subject_person_id")).values("pk")[:1]), False)
     home_outside = Employee.objects.filter(person_id=OuterRef("subject_person_id")).exclude(
-        subtree_q(roots, "organisation__"))
-    scope = Q(organisation_hsa_id__in=in_scope) | (
-        Q(organisation_hsa_id="", subject_person_id__in=people_in_scope) & ~Exists(home_outside))
+        subtree_q(roots, "organisation__")).values("pk")[:1]
+    scope = Q(organisation_hsa_id__in=in_scope) | Q(
+        home_inside, IsNull(Subquery(home_outside), True), organisation_hsa_id="")
     return (AuditEvent.objects.filter(_audit_filter_q(filters), scope)
-            .exclude(actor_id__in=patient_accounts.values("pk"))
-            .exclude(target_id__in=patient_accounts.values(text=Cast("pk", CharField())))
+            .exclude(_patient_account_q())
             .exclude(action__in=registry.patient_data_codes())
             .order_by("-occurred_at", "-id"))
 

@@ -9,7 +9,7 @@ North nor Other Care AB (tests/conftest.py).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -19,6 +19,7 @@ from apps.commissions import selectors, services
 from apps.commissions.selectors import AuditFilter, AuditPosition
 from apps.core.actors import SYSTEM
 from apps.core.errors import NotFound
+from apps.identities.identifiers import make_person_number
 from tests.conftest import make_staff
 
 T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -274,3 +275,57 @@ def test_an_event_without_organisation_about_someone_also_working_elsewhere_stay
     # An administrator over both homes (the region) reads both.
     assert len(list(selectors.audit_list_for_person_in_scope(
         olle.person, [tree["region"]]).filter(occurred_at__lt=UNTIL))) == 2
+
+
+def test_any_patient_account_at_a_unit_in_scope_is_left_out(tree, hospital_admin):
+    """The patient account of someone with no employee HSA-id in the scope, acting or acted on at
+    a unit in it, stays out as well: being a patient is patient data, whoever the patient is
+    (docs/journey-audit-search.md, "What is in your scope's log")."""
+    from apps.identities import services as identities
+
+    citizen = identities.person_create(actor=SYSTEM, given_name="Pia", family_name="Patient",
+                                       person_number=make_person_number(date(1950, 2, 3), 456))
+    as_patient = identities.user_create(actor=SYSTEM, person=citizen, username="pia-patient",
+                                        kind="patient")
+    event(tree["cardio"], action="session.ended", actor=as_patient)
+    event(tree["cardio"], action="federated_identity.linked", target_type="identities.user",
+          target_id=str(as_patient.pk))
+    assert search(hospital_admin) == []
+    assert search(hospital_admin, unit=tree["cardio"]) == []
+
+
+def test_staff_account_targets_and_other_targets_stay_found(tree, hospital_admin, olle):
+    """Only a patient account's id is compared as an account: a staff account target, and a
+    target of another type whose id is no UUID, are found as before."""
+    on_staff = event(tree["ortho"], action="account.deactivated", target_type="identities.user",
+                     target_id=str(olle.pk))
+    other = event(tree["cardio"], target_type="tests.thing", target_id="88")
+    assert set(search(hospital_admin)) == {on_staff, other}
+
+
+@pytest.mark.parametrize("array_max", [0, 1000])
+def test_a_large_scope_reads_person_wide_events_the_same_way(tree, hospital_admin, olle,
+                                                             monkeypatch, array_max):
+    """A scope of many organisations checks a person's homes row by row instead of through one
+    array of its people (`PEOPLE_ARRAY_MAX_ORGANISATIONS`): the same events either way."""
+    from apps.commissions.services import employee_create
+
+    monkeypatch.setattr(selectors, "PEOPLE_ARRAY_MAX_ORGANISATIONS", array_max)
+    found = event(None, action="password.changed", subject=olle.person, actor=olle)
+    elsewhere, _ = make_staff(tree["ortho"], "Elsa", "Annanstans")
+    employee_create(actor=SYSTEM, person=elsewhere.person, organisation=tree["primary"])
+    event(None, action="second_factor.reset", subject=elsewhere.person)
+    outsider, _ = make_staff(tree["primary"], "Pia", "Primär")
+    event(None, action="person.left", subject=outsider.person)
+    assert search(hospital_admin) == [found]
+    assert search(hospital_admin, unit=tree["ortho"]) == [found]
+    assert search(hospital_admin, unit=tree["cardio"]) == []
+
+
+def test_a_username_is_looked_up_as_a_username_only(tree, hospital_admin, olle):
+    """A text holding a digit, "." or "_" is a username, never part of a name (as the people
+    search reads it); a personnummer is still a number."""
+    by_olle = event(tree["ortho"], actor=olle)
+    assert search(hospital_admin, actor="olle.ortoped") == [by_olle]
+    assert search(hospital_admin, actor="ortoped.olle") == []
+    assert search(hospital_admin, actor=olle.person.person_number) == [by_olle]
