@@ -23,7 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Lower
+from django.db.models.functions import Cast, Coalesce, Lower, Replace
 from django.db.models.lookups import Exact, IsNull
 
 from apps.audit import registry
@@ -397,8 +397,10 @@ def _patient_account_q() -> Q:
     accounts. A target is an account only when its type says so (`identities.user`: its id is
     then the account's UUID; another type's id may be no UUID, hence the CASE before the
     cast)."""
+    # Without its hyphens: PostgreSQL reads 32 hex digits as a UUID, and SQLite stores UUIDs so.
     target_account = Case(When(Exact(OuterRef("target_type"), User._meta.label_lower),
-                               then=Cast(OuterRef("target_id"), UUIDField())))
+                               then=Cast(Replace(OuterRef("target_id"), Value("-"), Value("")),
+                                         UUIDField())))
     return Q(_is_patient_account(OuterRef("actor_id"))) | Q(_is_patient_account(target_account))
 
 
