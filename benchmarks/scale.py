@@ -695,13 +695,16 @@ def _last_whole_month(bench: Bench) -> tuple[date, date]:
 
 def chain_sealing(bench: Bench) -> Job:
     """Seal every UTC day of the last whole month (`apps.audit.integrity.day_seal`, as the
-    scheduler does each day), with a seal key made in the bench's folder; the rows chained."""
+    scheduler does each day), with a seal key kept under `VAR_DIR/bench-scale/<database>/`; the
+    rows chained."""
     day_seal = available("apps.audit.integrity", "day_seal")
     key_init = available("apps.audit.integrity", "seal_key_init")
     from apps.core.actors import WORKER
 
-    settings.PORTAL_AUDIT_SEAL_KEY_FILE = bench.folder / "seal" / "seal-key.pem"
-    settings.PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR = bench.folder / "seal" / "public"
+    # Beside the database it seals (a kept one is measured again with the same key).
+    folder = settings.VAR_DIR / "bench-scale" / str(connection.settings_dict["NAME"]) / "seal"
+    settings.PORTAL_AUDIT_SEAL_KEY_FILE = folder / "seal-key.pem"
+    settings.PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR = folder / "public"
     key_init()
     first, last = _last_whole_month(bench)
 
