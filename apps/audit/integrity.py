@@ -41,8 +41,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.audit import archive
 from apps.audit.models import AuditEvent, AuditSeal
-from apps.audit.partitions import DIGEST_SQL
+from apps.audit.partitions import ARCHIVED_DIGEST_SQL, DIGEST_SQL, TABLE, first_of_month, partition_list
 from apps.audit.registry import AUDIT_DAY_SEALED, AUDIT_VERIFIED
 from apps.audit.services import AuditTarget, record
 from apps.core.actors import SystemActor, is_operator
@@ -99,12 +100,15 @@ class Finding:
 @dataclass
 class Report:
     """The outcome of `verify` over [first_day, last_day] (UTC): rows checked, days checked (sealed
-    days whose rows were read) and the findings, in day order. `ok` when there is none."""
+    days whose rows were read), of those the days of archived months (read from their detached
+    table `audit_archived_pYYYY_MM`, not the live log) and the findings, in day order. `ok` when
+    there is none."""
 
     first_day: dt.date
     last_day: dt.date
     rows_checked: int = 0
     days_checked: int = 0
+    days_archived: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -252,23 +256,26 @@ CURRENT_ROW = (f"uuid_send(a.id) || {DIGEST_SQL} || {_STORED}", 80)
 #: One batch of a day's rows after a keyset position, in chain order, packed into one bytea
 #: (one value per batch instead of one per row: psycopg2's cost is per value).
 _BATCH = ("SELECT string_agg(s.r, ''::bytea ORDER BY s.o, s.i), max(s.o), count(*) FROM ("
-          "SELECT {row} AS r, a.occurred_at AS o, a.id AS i FROM audit_auditevent a "
+          'SELECT {row} AS r, a.occurred_at AS o, a.id AS i FROM "{table}" a '
           "WHERE a.occurred_at >= %(start)s AND a.occurred_at < %(end)s "
           "AND (a.occurred_at, a.id) > (%(at)s, %(id)s) "
           "ORDER BY a.occurred_at, a.id LIMIT %(limit)s) s")
 
 
-def _rows(day: dt.date, row: tuple[str, int]) -> Iterable[bytes]:
+def _rows(day: dt.date, row: tuple[str, int], table: str = TABLE) -> Iterable[bytes]:
     """The day's rows in chain order (occurred_at, id), each as `row` gives it (`SEALED_ROW`,
     `CURRENT_ROW`: SQL over the row `a`, and its fixed length in bytes), read in batches of
-    `FETCH_ROWS` rows by keyset on the index (occurred_at, id)."""
+    `FETCH_ROWS` rows by keyset on the index (occurred_at, id) of `table` (the audit log, or an
+    archived month's detached table)."""
     expression, width = row
+    if table != TABLE:
+        expression = expression.replace(DIGEST_SQL, ARCHIVED_DIGEST_SQL)
     start, end = day_bounds(day)
     params: dict[str, Any] = {"pad": bytes(32), "start": start, "end": end, "limit": FETCH_ROWS,
               "at": start - dt.timedelta(microseconds=1), "id": uuid.UUID(int=0)}
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(_BATCH.format(row=expression), params)
+            cursor.execute(_BATCH.format(row=expression, table=table), params)
             packed, last, count = cursor.fetchone()
             if not count:
                 return
@@ -413,9 +420,10 @@ def _seal_findings(day: dt.date, seals: list[AuditSeal],
 
 
 def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519PublicKey],
-                report: Report) -> None:
-    """Check the sealed `day`: every row's recomputed digest against the sealed chain value at
-    its id's position (c_i = SHA-256(c_(i-1) || digest)), and against its stored `row_hash`."""
+                report: Report, table: str = TABLE) -> None:
+    """Check the sealed `day` in `table`: every row's recomputed digest against the sealed chain
+    value at its id's position (c_i = SHA-256(c_(i-1) || digest)), and against its stored
+    `row_hash`."""
     findings = _seal_findings(day, seals, keys)
     ids = b"".join(bytes(seal.event_ids) for seal in seals)
     # chain[32 * i: 32 * i + 32] is c_(i-1) of position i, chain[32 * i + 32: 32 * i + 64] its c_i.
@@ -426,7 +434,7 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
     inserted: list[bytes] = []
     sha256 = hashlib.sha256
     rows = 0
-    for row in _rows(day, CURRENT_ROW):
+    for row in _rows(day, CURRENT_ROW, table):
         rows += 1
         key = row[:16]
         digest = row[16:48]
@@ -441,7 +449,7 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
             changed.append((key, "its row_hash differs from its content"))
     report.rows_checked += rows
     report.days_checked += 1
-    times = _times([key for key, _detail in changed] + inserted, day)
+    times = _times([key for key, _detail in changed] + inserted, day, table)
     for key, detail in changed:
         event = uuid.UUID(bytes=key)
         findings.append(Finding(Kind.CHANGED, day, event, times.get(event), detail))
@@ -455,26 +463,35 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
     report.findings.extend(findings)
 
 
-def _times(keys: list[bytes], day: dt.date) -> dict[uuid.UUID, dt.datetime]:
+def _times(keys: list[bytes], day: dt.date, table: str) -> dict[uuid.UUID, dt.datetime]:
     if not keys:
         return {}
-    events = [uuid.UUID(bytes=key) for key in keys]
     start, end = day_bounds(day)
-    return dict(AuditEvent.objects.filter(id__in=events, occurred_at__gte=start,
-                                          occurred_at__lt=end).values_list("id", "occurred_at"))
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT id, occurred_at FROM "{table}" WHERE id = ANY(%s::uuid[]) '
+                       "AND occurred_at >= %s AND occurred_at < %s",
+                       [[str(uuid.UUID(bytes=key)) for key in keys], start, end])
+        return {uuid.UUID(str(row_id)): at for row_id, at in cursor.fetchall()}
 
 
 def _check_day(day: dt.date, keys: dict[str, Ed25519PublicKey], closed: dt.date,
-               first_sealed: dt.date | None, *, snapshot: bool, own_thread: bool) -> Report:
+               first_sealed: dt.date | None, archived: frozenset[dt.date], *, snapshot: bool,
+               own_thread: bool) -> Report:
     """Verify one day in one transaction (REPEATABLE READ when `snapshot`); a day's `Report`.
-    `own_thread`: running in a worker thread, whose database connection is closed at the end."""
+    A day of a month in `archived` is read from that month's detached table. `own_thread`:
+    running in a worker thread, whose database connection is closed at the end."""
     report = Report(day, day)
     try:
         with transaction.atomic():
             if snapshot:
                 _snapshot()
             seals = list(AuditSeal.objects.filter(day=day).order_by("chunk"))
-            if seals:
+            if first_of_month(day) in archived:
+                report.days_archived += 1
+                if seals:
+                    _verify_day(day, seals, keys, report,
+                                archive.archived_name(first_of_month(day)))
+            elif seals:
                 _verify_day(day, seals, keys, report)
             elif day <= closed:
                 start, end = day_bounds(day)
@@ -493,9 +510,13 @@ def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = N
     """Verify the UTC days `first_day` through `last_day` (inclusive) against their seals.
 
     For each sealed day: the seal's chunks (signature by a known public key, links, counts) and
-    every row (CHANGED, REMOVED, INSERTED; `Kind`). A day without seal is UNSEALED when it is
-    closed (`last_closed_day(now)`) and either has rows or lies after the first sealed day; days
-    not yet closed are skipped. Each day is read in one transaction (a consistent snapshot).
+    every row (CHANGED, REMOVED, INSERTED; `Kind`). The rows of a day whose month is archived
+    (`archive.archived_list`: detached, kept as `audit_archived_pYYYY_MM`) are read from that
+    table instead of the live log, and the day is counted in `Report.days_archived`. A day
+    without seal is UNSEALED when it is closed (`last_closed_day(now)`) and either has rows or
+    lies after the first sealed day; days not yet closed are skipped. A day named by an
+    `audit_log.day_sealed` event that has no seal any more is a SEAL finding (its rows and seals
+    removed together). Each day is read in one transaction (a consistent snapshot).
     Outside a transaction, `VERIFY_WORKERS` days are checked at once, each by a thread with its
     own database connection (the digests are computed by as many PostgreSQL processes); inside
     one (the caller's), one day after the other on the caller's connection. Findings come in day
@@ -505,22 +526,58 @@ def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = N
     keys = public_keys()
     closed = last_closed_day(now)
     first_sealed = AuditSeal.objects.order_by("day").values_list("day", flat=True).first()
+    archived = frozenset(archive.archived_list())
     days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     outermost = not connection.in_atomic_block
     if outermost and len(days) > 1 and VERIFY_WORKERS > 1:
         with ThreadPoolExecutor(max_workers=VERIFY_WORKERS) as pool:
             parts = list(pool.map(functools.partial(
-                _check_day, keys=keys, closed=closed, first_sealed=first_sealed, snapshot=True,
-                own_thread=True), days))
+                _check_day, keys=keys, closed=closed, first_sealed=first_sealed,
+                archived=archived, snapshot=True, own_thread=True), days))
     else:
-        parts = [_check_day(day, keys, closed, first_sealed, snapshot=outermost,
+        parts = [_check_day(day, keys, closed, first_sealed, archived, snapshot=outermost,
                             own_thread=False) for day in days]
     report = Report(first_day, last_day)
+    gone = _seals_gone(first_day, last_day)
     for part in parts:
         report.rows_checked += part.rows_checked
         report.days_checked += part.days_checked
+        report.days_archived += part.days_archived
+        if part.first_day in gone and not part.findings:  # else reported UNSEALED already
+            report.findings.append(Finding(
+                Kind.SEAL, part.first_day,
+                detail="the day was sealed (audit_log.day_sealed) but its seals are gone"))
         report.findings.extend(part.findings)
     return report
+
+
+def _seals_gone(first_day: dt.date, last_day: dt.date) -> set[dt.date]:
+    """The days from `first_day` through `last_day` named by an `audit_log.day_sealed` event of
+    the online log that have no seal now: one query over the action index (the events are
+    themselves rows of later, sealed days, so removing them is found too)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT e.target_id FROM audit_auditevent e WHERE e.action = %s "
+            "AND e.target_type = 'audit.day' AND e.target_id BETWEEN %s AND %s "
+            "AND NOT EXISTS (SELECT 1 FROM audit_auditseal s WHERE s.day = e.target_id::date)",
+            [AUDIT_DAY_SEALED.code, first_day.isoformat(), last_day.isoformat()])
+        return {dt.date.fromisoformat(row[0]) for row in cursor.fetchall()}
+
+
+def online_start() -> dt.date | None:
+    """The first UTC day still online, where `manage.py audit_verify` starts by default: the
+    oldest online row's day, or the first sealed day on or after the first attached monthly
+    partition if earlier (days before it belong to archived or dropped months; verify them with
+    an explicit range). None when nothing is logged or sealed."""
+    attached = partition_list()
+    sealed = AuditSeal.objects.filter(day__gte=attached[0].month) if attached else \
+        AuditSeal.objects.all()
+    first_sealed = sealed.order_by("day").values_list("day", flat=True).first()
+    oldest = AuditEvent.objects.order_by("occurred_at").values_list("occurred_at",
+                                                                    flat=True).first()
+    days = [day for day in (first_sealed, oldest.astimezone(dt.UTC).date() if oldest else None)
+            if day is not None]
+    return min(days) if days else None
 
 
 def _snapshot() -> None:
