@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from apps.audit import registry
 from apps.audit.partitions import (
+    ARCHIVED_DIGEST_SQL,
     DIGEST_SQL,
     TABLE,
     add_months,
@@ -75,6 +76,10 @@ CHECK_BATCH = 2000
 #: Hooks adding facts to every manifest: each is called with the month (its first day) and returns
 #: a JSON-serialisable dict merged into `Manifest.extra` (the seals of the month's days go here).
 manifest_extra: list[Callable[[dt.date], dict[str, Any]]] = []
+#: Checks run on an archive file before its month's table is dropped: each is called with the
+#: manifest and the file's path and raises ArchiveRefused when the file does not hold (the file's
+#: rows against the seals of the month's days, `apps.audit.integrity`).
+drop_checks: list[Callable[[Manifest, Path], None]] = []
 
 
 class ArchiveRefused(Conflict):
@@ -366,14 +371,17 @@ def drop_preflight(month: dt.date, directory: Path) -> Manifest:
                              code="audit_archive.not_archived")
     manifest = manifest_read(directory, month)
     check(manifest, directory)
+    for hook in drop_checks:
+        hook(manifest, Path(directory) / manifest.file)
     return manifest
 
 
 @service
 def partition_drop(*, actor: Any, month: dt.date, directory: Path | None = None) -> Manifest:
     """Drop `month`'s archived table once `drop_preflight` lets it (retention ended, the archive
-    file in `directory`, default `PORTAL_AUDIT_ARCHIVE_DIR`, matching its manifest) and the table
-    still holds the manifest's rows; in the same transaction record `audit_partition.dropped` as
+    file in `directory`, default `PORTAL_AUDIT_ARCHIVE_DIR`, matching its manifest and the seals
+    of the month's days, `drop_checks`) and the table still holds the manifest's rows, row by row
+    (`_require_same_content`); in the same transaction record `audit_partition.dropped` as
     `actor`. Returns the manifest. Raises Forbidden for anyone but the portal's system actors,
     ArchiveRefused otherwise."""
     require_audit_archive(actor)
@@ -385,6 +393,7 @@ def partition_drop(*, actor: Any, month: dt.date, directory: Path | None = None)
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute(f'LOCK TABLE "{archived}" IN ACCESS EXCLUSIVE MODE')
         _require_same_rows(archived, manifest)
+        _require_same_content(archived, manifest)
         cursor.execute(f'DROP TABLE "{archived}"')
         record(actor=actor, action=registry.PARTITION_DROPPED.code,
                target=AuditTarget(type="audit.partition", id=archived, label=manifest.month),
@@ -490,6 +499,30 @@ def _require_same_rows(table: str, manifest: Manifest) -> None:
         raise ArchiveRefused(
             f"{table} no longer holds the rows of its archive file ({rows} rows, manifest "
             f"{manifest.rows}): archive it again.",
+            code="audit_archive.changed")
+
+
+def _require_same_content(table: str, manifest: Manifest) -> None:
+    """`table` (an archived month) holds the manifest's rows row by row: SHA-256 over its rows'
+    `row_hash` values in (occurred_at, id) order is the manifest's `rows_sha256`, and each row's
+    `row_hash` is its recomputed digest (`partitions.ARCHIVED_DIGEST_SQL`). The file matches the
+    manifest (`check`), so the file then holds the table's rows: a file rewritten with a row's
+    digest recomputed and its manifest to match is refused (`audit_archive.changed`). Streams the
+    rows by a server-side cursor; call it inside a transaction."""
+    digest = hashlib.sha256()
+    wrong = 0
+    with connection.chunked_cursor() as rows:
+        rows.execute(f"SELECT a.row_hash, a.row_hash IS DISTINCT FROM {ARCHIVED_DIGEST_SQL} "
+                     f'FROM "{table}" a ORDER BY a.occurred_at, a.id')
+        for row_hash, differs in rows:
+            digest.update(bytes(row_hash or b""))
+            wrong += bool(differs)
+    if wrong or digest.hexdigest() != manifest.rows_sha256:
+        raise ArchiveRefused(
+            f"{table} and its archive file {manifest.file} do not hold the same rows "
+            f"({wrong} rows of the table do not give their row_hash; rows digest "
+            f"{'equal' if digest.hexdigest() == manifest.rows_sha256 else 'differs'}): keep "
+            "both and find out why (docs/audit-log.md, \"What an alert means\").",
             code="audit_archive.changed")
 
 

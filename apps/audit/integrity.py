@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import hashlib
+import json
 import logging
 import os
 import struct
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -43,7 +46,14 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.audit import archive
 from apps.audit.models import AuditEvent, AuditSeal
-from apps.audit.partitions import ARCHIVED_DIGEST_SQL, DIGEST_SQL, TABLE, first_of_month, partition_list
+from apps.audit.partitions import (
+    ARCHIVED_DIGEST_SQL,
+    DIGEST_SQL,
+    TABLE,
+    first_of_month,
+    next_month,
+    partition_list,
+)
 from apps.audit.registry import AUDIT_DAY_SEALED, AUDIT_VERIFIED
 from apps.audit.services import AuditTarget, record
 from apps.core.actors import SystemActor, is_operator
@@ -624,3 +634,75 @@ def integrity_check(*, actor: SystemActor, first_day: dt.date, last_day: dt.date
             + (f"... and {more} more (run manage.py audit_verify).\n" if more > 0 else "")
             + "\nWhat to do: docs/audit-log.md, \"Tamper evidence\".\n")
     return report
+
+
+# --- Archived months (apps.audit.archive) ----------------------------------------------------------
+
+def _month_seals(month: dt.date) -> dict[dt.date, list[AuditSeal]]:
+    """The seals of `month`'s days, by day, each day's chunks in order."""
+    seals: dict[dt.date, list[AuditSeal]] = defaultdict(list)
+    for seal in AuditSeal.objects.filter(day__gte=month, day__lt=next_month(month)).order_by(
+            "day", "chunk"):
+        seals[seal.day].append(seal)
+    return seals
+
+
+def _heads(seals: dict[dt.date, list[AuditSeal]]) -> dict[str, dict[str, Any]]:
+    return {day.isoformat(): {"rows": chunks[-1].day_count, "head": bytes(chunks[-1].head).hex()}
+            for day, chunks in seals.items()}
+
+
+def manifest_seals(month: dt.date) -> dict[str, Any]:
+    """`archive.manifest_extra` hook: the seals of `month`'s days as `{"seals": {"YYYY-MM-DD":
+    {"rows": day count, "head": hex of the day's last chain value}}}`; {} when none is sealed.
+    Registered by `AuditConfig.ready`."""
+    heads = _heads(_month_seals(month))
+    return {"seals": heads} if heads else {}
+
+
+def archive_matches_seals(manifest: archive.Manifest, path: Path) -> None:
+    """`archive.drop_checks` hook: the archive file at `path` holds the sealed chain of each of
+    its month's sealed days. The month's seals must hold (signature by a known key, links,
+    counts: as `verify` checks them), the heads listed in the manifest (`manifest_seals`) must be
+    theirs, and each day's rows of the file, chained from the day's genesis in file order, must
+    end at the day's sealed head with its row count. Raises `archive.ArchiveRefused`
+    (`audit_archive.seals`) naming the first day that does not; nothing when no day is sealed.
+    Registered by `AuditConfig.ready`."""
+    month = dt.date.fromisoformat(f"{manifest.month}-01")
+    seals = _month_seals(month)
+    listed = manifest.extra.get("seals", {})
+
+    def refuse(what: str) -> archive.ArchiveRefused:
+        return archive.ArchiveRefused(
+            f"The archive file {path} does not match the seals of {manifest.month}: {what}. "
+            "Keep the table and the file and find out why (docs/audit-log.md, \"What an alert "
+            "means\").", code="audit_archive.seals")
+
+    keys = public_keys()
+    for day, chunks in seals.items():
+        problems = _seal_findings(day, chunks, keys)
+        if problems:
+            raise refuse(f"the seal of {day} does not hold ({problems[0].detail})")
+    expected = _heads(seals)
+    if listed and listed != expected:
+        raise refuse("the manifest's seal heads are not the database's")
+    if not expected:
+        return
+    chains: dict[str, bytes] = {}
+    counts: dict[str, int] = defaultdict(int)
+    try:
+        with gzip.open(path, "rb") as lines:
+            for line in lines:
+                row = json.loads(line)
+                day = dt.datetime.fromisoformat(row["occurred_at"]).astimezone(dt.UTC).date()
+                key = day.isoformat()
+                chains[key] = hashlib.sha256(chains.get(key, genesis(day))
+                                             + bytes.fromhex(row["row_hash"])).digest()
+                counts[key] += 1
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        raise refuse(f"it cannot be read ({exc})") from exc
+    for key, sealed in sorted(expected.items()):
+        head = chains.get(key, genesis(dt.date.fromisoformat(key))).hex()
+        if (counts[key], head) != (sealed["rows"], sealed["head"]):
+            raise refuse(f"its {counts[key]} rows of {key} do not give the day's sealed head "
+                         f"({sealed['rows']} rows)")
