@@ -171,10 +171,11 @@ def drops_due() -> list[dt.date]:
 
 def archive_preflight(month: dt.date, directory: Path) -> None:
     """Refuse (ArchiveRefused) what `partition_archive` would refuse before touching anything:
-    the audit log not partitioned (SQLite), `month` still inside the online window now, no
+    `month` not yet ended (`_require_ended`), the audit log not partitioned (SQLite), `month`
+    still inside the online window now, no
     attached partition for it, or `directory` not writable. `manage.py audit_archive --dry-run`
     runs it alone."""
-    month = first_of_month(month)
+    month = _require_ended(month)
     if not is_partitioned():
         raise ArchiveRefused("The audit log is partitioned only on PostgreSQL.",
                              code="audit_archive.not_partitioned")
@@ -355,11 +356,12 @@ def partitions_archive_due(*, actor: Any, directory: Path | None = None) -> list
 
 
 def drop_preflight(month: dt.date, directory: Path) -> Manifest:
-    """Refuse (ArchiveRefused) what `partition_drop` would refuse before dropping: `month` inside
-    its retention now (`audit_archive.retention`), no archived table for it
-    (`audit_archive.not_archived`), its manifest missing or its file not matching it (`check`).
+    """Refuse (ArchiveRefused) what `partition_drop` would refuse before dropping: `month` not
+    yet ended (`_require_ended`) or inside its retention now (`audit_archive.retention`), no
+    archived table for it (`audit_archive.not_archived`), its manifest missing or its file not
+    matching it (`check`, `drop_checks`).
     Returns the manifest. `manage.py audit_archive --drop --dry-run` runs it alone."""
-    month = first_of_month(month)
+    month = _require_ended(month)
     until = retained_until(month)
     if until > timezone.now():
         raise ArchiveRefused(
@@ -524,6 +526,17 @@ def _require_same_content(table: str, manifest: Manifest) -> None:
             f"{'equal' if digest.hexdigest() == manifest.rows_sha256 else 'differs'}): keep "
             "both and find out why (docs/audit-log.md, \"What an alert means\").",
             code="audit_archive.changed")
+
+
+def _require_ended(month: dt.date) -> dt.date:
+    """`month`'s first day, when the month has ended (UTC); else ArchiveRefused
+    (`audit_archive.not_ended`): a month to come holds nothing to archive or drop, and one near
+    the end of the calendar has no online window or retention end to compute."""
+    month = first_of_month(month)
+    if month >= first_of_month(timezone.now().astimezone(dt.UTC).date()):
+        raise ArchiveRefused(f"{month:%Y-%m} has not ended yet: only past months are archived or "
+                             "dropped.", code="audit_archive.not_ended")
+    return month
 
 
 def _mismatch(path: Path, what: object) -> ArchiveRefused:

@@ -443,3 +443,17 @@ def test_rows_written_or_a_detach_elsewhere_after_the_export_stop_the_detach(dir
     monkeypatch.setattr(archive, "export", export_then("detach"))
     with pytest.raises(ArchiveRefused, match="already archived"):
         archive.partition_archive(actor=SYSTEM, month=month)
+
+
+@pytest.mark.parametrize("month", ["9999-12", "9999-11", f"{timezone.now():%Y-%m}"])
+def test_archiving_or_dropping_a_month_not_yet_ended_is_refused_with_a_message(directory, month):
+    for extra in ([], ["--drop"], ["--dry-run"], ["--drop", "--dry-run"]):
+        with pytest.raises(CommandError, match="has not ended yet") as refused:
+            call_command("audit_archive", "--month", month, *extra)
+        assert refused.value.returncode == 1
+
+
+def test_archiving_or_dropping_the_first_month_of_the_calendar_is_refused_with_a_message(directory):
+    for extra in ([], ["--drop"]):
+        with pytest.raises(CommandError, match="no partition|no archived table"):
+            call_command("audit_archive", "--month", "0001-01", *extra)
