@@ -35,7 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
@@ -126,6 +126,11 @@ class Report:
         return not self.findings
 
 
+class SealKeyError(RuntimeError):
+    """The sealing key file (`PORTAL_AUDIT_SEAL_KEY_FILE`) is missing, unreadable or not an
+    Ed25519 private key; the message names the file and what to do (docs/audit-log.md, "Keys")."""
+
+
 def available() -> bool:
     """Whether tamper evidence exists here: PostgreSQL, where rows carry their digest."""
     return connection.vendor == "postgresql"
@@ -181,8 +186,8 @@ def _new_key() -> str:
 def seal_key_init() -> tuple[str, bool]:
     """Create the sealing key file (`PORTAL_AUDIT_SEAL_KEY_FILE`, mode 0600) unless it exists, and
     make sure its public key is in `PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR`. Returns (key id, whether it
-    was created). Raises OSError when the folder cannot be written, ValueError for a file that is
-    not an Ed25519 private key."""
+    was created). Raises OSError when the folder cannot be written, SealKeyError for a file that
+    cannot be read or is not an Ed25519 private key."""
     if _key_file().exists():
         return _publish(_signing_key()), False
     return _new_key(), True
@@ -190,7 +195,9 @@ def seal_key_init() -> tuple[str, bool]:
 
 def seal_key_rotate() -> tuple[str | None, str]:
     """Replace the sealing key: later seals are signed by a new key; the old one's public key
-    stays in the public folder, so its seals still verify. Returns (old key id or None, new)."""
+    stays in the public folder, so its seals still verify. Returns (old key id or None, new).
+    Raises SealKeyError when the present key file cannot be read (move it away first), OSError
+    when the folder cannot be written."""
     old = _publish(_signing_key()) if _key_file().exists() else None
     return old, _new_key()
 
@@ -204,11 +211,26 @@ def _load_private(path: str, modified: int, inode: int) -> Ed25519PrivateKey:
 
 
 def _signing_key() -> Ed25519PrivateKey:
-    """The current private key, read again when its file was replaced (rotation). OSError when it
-    is missing."""
+    """The current private key, read again when its file was replaced (rotation). SealKeyError
+    when it is missing, unreadable or not an unencrypted Ed25519 private key in PEM."""
     path = _key_file()
-    status = path.stat()
-    return _load_private(str(path), status.st_mtime_ns, status.st_ino)
+    try:
+        status = path.stat()
+        return _load_private(str(path), status.st_mtime_ns, status.st_ino)
+    except FileNotFoundError:
+        raise SealKeyError(
+            f"The audit seal key file {path} (PORTAL_AUDIT_SEAL_KEY_FILE) is missing: run "
+            "manage.py audit_seal_key_init to make one (docs/audit-log.md, \"Keys\").") from None
+    except OSError as exc:
+        raise SealKeyError(
+            f"The audit seal key file {path} cannot be read ({exc.strerror}): give the portal's "
+            "worker read access to it (mode 0600, its owner).") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise SealKeyError(
+            f"The audit seal key file {path} is not an unencrypted Ed25519 private key in PEM "
+            f"({exc}): restore it from the backup, or move it away and run manage.py "
+            "audit_seal_key_init to make a new key; seals signed by the old key still verify "
+            "with its public key (docs/audit-log.md, \"Keys\").") from None
 
 
 def public_keys() -> dict[str, Ed25519PublicKey]:
@@ -319,8 +341,9 @@ def day_seal(*, actor: SystemActor, day: dt.date) -> list[AuditSeal]:
     the second wait and then find the seals). A day without rows gets one seal of count 0.
 
     The caller decides that the day is closed (`seal_due` waits for the grace). Raises Forbidden
-    for another actor than the portal's own, RuntimeError on SQLite, OSError when the key file is
-    missing. The day's final head is logged (INFO) so a copy outside the database exists."""
+    for another actor than the portal's own, RuntimeError on SQLite, SealKeyError when the key
+    file is missing or damaged. The day's final head is logged (INFO) so a copy outside the
+    database exists."""
     require_audit_integrity(actor)
     if not available():
         raise RuntimeError("the audit log is sealed on PostgreSQL only")

@@ -369,3 +369,24 @@ def test_verify_after_a_regular_archive_raises_no_alarm_and_checks_the_archived_
     with pytest.raises(CommandError):
         call_command("audit_verify", "--from", day, "--to", day, stdout=(out := io.StringIO()))
     assert f"CHANGED day={day} id={rows[1].id}" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_damaged_or_missing_key_file_is_named_with_what_to_do_instead_of_a_traceback(
+        settings: Any, caplog: Any):
+    key = Path(settings.PORTAL_AUDIT_SEAL_KEY_FILE)
+    key.write_text("-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    with pytest.raises(CommandError, match="is not an unencrypted Ed25519 private key") as raised:
+        call_command("audit_seal_key_init")
+    assert str(key) in str(raised.value) and "audit_seal_key_init" in str(raised.value)
+    _day_rows()
+    with pytest.raises(CommandError, match=f"{key} is not an unencrypted Ed25519"):
+        call_command("audit_verify", "--seal", "--from", "2026-03-10", "--to", "2026-03-10",
+                     stdout=io.StringIO())
+    key.unlink()
+    with pytest.raises(integrity.SealKeyError, match="is missing: run manage.py "
+                                                     "audit_seal_key_init"):
+        integrity.day_seal(actor=SYSTEM, day=DAY)
+    assert audit_seal_task.delay().get() == []
+    assert f"the audit log is not sealed: The audit seal key file {key}" in caplog.text
+    assert not AuditSeal.objects.exists()

@@ -37,8 +37,11 @@ class Command(BaseCommand):
         if not integrity.available():
             raise CommandError("tamper evidence exists on PostgreSQL only")
         if seal:
-            for day in integrity.seal_due(actor=SYSTEM):
-                self.stdout.write(f"Sealed {day}.")
+            try:
+                for day in integrity.seal_due(actor=SYSTEM):
+                    self.stdout.write(f"Sealed {day}.")
+            except integrity.SealKeyError as exc:
+                raise CommandError(str(exc)) from exc
         today = timezone.now().astimezone(dt.UTC).date()
         first = first or integrity.online_start() or today
         last = last or today
