@@ -661,25 +661,22 @@ def integrity_check(*, actor: SystemActor, first_day: dt.date, last_day: dt.date
 
 # --- Archived months (apps.audit.archive) ----------------------------------------------------------
 
-def _month_seals(month: dt.date) -> dict[dt.date, list[AuditSeal]]:
-    """The seals of `month`'s days, by day, each day's chunks in order."""
-    seals: dict[dt.date, list[AuditSeal]] = defaultdict(list)
-    for seal in AuditSeal.objects.filter(day__gte=month, day__lt=next_month(month)).order_by(
-            "day", "chunk"):
-        seals[seal.day].append(seal)
-    return seals
-
-
-def _heads(seals: dict[dt.date, list[AuditSeal]]) -> dict[str, dict[str, Any]]:
-    return {day.isoformat(): {"rows": chunks[-1].day_count, "head": bytes(chunks[-1].head).hex()}
-            for day, chunks in seals.items()}
+def _month_heads(month: dt.date) -> dict[str, dict[str, Any]]:
+    """The sealed days of `month` as {"YYYY-MM-DD": {"rows": day count, "head": hex of the day's
+    last chain value}}, read without the packed ids and chain values. One query."""
+    heads: dict[str, dict[str, Any]] = {}
+    for day, day_count, head in AuditSeal.objects.filter(
+            day__gte=month, day__lt=next_month(month)).order_by("day", "chunk").values_list(
+            "day", "day_count", "head"):
+        heads[day.isoformat()] = {"rows": day_count, "head": bytes(head).hex()}
+    return heads
 
 
 def manifest_seals(month: dt.date) -> dict[str, Any]:
     """`archive.manifest_extra` hook: the seals of `month`'s days as `{"seals": {"YYYY-MM-DD":
     {"rows": day count, "head": hex of the day's last chain value}}}`; {} when none is sealed.
     Registered by `AuditConfig.ready`."""
-    heads = _heads(_month_seals(month))
+    heads = _month_heads(month)
     return {"seals": heads} if heads else {}
 
 
@@ -692,7 +689,7 @@ def archive_matches_seals(manifest: archive.Manifest, path: Path) -> None:
     (`audit_archive.seals`) naming the first day that does not; nothing when no day is sealed.
     Registered by `AuditConfig.ready`."""
     month = dt.date.fromisoformat(f"{manifest.month}-01")
-    seals = _month_seals(month)
+    expected = _month_heads(month)
     listed = manifest.extra.get("seals", {})
 
     def refuse(what: str) -> archive.ArchiveRefused:
@@ -702,11 +699,12 @@ def archive_matches_seals(manifest: archive.Manifest, path: Path) -> None:
             "means\").", code="audit_archive.seals")
 
     keys = public_keys()
-    for day, chunks in seals.items():
-        problems = _seal_findings(day, chunks, keys)
+    for key in expected:  # one day's chunks at a time: up to 480 kB each
+        day = dt.date.fromisoformat(key)
+        problems = _seal_findings(day, list(AuditSeal.objects.filter(day=day).order_by("chunk")),
+                                  keys)
         if problems:
             raise refuse(f"the seal of {day} does not hold ({problems[0].detail})")
-    expected = _heads(seals)
     if listed and listed != expected:
         raise refuse("the manifest's seal heads are not the database's")
     if not expected:

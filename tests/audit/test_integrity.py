@@ -16,8 +16,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
 
-from apps.audit import integrity, partitions
+from apps.audit import archive, integrity, partitions
 from apps.audit.integrity import Kind
 from apps.audit.models import AppendOnlyError, AuditEvent, AuditSeal
 from apps.audit.tasks import audit_seal_task, audit_verify_task
@@ -344,10 +345,6 @@ def test_verify_after_a_regular_archive_raises_no_alarm_and_checks_the_archived_
     """docs/audit-log.md, "Retention and archive": a month detached by the archive is not
     reported REMOVED; by default verify starts at the first day still online, and an explicit
     range over archived days checks them against their archived table."""
-    from django.utils import timezone
-
-    from apps.audit import archive
-
     settings.PORTAL_AUDIT_ARCHIVE_DIR = tmp_path / "archive"
     month = partitions.add_months(timezone.now().date(), -30)
     rows = _day_rows(month, 3)
