@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from apps.audit import registry
 from apps.audit.partitions import (
+    ARCHIVED_DIGEST_SQL,
     DIGEST_SQL,
     TABLE,
     add_months,
@@ -75,6 +76,10 @@ CHECK_BATCH = 2000
 #: Hooks adding facts to every manifest: each is called with the month (its first day) and returns
 #: a JSON-serialisable dict merged into `Manifest.extra` (the seals of the month's days go here).
 manifest_extra: list[Callable[[dt.date], dict[str, Any]]] = []
+#: Checks run on an archive file before its month's table is dropped: each is called with the
+#: manifest and the file's path and raises ArchiveRefused when the file does not hold (the file's
+#: rows against the seals of the month's days, `apps.audit.integrity`).
+drop_checks: list[Callable[[Manifest, Path], None]] = []
 
 
 class ArchiveRefused(Conflict):
@@ -166,10 +171,11 @@ def drops_due() -> list[dt.date]:
 
 def archive_preflight(month: dt.date, directory: Path) -> None:
     """Refuse (ArchiveRefused) what `partition_archive` would refuse before touching anything:
-    the audit log not partitioned (SQLite), `month` still inside the online window now, no
+    `month` not yet ended (`_require_ended`), the audit log not partitioned (SQLite), `month`
+    still inside the online window now, no
     attached partition for it, or `directory` not writable. `manage.py audit_archive --dry-run`
     runs it alone."""
-    month = first_of_month(month)
+    month = _require_ended(month)
     if not is_partitioned():
         raise ArchiveRefused("The audit log is partitioned only on PostgreSQL.",
                              code="audit_archive.not_partitioned")
@@ -350,11 +356,12 @@ def partitions_archive_due(*, actor: Any, directory: Path | None = None) -> list
 
 
 def drop_preflight(month: dt.date, directory: Path) -> Manifest:
-    """Refuse (ArchiveRefused) what `partition_drop` would refuse before dropping: `month` inside
-    its retention now (`audit_archive.retention`), no archived table for it
-    (`audit_archive.not_archived`), its manifest missing or its file not matching it (`check`).
+    """Refuse (ArchiveRefused) what `partition_drop` would refuse before dropping: `month` not
+    yet ended (`_require_ended`) or inside its retention now (`audit_archive.retention`), no
+    archived table for it (`audit_archive.not_archived`), its manifest missing or its file not
+    matching it (`check`, `drop_checks`).
     Returns the manifest. `manage.py audit_archive --drop --dry-run` runs it alone."""
-    month = first_of_month(month)
+    month = _require_ended(month)
     until = retained_until(month)
     if until > timezone.now():
         raise ArchiveRefused(
@@ -366,14 +373,17 @@ def drop_preflight(month: dt.date, directory: Path) -> Manifest:
                              code="audit_archive.not_archived")
     manifest = manifest_read(directory, month)
     check(manifest, directory)
+    for hook in drop_checks:
+        hook(manifest, Path(directory) / manifest.file)
     return manifest
 
 
 @service
 def partition_drop(*, actor: Any, month: dt.date, directory: Path | None = None) -> Manifest:
     """Drop `month`'s archived table once `drop_preflight` lets it (retention ended, the archive
-    file in `directory`, default `PORTAL_AUDIT_ARCHIVE_DIR`, matching its manifest) and the table
-    still holds the manifest's rows; in the same transaction record `audit_partition.dropped` as
+    file in `directory`, default `PORTAL_AUDIT_ARCHIVE_DIR`, matching its manifest and the seals
+    of the month's days, `drop_checks`) and the table still holds the manifest's rows, row by row
+    (`_require_same_content`); in the same transaction record `audit_partition.dropped` as
     `actor`. Returns the manifest. Raises Forbidden for anyone but the portal's system actors,
     ArchiveRefused otherwise."""
     require_audit_archive(actor)
@@ -385,6 +395,7 @@ def partition_drop(*, actor: Any, month: dt.date, directory: Path | None = None)
         cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         cursor.execute(f'LOCK TABLE "{archived}" IN ACCESS EXCLUSIVE MODE')
         _require_same_rows(archived, manifest)
+        _require_same_content(archived, manifest)
         cursor.execute(f'DROP TABLE "{archived}"')
         record(actor=actor, action=registry.PARTITION_DROPPED.code,
                target=AuditTarget(type="audit.partition", id=archived, label=manifest.month),
@@ -491,6 +502,41 @@ def _require_same_rows(table: str, manifest: Manifest) -> None:
             f"{table} no longer holds the rows of its archive file ({rows} rows, manifest "
             f"{manifest.rows}): archive it again.",
             code="audit_archive.changed")
+
+
+def _require_same_content(table: str, manifest: Manifest) -> None:
+    """`table` (an archived month) holds the manifest's rows row by row: SHA-256 over its rows'
+    `row_hash` values in (occurred_at, id) order is the manifest's `rows_sha256`, and each row's
+    `row_hash` is its recomputed digest (`partitions.ARCHIVED_DIGEST_SQL`). The file matches the
+    manifest (`check`), so the file then holds the table's rows: a file rewritten with a row's
+    digest recomputed and its manifest to match is refused (`audit_archive.changed`). Streams the
+    rows by a server-side cursor; call it inside a transaction."""
+    digest = hashlib.sha256()
+    wrong = 0
+    with connection.chunked_cursor() as rows:
+        rows.execute(f"SELECT a.row_hash, a.row_hash IS DISTINCT FROM {ARCHIVED_DIGEST_SQL} "
+                     f'FROM "{table}" a ORDER BY a.occurred_at, a.id')
+        for row_hash, differs in rows:
+            digest.update(bytes(row_hash or b""))
+            wrong += bool(differs)
+    if wrong or digest.hexdigest() != manifest.rows_sha256:
+        raise ArchiveRefused(
+            f"{table} and its archive file {manifest.file} do not hold the same rows "
+            f"({wrong} rows of the table do not give their row_hash; rows digest "
+            f"{'equal' if digest.hexdigest() == manifest.rows_sha256 else 'differs'}): keep "
+            "both and find out why (docs/audit-log.md, \"What an alert means\").",
+            code="audit_archive.changed")
+
+
+def _require_ended(month: dt.date) -> dt.date:
+    """`month`'s first day, when the month has ended (UTC); else ArchiveRefused
+    (`audit_archive.not_ended`): a month to come holds nothing to archive or drop, and one near
+    the end of the calendar has no online window or retention end to compute."""
+    month = first_of_month(month)
+    if month >= first_of_month(timezone.now().astimezone(dt.UTC).date()):
+        raise ArchiveRefused(f"{month:%Y-%m} has not ended yet: only past months are archived or "
+                             "dropped.", code="audit_archive.not_ended")
+    return month
 
 
 def _mismatch(path: Path, what: object) -> ArchiveRefused:

@@ -20,11 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gzip
 import hashlib
+import json
 import logging
 import os
 import struct
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -32,7 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
@@ -41,8 +44,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from apps.audit import archive
 from apps.audit.models import AuditEvent, AuditSeal
-from apps.audit.partitions import DIGEST_SQL
+from apps.audit.partitions import (
+    ARCHIVED_DIGEST_SQL,
+    DIGEST_SQL,
+    TABLE,
+    first_of_month,
+    next_month,
+    partition_list,
+)
 from apps.audit.registry import AUDIT_DAY_SEALED, AUDIT_VERIFIED
 from apps.audit.services import AuditTarget, record
 from apps.core.actors import SystemActor, is_operator
@@ -99,17 +110,25 @@ class Finding:
 @dataclass
 class Report:
     """The outcome of `verify` over [first_day, last_day] (UTC): rows checked, days checked (sealed
-    days whose rows were read) and the findings, in day order. `ok` when there is none."""
+    days whose rows were read), of those the days of archived months (read from their detached
+    table `audit_archived_pYYYY_MM`, not the live log) and the findings, in day order. `ok` when
+    there is none."""
 
     first_day: dt.date
     last_day: dt.date
     rows_checked: int = 0
     days_checked: int = 0
+    days_archived: int = 0
     findings: list[Finding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+
+class SealKeyError(RuntimeError):
+    """The sealing key file (`PORTAL_AUDIT_SEAL_KEY_FILE`) is missing, unreadable or not an
+    Ed25519 private key; the message names the file and what to do (docs/audit-log.md, "Keys")."""
 
 
 def available() -> bool:
@@ -167,8 +186,8 @@ def _new_key() -> str:
 def seal_key_init() -> tuple[str, bool]:
     """Create the sealing key file (`PORTAL_AUDIT_SEAL_KEY_FILE`, mode 0600) unless it exists, and
     make sure its public key is in `PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR`. Returns (key id, whether it
-    was created). Raises OSError when the folder cannot be written, ValueError for a file that is
-    not an Ed25519 private key."""
+    was created). Raises OSError when the folder cannot be written, SealKeyError for a file that
+    cannot be read or is not an Ed25519 private key."""
     if _key_file().exists():
         return _publish(_signing_key()), False
     return _new_key(), True
@@ -176,7 +195,9 @@ def seal_key_init() -> tuple[str, bool]:
 
 def seal_key_rotate() -> tuple[str | None, str]:
     """Replace the sealing key: later seals are signed by a new key; the old one's public key
-    stays in the public folder, so its seals still verify. Returns (old key id or None, new)."""
+    stays in the public folder, so its seals still verify. Returns (old key id or None, new).
+    Raises SealKeyError when the present key file cannot be read (move it away first), OSError
+    when the folder cannot be written."""
     old = _publish(_signing_key()) if _key_file().exists() else None
     return old, _new_key()
 
@@ -190,11 +211,26 @@ def _load_private(path: str, modified: int, inode: int) -> Ed25519PrivateKey:
 
 
 def _signing_key() -> Ed25519PrivateKey:
-    """The current private key, read again when its file was replaced (rotation). OSError when it
-    is missing."""
+    """The current private key, read again when its file was replaced (rotation). SealKeyError
+    when it is missing, unreadable or not an unencrypted Ed25519 private key in PEM."""
     path = _key_file()
-    status = path.stat()
-    return _load_private(str(path), status.st_mtime_ns, status.st_ino)
+    try:
+        status = path.stat()
+        return _load_private(str(path), status.st_mtime_ns, status.st_ino)
+    except FileNotFoundError:
+        raise SealKeyError(
+            f"The audit seal key file {path} (PORTAL_AUDIT_SEAL_KEY_FILE) is missing: run "
+            "manage.py audit_seal_key_init to make one (docs/audit-log.md, \"Keys\").") from None
+    except OSError as exc:
+        raise SealKeyError(
+            f"The audit seal key file {path} cannot be read ({exc.strerror}): give the portal's "
+            "worker read access to it (mode 0600, its owner).") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise SealKeyError(
+            f"The audit seal key file {path} is not an unencrypted Ed25519 private key in PEM "
+            f"({exc}): restore it from the backup, or move it away and run manage.py "
+            "audit_seal_key_init to make a new key; seals signed by the old key still verify "
+            "with its public key (docs/audit-log.md, \"Keys\").") from None
 
 
 def public_keys() -> dict[str, Ed25519PublicKey]:
@@ -252,23 +288,26 @@ CURRENT_ROW = (f"uuid_send(a.id) || {DIGEST_SQL} || {_STORED}", 80)
 #: One batch of a day's rows after a keyset position, in chain order, packed into one bytea
 #: (one value per batch instead of one per row: psycopg2's cost is per value).
 _BATCH = ("SELECT string_agg(s.r, ''::bytea ORDER BY s.o, s.i), max(s.o), count(*) FROM ("
-          "SELECT {row} AS r, a.occurred_at AS o, a.id AS i FROM audit_auditevent a "
+          'SELECT {row} AS r, a.occurred_at AS o, a.id AS i FROM "{table}" a '
           "WHERE a.occurred_at >= %(start)s AND a.occurred_at < %(end)s "
           "AND (a.occurred_at, a.id) > (%(at)s, %(id)s) "
           "ORDER BY a.occurred_at, a.id LIMIT %(limit)s) s")
 
 
-def _rows(day: dt.date, row: tuple[str, int]) -> Iterable[bytes]:
+def _rows(day: dt.date, row: tuple[str, int], table: str = TABLE) -> Iterable[bytes]:
     """The day's rows in chain order (occurred_at, id), each as `row` gives it (`SEALED_ROW`,
     `CURRENT_ROW`: SQL over the row `a`, and its fixed length in bytes), read in batches of
-    `FETCH_ROWS` rows by keyset on the index (occurred_at, id)."""
+    `FETCH_ROWS` rows by keyset on the index (occurred_at, id) of `table` (the audit log, or an
+    archived month's detached table)."""
     expression, width = row
+    if table != TABLE:
+        expression = expression.replace(DIGEST_SQL, ARCHIVED_DIGEST_SQL)
     start, end = day_bounds(day)
     params: dict[str, Any] = {"pad": bytes(32), "start": start, "end": end, "limit": FETCH_ROWS,
               "at": start - dt.timedelta(microseconds=1), "id": uuid.UUID(int=0)}
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(_BATCH.format(row=expression), params)
+            cursor.execute(_BATCH.format(row=expression, table=table), params)
             packed, last, count = cursor.fetchone()
             if not count:
                 return
@@ -302,8 +341,9 @@ def day_seal(*, actor: SystemActor, day: dt.date) -> list[AuditSeal]:
     the second wait and then find the seals). A day without rows gets one seal of count 0.
 
     The caller decides that the day is closed (`seal_due` waits for the grace). Raises Forbidden
-    for another actor than the portal's own, RuntimeError on SQLite, OSError when the key file is
-    missing. The day's final head is logged (INFO) so a copy outside the database exists."""
+    for another actor than the portal's own, RuntimeError on SQLite, SealKeyError when the key
+    file is missing or damaged. The day's final head is logged (INFO) so a copy outside the
+    database exists."""
     require_audit_integrity(actor)
     if not available():
         raise RuntimeError("the audit log is sealed on PostgreSQL only")
@@ -413,9 +453,10 @@ def _seal_findings(day: dt.date, seals: list[AuditSeal],
 
 
 def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519PublicKey],
-                report: Report) -> None:
-    """Check the sealed `day`: every row's recomputed digest against the sealed chain value at
-    its id's position (c_i = SHA-256(c_(i-1) || digest)), and against its stored `row_hash`."""
+                report: Report, table: str = TABLE) -> None:
+    """Check the sealed `day` in `table`: every row's recomputed digest against the sealed chain
+    value at its id's position (c_i = SHA-256(c_(i-1) || digest)), and against its stored
+    `row_hash`."""
     findings = _seal_findings(day, seals, keys)
     ids = b"".join(bytes(seal.event_ids) for seal in seals)
     # chain[32 * i: 32 * i + 32] is c_(i-1) of position i, chain[32 * i + 32: 32 * i + 64] its c_i.
@@ -426,7 +467,7 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
     inserted: list[bytes] = []
     sha256 = hashlib.sha256
     rows = 0
-    for row in _rows(day, CURRENT_ROW):
+    for row in _rows(day, CURRENT_ROW, table):
         rows += 1
         key = row[:16]
         digest = row[16:48]
@@ -441,7 +482,7 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
             changed.append((key, "its row_hash differs from its content"))
     report.rows_checked += rows
     report.days_checked += 1
-    times = _times([key for key, _detail in changed] + inserted, day)
+    times = _times([key for key, _detail in changed] + inserted, day, table)
     for key, detail in changed:
         event = uuid.UUID(bytes=key)
         findings.append(Finding(Kind.CHANGED, day, event, times.get(event), detail))
@@ -455,26 +496,35 @@ def _verify_day(day: dt.date, seals: list[AuditSeal], keys: dict[str, Ed25519Pub
     report.findings.extend(findings)
 
 
-def _times(keys: list[bytes], day: dt.date) -> dict[uuid.UUID, dt.datetime]:
+def _times(keys: list[bytes], day: dt.date, table: str) -> dict[uuid.UUID, dt.datetime]:
     if not keys:
         return {}
-    events = [uuid.UUID(bytes=key) for key in keys]
     start, end = day_bounds(day)
-    return dict(AuditEvent.objects.filter(id__in=events, occurred_at__gte=start,
-                                          occurred_at__lt=end).values_list("id", "occurred_at"))
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT id, occurred_at FROM "{table}" WHERE id = ANY(%s::uuid[]) '
+                       "AND occurred_at >= %s AND occurred_at < %s",
+                       [[str(uuid.UUID(bytes=key)) for key in keys], start, end])
+        return {uuid.UUID(str(row_id)): at for row_id, at in cursor.fetchall()}
 
 
 def _check_day(day: dt.date, keys: dict[str, Ed25519PublicKey], closed: dt.date,
-               first_sealed: dt.date | None, *, snapshot: bool, own_thread: bool) -> Report:
+               first_sealed: dt.date | None, archived: frozenset[dt.date], *, snapshot: bool,
+               own_thread: bool) -> Report:
     """Verify one day in one transaction (REPEATABLE READ when `snapshot`); a day's `Report`.
-    `own_thread`: running in a worker thread, whose database connection is closed at the end."""
+    A day of a month in `archived` is read from that month's detached table. `own_thread`:
+    running in a worker thread, whose database connection is closed at the end."""
     report = Report(day, day)
     try:
         with transaction.atomic():
             if snapshot:
                 _snapshot()
             seals = list(AuditSeal.objects.filter(day=day).order_by("chunk"))
-            if seals:
+            if first_of_month(day) in archived:
+                report.days_archived += 1
+                if seals:
+                    _verify_day(day, seals, keys, report,
+                                archive.archived_name(first_of_month(day)))
+            elif seals:
                 _verify_day(day, seals, keys, report)
             elif day <= closed:
                 start, end = day_bounds(day)
@@ -493,9 +543,13 @@ def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = N
     """Verify the UTC days `first_day` through `last_day` (inclusive) against their seals.
 
     For each sealed day: the seal's chunks (signature by a known public key, links, counts) and
-    every row (CHANGED, REMOVED, INSERTED; `Kind`). A day without seal is UNSEALED when it is
-    closed (`last_closed_day(now)`) and either has rows or lies after the first sealed day; days
-    not yet closed are skipped. Each day is read in one transaction (a consistent snapshot).
+    every row (CHANGED, REMOVED, INSERTED; `Kind`). The rows of a day whose month is archived
+    (`archive.archived_list`: detached, kept as `audit_archived_pYYYY_MM`) are read from that
+    table instead of the live log, and the day is counted in `Report.days_archived`. A day
+    without seal is UNSEALED when it is closed (`last_closed_day(now)`) and either has rows or
+    lies after the first sealed day; days not yet closed are skipped. A day named by an
+    `audit_log.day_sealed` event that has no seal any more is a SEAL finding (its rows and seals
+    removed together). Each day is read in one transaction (a consistent snapshot).
     Outside a transaction, `VERIFY_WORKERS` days are checked at once, each by a thread with its
     own database connection (the digests are computed by as many PostgreSQL processes); inside
     one (the caller's), one day after the other on the caller's connection. Findings come in day
@@ -505,22 +559,58 @@ def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = N
     keys = public_keys()
     closed = last_closed_day(now)
     first_sealed = AuditSeal.objects.order_by("day").values_list("day", flat=True).first()
+    archived = frozenset(archive.archived_list())
     days = [first_day + dt.timedelta(days=n) for n in range((last_day - first_day).days + 1)]
     outermost = not connection.in_atomic_block
     if outermost and len(days) > 1 and VERIFY_WORKERS > 1:
         with ThreadPoolExecutor(max_workers=VERIFY_WORKERS) as pool:
             parts = list(pool.map(functools.partial(
-                _check_day, keys=keys, closed=closed, first_sealed=first_sealed, snapshot=True,
-                own_thread=True), days))
+                _check_day, keys=keys, closed=closed, first_sealed=first_sealed,
+                archived=archived, snapshot=True, own_thread=True), days))
     else:
-        parts = [_check_day(day, keys, closed, first_sealed, snapshot=outermost,
+        parts = [_check_day(day, keys, closed, first_sealed, archived, snapshot=outermost,
                             own_thread=False) for day in days]
     report = Report(first_day, last_day)
+    gone = _seals_gone(first_day, last_day)
     for part in parts:
         report.rows_checked += part.rows_checked
         report.days_checked += part.days_checked
+        report.days_archived += part.days_archived
+        if part.first_day in gone and not part.findings:  # else reported UNSEALED already
+            report.findings.append(Finding(
+                Kind.SEAL, part.first_day,
+                detail="the day was sealed (audit_log.day_sealed) but its seals are gone"))
         report.findings.extend(part.findings)
     return report
+
+
+def _seals_gone(first_day: dt.date, last_day: dt.date) -> set[dt.date]:
+    """The days from `first_day` through `last_day` named by an `audit_log.day_sealed` event of
+    the online log that have no seal now: one query over the action index (the events are
+    themselves rows of later, sealed days, so removing them is found too)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT e.target_id FROM audit_auditevent e WHERE e.action = %s "
+            "AND e.target_type = 'audit.day' AND e.target_id BETWEEN %s AND %s "
+            "AND NOT EXISTS (SELECT 1 FROM audit_auditseal s WHERE s.day = e.target_id::date)",
+            [AUDIT_DAY_SEALED.code, first_day.isoformat(), last_day.isoformat()])
+        return {dt.date.fromisoformat(row[0]) for row in cursor.fetchall()}
+
+
+def online_start() -> dt.date | None:
+    """The first UTC day still online, where `manage.py audit_verify` starts by default: the
+    oldest online row's day, or the first sealed day on or after the first attached monthly
+    partition if earlier (days before it belong to archived or dropped months; verify them with
+    an explicit range). None when nothing is logged or sealed."""
+    attached = partition_list()
+    sealed = AuditSeal.objects.filter(day__gte=attached[0].month) if attached else \
+        AuditSeal.objects.all()
+    first_sealed = sealed.order_by("day").values_list("day", flat=True).first()
+    oldest = AuditEvent.objects.order_by("occurred_at").values_list("occurred_at",
+                                                                    flat=True).first()
+    days = [day for day in (first_sealed, oldest.astimezone(dt.UTC).date() if oldest else None)
+            if day is not None]
+    return min(days) if days else None
 
 
 def _snapshot() -> None:
@@ -567,3 +657,73 @@ def integrity_check(*, actor: SystemActor, first_day: dt.date, last_day: dt.date
             + (f"... and {more} more (run manage.py audit_verify).\n" if more > 0 else "")
             + "\nWhat to do: docs/audit-log.md, \"Tamper evidence\".\n")
     return report
+
+
+# --- Archived months (apps.audit.archive) ----------------------------------------------------------
+
+def _month_heads(month: dt.date) -> dict[str, dict[str, Any]]:
+    """The sealed days of `month` as {"YYYY-MM-DD": {"rows": day count, "head": hex of the day's
+    last chain value}}, read without the packed ids and chain values. One query."""
+    heads: dict[str, dict[str, Any]] = {}
+    for day, day_count, head in AuditSeal.objects.filter(
+            day__gte=month, day__lt=next_month(month)).order_by("day", "chunk").values_list(
+            "day", "day_count", "head"):
+        heads[day.isoformat()] = {"rows": day_count, "head": bytes(head).hex()}
+    return heads
+
+
+def manifest_seals(month: dt.date) -> dict[str, Any]:
+    """`archive.manifest_extra` hook: the seals of `month`'s days as `{"seals": {"YYYY-MM-DD":
+    {"rows": day count, "head": hex of the day's last chain value}}}`; {} when none is sealed.
+    Registered by `AuditConfig.ready`."""
+    heads = _month_heads(month)
+    return {"seals": heads} if heads else {}
+
+
+def archive_matches_seals(manifest: archive.Manifest, path: Path) -> None:
+    """`archive.drop_checks` hook: the archive file at `path` holds the sealed chain of each of
+    its month's sealed days. The month's seals must hold (signature by a known key, links,
+    counts: as `verify` checks them), the heads listed in the manifest (`manifest_seals`) must be
+    theirs, and each day's rows of the file, chained from the day's genesis in file order, must
+    end at the day's sealed head with its row count. Raises `archive.ArchiveRefused`
+    (`audit_archive.seals`) naming the first day that does not; nothing when no day is sealed.
+    Registered by `AuditConfig.ready`."""
+    month = dt.date.fromisoformat(f"{manifest.month}-01")
+    expected = _month_heads(month)
+    listed = manifest.extra.get("seals", {})
+
+    def refuse(what: str) -> archive.ArchiveRefused:
+        return archive.ArchiveRefused(
+            f"The archive file {path} does not match the seals of {manifest.month}: {what}. "
+            "Keep the table and the file and find out why (docs/audit-log.md, \"What an alert "
+            "means\").", code="audit_archive.seals")
+
+    keys = public_keys()
+    for key in expected:  # one day's chunks at a time: up to 480 kB each
+        day = dt.date.fromisoformat(key)
+        problems = _seal_findings(day, list(AuditSeal.objects.filter(day=day).order_by("chunk")),
+                                  keys)
+        if problems:
+            raise refuse(f"the seal of {day} does not hold ({problems[0].detail})")
+    if listed and listed != expected:
+        raise refuse("the manifest's seal heads are not the database's")
+    if not expected:
+        return
+    chains: dict[str, bytes] = {}
+    counts: dict[str, int] = defaultdict(int)
+    try:
+        with gzip.open(path, "rb") as lines:
+            for line in lines:
+                row = json.loads(line)
+                day = dt.datetime.fromisoformat(row["occurred_at"]).astimezone(dt.UTC).date()
+                key = day.isoformat()
+                chains[key] = hashlib.sha256(chains.get(key, genesis(day))
+                                             + bytes.fromhex(row["row_hash"])).digest()
+                counts[key] += 1
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+        raise refuse(f"it cannot be read ({exc})") from exc
+    for key, sealed in sorted(expected.items()):
+        head = chains.get(key, genesis(dt.date.fromisoformat(key))).hex()
+        if (counts[key], head) != (sealed["rows"], sealed["head"]):
+            raise refuse(f"its {counts[key]} rows of {key} do not give the day's sealed head "
+                         f"({sealed['rows']} rows)")

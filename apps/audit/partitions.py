@@ -28,6 +28,9 @@ DEFAULT_PARTITION = f"{TABLE}_default"
 #: The canonical digest of the audit row aliased `a` (migration 0005, docs/audit-log.md, "The row
 #: digest"): compare it with `a.row_hash`, or fold it into a chain.
 DIGEST_SQL = "audit_row_digest(a)"
+#: The same digest of a row `a` of a detached month (`audit_archived_pYYYY_MM`, apps.audit.archive),
+#: whose row type is its own: cast to the audit log's row type (same columns, same order).
+ARCHIVED_DIGEST_SQL = f"audit_row_digest(ROW(a.*)::{TABLE})"
 _NAME = re.compile(rf"^{TABLE}_p(\d{{4}})_(\d{{2}})$")
 
 

@@ -6,6 +6,7 @@ worker (`apps.core.actors.WORKER`); Celery beat runs them (`CELERY_BEAT_SCHEDULE
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from django.db import OperationalError
@@ -13,6 +14,8 @@ from django.utils import timezone
 
 from apps.audit import integrity
 from apps.core.actors import WORKER
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
@@ -44,8 +47,14 @@ def audit_archive_due_task() -> list[str]:
 @shared_task
 def audit_seal_task() -> list[str]:
     """Seal every closed UTC day whose grace has passed (`integrity.seal_due`); returns the days
-    sealed (ISO dates). Nothing on SQLite."""
-    return [day.isoformat() for day in integrity.seal_due(actor=WORKER)]
+    sealed (ISO dates). Nothing on SQLite. Without a usable key file nothing is sealed: the
+    reason and what to do are logged at ERROR (no traceback), and the next run tries again
+    (docs/audit-log.md, "What an alert means", step 5)."""
+    try:
+        return [day.isoformat() for day in integrity.seal_due(actor=WORKER)]
+    except integrity.SealKeyError as exc:
+        logger.error("the audit log is not sealed: %s", exc)
+        return []
 
 
 @shared_task

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import hashlib
 import io
 import json
 import logging
@@ -18,7 +19,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from apps.audit import archive, partitions
+from apps.audit import archive, integrity, partitions
 from apps.audit.archive import ArchiveRefused
 from apps.audit.models import AuditEvent
 from apps.core.actors import ANONYMOUS, SYSTEM
@@ -216,6 +217,92 @@ def test_an_archived_month_is_dropped_only_past_the_retention_with_its_file_inta
     assert event.target_id == archive.archived_name(old) and event.changes["rows"] == [2, None]
 
 
+@pytest.fixture
+def seal_key(settings: Any, tmp_path: Path) -> None:
+    """A sealing key of this test's own (apps.audit.integrity)."""
+    settings.PORTAL_AUDIT_SEAL_KEY_FILE = tmp_path / "seal" / "seal-key.pem"
+    settings.PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR = tmp_path / "seal" / "public"
+    integrity.seal_key_init()
+
+
+def _tamper_sql(sql: str, params: list[Any]) -> None:
+    """Run `sql` past the append-only triggers, as the database's owner could."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.execute("SET session_replication_role = origin")
+
+
+def _forge(directory: Path, month: dt.date, manifest: archive.Manifest) -> None:
+    """Rewrite the middle row of the archive file with its row_hash recomputed by the public
+    `audit_row_digest`, and the manifest to match: no secret is needed for either."""
+    path = directory / manifest.file
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines(keepends=True)
+    row = json.loads(lines[1])
+    row["target_label"], row["reason"] = "forged", "nothing to see"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT encode(audit_row_digest(jsonb_populate_record("
+                       "NULL::audit_auditevent, %s::jsonb - 'row_hash')), 'hex')",
+                       [json.dumps(row)])
+        row["row_hash"] = cursor.fetchone()[0]
+    lines[1] = json.dumps(row) + "\n"
+    path.write_bytes(gzip.compress("".join(lines).encode(), mtime=0))
+    digest = hashlib.sha256()
+    for line in lines:
+        digest.update(bytes.fromhex(json.loads(line)["row_hash"]))
+    forged = {**json.loads(manifest.to_json()), "file_sha256": archive._file_sha256(path),
+              "rows_sha256": digest.hexdigest()}
+    archive.manifest_path(directory, month).write_text(json.dumps(forged))
+
+
+def test_a_file_and_manifest_forged_to_match_each_other_do_not_get_the_table_dropped(directory):
+    month = _months_ago(70)
+    _fill(month, 3)
+    manifest = archive.partition_archive(actor=SYSTEM, month=month)
+    _forge(directory, month, manifest)
+    archive.check(archive.manifest_read(directory, month), directory)  # file and manifest agree
+    with pytest.raises(ArchiveRefused, match="do not hold the same rows") as refused:
+        archive.partition_drop(actor=SYSTEM, month=month)
+    assert refused.value.code == "audit_archive.changed"
+    assert _rows_of(archive.archived_name(month)) == 3
+
+
+def test_a_month_changed_after_its_seal_is_not_dropped_and_its_manifest_lists_the_seals(
+        directory, seal_key):
+    """docs/audit-log.md, "Tamper evidence": the manifest keeps the heads of the month's sealed
+    days; the drop refuses a file whose rows do not chain to them, even when the table, the file
+    and the manifest agree with each other."""
+    month = _months_ago(70)
+    events = _fill(month, 3)
+    days = [month + dt.timedelta(days=n) for n in range(3)]
+    for day in days:
+        integrity.day_seal(actor=SYSTEM, day=day)
+    # Changed before the archive, row_hash recomputed: the table, file and manifest will agree.
+    _tamper_sql("UPDATE audit_auditevent SET reason = 'rewritten', row_hash = NULL WHERE id = %s",
+                [events[1].pk])
+    _tamper_sql("UPDATE audit_auditevent a SET row_hash = audit_row_digest(a) WHERE id = %s",
+                [events[1].pk])
+    manifest = archive.partition_archive(actor=SYSTEM, month=month)
+    assert sorted(manifest.extra["seals"]) == [f"{day}" for day in days]
+    assert manifest.extra["seals"][f"{days[0]}"]["rows"] == 1
+    with pytest.raises(ArchiveRefused, match=f"rows of {days[1]} do not give") as refused:
+        archive.partition_drop(actor=SYSTEM, month=month)
+    assert refused.value.code == "audit_archive.seals"
+    assert _rows_of(archive.archived_name(month)) == 3
+
+
+def test_a_sealed_month_whose_file_holds_its_seals_is_dropped(directory, seal_key):
+    month = _months_ago(70)
+    _fill(month, 2)
+    for day in (month, month + dt.timedelta(days=1)):
+        integrity.day_seal(actor=SYSTEM, day=day)
+    archive.partition_archive(actor=SYSTEM, month=month)
+    archive.partition_drop(actor=SYSTEM, month=month)
+    assert not _table_exists(archive.archived_name(month))
+
+
 def test_upkeep_makes_the_months_ahead_and_reports_rows_in_the_default_partition(settings, caplog):
     settings.PORTAL_AUDIT_PARTITION_MONTHS_AHEAD = 3
     today = dt.date(2041, 1, 15)
@@ -356,3 +443,17 @@ def test_rows_written_or_a_detach_elsewhere_after_the_export_stop_the_detach(dir
     monkeypatch.setattr(archive, "export", export_then("detach"))
     with pytest.raises(ArchiveRefused, match="already archived"):
         archive.partition_archive(actor=SYSTEM, month=month)
+
+
+@pytest.mark.parametrize("month", ["9999-12", "9999-11", f"{timezone.now():%Y-%m}"])
+def test_archiving_or_dropping_a_month_not_yet_ended_is_refused_with_a_message(directory, month):
+    for extra in ([], ["--drop"], ["--dry-run"], ["--drop", "--dry-run"]):
+        with pytest.raises(CommandError, match="has not ended yet") as refused:
+            call_command("audit_archive", "--month", month, *extra)
+        assert refused.value.returncode == 1
+
+
+def test_archiving_or_dropping_the_first_month_of_the_calendar_is_refused_with_a_message(directory):
+    for extra in ([], ["--drop"]):
+        with pytest.raises(CommandError, match="no partition|no archived table"):
+            call_command("audit_archive", "--month", "0001-01", *extra)

@@ -16,8 +16,9 @@ from django.core import mail
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
+from django.utils import timezone
 
-from apps.audit import integrity, partitions
+from apps.audit import archive, integrity, partitions
 from apps.audit.integrity import Kind
 from apps.audit.models import AppendOnlyError, AuditEvent, AuditSeal
 from apps.audit.tasks import audit_seal_task, audit_verify_task
@@ -317,3 +318,72 @@ def test_the_key_command_is_idempotent_and_rotates(settings: Any, seal_key: str)
     assert f"{seal_key} retired" in out.getvalue()
     assert len(integrity.public_keys()) == 2
     assert oct(Path(settings.PORTAL_AUDIT_SEAL_KEY_FILE).stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.django_db
+def test_removing_a_whole_sealed_day_with_its_seals_is_found():
+    """The oldest sealed day's rows and seals removed together: the day's `audit_log.day_sealed`
+    event (itself a sealed row of a later day) still names it."""
+    first, second = DAY, DAY + dt.timedelta(days=1)
+    _day_rows(first)
+    _day_rows(second)
+    integrity.day_seal(actor=SYSTEM, day=first)
+    integrity.day_seal(actor=SYSTEM, day=second)
+    assert integrity.verify(first, second, now=LATER + dt.timedelta(days=1)).ok
+    start, end = integrity.day_bounds(first)
+    _tamper("DELETE FROM audit_auditevent WHERE occurred_at >= %s AND occurred_at < %s",
+            [start, end])
+    _tamper("DELETE FROM audit_auditseal WHERE day = %s", [first])
+    report = integrity.verify(first, second, now=LATER + dt.timedelta(days=1))
+    assert [(f.kind, f.day) for f in report.findings] == [(Kind.SEAL, first)]
+    assert "seals are gone" in report.findings[0].detail
+
+
+@pytest.mark.django_db
+def test_verify_after_a_regular_archive_raises_no_alarm_and_checks_the_archived_days(
+        settings: Any, tmp_path: Path):
+    """docs/audit-log.md, "Retention and archive": a month detached by the archive is not
+    reported REMOVED; by default verify starts at the first day still online, and an explicit
+    range over archived days checks them against their archived table."""
+    settings.PORTAL_AUDIT_ARCHIVE_DIR = tmp_path / "archive"
+    month = partitions.add_months(timezone.now().date(), -30)
+    rows = _day_rows(month, 3)
+    integrity.seal_due(actor=SYSTEM)  # as beat does: every day from the oldest row on
+    call_command("audit_verify", stdout=io.StringIO())
+    archive.partition_archive(actor=SYSTEM, month=month)
+    mail.outbox.clear()
+    out = io.StringIO()
+    call_command("audit_verify", stdout=out)
+    assert "0 finding(s)" in out.getvalue() and not mail.outbox
+    day = f"{month:%Y-%m-%d}"
+    out = io.StringIO()
+    call_command("audit_verify", "--from", day, "--to", day, stdout=out)
+    assert "1 days are archived" in out.getvalue()
+    assert "3 rows of 1 sealed days checked" in out.getvalue()
+    # A change in the archived table is still found there.
+    _tamper(f'UPDATE "{archive.archived_name(month)}" SET reason = %s WHERE id = %s',
+            ["changed", rows[1].id])
+    with pytest.raises(CommandError):
+        call_command("audit_verify", "--from", day, "--to", day, stdout=(out := io.StringIO()))
+    assert f"CHANGED day={day} id={rows[1].id}" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_damaged_or_missing_key_file_is_named_with_what_to_do_instead_of_a_traceback(
+        settings: Any, caplog: Any):
+    key = Path(settings.PORTAL_AUDIT_SEAL_KEY_FILE)
+    key.write_text("-----BEGIN PRIVATE KEY-----\ngarbage\n")
+    with pytest.raises(CommandError, match="is not an unencrypted Ed25519 private key") as raised:
+        call_command("audit_seal_key_init")
+    assert str(key) in str(raised.value) and "audit_seal_key_init" in str(raised.value)
+    _day_rows()
+    with pytest.raises(CommandError, match=f"{key} is not an unencrypted Ed25519"):
+        call_command("audit_verify", "--seal", "--from", "2026-03-10", "--to", "2026-03-10",
+                     stdout=io.StringIO())
+    key.unlink()
+    with pytest.raises(integrity.SealKeyError, match="is missing: run manage.py "
+                                                     "audit_seal_key_init"):
+        integrity.day_seal(actor=SYSTEM, day=DAY)
+    assert audit_seal_task.delay().get() == []
+    assert f"the audit log is not sealed: The audit seal key file {key}" in caplog.text
+    assert not AuditSeal.objects.exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from apps.audit import integrity
 
@@ -20,6 +20,16 @@ class Command(BaseCommand):
                             help="sign later seals with a new key; older seals keep verifying")
 
     def handle(self, *args: Any, rotate: bool, **options: Any) -> None:
+        try:
+            self._handle(rotate)
+        except integrity.SealKeyError as exc:
+            raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"{exc.filename} cannot be written ({exc.strerror}): check the "
+                               "folders of PORTAL_AUDIT_SEAL_KEY_FILE and "
+                               "PORTAL_AUDIT_SEAL_PUBLIC_KEY_DIR.") from exc
+
+    def _handle(self, rotate: bool) -> None:
         path = settings.PORTAL_AUDIT_SEAL_KEY_FILE
         if rotate:
             old, new = integrity.seal_key_rotate()

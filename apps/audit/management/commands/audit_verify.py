@@ -11,7 +11,6 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from apps.audit import integrity
-from apps.audit.models import AuditEvent, AuditSeal
 from apps.core.actors import SYSTEM
 
 
@@ -24,7 +23,8 @@ def _day(value: str) -> dt.date:
 
 class Command(BaseCommand):
     help = ("Verify the audit log's hash chains and seals from --from to --to (UTC days, default: "
-            "the first sealed or logged day to today); exit code 1 on any finding.")
+            "the first day still online to today; days of archived months are checked against their "
+            "archived tables); exit code 1 on any finding.")
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--from", dest="first", type=_day, help="first UTC day, YYYY-MM-DD")
@@ -37,20 +37,22 @@ class Command(BaseCommand):
         if not integrity.available():
             raise CommandError("tamper evidence exists on PostgreSQL only")
         if seal:
-            for day in integrity.seal_due(actor=SYSTEM):
-                self.stdout.write(f"Sealed {day}.")
+            try:
+                for day in integrity.seal_due(actor=SYSTEM):
+                    self.stdout.write(f"Sealed {day}.")
+            except integrity.SealKeyError as exc:
+                raise CommandError(str(exc)) from exc
         today = timezone.now().astimezone(dt.UTC).date()
-        if first is None:
-            sealed = AuditSeal.objects.order_by("day").values_list("day", flat=True).first()
-            oldest = AuditEvent.objects.order_by("occurred_at").values_list(
-                "occurred_at", flat=True).first()
-            first = min([sealed or today, oldest.astimezone(dt.UTC).date() if oldest else today])
+        first = first or integrity.online_start() or today
         last = last or today
         if last < first:
             raise CommandError("--to is before --from")
         report = integrity.integrity_check(actor=SYSTEM, first_day=first, last_day=last)
         for finding in report.findings:
             self.stdout.write(str(finding))
+        if report.days_archived:
+            self.stdout.write(f"{report.days_archived} days are archived: checked against their "
+                              "archived tables (audit_archived_pYYYY_MM), not the live log.")
         self.stdout.write(f"{report.rows_checked} rows of {report.days_checked} sealed days "
                           f"checked from {first} to {last}: {len(report.findings)} finding(s).")
         if not report.ok:
