@@ -69,6 +69,8 @@ def _environment(var_dir: Path, port: int) -> dict[str, str]:
             os.environ.get("PORTAL_PROVISIONING_CREDENTIAL_KEYS") or fernet,
         "PORTAL_OAUTH_CLIENT_SECRET_PEPPER":
             os.environ.get("PORTAL_OAUTH_CLIENT_SECRET_PEPPER") or secrets.token_hex(32),
+        "PORTAL_AUDIT_SEAL_KEY_FILE": os.environ.get("PORTAL_AUDIT_SEAL_KEY_FILE")
+            or str(var_dir / "audit-seal" / "seal-key.pem"),
         "PORTAL_BASE_URL": "https://localhost", "PORTAL_DB_CONN_MAX_AGE": "600",
         "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": str(WORKERS),
         "GUNICORN_ACCESS_LOG": "", "GUNICORN_LOG_LEVEL": "warning", "LOG_LEVEL": "WARNING",
