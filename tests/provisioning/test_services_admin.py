@@ -58,7 +58,7 @@ def _column(system: DownstreamSystem) -> str:
     """The credentials column as the database holds it, read past the ORM."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT credentials FROM provisioning_downstreamsystem WHERE id = %s",
-                       [system.pk])
+                       [DownstreamSystem._meta.pk.get_db_prep_value(system.pk, connection)])
         return str(cursor.fetchone()[0])
 
 
