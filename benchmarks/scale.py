@@ -676,15 +676,14 @@ def audit_month(by: str) -> Callable[[Bench], Run]:
 
 
 def log_extract(bench: Bench) -> Run:
-    """A patient's log extract as the patient's page reads it: its first page and the count."""
-    from django.core.paginator import Paginator
-
-    from apps.audit.selectors import log_extract_for_person
+    """A patient's log extract as the patient's page reads it: its first keyset page."""
+    from apps.audit.selectors import AUDIT_KEYS, log_extract_for_person
+    from apps.core.paging import keyset_page
     from apps.selfservice.patient import LOG_PAGE_SIZE
 
     def run(i: int) -> object:
-        page = Paginator(log_extract_for_person(bench.patients[i]), LOG_PAGE_SIZE).get_page(1)
-        return list(page)
+        return keyset_page(log_extract_for_person(bench.patients[i]), AUDIT_KEYS,
+                           size=LOG_PAGE_SIZE).rows
     return run
 
 
