@@ -349,7 +349,9 @@ def seed(world: Tree, now: datetime) -> None:
         for i in range(count):
             given, family = name(i)
             address = f"{ASCII[given]}.{ASCII[family]}.{i}@region.example" if email else ""
-            yield f"{row_uuid(table, i + 1)},{stamp},{stamp},{given},{family},{address},f\n"
+            # Staff are marked as the employee HSA-id trigger would (it is off during the load).
+            staff = "t" if table == T_STAFF else "f"
+            yield f"{row_uuid(table, i + 1)},{stamp},{stamp},{given},{family},{address},f,{staff}\n"
 
     def numbers(table: int, count: int, number: Callable[[int], str], first: int
                 ) -> Iterator[str]:
@@ -384,7 +386,8 @@ def seed(world: Tree, now: datetime) -> None:
                        f"{row_uuid(T_EMPLOYEE, 2 * s + 1)},{purpose.value},{unit.provider_id},"
                        f"{unit.id}\n")
 
-    person_columns = "id, created_at, updated_at, given_name, family_name, email, is_protected"
+    person_columns = ("id, created_at, updated_at, given_name, family_name, email, is_protected, "
+                      "is_staff")
     number_columns = "id, created_at, updated_at, person_id, root, extension"
     print(f"seeding at scale {SCALE} (COPY):", flush=True)
     loads: list[tuple[str, str, str, Callable[[], Iterator[str]]]] = [

@@ -84,6 +84,11 @@ class Person(BaseModel):
     family_name = models.CharField(_("family name"), max_length=100)
     email = models.EmailField(_("e-mail"), blank=True)
     is_protected = models.BooleanField(_("protected personal data"), default=False)
+    #: Has, or has had, an employee HSA-id. On PostgreSQL set by a trigger on every new employee
+    #: HSA-id (migration `commissions/0007`) and never cleared; read only by the name search,
+    #: whose trigram index covers only such people (docs/search-and-lists.md, "Names: pg_trgm
+    #: and unaccent"). Not kept on SQLite, where the search does not read it.
+    is_staff = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         ordering = ["family_name", "given_name"]

@@ -55,7 +55,8 @@ def person_name_q(text: str) -> Q:
     `name_search_words`) is part of the given or family name: each word narrows ("anna svensson"
     is Anna Svensson, not every Anna and every Svensson). On PostgreSQL in any case and without
     regard to accents ("asa" finds "Åsa", "Ostlund" finds "Östlund": docs/decisions.md,
-    "Search: accents"), through the trigram index `person_name_trgm` (migration 0005); a word of
+    "Search: accents"), among staff (`Person.is_staff`), through the partial trigram index
+    `person_name_trgm` (migrations 0005 and 0006); a word of
     one or two letters matches the start of a name. Elsewhere (SQLite) each word is a part of
     either name, case-insensitive for ASCII letters only (SQLite's LIKE). No words: everyone."""
     q = Q()
@@ -64,6 +65,8 @@ def person_name_q(text: str) -> Q:
         for word in words:
             q &= Q(given_name__icontains=word) | Q(family_name__icontains=word)
         return q
+    if words:
+        q &= Q(is_staff=True)  # the trigram index covers only staff (migration 0006)
     for word in words:
         folded = SearchFold(Value(word))
         pattern = folded if len(word) >= INFIX_MIN_LENGTH else Concat(

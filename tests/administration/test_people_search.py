@@ -179,3 +179,21 @@ def test_the_indexes_answer_the_search_at_scale(tree, people):
     assert "identity_number_unique" in plan(user.person.person_number)
     assert "employee_hsa_id_ci_unique" in plan(employee.hsa_id)
     assert "Seq Scan on identities_person" not in plan("")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the mark is PostgreSQL's trigger")
+@pytest.mark.django_db
+def test_an_employee_hsa_id_however_written_marks_its_person_for_the_name_search(tree):
+    """The name search reads a trigram index over staff only: every new employee HSA-id marks its
+    person, through a service or written in bulk past it (docs/search-and-lists.md)."""
+    through_service = Person.objects.create(given_name="Sigrid", family_name="Servicesson")
+    in_bulk = Person.objects.create(given_name="Bengt", family_name="Bulksson")
+    patient = Person.objects.create(given_name="Petra", family_name="Patientsson")
+    commissions.employee_create(actor=SYSTEM, person=through_service, organisation=tree["cardio"])
+    Employee.objects.bulk_create([Employee(person=in_bulk, organisation=tree["cardio"],
+                                           hsa_id="SE2321000016-BULK1")])
+    marked = dict(Person.objects.filter(pk__in=[through_service.pk, in_bulk.pk, patient.pk])
+                  .values_list("family_name", "is_staff"))
+    assert marked == {"Servicesson": True, "Bulksson": True, "Patientsson": False}
+    found = person_search_in_scope([tree["region"]], "bulksson")
+    assert [p.family_name for p in found] == ["Bulksson"]
