@@ -11,7 +11,8 @@ from apps.identities.models import person_search_name
 NAME_INDEX = "person_name_trgm"
 
 
-def forwards(apps, schema_editor):
+def _name_index(apps, schema_editor, where):
+    """Make `person_name_trgm` again over the search's expression, with `where`."""
     if schema_editor.connection.vendor != "postgresql":
         return
     person = apps.get_model("identities", "Person")
@@ -21,20 +22,15 @@ def forwards(apps, schema_editor):
     schema_editor.execute(f"DROP INDEX IF EXISTS {NAME_INDEX}")
     schema_editor.execute(
         f"CREATE INDEX {NAME_INDEX} ON {person._meta.db_table} "
-        f"USING gin (({expression}) gin_trgm_ops) WHERE is_staff", params or None)
+        f"USING gin (({expression}) gin_trgm_ops){where}", params or None)
+
+
+def forwards(apps, schema_editor):
+    _name_index(apps, schema_editor, " WHERE is_staff")
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    person = apps.get_model("identities", "Person")
-    query = person.objects.annotate(search_name=person_search_name()).query
-    expression, params = query.get_compiler(connection=schema_editor.connection).compile(
-        query.annotations["search_name"])
-    schema_editor.execute(f"DROP INDEX IF EXISTS {NAME_INDEX}")
-    schema_editor.execute(
-        f"CREATE INDEX {NAME_INDEX} ON {person._meta.db_table} "
-        f"USING gin (({expression}) gin_trgm_ops)", params or None)
+    _name_index(apps, schema_editor, "")
 
 
 class Migration(migrations.Migration):
