@@ -73,8 +73,9 @@ def _encode(values: list[str]) -> str:
         ).rstrip("=")
 
 
-#: A cursor is at most this long: the keys' values of one row (names, a time, a UUID) in base64.
-CURSOR_MAX_LENGTH = 1024
+#: A cursor is at most this long: the keys' values of one row in base64 (two names of at most 100
+#: characters, each non-ASCII one written as a six-character JSON escape, and a UUID fit).
+CURSOR_MAX_LENGTH = 4096
 
 
 def _storable(value: str) -> bool:

@@ -54,3 +54,15 @@ def test_the_count_stops_at_the_cap(people):
     assert (found.count, found.more) == (23, False)
     found = capped_count(Person.objects.all(), 10)
     assert (found.count, found.more) == (10, True)
+
+
+@pytest.mark.django_db
+def test_a_cursor_of_the_longest_non_ascii_names_is_still_a_cursor():
+    """Two names of 100 letters outside ASCII (each a six-character JSON escape) still make a
+    cursor the page accepts."""
+    from apps.core.paging import _decode, encode_position
+
+    person = Person.objects.create(given_name="Å" * 100, family_name="Ö" * 100)
+    keys = ("family_name", "given_name", "id")
+    cursor = encode_position(person, keys)
+    assert _decode(Person, keys, cursor) == ["Ö" * 100, "Å" * 100, person.pk]
