@@ -197,7 +197,7 @@ class SearchForm(forms.Form):
     """The person list's search box."""
 
     q = forms.CharField(
-        label=_("Name, username, employee HSA-id or personal identity number"), required=False,
+        label=_("Name, username, HSA-id, or personal identity or coordination number"), required=False,
         max_length=100,
         widget=forms.TextInput(attrs={"type": "search"}),
     )

@@ -25,7 +25,7 @@ def test_admin_grants_and_ends_a_commission(page: Page, test_idp: TestIdPServer,
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Administration").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
-    page.get_by_label("Name, username, employee HSA-id or personal identity number").fill("ortoped")
+    page.get_by_label("Name, username, HSA-id, or personal identity or coordination number").fill("ortoped")
     page.get_by_role("button", name="Search").click()
     expect(page.get_by_role("link", name="Ortoped, Olle")).to_be_visible()
     expect(page.get_by_text("Pia Primär")).to_have_count(0)

@@ -30,7 +30,7 @@ def test_admin_makes_a_leaver(page: Page, live_server: Any, test_idp: TestIdPSer
 
     federated_login(page, test_idp, "Astrid Admin")
     page.goto("/administration/")
-    page.get_by_label("Name, username, employee HSA-id or personal identity number").fill("leaver")
+    page.get_by_label("Name, username, HSA-id, or personal identity or coordination number").fill("leaver")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="Leaver, Lena").click()
     page.get_by_role("link", name="Make a leaver").click()

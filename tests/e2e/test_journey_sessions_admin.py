@@ -37,7 +37,7 @@ def test_admin_ends_a_persons_session(page: Page, browser: Browser, live_server:
 
     federated_login(page, test_idp, "Astrid Admin")
     page.goto("/administration/")
-    page.get_by_label("Name, username, employee HSA-id or personal identity number").fill("ortoped")
+    page.get_by_label("Name, username, HSA-id, or personal identity or coordination number").fill("ortoped")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="Ortoped, Olle").click()
     accounts = page.get_by_role("table", name="Login accounts of this person")
