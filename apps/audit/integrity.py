@@ -571,7 +571,7 @@ def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = N
         parts = [_check_day(day, keys, closed, first_sealed, archived, snapshot=outermost,
                             own_thread=False) for day in days]
     report = Report(first_day, last_day)
-    gone = _seals_gone(first_day, last_day)
+    gone = _seals_gone(first_day, last_day, archived)
     for part in parts:
         report.rows_checked += part.rows_checked
         report.days_checked += part.days_checked
@@ -584,13 +584,19 @@ def verify(first_day: dt.date, last_day: dt.date, *, now: dt.datetime | None = N
     return report
 
 
-def _seals_gone(first_day: dt.date, last_day: dt.date) -> set[dt.date]:
-    """The days from `first_day` through `last_day` named by an `audit_log.day_sealed` event of
-    the online log that have no seal now: one query over the action index (the events are
-    themselves rows of later, sealed days, so removing them is found too)."""
+def _seals_gone(first_day: dt.date, last_day: dt.date,
+                archived: frozenset[dt.date]) -> set[dt.date]:
+    """The days from `first_day` through `last_day` named by an `audit_log.day_sealed` event
+    that have no seal now. The events are read from the online log and from the `archived`
+    months' tables (a day's event is written when it is sealed, in the same or the next month):
+    one query over their action indexes. The events are themselves rows of later, sealed days,
+    so removing them is found too."""
+    tables = ["audit_auditevent", *(archive.archived_name(month) for month in sorted(archived))]
+    events = " UNION ALL ".join(
+        f'SELECT action, target_type, target_id FROM "{table}"' for table in tables)
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT DISTINCT e.target_id FROM audit_auditevent e WHERE e.action = %s "
+            f"SELECT DISTINCT e.target_id FROM ({events}) e WHERE e.action = %s "
             "AND e.target_type = 'audit.day' AND e.target_id BETWEEN %s AND %s "
             "AND NOT EXISTS (SELECT 1 FROM audit_auditseal s WHERE s.day = e.target_id::date)",
             [AUDIT_DAY_SEALED.code, first_day.isoformat(), last_day.isoformat()])

@@ -131,7 +131,8 @@ def person_search_in_scope(roots: list[Organisation], query: str = "") -> QueryS
     query = nfkc(query).strip()
     if query:
         match = identifier_q(query, roots)
-        people = people.filter(match if match is not None else person_name_q(query))
+        people = people.filter(match if match is not None
+                               else person_name_q(query, staff_only=True))
     return people.prefetch_related("identity_numbers", "employees").order_by(*PERSON_KEYS)
 
 

@@ -50,13 +50,14 @@ def _implied(word: str, other: str) -> bool:
     return other.startswith(word)
 
 
-def person_name_q(text: str) -> Q:
+def person_name_q(text: str, *, staff_only: bool = False) -> Q:
     """A Q on Person matching when every word of `text` (already NFKC-normalised;
     `name_search_words`) is part of the given or family name: each word narrows ("anna svensson"
     is Anna Svensson, not every Anna and every Svensson). On PostgreSQL in any case and without
     regard to accents ("asa" finds "Åsa", "Ostlund" finds "Östlund": docs/decisions.md,
-    "Search: accents"), among staff (`Person.is_staff`), through the partial trigram index
-    `person_name_trgm` (migrations 0005 and 0006); a word of
+    "Search: accents"); with `staff_only`, among staff (`Person.is_staff`) through the partial
+    trigram index `person_name_trgm` (migrations 0005 and 0006), otherwise among everyone
+    (a scan: for narrowing a set found otherwise, such as the audit search's); a word of
     one or two letters matches the start of a name. Elsewhere (SQLite) each word is a part of
     either name, case-insensitive for ASCII letters only (SQLite's LIKE). No words: everyone."""
     q = Q()
@@ -65,7 +66,7 @@ def person_name_q(text: str) -> Q:
         for word in words:
             q &= Q(given_name__icontains=word) | Q(family_name__icontains=word)
         return q
-    if words:
+    if words and staff_only:
         q &= Q(is_staff=True)  # the trigram index covers only staff (migration 0006)
     for word in words:
         folded = SearchFold(Value(word))
