@@ -59,6 +59,7 @@ from apps.audit.policies import require_audit_archive
 from apps.audit.services import AuditTarget, record
 from apps.core.calls import service
 from apps.core.errors import Conflict
+from apps.core.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +248,7 @@ def export(month: dt.date, directory: Path) -> Manifest:
         file_sha256=file_sha256, rows_sha256=summary.rows_digest.hexdigest(),
         created_at=timezone.now().astimezone(dt.UTC).isoformat(),
         software_version=software_version(), extra=extra)
-    _write_durably(manifest_path(directory, month), manifest.to_json().encode())
+    write_atomically(manifest_path(directory, month), manifest.to_json().encode())
     _fsync_directory(directory)
     return manifest
 
@@ -573,19 +574,6 @@ def _content_sha256(path: Path) -> str:
     except (OSError, EOFError):
         return ""
     return digest.hexdigest()
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file, fsync'ed, then renamed over it."""
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as file:
-        try:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        except BaseException:
-            Path(file.name).unlink(missing_ok=True)
-            raise
-    os.replace(file.name, path)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -59,6 +59,7 @@ from apps.audit.services import AuditTarget, record
 from apps.core.actors import SystemActor, is_operator
 from apps.core.calls import policy, service
 from apps.core.errors import Forbidden
+from apps.core.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -152,34 +153,24 @@ def key_id(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:32]
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` with `mode`, atomically (a reader sees the old file or the new)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
 def _publish(private: Ed25519PrivateKey) -> str:
     """Keep `private`'s public key as `<key id>.pub.pem` in the public folder; its key id."""
     public = private.public_key()
     kid = key_id(public)
     path = _public_folder() / f"{kid}.pub.pem"
     if not path.exists():
-        _write(path, public.public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomically(path, public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo), 0o644)
     return kid
 
 
 def _new_key() -> str:
     private = Ed25519PrivateKey.generate()
-    _write(_key_file(), private.private_bytes(serialization.Encoding.PEM,
-                                              serialization.PrivateFormat.PKCS8,
-                                              serialization.NoEncryption()), 0o600)
+    _key_file().parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_atomically(_key_file(), private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()), 0o600)
     return _publish(private)
 
 

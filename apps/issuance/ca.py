@@ -52,7 +52,6 @@ import datetime as dt
 import fcntl
 import os
 import re
-import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +62,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
+
+from apps.core.files import write_atomically
 
 __all__ = [
     "CA_VALIDITY_SECONDS",
@@ -135,27 +136,6 @@ def _positive_seconds(value: int, name: str) -> int:
 def _hash_for(key: ec.EllipticCurvePrivateKey) -> hashes.SHA256 | hashes.SHA384:
     """The ECDSA hash that matches the curve strength (P-256 → SHA-256, P-384 → SHA-384)."""
     return hashes.SHA384() if key.curve.key_size >= 384 else hashes.SHA256()
-
-
-def _write_file(path: Path, data: bytes, mode: int) -> None:
-    """Write `data` to `path` atomically with file mode `mode`.
-
-    A temporary file is created 0600 (never readable by others, whatever the umask), chmod-ed to
-    `mode`, fsync-ed, then renamed over `path`.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, _KEY_FILE_MODE)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fchmod(fh.fileno(), mode)
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _make_dirs(directory: Path) -> None:
@@ -255,8 +235,8 @@ def _write_key_and_certificate(paths: CAPaths, key: ec.EllipticCurvePrivateKey,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_file(paths.key, key_pem, _KEY_FILE_MODE)
-    _write_file(paths.cert, cert.public_bytes(serialization.Encoding.PEM), _CERT_FILE_MODE)
+    write_atomically(paths.key, key_pem, _KEY_FILE_MODE)
+    write_atomically(paths.cert, cert.public_bytes(serialization.Encoding.PEM), _CERT_FILE_MODE)
 
 
 def _build_ca_certificate(

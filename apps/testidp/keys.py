@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from apps.core.files import write_atomically
 
 PERSONALITY_NAMES = ("staff", "citizen")
 KEY_NAMES = (*PERSONALITY_NAMES, "metadata", "untrusted")
@@ -74,15 +75,6 @@ def _locked(key_dir: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write(path: Path, data: bytes, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def _self_signed(name: str) -> tuple[bytes, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     subject = x509.Name([
@@ -118,7 +110,7 @@ def ensure_keys(key_dir: Path) -> list[str]:
             if pair.key.exists() and pair.cert.exists():
                 continue
             key_pem, cert_pem = _self_signed(name)
-            _write(pair.key, key_pem, 0o600)
-            _write(pair.cert, cert_pem, 0o644)
+            write_atomically(pair.key, key_pem, 0o600)
+            write_atomically(pair.cert, cert_pem, 0o644)
             created.append(name)
     return created

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings
 from jwcrypto import jwk
+
+from apps.core.files import write_atomically
 
 FILES = {"ES256": "es256.pem", "RS256": "rs256.pem"}
 #: Leeway for verifiers' clocks (seconds) added to the retention of a retired key.
@@ -39,18 +40,6 @@ def _path(algorithm: str) -> Path:
 
 def _retired_folder() -> Path:
     return _folder() / "retired"
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path` with mode 0600, replacing it atomically (a process reading the key
-    sees the old file or the new one, never half of one)."""
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def _new_private_pem(algorithm: str) -> bytes:
@@ -70,7 +59,7 @@ def ensure() -> list[str]:
         path = _path(algorithm)
         if path.exists():
             continue
-        _write_private(path, _new_private_pem(algorithm))
+        write_atomically(path, _new_private_pem(algorithm))
         created.append(algorithm)
     return created
 
@@ -119,8 +108,8 @@ def rotate(algorithm: str) -> tuple[str | None, str]:
         folder = _retired_folder()
         folder.mkdir(exist_ok=True, mode=0o700)
         record = {"retired_at": int(time.time()), "jwk": _public(previous, algorithm)}
-        _write_private(folder / f"{old}.json", json.dumps(record).encode())
-    _write_private(path, _new_private_pem(algorithm))
+        write_atomically(folder / f"{old}.json", json.dumps(record).encode())
+    write_atomically(path, _new_private_pem(algorithm))
     return old, kid(signing_key(algorithm))
 
 
