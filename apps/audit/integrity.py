@@ -42,7 +42,6 @@ from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from apps.audit import archive
 from apps.audit.models import AuditEvent, AuditSeal
@@ -54,11 +53,11 @@ from apps.audit.partitions import (
     next_month,
     partition_list,
 )
+from apps.audit.policies import require_audit_integrity
 from apps.audit.registry import AUDIT_DAY_SEALED, AUDIT_VERIFIED
 from apps.audit.services import AuditTarget, record
-from apps.core.actors import SystemActor, is_operator
-from apps.core.calls import policy, service
-from apps.core.errors import Forbidden
+from apps.core.actors import SystemActor
+from apps.core.calls import service
 from apps.core.files import write_atomically
 
 logger = logging.getLogger(__name__)
@@ -313,15 +312,6 @@ def _rows(day: dt.date, row: tuple[str, int], table: str = TABLE) -> Iterable[by
 def _day_locked(day: dt.date) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_SPACE, day.toordinal()])
-
-
-@policy
-def require_audit_integrity(actor: object) -> None:
-    """Only the portal itself (the scheduler, an operator's command) seals and verifies the audit
-    log. Raises Forbidden (`audit_log.integrity_forbidden`)."""
-    if not is_operator(actor):
-        raise Forbidden(_("Only the portal seals and verifies the audit log."),
-                        code="audit_log.integrity_forbidden")
 
 
 @service

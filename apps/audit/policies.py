@@ -1,4 +1,5 @@
-"""Who may change the audit log's storage: archive a month and remove an archived month's table.
+"""Who may change or check the audit log's storage: archive a month, remove an archived month's table,
+seal and verify the hash chains.
 Deny by default."""
 
 from __future__ import annotations
@@ -20,3 +21,12 @@ def require_audit_archive(actor: Any) -> None:
     if not is_operator(actor):
         raise Forbidden(_("Only the portal itself archives the audit log."),
                         code="audit_archive.operator_only")
+
+
+@policy
+def require_audit_integrity(actor: Any) -> None:
+    """Only the portal itself (the scheduler, an operator's command) seals and verifies the audit
+    log. Raises Forbidden (`audit_log.integrity_forbidden`)."""
+    if not is_operator(actor):
+        raise Forbidden(_("Only the portal seals and verifies the audit log."),
+                        code="audit_log.integrity_forbidden")
